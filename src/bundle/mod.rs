@@ -1,0 +1,111 @@
+//! The model bundle: a versioned directory holding a manifest, `metrics.json`, each model's
+//! Burn record with its configuration, and every encoder its features need.
+//!
+//! The manifest is written last and lists the sha256 of every other file, so a reader either
+//! finds a complete, verified bundle or refuses it with a message naming the file.
+
+mod load;
+mod write;
+
+pub use load::{LoadedBundle, ModelSet, resolve_bundle_dir};
+pub use write::BundleWriter;
+
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Version of the bundle layout this code reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+pub const MANIFEST_FILE: &str = "manifest.json";
+pub const METRICS_FILE: &str = "metrics.json";
+
+/// Names of the models a bundle may hold.
+pub mod model_names {
+    pub const CANCELLATION: &str = "cancellation";
+    pub const PRICE: &str = "price";
+    pub const SENTIMENT: &str = "sentiment";
+    pub const FORECAST: &str = "forecast";
+    pub const SEGMENTS: &str = "segments";
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FileEntry {
+    pub sha256: String,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ModelEntry {
+    /// The model's configuration (architecture and training settings).
+    pub config: serde_json::Value,
+    /// The model's files, relative to the bundle directory.
+    pub files: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Manifest {
+    pub format_version: u32,
+    /// `YYYYMMDDTHHMMSSZ-` + the first 8 hex digits of a hash over every file's hash.
+    pub bundle_version: String,
+    pub created_at: DateTime<Utc>,
+    /// Version of the code that wrote the bundle.
+    pub shopml_version: String,
+    /// Where the training data came from (a directory, or "generated sample").
+    pub data_source: String,
+    /// sha256 of every input file, by file name.
+    pub data_fingerprint: BTreeMap<String, String>,
+    /// The training configuration used.
+    pub training_config: serde_json::Value,
+    pub models: BTreeMap<String, ModelEntry>,
+    /// Every file of the bundle but the manifest, with its sha256.
+    pub files: BTreeMap<String, FileEntry>,
+}
+
+/// Why a bundle was refused; every message names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: not valid JSON for this file: {source}")]
+    Json { path: PathBuf, source: serde_json::Error },
+    #[error("{path}: incompatible: {reason}")]
+    Incompatible { path: PathBuf, reason: String },
+    #[error("{path}: corrupt: {reason}")]
+    Corrupt { path: PathBuf, reason: String },
+    #[error("{path}: missing")]
+    Missing { path: PathBuf },
+    #[error("{dir}: no bundle found ({reason})")]
+    NotFound { dir: PathBuf, reason: String },
+}
+
+impl BundleError {
+    pub fn incompatible(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        Self::Incompatible { path: path.into(), reason: reason.into() }
+    }
+}
+
+/// sha256 of a byte string, lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// Reads a JSON file of a bundle, with errors naming it.
+pub fn read_json<T: DeserializeOwned>(dir: &Path, relative: &str) -> Result<T, BundleError> {
+    let path = dir.join(relative);
+    let bytes = std::fs::read(&path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => BundleError::Missing { path: path.clone() },
+        _ => BundleError::Io { path: path.clone(), source },
+    })?;
+    serde_json::from_slice(&bytes).map_err(|source| BundleError::Json { path, source })
+}

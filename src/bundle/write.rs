@@ -1,0 +1,154 @@
+//! Writing a bundle atomically: everything goes to a staging directory beside the target, the
+//! manifest is written last, then the directory is renamed into place.
+
+use super::{BundleError, FORMAT_VERSION, FileEntry, MANIFEST_FILE, Manifest, ModelEntry, hex, sha256_hex};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub struct BundleWriter {
+    staging: PathBuf,
+    target: PathBuf,
+    models: BTreeMap<String, ModelEntry>,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> BundleError + '_ {
+    move |source| BundleError::Io { path: path.to_owned(), source }
+}
+
+impl BundleWriter {
+    /// Starts a bundle that [`finish`](Self::finish) will publish at `target`.
+    pub fn create(target: &Path) -> Result<Self, BundleError> {
+        let parent = match target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&parent).map_err(io_err(&parent))?;
+        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "bundle".into());
+        let stamp = Utc::now().timestamp_nanos_opt().unwrap_or_default();
+        let staging = parent.join(format!(".{name}.staging-{}-{stamp}", std::process::id()));
+        std::fs::create_dir_all(&staging).map_err(io_err(&staging))?;
+        Ok(Self { staging, target: target.to_owned(), models: BTreeMap::new() })
+    }
+
+    /// Path of a bundle file in the staging directory (its parent directory is created), for
+    /// writers that take a path, such as Burn's `save_file`.
+    pub fn path(&self, relative: &str) -> Result<PathBuf, BundleError> {
+        let path = self.staging.join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io_err(parent))?;
+        }
+        Ok(path)
+    }
+
+    pub fn write_bytes(&self, relative: &str, bytes: &[u8]) -> Result<(), BundleError> {
+        let path = self.path(relative)?;
+        std::fs::write(&path, bytes).map_err(io_err(&path))
+    }
+
+    pub fn write_json<T: Serialize + ?Sized>(&self, relative: &str, value: &T) -> Result<(), BundleError> {
+        let mut text = serde_json::to_string_pretty(value).expect("bundle values serialise to JSON");
+        text.push('\n');
+        self.write_bytes(relative, text.as_bytes())
+    }
+
+    /// Records a model of the bundle: its configuration and files.
+    pub fn add_model(&mut self, name: &str, config: serde_json::Value, files: &[&str]) {
+        self.models.insert(
+            name.to_owned(),
+            ModelEntry { config, files: files.iter().map(|f| (*f).to_owned()).collect() },
+        );
+    }
+
+    /// Hashes every staged file, writes the manifest, and moves the bundle into place.
+    pub fn finish(
+        self,
+        created_at: DateTime<Utc>,
+        data_source: String,
+        data_fingerprint: BTreeMap<String, String>,
+        training_config: serde_json::Value,
+    ) -> Result<Manifest, BundleError> {
+        let mut files = BTreeMap::new();
+        hash_tree(&self.staging, &self.staging, &mut files)?;
+        for (name, model) in &self.models {
+            for file in &model.files {
+                if !files.contains_key(file) {
+                    return Err(BundleError::Missing { path: self.staging.join(file) })
+                        .map_err(|e| annotate(e, name));
+                }
+            }
+        }
+        let mut all = Sha256::new();
+        for (name, entry) in &files {
+            all.update(name.as_bytes());
+            all.update(entry.sha256.as_bytes());
+        }
+        let digest = hex(&all.finalize());
+        let manifest = Manifest {
+            format_version: FORMAT_VERSION,
+            bundle_version: format!("{}-{}", created_at.format("%Y%m%dT%H%M%SZ"), &digest[..8]),
+            created_at,
+            shopml_version: env!("CARGO_PKG_VERSION").to_owned(),
+            data_source,
+            data_fingerprint,
+            training_config,
+            models: self.models,
+            files,
+        };
+        let manifest_path = self.staging.join(MANIFEST_FILE);
+        let mut text = serde_json::to_string_pretty(&manifest).expect("manifest serialises");
+        text.push('\n');
+        std::fs::write(&manifest_path, text).map_err(io_err(&manifest_path))?;
+        publish(&self.staging, &self.target)?;
+        Ok(manifest)
+    }
+}
+
+fn annotate(error: BundleError, model: &str) -> BundleError {
+    match error {
+        BundleError::Missing { path } => BundleError::Incompatible {
+            reason: format!("file of model '{model}' was not written"),
+            path,
+        },
+        other => other,
+    }
+}
+
+fn hash_tree(root: &Path, dir: &Path, out: &mut BTreeMap<String, FileEntry>) -> Result<(), BundleError> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(io_err(dir))?
+        .collect::<Result<_, _>>()
+        .map_err(io_err(dir))?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        if path.is_dir() {
+            hash_tree(root, &path, out)?;
+        } else {
+            let bytes = std::fs::read(&path).map_err(io_err(&path))?;
+            let relative = path.strip_prefix(root).expect("under root").to_string_lossy().replace('\\', "/");
+            if relative != MANIFEST_FILE {
+                out.insert(relative, FileEntry { sha256: sha256_hex(&bytes), bytes: bytes.len() as u64 });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Moves `staging` to `target`. An existing bundle at `target` is moved aside first and removed
+/// after; a reader polling `target` sees the old bundle, briefly nothing, then the new one, and
+/// never a mix (the manifest's hashes would refuse one).
+fn publish(staging: &Path, target: &Path) -> Result<(), BundleError> {
+    if target.exists() {
+        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let aside = target.with_file_name(format!(".{name}.old-{}", Utc::now().timestamp_nanos_opt().unwrap_or_default()));
+        std::fs::rename(target, &aside).map_err(io_err(target))?;
+        std::fs::rename(staging, target).map_err(io_err(target))?;
+        std::fs::remove_dir_all(&aside).map_err(io_err(&aside))?;
+    } else {
+        std::fs::rename(staging, target).map_err(io_err(target))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,180 @@
+//! Server configuration: built-in documented defaults (`config/default.toml`), an optional
+//! file, `SHOPML__SECTION__KEY` environment variables, then command-line flags.
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The defaults, documented, compiled in so the binary runs anywhere.
+pub const DEFAULTS_TOML: &str = include_str!("../config/default.toml");
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub limits: LimitSettings,
+    pub log: LogSettings,
+    pub auth: AuthSettings,
+    pub tls: TlsSettings,
+    pub models: ModelSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServerSettings {
+    pub listen: String,
+    pub bundle_dir: PathBuf,
+    pub watch_interval_ms: u64,
+    pub shutdown_grace_ms: u64,
+    pub metrics_listen: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LimitSettings {
+    pub max_message_bytes: usize,
+    pub max_concurrent_requests: usize,
+    pub max_batch_size: usize,
+    pub default_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuthSettings {
+    pub admin_token: String,
+    pub require_for_all: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TlsSettings {
+    pub cert_path: String,
+    pub key_path: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModelSettings {
+    pub cancellation_top_reasons: usize,
+    pub cancellation_risk_low_below: f64,
+    pub cancellation_risk_high_from: f64,
+    pub sentiment_max_words: usize,
+    pub sentiment_top_words: usize,
+    pub forecast_max_horizon_days: u32,
+}
+
+/// Values from the command line, applied last.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub bundle_dir: Option<PathBuf>,
+    pub metrics_listen: Option<String>,
+    pub log_format: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("configuration: {0}")]
+    Config(#[from] config::ConfigError),
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// The built-in defaults alone.
+    pub fn defaults() -> Self {
+        Self::load(None, &Overrides::default(), false).expect("built-in defaults are valid")
+    }
+
+    /// Defaults, then `file`, then (when `environment`) `SHOPML__…` variables, then `overrides`.
+    pub fn load(file: Option<&Path>, overrides: &Overrides, environment: bool) -> Result<Self, SettingsError> {
+        use config::{Config, Environment, File, FileFormat};
+        let mut builder = Config::builder().add_source(File::from_str(DEFAULTS_TOML, FileFormat::Toml));
+        if let Some(file) = file {
+            builder = builder.add_source(File::from(file).format(FileFormat::Toml).required(true));
+        }
+        if environment {
+            builder = builder.add_source(
+                Environment::with_prefix("SHOPML").prefix_separator("__").separator("__").try_parsing(true),
+            );
+        }
+        if let Some(v) = &overrides.listen {
+            builder = builder.set_override("server.listen", v.as_str())?;
+        }
+        if let Some(v) = &overrides.bundle_dir {
+            builder = builder.set_override("server.bundle_dir", v.to_string_lossy().as_ref())?;
+        }
+        if let Some(v) = &overrides.metrics_listen {
+            builder = builder.set_override("server.metrics_listen", v.as_str())?;
+        }
+        if let Some(v) = &overrides.log_format {
+            builder = builder.set_override("log.format", v.as_str())?;
+        }
+        let settings: Settings = builder.build()?.try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        let invalid = |m: &str| Err(SettingsError::Invalid(m.to_owned()));
+        if self.limits.max_concurrent_requests == 0 {
+            return invalid("limits.max_concurrent_requests must be > 0");
+        }
+        if self.limits.max_batch_size == 0 {
+            return invalid("limits.max_batch_size must be > 0");
+        }
+        if self.limits.max_message_bytes < 1024 {
+            return invalid("limits.max_message_bytes must be >= 1024");
+        }
+        if self.tls.cert_path.is_empty() != self.tls.key_path.is_empty() {
+            return invalid("tls.cert_path and tls.key_path must be set together");
+        }
+        if self.auth.require_for_all && self.auth.admin_token.is_empty() {
+            return invalid("auth.require_for_all needs auth.admin_token");
+        }
+        if self.models.forecast_max_horizon_days == 0 {
+            return invalid("models.forecast_max_horizon_days must be > 0");
+        }
+        if self.models.sentiment_max_words == 0 {
+            return invalid("models.sentiment_max_words must be > 0");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_parse_and_overrides_win() {
+        let defaults = Settings::defaults();
+        assert_eq!(defaults.server.bundle_dir, PathBuf::from("models"));
+        let overrides = Overrides {
+            listen: Some("127.0.0.1:0".into()),
+            bundle_dir: Some("/tmp/b".into()),
+            ..Default::default()
+        };
+        let settings = Settings::load(None, &overrides, false).unwrap();
+        assert_eq!(settings.server.listen, "127.0.0.1:0");
+        assert_eq!(settings.server.bundle_dir, PathBuf::from("/tmp/b"));
+    }
+
+    #[test]
+    fn a_file_overrides_defaults_and_bad_values_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "[limits]\nmax_batch_size = 7\n").unwrap();
+        let settings = Settings::load(Some(&file), &Overrides::default(), false).unwrap();
+        assert_eq!(settings.limits.max_batch_size, 7);
+        std::fs::write(&file, "[limits]\nmax_batch_size = 0\n").unwrap();
+        let error = Settings::load(Some(&file), &Overrides::default(), false).unwrap_err();
+        assert!(error.to_string().contains("limits.max_batch_size"));
+    }
+}

@@ -1,0 +1,47 @@
+//! Feature encoding shared by training and serving, so the server encodes a request exactly as
+//! training encoded a row.
+
+pub mod normalize;
+pub mod scaler;
+pub mod text;
+pub mod vocab;
+
+pub use normalize::{normalize_key, normalize_postal_code, normalize_state};
+pub use scaler::Standardizer;
+pub use vocab::Vocabulary;
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+/// A row-major `[rows, cols]` float matrix as a tensor.
+pub fn float_matrix(values: Vec<f32>, rows: usize, cols: usize, device: &Device) -> Tensor<2> {
+    Tensor::from_data(TensorData::new(values, [rows, cols]), device)
+}
+
+/// A row-major `[rows, cols]` index matrix as an integer tensor.
+pub fn index_matrix(values: Vec<i64>, rows: usize, cols: usize, device: &Device) -> Tensor<2, Int> {
+    Tensor::from_data(TensorData::new(values, [rows, cols]), device)
+}
+
+/// The values of a float tensor of any rank, row-major.
+pub fn to_f32_vec<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
+    tensor
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("a float tensor converts to f32")
+}
+
+/// Logistic function.
+#[inline]
+pub fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// Parses an ISO-8601 calendar date, `YYYY-MM-DD`.
+pub fn parse_iso_date(value: &str) -> Result<chrono::NaiveDate, String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err("required (YYYY-MM-DD)".into());
+    }
+    chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| format!("'{value}' is not a date of the form YYYY-MM-DD"))
+}

@@ -1,0 +1,121 @@
+//! Prometheus metrics of the server, served as text at `/metrics` on the metrics port.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use std::sync::Mutex;
+use std::time::Duration;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RpcCodeLabels {
+    pub rpc: String,
+    pub code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RpcLabels {
+    pub rpc: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabels {
+    pub result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct VersionLabels {
+    pub version: String,
+}
+
+fn latency_histogram() -> Histogram {
+    // 10 µs … ~5 s
+    Histogram::new(exponential_buckets(1e-5, 2.5, 15))
+}
+
+fn batch_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(1.0, 2.0, 15))
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub requests: Family<RpcCodeLabels, Counter>,
+    pub latency: Family<RpcLabels, Histogram, fn() -> Histogram>,
+    pub batch_size: Family<RpcLabels, Histogram, fn() -> Histogram>,
+    pub in_flight: Gauge,
+    pub shed: Counter,
+    pub reloads: Family<ResultLabels, Counter>,
+    bundle_info: Family<VersionLabels, Gauge>,
+    bundle_version: Mutex<Option<String>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("shopml");
+        let requests = Family::<RpcCodeLabels, Counter>::default();
+        let latency = Family::<RpcLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
+        let batch_size = Family::<RpcLabels, Histogram, fn() -> Histogram>::new_with_constructor(batch_histogram as fn() -> Histogram);
+        let in_flight = Gauge::default();
+        let shed = Counter::default();
+        let reloads = Family::<ResultLabels, Counter>::default();
+        let bundle_info = Family::<VersionLabels, Gauge>::default();
+        registry.register("requests", "gRPC requests by RPC and status code", requests.clone());
+        registry.register("request_duration_seconds", "Time to answer a gRPC request", latency.clone());
+        registry.register("batch_size", "Items per prediction request", batch_size.clone());
+        registry.register("in_flight_requests", "gRPC requests being served", in_flight.clone());
+        registry.register("shed_requests", "Requests refused with RESOURCE_EXHAUSTED by the concurrency limit", shed.clone());
+        registry.register("model_reloads", "Bundle loads by result (success, failure)", reloads.clone());
+        registry.register("bundle_info", "The bundle version serving (value 1)", bundle_info.clone());
+        Self {
+            registry,
+            requests,
+            latency,
+            batch_size,
+            in_flight,
+            shed,
+            reloads,
+            bundle_info,
+            bundle_version: Mutex::new(None),
+        }
+    }
+
+    pub fn observe(&self, rpc: &str, code: tonic::Code, elapsed: Duration, batch: Option<usize>) {
+        let code = format!("{code:?}");
+        self.requests.get_or_create(&RpcCodeLabels { rpc: rpc.to_owned(), code }).inc();
+        let labels = RpcLabels { rpc: rpc.to_owned() };
+        self.latency.get_or_create(&labels).observe(elapsed.as_secs_f64());
+        if let Some(batch) = batch {
+            self.batch_size.get_or_create(&labels).observe(batch as f64);
+        }
+    }
+
+    pub fn reload(&self, success: bool) {
+        let result = if success { "success" } else { "failure" };
+        self.reloads.get_or_create(&ResultLabels { result: result.into() }).inc();
+    }
+
+    /// Marks `version` as the bundle serving (and the previous one as no longer serving).
+    pub fn set_bundle_version(&self, version: &str) {
+        let mut current = self.bundle_version.lock().expect("metrics lock");
+        if let Some(old) = current.take() {
+            self.bundle_info.remove(&VersionLabels { version: old });
+        }
+        self.bundle_info.get_or_create(&VersionLabels { version: version.to_owned() }).set(1);
+        *current = Some(version.to_owned());
+    }
+
+    /// The text exposition format.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        out
+    }
+}

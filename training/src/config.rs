@@ -1,0 +1,168 @@
+//! Training configuration: built-in documented defaults (`config/default.toml`) and an
+//! optional TOML file overriding any subset.
+
+use crate::data::read::TextEncoding;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+pub const DEFAULTS_TOML: &str = include_str!("../config/default.toml");
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub seed: u64,
+    pub data: DataFiles,
+    pub columns: Columns,
+    pub split: Split,
+    pub cancellation: CancellationSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DataFiles {
+    pub sales_file: String,
+    pub products_file: String,
+    pub customers_file: String,
+    pub reviews_file: String,
+    pub sales_encoding: TextEncoding,
+    pub products_encoding: TextEncoding,
+    pub customers_encoding: TextEncoding,
+    pub reviews_encoding: TextEncoding,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Columns {
+    pub sales: SalesColumns,
+    pub products: ProductColumns,
+    pub customers: CustomerColumns,
+    pub reviews: ReviewColumns,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SalesColumns {
+    pub order_id: String,
+    pub date: String,
+    pub date_format: String,
+    pub status: String,
+    pub fulfilment: String,
+    pub sales_channel: String,
+    pub ship_service_level: String,
+    pub style: String,
+    pub sku: String,
+    pub category: String,
+    pub size: String,
+    pub asin: String,
+    pub amount: String,
+    pub ship_city: String,
+    pub ship_state: String,
+    pub ship_postal_code: String,
+    pub b2b: String,
+    pub cancelled_status: String,
+    pub pending_status_prefixes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProductColumns {
+    pub product_id: String,
+    pub product_name: String,
+    pub category: String,
+    pub discounted_price: String,
+    pub actual_price: String,
+    pub discount_percentage: String,
+    pub rating: String,
+    pub rating_count: String,
+    pub review_title: String,
+    pub review_content: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CustomerColumns {
+    pub user_id: String,
+    pub product_id: String,
+    pub gender: String,
+    pub age_group: String,
+    pub marital_status: String,
+    pub state: String,
+    pub zone: String,
+    pub occupation: String,
+    pub product_category: String,
+    pub orders: String,
+    pub amount: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReviewColumns {
+    pub product: String,
+    pub rating: String,
+    pub text: String,
+    pub title: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Split {
+    pub cancellation_test_from: chrono::NaiveDate,
+    pub cancellation_validation_days: i64,
+    pub product_test_modulo: u32,
+    pub review_test_modulo: u32,
+    pub forecast_first_day: chrono::NaiveDate,
+    pub forecast_origin: chrono::NaiveDate,
+    pub forecast_test_days: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CancellationSettings {
+    pub min_count: usize,
+    pub embedding_dim: usize,
+    pub hidden_dim: usize,
+    pub dropout: f64,
+    pub learning_rate: f64,
+    pub weight_decay: f64,
+    pub batch_size: usize,
+    pub max_epochs: usize,
+    pub patience: usize,
+    pub unknown_dropout: f64,
+    pub positive_weight: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("training configuration: {0}")]
+pub struct ConfigError(String);
+
+impl TrainConfig {
+    pub fn defaults() -> Self {
+        Self::load(None).expect("built-in defaults are valid")
+    }
+
+    /// Defaults overridden by `file`.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        use config::{Config, File, FileFormat};
+        let mut builder = Config::builder().add_source(File::from_str(DEFAULTS_TOML, FileFormat::Toml));
+        if let Some(file) = file {
+            if !file.is_file() {
+                return Err(ConfigError(format!("{}: no such file", file.display())));
+            }
+            builder = builder.add_source(File::from(file).format(FileFormat::Toml));
+        }
+        let config: TrainConfig = builder
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .map_err(|e| ConfigError(format!("{}{e}", file.map(|f| format!("{}: ", f.display())).unwrap_or_default())))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let c = &self.cancellation;
+        if c.batch_size == 0 || c.max_epochs == 0 || c.embedding_dim == 0 || c.hidden_dim == 0 {
+            return Err(ConfigError("cancellation: batch_size, max_epochs, embedding_dim and hidden_dim must be > 0".into()));
+        }
+        if !(0.0..1.0).contains(&c.dropout) || !(0.0..1.0).contains(&c.unknown_dropout) {
+            return Err(ConfigError("cancellation: dropout and unknown_dropout must be in [0, 1)".into()));
+        }
+        if self.split.product_test_modulo < 2 || self.split.review_test_modulo < 2 {
+            return Err(ConfigError("split: test modulos must be >= 2".into()));
+        }
+        if self.split.forecast_origin <= self.split.forecast_first_day || self.split.forecast_test_days <= 0 {
+            return Err(ConfigError("split: forecast_origin must follow forecast_first_day, forecast_test_days > 0".into()));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,85 @@
+//! The training job: read the exports, train and evaluate every model the data allows, and
+//! write the bundle with its metrics.
+
+use crate::config::TrainConfig;
+use crate::data::{self, Exports};
+use crate::error::DataError;
+use crate::progress::Progress;
+use crate::cancellation;
+use chrono::Utc;
+use shopml::bundle::{BundleError, BundleWriter, Manifest};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    #[error(transparent)]
+    Cancellation(#[from] cancellation::CancellationError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// What a run produced, before anything is published.
+pub struct Trained {
+    pub exports: Exports,
+    pub metrics: serde_json::Value,
+    pub cancellation: Option<cancellation::TrainedCancellation>,
+    pub data_source: String,
+}
+
+/// Where the training data is: a directory, or the committed sample.
+pub fn default_data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data")
+}
+
+/// Reads the exports and trains every model they allow.
+pub fn train(data_dir: &Path, config: &TrainConfig, progress: &Progress) -> Result<Trained, TrainError> {
+    let stage = progress.stage("read");
+    let exports = data::read_exports(data_dir, config)?;
+    for report in exports.reports() {
+        for line in report.summary_lines() {
+            progress.log(&line);
+        }
+    }
+    stage.finish(format!("{} files", exports.fingerprint.len()));
+
+    let mut metrics_json = serde_json::Map::new();
+    let mut trained_cancellation = None;
+    if let Some(sales) = &exports.sales {
+        let stage = progress.stage("cancellation");
+        let trained = cancellation::train(&sales.lines, &config.columns.sales, &config.split, &config.cancellation, config.seed, &stage)?;
+        let m = &trained.metrics;
+        stage.finish(format!("ROC-AUC {:.4}, PR-AUC {:.4}, Brier {:.4}, log-loss {:.4}", m.roc_auc, m.pr_auc, m.brier, m.log_loss));
+        metrics_json.insert("cancellation".into(), serde_json::to_value(m).expect("metrics serialise"));
+        trained_cancellation = Some(trained);
+    }
+    metrics_json.insert(
+        "data_quality".into(),
+        serde_json::to_value(exports.reports()).expect("reports serialise"),
+    );
+    Ok(Trained {
+        data_source: data_dir.display().to_string(),
+        exports,
+        metrics: serde_json::Value::Object(metrics_json),
+        cancellation: trained_cancellation,
+    })
+}
+
+/// Writes the bundle atomically at `out`.
+pub fn write_bundle(trained: Trained, config: &TrainConfig, out: &Path) -> Result<Manifest, TrainError> {
+    let mut writer = BundleWriter::create(out)?;
+    if let Some(c) = trained.cancellation {
+        shopml::cancellation::save(&mut writer, c.model, &c.model_config, &c.encoder, &c.calibration)?;
+    }
+    writer.write_json(shopml::bundle::METRICS_FILE, &trained.metrics)?;
+    let manifest = writer.finish(
+        Utc::now(),
+        trained.data_source,
+        trained.exports.fingerprint.clone(),
+        serde_json::to_value(config).expect("config serialises"),
+    )?;
+    Ok(manifest)
+}
