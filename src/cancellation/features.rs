@@ -38,6 +38,9 @@ pub enum Field {
     ShipCity,
     ShipState,
     ShipPostalCode,
+    /// First three digits of the postal code (the sorting district): generalises where single
+    /// postal codes are too rare to learn.
+    ShipPostalArea,
     Weekday,
     Sku,
     Style,
@@ -55,6 +58,7 @@ impl Field {
         Field::ShipCity,
         Field::ShipState,
         Field::ShipPostalCode,
+        Field::ShipPostalArea,
         Field::Weekday,
         Field::Sku,
         Field::Style,
@@ -73,6 +77,7 @@ impl Field {
             Field::ShipCity => "ship_city",
             Field::ShipState => "ship_state",
             Field::ShipPostalCode => "ship_postal_code",
+            Field::ShipPostalArea => "ship_postal_area",
             Field::Weekday => "order_weekday",
             Field::Sku => "sku",
             Field::Style => "style",
@@ -97,6 +102,7 @@ impl Field {
             Field::ShipCity => RawValue::Text(line.ship_city),
             Field::ShipState => RawValue::State(line.ship_state),
             Field::ShipPostalCode => RawValue::Postal(line.ship_postal_code),
+            Field::ShipPostalArea => RawValue::PostalArea(line.ship_postal_code),
             Field::Weekday => RawValue::Static(weekday_key(line.order_date)),
             Field::Sku => RawValue::Text(line.sku),
             Field::Style => RawValue::Text(line.style),
@@ -118,6 +124,7 @@ pub enum RawValue<'a> {
     Text(&'a str),
     State(&'a str),
     Postal(&'a str),
+    PostalArea(&'a str),
     Static(&'static str),
 }
 
@@ -127,6 +134,7 @@ impl RawValue<'_> {
             RawValue::Text(v) => normalize_key(v),
             RawValue::State(v) => normalize_state(v),
             RawValue::Postal(v) => normalize_postal_code(v),
+            RawValue::PostalArea(v) => normalize_postal_code(v).chars().take(3).collect(),
             RawValue::Static(v) => v.to_owned(),
         }
     }
@@ -135,6 +143,7 @@ impl RawValue<'_> {
     pub fn display(&self) -> &str {
         match *self {
             RawValue::Text(v) | RawValue::State(v) | RawValue::Postal(v) => v.trim(),
+            RawValue::PostalArea(v) => v.trim().get(..3).unwrap_or(v.trim()),
             RawValue::Static(v) => v,
         }
     }
@@ -144,7 +153,7 @@ fn weekday_key(date: NaiveDate) -> &'static str {
     ["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"][date.weekday().num_days_from_monday() as usize]
 }
 
-pub const N_CATEGORICAL: usize = 13;
+pub const N_CATEGORICAL: usize = 14;
 /// Numeric inputs: standardised ln(1 + unit price) and day of month.
 pub const NUMERIC_FEATURES: [&str; N_NUMERIC] = ["unit_price_inr", "order_day_of_month"];
 pub const N_NUMERIC: usize = 2;

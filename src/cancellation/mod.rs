@@ -6,7 +6,7 @@ pub mod model;
 
 pub use features::{CancellationEncoder, CheckoutLine, EncodedLine, Field};
 pub use inference::{CancellationCalibration, CancellationPredictor, OrderAggregation, OrderRisk, RiskBand, RiskThresholds};
-pub use model::{CancellationModel, CancellationModelConfig};
+pub use model::{CancellationModel, CancellationModelConfig, CancellationNet};
 
 use crate::bundle::{BundleError, BundleWriter, read_json};
 use burn::module::Module;

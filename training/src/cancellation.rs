@@ -13,7 +13,8 @@ use rand::RngExt;
 use serde::Serialize;
 use shopml::cancellation::features::{N_CATEGORICAL, N_NUMERIC};
 use shopml::cancellation::{
-    CancellationCalibration, CancellationEncoder, CancellationModel, CancellationModelConfig, CancellationPredictor, EncodedLine,
+    CancellationCalibration, CancellationEncoder, CancellationModel, CancellationModelConfig, CancellationNet, CancellationPredictor,
+    EncodedLine,
     OrderAggregation, RiskThresholds,
 };
 use shopml::features::{float_matrix, index_matrix, to_f32_vec};
@@ -34,7 +35,8 @@ pub struct CancellationMetrics {
     pub validation_rows: usize,
     pub validation_roc_auc: f64,
     pub validation_log_loss: f64,
-    pub best_epoch: usize,
+    /// Epoch chosen by early stopping, per ensemble member.
+    pub best_epochs: Vec<usize>,
     pub epochs_trained: usize,
     pub positive_weight: f64,
     pub order_aggregation: OrderAggregation,
@@ -58,6 +60,49 @@ pub struct TrainedCancellation {
 pub enum CancellationError {
     #[error("cancellation: {0}")]
     NotEnoughData(String),
+}
+
+/// The mini-batch loop of one model.
+struct Trainer<'a> {
+    config: &'a CancellationModelConfig,
+    settings: &'a CancellationSettings,
+    positive_weight: f64,
+    unknown_index: &'a [u32],
+}
+
+impl Trainer<'_> {
+    /// Trains a fresh net (seeded with `seed`) on `data` for up to `epochs` epochs; after each,
+    /// `after_epoch` gets the validation-mode net and returns whether to go on. Returns epochs
+    /// run.
+    fn run(&self, data: &Encoded, epochs: usize, seed: u64, mut after_epoch: impl FnMut(usize, CancellationNet) -> bool) -> usize {
+        let settings = self.settings;
+        let device = Device::flex().autodiff();
+        device.seed(seed);
+        let mut model = self.config.init_net(&device);
+        let mut optimizer = AdamWConfig::new().with_weight_decay(settings.weight_decay as f32).init();
+        let mut random = rng(seed);
+        for epoch in 1..=epochs {
+            for batch in shuffled(data.rows.len(), &mut random).chunks(settings.batch_size) {
+                let (categorical, numeric) =
+                    gather(batch.iter().map(|&i| &data.rows[i]), Some(settings.unknown_dropout), &mut random, self.unknown_index);
+                let n = batch.len();
+                let targets: Vec<f32> = batch.iter().map(|&i| data.labels[i] as u8 as f32).collect();
+                let weights: Vec<f32> =
+                    batch.iter().map(|&i| if data.labels[i] { self.positive_weight as f32 } else { 1.0 }).collect();
+                let z = model.forward(index_matrix(categorical, n, N_CATEGORICAL, &device), float_matrix(numeric, n, N_NUMERIC, &device));
+                let y = Tensor::<1>::from_floats(targets.as_slice(), &device);
+                let w = Tensor::<1>::from_floats(weights.as_slice(), &device);
+                // Weighted binary cross-entropy on logits: softplus(z) − y·z.
+                let loss = ((softplus(z.clone(), 1.0) - y * z) * w).sum() / (n as f64);
+                let grads = GradientsParams::from_grads(loss.backward(), &model);
+                model = optimizer.step(settings.learning_rate, model, grads);
+            }
+            if !after_epoch(epoch, model.valid()) {
+                return epoch;
+            }
+        }
+        epochs
+    }
 }
 
 /// Rows with a known outcome and their labels.
@@ -87,6 +132,11 @@ fn encode(encoder: &CancellationEncoder, rows: &[(&SaleLine, bool)]) -> Encoded 
         labels: rows.iter().map(|(_, y)| *y).collect(),
         orders,
     }
+}
+
+/// Raw log-odds of one net (no calibration) for encoded rows.
+fn net_logits(net: &CancellationNet, rows: &[EncodedLine], device: &Device) -> Vec<f64> {
+    logits(&CancellationModel::from_members(vec![net.clone()]), rows, device)
 }
 
 /// Raw log-odds of the model (no calibration) for encoded rows, in chunks.
@@ -175,52 +225,72 @@ pub fn train(
     let model_config = CancellationModelConfig::new(encoder.vocab_size(), N_CATEGORICAL, N_NUMERIC)
         .with_embedding_dim(settings.embedding_dim)
         .with_hidden_dim(settings.hidden_dim)
-        .with_dropout(settings.dropout);
-    let device = Device::flex().autodiff();
-    device.seed(seed);
+        .with_dropout(settings.dropout)
+        .with_ensemble_size(settings.ensemble_size);
     let plain = Device::flex();
-    let mut model = model_config.init(&device);
-    let mut optimizer = AdamWConfig::new().with_weight_decay(settings.weight_decay as f32).init();
     let unknown_index: Vec<u32> = (0..N_CATEGORICAL).map(|f| encoder.unknown_index(f)).collect();
-    let mut random = rng(seed);
+    let trainer = Trainer { config: &model_config, settings, positive_weight, unknown_index: &unknown_index };
 
-    let mut best: Option<(f64, usize, CancellationModel, (f64, f64))> = None;
+    // Each member stops early on the validation slice; the ensemble is then calibrated there.
+    let mut members = Vec::new();
+    let mut best_epochs = Vec::new();
     let mut epochs_trained = 0;
-    stage.set_length(settings.max_epochs as u64);
-    for epoch in 1..=settings.max_epochs {
-        epochs_trained = epoch;
-        for batch in shuffled(fit.rows.len(), &mut random).chunks(settings.batch_size) {
-            let (categorical, numeric) =
-                gather(batch.iter().map(|&i| &fit.rows[i]), Some(settings.unknown_dropout), &mut random, &unknown_index);
-            let n = batch.len();
-            let targets: Vec<f32> = batch.iter().map(|&i| fit.labels[i] as u8 as f32).collect();
-            let weights: Vec<f32> = batch.iter().map(|&i| if fit.labels[i] { positive_weight as f32 } else { 1.0 }).collect();
-            let z = model.forward(index_matrix(categorical, n, N_CATEGORICAL, &device), float_matrix(numeric, n, N_NUMERIC, &device));
-            let y = Tensor::<1>::from_floats(targets.as_slice(), &device);
-            let w = Tensor::<1>::from_floats(weights.as_slice(), &device);
-            // Weighted binary cross-entropy on logits: softplus(z) − y·z.
-            let loss = ((softplus(z.clone(), 1.0) - y * z) * w).sum() / (n as f64);
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optimizer.step(settings.learning_rate, model, grads);
-        }
-        let valid_model = model.valid();
-        let z = logits(&valid_model, &validation.rows, &plain);
-        let (a, b) = fit_platt(&z, &validation.labels);
-        let calibrated: Vec<f64> = z.iter().map(|&z| shopml::features::sigmoid(a * z + b)).collect();
-        let loss = metrics::log_loss(&validation.labels, &calibrated);
-        stage.tick(format!("epoch {epoch}: validation log-loss {loss:.4}, ROC-AUC {:.4}", metrics::roc_auc(&validation.labels, &calibrated)));
-        let improved = best.as_ref().is_none_or(|(l, ..)| loss < *l - 1e-6);
-        if improved {
-            best = Some((loss, epoch, valid_model, (a, b)));
-        } else if epoch - best.as_ref().map_or(0, |b| b.1) >= settings.patience {
-            break;
-        }
+    stage.set_length((settings.ensemble_size * settings.max_epochs) as u64);
+    for member in 0..settings.ensemble_size {
+        let member_seed = seed.wrapping_add(1_000 * member as u64);
+        let mut best: Option<(f64, usize, CancellationNet)> = None;
+        epochs_trained += trainer.run(&fit, settings.max_epochs, member_seed, |epoch, net| {
+            let z = net_logits(&net, &validation.rows, &plain);
+            let (a, b) = fit_platt(&z, &validation.labels);
+            let calibrated: Vec<f64> = z.iter().map(|&z| shopml::features::sigmoid(a * z + b)).collect();
+            let loss = metrics::log_loss(&validation.labels, &calibrated);
+            stage.tick(format!(
+                "member {member} epoch {epoch}: validation log-loss {loss:.4}, ROC-AUC {:.4}",
+                metrics::roc_auc(&validation.labels, &calibrated)
+            ));
+            if best.as_ref().is_none_or(|(l, ..)| loss < *l - 1e-6) {
+                best = Some((loss, epoch, net));
+                true
+            } else {
+                epoch - best.as_ref().map_or(0, |b| b.1) < settings.patience
+            }
+        });
+        let (_, best_epoch, net) = best.expect("at least one epoch ran");
+        best_epochs.push(best_epoch);
+        members.push(net);
     }
-    let (validation_log_loss, best_epoch, model, (platt_a, platt_b)) = best.expect("at least one epoch ran");
+    let model = CancellationModel::from_members(members);
+    let validation_logits = logits(&model, &validation.rows, &plain);
+    let (platt_a, platt_b) = fit_platt(&validation_logits, &validation.labels);
+    let validation_p: Vec<f64> = validation_logits.iter().map(|&z| shopml::features::sigmoid(platt_a * z + platt_b)).collect();
+    let validation_log_loss = metrics::log_loss(&validation.labels, &validation_p);
+    let model = if settings.refit_on_all_training_days {
+        // The validation days are the most recent ones and the signal drifts: retrain each
+        // member on all training days for the epochs early stopping chose; the calibration
+        // stays the one fitted on the held-out validation slice.
+        let all = Encoded {
+            rows: fit.rows.iter().chain(&validation.rows).cloned().collect(),
+            labels: fit.labels.iter().chain(&validation.labels).copied().collect(),
+            orders: Vec::new(),
+        };
+        let refit = best_epochs
+            .iter()
+            .enumerate()
+            .map(|(member, &epochs)| {
+                let mut last = None;
+                trainer.run(&all, epochs, seed.wrapping_add(1_000 * member as u64), |_, net| {
+                    last = Some(net);
+                    true
+                });
+                last.expect("at least one epoch ran")
+            })
+            .collect();
+        CancellationModel::from_members(refit)
+    } else {
+        model
+    };
 
     // Calibration, thresholds and order aggregation, all chosen on the validation slice.
-    let validation_logits = logits(&model, &validation.rows, &plain);
-    let validation_p: Vec<f64> = validation_logits.iter().map(|&z| shopml::features::sigmoid(platt_a * z + platt_b)).collect();
     let validation_rate = validation.labels.iter().filter(|&&y| y).count() as f64 / validation.labels.len() as f64;
     let order_aggregation = [OrderAggregation::Independent, OrderAggregation::Max]
         .into_iter()
@@ -258,7 +328,7 @@ pub fn train(
         validation_rows: validation.labels.len(),
         validation_roc_auc: metrics::roc_auc(&validation.labels, &validation_p),
         validation_log_loss,
-        best_epoch,
+        best_epochs,
         epochs_trained,
         positive_weight,
         order_aggregation,

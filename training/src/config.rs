@@ -120,6 +120,8 @@ pub struct CancellationSettings {
     pub patience: usize,
     pub unknown_dropout: f64,
     pub positive_weight: f64,
+    pub refit_on_all_training_days: bool,
+    pub ensemble_size: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -151,8 +153,10 @@ impl TrainConfig {
 
     fn validate(&self) -> Result<(), ConfigError> {
         let c = &self.cancellation;
-        if c.batch_size == 0 || c.max_epochs == 0 || c.embedding_dim == 0 || c.hidden_dim == 0 {
-            return Err(ConfigError("cancellation: batch_size, max_epochs, embedding_dim and hidden_dim must be > 0".into()));
+        if c.batch_size == 0 || c.max_epochs == 0 || c.embedding_dim == 0 || c.hidden_dim == 0 || c.ensemble_size == 0 {
+            return Err(ConfigError(
+                "cancellation: batch_size, max_epochs, embedding_dim, hidden_dim and ensemble_size must be > 0".into(),
+            ));
         }
         if !(0.0..1.0).contains(&c.dropout) || !(0.0..1.0).contains(&c.unknown_dropout) {
             return Err(ConfigError("cancellation: dropout and unknown_dropout must be in [0, 1)".into()));
