@@ -10,6 +10,7 @@ pub mod cancellation;
 pub mod config;
 pub mod error;
 pub mod features;
+pub mod price;
 pub mod proto;
 pub mod server;
 pub mod service;

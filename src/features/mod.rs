@@ -1,6 +1,7 @@
 //! Feature encoding shared by training and serving, so the server encodes a request exactly as
 //! training encoded a row.
 
+pub mod bag;
 pub mod normalize;
 pub mod scaler;
 pub mod text;

@@ -3,7 +3,7 @@
 
 use crate::config::{CancellationSettings, SalesColumns, Split};
 use crate::data::sales::SaleLine;
-use crate::fit::{SeededRng, fit_platt, quantile, rng, shuffled};
+use crate::fit::{EarlyStopping, SeededRng, fit_platt, quantile, rng, shuffled};
 use crate::metrics;
 use crate::progress::Stage;
 use burn::optim::{AdamWConfig, GradientsParams};
@@ -238,7 +238,7 @@ pub fn train(
     stage.set_length((settings.ensemble_size * settings.max_epochs) as u64);
     for member in 0..settings.ensemble_size {
         let member_seed = seed.wrapping_add(1_000 * member as u64);
-        let mut best: Option<(f64, usize, CancellationNet)> = None;
+        let mut stopping = EarlyStopping::new(settings.patience);
         epochs_trained += trainer.run(&fit, settings.max_epochs, member_seed, |epoch, net| {
             let z = net_logits(&net, &validation.rows, &plain);
             let (a, b) = fit_platt(&z, &validation.labels);
@@ -248,14 +248,9 @@ pub fn train(
                 "member {member} epoch {epoch}: validation log-loss {loss:.4}, ROC-AUC {:.4}",
                 metrics::roc_auc(&validation.labels, &calibrated)
             ));
-            if best.as_ref().is_none_or(|(l, ..)| loss < *l - 1e-6) {
-                best = Some((loss, epoch, net));
-                true
-            } else {
-                epoch - best.as_ref().map_or(0, |b| b.1) < settings.patience
-            }
+            stopping.offer(epoch, loss, net)
         });
-        let (_, best_epoch, net) = best.expect("at least one epoch ran");
+        let (_, best_epoch, net) = stopping.into_best();
         best_epochs.push(best_epoch);
         members.push(net);
     }

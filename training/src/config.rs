@@ -10,10 +10,12 @@ pub const DEFAULTS_TOML: &str = include_str!("../config/default.toml");
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrainConfig {
     pub seed: u64,
+    pub models: Vec<String>,
     pub data: DataFiles,
     pub columns: Columns,
     pub split: Split,
     pub cancellation: CancellationSettings,
+    pub price: PriceSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -124,6 +126,24 @@ pub struct CancellationSettings {
     pub ensemble_size: usize,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PriceSettings {
+    pub min_count: usize,
+    pub embedding_dim: usize,
+    pub hidden_dim: usize,
+    pub dropout: f64,
+    pub learning_rate: f64,
+    pub weight_decay: f64,
+    pub batch_size: usize,
+    pub max_epochs: usize,
+    pub patience: usize,
+    pub ensemble_size: usize,
+    pub validation_modulo: u32,
+    pub interval_target: f64,
+    pub token_dropout: f64,
+    pub l2_penalty: f64,
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("training configuration: {0}")]
 pub struct ConfigError(String);
@@ -151,7 +171,16 @@ impl TrainConfig {
         Ok(config)
     }
 
+    /// Whether `model` is to be trained.
+    pub fn trains(&self, model: &str) -> bool {
+        self.models.iter().any(|m| m == model)
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
+        const KNOWN: [&str; 5] = ["cancellation", "price", "sentiment", "forecast", "segments"];
+        if let Some(unknown) = self.models.iter().find(|m| !KNOWN.contains(&m.as_str())) {
+            return Err(ConfigError(format!("models: unknown model '{unknown}' (known: {})", KNOWN.join(", "))));
+        }
         let c = &self.cancellation;
         if c.batch_size == 0 || c.max_epochs == 0 || c.embedding_dim == 0 || c.hidden_dim == 0 || c.ensemble_size == 0 {
             return Err(ConfigError(
@@ -160,6 +189,13 @@ impl TrainConfig {
         }
         if !(0.0..1.0).contains(&c.dropout) || !(0.0..1.0).contains(&c.unknown_dropout) {
             return Err(ConfigError("cancellation: dropout and unknown_dropout must be in [0, 1)".into()));
+        }
+        let p = &self.price;
+        if p.batch_size == 0 || p.max_epochs == 0 || p.ensemble_size == 0 || p.validation_modulo < 2 {
+            return Err(ConfigError("price: batch_size, max_epochs, ensemble_size must be > 0 and validation_modulo >= 2".into()));
+        }
+        if !(0.0 < p.interval_target && p.interval_target < 1.0) {
+            return Err(ConfigError("price: interval_target must be in (0, 1)".into()));
         }
         if self.split.product_test_modulo < 2 || self.split.review_test_modulo < 2 {
             return Err(ConfigError("split: test modulos must be >= 2".into()));

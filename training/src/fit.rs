@@ -89,3 +89,37 @@ mod tests {
         assert_eq!(quantile(&[1.0, 2.0], 0.25), 1.25);
     }
 }
+
+/// Early stopping: keeps the best model seen and says when `patience` epochs passed without
+/// a better validation loss.
+pub struct EarlyStopping<M> {
+    patience: usize,
+    best: Option<(f64, usize, M)>,
+}
+
+impl<M> EarlyStopping<M> {
+    pub fn new(patience: usize) -> Self {
+        Self { patience: patience.max(1), best: None }
+    }
+
+    /// Offers the model after `epoch` with its validation `loss`; returns whether to go on.
+    pub fn offer(&mut self, epoch: usize, loss: f64, model: M) -> bool {
+        if self.best.as_ref().is_none_or(|(best, ..)| loss < *best - 1e-7) {
+            self.best = Some((loss, epoch, model));
+            true
+        } else {
+            epoch - self.best.as_ref().map_or(0, |b| b.1) < self.patience
+        }
+    }
+
+    /// (best loss, its epoch, its model).
+    pub fn into_best(self) -> (f64, usize, M) {
+        self.best.expect("at least one epoch was offered")
+    }
+}
+
+/// Validation slice of a training split: CRC-32 of `"validation:" + id` modulo `modulo` is 0,
+/// independent of the test split's CRC-32 of the id.
+pub fn in_validation(id: &str, modulo: u32) -> bool {
+    crc32fast::hash(format!("validation:{id}").as_bytes()) % modulo == 0
+}

@@ -11,4 +11,5 @@ pub mod fit;
 pub mod generate;
 pub mod metrics;
 pub mod pipeline;
+pub mod price;
 pub mod progress;

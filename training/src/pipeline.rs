@@ -5,7 +5,7 @@ use crate::config::TrainConfig;
 use crate::data::{self, Exports};
 use crate::error::DataError;
 use crate::progress::Progress;
-use crate::cancellation;
+use crate::{cancellation, price};
 use chrono::Utc;
 use shopml::bundle::{BundleError, BundleWriter, Manifest};
 use std::path::{Path, PathBuf};
@@ -18,6 +18,8 @@ pub enum TrainError {
     Bundle(#[from] BundleError),
     #[error(transparent)]
     Cancellation(#[from] cancellation::CancellationError),
+    #[error(transparent)]
+    Price(#[from] price::PriceError),
     #[error("{0}")]
     Invalid(String),
 }
@@ -27,6 +29,7 @@ pub struct Trained {
     pub exports: Exports,
     pub metrics: serde_json::Value,
     pub cancellation: Option<cancellation::TrainedCancellation>,
+    pub price: Option<price::TrainedPrice>,
     pub data_source: String,
 }
 
@@ -48,13 +51,25 @@ pub fn train(data_dir: &Path, config: &TrainConfig, progress: &Progress) -> Resu
 
     let mut metrics_json = serde_json::Map::new();
     let mut trained_cancellation = None;
-    if let Some(sales) = &exports.sales {
+    if let Some(sales) = exports.sales.as_ref().filter(|_| config.trains("cancellation")) {
         let stage = progress.stage("cancellation");
         let trained = cancellation::train(&sales.lines, &config.columns.sales, &config.split, &config.cancellation, config.seed, &stage)?;
         let m = &trained.metrics;
         stage.finish(format!("ROC-AUC {:.4}, PR-AUC {:.4}, Brier {:.4}, log-loss {:.4}", m.roc_auc, m.pr_auc, m.brier, m.log_loss));
         metrics_json.insert("cancellation".into(), serde_json::to_value(m).expect("metrics serialise"));
         trained_cancellation = Some(trained);
+    }
+    let mut trained_price = None;
+    if let Some(products) = exports.products.as_ref().filter(|_| config.trains("price")) {
+        let stage = progress.stage("price");
+        let trained = price::train(&products.products, &config.split, &config.price, config.seed, &stage)?;
+        let m = &trained.metrics;
+        stage.finish(format!(
+            "R²(ln) {:.4}, R² {:.4}, MAE ₹{:.0}, MAPE {:.1}%, P10–P90 coverage {:.2}",
+            m.r2_log, m.r2, m.mae_inr, m.mape_pct, m.interval_coverage
+        ));
+        metrics_json.insert("price".into(), serde_json::to_value(m).expect("metrics serialise"));
+        trained_price = Some(trained);
     }
     metrics_json.insert(
         "data_quality".into(),
@@ -65,6 +80,7 @@ pub fn train(data_dir: &Path, config: &TrainConfig, progress: &Progress) -> Resu
         exports,
         metrics: serde_json::Value::Object(metrics_json),
         cancellation: trained_cancellation,
+        price: trained_price,
     })
 }
 
@@ -73,6 +89,9 @@ pub fn write_bundle(trained: Trained, config: &TrainConfig, out: &Path) -> Resul
     let mut writer = BundleWriter::create(out)?;
     if let Some(c) = trained.cancellation {
         shopml::cancellation::save(&mut writer, c.model, &c.model_config, &c.encoder, &c.calibration)?;
+    }
+    if let Some(p) = trained.price {
+        shopml::price::save(&mut writer, p.model, &p.model_config, &p.encoder, &p.calibration)?;
     }
     writer.write_json(shopml::bundle::METRICS_FILE, &trained.metrics)?;
     let manifest = writer.finish(

@@ -1,0 +1,182 @@
+//! Encoding of a product for the price model, shared by training and serving: a bag of tokens
+//! (category path prefixes, brand, name word n-grams) and standardised numeric inputs.
+//! The discount is never an input (with it the price is arithmetic, not a prediction).
+
+use crate::features::text::for_each_ngram;
+use crate::features::{Standardizer, Vocabulary};
+use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
+
+/// What the pricing team knows of a product.
+#[derive(Debug, Clone, Copy)]
+pub struct ProductInput<'a> {
+    pub name: &'a str,
+    /// `|`-separated category levels, most general first.
+    pub category_path: &'a str,
+    pub list_price_inr: f64,
+    pub rating: Option<f64>,
+    pub rating_count: Option<f64>,
+}
+
+/// Numeric inputs: z(ln list), z(ln list)², z(rating), rating missing, z(ln(1 + count)),
+/// count missing.
+pub const N_NUMERIC: usize = 6;
+
+/// Words of a name used (a few dozen suffice; catalogue names can be very long).
+const MAX_NAME_WORDS: usize = 40;
+
+/// Calls `emit` with every token of a product: `c<k>:<levels 1..k>` for each category level,
+/// `b:<first word of the name>` (the brand) and `w:<n-gram>` for word uni- and bigrams.
+/// Tokens are built in one reused buffer.
+pub fn for_each_token(input: &ProductInput<'_>, mut emit: impl FnMut(&str, TokenKind)) {
+    let mut buffer = String::with_capacity(64);
+    let mut path = String::with_capacity(input.category_path.len());
+    for (level, part) in input.category_path.split('|').map(str::trim).enumerate() {
+        if part.is_empty() {
+            break;
+        }
+        if level > 0 {
+            path.push('|');
+        }
+        path.extend(part.chars().flat_map(char::to_lowercase));
+        buffer.clear();
+        let _ = write!(buffer, "c{}:{path}", level + 1);
+        emit(&buffer, TokenKind::Category(level));
+    }
+    let mut first = true;
+    for_each_ngram(input.name, 2, MAX_NAME_WORDS, |gram, _| {
+        if first {
+            first = false;
+            buffer.clear();
+            buffer.push_str("b:");
+            buffer.push_str(gram);
+            emit(&buffer, TokenKind::Brand);
+        }
+        buffer.clear();
+        buffer.push_str("w:");
+        buffer.push_str(gram);
+        emit(&buffer, TokenKind::Word);
+    });
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// Category level (0-based).
+    Category(usize),
+    Brand,
+    Word,
+}
+
+/// A product encoded for the model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EncodedProduct {
+    /// Known token indices (unknown tokens carry nothing learnt and are left out).
+    pub tokens: Vec<u32>,
+    /// Weight of each token: 1 for category levels and the brand, 1/√n for the n name
+    /// n-grams (a long name must not drown the category).
+    pub weights: Vec<f32>,
+    pub numeric: [f32; N_NUMERIC],
+    /// ln(list price), the base the model's log-ratio adds to.
+    pub log_list_price: f64,
+    /// Category levels (0-based) the vocabulary does not hold.
+    pub unseen_category_levels: Vec<usize>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PriceEncoder {
+    pub vocabulary: Vocabulary,
+    pub log_list_price: Standardizer,
+    pub rating: Standardizer,
+    pub log_rating_count: Standardizer,
+}
+
+impl PriceEncoder {
+    /// Fits on training products; tokens seen in fewer than `min_count` products are unknown.
+    pub fn fit(products: &[ProductInput<'_>], min_count: usize) -> Self {
+        let mut tokens = Vec::new();
+        for product in products {
+            let mut seen = std::collections::HashSet::new();
+            for_each_token(product, |token, _| {
+                if seen.insert(token.to_owned()) {
+                    tokens.push(token.to_owned());
+                }
+            });
+        }
+        Self {
+            vocabulary: Vocabulary::fit(tokens.iter().map(String::as_str), min_count, None),
+            log_list_price: Standardizer::fit(products.iter().map(|p| p.list_price_inr.ln())),
+            rating: Standardizer::fit(products.iter().filter_map(|p| p.rating)),
+            log_rating_count: Standardizer::fit(products.iter().filter_map(|p| p.rating_count.map(f64::ln_1p))),
+        }
+    }
+
+    pub fn vocab_size(&self) -> usize {
+        self.vocabulary.len()
+    }
+
+    /// Encodes a validated product (`list_price_inr` finite and > 0).
+    pub fn encode(&self, input: &ProductInput<'_>) -> EncodedProduct {
+        let mut tokens = Vec::with_capacity(48);
+        let mut weights = Vec::with_capacity(48);
+        let mut words = 0usize;
+        let mut unseen_category_levels = Vec::new();
+        for_each_token(input, |token, kind| match self.vocabulary.get(token) {
+            Some(index) => {
+                if !tokens.contains(&index) {
+                    tokens.push(index);
+                    // Name n-grams get their weight once they are counted, below.
+                    weights.push(if kind == TokenKind::Word { f32::NAN } else { 1.0 });
+                    words += (kind == TokenKind::Word) as usize;
+                }
+            }
+            None => {
+                if let TokenKind::Category(level) = kind {
+                    unseen_category_levels.push(level);
+                }
+            }
+        });
+        let word_weight = crate::features::bag::text_weight(words);
+        for weight in weights.iter_mut().filter(|w| w.is_nan()) {
+            *weight = word_weight;
+        }
+        let log_list_price = input.list_price_inr.ln();
+        let z = self.log_list_price.transform(log_list_price);
+        let (rating, rating_missing) = match input.rating {
+            Some(r) => (self.rating.transform(r), 0.0),
+            None => (0.0, 1.0),
+        };
+        let (count, count_missing) = match input.rating_count {
+            Some(c) => (self.log_rating_count.transform(c.ln_1p()), 0.0),
+            None => (0.0, 1.0),
+        };
+        EncodedProduct {
+            tokens,
+            weights,
+            numeric: [z, z * z, rating, rating_missing, count, count_missing],
+            log_list_price,
+            unseen_category_levels,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_cover_category_levels_brand_and_name_ngrams() {
+        let input = ProductInput {
+            name: "boAt Bassheads 100",
+            category_path: "Electronics|Headphones",
+            list_price_inr: 999.0,
+            rating: Some(4.1),
+            rating_count: None,
+        };
+        let mut tokens = Vec::new();
+        for_each_token(&input, |t, _| tokens.push(t.to_owned()));
+        assert_eq!(
+            tokens,
+            ["c1:electronics", "c2:electronics|headphones", "b:boat", "w:boat", "w:bassheads", "w:boat bassheads", "w:100", "w:bassheads 100"]
+        );
+    }
+}

@@ -1,0 +1,89 @@
+//! Price predictions: encode, one forward pass for the whole batch, back to rupees.
+
+use super::features::{EncodedProduct, N_NUMERIC, PriceEncoder, ProductInput};
+use super::model::PriceModel;
+use crate::features::bag::TokenBatch;
+use crate::features::{float_matrix, to_f32_vec};
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+/// Calibration of the range, fitted on held-out training products: the P10–P90 half-widths
+/// are multiplied by `interval_scale` so that about 80% of prices fall inside.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PriceCalibration {
+    pub interval_scale: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PricePrediction {
+    pub price_inr: f64,
+    pub p10_inr: f64,
+    pub p90_inr: f64,
+    /// 100 · (1 − price / list).
+    pub implied_discount_pct: f64,
+    /// Category levels (0-based) never seen in training.
+    pub unseen_category_levels: Vec<usize>,
+}
+
+pub struct PricePredictor {
+    encoder: PriceEncoder,
+    model: PriceModel,
+    calibration: PriceCalibration,
+    device: Device,
+}
+
+impl PricePredictor {
+    pub fn new(encoder: PriceEncoder, model: PriceModel, calibration: PriceCalibration, device: Device) -> Self {
+        Self { encoder, model, calibration, device }
+    }
+
+    pub fn encoder(&self) -> &PriceEncoder {
+        &self.encoder
+    }
+
+    /// Raw quantiles of ln(selling / list) for encoded products, `[n][3]`.
+    pub fn log_ratio_quantiles(&self, encoded: &[EncodedProduct]) -> Vec<[f64; 3]> {
+        if encoded.is_empty() {
+            return Vec::new();
+        }
+        let batch = TokenBatch::new(encoded.iter().map(|e| (e.tokens.as_slice(), e.weights.as_slice())));
+        let (tokens, weights) = batch.tensors(&self.device);
+        let numeric = float_matrix(encoded.iter().flat_map(|e| e.numeric).collect(), encoded.len(), N_NUMERIC, &self.device);
+        to_f32_vec(self.model.forward(tokens, weights, numeric))
+            .chunks(3)
+            .map(|q| [q[0] as f64, q[1] as f64, q[2] as f64])
+            .collect()
+    }
+
+    /// Predictions for validated products (list price finite and > 0).
+    pub fn predict(&self, products: &[ProductInput<'_>]) -> Vec<PricePrediction> {
+        let encoded: Vec<EncodedProduct> = products.iter().map(|p| self.encoder.encode(p)).collect();
+        let scale = self.calibration.interval_scale;
+        self.log_ratio_quantiles(&encoded)
+            .into_iter()
+            .zip(encoded)
+            .zip(products)
+            .map(|((q, e), product)| {
+                let median = e.log_list_price + q[1];
+                let price = median.exp();
+                PricePrediction {
+                    price_inr: price,
+                    p10_inr: (median - scale * (q[1] - q[0])).exp(),
+                    p90_inr: (median + scale * (q[2] - q[1])).exp(),
+                    implied_discount_pct: 100.0 * (1.0 - price / product.list_price_inr),
+                    unseen_category_levels: e.unseen_category_levels,
+                }
+            })
+            .collect()
+    }
+
+    pub fn warm_up(&self) {
+        let _ = self.predict(&[ProductInput {
+            name: "warm up product",
+            category_path: "Electronics",
+            list_price_inr: 999.0,
+            rating: Some(4.0),
+            rating_count: Some(100.0),
+        }]);
+    }
+}
