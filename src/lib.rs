@@ -12,6 +12,7 @@ pub mod error;
 pub mod features;
 pub mod price;
 pub mod proto;
+pub mod sentiment;
 pub mod server;
 pub mod service;
 

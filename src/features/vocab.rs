@@ -60,15 +60,18 @@ impl Vocabulary {
         for value in values {
             *counts.entry(value).or_default() += 1;
         }
-        let mut frequent: Vec<(&str, usize)> = counts
-            .into_iter()
-            .filter(|&(_, count)| count >= min_count.max(1))
-            .collect();
-        frequent.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        Self::from_counts(counts.into_iter().map(|(v, c)| (v.to_owned(), c)), min_count, max_size)
+    }
+
+    /// Like [`fit`](Self::fit), from values already counted.
+    pub fn from_counts(counts: impl IntoIterator<Item = (String, usize)>, min_count: usize, max_size: Option<usize>) -> Self {
+        let mut frequent: Vec<(String, usize)> =
+            counts.into_iter().filter(|(_, count)| *count >= min_count.max(1)).collect();
+        frequent.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         if let Some(max) = max_size {
             frequent.truncate(max);
         }
-        Self::from_tokens(frequent.into_iter().map(|(v, _)| v.to_owned()).collect())
+        Self::from_tokens(frequent.into_iter().map(|(v, _)| v).collect())
     }
 
     /// Index of `value`, or [`Self::UNKNOWN`].

@@ -16,6 +16,7 @@ pub struct TrainConfig {
     pub split: Split,
     pub cancellation: CancellationSettings,
     pub price: PriceSettings,
+    pub sentiment: SentimentSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -144,6 +145,28 @@ pub struct PriceSettings {
     pub l2_penalty: f64,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SentimentSettings {
+    pub min_count: usize,
+    pub max_vocabulary: usize,
+    pub max_words: usize,
+    pub embedding_dim: usize,
+    pub hidden_dim: usize,
+    pub dropout: f64,
+    pub learning_rate: f64,
+    pub weight_decay: f64,
+    pub batch_size: usize,
+    pub max_epochs: usize,
+    pub patience: usize,
+    pub ensemble_size: usize,
+    pub validation_modulo: u32,
+    pub negative_weight: f64,
+    pub l2_penalty: f64,
+    pub token_dropout: f64,
+    pub refit_on_all_training: bool,
+    pub use_title: bool,
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("training configuration: {0}")]
 pub struct ConfigError(String);
@@ -196,6 +219,12 @@ impl TrainConfig {
         }
         if !(0.0 < p.interval_target && p.interval_target < 1.0) {
             return Err(ConfigError("price: interval_target must be in (0, 1)".into()));
+        }
+        let t = &self.sentiment;
+        if t.batch_size == 0 || t.max_epochs == 0 || t.ensemble_size == 0 || t.validation_modulo < 2 || t.max_words == 0 {
+            return Err(ConfigError(
+                "sentiment: batch_size, max_epochs, ensemble_size, max_words must be > 0 and validation_modulo >= 2".into(),
+            ));
         }
         if self.split.product_test_modulo < 2 || self.split.review_test_modulo < 2 {
             return Err(ConfigError("split: test modulos must be >= 2".into()));

@@ -123,3 +123,18 @@ impl<M> EarlyStopping<M> {
 pub fn in_validation(id: &str, modulo: u32) -> bool {
     crc32fast::hash(format!("validation:{id}").as_bytes()) % modulo == 0
 }
+
+/// Mini-batches of similar lengths, in random order: rows are shuffled, cut into pools of 16
+/// batches, each pool sorted by length and cut into batches. Padding to the longest row of a
+/// batch then wastes little, and the order still changes every epoch.
+pub fn length_bucketed_batches(lengths: &[usize], batch_size: usize, rng: &mut SeededRng) -> Vec<Vec<usize>> {
+    let order = shuffled(lengths.len(), rng);
+    let mut batches: Vec<Vec<usize>> = Vec::new();
+    for pool in order.chunks(batch_size * 16) {
+        let mut pool = pool.to_vec();
+        pool.sort_by_key(|&i| lengths[i]);
+        batches.extend(pool.chunks(batch_size).map(<[usize]>::to_vec));
+    }
+    batches.shuffle(rng);
+    batches
+}

@@ -13,3 +13,4 @@ pub mod metrics;
 pub mod pipeline;
 pub mod price;
 pub mod progress;
+pub mod sentiment;

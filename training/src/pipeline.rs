@@ -5,7 +5,7 @@ use crate::config::TrainConfig;
 use crate::data::{self, Exports};
 use crate::error::DataError;
 use crate::progress::Progress;
-use crate::{cancellation, price};
+use crate::{cancellation, price, sentiment};
 use chrono::Utc;
 use shopml::bundle::{BundleError, BundleWriter, Manifest};
 use std::path::{Path, PathBuf};
@@ -20,6 +20,8 @@ pub enum TrainError {
     Cancellation(#[from] cancellation::CancellationError),
     #[error(transparent)]
     Price(#[from] price::PriceError),
+    #[error(transparent)]
+    Sentiment(#[from] sentiment::SentimentError),
     #[error("{0}")]
     Invalid(String),
 }
@@ -30,6 +32,7 @@ pub struct Trained {
     pub metrics: serde_json::Value,
     pub cancellation: Option<cancellation::TrainedCancellation>,
     pub price: Option<price::TrainedPrice>,
+    pub sentiment: Option<sentiment::TrainedSentiment>,
     pub data_source: String,
 }
 
@@ -71,6 +74,21 @@ pub fn train(data_dir: &Path, config: &TrainConfig, progress: &Progress) -> Resu
         metrics_json.insert("price".into(), serde_json::to_value(m).expect("metrics serialise"));
         trained_price = Some(trained);
     }
+    let mut trained_sentiment = None;
+    if let Some(reviews) = exports.reviews.as_ref().filter(|_| config.trains("sentiment")) {
+        let stage = progress.stage("sentiment");
+        let products = exports.products.as_ref().map(|p| p.products.as_slice());
+        let trained = sentiment::train(&reviews.reviews, products, &config.split, &config.sentiment, config.seed, &stage)?;
+        let r = &trained.review_metrics.figures;
+        let mut summary = format!("reviews: macro-F1 {:.3}, neg-F1 {:.3}, ROC-AUC {:.4}", r.macro_f1, r.neg_f1, r.roc_auc);
+        metrics_json.insert("sentiment_reviews".into(), serde_json::to_value(&trained.review_metrics).expect("metrics serialise"));
+        if let Some(p) = &trained.product_metrics {
+            summary += &format!("; products: macro-F1 {:.3}, ROC-AUC {:.4}", p.figures.macro_f1, p.figures.roc_auc);
+            metrics_json.insert("sentiment_products".into(), serde_json::to_value(p).expect("metrics serialise"));
+        }
+        stage.finish(summary);
+        trained_sentiment = Some(trained);
+    }
     metrics_json.insert(
         "data_quality".into(),
         serde_json::to_value(exports.reports()).expect("reports serialise"),
@@ -81,6 +99,7 @@ pub fn train(data_dir: &Path, config: &TrainConfig, progress: &Progress) -> Resu
         metrics: serde_json::Value::Object(metrics_json),
         cancellation: trained_cancellation,
         price: trained_price,
+        sentiment: trained_sentiment,
     })
 }
 
@@ -92,6 +111,9 @@ pub fn write_bundle(trained: Trained, config: &TrainConfig, out: &Path) -> Resul
     }
     if let Some(p) = trained.price {
         shopml::price::save(&mut writer, p.model, &p.model_config, &p.encoder, &p.calibration)?;
+    }
+    if let Some(s) = trained.sentiment {
+        shopml::sentiment::save(&mut writer, s.model, &s.model_config, &s.encoder, &s.calibration)?;
     }
     writer.write_json(shopml::bundle::METRICS_FILE, &trained.metrics)?;
     let manifest = writer.finish(

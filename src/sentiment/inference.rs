@@ -1,0 +1,126 @@
+//! Review sentiment: encode, one forward pass for all reviews and their word occlusions,
+//! calibrate and threshold.
+
+use super::features::{EncodedText, SentimentEncoder};
+use super::model::SentimentModel;
+use crate::features::bag::TokenBatch;
+use crate::features::text::TextStats;
+use crate::features::{sigmoid, to_f32_vec};
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+/// Distinct words of a review tried as explanations (the first ones of the review).
+pub const MAX_EXPLAINED_WORDS: usize = 64;
+
+/// Calibration and decision threshold, fitted on the validation slice.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SentimentCalibration {
+    /// p(negative) = σ(platt_a · z + platt_b).
+    pub platt_a: f64,
+    pub platt_b: f64,
+    /// A review is labelled negative when p(negative) >= threshold (chosen for macro-F1).
+    pub threshold: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SentimentResult {
+    pub negative_probability: f64,
+    pub negative: bool,
+    /// Words with their effect on the calibrated log-odds of negative, strongest first.
+    pub top_words: Vec<(String, f64)>,
+    pub stats: TextStats,
+}
+
+pub struct SentimentPredictor {
+    encoder: SentimentEncoder,
+    model: SentimentModel,
+    calibration: SentimentCalibration,
+    device: Device,
+}
+
+impl SentimentPredictor {
+    pub fn new(encoder: SentimentEncoder, model: SentimentModel, calibration: SentimentCalibration, device: Device) -> Self {
+        Self { encoder, model, calibration, device }
+    }
+
+    pub fn encoder(&self) -> &SentimentEncoder {
+        &self.encoder
+    }
+
+    pub fn calibration(&self) -> &SentimentCalibration {
+        &self.calibration
+    }
+
+    /// Raw log-odds of negative of token bags.
+    pub fn logits<'a>(&self, bags: impl IntoIterator<Item = (&'a [u32], &'a [f32])>) -> Vec<f64> {
+        let batch = TokenBatch::new(bags);
+        if batch.rows == 0 {
+            return Vec::new();
+        }
+        let (tokens, weights) = batch.tensors(&self.device);
+        to_f32_vec(self.model.forward(tokens, weights)).into_iter().map(f64::from).collect()
+    }
+
+    /// Calibrated probabilities of negative of encoded reviews.
+    pub fn negative_probabilities(&self, encoded: &[EncodedText]) -> Vec<f64> {
+        let mut out = Vec::with_capacity(encoded.len());
+        for chunk in encoded.chunks(4096) {
+            out.extend(
+                self.logits(chunk.iter().map(|e| (e.tokens.as_slice(), e.weights.as_slice())))
+                    .into_iter()
+                    .map(|z| sigmoid(self.calibration.platt_a * z + self.calibration.platt_b)),
+            );
+        }
+        out
+    }
+
+    /// Sentiment of `(title, text)` reviews, each cut at `max_words` words; with
+    /// `top_words > 0`, each carries that many word explanations (by occlusion).
+    pub fn analyze(&self, reviews: &[(&str, &str)], max_words: usize, top_words: usize) -> Vec<SentimentResult> {
+        let encoded: Vec<EncodedText> = reviews
+            .iter()
+            .map(|(title, text)| {
+                if top_words > 0 { self.encoder.encode(title, text, max_words) } else { self.encoder.encode_tokens(title, text, max_words) }
+            })
+            .collect();
+        // Occluded bags: the review without every n-gram holding one word.
+        let mut bags: Vec<(Vec<u32>, Vec<f32>)> = Vec::new();
+        let mut explained: Vec<&[(String, Vec<usize>)]> = Vec::with_capacity(encoded.len());
+        for e in &encoded {
+            let words = if top_words > 0 { &e.words[..e.words.len().min(MAX_EXPLAINED_WORDS)] } else { &e.words[..0] };
+            for (_, positions) in words {
+                let kept: Vec<u32> =
+                    e.tokens.iter().enumerate().filter(|(i, _)| !positions.contains(i)).map(|(_, &t)| t).collect();
+                let weights = self.encoder.weights(&kept);
+                bags.push((kept, weights));
+            }
+            explained.push(words);
+        }
+        let logits = self.logits(
+            encoded
+                .iter()
+                .map(|e| (e.tokens.as_slice(), e.weights.as_slice()))
+                .chain(bags.iter().map(|(t, w)| (t.as_slice(), w.as_slice()))),
+        );
+        let (full, occluded) = logits.split_at(encoded.len());
+        let mut occluded = occluded.iter();
+        let a = self.calibration.platt_a;
+        encoded
+            .iter()
+            .zip(full)
+            .zip(explained)
+            .map(|((e, &z), words)| {
+                let p = sigmoid(a * z + self.calibration.platt_b);
+                let mut effects: Vec<(String, f64)> =
+                    words.iter().map(|(word, _)| (word.clone(), a * (z - occluded.next().expect("one logit per occlusion")))).collect();
+                effects.sort_by(|x, y| y.1.abs().total_cmp(&x.1.abs()));
+                effects.truncate(top_words);
+                SentimentResult { negative_probability: p, negative: p >= self.calibration.threshold, top_words: effects, stats: e.stats }
+            })
+            .collect()
+    }
+
+    pub fn warm_up(&self) {
+        let _ = self.analyze(&[("Warm up", "works well, not bad at all")], 100, 3);
+    }
+}

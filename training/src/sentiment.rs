@@ -1,0 +1,360 @@
+//! Training and evaluation of the sentiment classifier on both protocols of
+//! `../shared/EVALUATION.md` §3: per review, and per product.
+
+use crate::config::{SentimentSettings, Split};
+use crate::data::products::Product;
+use crate::data::reviews::Review;
+use crate::fit::{EarlyStopping, fit_platt, in_validation, length_bucketed_batches, rng};
+use crate::metrics;
+use crate::progress::Stage;
+use burn::optim::{AdamWConfig, GradientsParams};
+use burn::prelude::*;
+use burn::tensor::activation::softplus;
+use rand::RngExt;
+use serde::Serialize;
+use shopml::features::bag::TokenBatch;
+use shopml::features::sigmoid;
+use shopml::sentiment::{EncodedText, SentimentCalibration, SentimentEncoder, SentimentModel, SentimentModelConfig, SentimentNet, SentimentPredictor};
+use std::collections::HashSet;
+
+/// The protocol's figures (the negative class is the one of interest).
+#[derive(Debug, Clone, Serialize)]
+pub struct SentimentMetrics {
+    pub macro_f1: f64,
+    pub neg_f1: f64,
+    pub roc_auc: f64,
+    pub accuracy: f64,
+    pub threshold: f64,
+    pub test_rows: usize,
+    pub test_negatives: usize,
+    pub train_rows: usize,
+    pub best_epochs: Vec<usize>,
+    /// [[tn, fp], [fn, tp]] with "negative review" as the positive class.
+    pub confusion: [[usize; 2]; 2],
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReviewMetrics {
+    #[serde(flatten)]
+    pub figures: SentimentMetrics,
+    /// The same model scored on the review text alone (titles left out), as the baseline read.
+    pub text_only_macro_f1: f64,
+    pub text_only_neg_f1: f64,
+    pub text_only_roc_auc: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProductMetrics {
+    #[serde(flatten)]
+    pub figures: SentimentMetrics,
+    /// The served review model applied unchanged to the product texts (domain transfer).
+    pub review_model_roc_auc: f64,
+    pub review_model_macro_f1: f64,
+}
+
+pub struct TrainedSentiment {
+    pub model: SentimentModel,
+    pub model_config: SentimentModelConfig,
+    pub encoder: SentimentEncoder,
+    pub calibration: SentimentCalibration,
+    pub review_metrics: ReviewMetrics,
+    pub product_metrics: Option<ProductMetrics>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SentimentError {
+    #[error("sentiment: {0}")]
+    NotEnoughData(String),
+}
+
+/// A labelled text: (id for the validation slice, title, text, is negative).
+struct Example<'a> {
+    id: &'a str,
+    title: &'a str,
+    text: &'a str,
+    negative: bool,
+}
+
+struct Rows {
+    encoded: Vec<EncodedText>,
+    negative: Vec<bool>,
+}
+
+fn encode(encoder: &SentimentEncoder, examples: &[&Example<'_>], max_words: usize, use_title: bool) -> Rows {
+    Rows {
+        encoded: examples.iter().map(|e| encoder.encode_tokens(if use_title { e.title } else { "" }, e.text, max_words)).collect(),
+        negative: examples.iter().map(|e| e.negative).collect(),
+    }
+}
+
+fn net_logits(net: &SentimentNet, rows: &Rows, device: &Device) -> Vec<f64> {
+    let mut out = Vec::with_capacity(rows.encoded.len());
+    for chunk in rows.encoded.chunks(4096) {
+        let batch = TokenBatch::new(chunk.iter().map(|e| (e.tokens.as_slice(), e.weights.as_slice())));
+        let (tokens, weights) = batch.tensors(device);
+        out.extend(shopml::features::to_f32_vec(net.forward(tokens, weights)).into_iter().map(f64::from));
+    }
+    out
+}
+
+fn train_net(
+    config: &SentimentModelConfig,
+    settings: &SentimentSettings,
+    encoder: &SentimentEncoder,
+    rows: &Rows,
+    negative_weight: f64,
+    epochs: usize,
+    seed: u64,
+    mut after_epoch: impl FnMut(usize, SentimentNet) -> bool,
+) {
+    let device = Device::flex().autodiff();
+    device.seed(seed);
+    let mut net = config.init_net(&device);
+    let mut optimizer = AdamWConfig::new().with_weight_decay(settings.weight_decay as f32).init();
+    let mut random = rng(seed);
+    let lengths: Vec<usize> = rows.encoded.iter().map(|e| e.tokens.len()).collect();
+    // Small data sets (the product texts) still get at least 16 steps an epoch.
+    let batch_size = settings.batch_size.min(rows.encoded.len() / 16).max(16);
+    for epoch in 1..=epochs {
+        for batch in length_bucketed_batches(&lengths, batch_size, &mut random) {
+            let n = batch.len();
+            let kept: Vec<(Vec<u32>, Vec<f32>)> = batch
+                .iter()
+                .map(|&i| {
+                    let tokens: Vec<u32> =
+                        rows.encoded[i].tokens.iter().copied().filter(|_| random.random::<f64>() >= settings.token_dropout).collect();
+                    let weights = encoder.weights(&tokens);
+                    (tokens, weights)
+                })
+                .collect();
+            let (tokens, weights) = TokenBatch::new(kept.iter().map(|(t, w)| (t.as_slice(), w.as_slice()))).tensors(&device);
+            let targets: Vec<f32> = batch.iter().map(|&i| rows.negative[i] as u8 as f32).collect();
+            let sample_weights: Vec<f32> =
+                batch.iter().map(|&i| if rows.negative[i] { negative_weight as f32 } else { 1.0 }).collect();
+            let z = net.forward(tokens, weights);
+            let y = Tensor::<1>::from_floats(targets.as_slice(), &device);
+            let w = Tensor::<1>::from_floats(sample_weights.as_slice(), &device);
+            let loss = ((softplus(z.clone(), 1.0) - y * z) * w).sum() / (n as f64)
+                + net.token_weight_penalty() * (settings.l2_penalty / rows.encoded.len() as f64);
+            let grads = GradientsParams::from_grads(loss.backward(), &net);
+            net = optimizer.step(settings.learning_rate, net, grads);
+        }
+        if !after_epoch(epoch, net.valid()) {
+            return;
+        }
+    }
+}
+
+/// The threshold on p(negative) with the best macro-F1 on (labels, probabilities).
+fn best_threshold(negative: &[bool], p: &[f64]) -> f64 {
+    let mut candidates: Vec<f64> = p.to_vec();
+    candidates.sort_by(f64::total_cmp);
+    candidates.dedup();
+    let step = (candidates.len() / 400).max(1);
+    candidates
+        .iter()
+        .step_by(step)
+        .copied()
+        .max_by(|&a, &b| {
+            metrics::classification(negative, p, a).macro_f1.total_cmp(&metrics::classification(negative, p, b).macro_f1)
+        })
+        .unwrap_or(0.5)
+}
+
+struct Classifier {
+    model: SentimentModel,
+    config: SentimentModelConfig,
+    encoder: SentimentEncoder,
+    calibration: SentimentCalibration,
+    best_epochs: Vec<usize>,
+    train_rows: usize,
+}
+
+/// Fits encoder, ensemble, calibration and threshold on `train` (a validation slice of it
+/// held out for early stopping, calibration and the threshold).
+fn fit_classifier(train: &[Example<'_>], settings: &SentimentSettings, seed: u64, stage: &Stage, name: &str) -> Result<Classifier, SentimentError> {
+    let (validation, fit): (Vec<&Example<'_>>, Vec<&Example<'_>>) =
+        train.iter().partition(|e| in_validation(e.id, settings.validation_modulo));
+    for (set, label) in [(&fit, "training"), (&validation, "validation")] {
+        let negatives = set.iter().filter(|e| e.negative).count();
+        if negatives == 0 || negatives == set.len() {
+            return Err(SentimentError::NotEnoughData(format!(
+                "{name}: the {label} slice has {} texts and {negatives} negatives; both classes are needed",
+                set.len()
+            )));
+        }
+    }
+    let encoder = SentimentEncoder::fit(
+        train.iter().map(|e| (if settings.use_title { e.title } else { "" }, e.text)),
+        settings.min_count,
+        settings.max_vocabulary,
+        settings.max_words,
+    );
+    let fit_rows = encode(&encoder, &fit, settings.max_words, settings.use_title);
+    let validation_rows = encode(&encoder, &validation, settings.max_words, settings.use_title);
+    let negatives = fit_rows.negative.iter().filter(|&&n| n).count() as f64;
+    let negative_weight = if settings.negative_weight > 0.0 {
+        settings.negative_weight
+    } else {
+        ((fit_rows.negative.len() as f64 - negatives) / negatives).sqrt()
+    };
+    let config = SentimentModelConfig::new(encoder.vocab_size())
+        .with_embedding_dim(settings.embedding_dim)
+        .with_hidden_dim(settings.hidden_dim)
+        .with_dropout(settings.dropout)
+        .with_ensemble_size(settings.ensemble_size);
+    let plain = Device::flex();
+    let mut members = Vec::new();
+    let mut best_epochs = Vec::new();
+    for member in 0..settings.ensemble_size {
+        let member_seed = seed.wrapping_add(1_000 * member as u64);
+        let mut stopping = EarlyStopping::new(settings.patience);
+        train_net(&config, settings, &encoder, &fit_rows, negative_weight, settings.max_epochs, member_seed, |epoch, net| {
+            let z = net_logits(&net, &validation_rows, &plain);
+            let (a, b) = fit_platt(&z, &validation_rows.negative);
+            let p: Vec<f64> = z.iter().map(|&z| sigmoid(a * z + b)).collect();
+            stopping.offer(epoch, metrics::log_loss(&validation_rows.negative, &p), net)
+        });
+        let (loss, epoch, net) = stopping.into_best();
+        stage.tick(format!("{name} member {member}: best epoch {epoch}, validation log-loss {loss:.4}"));
+        best_epochs.push(epoch);
+        members.push(net);
+    }
+    let model = SentimentModel::from_members(members);
+    let uncalibrated = SentimentCalibration { platt_a: 1.0, platt_b: 0.0, threshold: 0.5 };
+    let predictor = SentimentPredictor::new(encoder.clone(), model.clone(), uncalibrated, plain.clone());
+    let z: Vec<f64> = predictor.negative_probabilities(&validation_rows.encoded).iter().map(|p| (p / (1.0 - p)).ln()).collect();
+    let (platt_a, platt_b) = fit_platt(&z, &validation_rows.negative);
+    let p: Vec<f64> = z.iter().map(|&z| sigmoid(platt_a * z + platt_b)).collect();
+    let calibration = SentimentCalibration { platt_a, platt_b, threshold: best_threshold(&validation_rows.negative, &p) };
+    let model = if settings.refit_on_all_training {
+        let all = Rows {
+            encoded: fit_rows.encoded.into_iter().chain(validation_rows.encoded).collect(),
+            negative: fit_rows.negative.into_iter().chain(validation_rows.negative).collect(),
+        };
+        let members = best_epochs
+            .iter()
+            .enumerate()
+            .map(|(member, &epochs)| {
+                let mut last = None;
+                train_net(&config, settings, &encoder, &all, negative_weight, epochs, seed.wrapping_add(1_000 * member as u64), |_, net| {
+                    last = Some(net);
+                    true
+                });
+                last.expect("at least one epoch ran")
+            })
+            .collect();
+        SentimentModel::from_members(members)
+    } else {
+        model
+    };
+    Ok(Classifier { model, config, encoder, calibration, best_epochs, train_rows: train.len() })
+}
+
+fn evaluate(predictor: &SentimentPredictor, test: &[&Example<'_>], max_words: usize, use_title: bool, classifier: &Classifier) -> SentimentMetrics {
+    let rows = encode(predictor.encoder(), test, max_words, use_title);
+    let p = predictor.negative_probabilities(&rows.encoded);
+    let threshold = predictor.calibration().threshold;
+    let c = metrics::classification(&rows.negative, &p, threshold);
+    SentimentMetrics {
+        macro_f1: c.macro_f1,
+        neg_f1: c.f1_positive,
+        roc_auc: metrics::roc_auc(&rows.negative, &p),
+        accuracy: c.accuracy,
+        threshold,
+        test_rows: test.len(),
+        test_negatives: rows.negative.iter().filter(|&&n| n).count(),
+        train_rows: classifier.train_rows,
+        best_epochs: classifier.best_epochs.clone(),
+        confusion: c.confusion,
+    }
+}
+
+/// Reviews labelled by the protocol: rating >= 4 positive, <= 2 negative, others dropped;
+/// identical texts kept once.
+fn review_examples(reviews: &[Review]) -> Vec<Example<'_>> {
+    let mut seen = HashSet::new();
+    reviews
+        .iter()
+        .filter_map(|r| {
+            let rating = r.rating?;
+            let negative = if rating >= 4.0 {
+                false
+            } else if rating <= 2.0 {
+                true
+            } else {
+                return None;
+            };
+            (!r.text.is_empty() && seen.insert(r.text.as_str()))
+                .then_some(Example { id: &r.text, title: &r.title, text: &r.text, negative })
+        })
+        .collect()
+}
+
+/// Products labelled by the protocol: negative when the rating is below 4.0.
+fn product_examples(products: &[Product]) -> Vec<Example<'_>> {
+    products
+        .iter()
+        .filter_map(|p| {
+            let rating = p.rating?;
+            Some(Example { id: &p.product_id, title: &p.review_title, text: &p.review_content, negative: rating < 4.0 })
+        })
+        .collect()
+}
+
+pub fn train(
+    reviews: &[Review],
+    products: Option<&[Product]>,
+    split: &Split,
+    settings: &SentimentSettings,
+    seed: u64,
+    stage: &Stage,
+) -> Result<TrainedSentiment, SentimentError> {
+    let examples = review_examples(reviews);
+    let is_test = |text: &str| crc32fast::hash(text.as_bytes()) % split.review_test_modulo == 0;
+    let (test, train): (Vec<&Example<'_>>, Vec<&Example<'_>>) = examples.iter().partition(|e| is_test(e.text));
+    let train: Vec<Example<'_>> = train.into_iter().map(|e| Example { ..*e }).collect();
+    stage.set_length(settings.ensemble_size as u64 * 2);
+    let classifier = fit_classifier(&train, settings, seed, stage, "reviews")?;
+    let plain = Device::flex();
+    let predictor = SentimentPredictor::new(classifier.encoder.clone(), classifier.model.clone(), classifier.calibration.clone(), plain.clone());
+    let figures = evaluate(&predictor, &test, settings.max_words, settings.use_title, &classifier);
+    let text_only = evaluate(&predictor, &test, settings.max_words, false, &classifier);
+    let review_metrics = ReviewMetrics {
+        figures,
+        text_only_macro_f1: text_only.macro_f1,
+        text_only_neg_f1: text_only.neg_f1,
+        text_only_roc_auc: text_only.roc_auc,
+    };
+
+    let product_metrics = match products {
+        Some(products) => {
+            let examples = product_examples(products);
+            let is_test = |id: &str| crc32fast::hash(id.as_bytes()) % split.product_test_modulo == 0;
+            let (test, train): (Vec<&Example<'_>>, Vec<&Example<'_>>) = examples.iter().partition(|e| is_test(e.id));
+            let train: Vec<Example<'_>> = train.into_iter().map(|e| Example { ..*e }).collect();
+            let product_classifier = fit_classifier(&train, settings, seed, stage, "products")?;
+            let product_predictor = SentimentPredictor::new(
+                product_classifier.encoder.clone(),
+                product_classifier.model.clone(),
+                product_classifier.calibration.clone(),
+                plain,
+            );
+            let transfer = evaluate(&predictor, &test, settings.max_words, true, &classifier);
+            Some(ProductMetrics {
+                figures: evaluate(&product_predictor, &test, settings.max_words, true, &product_classifier),
+                review_model_roc_auc: transfer.roc_auc,
+                review_model_macro_f1: transfer.macro_f1,
+            })
+        }
+        None => None,
+    };
+    Ok(TrainedSentiment {
+        model: classifier.model,
+        model_config: classifier.config,
+        encoder: classifier.encoder,
+        calibration: classifier.calibration,
+        review_metrics,
+        product_metrics,
+    })
+}
