@@ -10,6 +10,7 @@ pub mod cancellation;
 pub mod config;
 pub mod error;
 pub mod features;
+pub mod forecast;
 pub mod price;
 pub mod proto;
 pub mod sentiment;

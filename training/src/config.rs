@@ -17,6 +17,7 @@ pub struct TrainConfig {
     pub cancellation: CancellationSettings,
     pub price: PriceSettings,
     pub sentiment: SentimentSettings,
+    pub forecast: ForecastSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -167,6 +168,29 @@ pub struct SentimentSettings {
     pub use_title: bool,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ForecastSettings {
+    pub window_days: usize,
+    pub horizon_days: usize,
+    pub validation_days: usize,
+    pub series_embedding_dim: usize,
+    pub hidden_dim: usize,
+    pub dropout: f64,
+    pub learning_rate: f64,
+    pub weight_decay: f64,
+    pub batch_size: usize,
+    pub max_epochs: usize,
+    pub patience: usize,
+    pub ensemble_size: usize,
+    pub min_category_daily_lines: f64,
+    pub min_region_daily_lines: f64,
+    pub protocol_series: Vec<String>,
+    pub fixed_epochs: usize,
+    pub l2_penalty: f64,
+    pub drop_partial_last_day: bool,
+    pub interval_target: f64,
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("training configuration: {0}")]
 pub struct ConfigError(String);
@@ -224,6 +248,12 @@ impl TrainConfig {
         if t.batch_size == 0 || t.max_epochs == 0 || t.ensemble_size == 0 || t.validation_modulo < 2 || t.max_words == 0 {
             return Err(ConfigError(
                 "sentiment: batch_size, max_epochs, ensemble_size, max_words must be > 0 and validation_modulo >= 2".into(),
+            ));
+        }
+        let f = &self.forecast;
+        if f.window_days < 7 || f.horizon_days == 0 || f.validation_days == 0 || f.ensemble_size == 0 || f.batch_size == 0 {
+            return Err(ConfigError(
+                "forecast: window_days >= 7; horizon_days, validation_days, ensemble_size, batch_size > 0".into(),
             ));
         }
         if self.split.product_test_modulo < 2 || self.split.review_test_modulo < 2 {

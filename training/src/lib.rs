@@ -8,6 +8,7 @@ pub mod config;
 pub mod data;
 pub mod error;
 pub mod fit;
+pub mod forecast;
 pub mod generate;
 pub mod metrics;
 pub mod pipeline;

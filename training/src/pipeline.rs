@@ -5,7 +5,7 @@ use crate::config::TrainConfig;
 use crate::data::{self, Exports};
 use crate::error::DataError;
 use crate::progress::Progress;
-use crate::{cancellation, price, sentiment};
+use crate::{cancellation, forecast, price, sentiment};
 use chrono::Utc;
 use shopml::bundle::{BundleError, BundleWriter, Manifest};
 use std::path::{Path, PathBuf};
@@ -22,6 +22,8 @@ pub enum TrainError {
     Price(#[from] price::PriceError),
     #[error(transparent)]
     Sentiment(#[from] sentiment::SentimentError),
+    #[error(transparent)]
+    Forecast(#[from] forecast::ForecastError),
     #[error("{0}")]
     Invalid(String),
 }
@@ -33,6 +35,7 @@ pub struct Trained {
     pub cancellation: Option<cancellation::TrainedCancellation>,
     pub price: Option<price::TrainedPrice>,
     pub sentiment: Option<sentiment::TrainedSentiment>,
+    pub forecast: Option<forecast::TrainedForecast>,
     pub data_source: String,
 }
 
@@ -89,6 +92,18 @@ pub fn train(data_dir: &Path, config: &TrainConfig, progress: &Progress) -> Resu
         stage.finish(summary);
         trained_sentiment = Some(trained);
     }
+    let mut trained_forecast = None;
+    if let Some(sales) = exports.sales.as_ref().filter(|_| config.trains("forecast")) {
+        let stage = progress.stage("forecast");
+        let trained = forecast::train(&sales.lines, &config.split, &config.forecast, config.seed, &stage)?;
+        let m = &trained.metrics;
+        stage.finish(format!(
+            "mean MASE {:.3}, WAPE {:.3}, sMAPE {:.1}, 80% coverage {:.2} ({} series)",
+            m.mase_mean, m.wape_mean, m.smape_mean, m.coverage80, m.series_trained
+        ));
+        metrics_json.insert("forecast".into(), serde_json::to_value(m).expect("metrics serialise"));
+        trained_forecast = Some(trained);
+    }
     metrics_json.insert(
         "data_quality".into(),
         serde_json::to_value(exports.reports()).expect("reports serialise"),
@@ -100,6 +115,7 @@ pub fn train(data_dir: &Path, config: &TrainConfig, progress: &Progress) -> Resu
         cancellation: trained_cancellation,
         price: trained_price,
         sentiment: trained_sentiment,
+        forecast: trained_forecast,
     })
 }
 
@@ -114,6 +130,9 @@ pub fn write_bundle(trained: Trained, config: &TrainConfig, out: &Path) -> Resul
     }
     if let Some(s) = trained.sentiment {
         shopml::sentiment::save(&mut writer, s.model, &s.model_config, &s.encoder, &s.calibration)?;
+    }
+    if let Some(f) = trained.forecast {
+        shopml::forecast::save(&mut writer, f.model, &f.model_config, &f.encoder, &f.calibration)?;
     }
     writer.write_json(shopml::bundle::METRICS_FILE, &trained.metrics)?;
     let manifest = writer.finish(

@@ -1,0 +1,119 @@
+//! The forecaster: one global model over all series (a history window scaled by its level,
+//! the weekday, optionally a series embedding), an ensemble of nets each with a linear path
+//! and optionally a small MLP, predicting P10, P50 and P90 of every day of the horizon at once (offsets of log1p
+//! demand from the window's level; P10 and P90 are P50 ∓ a softplus, so they never cross).
+
+use burn::module::Initializer;
+use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig, Relu};
+use burn::prelude::*;
+use burn::tensor::activation::softplus;
+
+#[derive(Config, Debug)]
+pub struct ForecastModelConfig {
+    /// Known series (embedding rows are this + 1 for an unknown series).
+    pub n_series: usize,
+    pub n_inputs: usize,
+    pub horizon_days: usize,
+    #[config(default = 4)]
+    pub series_dim: usize,
+    #[config(default = 32)]
+    pub hidden_dim: usize,
+    #[config(default = 0.1)]
+    pub dropout: f64,
+    #[config(default = 1)]
+    pub ensemble_size: usize,
+}
+
+#[derive(Module, Debug)]
+pub struct ForecastNet {
+    /// Absent when `series_dim` is 0.
+    series: Option<Embedding>,
+    linear: Linear,
+    /// The MLP path, absent when `hidden_dim` is 0.
+    hidden: Option<Linear>,
+    output: Option<Linear>,
+    dropout: Dropout,
+    activation: Relu,
+}
+
+#[derive(Module, Debug)]
+pub struct ForecastModel {
+    members: Vec<ForecastNet>,
+}
+
+impl ForecastModelConfig {
+    pub fn init_net(&self, device: &Device) -> ForecastNet {
+        let inputs = self.n_inputs + self.series_dim;
+        let deep = self.hidden_dim > 0;
+        ForecastNet {
+            series: (self.series_dim > 0).then(|| {
+                EmbeddingConfig::new(self.n_series + 1, self.series_dim)
+                    .with_initializer(Initializer::Normal { mean: 0.0, std: 0.05 })
+                    .init(device)
+            }),
+            linear: LinearConfig::new(inputs, self.horizon_days * 3).init(device),
+            hidden: deep.then(|| LinearConfig::new(inputs, self.hidden_dim).init(device)),
+            output: deep.then(|| LinearConfig::new(self.hidden_dim, self.horizon_days * 3).init(device)),
+            dropout: DropoutConfig::new(self.dropout).init(),
+            activation: Relu::new(),
+        }
+    }
+
+    pub fn init(&self, device: &Device) -> ForecastModel {
+        ForecastModel { members: (0..self.ensemble_size.max(1)).map(|_| self.init_net(device)).collect() }
+    }
+}
+
+impl ForecastNet {
+    /// Σ of the squared weights of the linear layers: the ridge penalty of training (lags of
+    /// one series are strongly collinear).
+    pub fn weight_penalty(&self) -> Tensor<1> {
+        let mut total = self.linear.weight.val().powi_scalar(2).sum();
+        for layer in [&self.hidden, &self.output].into_iter().flatten() {
+            total = total + layer.weight.val().powi_scalar(2).sum();
+        }
+        total
+    }
+
+    /// `[batch, horizon, 3]`: P10, P50, P90 of log1p(demand) − level, from series indices
+    /// `[batch, 1]` and inputs `[batch, n_inputs]`.
+    pub fn forward(&self, series: Tensor<2, Int>, inputs: Tensor<2>) -> Tensor<3> {
+        let [batch, _] = inputs.dims();
+        let x = match &self.series {
+            Some(embedding) => {
+                let embedded = embedding.forward(series);
+                let [_, _, dim] = embedded.dims();
+                Tensor::cat(vec![inputs, embedded.reshape([batch, dim])], 1)
+            }
+            None => inputs,
+        };
+        let mut raw = self.linear.forward(x.clone());
+        if let (Some(hidden), Some(output)) = (&self.hidden, &self.output) {
+            raw = raw + output.forward(self.dropout.forward(self.activation.forward(hidden.forward(x))));
+        }
+        let [_, width] = raw.dims();
+        let raw = raw.reshape([batch, width / 3, 3]);
+        let horizon = width / 3;
+        let median = raw.clone().slice([0..batch, 0..horizon, 1..2]);
+        let below = softplus(raw.clone().slice([0..batch, 0..horizon, 0..1]), 1.0);
+        let above = softplus(raw.slice([0..batch, 0..horizon, 2..3]), 1.0);
+        // The outer quantiles learn their distance from the median without pulling on it.
+        let anchor = median.clone().detach();
+        Tensor::cat(vec![anchor.clone() - below, median, anchor + above], 2)
+    }
+}
+
+impl ForecastModel {
+    pub fn from_members(members: Vec<ForecastNet>) -> Self {
+        assert!(!members.is_empty(), "an ensemble needs a member");
+        Self { members }
+    }
+
+    /// Mean of the members' quantiles.
+    pub fn forward(&self, series: Tensor<2, Int>, inputs: Tensor<2>) -> Tensor<3> {
+        let count = self.members.len() as f64;
+        let mut members = self.members.iter();
+        let first = members.next().expect("an ensemble has a member").forward(series.clone(), inputs.clone());
+        members.fold(first, |sum, m| sum + m.forward(series.clone(), inputs.clone())) / count
+    }
+}
