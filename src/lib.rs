@@ -13,6 +13,7 @@ pub mod features;
 pub mod forecast;
 pub mod price;
 pub mod proto;
+pub mod segments;
 pub mod sentiment;
 pub mod server;
 pub mod service;

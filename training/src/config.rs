@@ -18,6 +18,7 @@ pub struct TrainConfig {
     pub price: PriceSettings,
     pub sentiment: SentimentSettings,
     pub forecast: ForecastSettings,
+    pub segments: SegmentSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -187,8 +188,21 @@ pub struct ForecastSettings {
     pub protocol_series: Vec<String>,
     pub fixed_epochs: usize,
     pub l2_penalty: f64,
-    pub drop_partial_last_day: bool,
+    pub partial_last_day_ratio: f64,
     pub interval_target: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SegmentSettings {
+    pub k_min: usize,
+    pub k_max: usize,
+    pub restarts: usize,
+    pub max_iterations: usize,
+    pub region_min_lines: usize,
+    pub rules_min_orders: usize,
+    pub rules_min_confidence: f64,
+    pub rules_min_lift: f64,
+    pub rules_per_sku: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -255,6 +269,10 @@ impl TrainConfig {
             return Err(ConfigError(
                 "forecast: window_days >= 7; horizon_days, validation_days, ensemble_size, batch_size > 0".into(),
             ));
+        }
+        let g = &self.segments;
+        if g.k_min < 2 || g.k_max < g.k_min || g.restarts == 0 || g.max_iterations == 0 {
+            return Err(ConfigError("segments: 2 <= k_min <= k_max; restarts and max_iterations > 0".into()));
         }
         if self.split.product_test_modulo < 2 || self.split.review_test_modulo < 2 {
             return Err(ConfigError("split: test modulos must be >= 2".into()));

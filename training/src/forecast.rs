@@ -349,12 +349,13 @@ pub fn train(lines: &[SaleLine], split: &Split, settings: &ForecastSettings, see
 
     // The served history ends at the last complete day.
     let mut partial_last_day_dropped = false;
-    if settings.drop_partial_last_day
+    if settings.partial_last_day_ratio > 0.0
         && let Some(total) = series.iter().find(|s| s.name == "total")
+        && total.values.len() > 8
     {
         let n = total.values.len();
-        let before = metrics::mean(total.values[n.saturating_sub(8)..n - 1].iter().copied());
-        if n > 8 && total.values[n - 1] < 0.5 * before {
+        let before = metrics::mean(total.values[n - 8..n - 1].iter().copied());
+        if total.values[n - 1] < settings.partial_last_day_ratio * before {
             partial_last_day_dropped = true;
             for s in encoder.series.iter_mut() {
                 s.values.pop();

@@ -14,4 +14,5 @@ pub mod metrics;
 pub mod pipeline;
 pub mod price;
 pub mod progress;
+pub mod segments;
 pub mod sentiment;

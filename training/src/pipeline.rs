@@ -5,7 +5,7 @@ use crate::config::TrainConfig;
 use crate::data::{self, Exports};
 use crate::error::DataError;
 use crate::progress::Progress;
-use crate::{cancellation, forecast, price, sentiment};
+use crate::{cancellation, forecast, price, segments, sentiment};
 use chrono::Utc;
 use shopml::bundle::{BundleError, BundleWriter, Manifest};
 use std::path::{Path, PathBuf};
@@ -36,6 +36,7 @@ pub struct Trained {
     pub price: Option<price::TrainedPrice>,
     pub sentiment: Option<sentiment::TrainedSentiment>,
     pub forecast: Option<forecast::TrainedForecast>,
+    pub segments: Option<segments::TrainedSegments>,
     pub data_source: String,
 }
 
@@ -104,6 +105,30 @@ pub fn train(data_dir: &Path, config: &TrainConfig, progress: &Progress) -> Resu
         metrics_json.insert("forecast".into(), serde_json::to_value(m).expect("metrics serialise"));
         trained_forecast = Some(trained);
     }
+    let mut trained_segments = None;
+    if config.trains("segments") && (exports.products.is_some() || exports.customers.is_some() || exports.sales.is_some()) {
+        let stage = progress.stage("segments");
+        let predictor = trained_sentiment.as_ref().map(|s| {
+            shopml::sentiment::SentimentPredictor::new(s.encoder.clone(), s.model.clone(), s.calibration.clone(), burn::tensor::Device::flex())
+        });
+        let trained = segments::train(
+            exports.products.as_ref().map(|p| p.products.as_slice()),
+            exports.customers.as_ref().map(|c| c.purchases.as_slice()),
+            exports.sales.as_ref().map(|s| s.lines.as_slice()),
+            &config.columns.sales,
+            predictor.as_ref(),
+            &config.segments,
+            config.seed,
+            &stage,
+        );
+        let summary: Vec<String> = [("products", &trained.metrics.products), ("customers", &trained.metrics.customers), ("regions", &trained.metrics.regions)]
+            .iter()
+            .filter_map(|(name, m)| m.as_ref().map(|m| format!("{name}: k = {}, silhouette {:.3}", m.k, m.silhouette)))
+            .collect();
+        stage.finish(summary.join("; "));
+        metrics_json.insert("segments".into(), serde_json::to_value(&trained.metrics).expect("metrics serialise"));
+        trained_segments = Some(trained);
+    }
     metrics_json.insert(
         "data_quality".into(),
         serde_json::to_value(exports.reports()).expect("reports serialise"),
@@ -116,6 +141,7 @@ pub fn train(data_dir: &Path, config: &TrainConfig, progress: &Progress) -> Resu
         price: trained_price,
         sentiment: trained_sentiment,
         forecast: trained_forecast,
+        segments: trained_segments,
     })
 }
 
@@ -133,6 +159,9 @@ pub fn write_bundle(trained: Trained, config: &TrainConfig, out: &Path) -> Resul
     }
     if let Some(f) = trained.forecast {
         shopml::forecast::save(&mut writer, f.model, &f.model_config, &f.encoder, &f.calibration)?;
+    }
+    if let Some(s) = trained.segments {
+        shopml::segments::save(&mut writer, &s.sets, &s.bought_together, serde_json::to_value(&config.segments).expect("config serialises"))?;
     }
     writer.write_json(shopml::bundle::METRICS_FILE, &trained.metrics)?;
     let manifest = writer.finish(
