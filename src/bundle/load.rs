@@ -3,6 +3,10 @@
 
 use super::{BundleError, FORMAT_VERSION, MANIFEST_FILE, METRICS_FILE, Manifest, model_names, read_json, sha256_hex};
 use crate::cancellation::CancellationPredictor;
+use crate::forecast::Forecaster;
+use crate::price::PricePredictor;
+use crate::segments::SegmentIndex;
+use crate::sentiment::SentimentPredictor;
 use burn::tensor::Device;
 use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
@@ -12,6 +16,10 @@ use std::path::{Path, PathBuf};
 #[derive(Default)]
 pub struct ModelSet {
     pub cancellation: Option<CancellationPredictor>,
+    pub price: Option<PricePredictor>,
+    pub sentiment: Option<SentimentPredictor>,
+    pub forecast: Option<Forecaster>,
+    pub segments: Option<SegmentIndex>,
 }
 
 impl ModelSet {
@@ -19,6 +27,18 @@ impl ModelSet {
     pub fn warm_up(&self) {
         if let Some(predictor) = &self.cancellation {
             predictor.warm_up();
+        }
+        if let Some(predictor) = &self.price {
+            predictor.warm_up();
+        }
+        if let Some(predictor) = &self.sentiment {
+            predictor.warm_up();
+        }
+        if let Some(forecaster) = &self.forecast {
+            forecaster.warm_up();
+        }
+        if let Some(index) = &self.segments {
+            index.warm_up();
         }
     }
 }
@@ -52,9 +72,11 @@ impl LoadedBundle {
         let mut models = ModelSet::default();
         for name in manifest.models.keys() {
             match name.as_str() {
-                model_names::CANCELLATION => {
-                    models.cancellation = Some(crate::cancellation::load(dir, &device)?)
-                }
+                model_names::CANCELLATION => models.cancellation = Some(crate::cancellation::load(dir, &device)?),
+                model_names::PRICE => models.price = Some(crate::price::load(dir, &device)?),
+                model_names::SENTIMENT => models.sentiment = Some(crate::sentiment::load(dir, &device)?),
+                model_names::FORECAST => models.forecast = Some(crate::forecast::load(dir, &device)?),
+                model_names::SEGMENTS => models.segments = Some(crate::segments::load(dir)?),
                 other => tracing::warn!(model = other, "bundle holds a model this server does not know; ignored"),
             }
         }

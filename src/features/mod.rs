@@ -32,6 +32,19 @@ pub fn to_f32_vec<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
         .expect("a float tensor converts to f32")
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_only_full_iso_dates() {
+        assert_eq!(parse_iso_date(" 2022-06-12 "), Ok(chrono::NaiveDate::from_ymd_opt(2022, 6, 12).unwrap()));
+        for bad in ["06-12-22", "2022-6-12", "2022-02-30", "20220612", "", "2022-06-12T00:00"] {
+            assert!(parse_iso_date(bad).is_err(), "{bad}");
+        }
+    }
+}
+
 /// Logistic function.
 #[inline]
 pub fn sigmoid(x: f64) -> f64 {
@@ -44,5 +57,10 @@ pub fn parse_iso_date(value: &str) -> Result<chrono::NaiveDate, String> {
     if value.is_empty() {
         return Err("required (YYYY-MM-DD)".into());
     }
-    chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| format!("'{value}' is not a date of the form YYYY-MM-DD"))
+    let shaped = value.len() == 10
+        && value.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+    shaped
+        .then(|| chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").ok())
+        .flatten()
+        .ok_or_else(|| format!("'{value}' is not a date of the form YYYY-MM-DD"))
 }

@@ -74,10 +74,13 @@ impl SentimentEncoder {
         Ok(self)
     }
 
-    /// Bag weights of `tokens`: their idf, L2-normalised.
+    /// Bag weights of `tokens`: their idf, L2-normalised. The norm is summed in index order,
+    /// so the weights do not depend on the order the tokens were found in.
     pub fn weights(&self, tokens: &[u32]) -> Vec<f32> {
         let mut weights: Vec<f32> = tokens.iter().map(|&t| self.idf[t as usize]).collect();
-        let norm = weights.iter().map(|w| w * w).sum::<f32>().sqrt();
+        let mut sorted = tokens.to_vec();
+        sorted.sort_unstable();
+        let norm = sorted.iter().map(|&t| (self.idf[t as usize] as f64).powi(2)).sum::<f64>().sqrt() as f32;
         if norm > 0.0 {
             weights.iter_mut().for_each(|w| *w /= norm);
         }

@@ -133,15 +133,32 @@ where
             });
             let _permit = permit;
             let response = inner.call(request);
-            match deadline {
+            let result = match deadline {
                 Some(deadline) => match tokio::time::timeout(deadline, response).await {
                     Ok(result) => result,
                     Err(_) => Ok(refuse(Status::deadline_exceeded("deadline exceeded before the answer was ready"))),
                 },
                 None => response.await,
-            }
+            };
+            result.map(standard_size_status)
         })
     }
+}
+
+/// tonic answers a request over `max_message_bytes` with OUT_OF_RANGE; gRPC's other servers
+/// (and the alerts operators write for them) use RESOURCE_EXHAUSTED, so that one case is
+/// rewritten.
+fn standard_size_status<B>(mut response: http::Response<B>) -> http::Response<B> {
+    let headers = response.headers();
+    let too_large = headers.get("grpc-status").is_some_and(|v| v == "11")
+        && headers
+            .get("grpc-message")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|m| m.contains("message%20length%20too%20large") || m.contains("message length too large"));
+    if too_large {
+        response.headers_mut().insert("grpc-status", http::HeaderValue::from_static("8"));
+    }
+    response
 }
 
 /// Runs `f` when dropped (also when the client goes away and the future is dropped).

@@ -88,7 +88,7 @@ impl Metrics {
     }
 
     pub fn observe(&self, rpc: &str, code: tonic::Code, elapsed: Duration, batch: Option<usize>) {
-        let code = format!("{code:?}");
+        let code = crate::error::code_name(code).to_owned();
         self.requests.get_or_create(&RpcCodeLabels { rpc: rpc.to_owned(), code }).inc();
         let labels = RpcLabels { rpc: rpc.to_owned() };
         self.latency.get_or_create(&labels).observe(elapsed.as_secs_f64());

@@ -3,11 +3,15 @@
 use super::{check_batch, compute, observed};
 use crate::bundle::LoadedBundle;
 use crate::cancellation::{CheckoutLine, OrderRisk, RiskBand, RiskThresholds};
+use crate::forecast::{ForecastRequest, SeriesHistory};
+use crate::price::{PricePrediction, ProductInput};
 use crate::config::{LimitSettings, ModelSettings};
 use crate::error::{ShopError, within};
 use crate::features::parse_iso_date;
 use crate::proto;
 use crate::server::registry::ModelRegistry;
+use chrono::{Duration, NaiveDate};
+use futures_util::StreamExt;
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
@@ -98,8 +102,9 @@ fn validate_order(order: Option<&proto::Order>) -> Result<(), ShopError> {
     Ok(())
 }
 
-/// The model input of each line of a validated order.
-fn checkout_lines(order: &proto::Order) -> Vec<CheckoutLine<'_>> {
+/// The model input of each line of a validated order: what serving encodes (training encodes
+/// the same `CheckoutLine` built from an export row).
+pub fn checkout_lines(order: &proto::Order) -> Vec<CheckoutLine<'_>> {
     let order_date = parse_iso_date(&order.order_date).expect("validated");
     order
         .lines
@@ -164,14 +169,239 @@ fn order_response(order: &proto::Order, risk: OrderRisk, version: &str) -> proto
     }
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// Price
+
+/// Checks a product, naming the offending field under `prefix` (e.g. "product").
+fn validate_product(product: Option<&proto::Product>, prefix: &str) -> Result<(), ShopError> {
+    let p = product.ok_or_else(|| ShopError::invalid(prefix, "required"))?;
+    if !(p.list_price_inr.is_finite() && p.list_price_inr > 0.0) {
+        return Err(ShopError::invalid(format!("{prefix}.list_price_inr"), format!("must be a finite number > 0, got {}", p.list_price_inr)));
+    }
+    if let Some(rating) = p.rating
+        && !(rating.is_finite() && (0.0..=5.0).contains(&rating))
+    {
+        return Err(ShopError::invalid(format!("{prefix}.rating"), format!("must be between 0 and 5, got {rating}")));
+    }
+    if let Some(count) = p.rating_count
+        && count < 0
+    {
+        return Err(ShopError::invalid(format!("{prefix}.rating_count"), format!("must be >= 0, got {count}")));
+    }
+    if p.name.trim().is_empty() && p.category_path.trim().is_empty() {
+        return Err(ShopError::invalid(format!("{prefix}.name"), "name and category_path may not both be empty"));
+    }
+    Ok(())
+}
+
+/// The model input of a validated product (what serving encodes).
+pub fn product_input(p: &proto::Product) -> ProductInput<'_> {
+    ProductInput {
+        name: &p.name,
+        category_path: &p.category_path,
+        list_price_inr: p.list_price_inr,
+        rating: p.rating,
+        rating_count: p.rating_count.map(|c| c as f64),
+    }
+}
+
+fn price_prediction(product: &proto::Product, p: PricePrediction) -> proto::PricePrediction {
+    proto::PricePrediction {
+        product_id: product.product_id.clone(),
+        price_inr: p.price_inr,
+        price_p10_inr: p.p10_inr,
+        price_p90_inr: p.p90_inr,
+        implied_discount_pct: p.implied_discount_pct,
+        unseen_inputs: p.unseen_category_levels.iter().map(|l| format!("category_path[{l}]")).collect(),
+    }
+}
+
+/// Predictions for validated products, in one forward pass.
+async fn price_products(bundle: Arc<LoadedBundle>, products: Vec<proto::Product>) -> Result<Vec<proto::PricePrediction>, ShopError> {
+    if bundle.models.price.is_none() {
+        return Err(ShopError::ModelUnavailable("price"));
+    }
+    compute(products.len(), move || {
+        let predictor = bundle.models.price.as_ref().expect("checked above");
+        let inputs: Vec<ProductInput<'_>> = products.iter().map(product_input).collect();
+        predictor.predict(&inputs).into_iter().zip(&products).map(|(p, product)| price_prediction(product, p)).collect()
+    })
+    .await
+}
+
+/// Products of a stream handled per forward pass (whatever has arrived, up to this many).
+const STREAM_CHUNK: usize = 512;
+
+// ---------------------------------------------------------------------------------------------
+// Sentiment
+
+fn validate_review(review: &proto::AnalyzeSentimentRequest, prefix: &str) -> Result<(), ShopError> {
+    if review.text.trim().is_empty() {
+        let field = if prefix.is_empty() { "text".to_owned() } else { format!("{prefix}.text") };
+        return Err(ShopError::invalid(field, "required (not empty)"));
+    }
+    Ok(())
+}
+
+async fn analyze(
+    bundle: Arc<LoadedBundle>,
+    reviews: Vec<proto::AnalyzeSentimentRequest>,
+    max_words: usize,
+    top_words: usize,
+) -> Result<Vec<proto::SentimentResult>, ShopError> {
+    if bundle.models.sentiment.is_none() {
+        return Err(ShopError::ModelUnavailable("sentiment"));
+    }
+    let rows: usize = reviews.iter().map(|r| 1 + r.text.len() / 64).sum::<usize>() * (1 + top_words.min(1) * 8);
+    compute(rows, move || {
+        let predictor = bundle.models.sentiment.as_ref().expect("checked above");
+        let pairs: Vec<(&str, &str)> = reviews.iter().map(|r| (r.title.as_str(), r.text.as_str())).collect();
+        predictor
+            .analyze(&pairs, max_words, top_words)
+            .into_iter()
+            .map(|r| proto::SentimentResult {
+                label: if r.negative { proto::SentimentLabel::Negative } else { proto::SentimentLabel::Positive } as i32,
+                negative_probability: r.negative_probability,
+                top_words: r
+                    .top_words
+                    .into_iter()
+                    .map(|(word, effect)| proto::Reason { feature: "word".into(), value: word, logit_effect: effect })
+                    .collect(),
+                truncated: r.stats.truncated(),
+                words_used: r.stats.words_used as u32,
+                words_total: r.stats.words_total as u32,
+            })
+            .collect()
+    })
+    .await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forecast
+
 /// The demand series the forecaster of `bundle` knows.
-pub(crate) fn forecast_catalogue(_bundle: &LoadedBundle) -> Vec<proto::ForecastSeries> {
-    Vec::new()
+pub(crate) fn forecast_catalogue(bundle: &LoadedBundle) -> Vec<proto::ForecastSeries> {
+    bundle
+        .models
+        .forecast
+        .as_ref()
+        .map(|f| {
+            f.series()
+                .iter()
+                .map(|s| proto::ForecastSeries {
+                    series: s.name.clone(),
+                    category: s.category.clone(),
+                    region: s.region.clone(),
+                    last_date: s.last_date().to_string(),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Days of history the forecaster of `bundle` reads (0 without a forecaster).
-pub(crate) fn forecast_window_days(_bundle: &LoadedBundle) -> u32 {
-    0
+pub(crate) fn forecast_window_days(bundle: &LoadedBundle) -> u32 {
+    bundle.models.forecast.as_ref().map_or(0, |f| f.encoder().window_days as u32)
+}
+
+/// A validated forecast request: the series, its history ending at `last_date`, the horizon.
+struct PlannedForecast {
+    series: usize,
+    name: String,
+    history: Vec<f64>,
+    last_date: NaiveDate,
+    horizon_days: usize,
+}
+
+/// Validates a request and merges its history into the stored one, naming fields under
+/// `prefix` ("" for a single request).
+fn plan_forecast(bundle: &LoadedBundle, request: &proto::ForecastDemandRequest, prefix: &str, max_horizon: usize) -> Result<PlannedForecast, ShopError> {
+    let field = |name: &str| if prefix.is_empty() { name.to_owned() } else { format!("{prefix}.{name}") };
+    let forecaster = bundle.models.forecast.as_ref().ok_or(ShopError::ModelUnavailable("forecast"))?;
+    let max_horizon = max_horizon.min(forecaster.encoder().horizon_days);
+    let horizon = request.horizon_days as usize;
+    if horizon == 0 || horizon > max_horizon {
+        return Err(ShopError::invalid(field("horizon_days"), format!("must be 1 to {max_horizon}, got {horizon}")));
+    }
+    let Some(index) = forecaster.find(&request.category, &request.region) else {
+        let known: Vec<&str> = forecaster.series().iter().map(|s| s.name.as_str()).collect();
+        return Err(ShopError::not_found(
+            "series",
+            format!("{} (known: {})", SeriesHistory::name_of(&request.category, &request.region), known.join(", ")),
+        ));
+    };
+    let stored = &forecaster.series()[index];
+    let mut dates = Vec::with_capacity(request.history.len());
+    for (i, day) in request.history.iter().enumerate() {
+        let date = crate::features::parse_iso_date(&day.date).map_err(|r| ShopError::invalid(field(&format!("history[{i}].date")), r))?;
+        if !(day.order_lines.is_finite() && day.order_lines >= 0.0) {
+            return Err(ShopError::invalid(
+                field(&format!("history[{i}].order_lines")),
+                format!("must be a finite number >= 0, got {}", day.order_lines),
+            ));
+        }
+        if let Some(&previous) = dates.last()
+            && date != previous + Duration::days(1)
+        {
+            return Err(ShopError::invalid(
+                field(&format!("history[{i}].date")),
+                format!("dates must be consecutive and in order: {date} follows {previous}"),
+            ));
+        }
+        dates.push(date);
+    }
+    let (history, last_date) = match (dates.first(), dates.last()) {
+        (Some(&first), Some(&last)) => {
+            if first > stored.last_date() + Duration::days(1) {
+                return Err(ShopError::invalid(
+                    field("history[0].date"),
+                    format!("{first} leaves a gap after the stored history, which ends {}", stored.last_date()),
+                ));
+            }
+            // Stored days before the request's first day, then the request's days.
+            let keep = (first - stored.first_date).num_days().clamp(0, stored.values.len() as i64) as usize;
+            let mut merged = stored.values[..keep].to_vec();
+            merged.extend(request.history.iter().map(|d| d.order_lines));
+            (merged, last)
+        }
+        _ => (stored.values.clone(), stored.last_date()),
+    };
+    let window = forecaster.encoder().window_days;
+    if history.len() < window {
+        return Err(ShopError::invalid(field("history"), format!("{} days known; the model reads the last {window}", history.len())));
+    }
+    Ok(PlannedForecast { series: index, name: stored.name.clone(), history, last_date, horizon_days: horizon })
+}
+
+async fn forecast(bundle: Arc<LoadedBundle>, plans: Vec<PlannedForecast>) -> Result<Vec<proto::ForecastDemandResponse>, ShopError> {
+    compute(plans.len(), move || {
+        let forecaster = bundle.models.forecast.as_ref().expect("checked by plan_forecast");
+        let requests: Vec<ForecastRequest<'_>> = plans
+            .iter()
+            .map(|p| ForecastRequest { series: p.series, history: &p.history, last_date: p.last_date, horizon_days: p.horizon_days })
+            .collect();
+        forecaster
+            .forecast(&requests)
+            .into_iter()
+            .zip(&plans)
+            .map(|(points, plan)| proto::ForecastDemandResponse {
+                series: plan.name.clone(),
+                origin_date: plan.last_date.to_string(),
+                points: points
+                    .into_iter()
+                    .map(|p| proto::ForecastPoint {
+                        date: p.date.to_string(),
+                        order_lines_p50: p.p50,
+                        order_lines_p10: p.p10,
+                        order_lines_p90: p.p90,
+                    })
+                    .collect(),
+                bundle_version: bundle.version().to_owned(),
+            })
+            .collect()
+    })
+    .await
 }
 
 type PriceStream = std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<proto::PredictPriceStreamResponse, Status>> + Send>>;
@@ -204,51 +434,182 @@ impl proto::prediction_service_server::PredictionService for PredictionApi {
         .await
     }
 
-    async fn predict_price(&self, _request: Request<proto::PredictPriceRequest>) -> Result<Response<proto::PredictPriceResponse>, Status> {
-        Err(ShopError::ModelUnavailable("price").into())
+    async fn predict_price(&self, request: Request<proto::PredictPriceRequest>) -> Result<Response<proto::PredictPriceResponse>, Status> {
+        let metrics = self.registry.metrics().clone();
+        observed(&metrics, "PredictPrice", Some(1), async {
+            let product = request.into_inner().product;
+            validate_product(product.as_ref(), "product")?;
+            let bundle = self.registry.current()?;
+            let mut predictions = price_products(bundle.clone(), vec![product.expect("validated")]).await?;
+            Ok(proto::PredictPriceResponse { prediction: predictions.pop(), bundle_version: bundle.version().to_owned() })
+        })
+        .await
     }
 
     async fn predict_price_batch(
         &self,
-        _request: Request<proto::PredictPriceBatchRequest>,
+        request: Request<proto::PredictPriceBatchRequest>,
     ) -> Result<Response<proto::PredictPriceBatchResponse>, Status> {
-        Err(ShopError::ModelUnavailable("price").into())
+        let products = request.into_inner().products;
+        let metrics = self.registry.metrics().clone();
+        observed(&metrics, "PredictPriceBatch", Some(products.len()), async {
+            check_batch("products", products.len(), self.limits.max_batch_size)?;
+            for (i, p) in products.iter().enumerate() {
+                validate_product(Some(p), &format!("products[{i}]"))?;
+            }
+            let bundle = self.registry.current()?;
+            let predictions = price_products(bundle.clone(), products).await?;
+            Ok(proto::PredictPriceBatchResponse { predictions, bundle_version: bundle.version().to_owned() })
+        })
+        .await
     }
 
     type PredictPriceStreamStream = PriceStream;
 
     async fn predict_price_stream(
         &self,
-        _request: Request<tonic::Streaming<proto::PredictPriceStreamRequest>>,
+        request: Request<tonic::Streaming<proto::PredictPriceStreamRequest>>,
     ) -> Result<Response<Self::PredictPriceStreamStream>, Status> {
-        Err(ShopError::ModelUnavailable("price").into())
+        // Fail fast when no price model serves; afterwards each chunk uses the bundle serving
+        // when it is scored, so a reload mid-stream is picked up.
+        let bundle = self.registry.current().map_err(Status::from)?;
+        if bundle.models.price.is_none() {
+            return Err(ShopError::ModelUnavailable("price").into());
+        }
+        let registry = self.registry.clone();
+        let (sender, receiver) = tokio::sync::mpsc::channel::<Result<proto::PredictPriceStreamResponse, Status>>(STREAM_CHUNK);
+        let mut chunks = request.into_inner().ready_chunks(STREAM_CHUNK);
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let mut items = 0usize;
+            while let Some(chunk) = chunks.next().await {
+                let mut valid = Vec::new();
+                let mut answers: Vec<Option<proto::PredictPriceStreamResponse>> = Vec::with_capacity(chunk.len());
+                for item in chunk {
+                    let item = match item {
+                        Ok(item) => item,
+                        Err(status) => {
+                            let _ = sender.send(Err(status)).await;
+                            return;
+                        }
+                    };
+                    match validate_product(item.product.as_ref(), "product") {
+                        Ok(()) => {
+                            answers.push(None);
+                            valid.push(item);
+                        }
+                        Err(error) => answers.push(Some(proto::PredictPriceStreamResponse {
+                            request_id: item.request_id,
+                            result: Some(proto::predict_price_stream_response::Result::Error(proto::ItemError {
+                                code: crate::error::code_name(error.code()).to_owned(),
+                                message: error.to_string(),
+                            })),
+                            bundle_version: String::new(),
+                        })),
+                    }
+                }
+                items += answers.len();
+                let scored = match registry.current() {
+                    Ok(bundle) => {
+                        let version = bundle.version().to_owned();
+                        let ids: Vec<String> = valid.iter().map(|v| v.request_id.clone()).collect();
+                        let products: Vec<proto::Product> = valid.into_iter().map(|v| v.product.expect("validated")).collect();
+                        price_products(bundle, products).await.map(|p| (ids, p, version))
+                    }
+                    Err(e) => Err(e),
+                };
+                let (ids, predictions, version) = match scored {
+                    Ok(scored) => scored,
+                    Err(error) => {
+                        let _ = sender.send(Err(error.into())).await;
+                        return;
+                    }
+                };
+                let mut scored = ids.into_iter().zip(predictions);
+                for answer in answers {
+                    let response = answer.unwrap_or_else(|| {
+                        let (request_id, prediction) = scored.next().expect("one prediction per valid item");
+                        proto::PredictPriceStreamResponse {
+                            request_id,
+                            result: Some(proto::predict_price_stream_response::Result::Prediction(prediction)),
+                            bundle_version: version.clone(),
+                        }
+                    });
+                    if sender.send(Ok(response)).await.is_err() {
+                        return; // the client went away: drop the rest of the work
+                    }
+                }
+            }
+            registry.metrics().observe("PredictPriceStream", tonic::Code::Ok, started.elapsed(), Some(items));
+        });
+        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(receiver))))
     }
 
     async fn analyze_sentiment(
         &self,
-        _request: Request<proto::AnalyzeSentimentRequest>,
+        request: Request<proto::AnalyzeSentimentRequest>,
     ) -> Result<Response<proto::AnalyzeSentimentResponse>, Status> {
-        Err(ShopError::ModelUnavailable("sentiment").into())
+        let metrics = self.registry.metrics().clone();
+        observed(&metrics, "AnalyzeSentiment", Some(1), async {
+            let review = request.into_inner();
+            validate_review(&review, "")?;
+            let bundle = self.registry.current()?;
+            let mut results = analyze(bundle.clone(), vec![review], self.models.sentiment_max_words, self.models.sentiment_top_words).await?;
+            Ok(proto::AnalyzeSentimentResponse { result: results.pop(), bundle_version: bundle.version().to_owned() })
+        })
+        .await
     }
 
     async fn analyze_sentiment_batch(
         &self,
-        _request: Request<proto::AnalyzeSentimentBatchRequest>,
+        request: Request<proto::AnalyzeSentimentBatchRequest>,
     ) -> Result<Response<proto::AnalyzeSentimentBatchResponse>, Status> {
-        Err(ShopError::ModelUnavailable("sentiment").into())
+        let reviews = request.into_inner().reviews;
+        let metrics = self.registry.metrics().clone();
+        observed(&metrics, "AnalyzeSentimentBatch", Some(reviews.len()), async {
+            check_batch("reviews", reviews.len(), self.limits.max_batch_size)?;
+            for (i, review) in reviews.iter().enumerate() {
+                validate_review(review, &format!("reviews[{i}]"))?;
+            }
+            let bundle = self.registry.current()?;
+            let results = analyze(bundle.clone(), reviews, self.models.sentiment_max_words, self.models.sentiment_top_words).await?;
+            Ok(proto::AnalyzeSentimentBatchResponse { results, bundle_version: bundle.version().to_owned() })
+        })
+        .await
     }
 
     async fn forecast_demand(
         &self,
-        _request: Request<proto::ForecastDemandRequest>,
+        request: Request<proto::ForecastDemandRequest>,
     ) -> Result<Response<proto::ForecastDemandResponse>, Status> {
-        Err(ShopError::ModelUnavailable("forecast").into())
+        let metrics = self.registry.metrics().clone();
+        observed(&metrics, "ForecastDemand", Some(1), async {
+            let bundle = self.registry.current()?;
+            let plan = plan_forecast(&bundle, &request.into_inner(), "", self.models.forecast_max_horizon_days as usize)?;
+            let mut results = forecast(bundle, vec![plan]).await?;
+            Ok(results.pop().expect("one forecast per request"))
+        })
+        .await
     }
 
     async fn forecast_demand_batch(
         &self,
-        _request: Request<proto::ForecastDemandBatchRequest>,
+        request: Request<proto::ForecastDemandBatchRequest>,
     ) -> Result<Response<proto::ForecastDemandBatchResponse>, Status> {
-        Err(ShopError::ModelUnavailable("forecast").into())
+        let requests = request.into_inner().requests;
+        let metrics = self.registry.metrics().clone();
+        observed(&metrics, "ForecastDemandBatch", Some(requests.len()), async {
+            check_batch("requests", requests.len(), self.limits.max_batch_size)?;
+            let bundle = self.registry.current()?;
+            let max = self.models.forecast_max_horizon_days as usize;
+            let plans = requests
+                .iter()
+                .enumerate()
+                .map(|(i, r)| plan_forecast(&bundle, r, &format!("requests[{i}]"), max))
+                .collect::<Result<Vec<_>, _>>()?;
+            let results = forecast(bundle.clone(), plans).await?;
+            Ok(proto::ForecastDemandBatchResponse { results, bundle_version: bundle.version().to_owned() })
+        })
+        .await
     }
 }

@@ -90,7 +90,8 @@ fn daily_counts(
     Ok(out)
 }
 
-/// The series kept: the total, categories and regions with enough volume on the training days.
+/// The series kept: the total, the protocol's categories, and other categories and regions
+/// with enough volume on the training days.
 pub fn build_series(
     lines: &[SaleLine],
     first: NaiveDate,
@@ -104,7 +105,8 @@ pub fn build_series(
         series.push(SeriesHistory { name: "total".into(), category: String::new(), region: String::new(), first_date: first, values });
     }
     for (category, values) in daily_counts(lines, first, last, |l| l.category.clone())? {
-        if !category.is_empty() && mean_training(&values) >= settings.min_category_daily_lines {
+        let required = settings.protocol_series.iter().any(|p| p == &category);
+        if !category.is_empty() && (required || mean_training(&values) >= settings.min_category_daily_lines) {
             series.push(SeriesHistory { name: SeriesHistory::name_of(&category, ""), category, region: String::new(), first_date: first, values });
         }
     }

@@ -24,7 +24,7 @@ pub struct SampleSize {
 
 impl Default for SampleSize {
     fn default() -> Self {
-        Self { orders_per_day: 60.0, products: 320, customers: 450, reviews: 2400 }
+        Self { orders_per_day: 85.0, products: 320, customers: 450, reviews: 2400 }
     }
 }
 
@@ -97,8 +97,8 @@ fn with_commas(value: f64) -> String {
 
 /// States with cities, postal prefixes, demand weight and a cancellation effect.
 const STATES: &[(&str, &[&str], &str, f64, f64)] = &[
-    ("MAHARASHTRA", &["MUMBAI", "PUNE", "NAGPUR", "THANE"], "4", 17.0, 0.0),
-    ("KARNATAKA", &["BENGALURU", "MYSORE", "MANGALORE"], "5", 13.0, -0.15),
+    ("MAHARASHTRA", &["MUMBAI", "PUNE", "NAGPUR", "THANE"], "4", 26.0, 0.0),
+    ("KARNATAKA", &["BENGALURU", "MYSORE", "MANGALORE"], "5", 22.0, -0.15),
     ("TAMIL NADU", &["CHENNAI", "COIMBATORE", "MADURAI"], "6", 9.0, 0.1),
     ("TELANGANA", &["HYDERABAD", "WARANGAL"], "5", 9.0, 0.05),
     ("UTTAR PRADESH", &["LUCKNOW", "NOIDA", "KANPUR", "GHAZIABAD"], "2", 8.0, 0.35),
@@ -146,7 +146,7 @@ fn styles(rng: &mut SeededRng) -> Vec<Style> {
                 code: format!("{prefix}{}", 100 + k * 7 + c),
                 category: c,
                 price: (price * (0.25 * normal(rng)).exp()).round(),
-                cancel_effect: 0.45 * normal(rng),
+                cancel_effect: 0.8 * normal(rng),
                 popularity: share * (0.7 * normal(rng)).exp() / count as f64,
                 partner: 0,
             });
@@ -205,8 +205,10 @@ pub fn sales(dir: &Path, size: SampleSize, seed: u64) -> std::io::Result<usize> 
             let (state, cities, postal_prefix, _, state_effect) = STATES[state_index];
             let city = cities[rng.random_range(0..cities.len())];
             let postal = format!("{postal_prefix}{:05}", rng.random_range(0..400u32) * 7 % 100_000);
-            let lines = *pick(&mut rng, &[(1usize, 86.0), (2, 10.0), (3, 3.0), (4, 1.0)]);
+            let lines = *pick(&mut rng, &[(1usize, 78.0), (2, 16.0), (3, 4.0), (4, 2.0)]);
             let first_style = *pick(&mut rng, &style_weights);
+            // Items bought together come in the size of the first one.
+            let order_size = *pick(&mut rng, SIZES);
             let order_noise = 0.35 * normal(&mut rng);
             let mut order_cancelled = None;
             for line in 0..lines {
@@ -217,17 +219,17 @@ pub fn sales(dir: &Path, size: SampleSize, seed: u64) -> std::io::Result<usize> 
                 };
                 let style = &styles[style_index];
                 let (category, _, _, _) = CATEGORIES[style.category];
-                let size_label = *pick(&mut rng, SIZES);
+                let size_label = if line > 0 && style_index == styles[first_style].partner { order_size } else if line == 0 { order_size } else { *pick(&mut rng, SIZES) };
                 let sku = format!("{}-{}", style.code, size_label);
                 let asin = asins.entry(sku.clone()).or_insert_with(|| asin(&mut rng)).clone();
                 let qty = if rng.random::<f64>() < 0.04 { 2 } else { 1 };
                 let price = (style.price * (0.08 * normal(&mut rng)).exp() * 100.0).round() / 100.0;
                 let weekend = if weekday >= 5 { 0.15 } else { 0.0 };
-                let logit = -1.95
-                    + if merchant { 0.45 } else { 0.0 }
+                let logit = -2.1
+                    + if merchant { 0.8 } else { 0.0 }
                     + if b2b { -0.8 } else { 0.0 }
                     + if channel == "Non-Amazon" { -2.0 } else { 0.0 }
-                    + state_effect
+                    + 2.0 * state_effect
                     + style.cancel_effect
                     + 0.5 * (price / CATEGORIES[style.category].3).ln()
                     + weekend

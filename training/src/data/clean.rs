@@ -42,6 +42,23 @@ impl CleaningReport {
         *self.rows_dropped.entry(reason.to_owned()).or_default() += 1;
     }
 
+    /// Fails when more than half the cells of `column` could not be parsed: the column is
+    /// mapped to the wrong header or read with the wrong format, not merely dirty.
+    pub fn check_mostly_parsed(&self, path: &std::path::Path, column: &str, what: &str) -> Result<(), crate::error::DataError> {
+        match self.bad_cells.get(column) {
+            Some(bad) if bad.count * 2 > self.rows_read => Err(crate::error::DataError::BadCell {
+                path: path.to_owned(),
+                row: bad.first_row,
+                column: column.to_owned(),
+                reason: format!(
+                    "{} of {} cells are not {what} (first: {:?}); check the column mapping and format in the config",
+                    bad.count, self.rows_read, bad.first_value
+                ),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// One line per problem, for logs and the report.
     pub fn summary_lines(&self) -> Vec<String> {
         let mut lines = vec![format!(

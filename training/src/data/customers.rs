@@ -65,5 +65,6 @@ pub fn parse(table: &RawTable, c: &CustomerColumns) -> Result<Purchases, DataErr
         });
     }
     report.rows_kept = purchases.len();
+    report.check_mostly_parsed(&table.path, &c.amount, "amounts")?;
     Ok(Purchases { purchases, report })
 }

@@ -72,5 +72,7 @@ pub fn parse(table: &RawTable, c: &ProductColumns) -> Result<Products, DataError
         });
     }
     report.rows_kept = products.len();
+    report.check_mostly_parsed(&table.path, &c.discounted_price, "prices")?;
+    report.check_mostly_parsed(&table.path, &c.actual_price, "prices")?;
     Ok(Products { products, report })
 }

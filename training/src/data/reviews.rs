@@ -45,5 +45,6 @@ pub fn parse(table: &RawTable, c: &ReviewColumns) -> Result<Reviews, DataError> 
         });
     }
     report.rows_kept = reviews.len();
+    report.check_mostly_parsed(&table.path, &c.rating, "ratings from 0 to 5")?;
     Ok(Reviews { reviews, report })
 }

@@ -117,5 +117,7 @@ pub fn parse(table: &RawTable, columns: &SalesColumns) -> Result<Sales, DataErro
         });
     }
     report.rows_kept = lines.len();
+    report.check_mostly_parsed(&table.path, &c.date, &format!("dates of the form {}", c.date_format))?;
+    report.check_mostly_parsed(&table.path, &c.amount, "amounts")?;
     Ok(Sales { lines, report })
 }

@@ -1,0 +1,253 @@
+//! The training job end to end on the generated sample: the sample itself, ingestion and its
+//! errors, training/serving agreement, determinism, and the bundle it writes.
+
+use shopml::bundle::{LoadedBundle, Manifest, read_json};
+use shopml::proto;
+use shopml_training::config::TrainConfig;
+use shopml_training::data::{self, read::TextEncoding};
+use shopml_training::generate::{self, SampleSize};
+use shopml_training::pipeline;
+use shopml_training::progress::Progress;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn sample_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data")
+}
+
+fn shipped_bundle() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../models")
+}
+
+fn train_cli() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_shopml-train"))
+}
+
+#[test]
+fn the_committed_sample_is_what_the_generator_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    generate::sample(dir.path(), SampleSize::default(), TrainConfig::defaults().seed).unwrap();
+    for file in ["amazon_sale_report.csv.gz", "amazon_products.csv.gz", "diwali_sales.csv.gz", "amazon_reviews.csv.gz"] {
+        let generated = std::fs::read(dir.path().join(file)).unwrap();
+        let committed = std::fs::read(sample_dir().join(file)).unwrap();
+        assert!(generated == committed, "{file} differs from `shopml-train generate` output: regenerate the sample");
+    }
+}
+
+#[test]
+fn the_shipped_bundle_was_trained_on_the_committed_sample() {
+    let manifest: Manifest = read_json(&shipped_bundle(), "manifest.json").unwrap();
+    for (file, sha) in &manifest.data_fingerprint {
+        let bytes = std::fs::read(sample_dir().join(file)).unwrap();
+        assert_eq!(&shopml::bundle::sha256_hex(&bytes), sha, "models/ was not trained on training/data/{file}: retrain it");
+    }
+    assert_eq!(manifest.data_fingerprint.len(), 4);
+}
+
+#[test]
+fn the_exports_are_read_as_published_and_cleaning_is_reported() {
+    let config = TrainConfig::defaults();
+    let exports = data::read_exports(&sample_dir(), &config).unwrap();
+    let sales = exports.sales.as_ref().unwrap();
+    assert_eq!(sales.report.duplicates_dropped, 6, "the generator writes six exact duplicates");
+    assert_eq!(sales.report.bad_cells["Amount"].count, 2);
+    assert_eq!(sales.report.bad_cells["Amount"].first_value, "n/a");
+    assert!(sales.lines.iter().any(|l| l.ship_state == "Orissa"), "spelling variants are kept raw and merged by the encoders");
+    let products = exports.products.as_ref().unwrap();
+    assert_eq!(products.report.duplicates_dropped, 5);
+    assert!(products.products.iter().all(|p| p.actual_price.is_some_and(|v| v >= 99.0)), "₹ prices with thousands separators parse");
+    assert!(products.products.iter().any(|p| p.review_content.contains('\n')), "quoted multi-line fields survive");
+    let customers = exports.customers.as_ref().unwrap();
+    assert!(customers.purchases.iter().any(|p| p.state == "Andhra Pradesh"), "cp1252 NBSP decoded and merged");
+    assert!(customers.purchases.iter().any(|p| p.user_id.starts_with('1')));
+    let reviews = exports.reviews.as_ref().unwrap();
+    assert!(reviews.reviews.iter().any(|r| r.text.contains("बहुत अच्छा")), "UTF-8 with CRLF and multi-line fields");
+    assert!(reviews.reviews.iter().all(|r| !r.text.ends_with('\r')));
+    assert_eq!(exports.fingerprint.len(), 4);
+    // The same file read as plain CSV.
+    let dir = tempfile::tempdir().unwrap();
+    let mut plain = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(std::fs::File::open(sample_dir().join("diwali_sales.csv.gz")).unwrap()), &mut plain).unwrap();
+    std::fs::write(dir.path().join("diwali_sales.csv"), plain).unwrap();
+    let table = data::read::read_table(&dir.path().join("diwali_sales.csv"), TextEncoding::Cp1252).unwrap();
+    assert_eq!(table.rows(), customers.report.rows_read);
+}
+
+/// Writes the sample's sale report with `edit` applied to its text.
+fn edited_sales(dir: &Path, edit: impl Fn(String) -> String) {
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(std::fs::File::open(sample_dir().join("amazon_sale_report.csv.gz")).unwrap()), &mut text).unwrap();
+    std::fs::write(dir.join("amazon_sale_report.csv"), edit(text)).unwrap();
+}
+
+#[test]
+fn the_cli_names_the_file_row_and_column_of_what_it_cannot_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bundle");
+    // A mapped column missing from the export.
+    edited_sales(dir.path(), |t| t.replacen(",Amount,", ",Amount_INR,", 1));
+    let run = train_cli().args(["--data-dir", dir.path().to_str().unwrap(), "--out", out.to_str().unwrap()]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success());
+    assert!(stderr.contains("amazon_sale_report.csv") && stderr.contains("missing column 'Amount'"), "{stderr}");
+    assert!(!out.exists(), "no bundle is published");
+
+    // Dates in another format than the config's.
+    edited_sales(dir.path(), |t| t.replace("-22,", "-2022,"));
+    let run = train_cli().args(["--data-dir", dir.path().to_str().unwrap(), "--out", out.to_str().unwrap()]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("amazon_sale_report.csv: row 1, column 'Date'") && stderr.contains("%m-%d-%y"), "{stderr}");
+
+    // An unreadable file, and a directory without exports.
+    std::fs::write(dir.path().join("amazon_sale_report.csv.gz"), b"\x1f\x8bnot gzip").unwrap();
+    std::fs::remove_file(dir.path().join("amazon_sale_report.csv")).unwrap();
+    let run = train_cli().args(["--data-dir", dir.path().to_str().unwrap(), "--out", out.to_str().unwrap()]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("amazon_sale_report.csv.gz") && stderr.contains("gzip"), "{stderr}");
+    let empty = tempfile::tempdir().unwrap();
+    let run = train_cli().args(["--data-dir", empty.path().to_str().unwrap(), "--out", out.to_str().unwrap()]).output().unwrap();
+    assert!(String::from_utf8_lossy(&run.stderr).contains("amazon_sale_report.csv"));
+    // A configuration file that does not exist.
+    let run = train_cli().args(["--out", out.to_str().unwrap(), "--config", "/no/such.toml"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&run.stderr).contains("/no/such.toml"));
+}
+
+#[test]
+fn a_column_mapping_trains_another_retailers_export() {
+    let dir = tempfile::tempdir().unwrap();
+    edited_sales(dir.path(), |t| t.replacen("Order ID,Date,", "order_ref,order_day,", 1));
+    let config = dir.path().join("retailer.toml");
+    std::fs::write(&config, "models = [\"cancellation\"]\n[columns.sales]\norder_id = \"order_ref\"\ndate = \"order_day\"\n").unwrap();
+    let out = dir.path().join("bundle");
+    let run = train_cli()
+        .args(["--data-dir", dir.path().to_str().unwrap(), "--out", out.to_str().unwrap(), "--config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let bundle = LoadedBundle::load(&out).unwrap();
+    assert!(bundle.models.cancellation.is_some() && bundle.models.price.is_none());
+}
+
+#[test]
+fn training_and_serving_encode_a_row_the_same_way() {
+    let config = TrainConfig::defaults();
+    let exports = data::read_exports(&sample_dir(), &config).unwrap();
+    let bundle = LoadedBundle::load(&shipped_bundle()).unwrap();
+
+    // Cancellation: an export row, and the same order as the checkout service sends it.
+    let predictor = bundle.models.cancellation.as_ref().unwrap();
+    for line in exports.sales.as_ref().unwrap().lines.iter().step_by(97) {
+        let order = proto::Order {
+            order_id: line.order_id.clone(),
+            order_date: line.date.to_string(),
+            fulfilment: line.fulfilment.clone(),
+            sales_channel: line.sales_channel.clone(),
+            ship_service_level: line.ship_service_level.clone(),
+            b2b: line.b2b,
+            ship_city: line.ship_city.to_lowercase(),
+            ship_state: line.ship_state.clone(),
+            ship_postal_code: line.ship_postal_code.trim_end_matches(".0").to_owned(),
+            lines: vec![proto::OrderLine {
+                line_id: String::new(),
+                sku: line.sku.clone(),
+                style: line.style.clone(),
+                asin: line.asin.clone(),
+                category: line.category.clone(),
+                size: line.size.clone(),
+                unit_price_inr: line.amount,
+            }],
+        };
+        let served = shopml::service::prediction::checkout_lines(&order);
+        let trained = predictor.encoder().encode(&line.checkout_line());
+        assert_eq!(predictor.encoder().encode(&served[0]), trained, "row {}", line.row);
+        let thresholds = predictor.calibration().risk_thresholds;
+        let served_p = predictor.predict(&[served], 0, thresholds)[0].lines[0].probability;
+        assert_eq!(served_p, predictor.line_probabilities(&[trained])[0]);
+    }
+
+    // Price: a product row, and the same product as the pricing team sends it.
+    let price = bundle.models.price.as_ref().unwrap();
+    for p in exports.products.as_ref().unwrap().products.iter().step_by(13) {
+        let request = proto::Product {
+            product_id: p.product_id.clone(),
+            name: p.name.clone(),
+            category_path: p.category_path.clone(),
+            list_price_inr: p.actual_price.unwrap(),
+            rating: p.rating,
+            rating_count: p.rating_count.map(|c| c as i64),
+        };
+        let served = shopml::service::prediction::product_input(&request);
+        let trained = shopml::price::ProductInput {
+            name: &p.name,
+            category_path: &p.category_path,
+            list_price_inr: p.actual_price.unwrap(),
+            rating: p.rating,
+            rating_count: p.rating_count,
+        };
+        assert_eq!(price.encoder().encode(&served), price.encoder().encode(&trained), "product {}", p.product_id);
+    }
+
+    // Sentiment: training encodes without the word map, serving with it; the bag is the same.
+    let sentiment = bundle.models.sentiment.as_ref().unwrap();
+    for r in exports.reviews.as_ref().unwrap().reviews.iter().step_by(101) {
+        let training = sentiment.encoder().encode_tokens(&r.title, &r.text, 400);
+        let serving = sentiment.encoder().encode(&r.title, &r.text, 400);
+        let mut pairs: Vec<(u32, f32)> = serving.tokens.iter().copied().zip(serving.weights.iter().copied()).collect();
+        pairs.sort_by_key(|p| p.0);
+        assert_eq!(pairs, training.tokens.into_iter().zip(training.weights).collect::<Vec<_>>());
+    }
+}
+
+#[test]
+fn the_same_data_and_config_give_the_same_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut written = Vec::new();
+    for run in ["a", "b"] {
+        let out = dir.path().join(run);
+        let status = train_cli().args(["--out", out.to_str().unwrap()]).output().unwrap();
+        assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+        written.push(std::fs::read(out.join("metrics.json")).unwrap());
+    }
+    assert!(written[0] == written[1], "two runs on the same data and config write the same metrics.json");
+}
+
+#[test]
+fn training_reports_the_protocol_figures_and_writes_a_loadable_bundle() {
+    let config = TrainConfig::defaults();
+    let first = pipeline::train(&sample_dir(), &config, &Progress::quiet()).unwrap();
+    let m = &first.metrics;
+    for (section, keys) in [
+        ("cancellation", &["roc_auc", "pr_auc", "brier", "log_loss"][..]),
+        ("price", &["r2_log", "r2", "mae_inr", "mape_pct", "interval_coverage"][..]),
+        ("sentiment_reviews", &["macro_f1", "neg_f1", "roc_auc", "accuracy"][..]),
+        ("sentiment_products", &["macro_f1", "neg_f1", "roc_auc", "accuracy"][..]),
+        ("forecast", &["mase_mean", "wape_mean", "smape_mean", "coverage80", "per_series"][..]),
+    ] {
+        for key in keys {
+            assert!(m[section].get(*key).is_some(), "metrics.json has {section}.{key}");
+        }
+    }
+    for kind in ["products", "customers", "regions"] {
+        assert!(m["segments"][kind]["silhouette"].as_f64().is_some() && m["segments"][kind]["k"].as_u64().is_some());
+    }
+    // The sample's signal is learnt: better than chance and than the constant.
+    assert!(m["cancellation"]["roc_auc"].as_f64().unwrap() > 0.6);
+    assert!(m["cancellation"]["brier"].as_f64().unwrap() < m["cancellation"]["constant_brier"].as_f64().unwrap());
+    assert!(m["sentiment_reviews"]["roc_auc"].as_f64().unwrap() > 0.9);
+    assert!(m["price"]["r2_log"].as_f64().unwrap() > 0.9);
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bundle");
+    let manifest = pipeline::write_bundle(first, &config, &out).unwrap();
+    let bundle = LoadedBundle::load(&out).unwrap();
+    assert_eq!(bundle.version(), manifest.bundle_version);
+    let models = &bundle.models;
+    assert!(models.cancellation.is_some() && models.price.is_some() && models.sentiment.is_some() && models.forecast.is_some() && models.segments.is_some());
+    let written: serde_json::Value = read_json(&out, "metrics.json").unwrap();
+    assert!(written.get("cancellation").is_some());
+    // Publishing again replaces the bundle atomically; nothing is left beside it.
+    let second = pipeline::train(&sample_dir(), &config, &Progress::quiet()).unwrap();
+    pipeline::write_bundle(second, &config, &out).unwrap();
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(leftovers, ["bundle"]);
+}
