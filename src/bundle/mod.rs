@@ -100,6 +100,70 @@ pub fn hex(bytes: &[u8]) -> String {
     })
 }
 
+/// The files of one Burn model in a bundle: its record, the config beside it, the encoder of
+/// its features and its calibration.
+pub struct ModelFiles {
+    pub name: &'static str,
+    pub record: &'static str,
+    pub config: &'static str,
+    pub encoder: &'static str,
+    pub calibration: &'static str,
+}
+
+impl ModelFiles {
+    /// Writes the model into a bundle and records it in the manifest.
+    pub fn save<M: burn::module::Module, C: Serialize>(
+        &self,
+        writer: &mut BundleWriter,
+        model: M,
+        config: &C,
+        encoder: &impl Serialize,
+        calibration: &impl Serialize,
+    ) -> Result<(), BundleError> {
+        let path = writer.path(self.record)?;
+        model.save_file(&path).map_err(|e| BundleError::incompatible(&path, format!("cannot save the Burn record: {e:?}")))?;
+        writer.write_json(self.config, config)?;
+        writer.write_json(self.encoder, encoder)?;
+        writer.write_json(self.calibration, calibration)?;
+        writer.add_model(
+            self.name,
+            serde_json::to_value(config).expect("a model config serialises"),
+            &[self.record, self.config, self.encoder, self.calibration],
+        );
+        Ok(())
+    }
+
+    /// The model config, encoder and calibration of the bundle in `dir`.
+    pub fn read<C: DeserializeOwned, E: DeserializeOwned, K: DeserializeOwned>(&self, dir: &Path) -> Result<(C, E, K), BundleError> {
+        Ok((read_json(dir, self.config)?, read_json(dir, self.encoder)?, read_json(dir, self.calibration)?))
+    }
+
+    /// Loads the record into `module` (initialised from the config), refusing a record that
+    /// does not fit it.
+    pub fn load_record<M: burn::module::Module>(&self, dir: &Path, module: M) -> Result<M, BundleError> {
+        let path = dir.join(self.record);
+        module
+            .try_load_file(&path)
+            .map_err(|e| BundleError::incompatible(&path, format!("Burn record does not fit the model config: {e:?}")))
+    }
+
+    /// An error about the model config of the bundle in `dir` (e.g. it disagrees with the
+    /// encoder).
+    pub fn incompatible_config(&self, dir: &Path, reason: impl Into<String>) -> BundleError {
+        BundleError::incompatible(dir.join(self.config), reason)
+    }
+
+    /// An error about the encoder file of the bundle in `dir`.
+    pub fn incompatible_encoder(&self, dir: &Path, reason: impl Into<String>) -> BundleError {
+        BundleError::incompatible(dir.join(self.encoder), reason)
+    }
+
+    /// An error about the calibration file of the bundle in `dir`.
+    pub fn incompatible_calibration(&self, dir: &Path, reason: impl Into<String>) -> BundleError {
+        BundleError::incompatible(dir.join(self.calibration), reason)
+    }
+}
+
 /// Reads a JSON file of a bundle, with errors naming it.
 pub fn read_json<T: DeserializeOwned>(dir: &Path, relative: &str) -> Result<T, BundleError> {
     let path = dir.join(relative);

@@ -2,7 +2,7 @@
 //! calibrate, band and explain.
 
 use super::features::{CancellationEncoder, CheckoutLine, EncodedLine, Field, N_CATEGORICAL, N_NUMERIC, NUMERIC_FEATURES};
-use super::model::CancellationModel;
+use super::model::{CancellationModel, CancellationNet};
 use crate::features::{index_matrix, float_matrix, sigmoid, to_f32_vec};
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
@@ -102,9 +102,13 @@ pub struct OrderRisk {
 /// Occlusions per line: every categorical field, then every numeric input.
 const OCCLUSIONS: usize = N_CATEGORICAL + N_NUMERIC;
 
+/// Model rows of one explained line: the line and its occlusions.
+pub const ROWS_PER_EXPLAINED_LINE: usize = 1 + OCCLUSIONS;
+
 pub struct CancellationPredictor {
     encoder: CancellationEncoder,
-    model: CancellationModel,
+    /// The ensemble fused into one net (same outputs, one net's operations per request).
+    model: CancellationNet,
     calibration: CancellationCalibration,
     device: Device,
 }
@@ -116,7 +120,7 @@ impl CancellationPredictor {
         calibration: CancellationCalibration,
         device: Device,
     ) -> Self {
-        Self { encoder, model, calibration, device }
+        Self { encoder, model: model.fuse(), calibration, device }
     }
 
     pub fn encoder(&self) -> &CancellationEncoder {
@@ -189,7 +193,7 @@ impl CancellationPredictor {
         let explain = top_reasons > 0;
         let encoded: Vec<Vec<EncodedLine>> =
             orders.iter().map(|lines| lines.iter().map(|l| self.encoder.encode(l)).collect()).collect();
-        let rows_per_line = if explain { 1 + OCCLUSIONS } else { 1 };
+        let rows_per_line = if explain { ROWS_PER_EXPLAINED_LINE } else { 1 };
         let line_count: usize = encoded.iter().map(Vec::len).sum();
         let mut rows: Vec<([u32; N_CATEGORICAL], [f32; N_NUMERIC])> = Vec::with_capacity(line_count * rows_per_line);
         for line in encoded.iter().flatten() {

@@ -8,15 +8,17 @@ pub use features::{CancellationEncoder, CheckoutLine, EncodedLine, Field};
 pub use inference::{CancellationCalibration, CancellationPredictor, OrderAggregation, OrderRisk, RiskBand, RiskThresholds};
 pub use model::{CancellationModel, CancellationModelConfig, CancellationNet};
 
-use crate::bundle::{BundleError, BundleWriter, read_json};
-use burn::module::Module;
+use crate::bundle::{BundleError, BundleWriter, ModelFiles, model_names};
 use burn::tensor::Device;
 use std::path::Path;
 
-pub const MODEL_FILE: &str = "cancellation/model.bpk";
-pub const CONFIG_FILE: &str = "cancellation/model_config.json";
-pub const ENCODER_FILE: &str = "cancellation/encoder.json";
-pub const CALIBRATION_FILE: &str = "cancellation/calibration.json";
+pub const FILES: ModelFiles = ModelFiles {
+    name: model_names::CANCELLATION,
+    record: "cancellation/model.bpk",
+    config: "cancellation/model_config.json",
+    encoder: "cancellation/encoder.json",
+    calibration: "cancellation/calibration.json",
+};
 
 /// Writes the classifier into a bundle (record, configuration beside it, encoder, calibration).
 pub fn save(
@@ -26,34 +28,18 @@ pub fn save(
     encoder: &CancellationEncoder,
     calibration: &CancellationCalibration,
 ) -> Result<(), BundleError> {
-    let path = writer.path(MODEL_FILE)?;
-    model
-        .save_file(&path)
-        .map_err(|e| BundleError::incompatible(&path, format!("cannot save the Burn record: {e:?}")))?;
-    writer.write_json(CONFIG_FILE, config)?;
-    writer.write_json(ENCODER_FILE, encoder)?;
-    writer.write_json(CALIBRATION_FILE, calibration)?;
-    writer.add_model(
-        crate::bundle::model_names::CANCELLATION,
-        serde_json::to_value(config).expect("config serialises"),
-        &[MODEL_FILE, CONFIG_FILE, ENCODER_FILE, CALIBRATION_FILE],
-    );
-    Ok(())
+    FILES.save(writer, model, config, encoder, calibration)
 }
 
 /// Loads the classifier of the bundle in `dir`, checking its files agree with each other.
 pub fn load(dir: &Path, device: &Device) -> Result<CancellationPredictor, BundleError> {
-    let config: CancellationModelConfig = read_json(dir, CONFIG_FILE)?;
-    let encoder: CancellationEncoder = read_json(dir, ENCODER_FILE)?;
-    let encoder = encoder.validated().map_err(|reason| BundleError::incompatible(dir.join(ENCODER_FILE), reason))?;
-    if config.vocab_size != encoder.vocab_size()
-        || config.n_categorical != features::N_CATEGORICAL
-        || config.n_numeric != features::N_NUMERIC
-    {
-        return Err(BundleError::incompatible(
-            dir.join(CONFIG_FILE),
+    let (config, encoder, calibration): (CancellationModelConfig, CancellationEncoder, CancellationCalibration) = FILES.read(dir)?;
+    let encoder = encoder.validated().map_err(|reason| FILES.incompatible_encoder(dir, reason))?;
+    if config.vocab_size != encoder.vocab_size() || config.n_categorical != features::N_CATEGORICAL || config.n_numeric != features::N_NUMERIC {
+        return Err(FILES.incompatible_config(
+            dir,
             format!(
-                "model expects {} embedding rows, {} categorical and {} numeric inputs; the encoder has {}, {} and {}",
+                "the model config expects {} embedding rows, {} categorical and {} numeric inputs; the encoder has {}, {} and {}",
                 config.vocab_size,
                 config.n_categorical,
                 config.n_numeric,
@@ -63,11 +49,6 @@ pub fn load(dir: &Path, device: &Device) -> Result<CancellationPredictor, Bundle
             ),
         ));
     }
-    let calibration: CancellationCalibration = read_json(dir, CALIBRATION_FILE)?;
-    let path = dir.join(MODEL_FILE);
-    let model = config
-        .init(device)
-        .try_load_file(&path)
-        .map_err(|e| BundleError::incompatible(&path, format!("Burn record does not fit the model config: {e:?}")))?;
+    let model = FILES.load_record(dir, config.init(device))?;
     Ok(CancellationPredictor::new(encoder, model, calibration, device.clone()))
 }

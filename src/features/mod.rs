@@ -2,6 +2,7 @@
 //! training encoded a row.
 
 pub mod bag;
+pub mod ensemble;
 pub mod normalize;
 pub mod scaler;
 pub mod text;

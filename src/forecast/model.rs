@@ -111,9 +111,6 @@ impl ForecastModel {
 
     /// Mean of the members' quantiles.
     pub fn forward(&self, series: Tensor<2, Int>, inputs: Tensor<2>) -> Tensor<3> {
-        let count = self.members.len() as f64;
-        let mut members = self.members.iter();
-        let first = members.next().expect("an ensemble has a member").forward(series.clone(), inputs.clone());
-        members.fold(first, |sum, m| sum + m.forward(series.clone(), inputs.clone())) / count
+        crate::features::ensemble::average(&self.members, |m| m.forward(series.clone(), inputs.clone()))
     }
 }

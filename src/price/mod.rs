@@ -8,15 +8,17 @@ pub use features::{PriceEncoder, ProductInput};
 pub use inference::{PriceCalibration, PricePrediction, PricePredictor};
 pub use model::{PriceModel, PriceModelConfig, PriceNet};
 
-use crate::bundle::{BundleError, BundleWriter, read_json};
-use burn::module::Module;
+use crate::bundle::{BundleError, BundleWriter, ModelFiles, model_names};
 use burn::tensor::Device;
 use std::path::Path;
 
-pub const MODEL_FILE: &str = "price/model.bpk";
-pub const CONFIG_FILE: &str = "price/model_config.json";
-pub const ENCODER_FILE: &str = "price/encoder.json";
-pub const CALIBRATION_FILE: &str = "price/calibration.json";
+pub const FILES: ModelFiles = ModelFiles {
+    name: model_names::PRICE,
+    record: "price/model.bpk",
+    config: "price/model_config.json",
+    encoder: "price/encoder.json",
+    calibration: "price/calibration.json",
+};
 
 pub fn save(
     writer: &mut BundleWriter,
@@ -25,27 +27,16 @@ pub fn save(
     encoder: &PriceEncoder,
     calibration: &PriceCalibration,
 ) -> Result<(), BundleError> {
-    let path = writer.path(MODEL_FILE)?;
-    model.save_file(&path).map_err(|e| BundleError::incompatible(&path, format!("cannot save the Burn record: {e:?}")))?;
-    writer.write_json(CONFIG_FILE, config)?;
-    writer.write_json(ENCODER_FILE, encoder)?;
-    writer.write_json(CALIBRATION_FILE, calibration)?;
-    writer.add_model(
-        crate::bundle::model_names::PRICE,
-        serde_json::to_value(config).expect("config serialises"),
-        &[MODEL_FILE, CONFIG_FILE, ENCODER_FILE, CALIBRATION_FILE],
-    );
-    Ok(())
+    FILES.save(writer, model, config, encoder, calibration)
 }
 
 pub fn load(dir: &Path, device: &Device) -> Result<PricePredictor, BundleError> {
-    let config: PriceModelConfig = read_json(dir, CONFIG_FILE)?;
-    let encoder: PriceEncoder = read_json(dir, ENCODER_FILE)?;
+    let (config, encoder, calibration): (PriceModelConfig, PriceEncoder, PriceCalibration) = FILES.read(dir)?;
     if config.vocab_size != encoder.vocab_size() || config.n_numeric != features::N_NUMERIC {
-        return Err(BundleError::incompatible(
-            dir.join(CONFIG_FILE),
+        return Err(FILES.incompatible_config(
+            dir,
             format!(
-                "model expects {} tokens and {} numeric inputs; the encoder has {} and {}",
+                "the model config expects {} tokens and {} numeric inputs; the encoder has {} and {}",
                 config.vocab_size,
                 config.n_numeric,
                 encoder.vocab_size(),
@@ -53,14 +44,9 @@ pub fn load(dir: &Path, device: &Device) -> Result<PricePredictor, BundleError> 
             ),
         ));
     }
-    let calibration: PriceCalibration = read_json(dir, CALIBRATION_FILE)?;
     if !(calibration.interval_scale.is_finite() && calibration.interval_scale > 0.0) {
-        return Err(BundleError::incompatible(dir.join(CALIBRATION_FILE), "interval_scale must be finite and > 0"));
+        return Err(FILES.incompatible_calibration(dir, "interval_scale must be finite and > 0"));
     }
-    let path = dir.join(MODEL_FILE);
-    let model = config
-        .init(device)
-        .try_load_file(&path)
-        .map_err(|e| BundleError::incompatible(&path, format!("Burn record does not fit the model config: {e:?}")))?;
+    let model = FILES.load_record(dir, config.init(device))?;
     Ok(PricePredictor::new(encoder, model, calibration, device.clone()))
 }

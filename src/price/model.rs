@@ -86,9 +86,6 @@ impl PriceModel {
 
     /// Mean of the members' quantiles, `[batch, 3]`.
     pub fn forward(&self, tokens: Tensor<2, Int>, weights: Tensor<2>, numeric: Tensor<2>) -> Tensor<2> {
-        let count = self.members.len() as f64;
-        let mut members = self.members.iter();
-        let first = members.next().expect("an ensemble has a member").forward(tokens.clone(), weights.clone(), numeric.clone());
-        members.fold(first, |sum, m| sum + m.forward(tokens.clone(), weights.clone(), numeric.clone())) / count
+        crate::features::ensemble::average(&self.members, |m| m.forward(tokens.clone(), weights.clone(), numeric.clone()))
     }
 }

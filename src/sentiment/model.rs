@@ -78,9 +78,6 @@ impl SentimentModel {
 
     /// Mean of the members' log-odds, `[batch]`.
     pub fn forward(&self, tokens: Tensor<2, Int>, weights: Tensor<2>) -> Tensor<1> {
-        let count = self.members.len() as f64;
-        let mut members = self.members.iter();
-        let first = members.next().expect("an ensemble has a member").forward(tokens.clone(), weights.clone());
-        members.fold(first, |sum, m| sum + m.forward(tokens.clone(), weights.clone())) / count
+        crate::features::ensemble::average(&self.members, |m| m.forward(tokens.clone(), weights.clone()))
     }
 }

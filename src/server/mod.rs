@@ -204,7 +204,8 @@ pub async fn start(settings: Settings) -> Result<RunningServer, ServeError> {
         let _ = drain.wait_for(|stop| *stop).await;
         set_health(&reporter, ServingStatus::NotServing).await;
     };
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    // TCP_NODELAY: without it small responses wait on delayed ACKs (~40 ms per call).
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     let serve = tokio::spawn(async move { router.serve_with_incoming_shutdown(incoming, signal).await.map_err(ServeError::from) });
     tracing::info!(%addr, metrics = ?metrics_addr, bundle_dir = %settings.server.bundle_dir.display(), "shopml-server listening");
     Ok(RunningServer {

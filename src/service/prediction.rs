@@ -50,12 +50,15 @@ impl PredictionApi {
                 None => e,
             })?;
         }
-        let rows: usize = requests.iter().map(|r| r.order.as_ref().map_or(0, |o| o.lines.len())).sum();
         let top_reasons = self.models.cancellation_top_reasons;
-        let thresholds_of = |b: &LoadedBundle| self.thresholds(b.models.cancellation.as_ref().expect("checked").calibration().risk_thresholds);
-        let thresholds = thresholds_of(&bundle);
+        // Model rows: each line, and its occlusions when explained.
+        let rows: usize = requests
+            .iter()
+            .map(|r| r.order.as_ref().map_or(0, |o| o.lines.len()) * if r.skip_explanations || top_reasons == 0 { 1 } else { crate::cancellation::inference::ROWS_PER_EXPLAINED_LINE })
+            .sum();
+        let thresholds = self.thresholds(bundle.models.cancellation.as_ref().expect("checked above").calibration().risk_thresholds);
         let worker = bundle.clone();
-        let responses = compute(rows * 16, move || {
+        let responses = compute(rows, move || {
             let predictor = worker.models.cancellation.as_ref().expect("checked above");
             // Explanations are computed in one pass for the orders that want them, and
             // separately for those that skip them.
@@ -80,7 +83,7 @@ impl PredictionApi {
 }
 
 /// Checks an order, naming the offending field.
-fn validate_order(order: Option<&proto::Order>) -> Result<(), ShopError> {
+pub fn validate_order(order: Option<&proto::Order>) -> Result<(), ShopError> {
     let order = order.ok_or_else(|| ShopError::invalid("order", "required"))?;
     parse_iso_date(&order.order_date).map_err(|r| ShopError::invalid("order.order_date", r))?;
     if order.lines.is_empty() {
@@ -174,7 +177,7 @@ fn order_response(order: &proto::Order, risk: OrderRisk, version: &str) -> proto
 // Price
 
 /// Checks a product, naming the offending field under `prefix` (e.g. "product").
-fn validate_product(product: Option<&proto::Product>, prefix: &str) -> Result<(), ShopError> {
+pub fn validate_product(product: Option<&proto::Product>, prefix: &str) -> Result<(), ShopError> {
     let p = product.ok_or_else(|| ShopError::invalid(prefix, "required"))?;
     if !(p.list_price_inr.is_finite() && p.list_price_inr > 0.0) {
         return Err(ShopError::invalid(format!("{prefix}.list_price_inr"), format!("must be a finite number > 0, got {}", p.list_price_inr)));
@@ -236,7 +239,8 @@ const STREAM_CHUNK: usize = 512;
 // ---------------------------------------------------------------------------------------------
 // Sentiment
 
-fn validate_review(review: &proto::AnalyzeSentimentRequest, prefix: &str) -> Result<(), ShopError> {
+/// Checks a review, naming the offending field under `prefix` ("" for a single review).
+pub fn validate_review(review: &proto::AnalyzeSentimentRequest, prefix: &str) -> Result<(), ShopError> {
     if review.text.trim().is_empty() {
         let field = if prefix.is_empty() { "text".to_owned() } else { format!("{prefix}.text") };
         return Err(ShopError::invalid(field, "required (not empty)"));
@@ -253,8 +257,9 @@ async fn analyze(
     if bundle.models.sentiment.is_none() {
         return Err(ShopError::ModelUnavailable("sentiment"));
     }
-    let rows: usize = reviews.iter().map(|r| 1 + r.text.len() / 64).sum::<usize>() * (1 + top_words.min(1) * 8);
-    compute(rows, move || {
+    // Model rows: each review, and its word occlusions when explained.
+    let per_review = if top_words > 0 { 1 + crate::sentiment::inference::MAX_EXPLAINED_WORDS } else { 1 };
+    compute(reviews.len() * per_review, move || {
         let predictor = bundle.models.sentiment.as_ref().expect("checked above");
         let pairs: Vec<(&str, &str)> = reviews.iter().map(|r| (r.title.as_str(), r.text.as_str())).collect();
         predictor

@@ -19,6 +19,7 @@ pub struct TrainConfig {
     pub sentiment: SentimentSettings,
     pub forecast: ForecastSettings,
     pub segments: SegmentSettings,
+    pub gates: GateSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -205,6 +206,19 @@ pub struct SegmentSettings {
     pub rules_per_sku: usize,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GateSettings {
+    pub limits: std::collections::BTreeMap<String, Limit>,
+    pub compare: Vec<String>,
+    pub tolerance: f64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct Limit {
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("training configuration: {0}")]
 pub struct ConfigError(String);
@@ -273,6 +287,12 @@ impl TrainConfig {
         let g = &self.segments;
         if g.k_min < 2 || g.k_max < g.k_min || g.restarts == 0 || g.max_iterations == 0 {
             return Err(ConfigError("segments: 2 <= k_min <= k_max; restarts and max_iterations > 0".into()));
+        }
+        if let Some((name, _)) = self.gates.limits.iter().find(|(_, l)| l.min.is_none() && l.max.is_none()) {
+            return Err(ConfigError(format!("gates.limits.\"{name}\": give min, max or both")));
+        }
+        if !(0.0..1.0).contains(&self.gates.tolerance) {
+            return Err(ConfigError("gates.tolerance must be in [0, 1)".into()));
         }
         if self.split.product_test_modulo < 2 || self.split.review_test_modulo < 2 {
             return Err(ConfigError("split: test modulos must be >= 2".into()));

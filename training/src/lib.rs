@@ -4,15 +4,18 @@
 //! row is encoded here exactly as the server encodes a request.
 
 pub mod cancellation;
+pub mod charts;
 pub mod config;
 pub mod data;
 pub mod error;
 pub mod fit;
 pub mod forecast;
+pub mod gates;
 pub mod generate;
 pub mod metrics;
 pub mod pipeline;
 pub mod price;
+pub mod report;
 pub mod progress;
 pub mod segments;
 pub mod sentiment;

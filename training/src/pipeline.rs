@@ -38,6 +38,8 @@ pub struct Trained {
     pub forecast: Option<forecast::TrainedForecast>,
     pub segments: Option<segments::TrainedSegments>,
     pub data_source: String,
+    /// The status of a cancelled line (for the report's insights).
+    pub config_cancelled_status: String,
 }
 
 /// Where the training data is: a directory, or the committed sample.
@@ -142,12 +144,47 @@ pub fn train(data_dir: &Path, config: &TrainConfig, progress: &Progress) -> Resu
         sentiment: trained_sentiment,
         forecast: trained_forecast,
         segments: trained_segments,
+        config_cancelled_status: config.columns.sales.cancelled_status.clone(),
     })
+}
+
+/// The report of a bundle: REPORT.md and its SVG files (name, content).
+pub struct Report {
+    pub markdown: String,
+    pub charts: Vec<(String, String)>,
+}
+
+/// Builds the report of a trained run.
+pub fn report(trained: &Trained, created_at: chrono::DateTime<Utc>, timings: &[(String, std::time::Duration)], baselines: &[crate::report::Baseline]) -> Report {
+    let note = format!(
+        "Trained {} by shopml {}; the bundle's version and input hashes are in manifest.json beside this file.",
+        created_at.format("%Y-%m-%d %H:%M UTC"),
+        env!("CARGO_PKG_VERSION")
+    );
+    let (markdown, charts) = crate::report::build(trained, &note, timings, baselines);
+    Report { markdown, charts }
 }
 
 /// Writes the bundle atomically at `out`.
 pub fn write_bundle(trained: Trained, config: &TrainConfig, out: &Path) -> Result<Manifest, TrainError> {
+    write_bundle_with_report(trained, config, out, Utc::now(), None)
+}
+
+/// Writes the bundle atomically at `out`, with its report.
+pub fn write_bundle_with_report(
+    trained: Trained,
+    config: &TrainConfig,
+    out: &Path,
+    created_at: chrono::DateTime<Utc>,
+    report: Option<Report>,
+) -> Result<Manifest, TrainError> {
     let mut writer = BundleWriter::create(out)?;
+    if let Some(report) = report {
+        writer.write_bytes("REPORT.md", report.markdown.as_bytes())?;
+        for (name, svg) in &report.charts {
+            writer.write_bytes(&format!("report/{name}"), svg.as_bytes())?;
+        }
+    }
     if let Some(c) = trained.cancellation {
         shopml::cancellation::save(&mut writer, c.model, &c.model_config, &c.encoder, &c.calibration)?;
     }
@@ -165,7 +202,7 @@ pub fn write_bundle(trained: Trained, config: &TrainConfig, out: &Path) -> Resul
     }
     writer.write_json(shopml::bundle::METRICS_FILE, &trained.metrics)?;
     let manifest = writer.finish(
-        Utc::now(),
+        created_at,
         trained.data_source,
         trained.exports.fingerprint.clone(),
         serde_json::to_value(config).expect("config serialises"),

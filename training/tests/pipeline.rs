@@ -251,3 +251,65 @@ fn training_reports_the_protocol_figures_and_writes_a_loadable_bundle() {
     let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(leftovers, ["bundle"]);
 }
+
+#[test]
+fn a_failed_quality_gate_publishes_nothing_unless_overridden() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("gates.toml");
+    std::fs::write(&config, "models = [\"cancellation\"]\n[gates.limits]\n\"cancellation.roc_auc\" = { min = 0.99 }\n").unwrap();
+    let out = dir.path().join("bundle");
+    let run = |extra: &[&str]| {
+        let mut command = train_cli();
+        command.args(["--out", out.to_str().unwrap(), "--config", config.to_str().unwrap()]).args(extra);
+        command.output().unwrap()
+    };
+    let failed = run(&[]);
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert_eq!(failed.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("cancellation.roc_auc = 0.") && stderr.contains("limit: >= 0.99") && stderr.contains("no bundle was published"), "{stderr}");
+    assert!(!out.exists());
+    let forced = run(&["--no-gates"]);
+    assert!(forced.status.success());
+    assert!(out.join("manifest.json").is_file());
+
+    // No worse than the bundle serving: a reference with better figures fails the run.
+    std::fs::write(&config, "models = [\"cancellation\"]\n").unwrap();
+    let reference = dir.path().join("serving-metrics.json");
+    std::fs::write(&reference, r#"{"cancellation": {"roc_auc": 0.95, "log_loss": 0.1}}"#).unwrap();
+    let compared = run(&["--compare-to", reference.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&compared.stderr);
+    assert_eq!(compared.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("cancellation.roc_auc") && stderr.contains("serving 0.9500") && stderr.contains("cancellation.log_loss"), "{stderr}");
+    // Against itself, the run passes.
+    let passed = run(&["--compare-to", out.to_str().unwrap()]);
+    assert!(passed.status.success(), "{}", String::from_utf8_lossy(&passed.stderr));
+}
+
+#[test]
+fn every_bundle_carries_a_report_with_its_charts() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bundle");
+    // The baselines table of the protocol, as EVALUATION.md writes it.
+    let evaluation = dir.path().join("EVALUATION.md");
+    std::fs::write(&evaluation, "## Baselines to beat\n| task | model | figures on test |\n|---|---|---|\n| cancellation | constant | ROC-AUC 0.500, Brier 0.1244 |\n").unwrap();
+    let run = train_cli().args(["--out", out.to_str().unwrap(), "--baselines", evaluation.to_str().unwrap()]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    assert!(stderr.contains("time:") && stderr.contains("cancellation") && stderr.contains("segments"), "a summary with time per stage: {stderr}");
+    let report = std::fs::read_to_string(out.join("REPORT.md")).unwrap();
+    for section in ["## Data quality", "### Cancellation risk", "### Price", "### Review sentiment", "### Demand forecast", "### Segments", "## Business insights", "### Best sellers and under-performers per region", "### Customer segments"] {
+        assert!(report.contains(section), "REPORT.md has {section}");
+    }
+    assert!(report.contains("| constant |"), "the given baselines are compared with");
+    let charts: Vec<&str> = report.split("](report/").skip(1).map(|s| s.split(')').next().unwrap()).collect();
+    assert!(charts.len() >= 10, "{charts:?}");
+    let manifest: Manifest = read_json(&out, "manifest.json").unwrap();
+    for chart in charts {
+        let svg = std::fs::read_to_string(out.join("report").join(chart)).unwrap();
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"), "{chart} is an SVG document");
+        assert!(manifest.files.contains_key(&format!("report/{chart}")), "{chart} is hashed in the manifest");
+    }
+    // The figures in the report are the ones in metrics.json.
+    let metrics: serde_json::Value = read_json(&out, "metrics.json").unwrap();
+    assert!(report.contains(&format!("**{:.4}**", metrics["cancellation"]["roc_auc"].as_f64().unwrap())));
+}

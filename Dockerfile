@@ -1,0 +1,29 @@
+# shopml-server on the shipped bundle.
+#   docker build -t shopml .
+#   docker run -p 50051:50051 -p 9095:9095 shopml
+# Mount another bundle (or a repository of versions, watched for new ones) at /srv/shopml/models.
+
+FROM rust:1.95-bookworm AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock build.rs ./
+COPY proto proto
+COPY config config
+COPY src src
+COPY benches benches
+COPY training training
+# Only the server: polars and autodiff are not linked into it.
+RUN cargo build --release --locked -p shopml --bin shopml-server
+
+FROM debian:bookworm-slim
+RUN useradd --system --no-create-home shopml
+COPY --from=build /src/target/release/shopml-server /usr/local/bin/shopml-server
+COPY models /srv/shopml/models
+WORKDIR /srv/shopml
+USER shopml
+ENV SHOPML__SERVER__LISTEN=0.0.0.0:50051 \
+    SHOPML__SERVER__METRICS_LISTEN=0.0.0.0:9095 \
+    SHOPML__LOG__FORMAT=json
+EXPOSE 50051 9095
+# Liveness and readiness over HTTP on the metrics port: /healthz, /readyz (gRPC health too).
+ENTRYPOINT ["shopml-server"]
+CMD ["--bundle", "/srv/shopml/models"]

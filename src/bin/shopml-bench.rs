@@ -1,0 +1,228 @@
+//! shopml-bench: a load generator for a running shopml-server. N concurrent callers call one
+//! RPC for T seconds, after the same load on the empty RPC of the same server (the gRPC health
+//! check), so the cost of the models shows as a ratio. Prints requests/s and latency
+//! percentiles.
+
+use anyhow::Context;
+use clap::{Parser, ValueEnum};
+use shopml::proto;
+use std::time::{Duration, Instant};
+use tonic::transport::Channel;
+
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Server address.
+    #[arg(long, default_value = "http://127.0.0.1:50051")]
+    target: String,
+    /// Concurrent callers.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// HTTP/2 connections the callers share (round robin).
+    #[arg(long, default_value_t = 4)]
+    connections: usize,
+    /// Seconds of load per RPC.
+    #[arg(long, default_value_t = 10.0)]
+    duration_secs: f64,
+    /// RPCs to load, each after the empty RPC baseline.
+    #[arg(long, value_delimiter = ',', default_value = "cancellation")]
+    rpcs: Vec<Rpc>,
+    /// Lines per order (cancellation) or products per call (price-batch).
+    #[arg(long, default_value_t = 1)]
+    items: usize,
+    /// Ask for explanations (cancellation).
+    #[arg(long)]
+    explain: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Rpc {
+    /// grpc.health.v1.Health/Check: the empty RPC.
+    Health,
+    Cancellation,
+    Price,
+    PriceBatch,
+    Sentiment,
+    Forecast,
+    Lookup,
+}
+
+struct Outcome {
+    latencies_us: Vec<u64>,
+    errors: usize,
+    elapsed: Duration,
+}
+
+fn order(lines: usize, i: usize) -> proto::Order {
+    proto::Order {
+        order_id: format!("bench-{i}"),
+        order_date: "2022-06-12".into(),
+        fulfilment: "Merchant".into(),
+        sales_channel: "Amazon.in".into(),
+        ship_service_level: "Standard".into(),
+        b2b: false,
+        ship_city: "MUMBAI".into(),
+        ship_state: "MAHARASHTRA".into(),
+        ship_postal_code: "400081".into(),
+        lines: (0..lines)
+            .map(|l| proto::OrderLine {
+                line_id: l.to_string(),
+                sku: format!("SET{}-M", 100 + ((i + l) % 40) * 7),
+                style: format!("SET{}", 100 + ((i + l) % 40) * 7),
+                asin: "B0BENCH001".into(),
+                category: "Set".into(),
+                size: "M".into(),
+                unit_price_inr: Some(799.0),
+            })
+            .collect(),
+    }
+}
+
+fn product(i: usize) -> proto::Product {
+    proto::Product {
+        product_id: format!("P{i}"),
+        name: format!("boAt Wireless Earbuds {i} with Mic (Black)"),
+        category_path: "Electronics|Headphones,Earbuds&Accessories|Headphones|In-Ear".into(),
+        list_price_inr: 2999.0,
+        rating: Some(4.1),
+        rating_count: Some(12_000),
+    }
+}
+
+async fn call(rpc: Rpc, channel: Channel, args: &Args, i: usize) -> Result<(), tonic::Status> {
+    match rpc {
+        Rpc::Health => {
+            tonic_health::pb::health_client::HealthClient::new(channel)
+                .check(tonic_health::pb::HealthCheckRequest { service: String::new() })
+                .await?;
+        }
+        Rpc::Cancellation => {
+            proto::prediction_service_client::PredictionServiceClient::new(channel)
+                .predict_cancellation(proto::PredictCancellationRequest { order: Some(order(args.items, i)), skip_explanations: !args.explain })
+                .await?;
+        }
+        Rpc::Price => {
+            proto::prediction_service_client::PredictionServiceClient::new(channel)
+                .predict_price(proto::PredictPriceRequest { product: Some(product(i)) })
+                .await?;
+        }
+        Rpc::PriceBatch => {
+            proto::prediction_service_client::PredictionServiceClient::new(channel)
+                .predict_price_batch(proto::PredictPriceBatchRequest { products: (0..args.items).map(|k| product(i + k)).collect() })
+                .await?;
+        }
+        Rpc::Sentiment => {
+            proto::prediction_service_client::PredictionServiceClient::new(channel)
+                .analyze_sentiment(proto::AnalyzeSentimentRequest {
+                    title: "Waste of money".into(),
+                    text: "It stopped working after a week and the battery died quickly.".into(),
+                })
+                .await?;
+        }
+        Rpc::Forecast => {
+            proto::prediction_service_client::PredictionServiceClient::new(channel)
+                .forecast_demand(proto::ForecastDemandRequest { horizon_days: 14, ..Default::default() })
+                .await?;
+        }
+        Rpc::Lookup => {
+            proto::segment_service_client::SegmentServiceClient::new(channel)
+                .lookup_segment(proto::LookupSegmentRequest { kind: proto::SegmentKind::Region as i32, id: "Maharashtra".into() })
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn load(rpc: Rpc, channels: &[Channel], args: &Args) -> Outcome {
+    // A short warm-up, not measured.
+    for i in 0..20 {
+        let _ = call(rpc, channels[i % channels.len()].clone(), args, i).await;
+    }
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs_f64(args.duration_secs);
+    let mut tasks = Vec::new();
+    for worker in 0..args.concurrency {
+        let channel = channels[worker % channels.len()].clone();
+        let args = Args { rpcs: Vec::new(), target: String::new(), ..*args };
+        tasks.push(tokio::spawn(async move {
+            let (mut latencies, mut errors, mut i) = (Vec::with_capacity(100_000), 0usize, worker * 1_000_000);
+            while Instant::now() < deadline {
+                let start = Instant::now();
+                match call(rpc, channel.clone(), &args, i).await {
+                    Ok(()) => latencies.push(start.elapsed().as_micros() as u64),
+                    Err(_) => errors += 1,
+                }
+                i += 1;
+            }
+            (latencies, errors)
+        }));
+    }
+    let mut outcome = Outcome { latencies_us: Vec::new(), errors: 0, elapsed: Duration::ZERO };
+    for task in tasks {
+        let (latencies, errors) = task.await.expect("a caller task");
+        outcome.latencies_us.extend(latencies);
+        outcome.errors += errors;
+    }
+    outcome.elapsed = started.elapsed();
+    outcome.latencies_us.sort_unstable();
+    outcome
+}
+
+fn percentile(sorted: &[u64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0
+}
+
+fn throughput(o: &Outcome) -> f64 {
+    o.latencies_us.len() as f64 / o.elapsed.as_secs_f64()
+}
+
+fn row(name: &str, o: &Outcome) {
+    println!(
+        "{name:<24} {:>9} {:>7} {:>10.0} {:>8.3} {:>8.3} {:>8.3} {:>8.3}",
+        o.latencies_us.len(),
+        o.errors,
+        throughput(o),
+        percentile(&o.latencies_us, 0.5),
+        percentile(&o.latencies_us, 0.9),
+        percentile(&o.latencies_us, 0.99),
+        percentile(&o.latencies_us, 1.0),
+    );
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let mut channels = Vec::new();
+    for _ in 0..args.connections.max(1) {
+        channels.push(
+            Channel::from_shared(args.target.clone())?.connect().await.with_context(|| format!("connecting to {}", args.target))?,
+        );
+    }
+    println!(
+        "{} callers over {} connections, {:.0} s per RPC, target {}",
+        args.concurrency,
+        channels.len(),
+        args.duration_secs,
+        args.target
+    );
+    println!("{:<24} {:>9} {:>7} {:>10} {:>8} {:>8} {:>8} {:>8}", "rpc", "requests", "errors", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms");
+    let empty = load(Rpc::Health, &channels, &args).await;
+    row("health (empty RPC)", &empty);
+    for &rpc in &args.rpcs {
+        if rpc == Rpc::Health {
+            continue;
+        }
+        let outcome = load(rpc, &channels, &args).await;
+        row(&format!("{rpc:?}").to_lowercase(), &outcome);
+        println!(
+            "{:<24} throughput {:.2}× the empty RPC's, p99 {:.2}× its",
+            "",
+            throughput(&outcome) / throughput(&empty),
+            percentile(&outcome.latencies_us, 0.99) / percentile(&empty.latencies_us, 0.99)
+        );
+    }
+    Ok(())
+}
