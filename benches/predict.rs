@@ -71,6 +71,11 @@ fn price(c: &mut Criterion) {
         group.throughput(Throughput::Elements(size as u64));
         group.bench_with_input(BenchmarkId::new("products", size), &products[..size], |b, p| b.iter(|| predictor.predict(black_box(p))));
     }
+    // The encoding alone, to tell its share of the cost from the forward pass's.
+    group.throughput(Throughput::Elements(products.len() as u64));
+    group.bench_function("encode only/10000", |b| {
+        b.iter(|| black_box(&products).iter().map(|p| predictor.encoder().encode(p)).collect::<Vec<_>>())
+    });
     group.finish();
 }
 

@@ -180,13 +180,20 @@ pub struct CancellationEncoder {
     pub log_price: Standardizer,
     pub day_of_month: Standardizer,
     /// Median unit price of each SKU (normalised key) over training lines with a price.
+    #[serde(serialize_with = "sorted")]
     pub sku_median_price_inr: HashMap<String, f64>,
     /// Median unit price of each category, for SKUs without one.
+    #[serde(serialize_with = "sorted")]
     pub category_median_price_inr: HashMap<String, f64>,
     /// Median unit price of all training lines, for unknown categories.
     pub overall_median_price_inr: f64,
     #[serde(skip)]
     offsets: [u32; N_CATEGORICAL],
+}
+
+/// Writes a map in key order, so the same training data gives the same bundle bytes.
+fn sorted<S: serde::Serializer>(map: &HashMap<String, f64>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(map.iter().collect::<std::collections::BTreeMap<_, _>>())
 }
 
 /// Median of finite values (NaN-free input is the caller's job); `None` when empty.

@@ -2,7 +2,7 @@
 //! calibrate, band and explain.
 
 use super::features::{CancellationEncoder, CheckoutLine, EncodedLine, Field, N_CATEGORICAL, N_NUMERIC, NUMERIC_FEATURES};
-use super::model::{CancellationModel, CancellationNet};
+use super::model::{CancellationModel, ServingCancellationNet};
 use crate::features::{index_matrix, float_matrix, sigmoid, to_f32_vec};
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
@@ -107,8 +107,8 @@ pub const ROWS_PER_EXPLAINED_LINE: usize = 1 + OCCLUSIONS;
 
 pub struct CancellationPredictor {
     encoder: CancellationEncoder,
-    /// The ensemble fused into one net (same outputs, one net's operations per request).
-    model: CancellationNet,
+    /// The ensemble in its serving layout (same outputs, one batched pass for all members).
+    model: ServingCancellationNet,
     calibration: CancellationCalibration,
     device: Device,
 }
@@ -120,7 +120,7 @@ impl CancellationPredictor {
         calibration: CancellationCalibration,
         device: Device,
     ) -> Self {
-        Self { encoder, model: model.fuse(), calibration, device }
+        Self { encoder, model: model.for_serving(), calibration, device }
     }
 
     pub fn encoder(&self) -> &CancellationEncoder {

@@ -6,7 +6,7 @@ pub mod model;
 
 pub use features::{CancellationEncoder, CheckoutLine, EncodedLine, Field};
 pub use inference::{CancellationCalibration, CancellationPredictor, OrderAggregation, OrderRisk, RiskBand, RiskThresholds};
-pub use model::{CancellationModel, CancellationModelConfig, CancellationNet};
+pub use model::{CancellationModel, CancellationModelConfig, CancellationNet, ServingCancellationNet};
 
 use crate::bundle::{BundleError, BundleWriter, ModelFiles, model_names};
 use burn::tensor::Device;

@@ -3,7 +3,7 @@
 //! its members' log-odds (members differ by seed), which steadies a weak, noisy signal.
 
 use crate::features::{float_matrix, to_f32_vec};
-use burn::module::{Initializer, Param};
+use burn::module::Initializer;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig, Relu};
 use burn::prelude::*;
 
@@ -87,69 +87,76 @@ impl CancellationModel {
     }
 }
 
+/// The ensemble laid out for serving, built once at load time: every member's embeddings in
+/// one table and its layers stacked, so a request runs one batched matrix product per layer
+/// for all members (a block-diagonal single net did k times the arithmetic), with the wide
+/// parts and output biases averaged ahead.
+#[derive(Debug, Clone)]
+pub struct ServingCancellationNet {
+    members: usize,
+    /// `[k·vocab, dim]`: member m's rows start at m·vocab.
+    embedding: Tensor<2>,
+    /// `[k, 1, 1]`: m·vocab, added to the indices of member m.
+    member_offsets: Tensor<3, Int>,
+    /// `[k, fields·dim + numeric, hidden]`.
+    hidden_weight: Tensor<3>,
+    /// `[k, 1, hidden]`.
+    hidden_bias: Tensor<3>,
+    /// `[k, hidden, 1]`, divided by k so the sum over members is their mean.
+    output_weight: Tensor<3>,
+    /// `[vocab, 1]`, the members' mean.
+    wide: Tensor<2>,
+    /// `[numeric, 1]`, the members' mean.
+    numeric_wide: Tensor<2>,
+    /// Mean of the output and numeric-wide biases.
+    bias: f64,
+}
+
+impl ServingCancellationNet {
+    /// Log-odds of cancellation, `[batch]`: exactly the ensemble mean of
+    /// [`CancellationModel::forward`].
+    pub fn forward(&self, categorical: Tensor<2, Int>, numeric: Tensor<2>) -> Tensor<1> {
+        let [batch, fields] = categorical.dims();
+        let [_, n_numeric] = numeric.dims();
+        let [_, dim] = self.embedding.dims();
+        let k = self.members;
+        let indices = categorical.clone().unsqueeze::<3>().expand([k, batch, fields]) + self.member_offsets.clone();
+        let deep = self.embedding.clone().select(0, indices.reshape([k * batch * fields])).reshape([k, batch, fields * dim]);
+        let deep = Tensor::cat(vec![deep, numeric.clone().unsqueeze::<3>().expand([k, batch, n_numeric])], 2);
+        let hidden = (deep.matmul(self.hidden_weight.clone()) + self.hidden_bias.clone()).clamp_min(0.0);
+        let deep = hidden.matmul(self.output_weight.clone()).sum_dim(0).reshape([batch, 1]);
+        let wide = self.wide.clone().select(0, categorical.reshape([batch * fields])).reshape([batch, fields]).sum_dim(1);
+        (deep + wide + numeric.matmul(self.numeric_wide.clone()) + self.bias).reshape([batch])
+    }
+}
+
 impl CancellationModel {
-    /// One net computing exactly the ensemble's mean log-odds, built once at load time so a
-    /// request runs one net's operations whatever the ensemble size: embeddings side by side,
-    /// hidden layers block-diagonal, wide parts and output layers averaged.
-    pub fn fuse(&self) -> CancellationNet {
+    /// The serving layout of this ensemble (see [`ServingCancellationNet`]).
+    pub fn for_serving(&self) -> ServingCancellationNet {
         let k = self.members.len();
         let first = &self.members[0];
         let device = first.embedding.weight.val().device();
         let [vocab, dim] = first.embedding.weight.val().dims();
         let [inputs, hidden] = first.hidden.weight.val().dims();
         let numeric = first.numeric_wide.weight.val().dims()[0];
-        let fields = (inputs - numeric) / dim;
-        let values = |t: Tensor<2>| to_f32_vec(t);
-        let bias = |l: &Linear| l.bias.as_ref().map(|b| to_f32_vec(b.val())).unwrap_or_default();
-        let mean = |parts: Vec<Vec<f32>>| -> Vec<f32> {
-            let mut out = vec![0.0; parts[0].len()];
-            for part in &parts {
-                out.iter_mut().zip(part).for_each(|(o, v)| *o += v / k as f32);
-            }
-            out
+        let bias = |l: &Linear| l.bias.as_ref().map(|b| to_f32_vec(b.val())).unwrap_or_else(|| vec![0.0]);
+        let stack = |f: &dyn Fn(&CancellationNet) -> Vec<f32>| self.members.iter().flat_map(f).collect::<Vec<f32>>();
+        let mean = |f: &dyn Fn(&CancellationNet) -> Vec<f32>| {
+            let sums = self.members.iter().map(f).reduce(|a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect()).unwrap_or_default();
+            sums.into_iter().map(|v| v / k as f32).collect::<Vec<f32>>()
         };
-
-        let mut embedding = vec![0.0f32; vocab * k * dim];
-        let mut hidden_weight = vec![0.0f32; (fields * k * dim + numeric) * k * hidden];
-        let mut hidden_bias = Vec::with_capacity(k * hidden);
-        let mut output_weight = Vec::with_capacity(k * hidden);
-        for (m, net) in self.members.iter().enumerate() {
-            let e = values(net.embedding.weight.val());
-            for v in 0..vocab {
-                embedding[v * k * dim + m * dim..v * k * dim + (m + 1) * dim].copy_from_slice(&e[v * dim..(v + 1) * dim]);
-            }
-            let w = values(net.hidden.weight.val()); // [fields·dim + numeric, hidden]
-            let width = k * hidden;
-            for f in 0..fields {
-                for d in 0..dim {
-                    let row = f * k * dim + m * dim + d;
-                    hidden_weight[row * width + m * hidden..row * width + (m + 1) * hidden]
-                        .copy_from_slice(&w[(f * dim + d) * hidden..(f * dim + d + 1) * hidden]);
-                }
-            }
-            for n in 0..numeric {
-                let row = fields * k * dim + n;
-                hidden_weight[row * width + m * hidden..row * width + (m + 1) * hidden]
-                    .copy_from_slice(&w[(fields * dim + n) * hidden..(fields * dim + n + 1) * hidden]);
-            }
-            hidden_bias.extend(bias(&net.hidden));
-            output_weight.extend(values(net.output.weight.val()).into_iter().map(|v| v / k as f32));
-        }
-        let averaged = |f: &dyn Fn(&CancellationNet) -> Vec<f32>| mean(self.members.iter().map(f).collect());
-        let matrix = |v: Vec<f32>, rows: usize, cols: usize| Param::from_tensor(float_matrix(v, rows, cols, &device));
-        let vector = |v: Vec<f32>| Param::from_tensor(Tensor::<1>::from_floats(v.as_slice(), &device));
-        let linear = |weight, bias| Linear { weight, bias: Some(bias) };
-        CancellationNet {
-            embedding: Embedding { weight: matrix(embedding, vocab, k * dim) },
-            wide: Embedding { weight: matrix(averaged(&|n| values(n.wide.weight.val())), vocab, 1) },
-            numeric_wide: linear(
-                matrix(averaged(&|n| values(n.numeric_wide.weight.val())), numeric, 1),
-                vector(averaged(&|n| bias(&n.numeric_wide))),
-            ),
-            hidden: linear(matrix(hidden_weight, fields * k * dim + numeric, k * hidden), vector(hidden_bias)),
-            output: linear(matrix(output_weight, k * hidden, 1), vector(averaged(&|n| bias(&n.output)))),
-            dropout: DropoutConfig::new(0.0).init(),
-            activation: Relu::new(),
+        let tensor3 = |values: Vec<f32>, shape: [usize; 3]| Tensor::<1>::from_floats(values.as_slice(), &device).reshape(shape);
+        let offsets: Vec<i64> = (0..k).map(|m| (m * vocab) as i64).collect();
+        ServingCancellationNet {
+            members: k,
+            embedding: float_matrix(stack(&|n| to_f32_vec(n.embedding.weight.val())), k * vocab, dim, &device),
+            member_offsets: Tensor::<1, Int>::from_ints(offsets.as_slice(), &device).reshape([k, 1, 1]),
+            hidden_weight: tensor3(stack(&|n| to_f32_vec(n.hidden.weight.val())), [k, inputs, hidden]),
+            hidden_bias: tensor3(stack(&|n| bias(&n.hidden)), [k, 1, hidden]),
+            output_weight: tensor3(stack(&|n| to_f32_vec(n.output.weight.val())).into_iter().map(|v| v / k as f32).collect(), [k, hidden, 1]),
+            wide: float_matrix(mean(&|n| to_f32_vec(n.wide.weight.val())), vocab, 1, &device),
+            numeric_wide: float_matrix(mean(&|n| to_f32_vec(n.numeric_wide.weight.val())), numeric, 1, &device),
+            bias: (mean(&|n| bias(&n.output))[0] + mean(&|n| bias(&n.numeric_wide))[0]) as f64,
         }
     }
 }
@@ -160,19 +167,19 @@ mod tests {
     use crate::features::index_matrix;
 
     #[test]
-    fn the_fused_net_computes_the_ensemble_mean() {
+    fn the_serving_layout_computes_the_ensemble_mean() {
         let device = Device::flex();
         device.seed(3);
         let config = CancellationModelConfig::new(20, 3, 2).with_embedding_dim(4).with_hidden_dim(5).with_ensemble_size(3);
         // Non-zero wide weights, as after training.
         let mut model = config.init(&device);
         for net in &mut model.members {
-            net.wide.weight = Param::from_tensor(Tensor::random([20, 1], burn::tensor::Distribution::Normal(0.0, 1.0), &device));
+            net.wide.weight = burn::module::Param::from_tensor(Tensor::random([20, 1], burn::tensor::Distribution::Normal(0.0, 1.0), &device));
         }
         let categorical = index_matrix(vec![1, 7, 19, 0, 3, 12], 2, 3, &device);
         let numeric = float_matrix(vec![0.5, -1.0, 2.0, 0.1], 2, 2, &device);
         let ensemble = to_f32_vec(model.forward(categorical.clone(), numeric.clone()));
-        let fused = to_f32_vec(model.fuse().forward(categorical, numeric));
+        let fused = to_f32_vec(model.for_serving().forward(categorical, numeric));
         for (a, b) in ensemble.iter().zip(&fused) {
             assert!((a - b).abs() < 1e-5, "{ensemble:?} vs {fused:?}");
         }

@@ -60,8 +60,10 @@ pub fn parse_iso_date(value: &str) -> Result<chrono::NaiveDate, String> {
     }
     let shaped = value.len() == 10
         && value.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+    // The shape is checked, so the fields are digits: no format-string parser on the request path.
+    let number = |range: std::ops::Range<usize>| value[range].parse::<u32>().ok();
     shaped
-        .then(|| chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").ok())
+        .then(|| chrono::NaiveDate::from_ymd_opt(number(0..4)? as i32, number(5..7)?, number(8..10)?))
         .flatten()
         .ok_or_else(|| format!("'{value}' is not a date of the form YYYY-MM-DD"))
 }

@@ -1,6 +1,29 @@
 //! Normalisation of categorical values, written once: training keys its vocabularies and the
 //! server looks requests up with the same functions.
 
+/// Appends `value` lower-cased (as `char::to_lowercase` does), copying ASCII text in one go:
+/// most requests are ASCII and the per-char path was a quarter of the encoding cost.
+pub fn push_lowercase(out: &mut String, value: &str) {
+    if value.is_ascii() {
+        let start = out.len();
+        out.push_str(value);
+        out[start..].make_ascii_lowercase();
+    } else {
+        out.extend(value.chars().flat_map(char::to_lowercase));
+    }
+}
+
+/// Appends `value` upper-cased (as `char::to_uppercase` does), ASCII in one go.
+pub fn push_uppercase(out: &mut String, value: &str) {
+    if value.is_ascii() {
+        let start = out.len();
+        out.push_str(value);
+        out[start..].make_ascii_uppercase();
+    } else {
+        out.extend(value.chars().flat_map(char::to_uppercase));
+    }
+}
+
 /// Trims, collapses inner whitespace (non-breaking spaces included) and upper-cases a value, so
 /// "  mumbai " and "MUMBAI" are one key.
 pub fn normalize_key(value: &str) -> String {
@@ -9,7 +32,7 @@ pub fn normalize_key(value: &str) -> String {
         if !out.is_empty() {
             out.push(' ');
         }
-        out.extend(word.chars().flat_map(char::to_uppercase));
+        push_uppercase(&mut out, word);
     }
     out
 }
@@ -74,5 +97,17 @@ mod tests {
         assert_eq!(normalize_postal_code(" 400081 "), "400081");
         assert_eq!(normalize_postal_code("ABC.0"), "ABC.0");
         assert_eq!(normalize_key("  navi   mumbai "), "NAVI MUMBAI");
+    }
+
+    #[test]
+    fn case_helpers_agree_with_the_char_mappings() {
+        for value in ["Mixed CASE 5.0", "ÄÖÜ straße", "बहुत अच्छा", "İstanbul ǅ", ""] {
+            let mut lower = String::from("x");
+            push_lowercase(&mut lower, value);
+            assert_eq!(lower, format!("x{}", value.chars().flat_map(char::to_lowercase).collect::<String>()));
+            let mut upper = String::new();
+            push_uppercase(&mut upper, value);
+            assert_eq!(upper, value.chars().flat_map(char::to_uppercase).collect::<String>());
+        }
     }
 }

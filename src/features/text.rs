@@ -42,7 +42,7 @@ pub fn for_each_ngram(
         stats.words_used += 1;
         let slot = &mut recent[position % ngram_max];
         slot.clear();
-        slot.extend(word.chars().flat_map(char::to_lowercase));
+        crate::features::normalize::push_lowercase(slot, word);
         for n in 1..=ngram_max.min(position + 1) {
             gram.clear();
             for k in (0..n).rev() {

@@ -38,7 +38,7 @@ pub fn for_each_token(input: &ProductInput<'_>, mut emit: impl FnMut(&str, Token
         if level > 0 {
             path.push('|');
         }
-        path.extend(part.chars().flat_map(char::to_lowercase));
+        crate::features::normalize::push_lowercase(&mut path, part);
         buffer.clear();
         let _ = write!(buffer, "c{}:{path}", level + 1);
         emit(&buffer, TokenKind::Category(level));

@@ -282,10 +282,13 @@ pub fn train(lines: &[SaleLine], split: &Split, settings: &ForecastSettings, see
         Device::flex(),
     );
     let mut needed = Vec::new();
-    for (i, row) in validation_forecaster.raw_quantiles(&validation.encoded).iter().enumerate() {
+    // Every origin of the held-out days (not only the first) takes part: one fortnight from a
+    // single origin is too few points for a quantile of the scaled errors.
+    let calibration_windows = windows(&encoder, &series, validation_origin..=origin_index - 1, origin_index);
+    for (i, row) in validation_forecaster.raw_quantiles(&calibration_windows.encoded).iter().enumerate() {
         for (day, q) in row.iter().enumerate() {
-            if validation.mask[i * h + day] > 0.0 {
-                let y = validation.targets[i * h + day] as f64;
+            if calibration_windows.mask[i * h + day] > 0.0 {
+                let y = calibration_windows.targets[i * h + day] as f64;
                 needed.push(if y < q[1] { (q[1] - y) / (q[1] - q[0]).max(1e-9) } else { (y - q[1]) / (q[2] - q[1]).max(1e-9) });
             }
         }
