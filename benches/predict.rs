@@ -12,8 +12,13 @@ fn line(i: usize) -> (String, String) {
     (format!("SET{}-M", 100 + (i % 40) * 7), format!("SET{}", 100 + (i % 40) * 7))
 }
 
+/// The shipped bundle, or the one `SHOPML_BENCH_BUNDLE` names (e.g. a bundle trained on the real
+/// exports, whose vocabularies are larger).
 fn bundle() -> LoadedBundle {
-    LoadedBundle::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("models")).expect("the shipped bundle loads")
+    let path = std::env::var_os("SHOPML_BENCH_BUNDLE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("models"));
+    LoadedBundle::load(&path).unwrap_or_else(|e| panic!("bundle {}: {e}", path.display()))
 }
 
 fn cancellation(c: &mut Criterion) {

@@ -116,29 +116,31 @@ impl PriceEncoder {
 
     /// Encodes a validated product (`list_price_inr` finite and > 0).
     pub fn encode(&self, input: &ProductInput<'_>) -> EncodedProduct {
-        let mut tokens = Vec::with_capacity(48);
-        let mut weights = Vec::with_capacity(48);
-        let mut words = 0usize;
+        // (index, is a name n-gram) of every known token.
+        let mut known: Vec<(u32, bool)> = Vec::with_capacity(48);
         let mut unseen_category_levels = Vec::new();
         for_each_token(input, |token, kind| match self.vocabulary.get(token) {
-            Some(index) => {
-                if !tokens.contains(&index) {
-                    tokens.push(index);
-                    // Name n-grams get their weight once they are counted, below.
-                    weights.push(if kind == TokenKind::Word { f32::NAN } else { 1.0 });
-                    words += (kind == TokenKind::Word) as usize;
-                }
-            }
+            Some(index) => known.push((index, kind == TokenKind::Word)),
             None => {
                 if let TokenKind::Category(level) = kind {
                     unseen_category_levels.push(level);
                 }
             }
         });
-        let word_weight = crate::features::bag::text_weight(words);
-        for weight in weights.iter_mut().filter(|w| w.is_nan()) {
-            *weight = word_weight;
+        // Each token once, in order of first appearance (a sort finds the repeats; the order
+        // is kept because training summed the bag in it, and the sums must agree bit for bit).
+        let mut by_index: Vec<usize> = (0..known.len()).collect();
+        by_index.sort_unstable_by_key(|&i| (known[i].0, i));
+        let mut repeat = vec![false; known.len()];
+        for pair in by_index.windows(2) {
+            repeat[pair[1]] = known[pair[0]].0 == known[pair[1]].0;
         }
+        let mut repeats = repeat.iter();
+        known.retain(|_| !repeats.next().copied().unwrap_or(false));
+        // Name n-grams share 1/√n; category levels and the brand weigh 1.
+        let word_weight = crate::features::bag::text_weight(known.iter().filter(|(_, word)| *word).count());
+        let tokens = known.iter().map(|&(index, _)| index).collect();
+        let weights = known.iter().map(|&(_, word)| if word { word_weight } else { 1.0 }).collect();
         let log_list_price = input.list_price_inr.ln();
         let z = self.log_list_price.transform(log_list_price);
         let (rating, rating_missing) = match input.rating {

@@ -89,6 +89,9 @@ fn main() -> anyhow::Result<()> {
         if !args.no_gates {
             std::process::exit(GATES_FAILED);
         }
+    } else {
+        let compared = reference.as_ref().map_or(0, |r| config.gates.compare.iter().filter(|p| gates::figure(r, p).is_some()).count());
+        eprintln!("quality gates passed: {} limits, {compared} comparisons with the serving bundle", config.gates.limits.len());
     }
 
     let created_at = chrono::Utc::now();
