@@ -33,18 +33,6 @@ pub fn to_f32_vec<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
         .expect("a float tensor converts to f32")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_only_full_iso_dates() {
-        assert_eq!(parse_iso_date(" 2022-06-12 "), Ok(chrono::NaiveDate::from_ymd_opt(2022, 6, 12).unwrap()));
-        for bad in ["06-12-22", "2022-6-12", "2022-02-30", "20220612", "", "2022-06-12T00:00"] {
-            assert!(parse_iso_date(bad).is_err(), "{bad}");
-        }
-    }
-}
 
 /// Logistic function.
 #[inline]
@@ -66,4 +54,17 @@ pub fn parse_iso_date(value: &str) -> Result<chrono::NaiveDate, String> {
         .then(|| chrono::NaiveDate::from_ymd_opt(number(0..4)? as i32, number(5..7)?, number(8..10)?))
         .flatten()
         .ok_or_else(|| format!("'{value}' is not a date of the form YYYY-MM-DD"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_only_full_iso_dates() {
+        assert_eq!(parse_iso_date(" 2022-06-12 "), Ok(chrono::NaiveDate::from_ymd_opt(2022, 6, 12).unwrap()));
+        for bad in ["06-12-22", "2022-6-12", "2022-02-30", "20220612", "", "2022-06-12T00:00"] {
+            assert!(parse_iso_date(bad).is_err(), "{bad}");
+        }
+    }
 }

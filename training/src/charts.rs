@@ -159,8 +159,11 @@ pub fn heatmap(title: &str, rows: &[String], columns: &[String], values: &[Vec<f
     Ok(svg)
 }
 
+/// A day of a forecast panel: (actual, P10, P50, P90).
+pub type PanelPoint = (f64, f64, f64, f64);
+
 /// One panel per series: actual, P50 and the P10–P90 band over days (x = day index).
-pub fn forecast_panels(panels: &[(String, Vec<(f64, f64, f64, f64)>)]) -> ChartResult {
+pub fn forecast_panels(panels: &[(String, Vec<PanelPoint>)]) -> ChartResult {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (640, 240 * panels.len().max(1) as u32)).into_drawing_area();

@@ -64,31 +64,6 @@ pub fn quantile(values: &[f64], q: f64) -> f64 {
     sorted[lo] + (sorted[hi] - sorted[lo]) * (position - lo as f64)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use shopml::features::sigmoid;
-
-    #[test]
-    fn platt_recovers_a_known_scaling() {
-        let mut rng = rng(7);
-        let (mut z, mut y) = (Vec::new(), Vec::new());
-        for i in 0..20_000 {
-            let logit = (i % 200) as f64 / 25.0 - 4.0;
-            z.push(logit);
-            y.push(rand::RngExt::random::<f64>(&mut rng) < sigmoid(0.5 * logit - 1.0));
-        }
-        let (a, b) = fit_platt(&z, &y);
-        assert!((a - 0.5).abs() < 0.05, "a = {a}");
-        assert!((b + 1.0).abs() < 0.08, "b = {b}");
-    }
-
-    #[test]
-    fn quantiles_interpolate() {
-        assert_eq!(quantile(&[3.0, 1.0, 2.0], 0.5), 2.0);
-        assert_eq!(quantile(&[1.0, 2.0], 0.25), 1.25);
-    }
-}
 
 /// Early stopping: keeps the best model seen and says when `patience` epochs passed without
 /// a better validation loss.
@@ -118,10 +93,15 @@ impl<M> EarlyStopping<M> {
     }
 }
 
+/// Test split of the protocol (`../shared/EVALUATION.md`): CRC-32 of the key modulo `modulo` is 0.
+pub fn in_test(key: &str, modulo: u32) -> bool {
+    crc32fast::hash(key.as_bytes()).is_multiple_of(modulo)
+}
+
 /// Validation slice of a training split: CRC-32 of `"validation:" + id` modulo `modulo` is 0,
 /// independent of the test split's CRC-32 of the id.
 pub fn in_validation(id: &str, modulo: u32) -> bool {
-    crc32fast::hash(format!("validation:{id}").as_bytes()) % modulo == 0
+    crc32fast::hash(format!("validation:{id}").as_bytes()).is_multiple_of(modulo)
 }
 
 /// Mini-batches of similar lengths, in random order: rows are shuffled, cut into pools of 16
@@ -137,4 +117,30 @@ pub fn length_bucketed_batches(lengths: &[usize], batch_size: usize, rng: &mut S
     }
     batches.shuffle(rng);
     batches
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shopml::features::sigmoid;
+
+    #[test]
+    fn platt_recovers_a_known_scaling() {
+        let mut rng = rng(7);
+        let (mut z, mut y) = (Vec::new(), Vec::new());
+        for i in 0..20_000 {
+            let logit = (i % 200) as f64 / 25.0 - 4.0;
+            z.push(logit);
+            y.push(rand::RngExt::random::<f64>(&mut rng) < sigmoid(0.5 * logit - 1.0));
+        }
+        let (a, b) = fit_platt(&z, &y);
+        assert!((a - 0.5).abs() < 0.05, "a = {a}");
+        assert!((b + 1.0).abs() < 0.08, "b = {b}");
+    }
+
+    #[test]
+    fn quantiles_interpolate() {
+        assert_eq!(quantile(&[3.0, 1.0, 2.0], 0.5), 2.0);
+        assert_eq!(quantile(&[1.0, 2.0], 0.25), 1.25);
+    }
 }

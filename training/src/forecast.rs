@@ -44,6 +44,9 @@ pub struct ForecastMetrics {
     pub partial_last_day_dropped: bool,
 }
 
+/// A test day of a protocol series: (date, actual, P10, P50, P90).
+pub type TestPoint = (NaiveDate, f64, f64, f64, f64);
+
 pub struct TrainedForecast {
     pub model: ForecastModel,
     pub model_config: ForecastModelConfig,
@@ -51,7 +54,7 @@ pub struct TrainedForecast {
     pub calibration: ForecastCalibration,
     pub metrics: ForecastMetrics,
     /// Per protocol series: (date, actual, p10, p50, p90) over the test days, for the report.
-    pub test_paths: BTreeMap<String, Vec<(NaiveDate, f64, f64, f64, f64)>>,
+    pub test_paths: BTreeMap<String, Vec<TestPoint>>,
 }
 
 #[derive(Debug, thiserror::Error)]

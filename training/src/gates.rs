@@ -45,7 +45,10 @@ pub fn check(metrics: &Value, gates: &GateSettings, reference: Option<&Value>) -
     let mut failures = Vec::new();
     for (path, limit) in &gates.limits {
         let value = figure(metrics, path);
+        // Negated comparisons on purpose: a NaN figure fails every limit.
+        #[allow(clippy::neg_cmp_op_on_partial_ord)]
         let below = limit.min.is_some_and(|min| value.is_none_or(|v| !(v >= min)));
+        #[allow(clippy::neg_cmp_op_on_partial_ord)]
         let above = limit.max.is_some_and(|max| value.is_none_or(|v| !(v <= max)));
         if below || above {
             let text = match (limit.min, limit.max) {

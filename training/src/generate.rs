@@ -153,8 +153,8 @@ fn styles(rng: &mut SeededRng) -> Vec<Style> {
         }
     }
     let n = out.len();
-    for i in 0..n {
-        out[i].partner = (i * 7 + 3) % n;
+    for (i, style) in out.iter_mut().enumerate() {
+        style.partner = (i * 7 + 3) % n;
     }
     out
 }
@@ -219,7 +219,8 @@ pub fn sales(dir: &Path, size: SampleSize, seed: u64) -> std::io::Result<usize> 
                 };
                 let style = &styles[style_index];
                 let (category, _, _, _) = CATEGORIES[style.category];
-                let size_label = if line > 0 && style_index == styles[first_style].partner { order_size } else if line == 0 { order_size } else { *pick(&mut rng, SIZES) };
+                // The first line, and its style's usual partner, share the order's size.
+                let size_label = if line == 0 || style_index == styles[first_style].partner { order_size } else { *pick(&mut rng, SIZES) };
                 let sku = format!("{}-{}", style.code, size_label);
                 let asin = asins.entry(sku.clone()).or_insert_with(|| asin(&mut rng)).clone();
                 let qty = if rng.random::<f64>() < 0.04 { 2 } else { 1 };

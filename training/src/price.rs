@@ -139,7 +139,7 @@ fn train_net(
 
 pub fn train(products: &[Product], split: &Split, settings: &PriceSettings, seed: u64, stage: &Stage) -> Result<TrainedPrice, PriceError> {
     let rows = usable(products);
-    let is_test = |id: &str| crc32fast::hash(id.as_bytes()) % split.product_test_modulo == 0;
+    let is_test = |id: &str| crate::fit::in_test(id, split.product_test_modulo);
     type Row<'a> = (&'a Product, ProductInput<'a>, f64);
     let (train_rows, test_rows): (Vec<&Row<'_>>, Vec<&Row<'_>>) = rows.iter().partition(|(p, ..)| !is_test(&p.product_id));
     let (validation_rows, fit_rows): (Vec<&Row<'_>>, Vec<&Row<'_>>) =

@@ -200,7 +200,7 @@ pub fn build(trained: &Trained, version_note: &str, timings: &[(String, Duration
             let _ = writeln!(out, "| {series} | {:.3} | {:.3} | {:.1} | {:.2} |", s.mase, s.wape, s.smape, s.coverage80);
         }
         let _ = writeln!(out);
-        let panels: Vec<(String, Vec<(f64, f64, f64, f64)>)> =
+        let panels: Vec<(String, Vec<charts::PanelPoint>)> =
             f.test_paths.iter().map(|(name, days)| (name.clone(), days.iter().map(|d| (d.1, d.2, d.3, d.4)).collect())).collect();
         chart("forecast_test.svg", charts::forecast_panels(&panels), &mut out, "forecast vs actual with intervals");
     }

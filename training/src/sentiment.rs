@@ -311,7 +311,7 @@ pub fn train(
     stage: &Stage,
 ) -> Result<TrainedSentiment, SentimentError> {
     let examples = review_examples(reviews);
-    let is_test = |text: &str| crc32fast::hash(text.as_bytes()) % split.review_test_modulo == 0;
+    let is_test = |text: &str| crate::fit::in_test(text, split.review_test_modulo);
     let (test, train): (Vec<&Example<'_>>, Vec<&Example<'_>>) = examples.iter().partition(|e| is_test(e.text));
     let train: Vec<Example<'_>> = train.into_iter().map(|e| Example { ..*e }).collect();
     stage.set_length(settings.ensemble_size as u64 * 2);
@@ -330,7 +330,7 @@ pub fn train(
     let product_metrics = match products {
         Some(products) => {
             let examples = product_examples(products);
-            let is_test = |id: &str| crc32fast::hash(id.as_bytes()) % split.product_test_modulo == 0;
+            let is_test = |id: &str| crate::fit::in_test(id, split.product_test_modulo);
             let (test, train): (Vec<&Example<'_>>, Vec<&Example<'_>>) = examples.iter().partition(|e| is_test(e.id));
             let train: Vec<Example<'_>> = train.into_iter().map(|e| Example { ..*e }).collect();
             let product_classifier = fit_classifier(&train, settings, seed, stage, "products")?;
