@@ -2,7 +2,8 @@
 //! per value) and a deep part (embeddings + MLP) summed into log-odds; the ensemble averages
 //! its members' log-odds (members differ by seed), which steadies a weak, noisy signal.
 
-use crate::features::{float_matrix, to_f32_vec};
+use crate::features::ensemble::{Stacker, bias_values, weight_values};
+use crate::features::to_f32_vec;
 use burn::module::Initializer;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig, Relu};
 use burn::prelude::*;
@@ -133,30 +134,22 @@ impl ServingCancellationNet {
 impl CancellationModel {
     /// The serving layout of this ensemble (see [`ServingCancellationNet`]).
     pub fn for_serving(&self) -> ServingCancellationNet {
-        let k = self.members.len();
         let first = &self.members[0];
-        let device = first.embedding.weight.val().device();
+        let stack = Stacker::new(&self.members, first.embedding.weight.val().device());
+        let k = stack.len();
         let [vocab, dim] = first.embedding.weight.val().dims();
         let [inputs, hidden] = first.hidden.weight.val().dims();
         let numeric = first.numeric_wide.weight.val().dims()[0];
-        let bias = |l: &Linear| l.bias.as_ref().map(|b| to_f32_vec(b.val())).unwrap_or_else(|| vec![0.0]);
-        let stack = |f: &dyn Fn(&CancellationNet) -> Vec<f32>| self.members.iter().flat_map(f).collect::<Vec<f32>>();
-        let mean = |f: &dyn Fn(&CancellationNet) -> Vec<f32>| {
-            let sums = self.members.iter().map(f).reduce(|a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect()).unwrap_or_default();
-            sums.into_iter().map(|v| v / k as f32).collect::<Vec<f32>>()
-        };
-        let tensor3 = |values: Vec<f32>, shape: [usize; 3]| Tensor::<1>::from_floats(values.as_slice(), &device).reshape(shape);
-        let offsets: Vec<i64> = (0..k).map(|m| (m * vocab) as i64).collect();
         ServingCancellationNet {
             members: k,
-            embedding: float_matrix(stack(&|n| to_f32_vec(n.embedding.weight.val())), k * vocab, dim, &device),
-            member_offsets: Tensor::<1, Int>::from_ints(offsets.as_slice(), &device).reshape([k, 1, 1]),
-            hidden_weight: tensor3(stack(&|n| to_f32_vec(n.hidden.weight.val())), [k, inputs, hidden]),
-            hidden_bias: tensor3(stack(&|n| bias(&n.hidden)), [k, 1, hidden]),
-            output_weight: tensor3(stack(&|n| to_f32_vec(n.output.weight.val())).into_iter().map(|v| v / k as f32).collect(), [k, hidden, 1]),
-            wide: float_matrix(mean(&|n| to_f32_vec(n.wide.weight.val())), vocab, 1, &device),
-            numeric_wide: float_matrix(mean(&|n| to_f32_vec(n.numeric_wide.weight.val())), numeric, 1, &device),
-            bias: (mean(&|n| bias(&n.output))[0] + mean(&|n| bias(&n.numeric_wide))[0]) as f64,
+            embedding: stack.stacked(|n| to_f32_vec(n.embedding.weight.val()), [k * vocab, dim]),
+            member_offsets: stack.member_offsets(vocab),
+            hidden_weight: stack.stacked(|n| weight_values(&n.hidden), [k, inputs, hidden]),
+            hidden_bias: stack.stacked(|n| bias_values(&n.hidden), [k, 1, hidden]),
+            output_weight: stack.stacked(|n| weight_values(&n.output).into_iter().map(|v| v / k as f32).collect(), [k, hidden, 1]),
+            wide: stack.mean(|n| to_f32_vec(n.wide.weight.val()), [vocab, 1]),
+            numeric_wide: stack.mean(|n| weight_values(&n.numeric_wide), [numeric, 1]),
+            bias: (stack.mean_values(|n| bias_values(&n.output))[0] + stack.mean_values(|n| bias_values(&n.numeric_wide))[0]) as f64,
         }
     }
 }
@@ -164,7 +157,7 @@ impl CancellationModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::features::index_matrix;
+    use crate::features::{float_matrix, index_matrix};
 
     #[test]
     fn the_serving_layout_computes_the_ensemble_mean() {

@@ -1,7 +1,7 @@
 //! Price predictions: encode, one forward pass for the whole batch, back to rupees.
 
 use super::features::{EncodedProduct, N_NUMERIC, PriceEncoder, ProductInput};
-use super::model::PriceModel;
+use super::model::{PriceModel, ServingPriceNet};
 use crate::features::bag::TokenBatch;
 use crate::features::{float_matrix, to_f32_vec};
 use burn::tensor::Device;
@@ -30,14 +30,15 @@ const PARALLEL_CHUNK: usize = 1024;
 
 pub struct PricePredictor {
     encoder: PriceEncoder,
-    model: PriceModel,
+    /// The ensemble in its serving layout (same outputs, one batched pass for all members).
+    model: ServingPriceNet,
     calibration: PriceCalibration,
     device: Device,
 }
 
 impl PricePredictor {
     pub fn new(encoder: PriceEncoder, model: PriceModel, calibration: PriceCalibration, device: Device) -> Self {
-        Self { encoder, model, calibration, device }
+        Self { encoder, model: model.for_serving(), calibration, device }
     }
 
     pub fn encoder(&self) -> &PriceEncoder {

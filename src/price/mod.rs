@@ -6,7 +6,7 @@ pub mod model;
 
 pub use features::{PriceEncoder, ProductInput};
 pub use inference::{PriceCalibration, PricePrediction, PricePredictor};
-pub use model::{PriceModel, PriceModelConfig, PriceNet};
+pub use model::{PriceModel, PriceModelConfig, PriceNet, ServingPriceNet};
 
 use crate::bundle::{BundleError, BundleWriter, ModelFiles, model_names};
 use burn::tensor::Device;

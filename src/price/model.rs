@@ -3,6 +3,8 @@
 //! lower quantiles are the median ± a softplus, so they never cross.
 
 use crate::features::bag::weighted_bag;
+use crate::features::ensemble::{Stacker, bias_values, stacked_bags, weight_values};
+use crate::features::to_f32_vec;
 use burn::module::Initializer;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig, Relu};
 use burn::prelude::*;
@@ -87,5 +89,102 @@ impl PriceModel {
     /// Mean of the members' quantiles, `[batch, 3]`.
     pub fn forward(&self, tokens: Tensor<2, Int>, weights: Tensor<2>, numeric: Tensor<2>) -> Tensor<2> {
         crate::features::ensemble::average(&self.members, |m| m.forward(tokens.clone(), weights.clone(), numeric.clone()))
+    }
+}
+
+/// The ensemble laid out for serving, built once at load time (the idea of
+/// [`crate::cancellation::ServingCancellationNet`]): every member's embeddings in one table and
+/// its layers stacked, so a request runs one batched product per layer for all members.
+#[derive(Debug, Clone)]
+pub struct ServingPriceNet {
+    members: usize,
+    /// `[k·vocab, dim]`: member m's rows start at m·vocab.
+    embedding: Tensor<2>,
+    /// `[k, 1, 1]`: m·vocab.
+    member_offsets: Tensor<3, Int>,
+    /// `[k, dim + numeric, hidden]`.
+    hidden_weight: Tensor<3>,
+    /// `[k, 1, hidden]`.
+    hidden_bias: Tensor<3>,
+    /// `[k, hidden, 3]`.
+    output_weight: Tensor<3>,
+    /// `[k, 1, 3]`.
+    output_bias: Tensor<3>,
+    /// `[vocab, 1]`, the members' mean (the median is linear in it).
+    wide: Tensor<2>,
+    /// `[numeric, 1]`, the members' mean.
+    numeric_wide: Tensor<2>,
+    numeric_wide_bias: f64,
+}
+
+impl ServingPriceNet {
+    /// `[batch, 3]`: exactly the ensemble mean of [`PriceModel::forward`].
+    pub fn forward(&self, tokens: Tensor<2, Int>, weights: Tensor<2>, numeric: Tensor<2>) -> Tensor<2> {
+        let [batch, width] = tokens.dims();
+        let [_, n_numeric] = numeric.dims();
+        let k = self.members;
+        let bag = stacked_bags(&self.embedding, &self.member_offsets, tokens.clone(), weights.clone());
+        let deep = Tensor::cat(vec![bag, numeric.clone().unsqueeze::<3>().expand([k, batch, n_numeric])], 2);
+        let hidden = (deep.matmul(self.hidden_weight.clone()) + self.hidden_bias.clone()).clamp_min(0.0);
+        let raw = hidden.matmul(self.output_weight.clone()) + self.output_bias.clone();
+        // Mean over members of (median − below, median, median + above), the median's linear parts averaged ahead.
+        let member_mean = |t: Tensor<3>| t.sum_dim(0).reshape([batch, 1]) / k as f64;
+        let below = member_mean(softplus(raw.clone().slice([0..k, 0..batch, 0..1]), 1.0));
+        let centre = member_mean(raw.clone().slice([0..k, 0..batch, 1..2]));
+        let above = member_mean(softplus(raw.slice([0..k, 0..batch, 2..3]), 1.0));
+        let wide = (self.wide.clone().select(0, tokens.reshape([batch * width])).reshape([batch, width]) * weights).sum_dim(1);
+        let median = centre + wide + numeric.matmul(self.numeric_wide.clone()) + self.numeric_wide_bias;
+        Tensor::cat(vec![median.clone() - below, median.clone(), median + above], 1)
+    }
+}
+
+impl PriceModel {
+    /// The serving layout of this ensemble (see [`ServingPriceNet`]).
+    pub fn for_serving(&self) -> ServingPriceNet {
+        let first = &self.members[0];
+        let stack = Stacker::new(&self.members, first.embedding.weight.val().device());
+        let k = stack.len();
+        let [vocab, dim] = first.embedding.weight.val().dims();
+        let [inputs, hidden] = first.hidden.weight.val().dims();
+        let numeric = first.numeric_wide.weight.val().dims()[0];
+        ServingPriceNet {
+            members: k,
+            embedding: stack.stacked(|n| to_f32_vec(n.embedding.weight.val()), [k * vocab, dim]),
+            member_offsets: stack.member_offsets(vocab),
+            hidden_weight: stack.stacked(|n| weight_values(&n.hidden), [k, inputs, hidden]),
+            hidden_bias: stack.stacked(|n| bias_values(&n.hidden), [k, 1, hidden]),
+            output_weight: stack.stacked(|n| weight_values(&n.output), [k, hidden, 3]),
+            output_bias: stack.stacked(|n| bias_values(&n.output), [k, 1, 3]),
+            wide: stack.mean(|n| to_f32_vec(n.wide.weight.val()), [vocab, 1]),
+            numeric_wide: stack.mean(|n| weight_values(&n.numeric_wide), [numeric, 1]),
+            numeric_wide_bias: stack.mean_values(|n| bias_values(&n.numeric_wide))[0] as f64,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::{float_matrix, index_matrix};
+
+    #[test]
+    fn the_serving_layout_computes_the_ensemble_mean() {
+        let device = Device::flex();
+        device.seed(5);
+        let config = PriceModelConfig::new(30, 2).with_embedding_dim(4).with_hidden_dim(6).with_ensemble_size(3);
+        let mut model = config.init(&device);
+        // Non-zero wide weights, as after training.
+        for net in &mut model.members {
+            net.wide.weight = burn::module::Param::from_tensor(Tensor::random([30, 1], burn::tensor::Distribution::Normal(0.0, 1.0), &device));
+        }
+        let tokens = index_matrix(vec![1, 7, 29, 0, 3, 12, 0, 0], 2, 4, &device);
+        let weights = float_matrix(vec![1.0, 0.5, 0.5, 0.0, 1.0, 0.7, 0.0, 0.0], 2, 4, &device);
+        let numeric = float_matrix(vec![0.5, -1.0, 2.0, 0.1], 2, 2, &device);
+        let ensemble = to_f32_vec(model.forward(tokens.clone(), weights.clone(), numeric.clone()));
+        let serving = to_f32_vec(model.for_serving().forward(tokens, weights, numeric));
+        assert_eq!(ensemble.len(), 6);
+        for (a, b) in ensemble.iter().zip(&serving) {
+            assert!((a - b).abs() < 1e-5, "{ensemble:?} vs {serving:?}");
+        }
     }
 }

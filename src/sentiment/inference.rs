@@ -2,7 +2,7 @@
 //! calibrate and threshold.
 
 use super::features::{EncodedText, SentimentEncoder};
-use super::model::SentimentModel;
+use super::model::{SentimentModel, ServingSentimentNet};
 use crate::features::bag::TokenBatch;
 use crate::features::text::TextStats;
 use crate::features::{sigmoid, to_f32_vec};
@@ -33,14 +33,15 @@ pub struct SentimentResult {
 
 pub struct SentimentPredictor {
     encoder: SentimentEncoder,
-    model: SentimentModel,
+    /// The ensemble in its serving layout (same outputs, one batched pass for all members).
+    model: ServingSentimentNet,
     calibration: SentimentCalibration,
     device: Device,
 }
 
 impl SentimentPredictor {
     pub fn new(encoder: SentimentEncoder, model: SentimentModel, calibration: SentimentCalibration, device: Device) -> Self {
-        Self { encoder, model, calibration, device }
+        Self { encoder, model: model.for_serving(), calibration, device }
     }
 
     pub fn encoder(&self) -> &SentimentEncoder {

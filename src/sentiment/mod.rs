@@ -6,7 +6,7 @@ pub mod model;
 
 pub use features::{EncodedText, SentimentEncoder};
 pub use inference::{SentimentCalibration, SentimentPredictor, SentimentResult};
-pub use model::{SentimentModel, SentimentModelConfig, SentimentNet};
+pub use model::{SentimentModel, SentimentModelConfig, SentimentNet, ServingSentimentNet};
 
 use crate::bundle::{BundleError, BundleWriter, ModelFiles, model_names};
 use burn::tensor::Device;

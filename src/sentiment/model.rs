@@ -3,6 +3,8 @@
 //! (n-gram embeddings and an MLP), giving the log-odds that a review is negative.
 
 use crate::features::bag::weighted_bag;
+use crate::features::ensemble::{Stacker, bias_values, stacked_bags, weight_values};
+use crate::features::to_f32_vec;
 use burn::module::Initializer;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig, Relu};
 use burn::prelude::*;
@@ -79,5 +81,83 @@ impl SentimentModel {
     /// Mean of the members' log-odds, `[batch]`.
     pub fn forward(&self, tokens: Tensor<2, Int>, weights: Tensor<2>) -> Tensor<1> {
         crate::features::ensemble::average(&self.members, |m| m.forward(tokens.clone(), weights.clone()))
+    }
+}
+
+/// The ensemble laid out for serving, built once at load time (see
+/// [`crate::features::ensemble::Stacker`]): one batched pass for all members.
+#[derive(Debug, Clone)]
+pub struct ServingSentimentNet {
+    /// `[k·vocab, dim]`: member m's rows start at m·vocab.
+    embedding: Tensor<2>,
+    /// `[k, 1, 1]`: m·vocab.
+    member_offsets: Tensor<3, Int>,
+    /// `[k, dim, hidden]`.
+    hidden_weight: Tensor<3>,
+    /// `[k, 1, hidden]`.
+    hidden_bias: Tensor<3>,
+    /// `[k, hidden, 1]`, divided by k so the sum over members is their mean.
+    output_weight: Tensor<3>,
+    /// `[vocab, 1]`, the members' mean.
+    wide: Tensor<2>,
+    /// Mean of the output biases.
+    bias: f64,
+}
+
+impl ServingSentimentNet {
+    /// Log-odds that each review is negative, `[batch]`: exactly the ensemble mean of
+    /// [`SentimentModel::forward`].
+    pub fn forward(&self, tokens: Tensor<2, Int>, weights: Tensor<2>) -> Tensor<1> {
+        let [batch, width] = tokens.dims();
+        let bag = stacked_bags(&self.embedding, &self.member_offsets, tokens.clone(), weights.clone());
+        let hidden = (bag.matmul(self.hidden_weight.clone()) + self.hidden_bias.clone()).clamp_min(0.0);
+        let deep = hidden.matmul(self.output_weight.clone()).sum_dim(0).reshape([batch, 1]);
+        let wide = (self.wide.clone().select(0, tokens.reshape([batch * width])).reshape([batch, width]) * weights).sum_dim(1);
+        (deep + wide + self.bias).reshape([batch])
+    }
+}
+
+impl SentimentModel {
+    /// The serving layout of this ensemble (see [`ServingSentimentNet`]).
+    pub fn for_serving(&self) -> ServingSentimentNet {
+        let first = &self.members[0];
+        let stack = Stacker::new(&self.members, first.embedding.weight.val().device());
+        let k = stack.len();
+        let [vocab, dim] = first.embedding.weight.val().dims();
+        let [_, hidden] = first.hidden.weight.val().dims();
+        ServingSentimentNet {
+            embedding: stack.stacked(|n| to_f32_vec(n.embedding.weight.val()), [k * vocab, dim]),
+            member_offsets: stack.member_offsets(vocab),
+            hidden_weight: stack.stacked(|n| weight_values(&n.hidden), [k, dim, hidden]),
+            hidden_bias: stack.stacked(|n| bias_values(&n.hidden), [k, 1, hidden]),
+            output_weight: stack.stacked(|n| weight_values(&n.output).into_iter().map(|v| v / k as f32).collect(), [k, hidden, 1]),
+            wide: stack.mean(|n| to_f32_vec(n.wide.weight.val()), [vocab, 1]),
+            bias: stack.mean_values(|n| bias_values(&n.output))[0] as f64,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::{float_matrix, index_matrix};
+
+    #[test]
+    fn the_serving_layout_computes_the_ensemble_mean() {
+        let device = Device::flex();
+        device.seed(7);
+        let config = SentimentModelConfig::new(25).with_embedding_dim(4).with_hidden_dim(5).with_ensemble_size(3);
+        let mut model = config.init(&device);
+        for net in &mut model.members {
+            net.wide.weight = burn::module::Param::from_tensor(Tensor::random([25, 1], burn::tensor::Distribution::Normal(0.0, 1.0), &device));
+        }
+        let tokens = index_matrix(vec![1, 7, 24, 3, 0, 0], 2, 3, &device);
+        let weights = float_matrix(vec![0.5, 0.5, 0.5, 1.0, 0.0, 0.0], 2, 3, &device);
+        let ensemble = to_f32_vec(model.forward(tokens.clone(), weights.clone()));
+        let serving = to_f32_vec(model.for_serving().forward(tokens, weights));
+        assert_eq!(ensemble.len(), 2);
+        for (a, b) in ensemble.iter().zip(&serving) {
+            assert!((a - b).abs() < 1e-5, "{ensemble:?} vs {serving:?}");
+        }
     }
 }
