@@ -523,6 +523,33 @@ pub fn reviews(dir: &Path, size: SampleSize, seed: u64) -> std::io::Result<usize
     Ok(texts.len())
 }
 
+/// The sample's files, under the published names of `../shared/data`.
+pub const FILES: [&str; 4] = ["amazon_sale_report.csv.gz", "amazon_products.csv.gz", "diwali_sales.csv.gz", "amazon_reviews.csv.gz"];
+
+/// The default-size sample in `dir`, generated there on first use (it is seeded, so every clone
+/// gets the same bytes and the repository tracks none). It is written beside `dir` and renamed
+/// into place, so a concurrent caller never reads half a sample.
+pub fn ensure_sample(dir: &Path, seed: u64) -> std::io::Result<()> {
+    let complete = |dir: &Path| FILES.iter().all(|file| dir.join(file).is_file());
+    if complete(dir) {
+        return Ok(());
+    }
+    static STAGING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("sample");
+    let staging = dir.with_file_name(format!(
+        ".{name}.{}.{}.partial",
+        std::process::id(),
+        STAGING.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    sample(&staging, SampleSize::default(), seed)?;
+    let renamed = std::fs::rename(&staging, dir);
+    if renamed.is_err() {
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    // Another caller may have put its (identical) sample in place first.
+    if complete(dir) { Ok(()) } else { renamed }
+}
+
 /// Writes the whole sample into `dir`.
 pub fn sample(dir: &Path, size: SampleSize, seed: u64) -> std::io::Result<[usize; 4]> {
     std::fs::create_dir_all(dir)?;

@@ -14,8 +14,8 @@ use std::path::PathBuf;
 struct Args {
     #[command(subcommand)]
     command: Option<Command>,
-    /// Directory of the exports (published file names, gzip or plain); default: the committed
-    /// sample in training/data.
+    /// Directory of the exports (published file names, gzip or plain); default: the generated
+    /// sample in training/data (written on first use).
     #[arg(long)]
     data_dir: Option<PathBuf>,
     /// Bundle directory to write (replaced atomically when it exists).
@@ -67,7 +67,10 @@ fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let out = args.out.context("--out DIR is required: the bundle directory to write")?;
-    let data_dir = args.data_dir.unwrap_or_else(pipeline::default_data_dir);
+    let data_dir = match args.data_dir {
+        Some(dir) => dir,
+        None => pipeline::default_data_dir().context("generating the sample in training/data")?,
+    };
     let reference = args.compare_to.as_deref().map(gates::read_reference).transpose().map_err(anyhow::Error::msg)?;
     let baselines_file = args.baselines.or_else(|| data_dir.parent().map(|p| p.join("EVALUATION.md")).filter(|p| p.is_file()));
     let baselines = match &baselines_file {

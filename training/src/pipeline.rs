@@ -42,9 +42,12 @@ pub struct Trained {
     pub config_cancelled_status: String,
 }
 
-/// Where the training data is: a directory, or the committed sample.
-pub fn default_data_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data")
+/// The generated sample (`training/data`, written on first use with the default seed): what a
+/// run without `--data-dir` trains on.
+pub fn default_data_dir() -> std::io::Result<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+    crate::generate::ensure_sample(&dir, TrainConfig::defaults().seed)?;
+    Ok(dir)
 }
 
 /// Reads the exports and trains every model they allow.

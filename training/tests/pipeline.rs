@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn sample_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data")
+    pipeline::default_data_dir().expect("the sample is generated")
 }
 
 fn shipped_bundle() -> PathBuf {
@@ -24,18 +24,18 @@ fn train_cli() -> Command {
 }
 
 #[test]
-fn the_committed_sample_is_what_the_generator_writes() {
+fn the_sample_is_generated_the_same_every_time() {
     let dir = tempfile::tempdir().unwrap();
     generate::sample(dir.path(), SampleSize::default(), TrainConfig::defaults().seed).unwrap();
-    for file in ["amazon_sale_report.csv.gz", "amazon_products.csv.gz", "diwali_sales.csv.gz", "amazon_reviews.csv.gz"] {
+    for file in generate::FILES {
         let generated = std::fs::read(dir.path().join(file)).unwrap();
-        let committed = std::fs::read(sample_dir().join(file)).unwrap();
-        assert!(generated == committed, "{file} differs from `shopml-train generate` output: regenerate the sample");
+        let in_place = std::fs::read(sample_dir().join(file)).unwrap();
+        assert!(generated == in_place, "{file} differs from `shopml-train generate` output: delete training/data to regenerate it");
     }
 }
 
 #[test]
-fn the_shipped_bundle_was_trained_on_the_committed_sample() {
+fn the_shipped_bundle_was_trained_on_the_generated_sample() {
     let manifest: Manifest = read_json(&shipped_bundle(), "manifest.json").unwrap();
     for (file, sha) in &manifest.data_fingerprint {
         let bytes = std::fs::read(sample_dir().join(file)).unwrap();
