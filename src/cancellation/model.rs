@@ -2,8 +2,7 @@
 //! per value) and a deep part (embeddings + MLP) summed into log-odds; the ensemble averages
 //! its members' log-odds (members differ by seed), which steadies a weak, noisy signal.
 
-use crate::features::ensemble::{Stacker, bias_values, weight_values};
-use crate::features::to_f32_vec;
+use crate::features::ensemble::{StackedEmbedding, StackedLinear, Stacker};
 use burn::module::Initializer;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig, Relu};
 use burn::prelude::*;
@@ -89,67 +88,46 @@ impl CancellationModel {
 }
 
 /// The ensemble laid out for serving, built once at load time: every member's embeddings in
-/// one table and its layers stacked, so a request runs one batched matrix product per layer
-/// for all members (a block-diagonal single net did k times the arithmetic), with the wide
-/// parts and output biases averaged ahead.
+/// one table and its layers stacked, so a request runs one batched product per layer for all
+/// members (a block-diagonal single net did k times the arithmetic), with the linear parts
+/// (wide, numeric wide) averaged ahead.
 #[derive(Debug, Clone)]
 pub struct ServingCancellationNet {
-    members: usize,
-    /// `[k·vocab, dim]`: member m's rows start at m·vocab.
-    embedding: Tensor<2>,
-    /// `[k, 1, 1]`: m·vocab, added to the indices of member m.
-    member_offsets: Tensor<3, Int>,
-    /// `[k, fields·dim + numeric, hidden]`.
-    hidden_weight: Tensor<3>,
-    /// `[k, 1, hidden]`.
-    hidden_bias: Tensor<3>,
-    /// `[k, hidden, 1]`, divided by k so the sum over members is their mean.
-    output_weight: Tensor<3>,
+    embedding: StackedEmbedding,
+    hidden: StackedLinear,
+    /// Scaled by 1/k, so the sum over members is their mean.
+    output: StackedLinear,
     /// `[vocab, 1]`, the members' mean.
     wide: Tensor<2>,
-    /// `[numeric, 1]`, the members' mean.
-    numeric_wide: Tensor<2>,
-    /// Mean of the output and numeric-wide biases.
-    bias: f64,
+    numeric_wide: Linear,
 }
 
 impl ServingCancellationNet {
-    /// Log-odds of cancellation, `[batch]`: exactly the ensemble mean of
-    /// [`CancellationModel::forward`].
+    /// Log-odds of cancellation, `[batch]`: the ensemble mean of [`CancellationModel::forward`].
     pub fn forward(&self, categorical: Tensor<2, Int>, numeric: Tensor<2>) -> Tensor<1> {
         let [batch, fields] = categorical.dims();
         let [_, n_numeric] = numeric.dims();
-        let [_, dim] = self.embedding.dims();
-        let k = self.members;
-        let indices = categorical.clone().unsqueeze::<3>().expand([k, batch, fields]) + self.member_offsets.clone();
-        let deep = self.embedding.clone().select(0, indices.reshape([k * batch * fields])).reshape([k, batch, fields * dim]);
-        let deep = Tensor::cat(vec![deep, numeric.clone().unsqueeze::<3>().expand([k, batch, n_numeric])], 2);
-        let hidden = (deep.matmul(self.hidden_weight.clone()) + self.hidden_bias.clone()).clamp_min(0.0);
-        let deep = hidden.matmul(self.output_weight.clone()).sum_dim(0).reshape([batch, 1]);
+        let k = self.embedding.members();
+        let vectors = self.embedding.lookup(categorical.clone());
+        let [_, _, _, dim] = vectors.dims();
+        let deep = Tensor::cat(vec![vectors.reshape([k, batch, fields * dim]), numeric.clone().unsqueeze::<3>().expand([k, batch, n_numeric])], 2);
+        let hidden = self.hidden.forward(deep).clamp_min(0.0);
+        let deep = self.output.forward(hidden).sum_dim(0).reshape([batch, 1]);
         let wide = self.wide.clone().select(0, categorical.reshape([batch * fields])).reshape([batch, fields]).sum_dim(1);
-        (deep + wide + numeric.matmul(self.numeric_wide.clone()) + self.bias).reshape([batch])
+        (deep + wide + self.numeric_wide.forward(numeric)).reshape([batch])
     }
 }
 
 impl CancellationModel {
     /// The serving layout of this ensemble (see [`ServingCancellationNet`]).
     pub fn for_serving(&self) -> ServingCancellationNet {
-        let first = &self.members[0];
-        let stack = Stacker::new(&self.members, first.embedding.weight.val().device());
-        let k = stack.len();
-        let [vocab, dim] = first.embedding.weight.val().dims();
-        let [inputs, hidden] = first.hidden.weight.val().dims();
-        let numeric = first.numeric_wide.weight.val().dims()[0];
+        let stack = Stacker::new(&self.members, self.members[0].embedding.weight.val().device());
         ServingCancellationNet {
-            members: k,
-            embedding: stack.stacked(|n| to_f32_vec(n.embedding.weight.val()), [k * vocab, dim]),
-            member_offsets: stack.member_offsets(vocab),
-            hidden_weight: stack.stacked(|n| weight_values(&n.hidden), [k, inputs, hidden]),
-            hidden_bias: stack.stacked(|n| bias_values(&n.hidden), [k, 1, hidden]),
-            output_weight: stack.stacked(|n| weight_values(&n.output).into_iter().map(|v| v / k as f32).collect(), [k, hidden, 1]),
-            wide: stack.mean(|n| to_f32_vec(n.wide.weight.val()), [vocab, 1]),
-            numeric_wide: stack.mean(|n| weight_values(&n.numeric_wide), [numeric, 1]),
-            bias: (stack.mean_values(|n| bias_values(&n.output))[0] + stack.mean_values(|n| bias_values(&n.numeric_wide))[0]) as f64,
+            embedding: stack.embedding(|n| &n.embedding),
+            hidden: stack.linear(|n| &n.hidden, 1.0),
+            output: stack.linear(|n| &n.output, 1.0 / self.members.len() as f32),
+            wide: stack.mean_table(|n| &n.wide),
+            numeric_wide: stack.mean_linear(|n| &n.numeric_wide),
         }
     }
 }
@@ -157,7 +135,7 @@ impl CancellationModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::features::{float_matrix, index_matrix};
+    use crate::features::{float_matrix, index_matrix, to_f32_vec};
 
     #[test]
     fn the_serving_layout_computes_the_ensemble_mean() {

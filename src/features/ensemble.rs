@@ -1,7 +1,8 @@
 //! Seed ensembles: a model is several nets of one architecture whose outputs are averaged.
 
 use super::to_f32_vec;
-use burn::nn::Linear;
+use burn::module::Param;
+use burn::nn::{Embedding, Linear};
 use burn::tensor::{Device, Int, Tensor};
 
 /// The mean of `forward` over `members` (at least one).
@@ -24,51 +25,102 @@ impl<'a, M> Stacker<'a, M> {
         Self { members, device }
     }
 
-    pub fn len(&self) -> usize {
-        self.members.len()
+    fn tensor<const D: usize>(&self, values: Vec<f32>, shape: [usize; D]) -> Tensor<D> {
+        Tensor::<1>::from_floats(values.as_slice(), &self.device).reshape(shape)
     }
 
-    /// Every member's values one after another, shaped `shape` (its first axis: the members).
-    pub fn stacked<const D: usize>(&self, values: impl Fn(&M) -> Vec<f32>, shape: [usize; D]) -> Tensor<D> {
-        let all: Vec<f32> = self.members.iter().flat_map(values).collect();
-        Tensor::<1>::from_floats(all.as_slice(), &self.device).reshape(shape)
-    }
-
-    /// The members' element-wise mean of `values`, shaped `shape`.
-    pub fn mean<const D: usize>(&self, values: impl Fn(&M) -> Vec<f32>, shape: [usize; D]) -> Tensor<D> {
-        Tensor::<1>::from_floats(self.mean_values(values).as_slice(), &self.device).reshape(shape)
-    }
-
-    pub fn mean_values(&self, values: impl Fn(&M) -> Vec<f32>) -> Vec<f32> {
+    fn mean_values(&self, values: impl Fn(&M) -> Vec<f32>) -> Vec<f32> {
         let k = self.members.len() as f32;
         let sums = self.members.iter().map(values).reduce(|a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect()).unwrap_or_default();
         sums.into_iter().map(|v| v / k).collect()
     }
 
-    /// `[k, 1, 1]`: m·vocab, to add to member m's indices into a stacked embedding table.
-    pub fn member_offsets(&self, vocab: usize) -> Tensor<3, Int> {
-        let offsets: Vec<i64> = (0..self.members.len()).map(|m| (m * vocab) as i64).collect();
-        Tensor::<1, Int>::from_ints(offsets.as_slice(), &self.device).reshape([self.members.len(), 1, 1])
+    /// Every member's table of `embedding` in one.
+    pub fn embedding(&self, embedding: impl Fn(&M) -> &Embedding) -> StackedEmbedding {
+        let k = self.members.len();
+        let [vocab, dim] = embedding(&self.members[0]).weight.val().dims();
+        let table = self.members.iter().flat_map(|m| to_f32_vec(embedding(m).weight.val())).collect();
+        let offsets: Vec<i64> = (0..k).map(|m| (m * vocab) as i64).collect();
+        StackedEmbedding {
+            table: self.tensor(table, [k * vocab, dim]),
+            offsets: Tensor::<1, Int>::from_ints(offsets.as_slice(), &self.device).reshape([k, 1, 1]),
+        }
+    }
+
+    /// Every member's `layer` side by side; weights and biases times `scale` (1/k makes the sum
+    /// over members their mean).
+    pub fn linear(&self, layer: impl Fn(&M) -> &Linear, scale: f32) -> StackedLinear {
+        let k = self.members.len();
+        let [inputs, outputs] = layer(&self.members[0]).weight.val().dims();
+        let stack = |values: &dyn Fn(&Linear) -> Vec<f32>| self.members.iter().flat_map(|m| values(layer(m))).map(|v| v * scale).collect();
+        StackedLinear {
+            weight: self.tensor(stack(&|l| to_f32_vec(l.weight.val())), [k, inputs, outputs]),
+            bias: self.tensor(stack(&bias_values), [k, 1, outputs]),
+        }
+    }
+
+    /// The members' mean of a table (a wide part, linear in the output).
+    pub fn mean_table(&self, embedding: impl Fn(&M) -> &Embedding) -> Tensor<2> {
+        let dims = embedding(&self.members[0]).weight.val().dims();
+        self.tensor(self.mean_values(|m| to_f32_vec(embedding(m).weight.val())), dims)
+    }
+
+    /// The members' mean of a layer whose output is averaged as it is (a linear part).
+    pub fn mean_linear(&self, layer: impl Fn(&M) -> &Linear) -> Linear {
+        let dims = layer(&self.members[0]).weight.val().dims();
+        Linear {
+            weight: Param::from_tensor(self.tensor(self.mean_values(|m| to_f32_vec(layer(m).weight.val())), dims)),
+            bias: Some(Param::from_tensor(self.tensor(self.mean_values(|m| bias_values(layer(m))), [dims[1]]))),
+        }
     }
 }
 
-/// A layer's weight values, `[inputs, outputs]` row-major.
-pub fn weight_values(linear: &Linear) -> Vec<f32> {
-    to_f32_vec(linear.weight.val())
-}
-
 /// A layer's bias values (zeros when it has none).
-pub fn bias_values(linear: &Linear) -> Vec<f32> {
+fn bias_values(linear: &Linear) -> Vec<f32> {
     linear.bias.as_ref().map(|b| to_f32_vec(b.val())).unwrap_or_else(|| vec![0.0; linear.weight.val().dims()[1]])
 }
 
-/// Weighted bags of every member at once, `[k, batch, dim]`, from a stacked table
-/// `[k·vocab, dim]`, its member offsets, and `[batch, width]` indices and weights.
-pub fn stacked_bags(table: &Tensor<2>, offsets: &Tensor<3, Int>, tokens: Tensor<2, Int>, weights: Tensor<2>) -> Tensor<3> {
-    let [batch, width] = tokens.dims();
-    let [k, _, _] = offsets.dims();
-    let [_, dim] = table.dims();
-    let indices = tokens.unsqueeze::<3>().expand([k, batch, width]) + offsets.clone();
-    let vectors = table.clone().select(0, indices.reshape([k * batch * width])).reshape([k, batch, width, dim]);
-    (vectors * weights.reshape([1, batch, width, 1])).sum_dim(2).reshape([k, batch, dim])
+/// Every member's embedding table in one, `[k·vocab, dim]`: member m's rows start at m·vocab.
+#[derive(Debug, Clone)]
+pub struct StackedEmbedding {
+    table: Tensor<2>,
+    /// `[k, 1, 1]`: m·vocab, added to member m's indices.
+    offsets: Tensor<3, Int>,
+}
+
+impl StackedEmbedding {
+    pub fn members(&self) -> usize {
+        self.offsets.dims()[0]
+    }
+
+    /// Every member's vectors of `indices` `[batch, n]`: `[k, batch, n, dim]`.
+    pub fn lookup(&self, indices: Tensor<2, Int>) -> Tensor<4> {
+        let [batch, n] = indices.dims();
+        let [_, dim] = self.table.dims();
+        let k = self.members();
+        let indices = indices.unsqueeze::<3>().expand([k, batch, n]) + self.offsets.clone();
+        self.table.clone().select(0, indices.reshape([k * batch * n])).reshape([k, batch, n, dim])
+    }
+
+    /// Every member's weighted bags of `[batch, width]` tokens: `[k, batch, dim]`.
+    pub fn bags(&self, tokens: Tensor<2, Int>, weights: Tensor<2>) -> Tensor<3> {
+        let [batch, width] = tokens.dims();
+        let [_, dim] = self.table.dims();
+        (self.lookup(tokens) * weights.reshape([1, batch, width, 1])).sum_dim(2).reshape([self.members(), batch, dim])
+    }
+}
+
+/// Every member's layer side by side: `[k, batch, in]` → `[k, batch, out]` in one product.
+#[derive(Debug, Clone)]
+pub struct StackedLinear {
+    /// `[k, in, out]`.
+    weight: Tensor<3>,
+    /// `[k, 1, out]`.
+    bias: Tensor<3>,
+}
+
+impl StackedLinear {
+    pub fn forward(&self, input: Tensor<3>) -> Tensor<3> {
+        input.matmul(self.weight.clone()) + self.bias.clone()
+    }
 }

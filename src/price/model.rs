@@ -3,8 +3,7 @@
 //! lower quantiles are the median ± a softplus, so they never cross.
 
 use crate::features::bag::weighted_bag;
-use crate::features::ensemble::{Stacker, bias_values, stacked_bags, weight_values};
-use crate::features::to_f32_vec;
+use crate::features::ensemble::{StackedEmbedding, StackedLinear, Stacker};
 use burn::module::Initializer;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig, Relu};
 use burn::prelude::*;
@@ -92,48 +91,35 @@ impl PriceModel {
     }
 }
 
-/// The ensemble laid out for serving, built once at load time (the idea of
-/// [`crate::cancellation::ServingCancellationNet`]): every member's embeddings in one table and
-/// its layers stacked, so a request runs one batched product per layer for all members.
+/// The ensemble laid out for serving, built once at load time (as
+/// [`crate::cancellation::ServingCancellationNet`]): one batched product per layer for all members.
 #[derive(Debug, Clone)]
 pub struct ServingPriceNet {
-    members: usize,
-    /// `[k·vocab, dim]`: member m's rows start at m·vocab.
-    embedding: Tensor<2>,
-    /// `[k, 1, 1]`: m·vocab.
-    member_offsets: Tensor<3, Int>,
-    /// `[k, dim + numeric, hidden]`.
-    hidden_weight: Tensor<3>,
-    /// `[k, 1, hidden]`.
-    hidden_bias: Tensor<3>,
-    /// `[k, hidden, 3]`.
-    output_weight: Tensor<3>,
-    /// `[k, 1, 3]`.
-    output_bias: Tensor<3>,
+    embedding: StackedEmbedding,
+    hidden: StackedLinear,
+    /// Unscaled: the bounds' softplus is taken per member before the mean.
+    output: StackedLinear,
     /// `[vocab, 1]`, the members' mean (the median is linear in it).
     wide: Tensor<2>,
-    /// `[numeric, 1]`, the members' mean.
-    numeric_wide: Tensor<2>,
-    numeric_wide_bias: f64,
+    numeric_wide: Linear,
 }
 
 impl ServingPriceNet {
-    /// `[batch, 3]`: exactly the ensemble mean of [`PriceModel::forward`].
+    /// `[batch, 3]`: the ensemble mean of [`PriceModel::forward`].
     pub fn forward(&self, tokens: Tensor<2, Int>, weights: Tensor<2>, numeric: Tensor<2>) -> Tensor<2> {
         let [batch, width] = tokens.dims();
         let [_, n_numeric] = numeric.dims();
-        let k = self.members;
-        let bag = stacked_bags(&self.embedding, &self.member_offsets, tokens.clone(), weights.clone());
+        let k = self.embedding.members();
+        let bag = self.embedding.bags(tokens.clone(), weights.clone());
         let deep = Tensor::cat(vec![bag, numeric.clone().unsqueeze::<3>().expand([k, batch, n_numeric])], 2);
-        let hidden = (deep.matmul(self.hidden_weight.clone()) + self.hidden_bias.clone()).clamp_min(0.0);
-        let raw = hidden.matmul(self.output_weight.clone()) + self.output_bias.clone();
+        let raw = self.output.forward(self.hidden.forward(deep).clamp_min(0.0));
         // Mean over members of (median − below, median, median + above), the median's linear parts averaged ahead.
         let member_mean = |t: Tensor<3>| t.sum_dim(0).reshape([batch, 1]) / k as f64;
         let below = member_mean(softplus(raw.clone().slice([0..k, 0..batch, 0..1]), 1.0));
         let centre = member_mean(raw.clone().slice([0..k, 0..batch, 1..2]));
         let above = member_mean(softplus(raw.slice([0..k, 0..batch, 2..3]), 1.0));
         let wide = (self.wide.clone().select(0, tokens.reshape([batch * width])).reshape([batch, width]) * weights).sum_dim(1);
-        let median = centre + wide + numeric.matmul(self.numeric_wide.clone()) + self.numeric_wide_bias;
+        let median = centre + wide + self.numeric_wide.forward(numeric);
         Tensor::cat(vec![median.clone() - below, median.clone(), median + above], 1)
     }
 }
@@ -141,23 +127,13 @@ impl ServingPriceNet {
 impl PriceModel {
     /// The serving layout of this ensemble (see [`ServingPriceNet`]).
     pub fn for_serving(&self) -> ServingPriceNet {
-        let first = &self.members[0];
-        let stack = Stacker::new(&self.members, first.embedding.weight.val().device());
-        let k = stack.len();
-        let [vocab, dim] = first.embedding.weight.val().dims();
-        let [inputs, hidden] = first.hidden.weight.val().dims();
-        let numeric = first.numeric_wide.weight.val().dims()[0];
+        let stack = Stacker::new(&self.members, self.members[0].embedding.weight.val().device());
         ServingPriceNet {
-            members: k,
-            embedding: stack.stacked(|n| to_f32_vec(n.embedding.weight.val()), [k * vocab, dim]),
-            member_offsets: stack.member_offsets(vocab),
-            hidden_weight: stack.stacked(|n| weight_values(&n.hidden), [k, inputs, hidden]),
-            hidden_bias: stack.stacked(|n| bias_values(&n.hidden), [k, 1, hidden]),
-            output_weight: stack.stacked(|n| weight_values(&n.output), [k, hidden, 3]),
-            output_bias: stack.stacked(|n| bias_values(&n.output), [k, 1, 3]),
-            wide: stack.mean(|n| to_f32_vec(n.wide.weight.val()), [vocab, 1]),
-            numeric_wide: stack.mean(|n| weight_values(&n.numeric_wide), [numeric, 1]),
-            numeric_wide_bias: stack.mean_values(|n| bias_values(&n.numeric_wide))[0] as f64,
+            embedding: stack.embedding(|n| &n.embedding),
+            hidden: stack.linear(|n| &n.hidden, 1.0),
+            output: stack.linear(|n| &n.output, 1.0),
+            wide: stack.mean_table(|n| &n.wide),
+            numeric_wide: stack.mean_linear(|n| &n.numeric_wide),
         }
     }
 }
@@ -165,7 +141,7 @@ impl PriceModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::features::{float_matrix, index_matrix};
+    use crate::features::{float_matrix, index_matrix, to_f32_vec};
 
     #[test]
     fn the_serving_layout_computes_the_ensemble_mean() {

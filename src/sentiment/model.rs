@@ -3,8 +3,7 @@
 //! (n-gram embeddings and an MLP), giving the log-odds that a review is negative.
 
 use crate::features::bag::weighted_bag;
-use crate::features::ensemble::{Stacker, bias_values, stacked_bags, weight_values};
-use crate::features::to_f32_vec;
+use crate::features::ensemble::{StackedEmbedding, StackedLinear, Stacker};
 use burn::module::Initializer;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig, Relu};
 use burn::prelude::*;
@@ -84,55 +83,39 @@ impl SentimentModel {
     }
 }
 
-/// The ensemble laid out for serving, built once at load time (see
-/// [`crate::features::ensemble::Stacker`]): one batched pass for all members.
+/// The ensemble laid out for serving, built once at load time (as
+/// [`crate::cancellation::ServingCancellationNet`]): one batched product per layer for all members.
 #[derive(Debug, Clone)]
 pub struct ServingSentimentNet {
-    /// `[k·vocab, dim]`: member m's rows start at m·vocab.
-    embedding: Tensor<2>,
-    /// `[k, 1, 1]`: m·vocab.
-    member_offsets: Tensor<3, Int>,
-    /// `[k, dim, hidden]`.
-    hidden_weight: Tensor<3>,
-    /// `[k, 1, hidden]`.
-    hidden_bias: Tensor<3>,
-    /// `[k, hidden, 1]`, divided by k so the sum over members is their mean.
-    output_weight: Tensor<3>,
+    embedding: StackedEmbedding,
+    hidden: StackedLinear,
+    /// Scaled by 1/k, so the sum over members is their mean.
+    output: StackedLinear,
     /// `[vocab, 1]`, the members' mean.
     wide: Tensor<2>,
-    /// Mean of the output biases.
-    bias: f64,
 }
 
 impl ServingSentimentNet {
-    /// Log-odds that each review is negative, `[batch]`: exactly the ensemble mean of
+    /// Log-odds that each review is negative, `[batch]`: the ensemble mean of
     /// [`SentimentModel::forward`].
     pub fn forward(&self, tokens: Tensor<2, Int>, weights: Tensor<2>) -> Tensor<1> {
         let [batch, width] = tokens.dims();
-        let bag = stacked_bags(&self.embedding, &self.member_offsets, tokens.clone(), weights.clone());
-        let hidden = (bag.matmul(self.hidden_weight.clone()) + self.hidden_bias.clone()).clamp_min(0.0);
-        let deep = hidden.matmul(self.output_weight.clone()).sum_dim(0).reshape([batch, 1]);
+        let bag = self.embedding.bags(tokens.clone(), weights.clone());
+        let deep = self.output.forward(self.hidden.forward(bag).clamp_min(0.0)).sum_dim(0).reshape([batch, 1]);
         let wide = (self.wide.clone().select(0, tokens.reshape([batch * width])).reshape([batch, width]) * weights).sum_dim(1);
-        (deep + wide + self.bias).reshape([batch])
+        (deep + wide).reshape([batch])
     }
 }
 
 impl SentimentModel {
     /// The serving layout of this ensemble (see [`ServingSentimentNet`]).
     pub fn for_serving(&self) -> ServingSentimentNet {
-        let first = &self.members[0];
-        let stack = Stacker::new(&self.members, first.embedding.weight.val().device());
-        let k = stack.len();
-        let [vocab, dim] = first.embedding.weight.val().dims();
-        let [_, hidden] = first.hidden.weight.val().dims();
+        let stack = Stacker::new(&self.members, self.members[0].embedding.weight.val().device());
         ServingSentimentNet {
-            embedding: stack.stacked(|n| to_f32_vec(n.embedding.weight.val()), [k * vocab, dim]),
-            member_offsets: stack.member_offsets(vocab),
-            hidden_weight: stack.stacked(|n| weight_values(&n.hidden), [k, dim, hidden]),
-            hidden_bias: stack.stacked(|n| bias_values(&n.hidden), [k, 1, hidden]),
-            output_weight: stack.stacked(|n| weight_values(&n.output).into_iter().map(|v| v / k as f32).collect(), [k, hidden, 1]),
-            wide: stack.mean(|n| to_f32_vec(n.wide.weight.val()), [vocab, 1]),
-            bias: stack.mean_values(|n| bias_values(&n.output))[0] as f64,
+            embedding: stack.embedding(|n| &n.embedding),
+            hidden: stack.linear(|n| &n.hidden, 1.0),
+            output: stack.linear(|n| &n.output, 1.0 / self.members.len() as f32),
+            wide: stack.mean_table(|n| &n.wide),
         }
     }
 }
@@ -140,7 +123,7 @@ impl SentimentModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::features::{float_matrix, index_matrix};
+    use crate::features::{float_matrix, index_matrix, to_f32_vec};
 
     #[test]
     fn the_serving_layout_computes_the_ensemble_mean() {
