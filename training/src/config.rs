@@ -168,6 +168,7 @@ pub struct SentimentSettings {
     pub token_dropout: f64,
     pub refit_on_all_training: bool,
     pub use_title: bool,
+    pub product_folds: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -20,36 +20,76 @@ pub fn shuffled(n: usize, rng: &mut SeededRng) -> Vec<usize> {
     order
 }
 
-/// Platt scaling: (a, b) maximising the likelihood of p = σ(a·z + b) on (z, y), by Newton's
-/// method with a tiny ridge for stability.
+/// Platt scaling: (a, b) maximising the likelihood of p = σ(a·z + b) on (z, y).
 pub fn fit_platt(logits: &[f64], labels: &[bool]) -> (f64, f64) {
-    let (mut a, mut b) = (1.0f64, 0.0f64);
+    let rows: Vec<[f64; 1]> = logits.iter().map(|&z| [z]).collect();
+    let ([a], b) = fit_logistic(&rows, labels);
+    (a, b)
+}
+
+/// Logistic regression: (w, b) maximising the likelihood of p = σ(w·x + b) on (x, y), by
+/// Newton's method with a tiny ridge for stability (small `N`: calibration and stacking).
+pub fn fit_logistic<const N: usize>(rows: &[[f64; N]], labels: &[bool]) -> ([f64; N], f64) {
     let ridge = 1e-6;
+    // Parameters: the N weights, then the intercept.
+    let mut theta = vec![0.0f64; N + 1];
     for _ in 0..100 {
-        let (mut ga, mut gb, mut haa, mut hab, mut hbb) = (ridge * a, 0.0, ridge, 0.0, ridge);
-        for (&z, &y) in logits.iter().zip(labels) {
-            let p = shopml::features::sigmoid(a * z + b);
+        let mut gradient: Vec<f64> = theta.iter().map(|t| ridge * t).collect();
+        let mut hessian = vec![vec![0.0f64; N + 1]; N + 1];
+        for (i, row) in hessian.iter_mut().enumerate() {
+            row[i] = ridge;
+        }
+        for (x, &y) in rows.iter().zip(labels) {
+            let input: Vec<f64> = x.iter().copied().chain([1.0]).collect();
+            let p = shopml::features::sigmoid(theta.iter().zip(&input).map(|(t, v)| t * v).sum());
             let r = p - y as u8 as f64;
             let w = (p * (1.0 - p)).max(1e-12);
-            ga += r * z;
-            gb += r;
-            haa += w * z * z;
-            hab += w * z;
-            hbb += w;
+            for ((g, row), &vj) in gradient.iter_mut().zip(hessian.iter_mut()).zip(&input) {
+                *g += r * vj;
+                for (h, &vk) in row.iter_mut().zip(&input) {
+                    *h += w * vj * vk;
+                }
+            }
         }
-        let det = haa * hbb - hab * hab;
-        if det.abs() < 1e-18 {
-            break;
+        let Some(step) = solve(hessian, gradient) else { break };
+        for (t, s) in theta.iter_mut().zip(&step) {
+            *t -= s;
         }
-        let da = (hbb * ga - hab * gb) / det;
-        let db = (haa * gb - hab * ga) / det;
-        a -= da;
-        b -= db;
-        if da.abs() < 1e-10 && db.abs() < 1e-10 {
+        if step.iter().all(|s| s.abs() < 1e-10) {
             break;
         }
     }
-    (a, b)
+    let mut weights = [0.0; N];
+    weights.copy_from_slice(&theta[..N]);
+    (weights, theta[N])
+}
+
+/// Solves `a·x = b` by Gaussian elimination with partial pivoting; `None` when singular.
+fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
+    let n = b.len();
+    for col in 0..n {
+        let pivot = (col..n).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
+        if a[pivot][col].abs() < 1e-18 {
+            return None;
+        }
+        a.swap(col, pivot);
+        b.swap(col, pivot);
+        let (upper, lower) = a.split_at_mut(col + 1);
+        let pivot_row = &upper[col];
+        for (offset, row) in lower.iter_mut().enumerate() {
+            let factor = row[col] / pivot_row[col];
+            for (value, &p) in row[col..].iter_mut().zip(&pivot_row[col..]) {
+                *value -= factor * p;
+            }
+            b[col + 1 + offset] -= factor * b[col];
+        }
+    }
+    let mut x = vec![0.0; n];
+    for row in (0..n).rev() {
+        let tail: f64 = (row + 1..n).map(|k| a[row][k] * x[k]).sum();
+        x[row] = (b[row] - tail) / a[row][row];
+    }
+    Some(x)
 }
 
 /// The `q`-quantile (0..=1) of `values` by linear interpolation.
@@ -104,6 +144,11 @@ pub fn in_validation(id: &str, modulo: u32) -> bool {
     crc32fast::hash(format!("validation:{id}").as_bytes()).is_multiple_of(modulo)
 }
 
+/// Cross-fitting fold (0..folds) of a training row: CRC-32 of `"fold:" + id` modulo `folds`.
+pub fn fold_of(id: &str, folds: u32) -> u32 {
+    crc32fast::hash(format!("fold:{id}").as_bytes()) % folds.max(1)
+}
+
 /// Mini-batches of similar lengths, in random order: rows are shuffled, cut into pools of 16
 /// batches, each pool sorted by length and cut into batches. Padding to the longest row of a
 /// batch then wastes little, and the order still changes every epoch.
@@ -136,6 +181,21 @@ mod tests {
         let (a, b) = fit_platt(&z, &y);
         assert!((a - 0.5).abs() < 0.05, "a = {a}");
         assert!((b + 1.0).abs() < 0.08, "b = {b}");
+    }
+
+    #[test]
+    fn logistic_regression_recovers_known_weights() {
+        let mut rng = rng(11);
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        for i in 0..40_000 {
+            let row = [(i % 200) as f64 / 50.0 - 2.0, ((i * 7) % 130) as f64 / 65.0 - 1.0];
+            y.push(rand::RngExt::random::<f64>(&mut rng) < sigmoid(1.5 * row[0] - 0.8 * row[1] + 0.3));
+            x.push(row);
+        }
+        let ([w0, w1], b) = fit_logistic(&x, &y);
+        assert!((w0 - 1.5).abs() < 0.08, "w0 = {w0}");
+        assert!((w1 + 0.8).abs() < 0.08, "w1 = {w1}");
+        assert!((b - 0.3).abs() < 0.08, "b = {b}");
     }
 
     #[test]

@@ -186,9 +186,11 @@ pub fn build(trained: &Trained, version_note: &str, timings: &[(String, Duration
             );
         }
         if m.get("sentiment_products").is_some() {
-            let _ = writeln!(out, "Per product (a model of the same architecture trained on the product split; `review model` applies the served review model unchanged):\n");
-            let transfer = serde_json::json!({"macro_f1": m["sentiment_products"]["review_model_macro_f1"], "roc_auc": m["sentiment_products"]["review_model_roc_auc"]});
-            comparison(&mut out, m, "sentiment_products", &[("macro-F1", "macro_f1"), ("neg-F1", "neg_f1"), ("ROC-AUC", "roc_auc"), ("accuracy", "accuracy")], baselines, "sentiment, products", &[("review model", transfer)]);
+            let _ = writeln!(out, "Per product (a model of the same architecture trained on the product split, stacked with the review model's scores of each product's reviews; `text model` is the product model alone, `review model` the served review model applied unchanged):\n");
+            let p = &m["sentiment_products"];
+            let text_model = serde_json::json!({"macro_f1": p["text_model_macro_f1"], "roc_auc": p["text_model_roc_auc"]});
+            let transfer = serde_json::json!({"macro_f1": p["review_model_macro_f1"], "roc_auc": p["review_model_roc_auc"]});
+            comparison(&mut out, m, "sentiment_products", &[("macro-F1", "macro_f1"), ("neg-F1", "neg_f1"), ("ROC-AUC", "roc_auc"), ("accuracy", "accuracy")], baselines, "sentiment, products", &[("text model", text_model), ("review model", transfer)]);
         }
     }
     if let Some(f) = &trained.forecast {

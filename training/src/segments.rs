@@ -382,7 +382,7 @@ fn product_rows(products: &[Product], sentiment: Option<&SentimentPredictor>) ->
             ("category".to_owned(), p.category_path.split('|').next().unwrap_or("").to_owned()),
         ]);
         if let Some(predictor) = sentiment {
-            let titles: Vec<(&str, &str)> = p.review_title.split(',').map(str::trim).filter(|t| !t.is_empty()).map(|t| ("", t)).collect();
+            let titles: Vec<(&str, &str)> = crate::sentiment::review_pieces(&p.review_title).map(|t| ("", t)).collect();
             if !titles.is_empty() {
                 let results = predictor.analyze(&titles, 64, 0);
                 let negative = results.iter().filter(|r| r.negative).count();

@@ -4,7 +4,7 @@
 use crate::config::{SentimentSettings, Split};
 use crate::data::products::Product;
 use crate::data::reviews::Review;
-use crate::fit::{EarlyStopping, fit_platt, in_validation, length_bucketed_batches, rng};
+use crate::fit::{EarlyStopping, fit_logistic, fit_platt, fold_of, in_validation, length_bucketed_batches, rng};
 use crate::metrics;
 use crate::progress::Stage;
 use burn::optim::{AdamWConfig, GradientsParams};
@@ -45,11 +45,22 @@ pub struct ReviewMetrics {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ProductMetrics {
+    /// The stacked classifier (product-text model and review-model evidence; see
+    /// [`stack_products`]), or the product-text model alone when `product_folds` is 0.
     #[serde(flatten)]
     pub figures: SentimentMetrics,
+    /// The product-text model alone (trained on the product split, its own threshold).
+    pub text_model_roc_auc: f64,
+    pub text_model_macro_f1: f64,
     /// The served review model applied unchanged to the product texts (domain transfer).
     pub review_model_roc_auc: f64,
     pub review_model_macro_f1: f64,
+    /// Stacker weights: product-text log-odds, mean review-model log-odds of the review
+    /// titles, of the review contents, then the intercept. Empty without stacking.
+    pub stacker_weights: Vec<f64>,
+    /// ROC-AUC of the stack on the out-of-fold scores of the training products (the test
+    /// products play no part in it).
+    pub stacker_out_of_fold_roc_auc: Option<f64>,
 }
 
 pub struct TrainedSentiment {
@@ -254,20 +265,102 @@ fn fit_classifier(train: &[Example<'_>], settings: &SentimentSettings, seed: u64
 fn evaluate(predictor: &SentimentPredictor, test: &[&Example<'_>], max_words: usize, use_title: bool, classifier: &Classifier) -> SentimentMetrics {
     let rows = encode(predictor.encoder(), test, max_words, use_title);
     let p = predictor.negative_probabilities(&rows.encoded);
-    let threshold = predictor.calibration().threshold;
-    let c = metrics::classification(&rows.negative, &p, threshold);
+    score(&rows.negative, &p, predictor.calibration().threshold, classifier)
+}
+
+/// The protocol's figures of probabilities of negative `p` on test labels `negative`.
+fn score(negative: &[bool], p: &[f64], threshold: f64, classifier: &Classifier) -> SentimentMetrics {
+    let c = metrics::classification(negative, p, threshold);
     SentimentMetrics {
         macro_f1: c.macro_f1,
         neg_f1: c.f1_positive,
-        roc_auc: metrics::roc_auc(&rows.negative, &p),
+        roc_auc: metrics::roc_auc(negative, p),
         accuracy: c.accuracy,
         threshold,
-        test_rows: test.len(),
-        test_negatives: rows.negative.iter().filter(|&&n| n).count(),
+        test_rows: negative.len(),
+        test_negatives: negative.iter().filter(|&&n| n).count(),
         train_rows: classifier.train_rows,
         best_epochs: classifier.best_epochs.clone(),
         confusion: c.confusion,
     }
+}
+
+/// Calibrated log-odds of negative of a classifier on examples.
+fn calibrated_logits(classifier: &Classifier, examples: &[&Example<'_>], settings: &SentimentSettings) -> Vec<f64> {
+    let rows = encode(&classifier.encoder, examples, settings.max_words, settings.use_title);
+    let predictor = SentimentPredictor::new(classifier.encoder.clone(), classifier.model.clone(), classifier.calibration.clone(), Device::flex());
+    let calibration = &classifier.calibration;
+    let bags = rows.encoded.iter().map(|e| (e.tokens.as_slice(), e.weights.as_slice()));
+    predictor.logits(bags).into_iter().map(|z| calibration.platt_a * z + calibration.platt_b).collect()
+}
+
+/// The pieces of a product's joined review titles or contents: an export row joins a product's
+/// sample reviews with commas.
+pub fn review_pieces(joined: &str) -> impl Iterator<Item = &str> {
+    joined.split(',').map(str::trim).filter(|piece| !piece.is_empty())
+}
+
+/// What the review model says of each product: the mean log-odds of negative over the
+/// product's review titles, and over its review contents. Each piece is scored as a review of
+/// its own, so one bad review among eight weighs as it does in the product's rating; the mean
+/// pools the pieces' evidence without thresholding it.
+fn review_evidence(review_model: &SentimentPredictor, examples: &[&Example<'_>], max_words: usize) -> Vec<[f64; 2]> {
+    // (example, 0 for titles or 1 for contents) of each piece, and the pieces encoded.
+    let mut owner = Vec::new();
+    let mut encoded = Vec::new();
+    for (i, example) in examples.iter().enumerate() {
+        for (part, joined) in [example.title, example.text].into_iter().enumerate() {
+            for piece in review_pieces(joined) {
+                owner.push((i, part));
+                encoded.push(review_model.encoder().encode_tokens("", piece, max_words));
+            }
+        }
+    }
+    let mut sums = vec![[0.0f64; 2]; examples.len()];
+    let mut counts = vec![[0usize; 2]; examples.len()];
+    for (chunk, owners) in encoded.chunks(4096).zip(owner.chunks(4096)) {
+        let logits = review_model.logits(chunk.iter().map(|e| (e.tokens.as_slice(), e.weights.as_slice())));
+        for (&(i, part), z) in owners.iter().zip(logits) {
+            sums[i][part] += z;
+            counts[i][part] += 1;
+        }
+    }
+    sums.iter().zip(&counts).map(|(s, c)| [0, 1].map(|part| if c[part] == 0 { 0.0 } else { s[part] / c[part] as f64 })).collect()
+}
+
+/// The per-product classifier: the product-text model's calibrated log-odds stacked with the
+/// review model's evidence by a logistic regression fitted on out-of-fold log-odds of the
+/// training products (`folds` text models, each trained without its fold), the threshold
+/// chosen on the same out-of-fold scores (as scikit-learn's stacking: the text model applied
+/// to new products is the one trained on all training products). Returns the weights, the
+/// intercept, the threshold and the out-of-fold ROC-AUC.
+fn stack_products(
+    train: &[&Example<'_>],
+    train_evidence: &[[f64; 2]],
+    settings: &SentimentSettings,
+    seed: u64,
+    stage: &Stage,
+) -> Result<([f64; 3], f64, f64, f64), SentimentError> {
+    let folds = settings.product_folds;
+    let mut out_of_fold = vec![0.0f64; train.len()];
+    for fold in 0..folds {
+        let (held, rest): (Vec<usize>, Vec<usize>) = (0..train.len()).partition(|&i| fold_of(train[i].id, folds) == fold);
+        let rest: Vec<Example<'_>> = rest.iter().map(|&i| Example { ..*train[i] }).collect();
+        let classifier = fit_classifier(&rest, settings, seed.wrapping_add(100 * (fold as u64 + 1)), stage, &format!("products fold {fold}"))?;
+        let held_examples: Vec<&Example<'_>> = held.iter().map(|&i| train[i]).collect();
+        for (&i, z) in held.iter().zip(calibrated_logits(&classifier, &held_examples, settings)) {
+            out_of_fold[i] = z;
+        }
+    }
+    let rows: Vec<[f64; 3]> = out_of_fold.iter().zip(train_evidence).map(|(&z, e)| [z, e[0], e[1]]).collect();
+    let labels: Vec<bool> = train.iter().map(|e| e.negative).collect();
+    let (weights, intercept) = fit_logistic(&rows, &labels);
+    let p: Vec<f64> = rows.iter().map(|x| stacked_probability(&weights, intercept, x)).collect();
+    Ok((weights, intercept, best_threshold(&labels, &p), metrics::roc_auc(&labels, &p)))
+}
+
+fn stacked_probability(weights: &[f64; 3], intercept: f64, x: &[f64; 3]) -> f64 {
+    sigmoid(weights.iter().zip(x).map(|(w, v)| w * v).sum::<f64>() + intercept)
 }
 
 /// Reviews labelled by the protocol: rating >= 4 positive, <= 2 negative, others dropped;
@@ -314,7 +407,7 @@ pub fn train(
     let is_test = |text: &str| crate::fit::in_test(text, split.review_test_modulo);
     let (test, train): (Vec<&Example<'_>>, Vec<&Example<'_>>) = examples.iter().partition(|e| is_test(e.text));
     let train: Vec<Example<'_>> = train.into_iter().map(|e| Example { ..*e }).collect();
-    stage.set_length(settings.ensemble_size as u64 * 2);
+    stage.set_length(settings.ensemble_size as u64 * (2 + products.map_or(0, |_| 1 + settings.product_folds as u64)));
     let classifier = fit_classifier(&train, settings, seed, stage, "reviews")?;
     let plain = Device::flex();
     let predictor = SentimentPredictor::new(classifier.encoder.clone(), classifier.model.clone(), classifier.calibration.clone(), plain.clone());
@@ -341,10 +434,30 @@ pub fn train(
                 plain,
             );
             let transfer = evaluate(&predictor, &test, settings.max_words, true, &classifier);
+            let text_model = evaluate(&product_predictor, &test, settings.max_words, true, &product_classifier);
+            let (figures, stacker_weights, stacker_out_of_fold_roc_auc) = if settings.product_folds >= 2 {
+                let train_refs: Vec<&Example<'_>> = train.iter().collect();
+                let train_evidence = review_evidence(&predictor, &train_refs, settings.max_words);
+                let (weights, intercept, threshold, out_of_fold_auc) = stack_products(&train_refs, &train_evidence, settings, seed, stage)?;
+                let test_evidence = review_evidence(&predictor, &test, settings.max_words);
+                let p: Vec<f64> = calibrated_logits(&product_classifier, &test, settings)
+                    .into_iter()
+                    .zip(&test_evidence)
+                    .map(|(z, e)| stacked_probability(&weights, intercept, &[z, e[0], e[1]]))
+                    .collect();
+                let negative: Vec<bool> = test.iter().map(|e| e.negative).collect();
+                (score(&negative, &p, threshold, &product_classifier), weights.iter().copied().chain([intercept]).collect(), Some(out_of_fold_auc))
+            } else {
+                (text_model.clone(), Vec::new(), None)
+            };
             Some(ProductMetrics {
-                figures: evaluate(&product_predictor, &test, settings.max_words, true, &product_classifier),
+                figures,
+                text_model_roc_auc: text_model.roc_auc,
+                text_model_macro_f1: text_model.macro_f1,
                 review_model_roc_auc: transfer.roc_auc,
                 review_model_macro_f1: transfer.macro_f1,
+                stacker_weights,
+                stacker_out_of_fold_roc_auc,
             })
         }
         None => None,

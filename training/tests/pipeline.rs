@@ -235,6 +235,10 @@ fn training_reports_the_protocol_figures_and_writes_a_loadable_bundle() {
     assert!(m["cancellation"]["brier"].as_f64().unwrap() < m["cancellation"]["constant_brier"].as_f64().unwrap());
     assert!(m["sentiment_reviews"]["roc_auc"].as_f64().unwrap() > 0.9);
     assert!(m["price"]["r2_log"].as_f64().unwrap() > 0.9);
+    // The per-product figures come from the stack: text-model, title and content evidence, intercept.
+    let stacker = m["sentiment_products"]["stacker_weights"].as_array().unwrap();
+    assert_eq!(stacker.len(), 4);
+    assert!(stacker.iter().all(|w| w.as_f64().is_some_and(f64::is_finite)));
 
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("bundle");
