@@ -285,11 +285,10 @@ fn score(negative: &[bool], p: &[f64], threshold: f64, classifier: &Classifier) 
     }
 }
 
-/// Calibrated log-odds of negative of a classifier on examples.
-fn calibrated_logits(classifier: &Classifier, examples: &[&Example<'_>], settings: &SentimentSettings) -> Vec<f64> {
-    let rows = encode(&classifier.encoder, examples, settings.max_words, settings.use_title);
-    let predictor = SentimentPredictor::new(classifier.encoder.clone(), classifier.model.clone(), classifier.calibration.clone(), Device::flex());
-    let calibration = &classifier.calibration;
+/// Calibrated log-odds of negative of a predictor on examples.
+fn calibrated_logits(predictor: &SentimentPredictor, examples: &[&Example<'_>], settings: &SentimentSettings) -> Vec<f64> {
+    let rows = encode(predictor.encoder(), examples, settings.max_words, settings.use_title);
+    let calibration = predictor.calibration();
     let bags = rows.encoded.iter().map(|e| (e.tokens.as_slice(), e.weights.as_slice()));
     predictor.logits(bags).into_iter().map(|z| calibration.platt_a * z + calibration.platt_b).collect()
 }
@@ -348,7 +347,8 @@ fn stack_products(
         let rest: Vec<Example<'_>> = rest.iter().map(|&i| Example { ..*train[i] }).collect();
         let classifier = fit_classifier(&rest, settings, seed.wrapping_add(100 * (fold as u64 + 1)), stage, &format!("products fold {fold}"))?;
         let held_examples: Vec<&Example<'_>> = held.iter().map(|&i| train[i]).collect();
-        for (&i, z) in held.iter().zip(calibrated_logits(&classifier, &held_examples, settings)) {
+        let predictor = SentimentPredictor::new(classifier.encoder, classifier.model, classifier.calibration, Device::flex());
+        for (&i, z) in held.iter().zip(calibrated_logits(&predictor, &held_examples, settings)) {
             out_of_fold[i] = z;
         }
     }
@@ -440,7 +440,7 @@ pub fn train(
                 let train_evidence = review_evidence(&predictor, &train_refs, settings.max_words);
                 let (weights, intercept, threshold, out_of_fold_auc) = stack_products(&train_refs, &train_evidence, settings, seed, stage)?;
                 let test_evidence = review_evidence(&predictor, &test, settings.max_words);
-                let p: Vec<f64> = calibrated_logits(&product_classifier, &test, settings)
+                let p: Vec<f64> = calibrated_logits(&product_predictor, &test, settings)
                     .into_iter()
                     .zip(&test_evidence)
                     .map(|(z, e)| stacked_probability(&weights, intercept, &[z, e[0], e[1]]))
