@@ -26,11 +26,13 @@ pub const N_NUMERIC: usize = 6;
 const MAX_NAME_WORDS: usize = 40;
 
 /// Calls `emit` with every token of a product: `c<k>:<levels 1..k>` for each category level,
-/// `b:<first word of the name>` (the brand) and `w:<n-gram>` for word uni- and bigrams.
-/// Tokens are built in one reused buffer.
+/// `b:<first word of the name>` (the brand), `bc:<brand>|<top category level>` and
+/// `w:<n-gram>` for word uni- and bigrams. Tokens are built in one reused buffer.
 pub fn for_each_token(input: &ProductInput<'_>, mut emit: impl FnMut(&str, TokenKind)) {
     let mut buffer = String::with_capacity(64);
     let mut path = String::with_capacity(input.category_path.len());
+    // Length of the top level within `path`.
+    let mut top_level_len = 0;
     for (level, part) in input.category_path.split('|').map(str::trim).enumerate() {
         if part.is_empty() {
             break;
@@ -39,6 +41,9 @@ pub fn for_each_token(input: &ProductInput<'_>, mut emit: impl FnMut(&str, Token
             path.push('|');
         }
         crate::features::normalize::push_lowercase(&mut path, part);
+        if level == 0 {
+            top_level_len = path.len();
+        }
         buffer.clear();
         let _ = write!(buffer, "c{}:{path}", level + 1);
         emit(&buffer, TokenKind::Category(level));
@@ -51,6 +56,14 @@ pub fn for_each_token(input: &ProductInput<'_>, mut emit: impl FnMut(&str, Token
             buffer.push_str("b:");
             buffer.push_str(gram);
             emit(&buffer, TokenKind::Brand);
+            // A first word discounts differently by department (a brand's electronics against
+            // its kitchenware; generic first words such as "usb" or "the" everywhere): on the
+            // validation products this interaction lowered the error more than any other tried.
+            if top_level_len > 0 {
+                buffer.clear();
+                let _ = write!(buffer, "bc:{gram}|{}", &path[..top_level_len]);
+                emit(&buffer, TokenKind::Brand);
+            }
         }
         buffer.clear();
         buffer.push_str("w:");
@@ -178,7 +191,7 @@ mod tests {
         for_each_token(&input, |t, _| tokens.push(t.to_owned()));
         assert_eq!(
             tokens,
-            ["c1:electronics", "c2:electronics|headphones", "b:boat", "w:boat", "w:bassheads", "w:boat bassheads", "w:100", "w:bassheads 100"]
+            ["c1:electronics", "c2:electronics|headphones", "b:boat", "bc:boat|electronics", "w:boat", "w:bassheads", "w:boat bassheads", "w:100", "w:bassheads 100"]
         );
     }
 }

@@ -27,6 +27,11 @@ pub struct PriceMetrics {
     pub validation_products: usize,
     pub best_epochs: Vec<usize>,
     pub interval_scale: f64,
+    /// R² of ln(price) and MAPE on the validation products, by the members trained without
+    /// them (early stopping watched them, so a little optimistic): what choices of inputs and
+    /// settings are compared on, never the test products.
+    pub validation_r2_log: f64,
+    pub validation_mape_pct: f64,
 }
 
 pub struct TrainedPrice {
@@ -137,6 +142,14 @@ fn train_net(
     }
 }
 
+/// R² of ln(price) and MAPE of a predictor's point prices.
+fn point_errors(predictor: &PricePredictor, inputs: &[ProductInput<'_>], rows: &[&(&Product, ProductInput<'_>, f64)]) -> (f64, f64) {
+    let predicted_log: Vec<f64> = predictor.predict(inputs).iter().map(|p| p.price_inr.ln()).collect();
+    let actual_log: Vec<f64> = rows.iter().map(|(.., y)| *y).collect();
+    let exp = |v: &[f64]| v.iter().map(|y| y.exp()).collect::<Vec<_>>();
+    (metrics::r2(&actual_log, &predicted_log), metrics::mape_pct(&exp(&actual_log), &exp(&predicted_log)))
+}
+
 pub fn train(products: &[Product], split: &Split, settings: &PriceSettings, seed: u64, stage: &Stage) -> Result<TrainedPrice, PriceError> {
     let rows = usable(products);
     let is_test = |id: &str| crate::fit::in_test(id, split.product_test_modulo);
@@ -197,6 +210,8 @@ pub fn train(products: &[Product], split: &Split, settings: &PriceSettings, seed
         })
         .collect();
     let calibration = PriceCalibration { interval_scale: quantile(&needed, settings.interval_target).max(1e-3) };
+    let validation_inputs: Vec<ProductInput<'_>> = validation_rows.iter().map(|(_, input, _)| *input).collect();
+    let (validation_r2_log, validation_mape_pct) = point_errors(&validation_predictor, &validation_inputs, &validation_rows);
 
     // Refit every member on all training products for the epochs early stopping chose.
     let members: Vec<PriceNet> = best_epochs
@@ -236,6 +251,8 @@ pub fn train(products: &[Product], split: &Split, settings: &PriceSettings, seed
         validation_products: validation_rows.len(),
         best_epochs,
         interval_scale: calibration.interval_scale,
+        validation_r2_log,
+        validation_mape_pct,
     };
     Ok(TrainedPrice {
         model,
