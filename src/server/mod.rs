@@ -185,11 +185,19 @@ pub async fn start(settings: Settings) -> Result<RunningServer, ServeError> {
 
     let mut builder = tonic::transport::Server::builder();
     if !settings.tls.cert_path.is_empty() {
+        let (cert_path, key_path) = (&settings.tls.cert_path, &settings.tls.key_path);
         let read = |path: &str| std::fs::read(path).map_err(|e| ServeError::Tls(format!("{path}: {e}")));
-        let identity = tonic::transport::Identity::from_pem(read(&settings.tls.cert_path)?, read(&settings.tls.key_path)?);
-        builder = builder
-            .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
-            .map_err(|e| ServeError::Tls(e.to_string()))?;
+        let identity = tonic::transport::Identity::from_pem(read(cert_path)?, read(key_path)?);
+        builder = builder.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity)).map_err(|e| {
+            // tonic's own message is only "transport error"; the reason is in its sources.
+            let mut reason = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(cause) = source {
+                reason = format!("{reason}: {cause}");
+                source = cause.source();
+            }
+            ServeError::Tls(format!("certificate {cert_path} with key {key_path}: {reason}"))
+        })?;
     }
     let router = builder
         .layer(guard)

@@ -6,3 +6,4 @@ mod lifecycle;
 mod limits;
 mod predictions;
 mod segments;
+mod tls;
