@@ -9,6 +9,7 @@ pub mod bundle;
 pub mod cancellation;
 pub mod config;
 pub mod error;
+pub mod examples;
 pub mod features;
 pub mod forecast;
 pub mod price;

@@ -54,39 +54,12 @@ struct Outcome {
 }
 
 fn order(lines: usize, i: usize) -> proto::Order {
-    proto::Order {
-        order_id: format!("bench-{i}"),
-        order_date: "2022-06-12".into(),
-        fulfilment: "Merchant".into(),
-        sales_channel: "Amazon.in".into(),
-        ship_service_level: "Standard".into(),
-        b2b: false,
-        ship_city: "MUMBAI".into(),
-        ship_state: "MAHARASHTRA".into(),
-        ship_postal_code: "400081".into(),
-        lines: (0..lines)
-            .map(|l| proto::OrderLine {
-                line_id: l.to_string(),
-                sku: format!("SET{}-M", 100 + ((i + l) % 40) * 7),
-                style: format!("SET{}", 100 + ((i + l) % 40) * 7),
-                asin: "B0BENCH001".into(),
-                category: "Set".into(),
-                size: "M".into(),
-                unit_price_inr: Some(799.0),
-            })
-            .collect(),
-    }
+    shopml::examples::order(&format!("bench-{i}"), lines, i)
 }
 
+/// The example product with a name that differs per call.
 fn product(i: usize) -> proto::Product {
-    proto::Product {
-        product_id: format!("P{i}"),
-        name: format!("boAt Wireless Earbuds {i} with Mic (Black)"),
-        category_path: "Electronics|Headphones,Earbuds&Accessories|Headphones|In-Ear".into(),
-        list_price_inr: 2999.0,
-        rating: Some(4.1),
-        rating_count: Some(12_000),
-    }
+    proto::Product { name: format!("boAt Wireless Earbuds {i} with Mic (Black)"), ..shopml::examples::product(&format!("P{i}")) }
 }
 
 async fn call(rpc: Rpc, channel: Channel, args: &Args, i: usize) -> Result<(), tonic::Status> {

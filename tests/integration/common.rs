@@ -48,40 +48,11 @@ pub fn models(channel: &Channel) -> proto::model_service_client::ModelServiceCli
     proto::model_service_client::ModelServiceClient::new(channel.clone())
 }
 
-pub fn order(lines: usize) -> proto::Order {
-    proto::Order {
-        order_id: "171-0000001-0000001".into(),
-        order_date: "2022-06-12".into(),
-        fulfilment: "Merchant".into(),
-        sales_channel: "Amazon.in".into(),
-        ship_service_level: "Standard".into(),
-        b2b: false,
-        ship_city: "MUMBAI".into(),
-        ship_state: "Maharashtra".into(),
-        ship_postal_code: "400081".into(),
-        lines: (0..lines)
-            .map(|i| proto::OrderLine {
-                line_id: format!("line-{i}"),
-                sku: format!("SET{}-M", 100 + i * 7),
-                style: format!("SET{}", 100 + i * 7),
-                asin: "B0UNKNOWN1".into(),
-                category: "Set".into(),
-                size: "M".into(),
-                unit_price_inr: Some(799.0),
-            })
-            .collect(),
-    }
-}
+pub use shopml::examples::product;
 
-pub fn product(id: &str) -> proto::Product {
-    proto::Product {
-        product_id: id.into(),
-        name: "boAt Wireless Bluetooth Earbuds with Mic (Black)".into(),
-        category_path: "Electronics|Headphones,Earbuds&Accessories|Headphones|In-Ear".into(),
-        list_price_inr: 2999.0,
-        rating: Some(4.1),
-        rating_count: Some(12000),
-    }
+/// An order with `lines` lines (the checkout's shape; see [`shopml::examples::order`]).
+pub fn order(lines: usize) -> proto::Order {
+    shopml::examples::order("171-0000001-0000001", lines, 0)
 }
 
 pub fn code<T: std::fmt::Debug>(result: Result<T, tonic::Status>) -> (tonic::Code, String) {
