@@ -60,9 +60,12 @@ pub fn code<T: std::fmt::Debug>(result: Result<T, tonic::Status>) -> (tonic::Cod
     (status.code(), status.message().to_owned())
 }
 
+/// A bundle file's name and a change to its bytes.
+pub type FileEdit<'a> = (&'a str, &'a dyn Fn(Vec<u8>) -> Vec<u8>);
+
 /// Writes a copy of `source` as a new bundle version at `target` (created at `created_at`,
 /// hence a new bundle version), optionally changing a file's bytes before it is hashed.
-pub fn republish(source: &Path, target: &Path, created_at: chrono::DateTime<chrono::Utc>, edit: Option<(&str, &dyn Fn(Vec<u8>) -> Vec<u8>)>) -> String {
+pub fn republish(source: &Path, target: &Path, created_at: chrono::DateTime<chrono::Utc>, edit: Option<FileEdit<'_>>) -> String {
     let manifest: shopml::bundle::Manifest = shopml::bundle::read_json(source, "manifest.json").unwrap();
     let mut writer = shopml::bundle::BundleWriter::create(target).unwrap();
     for file in manifest.files.keys() {

@@ -314,7 +314,9 @@ fn segment_kind(
     let x = float_matrix(standardized.iter().flatten().map(|&v| v as f32).collect(), n, d, &device);
     let mut random = rng(seed);
     let mut by_k = BTreeMap::new();
-    let mut best: Option<(f64, usize, Vec<Vec<f64>>, Vec<usize>, Vec<f64>)> = None;
+    // (mean silhouette, k, centres, labels, silhouette of each row) of the best k so far
+    type Clustering = (f64, usize, Vec<Vec<f64>>, Vec<usize>, Vec<f64>);
+    let mut best: Option<Clustering> = None;
     for k in settings.k_min..=settings.k_max.min(n - 1) {
         let (centres, labels, _) = (0..settings.restarts)
             .map(|_| kmeans_once(&x, &standardized, k, settings.max_iterations, &mut random))
