@@ -100,6 +100,34 @@ pub fn hex(bytes: &[u8]) -> String {
     })
 }
 
+/// Renumbers a module's parameter ids 0, 1, 2, … in traversal order.
+#[derive(Default)]
+struct NumberedParamIds {
+    next: u64,
+}
+
+impl NumberedParamIds {
+    fn renumber<T: burn::module::ParameterValue>(&mut self, param: burn::module::Param<T>) -> burn::module::Param<T> {
+        let (_, value, mapper) = param.consume();
+        self.next += 1;
+        burn::module::Param::from_mapped_value(burn::module::ParamId::from(self.next - 1), value, mapper)
+    }
+}
+
+impl burn::module::ModuleMapper for NumberedParamIds {
+    fn map_float<const D: usize>(&mut self, param: burn::module::Param<burn::Tensor<D>>) -> burn::module::Param<burn::Tensor<D>> {
+        self.renumber(param)
+    }
+
+    fn map_int<const D: usize>(&mut self, param: burn::module::Param<burn::Tensor<D, burn::tensor::Int>>) -> burn::module::Param<burn::Tensor<D, burn::tensor::Int>> {
+        self.renumber(param)
+    }
+
+    fn map_bool<const D: usize>(&mut self, param: burn::module::Param<burn::Tensor<D, burn::tensor::Bool>>) -> burn::module::Param<burn::Tensor<D, burn::tensor::Bool>> {
+        self.renumber(param)
+    }
+}
+
 /// The files of one Burn model in a bundle: its record, the config beside it, the encoder of
 /// its features and its calibration.
 pub struct ModelFiles {
@@ -121,7 +149,9 @@ impl ModelFiles {
         calibration: &impl Serialize,
     ) -> Result<(), BundleError> {
         let path = writer.path(self.record)?;
-        model.save_file(&path).map_err(|e| BundleError::incompatible(&path, format!("cannot save the Burn record: {e:?}")))?;
+        // Burn gives parameters random ids and the record stores them; numbered in traversal
+        // order instead, the same weights give the same bytes (and the same bundle hashes).
+        model.map(&mut NumberedParamIds::default()).save_file(&path).map_err(|e| BundleError::incompatible(&path, format!("cannot save the Burn record: {e:?}")))?;
         writer.write_json(self.config, config)?;
         writer.write_json(self.encoder, encoder)?;
         writer.write_json(self.calibration, calibration)?;

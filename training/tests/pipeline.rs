@@ -199,16 +199,24 @@ fn training_and_serving_encode_a_row_the_same_way() {
 }
 
 #[test]
-fn the_same_data_and_config_give_the_same_metrics() {
+fn the_same_data_and_config_give_the_same_metrics_and_model_files() {
     let dir = tempfile::tempdir().unwrap();
-    let mut written = Vec::new();
+    let mut manifests = Vec::new();
     for run in ["a", "b"] {
         let out = dir.path().join(run);
         let status = train_cli().args(["--out", out.to_str().unwrap()]).output().unwrap();
         assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
-        written.push(std::fs::read(out.join("metrics.json")).unwrap());
+        manifests.push(shopml::bundle::read_json::<shopml::bundle::Manifest>(&out, "manifest.json").unwrap());
     }
-    assert!(written[0] == written[1], "two runs on the same data and config write the same metrics.json");
+    // Every file but the report (it states how long training took) hashes the same: the
+    // metrics, and the weights byte for byte (Burn's parameter ids included).
+    let hashes = |m: &shopml::bundle::Manifest| m.files.iter().filter(|(f, _)| f.as_str() != "REPORT.md").map(|(f, e)| (f.clone(), e.sha256.clone())).collect::<Vec<_>>();
+    let (a, b) = (hashes(&manifests[0]), hashes(&manifests[1]));
+    assert!(a.iter().any(|(f, _)| f.ends_with(".bpk")) && a.iter().any(|(f, _)| f == "metrics.json"));
+    for ((file, first), (_, second)) in a.iter().zip(&b) {
+        assert_eq!(first, second, "two runs on the same data and config write different {file}");
+    }
+    assert_eq!(a.len(), b.len());
 }
 
 #[test]
