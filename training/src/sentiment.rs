@@ -433,8 +433,8 @@ pub fn train(
                 product_classifier.calibration.clone(),
                 plain,
             );
-            let transfer = evaluate(&predictor, &test, settings.max_words, true, &classifier);
-            let text_model = evaluate(&product_predictor, &test, settings.max_words, true, &product_classifier);
+            let transfer = evaluate(&predictor, &test, settings.max_words, settings.use_title, &classifier);
+            let text_model = evaluate(&product_predictor, &test, settings.max_words, settings.use_title, &product_classifier);
             let (figures, stacker_weights, stacker_out_of_fold_roc_auc) = if settings.product_folds >= 2 {
                 let train_refs: Vec<&Example<'_>> = train.iter().collect();
                 let train_evidence = review_evidence(&predictor, &train_refs, settings.max_words);
