@@ -4,23 +4,21 @@
 /// Appends `value` lower-cased (as `char::to_lowercase` does), copying ASCII text in one go:
 /// most requests are ASCII and the per-char path was a quarter of the encoding cost.
 pub fn push_lowercase(out: &mut String, value: &str) {
-    if value.is_ascii() {
-        let start = out.len();
-        out.push_str(value);
-        out[start..].make_ascii_lowercase();
-    } else {
-        out.extend(value.chars().flat_map(char::to_lowercase));
-    }
+    push_cased(out, value, str::make_ascii_lowercase, char::to_lowercase);
 }
 
 /// Appends `value` upper-cased (as `char::to_uppercase` does), ASCII in one go.
 pub fn push_uppercase(out: &mut String, value: &str) {
+    push_cased(out, value, str::make_ascii_uppercase, char::to_uppercase);
+}
+
+fn push_cased<I: Iterator<Item = char>>(out: &mut String, value: &str, ascii: fn(&mut str), per_char: fn(char) -> I) {
     if value.is_ascii() {
         let start = out.len();
         out.push_str(value);
-        out[start..].make_ascii_uppercase();
+        ascii(&mut out[start..]);
     } else {
-        out.extend(value.chars().flat_map(char::to_uppercase));
+        out.extend(value.chars().flat_map(per_char));
     }
 }
 

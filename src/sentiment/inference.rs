@@ -22,6 +22,14 @@ pub struct SentimentCalibration {
     pub threshold: f64,
 }
 
+impl SentimentCalibration {
+    /// Calibrated log-odds of negative of the model's log-odds z.
+    #[inline]
+    pub fn log_odds(&self, logit: f64) -> f64 {
+        self.platt_a * logit + self.platt_b
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct SentimentResult {
     pub negative_probability: f64,
@@ -64,12 +72,17 @@ impl SentimentPredictor {
 
     /// Calibrated probabilities of negative of encoded reviews.
     pub fn negative_probabilities(&self, encoded: &[EncodedText]) -> Vec<f64> {
+        self.calibrated_log_odds(encoded).into_iter().map(sigmoid).collect()
+    }
+
+    /// Calibrated log-odds of negative of encoded texts (in chunks of 4096).
+    pub fn calibrated_log_odds(&self, encoded: &[EncodedText]) -> Vec<f64> {
         let mut out = Vec::with_capacity(encoded.len());
         for chunk in encoded.chunks(4096) {
             out.extend(
                 self.logits(chunk.iter().map(|e| (e.tokens.as_slice(), e.weights.as_slice())))
                     .into_iter()
-                    .map(|z| sigmoid(self.calibration.platt_a * z + self.calibration.platt_b)),
+                    .map(|z| self.calibration.log_odds(z)),
             );
         }
         out
@@ -111,7 +124,7 @@ impl SentimentPredictor {
             .zip(full)
             .zip(explained)
             .map(|((e, &z), words)| {
-                let p = sigmoid(a * z + self.calibration.platt_b);
+                let p = sigmoid(self.calibration.log_odds(z));
                 let mut effects: Vec<(String, f64)> =
                     words.iter().map(|(word, _)| (word.clone(), a * (z - occluded.next().expect("one logit per occlusion")))).collect();
                 effects.sort_by(|x, y| y.1.abs().total_cmp(&x.1.abs()));

@@ -287,10 +287,7 @@ fn score(negative: &[bool], p: &[f64], threshold: f64, classifier: &Classifier) 
 
 /// Calibrated log-odds of negative of a predictor on examples.
 fn calibrated_logits(predictor: &SentimentPredictor, examples: &[&Example<'_>], settings: &SentimentSettings) -> Vec<f64> {
-    let rows = encode(predictor.encoder(), examples, settings.max_words, settings.use_title);
-    let calibration = predictor.calibration();
-    let bags = rows.encoded.iter().map(|e| (e.tokens.as_slice(), e.weights.as_slice()));
-    predictor.logits(bags).into_iter().map(|z| calibration.platt_a * z + calibration.platt_b).collect()
+    predictor.calibrated_log_odds(&encode(predictor.encoder(), examples, settings.max_words, settings.use_title).encoded)
 }
 
 /// The pieces of a product's joined review titles or contents: an export row joins a product's
@@ -434,18 +431,18 @@ pub fn train(
                 plain,
             );
             let transfer = evaluate(&predictor, &test, settings.max_words, settings.use_title, &classifier);
-            let text_model = evaluate(&product_predictor, &test, settings.max_words, settings.use_title, &product_classifier);
+            // The text model's test log-odds, scored alone and entering the stack.
+            let negative: Vec<bool> = test.iter().map(|e| e.negative).collect();
+            let test_log_odds = calibrated_logits(&product_predictor, &test, settings);
+            let text_model_p: Vec<f64> = test_log_odds.iter().map(|&z| sigmoid(z)).collect();
+            let text_model = score(&negative, &text_model_p, product_predictor.calibration().threshold, &product_classifier);
             let (figures, stacker_weights, stacker_out_of_fold_roc_auc) = if settings.product_folds >= 2 {
                 let train_refs: Vec<&Example<'_>> = train.iter().collect();
                 let train_evidence = review_evidence(&predictor, &train_refs, settings.max_words);
                 let (weights, intercept, threshold, out_of_fold_auc) = stack_products(&train_refs, &train_evidence, settings, seed, stage)?;
                 let test_evidence = review_evidence(&predictor, &test, settings.max_words);
-                let p: Vec<f64> = calibrated_logits(&product_predictor, &test, settings)
-                    .into_iter()
-                    .zip(&test_evidence)
-                    .map(|(z, e)| stacked_probability(&weights, intercept, &[z, e[0], e[1]]))
-                    .collect();
-                let negative: Vec<bool> = test.iter().map(|e| e.negative).collect();
+                let p: Vec<f64> =
+                    test_log_odds.iter().zip(&test_evidence).map(|(&z, e)| stacked_probability(&weights, intercept, &[z, e[0], e[1]])).collect();
                 (score(&negative, &p, threshold, &product_classifier), weights.iter().copied().chain([intercept]).collect(), Some(out_of_fold_auc))
             } else {
                 (text_model.clone(), Vec::new(), None)
