@@ -169,6 +169,40 @@ pub struct SentimentSettings {
     pub refit_on_all_training: bool,
     pub use_title: bool,
     pub product_folds: u32,
+    /// Settings that the product-text model of the per-product protocol uses in place of the
+    /// ones above (a thousand long texts want other training than 30,000 short ones); keys
+    /// are this table's. See [`SentimentSettings::for_product_texts`].
+    #[serde(default)]
+    pub products: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+impl SentimentSettings {
+    /// These settings with the `products` overrides applied (an unknown key or a value of the
+    /// wrong type is an error naming it).
+    pub fn for_product_texts(&self) -> Result<SentimentSettings, ConfigError> {
+        let mut settings = serde_json::to_value(SentimentSettings { products: Default::default(), ..self.clone() })
+            .map_err(|e| ConfigError(format!("sentiment: {e}")))?;
+        for (key, value) in &self.products {
+            let fields = settings.as_object_mut().expect("settings serialise as a map");
+            if key == "products" || !fields.contains_key(key) {
+                return Err(ConfigError(format!("sentiment.products: unknown setting '{key}'")));
+            }
+            fields.insert(key.clone(), value.clone());
+            // Checked key by key, so that a value of the wrong type is named.
+            serde_json::from_value::<SentimentSettings>(settings.clone())
+                .map_err(|e| ConfigError(format!("sentiment.products.{key}: {e}")))?;
+        }
+        serde_json::from_value(settings).map_err(|e| ConfigError(format!("sentiment.products: {e}")))
+    }
+
+    fn check(&self, table: &str) -> Result<(), ConfigError> {
+        if self.batch_size == 0 || self.max_epochs == 0 || self.ensemble_size == 0 || self.validation_modulo < 2 || self.max_words == 0 {
+            return Err(ConfigError(format!(
+                "{table}: batch_size, max_epochs, ensemble_size, max_words must be > 0 and validation_modulo >= 2"
+            )));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -273,12 +307,8 @@ impl TrainConfig {
         if !(0.0 < p.interval_target && p.interval_target < 1.0) {
             return Err(ConfigError("price: interval_target must be in (0, 1)".into()));
         }
-        let t = &self.sentiment;
-        if t.batch_size == 0 || t.max_epochs == 0 || t.ensemble_size == 0 || t.validation_modulo < 2 || t.max_words == 0 {
-            return Err(ConfigError(
-                "sentiment: batch_size, max_epochs, ensemble_size, max_words must be > 0 and validation_modulo >= 2".into(),
-            ));
-        }
+        self.sentiment.check("sentiment")?;
+        self.sentiment.for_product_texts()?.check("sentiment.products")?;
         let f = &self.forecast;
         if f.window_days < 7 || f.horizon_days == 0 || f.validation_days == 0 || f.ensemble_size == 0 || f.batch_size == 0 {
             return Err(ConfigError(
@@ -302,5 +332,37 @@ impl TrainConfig {
             return Err(ConfigError("split: forecast_origin must follow forecast_first_day, forecast_test_days > 0".into()));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(toml: &str) -> Result<TrainConfig, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("train.toml");
+        std::fs::write(&file, toml).unwrap();
+        TrainConfig::load(Some(&file))
+    }
+
+    #[test]
+    fn the_product_text_model_takes_its_overrides_and_the_review_model_keeps_its_settings() {
+        let config = load("[sentiment]\nlearning_rate = 0.03\nmax_words = 300\n[sentiment.products]\nlearning_rate = 0.001\n").unwrap();
+        let products = config.sentiment.for_product_texts().unwrap();
+        assert_eq!(config.sentiment.learning_rate, 0.03);
+        assert_eq!(products.learning_rate, 0.001);
+        // Keys not overridden follow [sentiment]; the defaults' product overrides stay.
+        assert_eq!(products.max_words, 300);
+        assert_eq!(products.hidden_dim, TrainConfig::defaults().sentiment.for_product_texts().unwrap().hidden_dim);
+        assert!(products.products.is_empty());
+    }
+
+    #[test]
+    fn a_product_override_that_is_unknown_wrong_or_out_of_range_is_refused_by_name() {
+        let error = |toml: &str| load(toml).unwrap_err().to_string();
+        assert!(error("[sentiment.products]\nlearning_rat = 0.1\n").contains("sentiment.products: unknown setting 'learning_rat'"));
+        assert!(error("[sentiment.products]\nmax_words = \"many\"\n").contains("sentiment.products.max_words: invalid type"));
+        assert!(error("[sentiment.products]\nbatch_size = 0\n").contains("sentiment.products: batch_size"));
     }
 }

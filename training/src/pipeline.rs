@@ -116,16 +116,14 @@ pub fn train(data_dir: &Path, config: &TrainConfig, progress: &Progress) -> Resu
         let predictor = trained_sentiment.as_ref().map(|s| {
             shopml::sentiment::SentimentPredictor::new(s.encoder.clone(), s.model.clone(), s.calibration.clone(), burn::tensor::Device::flex())
         });
-        let trained = segments::train(
-            exports.products.as_ref().map(|p| p.products.as_slice()),
-            exports.customers.as_ref().map(|c| c.purchases.as_slice()),
-            exports.sales.as_ref().map(|s| s.lines.as_slice()),
-            &config.columns.sales,
-            predictor.as_ref(),
-            &config.segments,
-            config.seed,
-            &stage,
-        );
+        let inputs = segments::SegmentInputs {
+            products: exports.products.as_ref().map(|p| p.products.as_slice()),
+            purchases: exports.customers.as_ref().map(|c| c.purchases.as_slice()),
+            sales: exports.sales.as_ref().map(|s| s.lines.as_slice()),
+            sales_columns: &config.columns.sales,
+            sentiment: predictor.as_ref(),
+        };
+        let trained = segments::train(inputs, &config.segments, config.seed, &stage);
         let summary: Vec<String> = [("products", &trained.metrics.products), ("customers", &trained.metrics.customers), ("regions", &trained.metrics.regions)]
             .iter()
             .filter_map(|(name, m)| m.as_ref().map(|m| format!("{name}: k = {}, silhouette {:.3}", m.k, m.silhouette)))

@@ -528,16 +528,18 @@ pub fn bought_together(lines: &[SaleLine], settings: &SegmentSettings) -> Bought
     }
 }
 
-pub fn train(
-    products: Option<&[Product]>,
-    purchases: Option<&[Purchase]>,
-    sales: Option<&[SaleLine]>,
-    columns: &SalesColumns,
-    sentiment: Option<&SentimentPredictor>,
-    settings: &SegmentSettings,
-    seed: u64,
-    stage: &Stage,
-) -> TrainedSegments {
+/// What segments are computed from: each export that was read, and the sentiment model
+/// that gives products their review summary.
+pub struct SegmentInputs<'a> {
+    pub products: Option<&'a [Product]>,
+    pub purchases: Option<&'a [Purchase]>,
+    pub sales: Option<&'a [SaleLine]>,
+    pub sales_columns: &'a SalesColumns,
+    pub sentiment: Option<&'a SentimentPredictor>,
+}
+
+pub fn train(inputs: SegmentInputs<'_>, settings: &SegmentSettings, seed: u64, stage: &Stage) -> TrainedSegments {
+    let SegmentInputs { products, purchases, sales, sales_columns: columns, sentiment } = inputs;
     stage.set_length(4);
     let mut sets = Vec::new();
     let mut metrics = SegmentMetrics::default();

@@ -61,6 +61,8 @@ pub struct ProductMetrics {
     /// ROC-AUC of the stack on the out-of-fold scores of the training products (the test
     /// products play no part in it).
     pub stacker_out_of_fold_roc_auc: Option<f64>,
+    /// ROC-AUC of the product-text model alone on the same out-of-fold scores.
+    pub text_model_out_of_fold_roc_auc: Option<f64>,
 }
 
 pub struct TrainedSentiment {
@@ -76,6 +78,8 @@ pub struct TrainedSentiment {
 pub enum SentimentError {
     #[error("sentiment: {0}")]
     NotEnoughData(String),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
 }
 
 /// A labelled text: (id for the validation slice, title, text, is negative).
@@ -108,16 +112,17 @@ fn net_logits(net: &SentimentNet, rows: &Rows, device: &Device) -> Vec<f64> {
     out
 }
 
-fn train_net(
-    config: &SentimentModelConfig,
-    settings: &SentimentSettings,
-    encoder: &SentimentEncoder,
-    rows: &Rows,
+/// What every member of a classifier trains with.
+struct NetTraining<'a> {
+    config: &'a SentimentModelConfig,
+    settings: &'a SentimentSettings,
+    encoder: &'a SentimentEncoder,
+    /// Loss weight of a negative text (a positive one weighs 1).
     negative_weight: f64,
-    epochs: usize,
-    seed: u64,
-    mut after_epoch: impl FnMut(usize, SentimentNet) -> bool,
-) {
+}
+
+fn train_net(training: &NetTraining<'_>, rows: &Rows, epochs: usize, seed: u64, mut after_epoch: impl FnMut(usize, SentimentNet) -> bool) {
+    let NetTraining { config, settings, encoder, negative_weight } = *training;
     let device = Device::flex().autodiff();
     device.seed(seed);
     let mut net = config.init_net(&device);
@@ -214,13 +219,14 @@ fn fit_classifier(train: &[Example<'_>], settings: &SentimentSettings, seed: u64
         .with_hidden_dim(settings.hidden_dim)
         .with_dropout(settings.dropout)
         .with_ensemble_size(settings.ensemble_size);
+    let training = NetTraining { config: &config, settings, encoder: &encoder, negative_weight };
     let plain = Device::flex();
     let mut members = Vec::new();
     let mut best_epochs = Vec::new();
     for member in 0..settings.ensemble_size {
         let member_seed = seed.wrapping_add(1_000 * member as u64);
         let mut stopping = EarlyStopping::new(settings.patience);
-        train_net(&config, settings, &encoder, &fit_rows, negative_weight, settings.max_epochs, member_seed, |epoch, net| {
+        train_net(&training, &fit_rows, settings.max_epochs, member_seed, |epoch, net| {
             let z = net_logits(&net, &validation_rows, &plain);
             let (a, b) = fit_platt(&z, &validation_rows.negative);
             let p: Vec<f64> = z.iter().map(|&z| sigmoid(a * z + b)).collect();
@@ -248,7 +254,7 @@ fn fit_classifier(train: &[Example<'_>], settings: &SentimentSettings, seed: u64
             .enumerate()
             .map(|(member, &epochs)| {
                 let mut last = None;
-                train_net(&config, settings, &encoder, &all, negative_weight, epochs, seed.wrapping_add(1_000 * member as u64), |_, net| {
+                train_net(&training, &all, epochs, seed.wrapping_add(1_000 * member as u64), |_, net| {
                     last = Some(net);
                     true
                 });
@@ -324,19 +330,28 @@ fn review_evidence(review_model: &SentimentPredictor, examples: &[&Example<'_>],
     sums.iter().zip(&counts).map(|(s, c)| [0, 1].map(|part| if c[part] == 0 { 0.0 } else { s[part] / c[part] as f64 })).collect()
 }
 
+/// The per-product stack fitted by [`stack_products`].
+struct ProductStack {
+    /// Product-text log-odds, mean review-model log-odds of the titles, of the contents.
+    weights: [f64; 3],
+    intercept: f64,
+    threshold: f64,
+    out_of_fold_roc_auc: f64,
+    text_model_out_of_fold_roc_auc: f64,
+}
+
 /// The per-product classifier: the product-text model's calibrated log-odds stacked with the
 /// review model's evidence by a logistic regression fitted on out-of-fold log-odds of the
 /// training products (`folds` text models, each trained without its fold), the threshold
 /// chosen on the same out-of-fold scores (as scikit-learn's stacking: the text model applied
-/// to new products is the one trained on all training products). Returns the weights, the
-/// intercept, the threshold and the out-of-fold ROC-AUC.
+/// to new products is the one trained on all training products).
 fn stack_products(
     train: &[&Example<'_>],
     train_evidence: &[[f64; 2]],
     settings: &SentimentSettings,
     seed: u64,
     stage: &Stage,
-) -> Result<([f64; 3], f64, f64, f64), SentimentError> {
+) -> Result<ProductStack, SentimentError> {
     let folds = settings.product_folds;
     let mut out_of_fold = vec![0.0f64; train.len()];
     for fold in 0..folds {
@@ -353,7 +368,13 @@ fn stack_products(
     let labels: Vec<bool> = train.iter().map(|e| e.negative).collect();
     let (weights, intercept) = fit_logistic(&rows, &labels);
     let p: Vec<f64> = rows.iter().map(|x| stacked_probability(&weights, intercept, x)).collect();
-    Ok((weights, intercept, best_threshold(&labels, &p), metrics::roc_auc(&labels, &p)))
+    Ok(ProductStack {
+        weights,
+        intercept,
+        threshold: best_threshold(&labels, &p),
+        out_of_fold_roc_auc: metrics::roc_auc(&labels, &p),
+        text_model_out_of_fold_roc_auc: metrics::roc_auc(&labels, &out_of_fold),
+    })
 }
 
 fn stacked_probability(weights: &[f64; 3], intercept: f64, x: &[f64; 3]) -> f64 {
@@ -404,7 +425,11 @@ pub fn train(
     let is_test = |text: &str| crate::fit::in_test(text, split.review_test_modulo);
     let (test, train): (Vec<&Example<'_>>, Vec<&Example<'_>>) = examples.iter().partition(|e| is_test(e.text));
     let train: Vec<Example<'_>> = train.into_iter().map(|e| Example { ..*e }).collect();
-    stage.set_length(settings.ensemble_size as u64 * (2 + products.map_or(0, |_| 1 + settings.product_folds as u64)));
+    let product_settings = settings.for_product_texts()?;
+    stage.set_length(
+        settings.ensemble_size as u64 * 2
+            + products.map_or(0, |_| product_settings.ensemble_size as u64 * (1 + product_settings.product_folds as u64)),
+    );
     let classifier = fit_classifier(&train, settings, seed, stage, "reviews")?;
     let plain = Device::flex();
     let predictor = SentimentPredictor::new(classifier.encoder.clone(), classifier.model.clone(), classifier.calibration.clone(), plain.clone());
@@ -419,6 +444,8 @@ pub fn train(
 
     let product_metrics = match products {
         Some(products) => {
+            let review_settings = settings;
+            let settings = &product_settings;
             let examples = product_examples(products);
             let is_test = |id: &str| crate::fit::in_test(id, split.product_test_modulo);
             let (test, train): (Vec<&Example<'_>>, Vec<&Example<'_>>) = examples.iter().partition(|e| is_test(e.id));
@@ -430,22 +457,25 @@ pub fn train(
                 product_classifier.calibration.clone(),
                 plain,
             );
-            let transfer = evaluate(&predictor, &test, settings.max_words, settings.use_title, &classifier);
+            let transfer = evaluate(&predictor, &test, review_settings.max_words, review_settings.use_title, &classifier);
             // The text model's test log-odds, scored alone and entering the stack.
             let negative: Vec<bool> = test.iter().map(|e| e.negative).collect();
             let test_log_odds = calibrated_logits(&product_predictor, &test, settings);
             let text_model_p: Vec<f64> = test_log_odds.iter().map(|&z| sigmoid(z)).collect();
             let text_model = score(&negative, &text_model_p, product_predictor.calibration().threshold, &product_classifier);
-            let (figures, stacker_weights, stacker_out_of_fold_roc_auc) = if settings.product_folds >= 2 {
+            let (figures, stack) = if settings.product_folds >= 2 {
                 let train_refs: Vec<&Example<'_>> = train.iter().collect();
-                let train_evidence = review_evidence(&predictor, &train_refs, settings.max_words);
-                let (weights, intercept, threshold, out_of_fold_auc) = stack_products(&train_refs, &train_evidence, settings, seed, stage)?;
-                let test_evidence = review_evidence(&predictor, &test, settings.max_words);
-                let p: Vec<f64> =
-                    test_log_odds.iter().zip(&test_evidence).map(|(&z, e)| stacked_probability(&weights, intercept, &[z, e[0], e[1]])).collect();
-                (score(&negative, &p, threshold, &product_classifier), weights.iter().copied().chain([intercept]).collect(), Some(out_of_fold_auc))
+                let train_evidence = review_evidence(&predictor, &train_refs, review_settings.max_words);
+                let stack = stack_products(&train_refs, &train_evidence, settings, seed, stage)?;
+                let test_evidence = review_evidence(&predictor, &test, review_settings.max_words);
+                let p: Vec<f64> = test_log_odds
+                    .iter()
+                    .zip(&test_evidence)
+                    .map(|(&z, e)| stacked_probability(&stack.weights, stack.intercept, &[z, e[0], e[1]]))
+                    .collect();
+                (score(&negative, &p, stack.threshold, &product_classifier), Some(stack))
             } else {
-                (text_model.clone(), Vec::new(), None)
+                (text_model.clone(), None)
             };
             Some(ProductMetrics {
                 figures,
@@ -453,8 +483,9 @@ pub fn train(
                 text_model_macro_f1: text_model.macro_f1,
                 review_model_roc_auc: transfer.roc_auc,
                 review_model_macro_f1: transfer.macro_f1,
-                stacker_weights,
-                stacker_out_of_fold_roc_auc,
+                stacker_weights: stack.as_ref().map_or(Vec::new(), |s| s.weights.iter().copied().chain([s.intercept]).collect()),
+                stacker_out_of_fold_roc_auc: stack.as_ref().map(|s| s.out_of_fold_roc_auc),
+                text_model_out_of_fold_roc_auc: stack.as_ref().map(|s| s.text_model_out_of_fold_roc_auc),
             })
         }
         None => None,
