@@ -2,7 +2,7 @@
 //! ln(selling price / list price) from a weighted token bag and numeric inputs. The upper and
 //! lower quantiles are the median ± a softplus, so they never cross.
 
-use crate::features::bag::weighted_bag;
+use crate::features::bag::{weighted_bag, weighted_scalar_bag};
 use crate::features::ensemble::{StackedEmbedding, StackedLinear, Stacker};
 use burn::module::Initializer;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig, Relu};
@@ -107,7 +107,7 @@ pub struct ServingPriceNet {
 impl ServingPriceNet {
     /// `[batch, 3]`: the ensemble mean of [`PriceModel::forward`].
     pub fn forward(&self, tokens: Tensor<2, Int>, weights: Tensor<2>, numeric: Tensor<2>) -> Tensor<2> {
-        let [batch, width] = tokens.dims();
+        let [batch, _] = tokens.dims();
         let [_, n_numeric] = numeric.dims();
         let k = self.embedding.members();
         let bag = self.embedding.bags(tokens.clone(), weights.clone());
@@ -118,7 +118,7 @@ impl ServingPriceNet {
         let below = member_mean(softplus(raw.clone().slice([0..k, 0..batch, 0..1]), 1.0));
         let centre = member_mean(raw.clone().slice([0..k, 0..batch, 1..2]));
         let above = member_mean(softplus(raw.slice([0..k, 0..batch, 2..3]), 1.0));
-        let wide = (self.wide.clone().select(0, tokens.reshape([batch * width])).reshape([batch, width]) * weights).sum_dim(1);
+        let wide = weighted_scalar_bag(&self.wide, tokens, weights);
         let median = centre + wide + self.numeric_wide.forward(numeric);
         Tensor::cat(vec![median.clone() - below, median.clone(), median + above], 1)
     }

@@ -2,7 +2,7 @@
 //! a wide part (one weight per n-gram, like logistic regression on TF-IDF) plus a deep part
 //! (n-gram embeddings and an MLP), giving the log-odds that a review is negative.
 
-use crate::features::bag::weighted_bag;
+use crate::features::bag::{weighted_bag, weighted_scalar_bag};
 use crate::features::ensemble::{StackedEmbedding, StackedLinear, Stacker};
 use burn::module::Initializer;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig, Relu};
@@ -99,10 +99,10 @@ impl ServingSentimentNet {
     /// Log-odds that each review is negative, `[batch]`: the ensemble mean of
     /// [`SentimentModel::forward`].
     pub fn forward(&self, tokens: Tensor<2, Int>, weights: Tensor<2>) -> Tensor<1> {
-        let [batch, width] = tokens.dims();
+        let [batch, _] = tokens.dims();
         let bag = self.embedding.bags(tokens.clone(), weights.clone());
         let deep = self.output.forward(self.hidden.forward(bag).clamp_min(0.0)).sum_dim(0).reshape([batch, 1]);
-        let wide = (self.wide.clone().select(0, tokens.reshape([batch * width])).reshape([batch, width]) * weights).sum_dim(1);
+        let wide = weighted_scalar_bag(&self.wide, tokens, weights);
         (deep + wide).reshape([batch])
     }
 }
