@@ -240,7 +240,8 @@ fn fit_classifier(train: &[Example<'_>], settings: &SentimentSettings, seed: u64
     let model = SentimentModel::from_members(members);
     let uncalibrated = SentimentCalibration { platt_a: 1.0, platt_b: 0.0, threshold: 0.5 };
     let predictor = SentimentPredictor::new(encoder.clone(), model.clone(), uncalibrated, plain.clone());
-    let z: Vec<f64> = predictor.negative_probabilities(&validation_rows.encoded).iter().map(|p| (p / (1.0 - p)).ln()).collect();
+    // With the identity calibration these are the ensemble's raw log-odds.
+    let z = predictor.calibrated_log_odds(&validation_rows.encoded);
     let (platt_a, platt_b) = fit_platt(&z, &validation_rows.negative);
     let p: Vec<f64> = z.iter().map(|&z| sigmoid(platt_a * z + platt_b)).collect();
     let calibration = SentimentCalibration { platt_a, platt_b, threshold: best_threshold(&validation_rows.negative, &p) };
