@@ -33,7 +33,6 @@ pub fn to_f32_vec<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
         .expect("a float tensor converts to f32")
 }
 
-
 /// Logistic function.
 #[inline]
 pub fn sigmoid(x: f64) -> f64 {

@@ -104,7 +104,6 @@ pub fn quantile(values: &[f64], q: f64) -> f64 {
     sorted[lo] + (sorted[hi] - sorted[lo]) * (position - lo as f64)
 }
 
-
 /// Early stopping: keeps the best model seen and says when `patience` epochs passed without
 /// a better validation loss.
 pub struct EarlyStopping<M> {

@@ -142,14 +142,6 @@ fn train_net(
     }
 }
 
-/// R² of ln(price) and MAPE of a predictor's point prices.
-fn point_errors(predictor: &PricePredictor, inputs: &[ProductInput<'_>], rows: &[&(&Product, ProductInput<'_>, f64)]) -> (f64, f64) {
-    let predicted_log: Vec<f64> = predictor.predict(inputs).iter().map(|p| p.price_inr.ln()).collect();
-    let actual_log: Vec<f64> = rows.iter().map(|(.., y)| *y).collect();
-    let exp = |v: &[f64]| v.iter().map(|y| y.exp()).collect::<Vec<_>>();
-    (metrics::r2(&actual_log, &predicted_log), metrics::mape_pct(&exp(&actual_log), &exp(&predicted_log)))
-}
-
 pub fn train(products: &[Product], split: &Split, settings: &PriceSettings, seed: u64, stage: &Stage) -> Result<TrainedPrice, PriceError> {
     let rows = usable(products);
     let is_test = |id: &str| crate::fit::in_test(id, split.product_test_modulo);
@@ -200,8 +192,8 @@ pub fn train(products: &[Product], split: &Split, settings: &PriceSettings, seed
     // half-widths that puts `interval_target` of them inside.
     let validation_model = PriceModel::from_members(validation_members);
     let validation_predictor = PricePredictor::new(encoder.clone(), validation_model, PriceCalibration { interval_scale: 1.0 }, plain.clone());
-    let needed: Vec<f64> = validation_predictor
-        .log_ratio_quantiles(&validation.encoded)
+    let validation_quantiles = validation_predictor.log_ratio_quantiles(&validation.encoded);
+    let needed: Vec<f64> = validation_quantiles
         .iter()
         .zip(&validation.targets)
         .map(|(q, &y)| {
@@ -210,8 +202,12 @@ pub fn train(products: &[Product], split: &Split, settings: &PriceSettings, seed
         })
         .collect();
     let calibration = PriceCalibration { interval_scale: quantile(&needed, settings.interval_target).max(1e-3) };
-    let validation_inputs: Vec<ProductInput<'_>> = validation_rows.iter().map(|(_, input, _)| *input).collect();
-    let (validation_r2_log, validation_mape_pct) = point_errors(&validation_predictor, &validation_inputs, &validation_rows);
+    // The validation products' point errors from the same pass: ln(price) = ln(list) + median.
+    let validation_log: Vec<f64> = validation_rows.iter().map(|(.., y)| *y).collect();
+    let predicted_log: Vec<f64> = validation_quantiles.iter().zip(&validation.encoded).map(|(q, e)| e.log_list_price + q[1]).collect();
+    let exp = |v: &[f64]| v.iter().map(|y| y.exp()).collect::<Vec<_>>();
+    let validation_r2_log = metrics::r2(&validation_log, &predicted_log);
+    let validation_mape_pct = metrics::mape_pct(&exp(&validation_log), &exp(&predicted_log));
 
     // Refit every member on all training products for the epochs early stopping chose.
     let members: Vec<PriceNet> = best_epochs

@@ -186,7 +186,7 @@ pub fn build(trained: &Trained, version_note: &str, timings: &[(String, Duration
             );
         }
         if m.get("sentiment_products").is_some() {
-            let _ = writeln!(out, "Per product (a model of the same architecture trained on the product split, stacked with the review model's scores of each product's reviews; `text model` is the product model alone, `review model` the served review model applied unchanged):\n");
+            let _ = writeln!(out, "Per product (a product-text model with its own settings, `[sentiment.products]`, trained on the product split, stacked with the review model's scores of each product's reviews; `text model` is the product model alone, `review model` the served review model applied unchanged):\n");
             let p = &m["sentiment_products"];
             let text_model = serde_json::json!({"macro_f1": p["text_model_macro_f1"], "roc_auc": p["text_model_roc_auc"]});
             let transfer = serde_json::json!({"macro_f1": p["review_model_macro_f1"], "roc_auc": p["review_model_roc_auc"]});
