@@ -26,8 +26,10 @@ pub const N_NUMERIC: usize = 6;
 const MAX_NAME_WORDS: usize = 40;
 
 /// Calls `emit` with every token of a product: `c<k>:<levels 1..k>` for each category level,
-/// `b:<first word of the name>` (the brand), `bc:<brand>|<top category level>` and
-/// `w:<n-gram>` for word uni- and bigrams. Tokens are built in one reused buffer.
+/// `lp:<ending>` and `lpc:<ending>|<top category level>` for how the list price ends
+/// ([`list_price_ending`]), `b:<first word of the name>` (the brand),
+/// `bc:<brand>|<top category level>` and `w:<n-gram>` for word uni- and bigrams. Tokens are
+/// built in one reused buffer.
 pub fn for_each_token(input: &ProductInput<'_>, mut emit: impl FnMut(&str, TokenKind)) {
     let mut buffer = String::with_capacity(64);
     let mut path = String::with_capacity(input.category_path.len());
@@ -47,6 +49,17 @@ pub fn for_each_token(input: &ProductInput<'_>, mut emit: impl FnMut(&str, Token
         buffer.clear();
         let _ = write!(buffer, "c{}:{path}", level + 1);
         emit(&buffer, TokenKind::Category(level));
+    }
+    // A charm list price means a deeper discount in some departments than in others.
+    let ending = list_price_ending(input.list_price_inr);
+    buffer.clear();
+    buffer.push_str("lp:");
+    buffer.push_str(ending);
+    emit(&buffer, TokenKind::ListPrice);
+    if top_level_len > 0 {
+        buffer.clear();
+        let _ = write!(buffer, "lpc:{ending}|{}", &path[..top_level_len]);
+        emit(&buffer, TokenKind::ListPrice);
     }
     let mut first = true;
     for_each_ngram(input.name, 2, MAX_NAME_WORDS, |gram, _| {
@@ -73,8 +86,34 @@ pub fn for_each_token(input: &ProductInput<'_>, mut emit: impl FnMut(&str, Token
     });
 }
 
+/// How the list price ends in whole rupees ("fraction" when it is not a whole number of rupees
+/// in range). Sellers who inflate a list price to show a deep discount pick charm figures
+/// (₹4,999, ₹1,999); a list price such as ₹2,545 is more often a printed MRP sold near it.
+pub fn list_price_ending(list_price_inr: f64) -> &'static str {
+    let rupees = list_price_inr.round();
+    if (list_price_inr - rupees).abs() > 0.005 || !(1.0..1e15).contains(&rupees) {
+        return "fraction";
+    }
+    let rupees = rupees as u64;
+    if rupees % 1000 == 999 {
+        "999"
+    } else if rupees % 100 == 99 {
+        "99"
+    } else if rupees % 10 == 9 {
+        "9"
+    } else if rupees % 100 == 0 {
+        "00"
+    } else if rupees % 10 == 0 {
+        "0"
+    } else {
+        "other"
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenKind {
+    /// The list price's ending ([`list_price_ending`]).
+    ListPrice,
     /// Category level (0-based).
     Category(usize),
     Brand,
@@ -86,8 +125,8 @@ pub enum TokenKind {
 pub struct EncodedProduct {
     /// Known token indices (unknown tokens carry nothing learnt and are left out).
     pub tokens: Vec<u32>,
-    /// Weight of each token: 1 for category levels and the brand, 1/√n for the n name
-    /// n-grams (a long name must not drown the category).
+    /// Weight of each token: 1 for category levels, list-price endings and the brand, 1/√n
+    /// for the n name n-grams (a long name must not drown the category).
     pub weights: Vec<f32>,
     pub numeric: [f32; N_NUMERIC],
     /// ln(list price), the base the model's log-ratio adds to.
@@ -151,7 +190,7 @@ impl PriceEncoder {
         }
         let mut repeats = repeat.iter();
         known.retain(|_| !repeats.next().copied().unwrap_or(false));
-        // Name n-grams share 1/√n; category levels and the brand weigh 1.
+        // Name n-grams share 1/√n; category levels, list-price endings and the brand weigh 1.
         let word_weight = crate::features::bag::text_weight(known.iter().filter(|(_, word)| *word).count());
         let tokens = known.iter().map(|&(index, _)| index).collect();
         let weights = known.iter().map(|&(_, word)| if word { word_weight } else { 1.0 }).collect();
@@ -192,7 +231,39 @@ mod tests {
         for_each_token(&input, |t, _| tokens.push(t.to_owned()));
         assert_eq!(
             tokens,
-            ["c1:electronics", "c2:electronics|headphones", "b:boat", "bc:boat|electronics", "w:boat", "w:bassheads", "w:boat bassheads", "w:100", "w:bassheads 100"]
+            [
+                "c1:electronics",
+                "c2:electronics|headphones",
+                "lp:999",
+                "lpc:999|electronics",
+                "b:boat",
+                "bc:boat|electronics",
+                "w:boat",
+                "w:bassheads",
+                "w:boat bassheads",
+                "w:100",
+                "w:bassheads 100"
+            ]
         );
+    }
+
+    #[test]
+    fn list_price_endings_tell_charm_figures_from_printed_ones() {
+        let cases = [
+            (4999.0, "999"),
+            (999.0, "999"),
+            (1299.0, "99"),
+            (99.0, "99"),
+            (349.0, "9"),
+            (2500.0, "00"),
+            (1650.0, "0"),
+            (2545.0, "other"),
+            (1099.5, "fraction"),
+            (0.4, "fraction"),
+            (f64::MAX, "fraction"),
+        ];
+        for (price, ending) in cases {
+            assert_eq!(list_price_ending(price), ending, "₹{price}");
+        }
     }
 }

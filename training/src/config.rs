@@ -141,8 +141,10 @@ pub struct PriceSettings {
     pub batch_size: usize,
     pub max_epochs: usize,
     pub patience: usize,
+    pub fixed_epochs: usize,
     pub ensemble_size: usize,
     pub validation_modulo: u32,
+    pub validation_slice: u32,
     pub interval_target: f64,
     pub token_dropout: f64,
     pub l2_penalty: f64,
@@ -301,8 +303,10 @@ impl TrainConfig {
             return Err(ConfigError("cancellation: dropout and unknown_dropout must be in [0, 1)".into()));
         }
         let p = &self.price;
-        if p.batch_size == 0 || p.max_epochs == 0 || p.ensemble_size == 0 || p.validation_modulo < 2 {
-            return Err(ConfigError("price: batch_size, max_epochs, ensemble_size must be > 0 and validation_modulo >= 2".into()));
+        if p.batch_size == 0 || p.max_epochs == 0 || p.ensemble_size == 0 || p.validation_modulo < 2 || p.validation_slice >= p.validation_modulo {
+            return Err(ConfigError(
+                "price: batch_size, max_epochs, ensemble_size must be > 0, validation_modulo >= 2 and validation_slice < validation_modulo".into(),
+            ));
         }
         if !(0.0 < p.interval_target && p.interval_target < 1.0) {
             return Err(ConfigError("price: interval_target must be in (0, 1)".into()));
@@ -364,5 +368,12 @@ mod tests {
         assert!(error("[sentiment.products]\nlearning_rat = 0.1\n").contains("sentiment.products: unknown setting 'learning_rat'"));
         assert!(error("[sentiment.products]\nmax_words = \"many\"\n").contains("sentiment.products.max_words: invalid type"));
         assert!(error("[sentiment.products]\nbatch_size = 0\n").contains("sentiment.products: batch_size"));
+    }
+
+    #[test]
+    fn a_price_validation_slice_outside_its_modulo_is_refused() {
+        assert!(load("[price]\nvalidation_slice = 7\n").is_ok());
+        let error = load("[price]\nvalidation_slice = 8\n").unwrap_err().to_string();
+        assert!(error.contains("validation_slice < validation_modulo"), "{error}");
     }
 }

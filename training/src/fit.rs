@@ -140,7 +140,13 @@ pub fn in_test(key: &str, modulo: u32) -> bool {
 /// Validation slice of a training split: CRC-32 of `"validation:" + id` modulo `modulo` is 0,
 /// independent of the test split's CRC-32 of the id.
 pub fn in_validation(id: &str, modulo: u32) -> bool {
-    crc32fast::hash(format!("validation:{id}").as_bytes()).is_multiple_of(modulo)
+    in_validation_slice(id, modulo, 0)
+}
+
+/// Slice `slice` (0..modulo) of the same rule: rotating the slice held out turns one
+/// validation run into a `modulo`-fold cross-validation of a setting.
+pub fn in_validation_slice(id: &str, modulo: u32, slice: u32) -> bool {
+    crc32fast::hash(format!("validation:{id}").as_bytes()) % modulo == slice
 }
 
 /// Cross-fitting fold (0..folds) of a training row: CRC-32 of `"fold:" + id` modulo `folds`.

@@ -2,7 +2,7 @@
 
 use crate::config::{PriceSettings, Split};
 use crate::data::products::Product;
-use crate::fit::{EarlyStopping, in_validation, quantile, rng, shuffled};
+use crate::fit::{EarlyStopping, in_validation_slice, quantile, rng, shuffled};
 use crate::metrics;
 use crate::progress::Stage;
 use burn::optim::{AdamWConfig, GradientsParams};
@@ -28,8 +28,8 @@ pub struct PriceMetrics {
     pub best_epochs: Vec<usize>,
     pub interval_scale: f64,
     /// R² of ln(price) and MAPE on the validation products, by the members trained without
-    /// them (early stopping watched them, so a little optimistic): what choices of inputs and
-    /// settings are compared on, never the test products.
+    /// them (unbiased with `fixed_epochs`; a little optimistic when early stopping watched
+    /// them): what choices of inputs and settings are compared on, never the test products.
     pub validation_r2_log: f64,
     pub validation_mape_pct: f64,
 }
@@ -148,7 +148,7 @@ pub fn train(products: &[Product], split: &Split, settings: &PriceSettings, seed
     type Row<'a> = (&'a Product, ProductInput<'a>, f64);
     let (train_rows, test_rows): (Vec<&Row<'_>>, Vec<&Row<'_>>) = rows.iter().partition(|(p, ..)| !is_test(&p.product_id));
     let (validation_rows, fit_rows): (Vec<&Row<'_>>, Vec<&Row<'_>>) =
-        train_rows.iter().copied().partition(|row| in_validation(&row.0.product_id, settings.validation_modulo));
+        train_rows.iter().copied().partition(|row| in_validation_slice(&row.0.product_id, settings.validation_modulo, settings.validation_slice));
     if fit_rows.len() < 20 || validation_rows.is_empty() || test_rows.is_empty() {
         return Err(PriceError::NotEnoughData(format!(
             "{} training, {} validation and {} test products with both prices",
@@ -178,13 +178,17 @@ pub fn train(products: &[Product], split: &Split, settings: &PriceSettings, seed
     let mut validation_members = Vec::new();
     for member in 0..settings.ensemble_size {
         let member_seed = seed.wrapping_add(1_000 * member as u64);
-        let mut stopping = EarlyStopping::new(settings.patience);
-        train_net(&model_config, settings, &fit, settings.max_epochs, member_seed, |epoch, net| {
-            let loss = pinball(&validation.targets, &net_quantiles(&net, &validation, &plain));
+        let fixed = settings.fixed_epochs > 0;
+        let mut stopping = EarlyStopping::new(if fixed { usize::MAX } else { settings.patience });
+        let epochs = if fixed { settings.fixed_epochs } else { settings.max_epochs };
+        train_net(&model_config, settings, &fit, epochs, member_seed, |epoch, net| {
+            // With fixed epochs the last epoch is kept, whatever the validation loss.
+            let loss = if fixed { -(epoch as f64) } else { pinball(&validation.targets, &net_quantiles(&net, &validation, &plain)) };
             stopping.offer(epoch, loss, net)
         });
-        let (loss, best_epoch, net) = stopping.into_best();
-        stage.tick(format!("member {member}: best epoch {best_epoch}, validation pinball loss {loss:.4}"));
+        let (_, best_epoch, net) = stopping.into_best();
+        let loss = pinball(&validation.targets, &net_quantiles(&net, &validation, &plain));
+        stage.tick(format!("member {member}: epoch {best_epoch} kept, validation pinball loss {loss:.4}"));
         best_epochs.push(best_epoch);
         validation_members.push(net);
     }
