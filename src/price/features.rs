@@ -95,18 +95,13 @@ pub fn list_price_ending(list_price_inr: f64) -> &'static str {
         return "fraction";
     }
     let rupees = rupees as u64;
-    if rupees % 1000 == 999 {
-        "999"
-    } else if rupees % 100 == 99 {
-        "99"
-    } else if rupees % 10 == 9 {
-        "9"
-    } else if rupees % 100 == 0 {
-        "00"
-    } else if rupees % 10 == 0 {
-        "0"
-    } else {
-        "other"
+    match (rupees % 1000, rupees % 100, rupees % 10) {
+        (999, ..) => "999",
+        (_, 99, _) => "99",
+        (.., 9) => "9",
+        (_, 0, _) => "00",
+        (.., 0) => "0",
+        _ => "other",
     }
 }
 
