@@ -50,40 +50,38 @@ pub fn for_each_token(input: &ProductInput<'_>, mut emit: impl FnMut(&str, Token
         let _ = write!(buffer, "c{}:{path}", level + 1);
         emit(&buffer, TokenKind::Category(level));
     }
+    let department = (top_level_len > 0).then(|| &path[..top_level_len]);
     // A charm list price means a deeper discount in some departments than in others.
-    let ending = list_price_ending(input.list_price_inr);
-    buffer.clear();
-    buffer.push_str("lp:");
-    buffer.push_str(ending);
-    emit(&buffer, TokenKind::ListPrice);
-    if top_level_len > 0 {
-        buffer.clear();
-        let _ = write!(buffer, "lpc:{ending}|{}", &path[..top_level_len]);
-        emit(&buffer, TokenKind::ListPrice);
-    }
+    emit_with_department(&mut buffer, "lp", list_price_ending(input.list_price_inr), department, TokenKind::ListPrice, &mut emit);
     let mut first = true;
     for_each_ngram(input.name, 2, MAX_NAME_WORDS, |gram, _| {
         if first {
             first = false;
-            buffer.clear();
-            buffer.push_str("b:");
-            buffer.push_str(gram);
-            emit(&buffer, TokenKind::Brand);
-            // A first word discounts differently by department (a brand's electronics against
-            // its kitchenware; generic first words such as "usb" or "the" everywhere). Of the
-            // interactions tried it is the one that lowered the error on the validation and the
-            // test products both (README, price notes).
-            if top_level_len > 0 {
-                buffer.clear();
-                let _ = write!(buffer, "bc:{gram}|{}", &path[..top_level_len]);
-                emit(&buffer, TokenKind::Brand);
-            }
+            // The brand, and the brand within its department: a first word discounts
+            // differently by department (a brand's electronics against its kitchenware; generic
+            // first words such as "usb" or "the" everywhere). Of the interactions tried it is the
+            // one that lowered the error on the validation and the test products both (README,
+            // price notes).
+            emit_with_department(&mut buffer, "b", gram, department, TokenKind::Brand, &mut emit);
         }
         buffer.clear();
         buffer.push_str("w:");
         buffer.push_str(gram);
         emit(&buffer, TokenKind::Word);
     });
+}
+
+/// Emits `<key>:<value>` and, when the product has a department (top category level),
+/// `<key>c:<value>|<department>`.
+fn emit_with_department(buffer: &mut String, key: &str, value: &str, department: Option<&str>, kind: TokenKind, emit: &mut impl FnMut(&str, TokenKind)) {
+    buffer.clear();
+    buffer.extend([key, ":", value]);
+    emit(buffer, kind);
+    if let Some(department) = department {
+        buffer.clear();
+        buffer.extend([key, "c:", value, "|", department]);
+        emit(buffer, kind);
+    }
 }
 
 /// How the list price ends in whole rupees ("fraction" when it is not a whole number of rupees
