@@ -105,15 +105,27 @@ pub fn quantile(values: &[f64], q: f64) -> f64 {
 }
 
 /// Early stopping: keeps the best model seen and says when `patience` epochs passed without
-/// a better validation loss.
+/// a better validation loss. In fixed mode ([`EarlyStopping::with_budget`]) it keeps the last.
 pub struct EarlyStopping<M> {
     patience: usize,
+    keep_last: bool,
     best: Option<(f64, usize, M)>,
 }
 
 impl<M> EarlyStopping<M> {
     pub fn new(patience: usize) -> Self {
-        Self { patience: patience.max(1), best: None }
+        Self { patience: patience.max(1), keep_last: false, best: None }
+    }
+
+    /// With `fixed_epochs` > 0 a member trains exactly that many epochs and the last is kept
+    /// (no validation loss is computed); otherwise it stops early within `max_epochs`. Returns
+    /// the rule and the number of epochs to run.
+    pub fn with_budget(fixed_epochs: usize, max_epochs: usize, patience: usize) -> (Self, usize) {
+        if fixed_epochs > 0 {
+            (Self { keep_last: true, ..Self::new(patience) }, fixed_epochs)
+        } else {
+            (Self::new(patience), max_epochs)
+        }
     }
 
     /// Offers the model after `epoch` with its validation `loss`; returns whether to go on.
@@ -126,7 +138,17 @@ impl<M> EarlyStopping<M> {
         }
     }
 
-    /// (best loss, its epoch, its model).
+    /// As [`Self::offer`], computing the validation loss only when the rule needs it.
+    pub fn offer_with(&mut self, epoch: usize, model: M, loss: impl FnOnce(&M) -> f64) -> bool {
+        if self.keep_last {
+            self.best = Some((f64::NAN, epoch, model));
+            return true;
+        }
+        let loss = loss(&model);
+        self.offer(epoch, loss, model)
+    }
+
+    /// (best loss, its epoch, its model); the loss is NaN in fixed mode.
     pub fn into_best(self) -> (f64, usize, M) {
         self.best.expect("at least one epoch was offered")
     }
@@ -207,5 +229,27 @@ mod tests {
     fn quantiles_interpolate() {
         assert_eq!(quantile(&[3.0, 1.0, 2.0], 0.5), 2.0);
         assert_eq!(quantile(&[1.0, 2.0], 0.25), 1.25);
+    }
+
+    #[test]
+    fn early_stopping_keeps_the_best_and_a_fixed_budget_keeps_the_last() {
+        let losses = [0.5, 0.3, 0.4, 0.35, 0.45, 0.2];
+        let run = |(mut rule, epochs): (EarlyStopping<usize>, usize)| {
+            let mut loss_computed = 0;
+            for epoch in 1..=epochs.min(losses.len()) {
+                let go_on = rule.offer_with(epoch, epoch, |_| {
+                    loss_computed += 1;
+                    losses[epoch - 1]
+                });
+                if !go_on {
+                    break;
+                }
+            }
+            (rule.into_best().2, loss_computed)
+        };
+        // Patience 2: epochs 3 and 4 bring nothing better than epoch 2, so training stops there.
+        assert_eq!(run(EarlyStopping::with_budget(0, 100, 2)), (2, 4));
+        // Four fixed epochs: the fourth is kept and no validation loss is computed.
+        assert_eq!(run(EarlyStopping::with_budget(4, 100, 2)), (4, 0));
     }
 }

@@ -264,16 +264,13 @@ pub fn train(lines: &[SaleLine], split: &Split, settings: &ForecastSettings, see
     let mut validation_members = Vec::new();
     for member in 0..settings.ensemble_size {
         let member_seed = seed.wrapping_add(1_000 * member as u64);
-        let mut stopping = EarlyStopping::new(if settings.fixed_epochs > 0 { usize::MAX } else { settings.patience });
-        let epochs = if settings.fixed_epochs > 0 { settings.fixed_epochs } else { settings.max_epochs };
+        let (mut stopping, epochs) = EarlyStopping::with_budget(settings.fixed_epochs, settings.max_epochs, settings.patience);
         train_net(&model_config, settings, &fit, epochs, member_seed, |epoch, net| {
-            // With fixed epochs the last epoch is kept, whatever the validation loss.
-            let loss = if settings.fixed_epochs > 0 { -(epoch as f64) } else { validation_loss(&net, &validation, &encoder, h) };
-            stopping.offer(epoch, loss, net)
+            stopping.offer_with(epoch, net, |net| validation_loss(net, &validation, &encoder, h))
         });
         let (_, epoch, net) = stopping.into_best();
         let loss = validation_loss(&net, &validation, &encoder, h);
-        stage.tick(format!("member {member}: best epoch {epoch}, validation pinball loss {loss:.4}"));
+        stage.tick(format!("member {member}: epoch {epoch} kept, validation pinball loss {loss:.4}"));
         best_epochs.push(epoch);
         validation_members.push(net);
     }

@@ -178,13 +178,9 @@ pub fn train(products: &[Product], split: &Split, settings: &PriceSettings, seed
     let mut validation_members = Vec::new();
     for member in 0..settings.ensemble_size {
         let member_seed = seed.wrapping_add(1_000 * member as u64);
-        let fixed = settings.fixed_epochs > 0;
-        let mut stopping = EarlyStopping::new(if fixed { usize::MAX } else { settings.patience });
-        let epochs = if fixed { settings.fixed_epochs } else { settings.max_epochs };
+        let (mut stopping, epochs) = EarlyStopping::with_budget(settings.fixed_epochs, settings.max_epochs, settings.patience);
         train_net(&model_config, settings, &fit, epochs, member_seed, |epoch, net| {
-            // With fixed epochs the last epoch is kept, whatever the validation loss.
-            let loss = if fixed { -(epoch as f64) } else { pinball(&validation.targets, &net_quantiles(&net, &validation, &plain)) };
-            stopping.offer(epoch, loss, net)
+            stopping.offer_with(epoch, net, |net| pinball(&validation.targets, &net_quantiles(net, &validation, &plain)))
         });
         let (_, best_epoch, net) = stopping.into_best();
         let loss = pinball(&validation.targets, &net_quantiles(&net, &validation, &plain));
