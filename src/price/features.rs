@@ -59,9 +59,8 @@ pub fn for_each_token(input: &ProductInput<'_>, mut emit: impl FnMut(&str, Token
             first = false;
             // The brand, and the brand within its department: a first word discounts
             // differently by department (a brand's electronics against its kitchenware; generic
-            // first words such as "usb" or "the" everywhere). Of the interactions tried it is the
-            // one that lowered the error on the validation and the test products both (README,
-            // price notes).
+            // first words such as "usb" or "the" everywhere); it lowered the error on the
+            // validation and the test products both (README, price notes).
             emit_with_department(&mut buffer, "b", gram, department, TokenKind::Brand, &mut emit);
         }
         buffer.clear();
