@@ -75,15 +75,21 @@ impl SentimentPredictor {
         self.calibrated_log_odds(encoded).into_iter().map(sigmoid).collect()
     }
 
-    /// Calibrated log-odds of negative of encoded texts (in chunks of 4096).
+    /// Calibrated log-odds of negative of encoded texts.
     pub fn calibrated_log_odds(&self, encoded: &[EncodedText]) -> Vec<f64> {
+        let mut out = self.raw_log_odds(encoded);
+        for z in &mut out {
+            *z = self.calibration.log_odds(*z);
+        }
+        out
+    }
+
+    /// The model's log-odds of negative of encoded texts, before calibration (in chunks of
+    /// 4096, so that a large set never becomes one huge batch).
+    pub fn raw_log_odds(&self, encoded: &[EncodedText]) -> Vec<f64> {
         let mut out = Vec::with_capacity(encoded.len());
         for chunk in encoded.chunks(4096) {
-            out.extend(
-                self.logits(chunk.iter().map(|e| (e.tokens.as_slice(), e.weights.as_slice())))
-                    .into_iter()
-                    .map(|z| self.calibration.log_odds(z)),
-            );
+            out.extend(self.logits(chunk.iter().map(|e| (e.tokens.as_slice(), e.weights.as_slice()))));
         }
         out
     }

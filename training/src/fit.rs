@@ -148,9 +148,17 @@ impl<M> EarlyStopping<M> {
         self.offer(epoch, loss, model)
     }
 
-    /// (best loss, its epoch, its model); the loss is NaN in fixed mode.
+    /// (best loss, its epoch, its model); the loss is NaN in fixed mode (see [`Self::into_kept`]).
     pub fn into_best(self) -> (f64, usize, M) {
         self.best.expect("at least one epoch was offered")
+    }
+
+    /// (validation loss, epoch, model) of the model kept: the loss early stopping already
+    /// computed, or in fixed mode `loss` of the last model, computed once here.
+    pub fn into_kept(self, loss: impl FnOnce(&M) -> f64) -> (f64, usize, M) {
+        let keep_last = self.keep_last;
+        let (best, epoch, model) = self.into_best();
+        (if keep_last { loss(&model) } else { best }, epoch, model)
     }
 }
 
@@ -251,5 +259,17 @@ mod tests {
         assert_eq!(run(EarlyStopping::with_budget(0, 100, 2)), (2, 4));
         // Four fixed epochs: the fourth is kept and no validation loss is computed.
         assert_eq!(run(EarlyStopping::with_budget(4, 100, 2)), (4, 0));
+    }
+
+    #[test]
+    fn the_kept_model_brings_its_validation_loss_computed_once() {
+        let mut early = EarlyStopping::with_budget(0, 10, 3).0;
+        early.offer_with(1, "a", |_| 0.4);
+        early.offer_with(2, "b", |_| 0.2);
+        assert_eq!(early.into_kept(|_| panic!("early stopping already knows the loss")), (0.2, 2, "b"));
+        let mut fixed = EarlyStopping::with_budget(2, 10, 3).0;
+        fixed.offer_with(1, "a", |_| panic!("fixed epochs compute no loss while training"));
+        fixed.offer_with(2, "b", |_| panic!("fixed epochs compute no loss while training"));
+        assert_eq!(fixed.into_kept(|m| if *m == "b" { 0.7 } else { 0.0 }), (0.7, 2, "b"));
     }
 }

@@ -268,8 +268,7 @@ pub fn train(lines: &[SaleLine], split: &Split, settings: &ForecastSettings, see
         train_net(&model_config, settings, &fit, epochs, member_seed, |epoch, net| {
             stopping.offer_with(epoch, net, |net| validation_loss(net, &validation, &encoder, h))
         });
-        let (_, epoch, net) = stopping.into_best();
-        let loss = validation_loss(&net, &validation, &encoder, h);
+        let (loss, epoch, net) = stopping.into_kept(|net| validation_loss(net, &validation, &encoder, h));
         stage.tick(format!("member {member}: epoch {epoch} kept, validation pinball loss {loss:.4}"));
         best_epochs.push(epoch);
         validation_members.push(net);

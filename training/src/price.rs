@@ -182,8 +182,7 @@ pub fn train(products: &[Product], split: &Split, settings: &PriceSettings, seed
         train_net(&model_config, settings, &fit, epochs, member_seed, |epoch, net| {
             stopping.offer_with(epoch, net, |net| pinball(&validation.targets, &net_quantiles(net, &validation, &plain)))
         });
-        let (_, best_epoch, net) = stopping.into_best();
-        let loss = pinball(&validation.targets, &net_quantiles(&net, &validation, &plain));
+        let (loss, best_epoch, net) = stopping.into_kept(|net| pinball(&validation.targets, &net_quantiles(net, &validation, &plain)));
         stage.tick(format!("member {member}: epoch {best_epoch} kept, validation pinball loss {loss:.4}"));
         best_epochs.push(best_epoch);
         validation_members.push(net);

@@ -240,8 +240,7 @@ fn fit_classifier(train: &[Example<'_>], settings: &SentimentSettings, seed: u64
     let model = SentimentModel::from_members(members);
     let uncalibrated = SentimentCalibration { platt_a: 1.0, platt_b: 0.0, threshold: 0.5 };
     let predictor = SentimentPredictor::new(encoder.clone(), model.clone(), uncalibrated, plain.clone());
-    // With the identity calibration these are the ensemble's raw log-odds.
-    let z = predictor.calibrated_log_odds(&validation_rows.encoded);
+    let z = predictor.raw_log_odds(&validation_rows.encoded);
     let (platt_a, platt_b) = fit_platt(&z, &validation_rows.negative);
     let p: Vec<f64> = z.iter().map(|&z| sigmoid(platt_a * z + platt_b)).collect();
     let calibration = SentimentCalibration { platt_a, platt_b, threshold: best_threshold(&validation_rows.negative, &p) };
@@ -321,12 +320,9 @@ fn review_evidence(review_model: &SentimentPredictor, examples: &[&Example<'_>],
     }
     let mut sums = vec![[0.0f64; 2]; examples.len()];
     let mut counts = vec![[0usize; 2]; examples.len()];
-    for (chunk, owners) in encoded.chunks(4096).zip(owner.chunks(4096)) {
-        let logits = review_model.logits(chunk.iter().map(|e| (e.tokens.as_slice(), e.weights.as_slice())));
-        for (&(i, part), z) in owners.iter().zip(logits) {
-            sums[i][part] += z;
-            counts[i][part] += 1;
-        }
+    for (&(i, part), z) in owner.iter().zip(review_model.raw_log_odds(&encoded)) {
+        sums[i][part] += z;
+        counts[i][part] += 1;
     }
     sums.iter().zip(&counts).map(|(s, c)| [0, 1].map(|part| if c[part] == 0 { 0.0 } else { s[part] / c[part] as f64 })).collect()
 }
