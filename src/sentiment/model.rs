@@ -1,10 +1,12 @@
 //! The sentiment classifier: an ensemble of small nets over a weighted bag of word n-grams,
 //! a wide part (one weight per n-gram, like logistic regression on TF-IDF) plus a deep part
-//! (n-gram embeddings and an MLP), giving the log-odds that a review is negative.
+//! (n-gram embeddings and an MLP), giving the log-odds that a review is negative. With
+//! `hidden_dim` 0 there is no deep part: the net is a logistic regression on the bag.
 
 use crate::features::bag::{weighted_bag, weighted_scalar_bag};
 use crate::features::ensemble::{StackedEmbedding, StackedLinear, Stacker};
-use burn::module::Initializer;
+use crate::features::to_f32_vec;
+use burn::module::{Initializer, Param};
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig, Relu};
 use burn::prelude::*;
 
@@ -13,6 +15,7 @@ pub struct SentimentModelConfig {
     pub vocab_size: usize,
     #[config(default = 16)]
     pub embedding_dim: usize,
+    /// 0: no deep part (no embeddings either).
     #[config(default = 16)]
     pub hidden_dim: usize,
     #[config(default = 0.2)]
@@ -23,10 +26,15 @@ pub struct SentimentModelConfig {
 
 #[derive(Module, Debug)]
 pub struct SentimentNet {
-    embedding: Embedding,
+    /// The deep part's embedding, hidden and output layers: all present, or all None in a net
+    /// without one (see [`SentimentNet::deep_part`]). Flat fields keep the record's tensor
+    /// names those of bundles saved before a net could go without.
+    embedding: Option<Embedding>,
     wide: Embedding,
-    hidden: Linear,
-    output: Linear,
+    hidden: Option<Linear>,
+    output: Option<Linear>,
+    /// The log-odds' constant of a net without a deep part (the output layer's bias otherwise).
+    intercept: Option<Param<Tensor<1>>>,
     dropout: Dropout,
     activation: Relu,
 }
@@ -38,13 +46,17 @@ pub struct SentimentModel {
 
 impl SentimentModelConfig {
     pub fn init_net(&self, device: &Device) -> SentimentNet {
+        let deep = self.hidden_dim > 0;
         SentimentNet {
-            embedding: EmbeddingConfig::new(self.vocab_size, self.embedding_dim)
-                .with_initializer(Initializer::Normal { mean: 0.0, std: 0.05 })
-                .init(device),
+            embedding: deep.then(|| {
+                EmbeddingConfig::new(self.vocab_size, self.embedding_dim)
+                    .with_initializer(Initializer::Normal { mean: 0.0, std: 0.05 })
+                    .init(device)
+            }),
             wide: EmbeddingConfig::new(self.vocab_size, 1).with_initializer(Initializer::Zeros).init(device),
-            hidden: LinearConfig::new(self.embedding_dim, self.hidden_dim).init(device),
-            output: LinearConfig::new(self.hidden_dim, 1).init(device),
+            hidden: deep.then(|| LinearConfig::new(self.embedding_dim, self.hidden_dim).init(device)),
+            output: deep.then(|| LinearConfig::new(self.hidden_dim, 1).init(device)),
+            intercept: (!deep).then(|| Param::from_tensor(Tensor::zeros([1], device))),
             dropout: DropoutConfig::new(self.dropout).init(),
             activation: Relu::new(),
         }
@@ -58,16 +70,31 @@ impl SentimentModelConfig {
 impl SentimentNet {
     /// Log-odds that each review is negative, `[batch]`.
     pub fn forward(&self, tokens: Tensor<2, Int>, weights: Tensor<2>) -> Tensor<1> {
-        let bag = weighted_bag(&self.embedding, tokens.clone(), weights.clone());
-        let [batch, _] = bag.dims();
-        let wide = weighted_bag(&self.wide, tokens, weights);
-        let deep = self.output.forward(self.dropout.forward(self.activation.forward(self.hidden.forward(bag))));
-        (deep + wide).reshape([batch])
+        let [batch, _] = tokens.dims();
+        let wide = weighted_bag(&self.wide, tokens.clone(), weights.clone());
+        let rest = match (self.deep_part(), &self.intercept) {
+            (Some((embedding, hidden, output)), _) => {
+                let bag = weighted_bag(embedding, tokens, weights);
+                output.forward(self.dropout.forward(self.activation.forward(hidden.forward(bag))))
+            }
+            (None, Some(intercept)) => intercept.val().reshape([1, 1]),
+            (None, None) => panic!("a sentiment net has a deep part or an intercept"),
+        };
+        (wide + rest).reshape([batch])
+    }
+
+    /// The deep part's embedding, hidden and output layers, when the net has one.
+    fn deep_part(&self) -> Option<(&Embedding, &Linear, &Linear)> {
+        Some((self.embedding.as_ref()?, self.hidden.as_ref()?, self.output.as_ref()?))
     }
 
     /// Σ of the squared n-gram weights (wide and embedding): the ridge penalty of training.
     pub fn token_weight_penalty(&self) -> Tensor<1> {
-        self.wide.weight.val().powi_scalar(2).sum() + self.embedding.weight.val().powi_scalar(2).sum()
+        let wide = self.wide.weight.val().powi_scalar(2).sum();
+        match &self.embedding {
+            Some(embedding) => wide + embedding.weight.val().powi_scalar(2).sum(),
+            None => wide,
+        }
     }
 }
 
@@ -87,12 +114,13 @@ impl SentimentModel {
 /// [`crate::cancellation::ServingCancellationNet`]): one batched product per layer for all members.
 #[derive(Debug, Clone)]
 pub struct ServingSentimentNet {
-    embedding: StackedEmbedding,
-    hidden: StackedLinear,
-    /// Scaled by 1/k, so the sum over members is their mean.
-    output: StackedLinear,
+    /// Embedding, hidden and output layers (the last scaled by 1/k, so the sum over members is
+    /// their mean); None for nets without a deep part.
+    deep: Option<(StackedEmbedding, StackedLinear, StackedLinear)>,
     /// `[vocab, 1]`, the members' mean.
     wide: Tensor<2>,
+    /// `[1, 1]`, the members' mean intercept (nets without a deep part; zero otherwise).
+    intercept: Tensor<2>,
 }
 
 impl ServingSentimentNet {
@@ -100,22 +128,39 @@ impl ServingSentimentNet {
     /// [`SentimentModel::forward`].
     pub fn forward(&self, tokens: Tensor<2, Int>, weights: Tensor<2>) -> Tensor<1> {
         let [batch, _] = tokens.dims();
-        let bag = self.embedding.bags(tokens.clone(), weights.clone());
-        let deep = self.output.forward(self.hidden.forward(bag).clamp_min(0.0)).sum_dim(0).reshape([batch, 1]);
-        let wide = weighted_scalar_bag(&self.wide, tokens, weights);
-        (deep + wide).reshape([batch])
+        let wide = weighted_scalar_bag(&self.wide, tokens.clone(), weights.clone()) + self.intercept.clone();
+        match &self.deep {
+            Some((embedding, hidden, output)) => {
+                let bag = embedding.bags(tokens, weights);
+                let deep = output.forward(hidden.forward(bag).clamp_min(0.0)).sum_dim(0).reshape([batch, 1]);
+                (deep + wide).reshape([batch])
+            }
+            None => wide.reshape([batch]),
+        }
     }
 }
 
 impl SentimentModel {
     /// The serving layout of this ensemble (see [`ServingSentimentNet`]).
     pub fn for_serving(&self) -> ServingSentimentNet {
-        let stack = Stacker::new(&self.members, self.members[0].embedding.weight.val().device());
+        let device = self.members[0].wide.weight.val().device();
+        let stack = Stacker::new(&self.members, device.clone());
+        let deep = self.members.iter().all(|n| n.deep_part().is_some()).then(|| {
+            fn part(n: &SentimentNet) -> (&Embedding, &Linear, &Linear) {
+                n.deep_part().expect("every member has a deep part")
+            }
+            (
+                stack.embedding(|n| part(n).0),
+                stack.linear(|n| part(n).1, 1.0),
+                stack.linear(|n| part(n).2, 1.0 / self.members.len() as f32),
+            )
+        });
+        let intercepts = self.members.iter().map(|n| n.intercept.as_ref().map_or(0.0, |b| to_f32_vec(b.val())[0]));
+        let intercept = intercepts.sum::<f32>() / self.members.len() as f32;
         ServingSentimentNet {
-            embedding: stack.embedding(|n| &n.embedding),
-            hidden: stack.linear(|n| &n.hidden, 1.0),
-            output: stack.linear(|n| &n.output, 1.0 / self.members.len() as f32),
+            deep,
             wide: stack.mean_table(|n| &n.wide),
+            intercept: Tensor::<1>::from_floats([intercept], &device).reshape([1, 1]),
         }
     }
 }
@@ -129,18 +174,49 @@ mod tests {
     fn the_serving_layout_computes_the_ensemble_mean() {
         let device = Device::flex();
         device.seed(7);
-        let config = SentimentModelConfig::new(25).with_embedding_dim(4).with_hidden_dim(5).with_ensemble_size(3);
+        // With a deep part, and without one (a logistic regression on the bag).
+        for hidden_dim in [5, 0] {
+            let config = SentimentModelConfig::new(25).with_embedding_dim(4).with_hidden_dim(hidden_dim).with_ensemble_size(3);
+            let mut model = config.init(&device);
+            for net in &mut model.members {
+                net.wide.weight = Param::from_tensor(Tensor::random([25, 1], burn::tensor::Distribution::Normal(0.0, 1.0), &device));
+                if let Some(intercept) = &mut net.intercept {
+                    *intercept = Param::from_tensor(Tensor::random([1], burn::tensor::Distribution::Normal(0.0, 1.0), &device));
+                }
+            }
+            assert_eq!(model.members[0].deep_part().is_some(), hidden_dim > 0);
+            assert_eq!(model.members[0].intercept.is_some(), hidden_dim == 0);
+            let tokens = index_matrix(vec![1, 7, 24, 3, 0, 0], 2, 3, &device);
+            let weights = float_matrix(vec![0.5, 0.5, 0.5, 1.0, 0.0, 0.0], 2, 3, &device);
+            let ensemble = to_f32_vec(model.forward(tokens.clone(), weights.clone()));
+            let serving = to_f32_vec(model.for_serving().forward(tokens, weights));
+            assert_eq!(ensemble.len(), 2);
+            assert!(ensemble.iter().all(|z| z.abs() > 1e-3), "{ensemble:?}");
+            for (a, b) in ensemble.iter().zip(&serving) {
+                assert!((a - b).abs() < 1e-5, "hidden_dim {hidden_dim}: {ensemble:?} vs {serving:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_net_without_a_deep_part_saves_and_loads() {
+        let device = Device::flex();
+        device.seed(3);
+        let config = SentimentModelConfig::new(12).with_hidden_dim(0).with_ensemble_size(2);
         let mut model = config.init(&device);
         for net in &mut model.members {
-            net.wide.weight = burn::module::Param::from_tensor(Tensor::random([25, 1], burn::tensor::Distribution::Normal(0.0, 1.0), &device));
+            net.wide.weight = Param::from_tensor(Tensor::random([12, 1], burn::tensor::Distribution::Normal(0.0, 1.0), &device));
+            net.intercept = Some(Param::from_tensor(Tensor::from_floats([0.25], &device)));
         }
-        let tokens = index_matrix(vec![1, 7, 24, 3, 0, 0], 2, 3, &device);
-        let weights = float_matrix(vec![0.5, 0.5, 0.5, 1.0, 0.0, 0.0], 2, 3, &device);
-        let ensemble = to_f32_vec(model.forward(tokens.clone(), weights.clone()));
-        let serving = to_f32_vec(model.for_serving().forward(tokens, weights));
-        assert_eq!(ensemble.len(), 2);
-        for (a, b) in ensemble.iter().zip(&serving) {
-            assert!((a - b).abs() < 1e-5, "{ensemble:?} vs {serving:?}");
-        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sentiment.bpk");
+        model.clone().save_file(&path).unwrap();
+        let loaded = config.init(&device).try_load_file(&path).unwrap();
+        let tokens = index_matrix(vec![2, 5, 11, 0], 2, 2, &device);
+        let weights = float_matrix(vec![0.6, 0.8, 1.0, 0.0], 2, 2, &device);
+        assert_eq!(to_f32_vec(model.forward(tokens.clone(), weights.clone())), to_f32_vec(loaded.forward(tokens.clone(), weights.clone())));
+        // A deep net's record does not fit a net without one.
+        let deep = SentimentModelConfig::new(12).with_hidden_dim(3).with_ensemble_size(2).init(&device);
+        assert!(deep.try_load_file(&path).is_err());
     }
 }

@@ -163,6 +163,7 @@ pub struct SentimentSettings {
     pub batch_size: usize,
     pub max_epochs: usize,
     pub patience: usize,
+    pub fixed_epochs: usize,
     pub ensemble_size: usize,
     pub validation_modulo: u32,
     pub negative_weight: f64,
@@ -202,6 +203,9 @@ impl SentimentSettings {
             return Err(ConfigError(format!(
                 "{table}: batch_size, max_epochs, ensemble_size, max_words must be > 0 and validation_modulo >= 2"
             )));
+        }
+        if self.hidden_dim > 0 && self.embedding_dim == 0 {
+            return Err(ConfigError(format!("{table}: embedding_dim must be > 0 when there is a deep part (hidden_dim > 0)")));
         }
         Ok(())
     }
@@ -368,6 +372,9 @@ mod tests {
         assert!(error("[sentiment.products]\nlearning_rat = 0.1\n").contains("sentiment.products: unknown setting 'learning_rat'"));
         assert!(error("[sentiment.products]\nmax_words = \"many\"\n").contains("sentiment.products.max_words: invalid type"));
         assert!(error("[sentiment.products]\nbatch_size = 0\n").contains("sentiment.products: batch_size"));
+        assert!(error("[sentiment.products]\nhidden_dim = 4\nembedding_dim = 0\n").contains("sentiment.products: embedding_dim must be > 0"));
+        // hidden_dim 0 needs no embeddings: a logistic regression on the bag.
+        assert!(load("[sentiment]\nhidden_dim = 0\nembedding_dim = 0\n").is_ok());
     }
 
     #[test]

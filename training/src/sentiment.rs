@@ -223,17 +223,19 @@ fn fit_classifier(train: &[Example<'_>], settings: &SentimentSettings, seed: u64
     let plain = Device::flex();
     let mut members = Vec::new();
     let mut best_epochs = Vec::new();
+    // Log-loss on the validation slice after a Platt fit there (what early stopping minimises).
+    let validation_loss = |net: &SentimentNet| {
+        let z = net_logits(net, &validation_rows, &plain);
+        let (a, b) = fit_platt(&z, &validation_rows.negative);
+        let p: Vec<f64> = z.iter().map(|&z| sigmoid(a * z + b)).collect();
+        metrics::log_loss(&validation_rows.negative, &p)
+    };
     for member in 0..settings.ensemble_size {
         let member_seed = seed.wrapping_add(1_000 * member as u64);
-        let mut stopping = EarlyStopping::new(settings.patience);
-        train_net(&training, &fit_rows, settings.max_epochs, member_seed, |epoch, net| {
-            let z = net_logits(&net, &validation_rows, &plain);
-            let (a, b) = fit_platt(&z, &validation_rows.negative);
-            let p: Vec<f64> = z.iter().map(|&z| sigmoid(a * z + b)).collect();
-            stopping.offer(epoch, metrics::log_loss(&validation_rows.negative, &p), net)
-        });
-        let (loss, epoch, net) = stopping.into_best();
-        stage.tick(format!("{name} member {member}: best epoch {epoch}, validation log-loss {loss:.4}"));
+        let (mut stopping, epochs) = EarlyStopping::with_budget(settings.fixed_epochs, settings.max_epochs, settings.patience);
+        train_net(&training, &fit_rows, epochs, member_seed, |epoch, net| stopping.offer_with(epoch, net, validation_loss));
+        let (loss, epoch, net) = stopping.into_kept(validation_loss);
+        stage.tick(format!("{name} member {member}: epoch {epoch} kept, validation log-loss {loss:.4}"));
         best_epochs.push(epoch);
         members.push(net);
     }
