@@ -114,13 +114,19 @@ impl SentimentModel {
 /// [`crate::cancellation::ServingCancellationNet`]): one batched product per layer for all members.
 #[derive(Debug, Clone)]
 pub struct ServingSentimentNet {
-    /// Embedding, hidden and output layers (the last scaled by 1/k, so the sum over members is
-    /// their mean); None for nets without a deep part.
-    deep: Option<(StackedEmbedding, StackedLinear, StackedLinear)>,
+    /// The members' deep parts: embedding, hidden and output layers (the last scaled by 1/k,
+    /// so the sum over members is their mean), or for nets without one their mean intercept.
+    rest: ServingRest,
     /// `[vocab, 1]`, the members' mean.
     wide: Tensor<2>,
-    /// `[1, 1]`, the members' mean intercept (nets without a deep part; zero otherwise).
-    intercept: Tensor<2>,
+}
+
+/// What a served sentiment net adds to its wide part.
+#[derive(Debug, Clone)]
+enum ServingRest {
+    /// Boxed: tensors are large values, and the enum stays small.
+    Deep(Box<(StackedEmbedding, StackedLinear, StackedLinear)>),
+    Intercept(f32),
 }
 
 impl ServingSentimentNet {
@@ -128,40 +134,38 @@ impl ServingSentimentNet {
     /// [`SentimentModel::forward`].
     pub fn forward(&self, tokens: Tensor<2, Int>, weights: Tensor<2>) -> Tensor<1> {
         let [batch, _] = tokens.dims();
-        let wide = weighted_scalar_bag(&self.wide, tokens.clone(), weights.clone()) + self.intercept.clone();
-        match &self.deep {
-            Some((embedding, hidden, output)) => {
+        let wide = weighted_scalar_bag(&self.wide, tokens.clone(), weights.clone());
+        let z = match &self.rest {
+            ServingRest::Deep(deep) => {
+                let (embedding, hidden, output) = &**deep;
                 let bag = embedding.bags(tokens, weights);
-                let deep = output.forward(hidden.forward(bag).clamp_min(0.0)).sum_dim(0).reshape([batch, 1]);
-                (deep + wide).reshape([batch])
+                wide + output.forward(hidden.forward(bag).clamp_min(0.0)).sum_dim(0).reshape([batch, 1])
             }
-            None => wide.reshape([batch]),
-        }
+            ServingRest::Intercept(intercept) => wide.add_scalar(*intercept),
+        };
+        z.reshape([batch])
     }
 }
 
 impl SentimentModel {
     /// The serving layout of this ensemble (see [`ServingSentimentNet`]).
     pub fn for_serving(&self) -> ServingSentimentNet {
-        let device = self.members[0].wide.weight.val().device();
-        let stack = Stacker::new(&self.members, device.clone());
-        let deep = self.members.iter().all(|n| n.deep_part().is_some()).then(|| {
+        let stack = Stacker::new(&self.members, self.members[0].wide.weight.val().device());
+        // Members share one config: all have a deep part or none has.
+        let rest = if self.members[0].deep_part().is_some() {
             fn part(n: &SentimentNet) -> (&Embedding, &Linear, &Linear) {
-                n.deep_part().expect("every member has a deep part")
+                n.deep_part().expect("every member of an ensemble has a deep part")
             }
-            (
+            ServingRest::Deep(Box::new((
                 stack.embedding(|n| part(n).0),
                 stack.linear(|n| part(n).1, 1.0),
                 stack.linear(|n| part(n).2, 1.0 / self.members.len() as f32),
-            )
-        });
-        let intercepts = self.members.iter().map(|n| n.intercept.as_ref().map_or(0.0, |b| to_f32_vec(b.val())[0]));
-        let intercept = intercepts.sum::<f32>() / self.members.len() as f32;
-        ServingSentimentNet {
-            deep,
-            wide: stack.mean_table(|n| &n.wide),
-            intercept: Tensor::<1>::from_floats([intercept], &device).reshape([1, 1]),
-        }
+            )))
+        } else {
+            let intercepts = self.members.iter().map(|n| n.intercept.as_ref().map_or(0.0, |b| to_f32_vec(b.val())[0]));
+            ServingRest::Intercept(intercepts.sum::<f32>() / self.members.len() as f32)
+        };
+        ServingSentimentNet { rest, wide: stack.mean_table(|n| &n.wide) }
     }
 }
 
