@@ -72,15 +72,16 @@ impl SentimentNet {
     pub fn forward(&self, tokens: Tensor<2, Int>, weights: Tensor<2>) -> Tensor<1> {
         let [batch, _] = tokens.dims();
         let wide = weighted_bag(&self.wide, tokens.clone(), weights.clone());
-        let rest = match (self.deep_part(), &self.intercept) {
+        let z = match (self.deep_part(), &self.intercept) {
             (Some((embedding, hidden, output)), _) => {
                 let bag = weighted_bag(embedding, tokens, weights);
-                output.forward(self.dropout.forward(self.activation.forward(hidden.forward(bag))))
+                wide + output.forward(self.dropout.forward(self.activation.forward(hidden.forward(bag))))
             }
-            (None, Some(intercept)) => intercept.val().reshape([1, 1]),
-            (None, None) => panic!("a sentiment net has a deep part or an intercept"),
+            (None, Some(intercept)) => wide + intercept.val().reshape([1, 1]),
+            // Not built by `init_net` (a net without a deep part has an intercept).
+            (None, None) => wide,
         };
-        (wide + rest).reshape([batch])
+        z.reshape([batch])
     }
 
     /// The deep part's embedding, hidden and output layers, when the net has one.
