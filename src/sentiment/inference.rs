@@ -6,7 +6,7 @@ use super::model::{SentimentModel, ServingSentimentNet};
 use crate::features::bag::TokenBatch;
 use crate::features::text::TextStats;
 use crate::features::{sigmoid, to_f32_vec};
-use burn::tensor::Device;
+use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
 /// Distinct words of a review tried as explanations (the first ones of the review).
@@ -62,12 +62,7 @@ impl SentimentPredictor {
 
     /// Raw log-odds of negative of token bags.
     pub fn logits<'a>(&self, bags: impl IntoIterator<Item = (&'a [u32], &'a [f32])>) -> Vec<f64> {
-        let batch = TokenBatch::new(bags);
-        if batch.rows == 0 {
-            return Vec::new();
-        }
-        let (tokens, weights) = batch.tensors(&self.device);
-        to_f32_vec(self.model.forward(tokens, weights)).into_iter().map(f64::from).collect()
+        bag_log_odds(bags, &self.device, |tokens, weights| self.model.forward(tokens, weights))
     }
 
     /// Calibrated probabilities of negative of encoded reviews.
@@ -87,11 +82,7 @@ impl SentimentPredictor {
     /// The model's log-odds of negative of encoded texts, before calibration (in chunks of
     /// 4096, so that a large set never becomes one huge batch).
     pub fn raw_log_odds(&self, encoded: &[EncodedText]) -> Vec<f64> {
-        let mut out = Vec::with_capacity(encoded.len());
-        for chunk in encoded.chunks(4096) {
-            out.extend(self.logits(chunk.iter().map(|e| (e.tokens.as_slice(), e.weights.as_slice()))));
-        }
-        out
+        encoded_log_odds(encoded, &self.device, |tokens, weights| self.model.forward(tokens, weights))
     }
 
     /// Sentiment of `(title, text)` reviews, each cut at `max_words` words; with
@@ -144,3 +135,27 @@ impl SentimentPredictor {
         let _ = self.analyze(&[("Warm up", "works well, not bad at all")], 100, 3);
     }
 }
+/// `forward` (a net's or an ensemble's log-odds of `[tokens, weights]`) of token bags, one batch.
+pub fn bag_log_odds<'a>(
+    bags: impl IntoIterator<Item = (&'a [u32], &'a [f32])>,
+    device: &Device,
+    forward: impl Fn(Tensor<2, Int>, Tensor<2>) -> Tensor<1>,
+) -> Vec<f64> {
+    let batch = TokenBatch::new(bags);
+    if batch.rows == 0 {
+        return Vec::new();
+    }
+    let (tokens, weights) = batch.tensors(device);
+    to_f32_vec(forward(tokens, weights)).into_iter().map(f64::from).collect()
+}
+
+/// [`bag_log_odds`] of encoded texts in chunks of 4096, so that a large set never becomes one
+/// huge batch.
+pub fn encoded_log_odds(encoded: &[EncodedText], device: &Device, forward: impl Fn(Tensor<2, Int>, Tensor<2>) -> Tensor<1>) -> Vec<f64> {
+    let mut out = Vec::with_capacity(encoded.len());
+    for chunk in encoded.chunks(4096) {
+        out.extend(bag_log_odds(chunk.iter().map(|e| (e.tokens.as_slice(), e.weights.as_slice())), device, &forward));
+    }
+    out
+}
+

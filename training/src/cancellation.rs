@@ -3,7 +3,7 @@
 
 use crate::config::{CancellationSettings, SalesColumns, Split};
 use crate::data::sales::SaleLine;
-use crate::fit::{EarlyStopping, SeededRng, fit_platt, quantile, rng, shuffled};
+use crate::fit::{EarlyStopping, SeededRng, platt_calibrated, quantile, rng, shuffled};
 use crate::metrics;
 use crate::progress::Stage;
 use burn::optim::{AdamWConfig, GradientsParams};
@@ -241,8 +241,7 @@ pub fn train(
         let mut stopping = EarlyStopping::new(settings.patience);
         epochs_trained += trainer.run(&fit, settings.max_epochs, member_seed, |epoch, net| {
             let z = net_logits(&net, &validation.rows, &plain);
-            let (a, b) = fit_platt(&z, &validation.labels);
-            let calibrated: Vec<f64> = z.iter().map(|&z| shopml::features::sigmoid(a * z + b)).collect();
+            let (_, calibrated) = platt_calibrated(&z, &validation.labels);
             let loss = metrics::log_loss(&validation.labels, &calibrated);
             stage.tick(format!(
                 "member {member} epoch {epoch}: validation log-loss {loss:.4}, ROC-AUC {:.4}",
@@ -256,8 +255,7 @@ pub fn train(
     }
     let model = CancellationModel::from_members(members);
     let validation_logits = logits(&model, &validation.rows, &plain);
-    let (platt_a, platt_b) = fit_platt(&validation_logits, &validation.labels);
-    let validation_p: Vec<f64> = validation_logits.iter().map(|&z| shopml::features::sigmoid(platt_a * z + platt_b)).collect();
+    let ((platt_a, platt_b), validation_p) = platt_calibrated(&validation_logits, &validation.labels);
     let validation_log_loss = metrics::log_loss(&validation.labels, &validation_p);
     let model = if settings.refit_on_all_training_days {
         // The validation days are the most recent ones and the signal drifts: retrain each

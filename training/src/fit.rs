@@ -27,6 +27,12 @@ pub fn fit_platt(logits: &[f64], labels: &[bool]) -> (f64, f64) {
     (a, b)
 }
 
+/// [`fit_platt`] on (z, y), with the calibrated probabilities σ(a·z + b) of the same z.
+pub fn platt_calibrated(logits: &[f64], labels: &[bool]) -> ((f64, f64), Vec<f64>) {
+    let (a, b) = fit_platt(logits, labels);
+    ((a, b), logits.iter().map(|&z| shopml::features::sigmoid(a * z + b)).collect())
+}
+
 /// Logistic regression: (w, b) maximising the likelihood of p = σ(w·x + b) on (x, y), by
 /// Newton's method with a tiny ridge for stability (small `N`: calibration and stacking).
 pub fn fit_logistic<const N: usize>(rows: &[[f64; N]], labels: &[bool]) -> ([f64; N], f64) {

@@ -4,7 +4,7 @@
 use crate::config::{SentimentSettings, Split};
 use crate::data::products::Product;
 use crate::data::reviews::Review;
-use crate::fit::{EarlyStopping, fit_logistic, fit_platt, fold_of, in_validation, length_bucketed_batches, rng};
+use crate::fit::{EarlyStopping, fit_logistic, fold_of, in_validation, length_bucketed_batches, platt_calibrated, rng};
 use crate::metrics;
 use crate::progress::Stage;
 use burn::optim::{AdamWConfig, GradientsParams};
@@ -14,6 +14,7 @@ use rand::RngExt;
 use serde::Serialize;
 use shopml::features::bag::TokenBatch;
 use shopml::features::sigmoid;
+use shopml::sentiment::inference::encoded_log_odds;
 use shopml::sentiment::{EncodedText, SentimentCalibration, SentimentEncoder, SentimentModel, SentimentModelConfig, SentimentNet, SentimentPredictor};
 use std::collections::HashSet;
 
@@ -103,13 +104,7 @@ fn encode(encoder: &SentimentEncoder, examples: &[&Example<'_>], max_words: usiz
 }
 
 fn net_logits(net: &SentimentNet, rows: &Rows, device: &Device) -> Vec<f64> {
-    let mut out = Vec::with_capacity(rows.encoded.len());
-    for chunk in rows.encoded.chunks(4096) {
-        let batch = TokenBatch::new(chunk.iter().map(|e| (e.tokens.as_slice(), e.weights.as_slice())));
-        let (tokens, weights) = batch.tensors(device);
-        out.extend(shopml::features::to_f32_vec(net.forward(tokens, weights)).into_iter().map(f64::from));
-    }
-    out
+    encoded_log_odds(&rows.encoded, device, |tokens, weights| net.forward(tokens, weights))
 }
 
 /// What every member of a classifier trains with.
@@ -225,9 +220,7 @@ fn fit_classifier(train: &[Example<'_>], settings: &SentimentSettings, seed: u64
     let mut best_epochs = Vec::new();
     // Log-loss on the validation slice after a Platt fit there (what early stopping minimises).
     let validation_loss = |net: &SentimentNet| {
-        let z = net_logits(net, &validation_rows, &plain);
-        let (a, b) = fit_platt(&z, &validation_rows.negative);
-        let p: Vec<f64> = z.iter().map(|&z| sigmoid(a * z + b)).collect();
+        let (_, p) = platt_calibrated(&net_logits(net, &validation_rows, &plain), &validation_rows.negative);
         metrics::log_loss(&validation_rows.negative, &p)
     };
     for member in 0..settings.ensemble_size {
@@ -243,8 +236,7 @@ fn fit_classifier(train: &[Example<'_>], settings: &SentimentSettings, seed: u64
     let uncalibrated = SentimentCalibration { platt_a: 1.0, platt_b: 0.0, threshold: 0.5 };
     let predictor = SentimentPredictor::new(encoder.clone(), model.clone(), uncalibrated, plain.clone());
     let z = predictor.raw_log_odds(&validation_rows.encoded);
-    let (platt_a, platt_b) = fit_platt(&z, &validation_rows.negative);
-    let p: Vec<f64> = z.iter().map(|&z| sigmoid(platt_a * z + platt_b)).collect();
+    let ((platt_a, platt_b), p) = platt_calibrated(&z, &validation_rows.negative);
     let calibration = SentimentCalibration { platt_a, platt_b, threshold: best_threshold(&validation_rows.negative, &p) };
     let model = if settings.refit_on_all_training {
         let all = Rows {
