@@ -45,6 +45,14 @@ pub struct SentimentModel {
 }
 
 impl SentimentModelConfig {
+    /// Whether initialising or training a net draws from the backend's random generator (the
+    /// deep part's random start and its dropout). Burn's CPU backend keeps one generator for
+    /// the whole process, so only nets that do not draw from it can train side by side with
+    /// other work and still give the same models on every run.
+    pub fn draws_random_numbers(&self) -> bool {
+        self.hidden_dim > 0
+    }
+
     pub fn init_net(&self, device: &Device) -> SentimentNet {
         let deep = self.hidden_dim > 0;
         SentimentNet {

@@ -119,7 +119,11 @@ struct NetTraining<'a> {
 fn train_net(training: &NetTraining<'_>, rows: &Rows, epochs: usize, seed: u64, mut after_epoch: impl FnMut(usize, SentimentNet) -> bool) {
     let NetTraining { config, settings, encoder, negative_weight } = *training;
     let device = Device::flex().autodiff();
-    device.seed(seed);
+    // Only nets that draw random numbers seed the process-wide generator, so that the others
+    // can train beside them (see `train`).
+    if config.draws_random_numbers() {
+        device.seed(seed);
+    }
     let mut net = config.init_net(&device);
     let mut optimizer = AdamWConfig::new().with_weight_decay(settings.weight_decay as f32).init();
     let mut random = rng(seed);
@@ -172,6 +176,14 @@ fn best_threshold(negative: &[bool], p: &[f64]) -> f64 {
         .unwrap_or(0.5)
 }
 
+fn model_config(settings: &SentimentSettings, vocab_size: usize) -> SentimentModelConfig {
+    SentimentModelConfig::new(vocab_size)
+        .with_embedding_dim(settings.embedding_dim)
+        .with_hidden_dim(settings.hidden_dim)
+        .with_dropout(settings.dropout)
+        .with_ensemble_size(settings.ensemble_size)
+}
+
 struct Classifier {
     model: SentimentModel,
     config: SentimentModelConfig,
@@ -209,11 +221,7 @@ fn fit_classifier(train: &[Example<'_>], settings: &SentimentSettings, seed: u64
     } else {
         ((fit_rows.negative.len() as f64 - negatives) / negatives).sqrt()
     };
-    let config = SentimentModelConfig::new(encoder.vocab_size())
-        .with_embedding_dim(settings.embedding_dim)
-        .with_hidden_dim(settings.hidden_dim)
-        .with_dropout(settings.dropout)
-        .with_ensemble_size(settings.ensemble_size);
+    let config = model_config(settings, encoder.vocab_size());
     let training = NetTraining { config: &config, settings, encoder: &encoder, negative_weight };
     let plain = Device::flex();
     let mut members = Vec::new();
@@ -331,41 +339,83 @@ struct ProductStack {
     text_model_out_of_fold_roc_auc: f64,
 }
 
-/// The per-product classifier: the product-text model's calibrated log-odds stacked with the
-/// review model's evidence by a logistic regression fitted on out-of-fold log-odds of the
-/// training products (`folds` text models, each trained without its fold), the threshold
-/// chosen on the same out-of-fold scores (as scikit-learn's stacking: the text model applied
-/// to new products is the one trained on all training products).
-fn stack_products(
+/// The product-text models of the per-product protocol: the one applied to new products,
+/// trained on all training products, and with `product_folds` ≥ 2 the calibrated log-odds of
+/// each training product by a model trained without its fold (what the stack is fitted on).
+struct ProductTextModels {
+    classifier: Classifier,
+    out_of_fold: Option<Vec<f64>>,
+}
+
+/// One of the fits of [`fit_product_text_models`].
+enum ProductTextFit {
+    /// The model on all training products.
+    Final(Classifier),
+    /// (training product, out-of-fold log-odds) of one fold.
+    Fold(Vec<(usize, f64)>),
+}
+
+/// Fits the product-text models; with `side_by_side`, the folds' fits and the final one run
+/// in parallel (only for nets that draw no random numbers: the results are the same).
+fn fit_product_text_models(
     train: &[&Example<'_>],
-    train_evidence: &[[f64; 2]],
     settings: &SentimentSettings,
     seed: u64,
     stage: &Stage,
-) -> Result<ProductStack, SentimentError> {
-    let folds = settings.product_folds;
-    let mut out_of_fold = vec![0.0f64; train.len()];
-    for fold in 0..folds {
+    side_by_side: bool,
+) -> Result<ProductTextModels, SentimentError> {
+    use rayon::prelude::*;
+    let folds = if settings.product_folds >= 2 { settings.product_folds } else { 0 };
+    let fit = |task: Option<u32>| -> Result<ProductTextFit, SentimentError> {
+        let Some(fold) = task else {
+            let all: Vec<Example<'_>> = train.iter().map(|e| Example { ..**e }).collect();
+            return Ok(ProductTextFit::Final(fit_classifier(&all, settings, seed, stage, "products")?));
+        };
         let (held, rest): (Vec<usize>, Vec<usize>) = (0..train.len()).partition(|&i| fold_of(train[i].id, folds) == fold);
         let rest: Vec<Example<'_>> = rest.iter().map(|&i| Example { ..*train[i] }).collect();
         let classifier = fit_classifier(&rest, settings, seed.wrapping_add(100 * (fold as u64 + 1)), stage, &format!("products fold {fold}"))?;
         let held_examples: Vec<&Example<'_>> = held.iter().map(|&i| train[i]).collect();
         let predictor = SentimentPredictor::new(classifier.encoder, classifier.model, classifier.calibration, Device::flex());
-        for (&i, z) in held.iter().zip(calibrated_logits(&predictor, &held_examples, settings)) {
-            out_of_fold[i] = z;
+        Ok(ProductTextFit::Fold(held.into_iter().zip(calibrated_logits(&predictor, &held_examples, settings)).collect()))
+    };
+    let tasks: Vec<Option<u32>> = std::iter::once(None).chain((0..folds).map(Some)).collect();
+    let fits: Vec<ProductTextFit> = if side_by_side {
+        tasks.into_par_iter().map(fit).collect::<Result<_, _>>()?
+    } else {
+        tasks.into_iter().map(fit).collect::<Result<_, _>>()?
+    };
+    let mut classifier = None;
+    let mut out_of_fold = (folds > 0).then(|| vec![0.0f64; train.len()]);
+    for fit in fits {
+        match fit {
+            ProductTextFit::Final(c) => classifier = Some(c),
+            ProductTextFit::Fold(scores) => {
+                for (i, z) in scores {
+                    out_of_fold.as_mut().expect("folds present")[i] = z;
+                }
+            }
         }
     }
+    Ok(ProductTextModels { classifier: classifier.expect("the final fit is one of the tasks"), out_of_fold })
+}
+
+/// The per-product classifier: the product-text model's calibrated log-odds stacked with the
+/// review model's evidence by a logistic regression fitted on out-of-fold log-odds of the
+/// training products (see [`fit_product_text_models`]), the threshold chosen on the same
+/// out-of-fold scores (as scikit-learn's stacking: the text model applied to new products is
+/// the one trained on all training products).
+fn stack_products(train: &[&Example<'_>], out_of_fold: &[f64], train_evidence: &[[f64; 2]]) -> ProductStack {
     let rows: Vec<[f64; 3]> = out_of_fold.iter().zip(train_evidence).map(|(&z, e)| [z, e[0], e[1]]).collect();
     let labels: Vec<bool> = train.iter().map(|e| e.negative).collect();
     let (weights, intercept) = fit_logistic(&rows, &labels);
     let p: Vec<f64> = rows.iter().map(|x| stacked_probability(&weights, intercept, x)).collect();
-    Ok(ProductStack {
+    ProductStack {
         weights,
         intercept,
         threshold: best_threshold(&labels, &p),
         out_of_fold_roc_auc: metrics::roc_auc(&labels, &p),
-        text_model_out_of_fold_roc_auc: metrics::roc_auc(&labels, &out_of_fold),
-    })
+        text_model_out_of_fold_roc_auc: metrics::roc_auc(&labels, out_of_fold),
+    }
 }
 
 fn stacked_probability(weights: &[f64; 3], intercept: f64, x: &[f64; 3]) -> f64 {
@@ -421,7 +471,28 @@ pub fn train(
         settings.ensemble_size as u64 * 2
             + products.map_or(0, |_| product_settings.ensemble_size as u64 * (1 + product_settings.product_folds as u64)),
     );
-    let classifier = fit_classifier(&train, settings, seed, stage, "reviews")?;
+    let product_examples = products.map(product_examples);
+    let product_split = product_examples.as_ref().map(|examples| {
+        let is_test = |id: &str| crate::fit::in_test(id, split.product_test_modulo);
+        examples.iter().partition::<Vec<&Example<'_>>, _>(|e| is_test(e.id))
+    });
+    // The review model and the product-text models are fitted apart; when the product-text
+    // nets draw no random numbers they train beside the review model (the CPU backend's one
+    // generator is then the review model's alone), on the other core.
+    let side_by_side = !model_config(&product_settings, 0).draws_random_numbers();
+    let fit_reviews = || fit_classifier(&train, settings, seed, stage, "reviews");
+    let fit_products = || {
+        product_split
+            .as_ref()
+            .map(|(_, train)| fit_product_text_models(train, &product_settings, seed, stage, side_by_side))
+            .transpose()
+    };
+    let (classifier, product_text_models) = if side_by_side {
+        let (classifier, product_text_models) = rayon::join(fit_reviews, fit_products);
+        (classifier?, product_text_models?)
+    } else {
+        (fit_reviews()?, fit_products()?)
+    };
     let plain = Device::flex();
     let predictor = SentimentPredictor::new(classifier.encoder.clone(), classifier.model.clone(), classifier.calibration.clone(), plain.clone());
     let figures = evaluate(&predictor, &test, settings.max_words, settings.use_title, &classifier);
@@ -433,15 +504,10 @@ pub fn train(
         text_only_roc_auc: text_only.roc_auc,
     };
 
-    let product_metrics = match products {
-        Some(products) => {
+    let product_metrics = match (product_split, product_text_models) {
+        (Some((test, train)), Some(ProductTextModels { classifier: product_classifier, out_of_fold })) => {
             let review_settings = settings;
             let settings = &product_settings;
-            let examples = product_examples(products);
-            let is_test = |id: &str| crate::fit::in_test(id, split.product_test_modulo);
-            let (test, train): (Vec<&Example<'_>>, Vec<&Example<'_>>) = examples.iter().partition(|e| is_test(e.id));
-            let train: Vec<Example<'_>> = train.into_iter().map(|e| Example { ..*e }).collect();
-            let product_classifier = fit_classifier(&train, settings, seed, stage, "products")?;
             let product_predictor = SentimentPredictor::new(
                 product_classifier.encoder.clone(),
                 product_classifier.model.clone(),
@@ -454,10 +520,9 @@ pub fn train(
             let test_log_odds = calibrated_logits(&product_predictor, &test, settings);
             let text_model_p: Vec<f64> = test_log_odds.iter().map(|&z| sigmoid(z)).collect();
             let text_model = score(&negative, &text_model_p, product_predictor.calibration().threshold, &product_classifier);
-            let (figures, stack) = if settings.product_folds >= 2 {
-                let train_refs: Vec<&Example<'_>> = train.iter().collect();
-                let train_evidence = review_evidence(&predictor, &train_refs, review_settings.max_words);
-                let stack = stack_products(&train_refs, &train_evidence, settings, seed, stage)?;
+            let (figures, stack) = if let Some(out_of_fold) = out_of_fold {
+                let train_evidence = review_evidence(&predictor, &train, review_settings.max_words);
+                let stack = stack_products(&train, &out_of_fold, &train_evidence);
                 let test_evidence = review_evidence(&predictor, &test, review_settings.max_words);
                 let p: Vec<f64> = test_log_odds
                     .iter()
@@ -479,7 +544,7 @@ pub fn train(
                 text_model_out_of_fold_roc_auc: stack.as_ref().map(|s| s.text_model_out_of_fold_roc_auc),
             })
         }
-        None => None,
+        _ => None,
     };
     Ok(TrainedSentiment {
         model: classifier.model,
