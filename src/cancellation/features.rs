@@ -266,6 +266,11 @@ impl CancellationEncoder {
         }
     }
 
+    /// Each field's first embedding row (its values' rows run to the next field's first).
+    pub fn field_offsets(&self) -> [u32; N_CATEGORICAL] {
+        self.offsets
+    }
+
     /// Total embedding rows over all fields.
     pub fn vocab_size(&self) -> usize {
         self.vocabularies.iter().map(Vocabulary::len).sum()

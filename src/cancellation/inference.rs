@@ -99,6 +99,10 @@ pub struct OrderRisk {
     pub unseen: Vec<&'static str>,
 }
 
+/// Rows per forward pass: a pass's intermediate (a row of the folded table per field and row)
+/// then stays in cache.
+const FORWARD_CHUNK: usize = 256;
+
 /// Occlusions per line: every categorical field, then every numeric input.
 const OCCLUSIONS: usize = N_CATEGORICAL + N_NUMERIC;
 
@@ -120,7 +124,7 @@ impl CancellationPredictor {
         calibration: CancellationCalibration,
         device: Device,
     ) -> Self {
-        Self { encoder, model: model.for_serving(), calibration, device }
+        Self { model: model.for_serving(&encoder.field_offsets()), encoder, calibration, device }
     }
 
     pub fn encoder(&self) -> &CancellationEncoder {
@@ -169,17 +173,21 @@ impl CancellationPredictor {
         if count == 0 {
             return Vec::new();
         }
-        let mut categorical = Vec::with_capacity(count * N_CATEGORICAL);
-        let mut numeric = Vec::with_capacity(count * N_NUMERIC);
-        for (cat, num) in rows {
-            categorical.extend(cat.iter().map(|&i| i as i64));
-            numeric.extend_from_slice(num);
+        let rows: Vec<_> = rows.collect();
+        let mut logits = Vec::with_capacity(count);
+        for chunk in rows.chunks(FORWARD_CHUNK) {
+            let mut categorical = Vec::with_capacity(chunk.len() * N_CATEGORICAL);
+            let mut numeric = Vec::with_capacity(chunk.len() * N_NUMERIC);
+            for (cat, num) in chunk {
+                categorical.extend(cat.iter().map(|&i| i as i64));
+                numeric.extend_from_slice(*num);
+            }
+            logits.extend(to_f32_vec(self.model.forward(
+                index_matrix(categorical, chunk.len(), N_CATEGORICAL, &self.device),
+                float_matrix(numeric, chunk.len(), N_NUMERIC, &self.device),
+            )));
         }
-        let logits = self.model.forward(
-            index_matrix(categorical, count, N_CATEGORICAL, &self.device),
-            float_matrix(numeric, count, N_NUMERIC, &self.device),
-        );
-        to_f32_vec(logits)
+        logits
     }
 
     /// Risk of each order (a slice of its lines). With `top_reasons > 0`, each line carries that

@@ -91,8 +91,10 @@ impl PriceModel {
     }
 }
 
-/// The ensemble laid out for serving, built once at load time (as
-/// [`crate::cancellation::ServingCancellationNet`]): one batched product per layer for all members.
+/// The ensemble laid out for serving, built once at load time (see
+/// [`crate::features::ensemble::Stacker`]): one batched product per layer for all members. The
+/// first layer is not folded into the token table as cancellation's is: a bag gathers many
+/// tokens, and each would fetch a row k·hidden wide instead of dim.
 #[derive(Debug, Clone)]
 pub struct ServingPriceNet {
     embedding: StackedEmbedding,
