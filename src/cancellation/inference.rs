@@ -99,8 +99,8 @@ pub struct OrderRisk {
     pub unseen: Vec<&'static str>,
 }
 
-/// Rows per forward pass: a pass's intermediate (a row of the folded table per field and row)
-/// then stays in cache.
+/// Lines per forward pass: a pass's intermediates (a row of the folded table per field and
+/// line) then stay in cache.
 const FORWARD_CHUNK: usize = 256;
 
 /// Occlusions per line: every categorical field, then every numeric input.
@@ -124,7 +124,8 @@ impl CancellationPredictor {
         calibration: CancellationCalibration,
         device: Device,
     ) -> Self {
-        Self { model: model.for_serving(&encoder.field_offsets()), encoder, calibration, device }
+        let unknown_rows: Vec<u32> = (0..N_CATEGORICAL).map(|field| encoder.unknown_index(field)).collect();
+        Self { model: model.for_serving(&encoder.field_offsets(), &unknown_rows), encoder, calibration, device }
     }
 
     pub fn encoder(&self) -> &CancellationEncoder {
@@ -159,33 +160,24 @@ impl CancellationPredictor {
     /// Calibrated line probabilities of already encoded lines (training's evaluation path and
     /// serving share it).
     pub fn line_probabilities(&self, encoded: &[EncodedLine]) -> Vec<f64> {
-        self.raw_logits(encoded.iter().map(|e| (&e.categorical, &e.numeric)), encoded.len())
+        self.raw_logits(&encoded.iter().collect::<Vec<_>>(), false)
             .into_iter()
             .map(|z| self.calibration.probability(z as f64))
             .collect()
     }
 
-    fn raw_logits<'e>(
-        &self,
-        rows: impl Iterator<Item = (&'e [u32; N_CATEGORICAL], &'e [f32; N_NUMERIC])>,
-        count: usize,
-    ) -> Vec<f32> {
-        if count == 0 {
-            return Vec::new();
-        }
-        let rows: Vec<_> = rows.collect();
-        let mut logits = Vec::with_capacity(count);
-        for chunk in rows.chunks(FORWARD_CHUNK) {
-            let mut categorical = Vec::with_capacity(chunk.len() * N_CATEGORICAL);
-            let mut numeric = Vec::with_capacity(chunk.len() * N_NUMERIC);
-            for (cat, num) in chunk {
-                categorical.extend(cat.iter().map(|&i| i as i64));
-                numeric.extend_from_slice(*num);
-            }
-            logits.extend(to_f32_vec(self.model.forward(
-                index_matrix(categorical, chunk.len(), N_CATEGORICAL, &self.device),
-                float_matrix(numeric, chunk.len(), N_NUMERIC, &self.device),
-            )));
+    /// Log-odds of each line, followed with `explained` by those of its occlusions
+    /// ([`ROWS_PER_EXPLAINED_LINE`] a line; see [`ServingCancellationNet::forward_occluded`]).
+    fn raw_logits(&self, lines: &[&EncodedLine], explained: bool) -> Vec<f32> {
+        let mut logits = Vec::with_capacity(lines.len() * if explained { ROWS_PER_EXPLAINED_LINE } else { 1 });
+        for chunk in lines.chunks(FORWARD_CHUNK) {
+            let categorical = index_matrix(chunk.iter().flat_map(|l| l.categorical.map(i64::from)).collect(), chunk.len(), N_CATEGORICAL, &self.device);
+            let numeric = float_matrix(chunk.iter().flat_map(|l| l.numeric).collect(), chunk.len(), N_NUMERIC, &self.device);
+            logits.extend(to_f32_vec(if explained {
+                self.model.forward_occluded(categorical, numeric)
+            } else {
+                self.model.forward(categorical, numeric)
+            }));
         }
         logits
     }
@@ -202,24 +194,7 @@ impl CancellationPredictor {
         let encoded: Vec<Vec<EncodedLine>> =
             orders.iter().map(|lines| lines.iter().map(|l| self.encoder.encode(l)).collect()).collect();
         let rows_per_line = if explain { ROWS_PER_EXPLAINED_LINE } else { 1 };
-        let line_count: usize = encoded.iter().map(Vec::len).sum();
-        let mut rows: Vec<([u32; N_CATEGORICAL], [f32; N_NUMERIC])> = Vec::with_capacity(line_count * rows_per_line);
-        for line in encoded.iter().flatten() {
-            rows.push((line.categorical, line.numeric));
-            if explain {
-                for field in 0..N_CATEGORICAL {
-                    let mut categorical = line.categorical;
-                    categorical[field] = self.encoder.unknown_index(field);
-                    rows.push((categorical, line.numeric));
-                }
-                for input in 0..N_NUMERIC {
-                    let mut numeric = line.numeric;
-                    numeric[input] = 0.0; // the training mean
-                    rows.push((line.categorical, numeric));
-                }
-            }
-        }
-        let logits = self.raw_logits(rows.iter().map(|(c, n)| (c, n)), rows.len());
+        let logits = self.raw_logits(&encoded.iter().flatten().collect::<Vec<_>>(), explain);
         let mut chunk = logits.chunks(rows_per_line);
         orders
             .iter()

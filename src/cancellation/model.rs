@@ -106,15 +106,49 @@ pub struct ServingCancellationNet {
     bias: Tensor<2>,
     /// `[k·hidden, 1]`: every member's output weights over k (the sum is the members' mean).
     output: Tensor<2>,
+    /// `[fields, k·hidden + 1]`: each field's unknown value's row (what an occluded field adds).
+    unknown: Tensor<2>,
 }
 
 impl ServingCancellationNet {
     /// Log-odds of cancellation, `[batch]`: the ensemble mean of [`CancellationModel::forward`].
     pub fn forward(&self, categorical: Tensor<2, Int>, numeric: Tensor<2>) -> Tensor<1> {
+        let rows = self.field_rows(categorical);
+        self.log_odds(self.pre_activation(rows, numeric))
+    }
+
+    /// Log-odds of each line followed by those of its occlusions, `[batch · (1 + fields +
+    /// numeric)]`: the line, then each categorical field in turn set to its unknown value, then
+    /// each numeric input in turn set to 0 (its training mean). An occlusion changes one term of
+    /// the line's pre-activation, so it costs a subtraction rather than a pass of its own.
+    pub fn forward_occluded(&self, categorical: Tensor<2, Int>, numeric: Tensor<2>) -> Tensor<1> {
+        let [batch, fields] = categorical.dims();
+        let [_, n_numeric] = numeric.dims();
+        let [_, width] = self.rows.dims();
+        let rows = self.field_rows(categorical);
+        let line = self.pre_activation(rows.clone(), numeric.clone()).reshape([batch, 1, width]);
+        let fields_occluded = line.clone() - rows + self.unknown.clone().reshape([1, fields, width]);
+        let numeric_terms = numeric.reshape([batch, n_numeric, 1]) * self.numeric.clone().reshape([1, n_numeric, width]);
+        let numeric_occluded = line.clone() - numeric_terms;
+        let all = Tensor::cat(vec![line, fields_occluded, numeric_occluded], 1);
+        self.log_odds(all.reshape([batch * (1 + fields + n_numeric), width]))
+    }
+
+    /// Each field's row of `categorical` `[batch, fields]`: `[batch, fields, k·hidden + 1]`.
+    fn field_rows(&self, categorical: Tensor<2, Int>) -> Tensor<3> {
         let [batch, fields] = categorical.dims();
         let [_, width] = self.rows.dims();
-        let summed = self.rows.clone().select(0, categorical.reshape([batch * fields])).reshape([batch, fields, width]).sum_dim(1);
-        let pre = summed.reshape([batch, width]) + numeric.matmul(self.numeric.clone()) + self.bias.clone();
+        self.rows.clone().select(0, categorical.reshape([batch * fields])).reshape([batch, fields, width])
+    }
+
+    /// Every member's hidden pre-activation, then the linear parts' sum: `[batch, k·hidden + 1]`.
+    fn pre_activation(&self, rows: Tensor<3>, numeric: Tensor<2>) -> Tensor<2> {
+        let [batch, _, width] = rows.dims();
+        rows.sum_dim(1).reshape([batch, width]) + numeric.matmul(self.numeric.clone()) + self.bias.clone()
+    }
+
+    fn log_odds(&self, pre: Tensor<2>) -> Tensor<1> {
+        let [batch, width] = pre.dims();
         let hidden = pre.clone().slice([0..batch, 0..width - 1]).clamp_min(0.0);
         (hidden.matmul(self.output.clone()) + pre.slice([0..batch, width - 1..width])).reshape([batch])
     }
@@ -123,8 +157,8 @@ impl ServingCancellationNet {
 impl CancellationModel {
     /// The serving layout of this ensemble (see [`ServingCancellationNet`]); `field_offsets`
     /// are each categorical field's first embedding row (its values' rows run to the next
-    /// field's first).
-    pub fn for_serving(&self, field_offsets: &[u32]) -> ServingCancellationNet {
+    /// field's first), `unknown_rows` each field's row of an unknown value.
+    pub fn for_serving(&self, field_offsets: &[u32], unknown_rows: &[u32]) -> ServingCancellationNet {
         let k = self.members.len();
         let first = &self.members[0];
         let device = first.embedding.weight.val().device();
@@ -165,7 +199,10 @@ impl CancellationModel {
             }
         }
         let n_numeric = inputs - fields * dim;
+        assert_eq!(unknown_rows.len(), fields, "one unknown row per categorical field");
+        let unknown = unknown_rows.iter().flat_map(|&row| rows[row as usize * width..(row as usize + 1) * width].to_vec()).collect();
         ServingCancellationNet {
+            unknown: float_matrix(unknown, fields, width, &device),
             rows: float_matrix(rows, vocab, width, &device),
             numeric: float_matrix(numeric, n_numeric, width, &device),
             bias: float_matrix(bias, 1, width, &device),
@@ -179,22 +216,71 @@ mod tests {
     use super::*;
     use crate::features::index_matrix;
 
+    /// A 3-member ensemble over 3 fields (rows 0–2, 3–8, 9–19; unknown values at each field's
+    /// first row) with non-zero wide weights, as after training.
+    fn trained_ensemble(device: &Device) -> CancellationModel {
+        device.seed(3);
+        let config = CancellationModelConfig::new(20, 3, 2).with_embedding_dim(4).with_hidden_dim(5).with_ensemble_size(3);
+        let mut model = config.init(device);
+        for net in &mut model.members {
+            net.wide.weight = burn::module::Param::from_tensor(Tensor::random([20, 1], burn::tensor::Distribution::Normal(0.0, 1.0), device));
+        }
+        model
+    }
+
+    const OFFSETS: [u32; 3] = [0, 3, 9];
+
+    fn assert_close(expected: &[f32], actual: &[f32]) {
+        assert_eq!(expected.len(), actual.len());
+        for (a, b) in expected.iter().zip(actual) {
+            assert!((a - b).abs() < 1e-5, "{expected:?} vs {actual:?}");
+        }
+    }
+
     #[test]
     fn the_serving_layout_computes_the_ensemble_mean() {
         let device = Device::flex();
-        device.seed(3);
-        let config = CancellationModelConfig::new(20, 3, 2).with_embedding_dim(4).with_hidden_dim(5).with_ensemble_size(3);
-        // Non-zero wide weights, as after training.
-        let mut model = config.init(&device);
-        for net in &mut model.members {
-            net.wide.weight = burn::module::Param::from_tensor(Tensor::random([20, 1], burn::tensor::Distribution::Normal(0.0, 1.0), &device));
-        }
+        let model = trained_ensemble(&device);
         let categorical = index_matrix(vec![1, 7, 19, 0, 3, 12], 2, 3, &device);
         let numeric = float_matrix(vec![0.5, -1.0, 2.0, 0.1], 2, 2, &device);
         let ensemble = to_f32_vec(model.forward(categorical.clone(), numeric.clone()));
-        let fused = to_f32_vec(model.for_serving(&[0, 3, 9]).forward(categorical, numeric));
-        for (a, b) in ensemble.iter().zip(&fused) {
-            assert!((a - b).abs() < 1e-5, "{ensemble:?} vs {fused:?}");
+        let fused = to_f32_vec(model.for_serving(&OFFSETS, &OFFSETS).forward(categorical, numeric));
+        assert_close(&ensemble, &fused);
+    }
+
+    #[test]
+    fn occluded_log_odds_are_those_of_the_occluded_rows() {
+        let device = Device::flex();
+        let model = trained_ensemble(&device);
+        let lines: [([i64; 3], [f32; 2]); 2] = [([1, 7, 19], [0.5, -1.0]), ([2, 4, 12], [2.0, 0.1])];
+        // What the occlusions mean, row by row: the line, each field set to its unknown value,
+        // each numeric input set to 0.
+        let mut categorical = Vec::new();
+        let mut numeric = Vec::new();
+        for (fields, inputs) in lines {
+            let mut push = |c: [i64; 3], n: [f32; 2]| {
+                categorical.extend(c);
+                numeric.extend(n);
+            };
+            push(fields, inputs);
+            for field in 0..3 {
+                let mut occluded = fields;
+                occluded[field] = OFFSETS[field] as i64;
+                push(occluded, inputs);
+            }
+            for input in 0..2 {
+                let mut occluded = inputs;
+                occluded[input] = 0.0;
+                push(fields, occluded);
+            }
         }
+        let rows = categorical.len() / 3;
+        let expected = to_f32_vec(model.forward(index_matrix(categorical, rows, 3, &device), float_matrix(numeric, rows, 2, &device)));
+        let serving = model.for_serving(&OFFSETS, &OFFSETS);
+        let occluded = serving.forward_occluded(
+            index_matrix(lines.iter().flat_map(|l| l.0).collect(), 2, 3, &device),
+            float_matrix(lines.iter().flat_map(|l| l.1).collect(), 2, 2, &device),
+        );
+        assert_close(&expected, &to_f32_vec(occluded));
     }
 }
