@@ -2,6 +2,7 @@
 //! per value) and a deep part (embeddings + MLP) summed into log-odds; the ensemble averages
 //! its members' log-odds (members differ by seed), which steadies a weak, noisy signal.
 
+use crate::features::ensemble::{Stacker, bias_values};
 use crate::features::{float_matrix, to_f32_vec};
 use burn::module::Initializer;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig, Relu};
@@ -159,54 +160,35 @@ impl CancellationModel {
     /// are each categorical field's first embedding row (its values' rows run to the next
     /// field's first), `unknown_rows` each field's row of an unknown value.
     pub fn for_serving(&self, field_offsets: &[u32], unknown_rows: &[u32]) -> ServingCancellationNet {
-        let k = self.members.len();
         let first = &self.members[0];
         let device = first.embedding.weight.val().device();
-        let [vocab, dim] = first.embedding.weight.val().dims();
+        let [_, dim] = first.embedding.weight.val().dims();
         let [inputs, hidden] = first.hidden.weight.val().dims();
         let fields = field_offsets.len();
-        assert_eq!(inputs, fields * dim + first.numeric_wide.weight.val().dims()[0], "one offset per categorical field");
-        let width = k * hidden + 1;
+        let n_numeric = first.numeric_wide.weight.val().dims()[0];
+        assert_eq!(inputs, fields * dim + n_numeric, "one offset per categorical field");
+        assert_eq!(unknown_rows.len(), fields, "one unknown row per categorical field");
+        let stack = Stacker::new(&self.members, device.clone());
         let field_of_row = |row: usize| field_offsets.partition_point(|&offset| offset as usize <= row) - 1;
-        let bias_of = |linear: &Linear| linear.bias.as_ref().map(|b| to_f32_vec(b.val())).unwrap_or_else(|| vec![0.0; linear.weight.val().dims()[1]]);
-        let mut rows = vec![0.0f32; vocab * width];
-        let mut numeric = vec![0.0f32; (inputs - fields * dim) * width];
-        let mut bias = vec![0.0f32; width];
-        let mut output = vec![0.0f32; k * hidden];
-        let mean = 1.0 / k as f32;
+        let rows = stack.folded_table(|n| &n.embedding, |n| &n.hidden, |row| field_of_row(row) * dim, |n| &n.wide);
+        let width = self.members.len() * hidden + 1;
+        let mut numeric = vec![0.0f32; n_numeric * width];
         for (m, net) in self.members.iter().enumerate() {
-            let embedding = to_f32_vec(net.embedding.weight.val());
             let weight = to_f32_vec(net.hidden.weight.val());
-            let wide = to_f32_vec(net.wide.weight.val());
-            for row in 0..vocab {
-                let field = field_of_row(row);
-                let vector = &embedding[row * dim..(row + 1) * dim];
-                for j in 0..hidden {
-                    let sum: f64 = vector.iter().enumerate().map(|(d, &e)| e as f64 * weight[(field * dim + d) * hidden + j] as f64).sum();
-                    rows[row * width + m * hidden + j] = sum as f32;
-                }
-                rows[row * width + width - 1] += wide[row] * mean;
-            }
-            let numeric_wide = to_f32_vec(net.numeric_wide.weight.val());
             for (i, input) in (fields * dim..inputs).enumerate() {
-                numeric[i * width..i * width + width][m * hidden..(m + 1) * hidden].copy_from_slice(&weight[input * hidden..(input + 1) * hidden]);
-                numeric[i * width + width - 1] += numeric_wide[i] * mean;
-            }
-            bias[m * hidden..(m + 1) * hidden].copy_from_slice(&bias_of(&net.hidden));
-            bias[width - 1] += (bias_of(&net.output)[0] + bias_of(&net.numeric_wide)[0]) * mean;
-            for (j, w) in to_f32_vec(net.output.weight.val()).into_iter().enumerate() {
-                output[m * hidden + j] = w * mean;
+                numeric[i * width + m * hidden..][..hidden].copy_from_slice(&weight[input * hidden..][..hidden]);
             }
         }
-        let n_numeric = inputs - fields * dim;
-        assert_eq!(unknown_rows.len(), fields, "one unknown row per categorical field");
-        let unknown = unknown_rows.iter().flat_map(|&row| rows[row as usize * width..(row as usize + 1) * width].to_vec()).collect();
+        for (i, w) in to_f32_vec(stack.mean_linear(|n| &n.numeric_wide).weight.val()).into_iter().enumerate() {
+            numeric[i * width + width - 1] = w;
+        }
+        let unknown_rows: Vec<i64> = unknown_rows.iter().map(|&row| row as i64).collect();
         ServingCancellationNet {
-            unknown: float_matrix(unknown, fields, width, &device),
-            rows: float_matrix(rows, vocab, width, &device),
+            unknown: rows.clone().select(0, Tensor::<1, Int>::from_ints(unknown_rows.as_slice(), &device)),
+            rows,
             numeric: float_matrix(numeric, n_numeric, width, &device),
-            bias: float_matrix(bias, 1, width, &device),
-            output: float_matrix(output, k * hidden, 1, &device),
+            bias: stack.folded_bias(|n| &n.hidden, stack.mean(|n| bias_values(&n.output)[0] + bias_values(&n.numeric_wide)[0])),
+            output: stack.folded_output(|n| &n.output),
         }
     }
 }

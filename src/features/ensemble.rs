@@ -59,6 +59,62 @@ impl<'a, M> Stacker<'a, M> {
         }
     }
 
+    /// Each member's `embedding` folded into the `layer` that reads it (both are linear), side by
+    /// side, then the members' mean of the `wide` table in a last column: `[vocab, k·hidden + 1]`.
+    /// Member m's part of row v is `embedding_m[v] · layer_m.weight[first_input(v)..][..dim]`,
+    /// what value v adds to that member's hidden pre-activation (`first_input(v)`: the first
+    /// input of the layer that v's vector feeds).
+    pub fn folded_table(
+        &self,
+        embedding: impl Fn(&M) -> &Embedding,
+        layer: impl Fn(&M) -> &Linear,
+        first_input: impl Fn(usize) -> usize,
+        wide: impl Fn(&M) -> &Embedding,
+    ) -> Tensor<2> {
+        let k = self.members.len();
+        let [vocab, dim] = embedding(&self.members[0]).weight.val().dims();
+        let [_, hidden] = layer(&self.members[0]).weight.val().dims();
+        let width = k * hidden + 1;
+        let mut rows = vec![0.0f32; vocab * width];
+        for (m, member) in self.members.iter().enumerate() {
+            let vectors = to_f32_vec(embedding(member).weight.val());
+            let weight = to_f32_vec(layer(member).weight.val());
+            for (v, vector) in vectors.chunks(dim).enumerate() {
+                let first = first_input(v);
+                for (j, out) in rows[v * width + m * hidden..][..hidden].iter_mut().enumerate() {
+                    let sum: f64 = vector.iter().enumerate().map(|(d, &e)| e as f64 * weight[(first + d) * hidden + j] as f64).sum();
+                    *out = sum as f32;
+                }
+            }
+        }
+        for (v, w) in self.mean_values(|m| to_f32_vec(wide(m).weight.val())).into_iter().enumerate() {
+            rows[v * width + width - 1] = w;
+        }
+        self.tensor(rows, [vocab, width])
+    }
+
+    /// `[1, k·hidden + 1]`: each member's `layer` bias side by side, then `last`.
+    pub fn folded_bias(&self, layer: impl Fn(&M) -> &Linear, last: f32) -> Tensor<2> {
+        let mut values: Vec<f32> = self.members.iter().flat_map(|m| bias_values(layer(m))).collect();
+        values.push(last);
+        let width = values.len();
+        self.tensor(values, [1, width])
+    }
+
+    /// `[k·hidden, 1]`: each member's `output` weights (one output) over k, so that their
+    /// product with the members' hidden layers side by side is the members' mean.
+    pub fn folded_output(&self, output: impl Fn(&M) -> &Linear) -> Tensor<2> {
+        let k = self.members.len() as f32;
+        let values: Vec<f32> = self.members.iter().flat_map(|m| to_f32_vec(output(m).weight.val())).map(|w| w / k).collect();
+        let rows = values.len();
+        self.tensor(values, [rows, 1])
+    }
+
+    /// The members' mean of `value`.
+    pub fn mean(&self, value: impl Fn(&M) -> f32) -> f32 {
+        self.members.iter().map(value).sum::<f32>() / self.members.len() as f32
+    }
+
     /// The members' mean of a table (a wide part, linear in the output).
     pub fn mean_table(&self, embedding: impl Fn(&M) -> &Embedding) -> Tensor<2> {
         let dims = embedding(&self.members[0]).weight.val().dims();
@@ -76,7 +132,7 @@ impl<'a, M> Stacker<'a, M> {
 }
 
 /// A layer's bias values (zeros when it has none).
-fn bias_values(linear: &Linear) -> Vec<f32> {
+pub fn bias_values(linear: &Linear) -> Vec<f32> {
     linear.bias.as_ref().map(|b| to_f32_vec(b.val())).unwrap_or_else(|| vec![0.0; linear.weight.val().dims()[1]])
 }
 

@@ -3,8 +3,8 @@
 //! (n-gram embeddings and an MLP), giving the log-odds that a review is negative. With
 //! `hidden_dim` 0 there is no deep part: the net is a logistic regression on the bag.
 
-use crate::features::bag::{weighted_bag, weighted_scalar_bag};
-use crate::features::ensemble::{StackedEmbedding, StackedLinear, Stacker};
+use crate::features::bag::weighted_bag;
+use crate::features::ensemble::{Stacker, bias_values};
 use crate::features::to_f32_vec;
 use burn::module::{Initializer, Param};
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig, Relu};
@@ -120,39 +120,37 @@ impl SentimentModel {
 }
 
 /// The ensemble laid out for serving, built once at load time (see
-/// [`crate::features::ensemble::Stacker`]): one batched product per layer for all members. The
-/// first layer is not folded into the token table as cancellation's is: a bag gathers many
-/// tokens, and each would fetch a row k·hidden wide instead of dim.
+/// [`crate::features::ensemble::Stacker`]). As cancellation's, each member's first layer is
+/// folded into its token table (a bag and the layer reading it are both linear), with the
+/// members' mean wide weight as the last column: a request sums its tokens' weighted rows and
+/// runs one product for the output. A row is k·hidden + 1 floats where the stacked tables
+/// gathered k·dim and the wide table 1 (the same with the shipped sizes). Nets without a deep
+/// part keep the wide table alone.
 #[derive(Debug, Clone)]
 pub struct ServingSentimentNet {
-    /// The members' deep parts: embedding, hidden and output layers (the last scaled by 1/k,
-    /// so the sum over members is their mean), or for nets without one their mean intercept.
-    rest: ServingRest,
-    /// `[vocab, 1]`, the members' mean.
-    wide: Tensor<2>,
-}
-
-/// What a served sentiment net adds to its wide part.
-#[derive(Debug, Clone)]
-enum ServingRest {
-    /// Boxed: tensors are large values, and the enum stays small.
-    Deep(Box<(StackedEmbedding, StackedLinear, StackedLinear)>),
-    Intercept(f32),
+    /// `[vocab, k·hidden + 1]`, or `[vocab, 1]` without a deep part.
+    table: Tensor<2>,
+    /// `[1, width]`: every member's hidden bias, then the members' mean output bias (or
+    /// intercept).
+    bias: Tensor<2>,
+    /// `[k·hidden, 1]`: every member's output weights over k; None without a deep part.
+    output: Option<Tensor<2>>,
 }
 
 impl ServingSentimentNet {
     /// Log-odds that each review is negative, `[batch]`: the ensemble mean of
     /// [`SentimentModel::forward`].
     pub fn forward(&self, tokens: Tensor<2, Int>, weights: Tensor<2>) -> Tensor<1> {
-        let [batch, _] = tokens.dims();
-        let wide = weighted_scalar_bag(&self.wide, tokens.clone(), weights.clone());
-        let z = match &self.rest {
-            ServingRest::Deep(deep) => {
-                let (embedding, hidden, output) = &**deep;
-                let bag = embedding.bags(tokens, weights);
-                wide + output.forward(hidden.forward(bag).clamp_min(0.0)).sum_dim(0).reshape([batch, 1])
+        let [batch, width_tokens] = tokens.dims();
+        let [_, width] = self.table.dims();
+        let rows = self.table.clone().select(0, tokens.reshape([batch * width_tokens])).reshape([batch, width_tokens, width]);
+        let pre = (rows * weights.reshape([batch, width_tokens, 1])).sum_dim(1).reshape([batch, width]) + self.bias.clone();
+        let z = match &self.output {
+            Some(output) => {
+                let hidden = pre.clone().slice([0..batch, 0..width - 1]).clamp_min(0.0);
+                hidden.matmul(output.clone()) + pre.slice([0..batch, width - 1..width])
             }
-            ServingRest::Intercept(intercept) => wide.add_scalar(*intercept),
+            None => pre,
         };
         z.reshape([batch])
     }
@@ -161,22 +159,26 @@ impl ServingSentimentNet {
 impl SentimentModel {
     /// The serving layout of this ensemble (see [`ServingSentimentNet`]).
     pub fn for_serving(&self) -> ServingSentimentNet {
-        let stack = Stacker::new(&self.members, self.members[0].wide.weight.val().device());
+        let device = self.members[0].wide.weight.val().device();
+        let stack = Stacker::new(&self.members, device.clone());
         // Members share one config: all have a deep part or none has.
-        let rest = if self.members[0].deep_part().is_some() {
+        if self.members[0].deep_part().is_some() {
             fn part(n: &SentimentNet) -> (&Embedding, &Linear, &Linear) {
                 n.deep_part().expect("every member of an ensemble has a deep part")
             }
-            ServingRest::Deep(Box::new((
-                stack.embedding(|n| part(n).0),
-                stack.linear(|n| part(n).1, 1.0),
-                stack.linear(|n| part(n).2, 1.0 / self.members.len() as f32),
-            )))
+            ServingSentimentNet {
+                table: stack.folded_table(|n| part(n).0, |n| part(n).1, |_| 0, |n| &n.wide),
+                bias: stack.folded_bias(|n| part(n).1, stack.mean(|n| bias_values(part(n).2)[0])),
+                output: Some(stack.folded_output(|n| part(n).2)),
+            }
         } else {
-            let intercepts = self.members.iter().map(|n| n.intercept.as_ref().map_or(0.0, |b| to_f32_vec(b.val())[0]));
-            ServingRest::Intercept(intercepts.sum::<f32>() / self.members.len() as f32)
-        };
-        ServingSentimentNet { rest, wide: stack.mean_table(|n| &n.wide) }
+            let intercept = stack.mean(|n| n.intercept.as_ref().map_or(0.0, |b| to_f32_vec(b.val())[0]));
+            ServingSentimentNet {
+                table: stack.mean_table(|n| &n.wide),
+                bias: Tensor::<1>::from_floats([intercept], &device).reshape([1, 1]),
+                output: None,
+            }
+        }
     }
 }
 
