@@ -176,6 +176,7 @@ fn best_threshold(negative: &[bool], p: &[f64]) -> f64 {
         .unwrap_or(0.5)
 }
 
+/// The nets' configuration of `settings` over a vocabulary of `vocab_size` n-grams.
 fn model_config(settings: &SentimentSettings, vocab_size: usize) -> SentimentModelConfig {
     SentimentModelConfig::new(vocab_size)
         .with_embedding_dim(settings.embedding_dim)
