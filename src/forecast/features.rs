@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 /// Daily demand of one series.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SeriesHistory {
-    /// "total", "category:<category>" or "region:<STATE>".
+    /// `"total"`, `"category:<category>"` or `"region:<STATE>"`.
     pub name: String,
     /// The category as in the data ("" for all).
     pub category: String,
