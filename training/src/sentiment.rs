@@ -47,7 +47,7 @@ pub struct ReviewMetrics {
 #[derive(Debug, Clone, Serialize)]
 pub struct ProductMetrics {
     /// The stacked classifier (product-text model and review-model evidence; see
-    /// [`stack_products`]), or the product-text model alone when `product_folds` is 0.
+    /// `stack_products`), or the product-text model alone when `product_folds` is below 2.
     #[serde(flatten)]
     pub figures: SentimentMetrics,
     /// The product-text model alone (trained on the product split, its own threshold).
