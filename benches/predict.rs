@@ -94,5 +94,16 @@ fn sentiment(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, cancellation, price, sentiment);
+fn forecast(c: &mut Criterion) {
+    let bundle = bundle();
+    let forecaster = bundle.models.forecast.as_ref().unwrap();
+    let total = forecaster.series().iter().position(|s| s.name == "total").expect("the total series");
+    let history = &forecaster.series()[total];
+    let request = [shopml::forecast::ForecastRequest { series: total, history: &history.values, last_date: history.last_date(), horizon_days: 14 }];
+    let mut group = c.benchmark_group("forecast");
+    group.bench_function("total, 14 days", |b| b.iter(|| forecaster.forecast(black_box(&request))));
+    group.finish();
+}
+
+criterion_group!(benches, cancellation, price, sentiment, forecast);
 criterion_main!(benches);

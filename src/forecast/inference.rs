@@ -1,7 +1,7 @@
 //! Forecasts: encode each request's window, one forward pass for all, back to order lines.
 
 use super::features::{EncodedWindow, ForecastEncoder, SeriesHistory};
-use super::model::ForecastModel;
+use super::model::{ForecastModel, ServingForecastNet};
 use crate::features::{float_matrix, index_matrix, to_f32_vec};
 use burn::tensor::Device;
 use chrono::{Duration, NaiveDate};
@@ -32,14 +32,15 @@ pub struct ForecastRequest<'a> {
 
 pub struct Forecaster {
     encoder: ForecastEncoder,
-    model: ForecastModel,
+    /// The ensemble in its serving layout (same outputs).
+    model: ServingForecastNet,
     calibration: ForecastCalibration,
     device: Device,
 }
 
 impl Forecaster {
     pub fn new(encoder: ForecastEncoder, model: ForecastModel, calibration: ForecastCalibration, device: Device) -> Self {
-        Self { encoder, model, calibration, device }
+        Self { encoder, model: model.for_serving(), calibration, device }
     }
 
     pub fn series(&self) -> &[SeriesHistory] {

@@ -6,7 +6,7 @@ pub mod model;
 
 pub use features::{ForecastEncoder, SeriesHistory};
 pub use inference::{ForecastCalibration, ForecastPoint, ForecastRequest, Forecaster};
-pub use model::{ForecastModel, ForecastModelConfig, ForecastNet};
+pub use model::{ForecastModel, ForecastModelConfig, ForecastNet, ServingForecastNet};
 
 use crate::bundle::{BundleError, BundleWriter, ModelFiles, model_names};
 use burn::tensor::Device;
