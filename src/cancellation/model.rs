@@ -3,7 +3,6 @@
 //! its members' log-odds (members differ by seed), which steadies a weak, noisy signal.
 
 use crate::features::ensemble::{Stacker, bias_values};
-use crate::features::{float_matrix, to_f32_vec};
 use burn::module::Initializer;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig, Relu};
 use burn::prelude::*;
@@ -163,7 +162,7 @@ impl CancellationModel {
         let first = &self.members[0];
         let device = first.embedding.weight.val().device();
         let [_, dim] = first.embedding.weight.val().dims();
-        let [inputs, hidden] = first.hidden.weight.val().dims();
+        let [inputs, _] = first.hidden.weight.val().dims();
         let fields = field_offsets.len();
         let n_numeric = first.numeric_wide.weight.val().dims()[0];
         assert_eq!(inputs, fields * dim + n_numeric, "one offset per categorical field");
@@ -171,22 +170,11 @@ impl CancellationModel {
         let stack = Stacker::new(&self.members, device.clone());
         let field_of_row = |row: usize| field_offsets.partition_point(|&offset| offset as usize <= row) - 1;
         let rows = stack.folded_table(|n| &n.embedding, |n| &n.hidden, |row| field_of_row(row) * dim, |n| &n.wide);
-        let width = self.members.len() * hidden + 1;
-        let mut numeric = vec![0.0f32; n_numeric * width];
-        for (m, net) in self.members.iter().enumerate() {
-            let weight = to_f32_vec(net.hidden.weight.val());
-            for (i, input) in (fields * dim..inputs).enumerate() {
-                numeric[i * width + m * hidden..][..hidden].copy_from_slice(&weight[input * hidden..][..hidden]);
-            }
-        }
-        for (i, w) in to_f32_vec(stack.mean_linear(|n| &n.numeric_wide).weight.val()).into_iter().enumerate() {
-            numeric[i * width + width - 1] = w;
-        }
         let unknown_rows: Vec<i64> = unknown_rows.iter().map(|&row| row as i64).collect();
         ServingCancellationNet {
             unknown: rows.clone().select(0, Tensor::<1, Int>::from_ints(unknown_rows.as_slice(), &device)),
             rows,
-            numeric: float_matrix(numeric, n_numeric, width, &device),
+            numeric: stack.folded_inputs(|n| &n.hidden, fields * dim, |n| &n.numeric_wide),
             bias: stack.folded_bias(|n| &n.hidden, stack.mean(|n| bias_values(&n.output)[0] + bias_values(&n.numeric_wide)[0])),
             output: stack.folded_output(|n| &n.output),
         }
@@ -196,7 +184,7 @@ impl CancellationModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::features::index_matrix;
+    use crate::features::{float_matrix, index_matrix, to_f32_vec};
 
     /// A 3-member ensemble over 3 fields (rows 0–2, 3–8, 9–19; unknown values at each field's
     /// first row) with non-zero wide weights, as after training.

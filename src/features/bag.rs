@@ -53,14 +53,6 @@ pub fn weighted_bag(embedding: &Embedding, indices: Tensor<2, Int>, weights: Ten
     (vectors * weights.unsqueeze_dim::<3>(2)).sum_dim(1).reshape([rows, dim])
 }
 
-/// `Σ_t w_t · table[token_t]` per row for a one-column table (a wide part: one weight per
-/// token), `[vocab, 1]` → `[rows, 1]`. Serving's form of [`weighted_bag`] on a width-1
-/// embedding: a 2-D gather, no 3-D intermediate.
-pub fn weighted_scalar_bag(table: &Tensor<2>, indices: Tensor<2, Int>, weights: Tensor<2>) -> Tensor<2> {
-    let [rows, width] = indices.dims();
-    (table.clone().select(0, indices.reshape([rows * width])).reshape([rows, width]) * weights).sum_dim(1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,8 +2,9 @@
 //! ln(selling price / list price) from a weighted token bag and numeric inputs. The upper and
 //! lower quantiles are the median ± a softplus, so they never cross.
 
-use crate::features::bag::{weighted_bag, weighted_scalar_bag};
-use crate::features::ensemble::{StackedEmbedding, StackedLinear, Stacker};
+use crate::features::bag::weighted_bag;
+use crate::features::ensemble::{Stacker, bias_values};
+use crate::features::{float_matrix, to_f32_vec};
 use burn::module::Initializer;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig, Relu};
 use burn::prelude::*;
@@ -92,51 +93,81 @@ impl PriceModel {
 }
 
 /// The ensemble laid out for serving, built once at load time (see
-/// [`crate::features::ensemble::Stacker`]): one batched product per layer for all members. The
-/// first layer is not folded into the token table as cancellation's and sentiment's are: each
-/// token would fetch k·hidden + 1 floats instead of k·dim + 1 (97 against 49 with the shipped
-/// sizes) for batches of thousands of products.
+/// [`crate::features::ensemble::Stacker`]). As cancellation's, each member's first layer is
+/// folded into its token table (a bag and the layer reading it are both linear), with the
+/// members' mean wide weight as the last column; the members' output layers sit side by side,
+/// with one more column that averages their medians. A request sums its tokens' weighted rows,
+/// adds its numeric inputs' product, and runs one product for the outputs and one for the
+/// bounds (a softplus per member, averaged).
 #[derive(Debug, Clone)]
 pub struct ServingPriceNet {
-    embedding: StackedEmbedding,
-    hidden: StackedLinear,
-    /// Unscaled: the bounds' softplus is taken per member before the mean.
-    output: StackedLinear,
-    /// `[vocab, 1]`, the members' mean (the median is linear in it).
-    wide: Tensor<2>,
-    numeric_wide: Linear,
+    /// `[vocab, k·hidden + 1]`.
+    table: Tensor<2>,
+    /// `[n_numeric, k·hidden + 1]`: every member's first-layer weights of the numeric inputs,
+    /// then the members' mean numeric wide weights.
+    numeric: Tensor<2>,
+    /// `[1, k·hidden + 1]`: every member's hidden bias, then the members' mean numeric wide bias.
+    bias: Tensor<2>,
+    /// `[k·hidden, 3k + 1]`: member m's output layer in rows m·hidden…, columns 3m…3m + 2 (raw
+    /// below, median, above), and a last column of the members' median weights over k.
+    output: Tensor<2>,
+    /// `[1, 3k + 1]`.
+    output_bias: Tensor<2>,
+    /// `[3k, 3]`: −1/k from each member's raw lower bound into P10, +1/k from its upper bound
+    /// into P90 (after their softplus).
+    bounds: Tensor<2>,
 }
 
 impl ServingPriceNet {
     /// `[batch, 3]`: the ensemble mean of [`PriceModel::forward`].
     pub fn forward(&self, tokens: Tensor<2, Int>, weights: Tensor<2>, numeric: Tensor<2>) -> Tensor<2> {
-        let [batch, _] = tokens.dims();
-        let [_, n_numeric] = numeric.dims();
-        let k = self.embedding.members();
-        let bag = self.embedding.bags(tokens.clone(), weights.clone());
-        let deep = Tensor::cat(vec![bag, numeric.clone().unsqueeze::<3>().expand([k, batch, n_numeric])], 2);
-        let raw = self.output.forward(self.hidden.forward(deep).clamp_min(0.0));
-        // Mean over members of (median − below, median, median + above), the median's linear parts averaged ahead.
-        let member_mean = |t: Tensor<3>| t.sum_dim(0).reshape([batch, 1]) / k as f64;
-        let below = member_mean(softplus(raw.clone().slice([0..k, 0..batch, 0..1]), 1.0));
-        let centre = member_mean(raw.clone().slice([0..k, 0..batch, 1..2]));
-        let above = member_mean(softplus(raw.slice([0..k, 0..batch, 2..3]), 1.0));
-        let wide = weighted_scalar_bag(&self.wide, tokens, weights);
-        let median = centre + wide + self.numeric_wide.forward(numeric);
-        Tensor::cat(vec![median.clone() - below, median.clone(), median + above], 1)
+        let [batch, width_tokens] = tokens.dims();
+        let [_, width] = self.table.dims();
+        let [_, outputs] = self.output.dims();
+        let rows = self.table.clone().select(0, tokens.reshape([batch * width_tokens])).reshape([batch, width_tokens, width]);
+        let bag = (rows * weights.reshape([batch, width_tokens, 1])).sum_dim(1).reshape([batch, width]);
+        let pre = bag + numeric.matmul(self.numeric.clone()) + self.bias.clone();
+        let hidden = pre.clone().slice([0..batch, 0..width - 1]).clamp_min(0.0);
+        let raw = hidden.matmul(self.output.clone()) + self.output_bias.clone();
+        let median = raw.clone().slice([0..batch, outputs - 1..outputs]) + pre.slice([0..batch, width - 1..width]);
+        softplus(raw.slice([0..batch, 0..outputs - 1]), 1.0).matmul(self.bounds.clone()) + median
     }
 }
 
 impl PriceModel {
     /// The serving layout of this ensemble (see [`ServingPriceNet`]).
     pub fn for_serving(&self) -> ServingPriceNet {
-        let stack = Stacker::new(&self.members, self.members[0].embedding.weight.val().device());
+        let device = self.members[0].embedding.weight.val().device();
+        let stack = Stacker::new(&self.members, device.clone());
+        let k = self.members.len();
+        let [_, dim] = self.members[0].embedding.weight.val().dims();
+        let [_, hidden] = self.members[0].hidden.weight.val().dims();
+        let mean = 1.0 / k as f32;
+        // Output columns: 3 per member, then the members' mean median.
+        let columns = 3 * k + 1;
+        let mut output = vec![0.0f32; k * hidden * columns];
+        let mut output_bias = vec![0.0f32; columns];
+        let mut bounds = vec![0.0f32; 3 * k * 3];
+        for (m, net) in self.members.iter().enumerate() {
+            let weight = to_f32_vec(net.output.weight.val());
+            for (j, row) in weight.chunks(3).enumerate() {
+                let at = (m * hidden + j) * columns;
+                output[at + 3 * m..][..3].copy_from_slice(row);
+                output[at + columns - 1] = row[1] * mean;
+            }
+            let bias = bias_values(&net.output);
+            output_bias[3 * m..][..3].copy_from_slice(&bias);
+            output_bias[columns - 1] += bias[1] * mean;
+            bounds[3 * m * 3] = -mean;
+            bounds[(3 * m + 2) * 3 + 2] = mean;
+        }
         ServingPriceNet {
-            embedding: stack.embedding(|n| &n.embedding),
-            hidden: stack.linear(|n| &n.hidden, 1.0),
-            output: stack.linear(|n| &n.output, 1.0),
-            wide: stack.mean_table(|n| &n.wide),
-            numeric_wide: stack.mean_linear(|n| &n.numeric_wide),
+            table: stack.folded_table(|n| &n.embedding, |n| &n.hidden, |_| 0, |n| &n.wide),
+            numeric: stack.folded_inputs(|n| &n.hidden, dim, |n| &n.numeric_wide),
+            bias: stack.folded_bias(|n| &n.hidden, stack.mean(|n| bias_values(&n.numeric_wide)[0])),
+            output: float_matrix(output, k * hidden, columns, &device),
+            output_bias: float_matrix(output_bias, 1, columns, &device),
+            bounds: float_matrix(bounds, 3 * k, 3, &device),
         }
     }
 }
