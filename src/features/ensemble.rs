@@ -63,10 +63,7 @@ impl<'a, M> Stacker<'a, M> {
                 }
             }
         }
-        for (v, w) in self.mean_values(|m| to_f32_vec(wide(m).weight.val())).into_iter().enumerate() {
-            rows[v * width + width - 1] = w;
-        }
-        self.tensor(rows, [vocab, width])
+        self.with_last_column(rows, width, self.mean_values(|m| to_f32_vec(wide(m).weight.val())))
     }
 
     /// Each member's `layer` weights of the inputs it reads directly (from input `first` on,
@@ -85,10 +82,16 @@ impl<'a, M> Stacker<'a, M> {
                 values[i * width + m * hidden..][..hidden].copy_from_slice(&weight[(first + i) * hidden..][..hidden]);
             }
         }
-        for (i, w) in self.mean_values(|m| to_f32_vec(linear(m).weight.val())).into_iter().enumerate() {
-            values[i * width + width - 1] = w;
+        self.with_last_column(values, width, self.mean_values(|m| to_f32_vec(linear(m).weight.val())))
+    }
+
+    /// `values`, rows of `width` whose last column is still empty, with `last` there: `[rows, width]`.
+    fn with_last_column(&self, mut values: Vec<f32>, width: usize, last: Vec<f32>) -> Tensor<2> {
+        let rows = last.len();
+        for (row, value) in last.into_iter().enumerate() {
+            values[row * width + width - 1] = value;
         }
-        self.tensor(values, [inputs, width])
+        self.tensor(values, [rows, width])
     }
 
     /// `[1, k·hidden + 1]`: each member's `layer` bias side by side, then `last`.
