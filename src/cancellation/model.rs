@@ -2,7 +2,7 @@
 //! per value) and a deep part (embeddings + MLP) summed into log-odds; the ensemble averages
 //! its members' log-odds (members differ by seed), which steadies a weak, noisy signal.
 
-use crate::features::ensemble::{Stacker, bias_values};
+use crate::features::ensemble::{Stacker, bias_values, hidden_and_linear};
 use burn::module::Initializer;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig, Relu};
 use burn::prelude::*;
@@ -148,9 +148,9 @@ impl ServingCancellationNet {
     }
 
     fn log_odds(&self, pre: Tensor<2>) -> Tensor<1> {
-        let [batch, width] = pre.dims();
-        let hidden = pre.clone().slice([0..batch, 0..width - 1]).clamp_min(0.0);
-        (hidden.matmul(self.output.clone()) + pre.slice([0..batch, width - 1..width])).reshape([batch])
+        let [batch, _] = pre.dims();
+        let (hidden, linear) = hidden_and_linear(pre);
+        (hidden.matmul(self.output.clone()) + linear).reshape([batch])
     }
 }
 

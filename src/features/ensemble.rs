@@ -2,7 +2,7 @@
 
 use super::to_f32_vec;
 use burn::nn::{Embedding, Linear};
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Int, Tensor};
 
 /// The mean of `forward` over `members` (at least one).
 pub fn average<M, const D: usize>(members: &[M], forward: impl Fn(&M) -> Tensor<D>) -> Tensor<D> {
@@ -47,23 +47,21 @@ impl<'a, M> Stacker<'a, M> {
         first_input: impl Fn(usize) -> usize,
         wide: impl Fn(&M) -> &Embedding,
     ) -> Tensor<2> {
-        let k = self.members.len();
-        let [vocab, dim] = embedding(&self.members[0]).weight.val().dims();
+        let [_, dim] = embedding(&self.members[0]).weight.val().dims();
         let [_, hidden] = layer(&self.members[0]).weight.val().dims();
-        let width = k * hidden + 1;
-        let mut rows = vec![0.0f32; vocab * width];
-        for (m, member) in self.members.iter().enumerate() {
-            let vectors = to_f32_vec(embedding(member).weight.val());
+        let folded = |member: &M| {
             let weight = to_f32_vec(layer(member).weight.val());
+            let vectors = to_f32_vec(embedding(member).weight.val());
+            let mut rows = Vec::with_capacity(vectors.len() / dim * hidden);
             for (v, vector) in vectors.chunks(dim).enumerate() {
                 let first = first_input(v);
-                for (j, out) in rows[v * width + m * hidden..][..hidden].iter_mut().enumerate() {
-                    let sum: f64 = vector.iter().enumerate().map(|(d, &e)| e as f64 * weight[(first + d) * hidden + j] as f64).sum();
-                    *out = sum as f32;
-                }
+                rows.extend((0..hidden).map(|j| {
+                    vector.iter().enumerate().map(|(d, &e)| e as f64 * weight[(first + d) * hidden + j] as f64).sum::<f64>() as f32
+                }));
             }
-        }
-        self.with_last_column(rows, width, self.mean_values(|m| to_f32_vec(wide(m).weight.val())))
+            rows
+        };
+        self.side_by_side(hidden, folded, self.mean_values(|m| to_f32_vec(wide(m).weight.val())))
     }
 
     /// Each member's `layer` weights of the inputs it reads directly (from input `first` on,
@@ -71,27 +69,27 @@ impl<'a, M> Stacker<'a, M> {
     /// the same inputs (a linear part beside the layer): `[inputs, k·hidden + 1]`, matching the
     /// columns of [`Stacker::folded_table`].
     pub fn folded_inputs(&self, layer: impl Fn(&M) -> &Linear, first: usize, linear: impl Fn(&M) -> &Linear) -> Tensor<2> {
-        let k = self.members.len();
         let [_, hidden] = layer(&self.members[0]).weight.val().dims();
         let [inputs, _] = linear(&self.members[0]).weight.val().dims();
-        let width = k * hidden + 1;
-        let mut values = vec![0.0f32; inputs * width];
-        for (m, member) in self.members.iter().enumerate() {
-            let weight = to_f32_vec(layer(member).weight.val());
-            for i in 0..inputs {
-                values[i * width + m * hidden..][..hidden].copy_from_slice(&weight[(first + i) * hidden..][..hidden]);
-            }
-        }
-        self.with_last_column(values, width, self.mean_values(|m| to_f32_vec(linear(m).weight.val())))
+        let weights = |member: &M| to_f32_vec(layer(member).weight.val())[first * hidden..(first + inputs) * hidden].to_vec();
+        self.side_by_side(hidden, weights, self.mean_values(|m| to_f32_vec(linear(m).weight.val())))
     }
 
-    /// `values`, rows of `width` whose last column is still empty, with `last` there: `[rows, width]`.
-    fn with_last_column(&self, mut values: Vec<f32>, width: usize, last: Vec<f32>) -> Tensor<2> {
+    /// `[rows, k·hidden + 1]`: each member's `rows × hidden` values (row-major) side by side,
+    /// then `last` (one value a row) in the last column.
+    fn side_by_side(&self, hidden: usize, values: impl Fn(&M) -> Vec<f32>, last: Vec<f32>) -> Tensor<2> {
         let rows = last.len();
-        for (row, value) in last.into_iter().enumerate() {
-            values[row * width + width - 1] = value;
+        let width = self.members.len() * hidden + 1;
+        let mut out = vec![0.0f32; rows * width];
+        for (m, member) in self.members.iter().enumerate() {
+            for (row, block) in values(member).chunks(hidden).enumerate() {
+                out[row * width + m * hidden..][..hidden].copy_from_slice(block);
+            }
         }
-        self.tensor(values, [rows, width])
+        for (row, value) in last.into_iter().enumerate() {
+            out[row * width + width - 1] = value;
+        }
+        self.tensor(out, [rows, width])
     }
 
     /// `[1, k·hidden + 1]`: each member's `layer` bias side by side, then `last`.
@@ -126,4 +124,20 @@ impl<'a, M> Stacker<'a, M> {
 /// A layer's bias values (zeros when it has none).
 pub fn bias_values(linear: &Linear) -> Vec<f32> {
     linear.bias.as_ref().map(|b| to_f32_vec(b.val())).unwrap_or_else(|| vec![0.0; linear.weight.val().dims()[1]])
+}
+
+/// `Σ_t w_t · table[token_t]` per row: the weighted bag of a folded table's rows, `[batch, n]`
+/// tokens and weights → `[batch, width]`.
+pub fn weighted_rows(table: &Tensor<2>, tokens: Tensor<2, Int>, weights: Tensor<2>) -> Tensor<2> {
+    let [batch, n] = tokens.dims();
+    let [_, width] = table.dims();
+    let rows = table.clone().select(0, tokens.reshape([batch * n])).reshape([batch, n, width]);
+    (rows * weights.reshape([batch, n, 1])).sum_dim(1).reshape([batch, width])
+}
+
+/// A folded pre-activation `[batch, k·hidden + 1]` split into every member's hidden layer
+/// (after its ReLU) and the last column, the linear parts' sum `[batch, 1]`.
+pub fn hidden_and_linear(pre: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+    let [batch, width] = pre.dims();
+    (pre.clone().slice([0..batch, 0..width - 1]).clamp_min(0.0), pre.slice([0..batch, width - 1..width]))
 }

@@ -3,7 +3,7 @@
 //! lower quantiles are the median ± a softplus, so they never cross.
 
 use crate::features::bag::weighted_bag;
-use crate::features::ensemble::{Stacker, bias_values};
+use crate::features::ensemble::{Stacker, bias_values, hidden_and_linear, weighted_rows};
 use crate::features::{float_matrix, to_f32_vec};
 use burn::module::Initializer;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig, Relu};
@@ -121,15 +121,12 @@ pub struct ServingPriceNet {
 impl ServingPriceNet {
     /// `[batch, 3]`: the ensemble mean of [`PriceModel::forward`].
     pub fn forward(&self, tokens: Tensor<2, Int>, weights: Tensor<2>, numeric: Tensor<2>) -> Tensor<2> {
-        let [batch, width_tokens] = tokens.dims();
-        let [_, width] = self.table.dims();
+        let [batch, _] = tokens.dims();
         let [_, outputs] = self.output.dims();
-        let rows = self.table.clone().select(0, tokens.reshape([batch * width_tokens])).reshape([batch, width_tokens, width]);
-        let bag = (rows * weights.reshape([batch, width_tokens, 1])).sum_dim(1).reshape([batch, width]);
-        let pre = bag + numeric.matmul(self.numeric.clone()) + self.bias.clone();
-        let hidden = pre.clone().slice([0..batch, 0..width - 1]).clamp_min(0.0);
+        let pre = weighted_rows(&self.table, tokens, weights) + numeric.matmul(self.numeric.clone()) + self.bias.clone();
+        let (hidden, linear) = hidden_and_linear(pre);
         let raw = hidden.matmul(self.output.clone()) + self.output_bias.clone();
-        let median = raw.clone().slice([0..batch, outputs - 1..outputs]) + pre.slice([0..batch, width - 1..width]);
+        let median = raw.clone().slice([0..batch, outputs - 1..outputs]) + linear;
         softplus(raw.slice([0..batch, 0..outputs - 1]), 1.0).matmul(self.bounds.clone()) + median
     }
 }

@@ -135,6 +135,7 @@ impl SentimentPredictor {
         let _ = self.analyze(&[("Warm up", "works well, not bad at all")], 100, 3);
     }
 }
+
 /// `forward` (a net's or an ensemble's log-odds of `[tokens, weights]`) of token bags, one batch.
 pub fn bag_log_odds<'a>(
     bags: impl IntoIterator<Item = (&'a [u32], &'a [f32])>,
@@ -158,4 +159,3 @@ pub fn encoded_log_odds(encoded: &[EncodedText], device: &Device, forward: impl 
     }
     out
 }
-

@@ -4,7 +4,7 @@
 //! `hidden_dim` 0 there is no deep part: the net is a logistic regression on the bag.
 
 use crate::features::bag::weighted_bag;
-use crate::features::ensemble::{Stacker, bias_values};
+use crate::features::ensemble::{Stacker, bias_values, hidden_and_linear, weighted_rows};
 use crate::features::to_f32_vec;
 use burn::module::{Initializer, Param};
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig, Relu};
@@ -141,14 +141,12 @@ impl ServingSentimentNet {
     /// Log-odds that each review is negative, `[batch]`: the ensemble mean of
     /// [`SentimentModel::forward`].
     pub fn forward(&self, tokens: Tensor<2, Int>, weights: Tensor<2>) -> Tensor<1> {
-        let [batch, width_tokens] = tokens.dims();
-        let [_, width] = self.table.dims();
-        let rows = self.table.clone().select(0, tokens.reshape([batch * width_tokens])).reshape([batch, width_tokens, width]);
-        let pre = (rows * weights.reshape([batch, width_tokens, 1])).sum_dim(1).reshape([batch, width]) + self.bias.clone();
+        let [batch, _] = tokens.dims();
+        let pre = weighted_rows(&self.table, tokens, weights) + self.bias.clone();
         let z = match &self.output {
             Some(output) => {
-                let hidden = pre.clone().slice([0..batch, 0..width - 1]).clamp_min(0.0);
-                hidden.matmul(output.clone()) + pre.slice([0..batch, width - 1..width])
+                let (hidden, linear) = hidden_and_linear(pre);
+                hidden.matmul(output.clone()) + linear
             }
             None => pre,
         };

@@ -262,13 +262,14 @@ pub fn train(lines: &[SaleLine], split: &Split, settings: &ForecastSettings, see
     let h = settings.horizon_days;
     let mut best_epochs = Vec::new();
     let mut validation_members = Vec::new();
+    let held_out_loss = |net: &ForecastNet| validation_loss(net, &validation, &encoder, h);
     for member in 0..settings.ensemble_size {
         let member_seed = seed.wrapping_add(1_000 * member as u64);
         let (mut stopping, epochs) = EarlyStopping::with_budget(settings.fixed_epochs, settings.max_epochs, settings.patience);
         train_net(&model_config, settings, &fit, epochs, member_seed, |epoch, net| {
-            stopping.offer_with(epoch, net, |net| validation_loss(net, &validation, &encoder, h))
+            stopping.offer_with(epoch, net, held_out_loss)
         });
-        let (loss, epoch, net) = stopping.into_kept(|net| validation_loss(net, &validation, &encoder, h));
+        let (loss, epoch, net) = stopping.into_kept(held_out_loss);
         stage.tick(format!("member {member}: epoch {epoch} kept, validation pinball loss {loss:.4}"));
         best_epochs.push(epoch);
         validation_members.push(net);

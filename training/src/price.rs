@@ -176,13 +176,15 @@ pub fn train(products: &[Product], split: &Split, settings: &PriceSettings, seed
     stage.set_length(settings.ensemble_size as u64 * 2);
     let mut best_epochs = Vec::new();
     let mut validation_members = Vec::new();
+    // Pinball loss on the validation products (what early stopping minimises).
+    let validation_loss = |net: &PriceNet| pinball(&validation.targets, &net_quantiles(net, &validation, &plain));
     for member in 0..settings.ensemble_size {
         let member_seed = seed.wrapping_add(1_000 * member as u64);
         let (mut stopping, epochs) = EarlyStopping::with_budget(settings.fixed_epochs, settings.max_epochs, settings.patience);
         train_net(&model_config, settings, &fit, epochs, member_seed, |epoch, net| {
-            stopping.offer_with(epoch, net, |net| pinball(&validation.targets, &net_quantiles(net, &validation, &plain)))
+            stopping.offer_with(epoch, net, validation_loss)
         });
-        let (loss, best_epoch, net) = stopping.into_kept(|net| pinball(&validation.targets, &net_quantiles(net, &validation, &plain)));
+        let (loss, best_epoch, net) = stopping.into_kept(validation_loss);
         stage.tick(format!("member {member}: epoch {best_epoch} kept, validation pinball loss {loss:.4}"));
         best_epochs.push(best_epoch);
         validation_members.push(net);

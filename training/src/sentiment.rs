@@ -348,12 +348,10 @@ struct ProductTextModels {
     out_of_fold: Option<Vec<f64>>,
 }
 
-/// One of the fits of [`fit_product_text_models`].
-enum ProductTextFit {
-    /// The model on all training products.
-    Final(Classifier),
-    /// (training product, out-of-fold log-odds) of one fold.
-    Fold(Vec<(usize, f64)>),
+/// Runs `a` and `b`: side by side on the thread pool when `side_by_side`, else one after the
+/// other (nets that draw from Burn's one random generator must train one at a time).
+fn both<A: Send, B: Send>(side_by_side: bool, a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B + Send) -> (A, B) {
+    if side_by_side { rayon::join(a, b) } else { (a(), b()) }
 }
 
 /// Fits the product-text models; with `side_by_side`, the folds' fits and the final one run
@@ -367,37 +365,32 @@ fn fit_product_text_models(
 ) -> Result<ProductTextModels, SentimentError> {
     use rayon::prelude::*;
     let folds = if settings.product_folds >= 2 { settings.product_folds } else { 0 };
-    let fit = |task: Option<u32>| -> Result<ProductTextFit, SentimentError> {
-        let Some(fold) = task else {
-            let all: Vec<Example<'_>> = train.iter().map(|e| Example { ..**e }).collect();
-            return Ok(ProductTextFit::Final(fit_classifier(&all, settings, seed, stage, "products")?));
-        };
+    let fit_final = || {
+        let all: Vec<Example<'_>> = train.iter().map(|e| Example { ..**e }).collect();
+        fit_classifier(&all, settings, seed, stage, "products")
+    };
+    // (training product, out-of-fold log-odds) of one fold.
+    let fit_fold = |fold: u32| -> Result<Vec<(usize, f64)>, SentimentError> {
         let (held, rest): (Vec<usize>, Vec<usize>) = (0..train.len()).partition(|&i| fold_of(train[i].id, folds) == fold);
         let rest: Vec<Example<'_>> = rest.iter().map(|&i| Example { ..*train[i] }).collect();
         let classifier = fit_classifier(&rest, settings, seed.wrapping_add(100 * (fold as u64 + 1)), stage, &format!("products fold {fold}"))?;
         let held_examples: Vec<&Example<'_>> = held.iter().map(|&i| train[i]).collect();
         let predictor = SentimentPredictor::new(classifier.encoder, classifier.model, classifier.calibration, Device::flex());
-        Ok(ProductTextFit::Fold(held.into_iter().zip(calibrated_logits(&predictor, &held_examples, settings)).collect()))
+        Ok(held.into_iter().zip(calibrated_logits(&predictor, &held_examples, settings)).collect())
     };
-    let tasks: Vec<Option<u32>> = std::iter::once(None).chain((0..folds).map(Some)).collect();
-    let fits: Vec<ProductTextFit> = if side_by_side {
-        tasks.into_par_iter().map(fit).collect::<Result<_, _>>()?
-    } else {
-        tasks.into_iter().map(fit).collect::<Result<_, _>>()?
+    let fit_folds = || -> Result<Vec<Vec<(usize, f64)>>, SentimentError> {
+        if side_by_side { (0..folds).into_par_iter().map(fit_fold).collect() } else { (0..folds).map(fit_fold).collect() }
     };
-    let mut classifier = None;
-    let mut out_of_fold = (folds > 0).then(|| vec![0.0f64; train.len()]);
-    for fit in fits {
-        match fit {
-            ProductTextFit::Final(c) => classifier = Some(c),
-            ProductTextFit::Fold(scores) => {
-                for (i, z) in scores {
-                    out_of_fold.as_mut().expect("folds present")[i] = z;
-                }
-            }
+    let (classifier, fold_scores) = both(side_by_side, fit_final, fit_folds);
+    let (classifier, fold_scores) = (classifier?, fold_scores?);
+    let out_of_fold = (folds > 0).then(|| {
+        let mut out_of_fold = vec![0.0f64; train.len()];
+        for (i, z) in fold_scores.into_iter().flatten() {
+            out_of_fold[i] = z;
         }
-    }
-    Ok(ProductTextModels { classifier: classifier.expect("the final fit is one of the tasks"), out_of_fold })
+        out_of_fold
+    });
+    Ok(ProductTextModels { classifier, out_of_fold })
 }
 
 /// The per-product classifier: the product-text model's calibrated log-odds stacked with the
@@ -488,12 +481,8 @@ pub fn train(
             .map(|(_, train)| fit_product_text_models(train, &product_settings, seed, stage, side_by_side))
             .transpose()
     };
-    let (classifier, product_text_models) = if side_by_side {
-        let (classifier, product_text_models) = rayon::join(fit_reviews, fit_products);
-        (classifier?, product_text_models?)
-    } else {
-        (fit_reviews()?, fit_products()?)
-    };
+    let (classifier, product_text_models) = both(side_by_side, fit_reviews, fit_products);
+    let (classifier, product_text_models) = (classifier?, product_text_models?);
     let plain = Device::flex();
     let predictor = SentimentPredictor::new(classifier.encoder.clone(), classifier.model.clone(), classifier.calibration.clone(), plain.clone());
     let figures = evaluate(&predictor, &test, settings.max_words, settings.use_title, &classifier);
