@@ -1,7 +1,8 @@
 //! shopml-bench: a load generator for a running shopml-server. N concurrent callers call one
 //! RPC for T seconds, after the same load on the empty RPC of the same server (the gRPC health
 //! check), so the cost of the models shows as a ratio. Prints requests/s and latency
-//! percentiles.
+//! percentiles, and with `--server-pid` the server's CPU time per request (Linux), the cost
+//! of a call without the load generator's own share of the cores.
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
@@ -33,6 +34,9 @@ struct Args {
     /// Ask for explanations (cancellation).
     #[arg(long)]
     explain: bool,
+    /// The server's process id, to report its CPU time per request (read from /proc; Linux).
+    #[arg(long)]
+    server_pid: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -51,6 +55,20 @@ struct Outcome {
     latencies_us: Vec<u64>,
     errors: usize,
     elapsed: Duration,
+    /// The server's CPU time over the measured interval, when its pid was given.
+    server_cpu: Option<Duration>,
+}
+
+/// CPU time (user + system, all threads) the process has used so far, from /proc/PID/stat.
+fn process_cpu(pid: u32) -> anyhow::Result<Duration> {
+    let path = format!("/proc/{pid}/stat");
+    let stat = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    // Fields after the command name (which may hold spaces) start at field 3; utime and stime
+    // are fields 14 and 15, in USER_HZ ticks (100 a second on Linux).
+    let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).context("no command name in /proc stat")?;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: usize| -> anyhow::Result<u64> { fields.get(i - 3).context("short /proc stat")?.parse().context("a tick count") };
+    Ok(Duration::from_millis((ticks(14)? + ticks(15)?) * 10))
 }
 
 fn order(lines: usize, i: usize) -> proto::Order {
@@ -106,11 +124,12 @@ async fn call(rpc: Rpc, channel: Channel, args: &Args, i: usize) -> Result<(), t
     Ok(())
 }
 
-async fn load(rpc: Rpc, channels: &[Channel], args: &Args) -> Outcome {
+async fn load(rpc: Rpc, channels: &[Channel], args: &Args) -> anyhow::Result<Outcome> {
     // A short warm-up, not measured.
     for i in 0..20 {
         let _ = call(rpc, channels[i % channels.len()].clone(), args, i).await;
     }
+    let cpu_before = args.server_pid.map(process_cpu).transpose()?;
     let started = Instant::now();
     let deadline = started + Duration::from_secs_f64(args.duration_secs);
     let mut tasks = Vec::new();
@@ -130,15 +149,23 @@ async fn load(rpc: Rpc, channels: &[Channel], args: &Args) -> Outcome {
             (latencies, errors)
         }));
     }
-    let mut outcome = Outcome { latencies_us: Vec::new(), errors: 0, elapsed: Duration::ZERO };
+    let mut outcome = Outcome { latencies_us: Vec::new(), errors: 0, elapsed: Duration::ZERO, server_cpu: None };
     for task in tasks {
         let (latencies, errors) = task.await.expect("a caller task");
         outcome.latencies_us.extend(latencies);
         outcome.errors += errors;
     }
     outcome.elapsed = started.elapsed();
+    if let (Some(pid), Some(before)) = (args.server_pid, cpu_before) {
+        outcome.server_cpu = Some(process_cpu(pid)?.saturating_sub(before));
+    }
     outcome.latencies_us.sort_unstable();
-    outcome
+    Ok(outcome)
+}
+
+/// The server's CPU time per answered request, in µs.
+fn server_us_per_request(o: &Outcome) -> Option<f64> {
+    o.server_cpu.filter(|_| !o.latencies_us.is_empty()).map(|cpu| cpu.as_secs_f64() * 1e6 / o.latencies_us.len() as f64)
 }
 
 fn percentile(sorted: &[u64], q: f64) -> f64 {
@@ -182,13 +209,16 @@ async fn main() -> anyhow::Result<()> {
         args.target
     );
     println!("{:<24} {:>9} {:>7} {:>10} {:>8} {:>8} {:>8} {:>8}", "rpc", "requests", "errors", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms");
-    let empty = load(Rpc::Health, &channels, &args).await;
+    let empty = load(Rpc::Health, &channels, &args).await?;
     row("health (empty RPC)", &empty);
+    if let Some(us) = server_us_per_request(&empty) {
+        println!("{:<24} server CPU {us:.1} µs a request", "");
+    }
     for &rpc in &args.rpcs {
         if rpc == Rpc::Health {
             continue;
         }
-        let outcome = load(rpc, &channels, &args).await;
+        let outcome = load(rpc, &channels, &args).await?;
         row(&format!("{rpc:?}").to_lowercase(), &outcome);
         println!(
             "{:<24} throughput {:.2}× the empty RPC's, p99 {:.2}× its",
@@ -196,6 +226,9 @@ async fn main() -> anyhow::Result<()> {
             throughput(&outcome) / throughput(&empty),
             percentile(&outcome.latencies_us, 0.99) / percentile(&empty.latencies_us, 0.99)
         );
+        if let (Some(us), Some(empty_us)) = (server_us_per_request(&outcome), server_us_per_request(&empty)) {
+            println!("{:<24} server CPU {us:.1} µs a request, {:.2}× the empty RPC's", "", us / empty_us);
+        }
     }
     Ok(())
 }

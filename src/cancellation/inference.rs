@@ -3,7 +3,7 @@
 
 use super::features::{CancellationEncoder, CheckoutLine, EncodedLine, Field, N_CATEGORICAL, N_NUMERIC, NUMERIC_FEATURES};
 use super::model::{CancellationModel, ServingCancellationNet};
-use crate::features::{index_matrix, float_matrix, sigmoid, to_f32_vec};
+use crate::features::{float_matrix, sigmoid, to_f32_vec};
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
@@ -171,12 +171,12 @@ impl CancellationPredictor {
     fn raw_logits(&self, lines: &[&EncodedLine], explained: bool) -> Vec<f32> {
         let mut logits = Vec::with_capacity(lines.len() * if explained { ROWS_PER_EXPLAINED_LINE } else { 1 });
         for chunk in lines.chunks(FORWARD_CHUNK) {
-            let categorical = index_matrix(chunk.iter().flat_map(|l| l.categorical.map(i64::from)).collect(), chunk.len(), N_CATEGORICAL, &self.device);
+            let categorical: Vec<u32> = chunk.iter().flat_map(|l| l.categorical).collect();
             let numeric = float_matrix(chunk.iter().flat_map(|l| l.numeric).collect(), chunk.len(), N_NUMERIC, &self.device);
             logits.extend(to_f32_vec(if explained {
-                self.model.forward_occluded(categorical, numeric)
+                self.model.forward_occluded(&categorical, numeric)
             } else {
-                self.model.forward(categorical, numeric)
+                self.model.forward(&categorical, numeric)
             }));
         }
         logits

@@ -2,7 +2,7 @@
 //! per value) and a deep part (embeddings + MLP) summed into log-odds; the ensemble averages
 //! its members' log-odds (members differ by seed), which steadies a weak, noisy signal.
 
-use crate::features::ensemble::{Stacker, bias_values, hidden_and_linear};
+use crate::features::ensemble::{RowTable, Stacker, bias_values, hidden_and_linear};
 use burn::module::Initializer;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig, Relu};
 use burn::prelude::*;
@@ -90,14 +90,15 @@ impl CancellationModel {
 /// The ensemble laid out for serving, built once at load time. Each member's first layer is
 /// folded into its embeddings (both are linear): row v of `rows` holds what value v adds to
 /// every member's hidden pre-activation (its vector times the first-layer weights that read
-/// its field), then the members' mean wide weight. A request sums one row per field, adds its
-/// numeric inputs' product and runs one product for the output: the same log-odds as
-/// [`CancellationModel::forward`] (summed in another order) in 8 tensor operations where
-/// embedding, concatenation and stacked layers took 15.
+/// its field), then the members' mean wide weight. A request sums one row per field (a plain
+/// loop, see [`RowTable`]), adds its numeric inputs' product and runs one product for the
+/// output: the same log-odds as [`CancellationModel::forward`] (summed in another order).
 #[derive(Debug, Clone)]
 pub struct ServingCancellationNet {
     /// `[vocab, k·hidden + 1]`.
-    rows: Tensor<2>,
+    rows: RowTable,
+    /// Categorical fields of a line.
+    fields: usize,
     /// `[n_numeric, k·hidden + 1]`: every member's first-layer weights of the numeric inputs,
     /// then the members' mean numeric wide weights.
     numeric: Tensor<2>,
@@ -112,21 +113,20 @@ pub struct ServingCancellationNet {
 
 impl ServingCancellationNet {
     /// Log-odds of cancellation, `[batch]`: the ensemble mean of [`CancellationModel::forward`].
-    pub fn forward(&self, categorical: Tensor<2, Int>, numeric: Tensor<2>) -> Tensor<1> {
-        let rows = self.field_rows(categorical);
-        self.log_odds(self.pre_activation(rows, numeric))
+    /// `categorical` holds each line's row per field, line after line (`[batch · fields]`).
+    pub fn forward(&self, categorical: &[u32], numeric: Tensor<2>) -> Tensor<1> {
+        self.log_odds(self.pre_activation(categorical, numeric))
     }
 
     /// Log-odds of each line followed by those of its occlusions, `[batch · (1 + fields +
     /// numeric)]`: the line, then each categorical field in turn set to its unknown value, then
     /// each numeric input in turn set to 0 (its training mean). An occlusion changes one term of
     /// the line's pre-activation, so it costs a subtraction rather than a pass of its own.
-    pub fn forward_occluded(&self, categorical: Tensor<2, Int>, numeric: Tensor<2>) -> Tensor<1> {
-        let [batch, fields] = categorical.dims();
-        let [_, n_numeric] = numeric.dims();
-        let [_, width] = self.rows.dims();
-        let rows = self.field_rows(categorical);
-        let line = self.pre_activation(rows.clone(), numeric.clone()).reshape([batch, 1, width]);
+    pub fn forward_occluded(&self, categorical: &[u32], numeric: Tensor<2>) -> Tensor<1> {
+        let [batch, n_numeric] = numeric.dims();
+        let (fields, width) = (self.fields, self.rows.width());
+        let rows = self.rows.rows(categorical.iter().copied()).reshape([batch, fields, width]);
+        let line = self.pre_activation(categorical, numeric.clone()).reshape([batch, 1, width]);
         let fields_occluded = line.clone() - rows + self.unknown.clone().reshape([1, fields, width]);
         let numeric_terms = numeric.reshape([batch, n_numeric, 1]) * self.numeric.clone().reshape([1, n_numeric, width]);
         let numeric_occluded = line.clone() - numeric_terms;
@@ -134,17 +134,10 @@ impl ServingCancellationNet {
         self.log_odds(all.reshape([batch * (1 + fields + n_numeric), width]))
     }
 
-    /// Each field's row of `categorical` `[batch, fields]`: `[batch, fields, k·hidden + 1]`.
-    fn field_rows(&self, categorical: Tensor<2, Int>) -> Tensor<3> {
-        let [batch, fields] = categorical.dims();
-        let [_, width] = self.rows.dims();
-        self.rows.clone().select(0, categorical.reshape([batch * fields])).reshape([batch, fields, width])
-    }
-
     /// Every member's hidden pre-activation, then the linear parts' sum: `[batch, k·hidden + 1]`.
-    fn pre_activation(&self, rows: Tensor<3>, numeric: Tensor<2>) -> Tensor<2> {
-        let [batch, _, width] = rows.dims();
-        rows.sum_dim(1).reshape([batch, width]) + numeric.matmul(self.numeric.clone()) + self.bias.clone()
+    fn pre_activation(&self, categorical: &[u32], numeric: Tensor<2>) -> Tensor<2> {
+        let lines = categorical.chunks_exact(self.fields).map(|line| line.iter().map(|&row| (row, 1.0)));
+        self.rows.bag_sums(lines) + numeric.matmul(self.numeric.clone()) + self.bias.clone()
     }
 
     fn log_odds(&self, pre: Tensor<2>) -> Tensor<1> {
@@ -167,13 +160,13 @@ impl CancellationModel {
         let n_numeric = first.numeric_wide.weight.val().dims()[0];
         assert_eq!(inputs, fields * dim + n_numeric, "one offset per categorical field");
         assert_eq!(unknown_rows.len(), fields, "one unknown row per categorical field");
-        let stack = Stacker::new(&self.members, device.clone());
+        let stack = Stacker::new(&self.members, device);
         let field_of_row = |row: usize| field_offsets.partition_point(|&offset| offset as usize <= row) - 1;
         let rows = stack.folded_table(|n| &n.embedding, |n| &n.hidden, |row| field_of_row(row) * dim, |n| &n.wide);
-        let unknown_rows: Vec<i64> = unknown_rows.iter().map(|&row| row as i64).collect();
         ServingCancellationNet {
-            unknown: rows.clone().select(0, Tensor::<1, Int>::from_ints(unknown_rows.as_slice(), &device)),
+            unknown: rows.rows(unknown_rows.iter().copied()),
             rows,
+            fields,
             numeric: stack.folded_inputs(|n| &n.hidden, fields * dim, |n| &n.numeric_wide),
             bias: stack.folded_bias(|n| &n.hidden, stack.mean(|n| bias_values(&n.output)[0] + bias_values(&n.numeric_wide)[0])),
             output: stack.folded_output(|n| &n.output),
@@ -211,10 +204,10 @@ mod tests {
     fn the_serving_layout_computes_the_ensemble_mean() {
         let device = Device::flex();
         let model = trained_ensemble(&device);
-        let categorical = index_matrix(vec![1, 7, 19, 0, 3, 12], 2, 3, &device);
+        let categorical = [1, 7, 19, 0, 3, 12];
         let numeric = float_matrix(vec![0.5, -1.0, 2.0, 0.1], 2, 2, &device);
-        let ensemble = to_f32_vec(model.forward(categorical.clone(), numeric.clone()));
-        let fused = to_f32_vec(model.for_serving(&OFFSETS, &OFFSETS).forward(categorical, numeric));
+        let ensemble = to_f32_vec(model.forward(index_matrix(categorical.map(i64::from).to_vec(), 2, 3, &device), numeric.clone()));
+        let fused = to_f32_vec(model.for_serving(&OFFSETS, &OFFSETS).forward(&categorical, numeric));
         assert_close(&ensemble, &fused);
     }
 
@@ -222,20 +215,20 @@ mod tests {
     fn occluded_log_odds_are_those_of_the_occluded_rows() {
         let device = Device::flex();
         let model = trained_ensemble(&device);
-        let lines: [([i64; 3], [f32; 2]); 2] = [([1, 7, 19], [0.5, -1.0]), ([2, 4, 12], [2.0, 0.1])];
+        let lines: [([u32; 3], [f32; 2]); 2] = [([1, 7, 19], [0.5, -1.0]), ([2, 4, 12], [2.0, 0.1])];
         // What the occlusions mean, row by row: the line, each field set to its unknown value,
         // each numeric input set to 0.
         let mut categorical = Vec::new();
         let mut numeric = Vec::new();
         for (fields, inputs) in lines {
-            let mut push = |c: [i64; 3], n: [f32; 2]| {
-                categorical.extend(c);
+            let mut push = |c: [u32; 3], n: [f32; 2]| {
+                categorical.extend(c.map(i64::from));
                 numeric.extend(n);
             };
             push(fields, inputs);
             for field in 0..3 {
                 let mut occluded = fields;
-                occluded[field] = OFFSETS[field] as i64;
+                occluded[field] = OFFSETS[field];
                 push(occluded, inputs);
             }
             for input in 0..2 {
@@ -248,7 +241,7 @@ mod tests {
         let expected = to_f32_vec(model.forward(index_matrix(categorical, rows, 3, &device), float_matrix(numeric, rows, 2, &device)));
         let serving = model.for_serving(&OFFSETS, &OFFSETS);
         let occluded = serving.forward_occluded(
-            index_matrix(lines.iter().flat_map(|l| l.0).collect(), 2, 3, &device),
+            &lines.iter().flat_map(|l| l.0).collect::<Vec<_>>(),
             float_matrix(lines.iter().flat_map(|l| l.1).collect(), 2, 2, &device),
         );
         assert_close(&expected, &to_f32_vec(occluded));

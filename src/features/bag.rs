@@ -8,6 +8,16 @@ use burn::tensor::{Device, Int, Tensor};
 /// (they carry nothing learnt) and padding uses index 0 with weight 0.
 pub const PAD: u32 = 0;
 
+/// One text's bag: its token indices and their weights.
+pub type Bag<'a> = (&'a [u32], &'a [f32]);
+
+/// A bag's `(token, weight)` pairs, as [`RowTable::bag_sums`](super::ensemble::RowTable::bag_sums)
+/// reads them.
+pub fn weighted_tokens<'a>((tokens, weights): Bag<'a>) -> impl Iterator<Item = (u32, f32)> + 'a {
+    debug_assert_eq!(tokens.len(), weights.len());
+    tokens.iter().copied().zip(weights.iter().copied())
+}
+
 /// A batch of bags: `[rows, width]` indices and weights, padding weighted 0.
 pub struct TokenBatch {
     pub indices: Vec<i64>,
@@ -23,8 +33,8 @@ pub fn text_weight(n: usize) -> f32 {
 
 impl TokenBatch {
     /// Bags of `(token indices, their weights)`, padded to the longest.
-    pub fn new<'a>(bags: impl IntoIterator<Item = (&'a [u32], &'a [f32])>) -> Self {
-        let bags: Vec<(&[u32], &[f32])> = bags.into_iter().collect();
+    pub fn new<'a>(bags: impl IntoIterator<Item = Bag<'a>>) -> Self {
+        let bags: Vec<Bag<'_>> = bags.into_iter().collect();
         let width = bags.iter().map(|b| b.0.len()).max().unwrap_or(0).max(1);
         let mut indices = Vec::with_capacity(bags.len() * width);
         let mut weights = Vec::with_capacity(bags.len() * width);

@@ -1,8 +1,8 @@
 //! Seed ensembles: a model is several nets of one architecture whose outputs are averaged.
 
-use super::to_f32_vec;
+use super::{float_matrix, to_f32_vec};
 use burn::nn::{Embedding, Linear};
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::{Device, Tensor};
 
 /// The mean of `forward` over `members` (at least one).
 pub fn average<M, const D: usize>(members: &[M], forward: impl Fn(&M) -> Tensor<D>) -> Tensor<D> {
@@ -46,7 +46,7 @@ impl<'a, M> Stacker<'a, M> {
         layer: impl Fn(&M) -> &Linear,
         first_input: impl Fn(usize) -> usize,
         wide: impl Fn(&M) -> &Embedding,
-    ) -> Tensor<2> {
+    ) -> RowTable {
         let [_, dim] = embedding(&self.members[0]).weight.val().dims();
         let [_, hidden] = layer(&self.members[0]).weight.val().dims();
         let folded = |member: &M| {
@@ -61,7 +61,8 @@ impl<'a, M> Stacker<'a, M> {
             }
             rows
         };
-        self.side_by_side(hidden, folded, self.mean_values(|m| to_f32_vec(wide(m).weight.val())))
+        let width = self.members.len() * hidden + 1;
+        RowTable::new(self.side_by_side(hidden, folded, self.mean_values(|m| to_f32_vec(wide(m).weight.val()))), width, &self.device)
     }
 
     /// Each member's `layer` weights of the inputs it reads directly (from input `first` on,
@@ -72,12 +73,13 @@ impl<'a, M> Stacker<'a, M> {
         let [_, hidden] = layer(&self.members[0]).weight.val().dims();
         let [inputs, _] = linear(&self.members[0]).weight.val().dims();
         let weights = |member: &M| to_f32_vec(layer(member).weight.val())[first * hidden..(first + inputs) * hidden].to_vec();
-        self.side_by_side(hidden, weights, self.mean_values(|m| to_f32_vec(linear(m).weight.val())))
+        let values = self.side_by_side(hidden, weights, self.mean_values(|m| to_f32_vec(linear(m).weight.val())));
+        self.tensor(values, [inputs, self.members.len() * hidden + 1])
     }
 
-    /// `[rows, k·hidden + 1]`: each member's `rows × hidden` values (row-major) side by side,
-    /// then `last` (one value a row) in the last column.
-    fn side_by_side(&self, hidden: usize, values: impl Fn(&M) -> Vec<f32>, last: Vec<f32>) -> Tensor<2> {
+    /// `[rows, k·hidden + 1]` row-major: each member's `rows × hidden` values (row-major) side
+    /// by side, then `last` (one value a row) in the last column.
+    fn side_by_side(&self, hidden: usize, values: impl Fn(&M) -> Vec<f32>, last: Vec<f32>) -> Vec<f32> {
         let rows = last.len();
         let width = self.members.len() * hidden + 1;
         let mut out = vec![0.0f32; rows * width];
@@ -89,7 +91,7 @@ impl<'a, M> Stacker<'a, M> {
         for (row, value) in last.into_iter().enumerate() {
             out[row * width + width - 1] = value;
         }
-        self.tensor(out, [rows, width])
+        out
     }
 
     /// `[1, k·hidden + 1]`: each member's `layer` bias side by side, then `last`.
@@ -115,9 +117,61 @@ impl<'a, M> Stacker<'a, M> {
     }
 
     /// The members' mean of a table (a wide part, linear in the output).
-    pub fn mean_table(&self, embedding: impl Fn(&M) -> &Embedding) -> Tensor<2> {
-        let dims = embedding(&self.members[0]).weight.val().dims();
-        self.tensor(self.mean_values(|m| to_f32_vec(embedding(m).weight.val())), dims)
+    pub fn mean_table(&self, embedding: impl Fn(&M) -> &Embedding) -> RowTable {
+        let [_, width] = embedding(&self.members[0]).weight.val().dims();
+        RowTable::new(self.mean_values(|m| to_f32_vec(embedding(m).weight.val())), width, &self.device)
+    }
+}
+
+/// A folded table kept as plain rows, read without tensor operations. Burn has no
+/// embedding-bag operation: `select` then `sum_dim` copies every bag's rows into a
+/// `[batch, n, width]` tensor, and at batch 1 the fixed cost of those operations and of the
+/// index tensor was most of a request's model time under load. A bag's sum here is one loop
+/// over its rows, adding them in the order `sum_dim` did.
+#[derive(Debug, Clone)]
+pub struct RowTable {
+    /// `[rows, width]`, row-major.
+    values: Vec<f32>,
+    width: usize,
+    device: Device,
+}
+
+impl RowTable {
+    pub fn new(values: Vec<f32>, width: usize, device: &Device) -> Self {
+        assert!(width > 0 && values.len().is_multiple_of(width), "a table of whole rows");
+        Self { values, width, device: device.clone() }
+    }
+
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    fn row(&self, index: u32) -> &[f32] {
+        &self.values[index as usize * self.width..][..self.width]
+    }
+
+    /// `Σ_t w_t · row[t]` over each bag's `(row, weight)` pairs: `[bags, width]`.
+    pub fn bag_sums<B: IntoIterator<Item = (u32, f32)>>(&self, bags: impl ExactSizeIterator<Item = B>) -> Tensor<2> {
+        let n = bags.len();
+        let mut out = vec![0.0f32; n * self.width];
+        for (sum, bag) in out.chunks_exact_mut(self.width).zip(bags) {
+            for (index, weight) in bag {
+                for (s, &v) in sum.iter_mut().zip(self.row(index)) {
+                    *s += v * weight;
+                }
+            }
+        }
+        float_matrix(out, n, self.width, &self.device)
+    }
+
+    /// The rows of `indices`, in order: `[n, width]`.
+    pub fn rows(&self, indices: impl ExactSizeIterator<Item = u32>) -> Tensor<2> {
+        let n = indices.len();
+        let mut out = Vec::with_capacity(n * self.width);
+        for index in indices {
+            out.extend_from_slice(self.row(index));
+        }
+        float_matrix(out, n, self.width, &self.device)
     }
 }
 
@@ -126,18 +180,35 @@ pub fn bias_values(linear: &Linear) -> Vec<f32> {
     linear.bias.as_ref().map(|b| to_f32_vec(b.val())).unwrap_or_else(|| vec![0.0; linear.weight.val().dims()[1]])
 }
 
-/// `Σ_t w_t · table[token_t]` per row: the weighted bag of a folded table's rows, `[batch, n]`
-/// tokens and weights → `[batch, width]`.
-pub fn weighted_rows(table: &Tensor<2>, tokens: Tensor<2, Int>, weights: Tensor<2>) -> Tensor<2> {
-    let [batch, n] = tokens.dims();
-    let [_, width] = table.dims();
-    let rows = table.clone().select(0, tokens.reshape([batch * n])).reshape([batch, n, width]);
-    (rows * weights.reshape([batch, n, 1])).sum_dim(1).reshape([batch, width])
-}
-
 /// A folded pre-activation `[batch, k·hidden + 1]` split into every member's hidden layer
 /// (after its ReLU) and the last column, the linear parts' sum `[batch, 1]`.
 pub fn hidden_and_linear(pre: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
     let [batch, width] = pre.dims();
     (pre.clone().slice([0..batch, 0..width - 1]).clamp_min(0.0), pre.slice([0..batch, width - 1..width]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::index_matrix;
+
+    #[test]
+    fn bag_sums_are_the_weighted_sums_of_the_selected_rows() {
+        let device = Device::flex();
+        let values: Vec<f32> = (0..24).map(|i| (i as f32 * 0.37).sin()).collect();
+        let table = RowTable::new(values.clone(), 4, &device);
+        // Burn's way: select the rows (padding at index 0 with weight 0), weigh them, sum.
+        let tensor = float_matrix(values, 6, 4, &device);
+        let indices = index_matrix(vec![1, 5, 2, 3, 0, 0, 0, 0, 0], 3, 3, &device);
+        let weights = float_matrix(vec![0.5, -1.5, 2.0, 0.25, 0.0, 0.0, 0.0, 0.0, 0.0], 3, 3, &device);
+        let selected = tensor.select(0, indices.reshape([9])).reshape([3, 3, 4]);
+        let expected = to_f32_vec((selected * weights.reshape([3, 3, 1])).sum_dim(1));
+        // The same bags without padding; the last is empty.
+        let bags: [&[(u32, f32)]; 3] = [&[(1, 0.5), (5, -1.5), (2, 2.0)], &[(3, 0.25)], &[]];
+        let sums = to_f32_vec(table.bag_sums(bags.iter().map(|bag| bag.iter().copied())));
+        assert_eq!(expected, sums);
+        assert_eq!(&sums[8..], &[0.0; 4]);
+        let rows: Vec<f32> = [4, 1].iter().flat_map(|&r| (0..4).map(move |c| ((r * 4 + c) as f32 * 0.37).sin())).collect();
+        assert_eq!(to_f32_vec(table.rows([4, 1].into_iter())), rows);
+    }
 }

@@ -151,11 +151,13 @@ impl ServingForecastNet {
         let [_, width] = weight.dims();
         let horizon = width / (3 * k);
         let raw = (inputs.matmul(weight.clone()) + bias.clone()).reshape([batch, k, horizon, 3]);
-        let quantile = |q: usize| raw.clone().slice([0..batch, 0..k, 0..horizon, q..q + 1]);
-        let member_mean = |t: Tensor<4>| t.sum_dim(1).reshape([batch, horizon, 1]) / k as f64;
-        let median = member_mean(quantile(1));
-        let below = member_mean(softplus(quantile(0), 1.0));
-        let above = member_mean(softplus(quantile(2), 1.0));
+        let member_mean = |t: Tensor<4>| t.sum_dim(1).reshape([batch, horizon, 3]) / k as f64;
+        let quantile = |t: &Tensor<3>, q: usize| t.clone().slice([0..batch, 0..horizon, q..q + 1]);
+        // One softplus over every output (it is elementwise, and a dozen operations long);
+        // only the raw half-widths' values are read from it.
+        let half_widths = member_mean(softplus(raw.clone(), 1.0));
+        let median = quantile(&member_mean(raw), 1);
+        let (below, above) = (quantile(&half_widths, 0), quantile(&half_widths, 2));
         Tensor::cat(vec![median.clone() - below, median.clone(), median + above], 2)
     }
 }

@@ -2,7 +2,7 @@
 
 use super::features::{EncodedProduct, N_NUMERIC, PriceEncoder, ProductInput};
 use super::model::{PriceModel, ServingPriceNet};
-use crate::features::bag::TokenBatch;
+use crate::features::bag::Bag;
 use crate::features::{float_matrix, to_f32_vec};
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
@@ -50,10 +50,9 @@ impl PricePredictor {
         if encoded.is_empty() {
             return Vec::new();
         }
-        let batch = TokenBatch::new(encoded.iter().map(|e| (e.tokens.as_slice(), e.weights.as_slice())));
-        let (tokens, weights) = batch.tensors(&self.device);
+        let bags: Vec<Bag<'_>> = encoded.iter().map(|e| (e.tokens.as_slice(), e.weights.as_slice())).collect();
         let numeric = float_matrix(encoded.iter().flat_map(|e| e.numeric).collect(), encoded.len(), N_NUMERIC, &self.device);
-        to_f32_vec(self.model.forward(tokens, weights, numeric))
+        to_f32_vec(self.model.forward(&bags, numeric))
             .chunks(3)
             .map(|q| [q[0] as f64, q[1] as f64, q[2] as f64])
             .collect()

@@ -3,7 +3,8 @@
 //! lower quantiles are the median ± a softplus, so they never cross.
 
 use crate::features::bag::weighted_bag;
-use crate::features::ensemble::{Stacker, bias_values, hidden_and_linear, weighted_rows};
+use crate::features::bag::{Bag, weighted_tokens};
+use crate::features::ensemble::{RowTable, Stacker, bias_values, hidden_and_linear};
 use crate::features::{float_matrix, to_f32_vec};
 use burn::module::Initializer;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig, Relu};
@@ -102,7 +103,7 @@ impl PriceModel {
 #[derive(Debug, Clone)]
 pub struct ServingPriceNet {
     /// `[vocab, k·hidden + 1]`.
-    table: Tensor<2>,
+    table: RowTable,
     /// `[n_numeric, k·hidden + 1]`: every member's first-layer weights of the numeric inputs,
     /// then the members' mean numeric wide weights.
     numeric: Tensor<2>,
@@ -120,10 +121,11 @@ pub struct ServingPriceNet {
 
 impl ServingPriceNet {
     /// `[batch, 3]`: the ensemble mean of [`PriceModel::forward`].
-    pub fn forward(&self, tokens: Tensor<2, Int>, weights: Tensor<2>, numeric: Tensor<2>) -> Tensor<2> {
-        let [batch, _] = tokens.dims();
+    /// `bags` holds each product's tokens, `numeric` `[batch, n_numeric]` its numeric inputs.
+    pub fn forward(&self, bags: &[Bag<'_>], numeric: Tensor<2>) -> Tensor<2> {
+        let batch = bags.len();
         let [_, outputs] = self.output.dims();
-        let pre = weighted_rows(&self.table, tokens, weights) + numeric.matmul(self.numeric.clone()) + self.bias.clone();
+        let pre = self.table.bag_sums(bags.iter().map(|&bag| weighted_tokens(bag))) + numeric.matmul(self.numeric.clone()) + self.bias.clone();
         let (hidden, linear) = hidden_and_linear(pre);
         let raw = hidden.matmul(self.output.clone()) + self.output_bias.clone();
         let median = raw.clone().slice([0..batch, outputs - 1..outputs]) + linear;
@@ -184,11 +186,13 @@ mod tests {
         for net in &mut model.members {
             net.wide.weight = burn::module::Param::from_tensor(Tensor::random([30, 1], burn::tensor::Distribution::Normal(0.0, 1.0), &device));
         }
+        // Serving leaves the padding (index 0, weight 0) out of the bags.
         let tokens = index_matrix(vec![1, 7, 29, 0, 3, 12, 0, 0], 2, 4, &device);
         let weights = float_matrix(vec![1.0, 0.5, 0.5, 0.0, 1.0, 0.7, 0.0, 0.0], 2, 4, &device);
         let numeric = float_matrix(vec![0.5, -1.0, 2.0, 0.1], 2, 2, &device);
-        let ensemble = to_f32_vec(model.forward(tokens.clone(), weights.clone(), numeric.clone()));
-        let serving = to_f32_vec(model.for_serving().forward(tokens, weights, numeric));
+        let ensemble = to_f32_vec(model.forward(tokens, weights, numeric.clone()));
+        let bags: [Bag<'_>; 2] = [(&[1, 7, 29], &[1.0, 0.5, 0.5]), (&[3, 12], &[1.0, 0.7])];
+        let serving = to_f32_vec(model.for_serving().forward(&bags, numeric));
         assert_eq!(ensemble.len(), 6);
         for (a, b) in ensemble.iter().zip(&serving) {
             assert!((a - b).abs() < 1e-5, "{ensemble:?} vs {serving:?}");

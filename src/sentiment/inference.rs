@@ -3,10 +3,10 @@
 
 use super::features::{EncodedText, SentimentEncoder};
 use super::model::{SentimentModel, ServingSentimentNet};
-use crate::features::bag::TokenBatch;
+use crate::features::bag::Bag;
 use crate::features::text::TextStats;
 use crate::features::{sigmoid, to_f32_vec};
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 /// Distinct words of a review tried as explanations (the first ones of the review).
@@ -44,12 +44,11 @@ pub struct SentimentPredictor {
     /// The ensemble in its serving layout (same outputs, one batched pass for all members).
     model: ServingSentimentNet,
     calibration: SentimentCalibration,
-    device: Device,
 }
 
 impl SentimentPredictor {
-    pub fn new(encoder: SentimentEncoder, model: SentimentModel, calibration: SentimentCalibration, device: Device) -> Self {
-        Self { encoder, model: model.for_serving(), calibration, device }
+    pub fn new(encoder: SentimentEncoder, model: SentimentModel, calibration: SentimentCalibration) -> Self {
+        Self { encoder, model: model.for_serving(), calibration }
     }
 
     pub fn encoder(&self) -> &SentimentEncoder {
@@ -61,8 +60,8 @@ impl SentimentPredictor {
     }
 
     /// Raw log-odds of negative of token bags.
-    pub fn logits<'a>(&self, bags: impl IntoIterator<Item = (&'a [u32], &'a [f32])>) -> Vec<f64> {
-        bag_log_odds(bags, &self.device, |tokens, weights| self.model.forward(tokens, weights))
+    pub fn logits<'a>(&self, bags: impl IntoIterator<Item = Bag<'a>>) -> Vec<f64> {
+        bag_log_odds(bags, |bags| self.model.forward(bags))
     }
 
     /// Calibrated probabilities of negative of encoded reviews.
@@ -82,7 +81,7 @@ impl SentimentPredictor {
     /// The model's log-odds of negative of encoded texts, before calibration (in chunks of
     /// 4096, so that a large set never becomes one huge batch).
     pub fn raw_log_odds(&self, encoded: &[EncodedText]) -> Vec<f64> {
-        encoded_log_odds(encoded, &self.device, |tokens, weights| self.model.forward(tokens, weights))
+        encoded_log_odds(encoded, |bags| self.model.forward(bags))
     }
 
     /// Sentiment of `(title, text)` reviews, each cut at `max_words` words; with
@@ -136,26 +135,21 @@ impl SentimentPredictor {
     }
 }
 
-/// `forward` (a net's or an ensemble's log-odds of `[tokens, weights]`) of token bags, one batch.
-pub fn bag_log_odds<'a>(
-    bags: impl IntoIterator<Item = (&'a [u32], &'a [f32])>,
-    device: &Device,
-    forward: impl Fn(Tensor<2, Int>, Tensor<2>) -> Tensor<1>,
-) -> Vec<f64> {
-    let batch = TokenBatch::new(bags);
-    if batch.rows == 0 {
+/// `forward` (a net's or an ensemble's log-odds of a batch of bags) of token bags, one batch.
+pub fn bag_log_odds<'a>(bags: impl IntoIterator<Item = Bag<'a>>, forward: impl Fn(&[Bag<'a>]) -> Tensor<1>) -> Vec<f64> {
+    let bags: Vec<Bag<'a>> = bags.into_iter().collect();
+    if bags.is_empty() {
         return Vec::new();
     }
-    let (tokens, weights) = batch.tensors(device);
-    to_f32_vec(forward(tokens, weights)).into_iter().map(f64::from).collect()
+    to_f32_vec(forward(&bags)).into_iter().map(f64::from).collect()
 }
 
 /// [`bag_log_odds`] of encoded texts in chunks of 4096, so that a large set never becomes one
 /// huge batch.
-pub fn encoded_log_odds(encoded: &[EncodedText], device: &Device, forward: impl Fn(Tensor<2, Int>, Tensor<2>) -> Tensor<1>) -> Vec<f64> {
+pub fn encoded_log_odds<'a>(encoded: &'a [EncodedText], forward: impl Fn(&[Bag<'a>]) -> Tensor<1>) -> Vec<f64> {
     let mut out = Vec::with_capacity(encoded.len());
     for chunk in encoded.chunks(4096) {
-        out.extend(bag_log_odds(chunk.iter().map(|e| (e.tokens.as_slice(), e.weights.as_slice())), device, &forward));
+        out.extend(bag_log_odds(chunk.iter().map(|e| (e.tokens.as_slice(), e.weights.as_slice())), &forward));
     }
     out
 }

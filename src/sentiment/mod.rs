@@ -43,5 +43,5 @@ pub fn load(dir: &Path, device: &Device) -> Result<SentimentPredictor, BundleErr
         return Err(FILES.incompatible_calibration(dir, "threshold must be in [0, 1], Platt parameters finite"));
     }
     let model = FILES.load_record(dir, config.init(device))?;
-    Ok(SentimentPredictor::new(encoder, model, calibration, device.clone()))
+    Ok(SentimentPredictor::new(encoder, model, calibration))
 }

@@ -4,7 +4,8 @@
 //! `hidden_dim` 0 there is no deep part: the net is a logistic regression on the bag.
 
 use crate::features::bag::weighted_bag;
-use crate::features::ensemble::{Stacker, bias_values, hidden_and_linear, weighted_rows};
+use crate::features::bag::{Bag, weighted_tokens};
+use crate::features::ensemble::{RowTable, Stacker, bias_values, hidden_and_linear};
 use crate::features::to_f32_vec;
 use burn::module::{Initializer, Param};
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig, Relu};
@@ -129,7 +130,7 @@ impl SentimentModel {
 #[derive(Debug, Clone)]
 pub struct ServingSentimentNet {
     /// `[vocab, k·hidden + 1]`, or `[vocab, 1]` without a deep part.
-    table: Tensor<2>,
+    table: RowTable,
     /// `[1, width]`: every member's hidden bias, then the members' mean output bias (or
     /// intercept).
     bias: Tensor<2>,
@@ -140,9 +141,9 @@ pub struct ServingSentimentNet {
 impl ServingSentimentNet {
     /// Log-odds that each review is negative, `[batch]`: the ensemble mean of
     /// [`SentimentModel::forward`].
-    pub fn forward(&self, tokens: Tensor<2, Int>, weights: Tensor<2>) -> Tensor<1> {
-        let [batch, _] = tokens.dims();
-        let pre = weighted_rows(&self.table, tokens, weights) + self.bias.clone();
+    pub fn forward(&self, bags: &[Bag<'_>]) -> Tensor<1> {
+        let batch = bags.len();
+        let pre = self.table.bag_sums(bags.iter().map(|&bag| weighted_tokens(bag))) + self.bias.clone();
         let z = match &self.output {
             Some(output) => {
                 let (hidden, linear) = hidden_and_linear(pre);
@@ -201,10 +202,12 @@ mod tests {
             }
             assert_eq!(model.members[0].deep_part().is_some(), hidden_dim > 0);
             assert_eq!(model.members[0].intercept.is_some(), hidden_dim == 0);
+            // Serving leaves the padding (index 0, weight 0) out of the second bag.
             let tokens = index_matrix(vec![1, 7, 24, 3, 0, 0], 2, 3, &device);
             let weights = float_matrix(vec![0.5, 0.5, 0.5, 1.0, 0.0, 0.0], 2, 3, &device);
-            let ensemble = to_f32_vec(model.forward(tokens.clone(), weights.clone()));
-            let serving = to_f32_vec(model.for_serving().forward(tokens, weights));
+            let ensemble = to_f32_vec(model.forward(tokens, weights));
+            let bags: [Bag<'_>; 2] = [(&[1, 7, 24], &[0.5, 0.5, 0.5]), (&[3], &[1.0])];
+            let serving = to_f32_vec(model.for_serving().forward(&bags));
             assert_eq!(ensemble.len(), 2);
             assert!(ensemble.iter().all(|z| z.abs() > 1e-3), "{ensemble:?}");
             for (a, b) in ensemble.iter().zip(&serving) {

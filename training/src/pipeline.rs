@@ -114,7 +114,7 @@ pub fn train(data_dir: &Path, config: &TrainConfig, progress: &Progress) -> Resu
     if config.trains("segments") && (exports.products.is_some() || exports.customers.is_some() || exports.sales.is_some()) {
         let stage = progress.stage("segments");
         let predictor = trained_sentiment.as_ref().map(|s| {
-            shopml::sentiment::SentimentPredictor::new(s.encoder.clone(), s.model.clone(), s.calibration.clone(), burn::tensor::Device::flex())
+            shopml::sentiment::SentimentPredictor::new(s.encoder.clone(), s.model.clone(), s.calibration.clone())
         });
         let inputs = segments::SegmentInputs {
             products: exports.products.as_ref().map(|p| p.products.as_slice()),

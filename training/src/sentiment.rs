@@ -104,7 +104,10 @@ fn encode(encoder: &SentimentEncoder, examples: &[&Example<'_>], max_words: usiz
 }
 
 fn net_logits(net: &SentimentNet, rows: &Rows, device: &Device) -> Vec<f64> {
-    encoded_log_odds(&rows.encoded, device, |tokens, weights| net.forward(tokens, weights))
+    encoded_log_odds(&rows.encoded, |bags| {
+        let (tokens, weights) = TokenBatch::new(bags.iter().copied()).tensors(device);
+        net.forward(tokens, weights)
+    })
 }
 
 /// What every member of a classifier trains with.
@@ -243,7 +246,7 @@ fn fit_classifier(train: &[Example<'_>], settings: &SentimentSettings, seed: u64
     }
     let model = SentimentModel::from_members(members);
     let uncalibrated = SentimentCalibration { platt_a: 1.0, platt_b: 0.0, threshold: 0.5 };
-    let predictor = SentimentPredictor::new(encoder.clone(), model.clone(), uncalibrated, plain.clone());
+    let predictor = SentimentPredictor::new(encoder.clone(), model.clone(), uncalibrated);
     let z = predictor.raw_log_odds(&validation_rows.encoded);
     let ((platt_a, platt_b), p) = platt_calibrated(&z, &validation_rows.negative);
     let calibration = SentimentCalibration { platt_a, platt_b, threshold: best_threshold(&validation_rows.negative, &p) };
@@ -375,7 +378,7 @@ fn fit_product_text_models(
         let rest: Vec<Example<'_>> = rest.iter().map(|&i| Example { ..*train[i] }).collect();
         let classifier = fit_classifier(&rest, settings, seed.wrapping_add(100 * (fold as u64 + 1)), stage, &format!("products fold {fold}"))?;
         let held_examples: Vec<&Example<'_>> = held.iter().map(|&i| train[i]).collect();
-        let predictor = SentimentPredictor::new(classifier.encoder, classifier.model, classifier.calibration, Device::flex());
+        let predictor = SentimentPredictor::new(classifier.encoder, classifier.model, classifier.calibration);
         Ok(held.into_iter().zip(calibrated_logits(&predictor, &held_examples, settings)).collect())
     };
     let fit_folds = || -> Result<Vec<Vec<(usize, f64)>>, SentimentError> {
@@ -483,8 +486,7 @@ pub fn train(
     };
     let (classifier, product_text_models) = both(side_by_side, fit_reviews, fit_products);
     let (classifier, product_text_models) = (classifier?, product_text_models?);
-    let plain = Device::flex();
-    let predictor = SentimentPredictor::new(classifier.encoder.clone(), classifier.model.clone(), classifier.calibration.clone(), plain.clone());
+    let predictor = SentimentPredictor::new(classifier.encoder.clone(), classifier.model.clone(), classifier.calibration.clone());
     let figures = evaluate(&predictor, &test, settings.max_words, settings.use_title, &classifier);
     let text_only = evaluate(&predictor, &test, settings.max_words, false, &classifier);
     let review_metrics = ReviewMetrics {
@@ -502,7 +504,6 @@ pub fn train(
                 product_classifier.encoder.clone(),
                 product_classifier.model.clone(),
                 product_classifier.calibration.clone(),
-                plain,
             );
             let transfer = evaluate(&predictor, &test, review_settings.max_words, review_settings.use_title, &classifier);
             // The text model's test log-odds, scored alone and entering the stack.
