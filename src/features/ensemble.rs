@@ -1,5 +1,6 @@
 //! Seed ensembles: a model is several nets of one architecture whose outputs are averaged.
 
+use super::bag::Bag;
 use super::{float_matrix, to_f32_vec};
 use burn::nn::{Embedding, Linear};
 use burn::tensor::{Device, Tensor};
@@ -61,8 +62,7 @@ impl<'a, M> Stacker<'a, M> {
             }
             rows
         };
-        let width = self.members.len() * hidden + 1;
-        RowTable::new(self.side_by_side(hidden, folded, self.mean_values(|m| to_f32_vec(wide(m).weight.val()))), width, &self.device)
+        RowTable::new(self.side_by_side(hidden, folded, self.mean_values(|m| to_f32_vec(wide(m).weight.val()))), self.width(hidden), &self.device)
     }
 
     /// Each member's `layer` weights of the inputs it reads directly (from input `first` on,
@@ -74,14 +74,18 @@ impl<'a, M> Stacker<'a, M> {
         let [inputs, _] = linear(&self.members[0]).weight.val().dims();
         let weights = |member: &M| to_f32_vec(layer(member).weight.val())[first * hidden..(first + inputs) * hidden].to_vec();
         let values = self.side_by_side(hidden, weights, self.mean_values(|m| to_f32_vec(linear(m).weight.val())));
-        self.tensor(values, [inputs, self.members.len() * hidden + 1])
+        self.tensor(values, [inputs, self.width(hidden)])
+    }
+
+    /// Columns of a folded row: every member's `hidden` values, then one.
+    fn width(&self, hidden: usize) -> usize {
+        self.members.len() * hidden + 1
     }
 
     /// `[rows, k·hidden + 1]` row-major: each member's `rows × hidden` values (row-major) side
     /// by side, then `last` (one value a row) in the last column.
     fn side_by_side(&self, hidden: usize, values: impl Fn(&M) -> Vec<f32>, last: Vec<f32>) -> Vec<f32> {
-        let rows = last.len();
-        let width = self.members.len() * hidden + 1;
+        let (rows, width) = (last.len(), self.width(hidden));
         let mut out = vec![0.0f32; rows * width];
         for (m, member) in self.members.iter().enumerate() {
             for (row, block) in values(member).chunks(hidden).enumerate() {
@@ -162,6 +166,11 @@ impl RowTable {
             }
         }
         float_matrix(out, n, self.width, &self.device)
+    }
+
+    /// [`RowTable::bag_sums`] of token bags (each token's row weighed by its weight).
+    pub fn token_bag_sums(&self, bags: &[Bag<'_>]) -> Tensor<2> {
+        self.bag_sums(bags.iter().map(|(tokens, weights)| tokens.iter().copied().zip(weights.iter().copied())))
     }
 
     /// The rows of `indices`, in order: `[n, width]`.

@@ -3,7 +3,7 @@
 //! lower quantiles are the median ± a softplus, so they never cross.
 
 use crate::features::bag::weighted_bag;
-use crate::features::bag::{Bag, weighted_tokens};
+use crate::features::bag::Bag;
 use crate::features::ensemble::{RowTable, Stacker, bias_values, hidden_and_linear};
 use crate::features::{float_matrix, to_f32_vec};
 use burn::module::Initializer;
@@ -125,7 +125,7 @@ impl ServingPriceNet {
     pub fn forward(&self, bags: &[Bag<'_>], numeric: Tensor<2>) -> Tensor<2> {
         let batch = bags.len();
         let [_, outputs] = self.output.dims();
-        let pre = self.table.bag_sums(bags.iter().map(|&bag| weighted_tokens(bag))) + numeric.matmul(self.numeric.clone()) + self.bias.clone();
+        let pre = self.table.token_bag_sums(bags) + numeric.matmul(self.numeric.clone()) + self.bias.clone();
         let (hidden, linear) = hidden_and_linear(pre);
         let raw = hidden.matmul(self.output.clone()) + self.output_bias.clone();
         let median = raw.clone().slice([0..batch, outputs - 1..outputs]) + linear;

@@ -4,7 +4,7 @@
 //! `hidden_dim` 0 there is no deep part: the net is a logistic regression on the bag.
 
 use crate::features::bag::weighted_bag;
-use crate::features::bag::{Bag, weighted_tokens};
+use crate::features::bag::Bag;
 use crate::features::ensemble::{RowTable, Stacker, bias_values, hidden_and_linear};
 use crate::features::to_f32_vec;
 use burn::module::{Initializer, Param};
@@ -143,7 +143,7 @@ impl ServingSentimentNet {
     /// [`SentimentModel::forward`].
     pub fn forward(&self, bags: &[Bag<'_>]) -> Tensor<1> {
         let batch = bags.len();
-        let pre = self.table.bag_sums(bags.iter().map(|&bag| weighted_tokens(bag))) + self.bias.clone();
+        let pre = self.table.token_bag_sums(bags) + self.bias.clone();
         let z = match &self.output {
             Some(output) => {
                 let (hidden, linear) = hidden_and_linear(pre);
