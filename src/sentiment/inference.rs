@@ -8,9 +8,21 @@ use crate::features::text::TextStats;
 use crate::features::{sigmoid, to_f32_vec};
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
+use unicode_segmentation::UnicodeSegmentation;
 
 /// Distinct words of a review tried as explanations (the first ones of the review).
 pub const MAX_EXPLAINED_WORDS: usize = 64;
+
+/// At most how many model rows [`SentimentPredictor::analyze`] runs for a review: the review,
+/// and with explanations one per distinct word tried (no more than the words it uses). A
+/// word count, not the encoding: the server asks it to decide where the work runs.
+pub fn rows_for(title: &str, text: &str, max_words: usize, top_words: usize) -> usize {
+    if top_words == 0 {
+        return 1;
+    }
+    let words = title.unicode_words().count() + text.unicode_words().count();
+    1 + words.min(max_words).min(MAX_EXPLAINED_WORDS)
+}
 
 /// Calibration and decision threshold, fitted on the validation slice.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -152,4 +164,25 @@ pub fn encoded_log_odds<'a>(encoded: &'a [EncodedText], forward: impl Fn(&[Bag<'
         out.extend(bag_log_odds(chunk.iter().map(|e| (e.tokens.as_slice(), e.weights.as_slice())), &forward));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_for_bounds_the_occlusions_analyze_runs() {
+        let encoder = SentimentEncoder::fit([("Waste of money", "it stopped working"), ("Great", "works well, not bad at all")], 1, 1000, 400);
+        let long = "works well ".repeat(300);
+        let reviews = [("Waste of money", "It stopped working after a week and the battery died quickly."), ("", "works well, not bad at all"), ("", long.as_str()), ("", "")];
+        for (title, text) in reviews {
+            let rows = 1 + encoder.encode(title, text, 400).words.len().min(MAX_EXPLAINED_WORDS);
+            assert!(rows <= rows_for(title, text, 400, 5), "{title} {text}");
+            assert_eq!(rows_for(title, text, 400, 0), 1);
+        }
+        // A short review stays small (the server scores it inline); a long one is capped.
+        assert_eq!(rows_for(reviews[0].0, reviews[0].1, 400, 5), 15);
+        assert_eq!(rows_for("", &long, 400, 5), 1 + MAX_EXPLAINED_WORDS);
+        assert_eq!(rows_for("", &long, 10, 5), 11);
+    }
 }

@@ -258,8 +258,8 @@ async fn analyze(
         return Err(ShopError::ModelUnavailable("sentiment"));
     }
     // Model rows: each review, and its word occlusions when explained.
-    let per_review = if top_words > 0 { 1 + crate::sentiment::inference::MAX_EXPLAINED_WORDS } else { 1 };
-    compute(reviews.len() * per_review, move || {
+    let rows = reviews.iter().map(|r| crate::sentiment::inference::rows_for(&r.title, &r.text, max_words, top_words)).sum();
+    compute(rows, move || {
         let predictor = bundle.models.sentiment.as_ref().expect("checked above");
         let pairs: Vec<(&str, &str)> = reviews.iter().map(|r| (r.title.as_str(), r.text.as_str())).collect();
         predictor
