@@ -71,11 +71,6 @@ impl SentimentPredictor {
         &self.calibration
     }
 
-    /// Raw log-odds of negative of token bags.
-    pub fn logits<'a>(&self, bags: impl IntoIterator<Item = Bag<'a>>) -> Vec<f64> {
-        bag_log_odds(bags, |bags| self.model.forward(bags))
-    }
-
     /// Calibrated probabilities of negative of encoded reviews.
     pub fn negative_probabilities(&self, encoded: &[EncodedText]) -> Vec<f64> {
         self.calibrated_log_odds(encoded).into_iter().map(sigmoid).collect()
@@ -105,25 +100,19 @@ impl SentimentPredictor {
                 if top_words > 0 { self.encoder.encode(title, text, max_words) } else { self.encoder.encode_tokens(title, text, max_words) }
             })
             .collect();
-        // Occluded bags: the review without every n-gram holding one word.
-        let mut bags: Vec<(Vec<u32>, Vec<f32>)> = Vec::new();
+        if encoded.is_empty() {
+            return Vec::new();
+        }
+        // Occlusions: each review without every n-gram holding one of its words.
+        let mut occlusions: Vec<(usize, &[usize])> = Vec::new();
         let mut explained: Vec<&[(String, Vec<usize>)]> = Vec::with_capacity(encoded.len());
-        for e in &encoded {
+        for (review, e) in encoded.iter().enumerate() {
             let words = if top_words > 0 { &e.words[..e.words.len().min(MAX_EXPLAINED_WORDS)] } else { &e.words[..0] };
-            for (_, positions) in words {
-                let kept: Vec<u32> =
-                    e.tokens.iter().enumerate().filter(|(i, _)| !positions.contains(i)).map(|(_, &t)| t).collect();
-                let weights = self.encoder.weights(&kept);
-                bags.push((kept, weights));
-            }
+            occlusions.extend(words.iter().map(|(_, positions)| (review, positions.as_slice())));
             explained.push(words);
         }
-        let logits = self.logits(
-            encoded
-                .iter()
-                .map(|e| (e.tokens.as_slice(), e.weights.as_slice()))
-                .chain(bags.iter().map(|(t, w)| (t.as_slice(), w.as_slice()))),
-        );
+        let bags: Vec<Bag<'_>> = encoded.iter().map(|e| (e.tokens.as_slice(), e.weights.as_slice())).collect();
+        let logits: Vec<f64> = to_f32_vec(self.model.forward_occluded(&bags, &occlusions)).into_iter().map(f64::from).collect();
         let (full, occluded) = logits.split_at(encoded.len());
         let mut occluded = occluded.iter();
         let a = self.calibration.platt_a;

@@ -142,8 +142,41 @@ impl ServingSentimentNet {
     /// Log-odds that each review is negative, `[batch]`: the ensemble mean of
     /// [`SentimentModel::forward`].
     pub fn forward(&self, bags: &[Bag<'_>]) -> Tensor<1> {
-        let batch = bags.len();
-        let pre = self.table.token_bag_sums(bags) + self.bias.clone();
+        self.log_odds(self.table.token_bag_sums(bags))
+    }
+
+    /// Log-odds of each bag, then of each occlusion `(bag, positions)`: that bag without the
+    /// tokens at `positions`, its other weights scaled back to unit norm, as the encoder weighs
+    /// a text without them. Bags' weights are L2-normalised (the encoder's TF-IDF), so leaving
+    /// out tokens of squared weight r scales what is kept by 1/√(1 − r), and an occluded sum is
+    /// (bag's sum − left-out rows' sum) / √(1 − r): a few rows a word rather than the whole
+    /// bag again.
+    pub fn forward_occluded(&self, bags: &[Bag<'_>], occlusions: &[(usize, &[usize])]) -> Tensor<1> {
+        let sums = self.table.token_bag_sums(bags);
+        if occlusions.is_empty() {
+            return self.log_odds(sums);
+        }
+        let left_out = occlusions.iter().map(|&(bag, positions)| positions.iter().map(move |&p| (bags[bag].0[p], bags[bag].1[p])));
+        let scales: Vec<f32> = occlusions
+            .iter()
+            .map(|&(bag, positions)| {
+                let weights = bags[bag].1;
+                let squared: f32 = positions.iter().map(|&p| weights[p] * weights[p]).sum();
+                // Nothing kept: the encoder's empty bag sums to zero.
+                if positions.len() >= weights.len() { 0.0 } else { 1.0 / (1.0 - squared).max(f32::EPSILON).sqrt() }
+            })
+            .collect();
+        let device = sums.device();
+        let of_bag = Tensor::<1, Int>::from_ints(occlusions.iter().map(|&(bag, _)| bag as i64).collect::<Vec<_>>().as_slice(), &device);
+        let scales = Tensor::<1>::from_floats(scales.as_slice(), &device).reshape([occlusions.len(), 1]);
+        let occluded = (sums.clone().select(0, of_bag) - self.table.bag_sums(left_out)) * scales;
+        self.log_odds(Tensor::cat(vec![sums, occluded], 0))
+    }
+
+    /// Log-odds of bag sums `[batch, width]`.
+    fn log_odds(&self, sums: Tensor<2>) -> Tensor<1> {
+        let [batch, _] = sums.dims();
+        let pre = sums + self.bias.clone();
         let z = match &self.output {
             Some(output) => {
                 let (hidden, linear) = hidden_and_linear(pre);
@@ -214,6 +247,43 @@ mod tests {
                 assert!((a - b).abs() < 1e-5, "hidden_dim {hidden_dim}: {ensemble:?} vs {serving:?}");
             }
         }
+    }
+
+    #[test]
+    fn occluded_log_odds_are_those_of_the_reweighted_bags() {
+        let device = Device::flex();
+        device.seed(11);
+        let config = SentimentModelConfig::new(25).with_embedding_dim(4).with_hidden_dim(5).with_ensemble_size(3);
+        let mut model = config.init(&device);
+        for net in &mut model.members {
+            net.wide.weight = Param::from_tensor(Tensor::random([25, 1], burn::tensor::Distribution::Normal(0.0, 1.0), &device));
+        }
+        let serving = model.for_serving();
+        // L2-normalised weights, as the encoder's; a bag's weights of the kept tokens, normalised again.
+        let normalised = |raw: &[f32]| {
+            let norm = raw.iter().map(|w| w * w).sum::<f32>().sqrt();
+            raw.iter().map(|w| w / norm).collect::<Vec<f32>>()
+        };
+        let (tokens_a, tokens_b) = (vec![1u32, 7, 24, 3], vec![5u32, 9]);
+        let (weights_a, weights_b) = (normalised(&[1.0, 2.0, 0.5, 1.5]), normalised(&[0.7, 1.1]));
+        let bags: [Bag<'_>; 2] = [(&tokens_a, &weights_a), (&tokens_b, &weights_b)];
+        let occlusions: [(usize, &[usize]); 4] = [(0, &[1]), (0, &[0, 3]), (1, &[1]), (1, &[0, 1])];
+        let mut explicit: Vec<(Vec<u32>, Vec<f32>)> = bags.iter().map(|(t, w)| (t.to_vec(), w.to_vec())).collect();
+        for (bag, positions) in occlusions {
+            let (t, w) = bags[bag];
+            let kept: Vec<usize> = (0..t.len()).filter(|p| !positions.contains(p)).collect();
+            let weights = if kept.is_empty() { Vec::new() } else { normalised(&kept.iter().map(|&p| w[p]).collect::<Vec<_>>()) };
+            explicit.push((kept.iter().map(|&p| t[p]).collect(), weights));
+        }
+        let explicit_bags: Vec<Bag<'_>> = explicit.iter().map(|(t, w)| (t.as_slice(), w.as_slice())).collect();
+        let expected = to_f32_vec(serving.forward(&explicit_bags));
+        let occluded = to_f32_vec(serving.forward_occluded(&bags, &occlusions));
+        assert_eq!(expected.len(), occluded.len());
+        for (a, b) in expected.iter().zip(&occluded) {
+            assert!((a - b).abs() < 1e-5, "{expected:?} vs {occluded:?}");
+        }
+        // Everything left out: the empty bag, the bias alone.
+        assert_eq!(occluded[5], to_f32_vec(serving.forward(&[(&[], &[])]))[0]);
     }
 
     #[test]
