@@ -158,6 +158,34 @@ pub fn encoded_log_odds<'a>(encoded: &'a [EncodedText], forward: impl Fn(&[Bag<'
 #[cfg(test)]
 mod tests {
     use super::*;
+    use burn::tensor::Device;
+
+    #[test]
+    fn explanations_are_the_log_odds_of_the_review_without_each_word() {
+        use super::super::model::SentimentModelConfig;
+        let encoder = SentimentEncoder::fit([("Waste of money", "not good at all, stopped working"), ("Great", "works well, not bad at all")], 1, 1000, 400);
+        let device = Device::flex();
+        device.seed(5);
+        // Randomly initialised deep parts (the wide part starts at zero) give every word an effect.
+        let model = SentimentModelConfig::new(encoder.vocab_size()).with_embedding_dim(3).with_hidden_dim(4).with_ensemble_size(2).init(&device);
+        let calibration = SentimentCalibration { platt_a: 1.3, platt_b: -0.2, threshold: 0.5 };
+        let predictor = SentimentPredictor::new(encoder.clone(), model.clone(), calibration);
+        let (title, text) = ("Waste of money", "not good at all, stopped working");
+        let result = &predictor.analyze(&[(title, text)], 400, MAX_EXPLAINED_WORDS)[0];
+        // The same, the long way: each word's n-grams left out and the rest weighed again.
+        let serving = model.for_serving();
+        let log_odds = |tokens: &[u32]| to_f32_vec(serving.forward(&[(tokens, &encoder.weights(tokens))]))[0] as f64;
+        let e = encoder.encode(title, text, 400);
+        let full = log_odds(&e.tokens);
+        assert_eq!(result.top_words.len(), e.words.len());
+        for (word, positions) in &e.words {
+            let kept: Vec<u32> = e.tokens.iter().enumerate().filter(|(i, _)| !positions.contains(i)).map(|(_, &t)| t).collect();
+            let expected = 1.3 * (full - log_odds(&kept));
+            let (_, effect) = result.top_words.iter().find(|(w, _)| w == word).expect("every word explained");
+            assert!((effect - expected).abs() < 1e-4, "{word}: {effect} vs {expected}");
+        }
+        assert!(result.top_words.iter().all(|(_, effect)| effect.abs() > 1e-4), "{:?}", result.top_words);
+    }
 
     #[test]
     fn rows_for_bounds_the_occlusions_analyze_runs() {
