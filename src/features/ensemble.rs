@@ -26,10 +26,6 @@ impl<'a, M> Stacker<'a, M> {
         Self { members, device }
     }
 
-    fn tensor<const D: usize>(&self, values: Vec<f32>, shape: [usize; D]) -> Tensor<D> {
-        Tensor::<1>::from_floats(values.as_slice(), &self.device).reshape(shape)
-    }
-
     fn mean_values(&self, values: impl Fn(&M) -> Vec<f32>) -> Vec<f32> {
         let k = self.members.len() as f32;
         let sums = self.members.iter().map(values).reduce(|a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect()).unwrap_or_default();
@@ -62,7 +58,8 @@ impl<'a, M> Stacker<'a, M> {
             }
             rows
         };
-        RowTable::new(self.side_by_side(hidden, folded, self.mean_values(|m| to_f32_vec(wide(m).weight.val()))), self.width(hidden), &self.device)
+        let wide = self.mean_values(|m| to_f32_vec(wide(m).weight.val()));
+        RowTable::new(self.side_by_side(wide.len(), hidden, folded, Some(wide)), self.width(hidden), &self.device)
     }
 
     /// Each member's `layer` weights of the inputs it reads directly (from input `first` on,
@@ -73,8 +70,18 @@ impl<'a, M> Stacker<'a, M> {
         let [_, hidden] = layer(&self.members[0]).weight.val().dims();
         let [inputs, _] = linear(&self.members[0]).weight.val().dims();
         let weights = |member: &M| to_f32_vec(layer(member).weight.val())[first * hidden..(first + inputs) * hidden].to_vec();
-        let values = self.side_by_side(hidden, weights, self.mean_values(|m| to_f32_vec(linear(m).weight.val())));
-        self.tensor(values, [inputs, self.width(hidden)])
+        let values = self.side_by_side(inputs, hidden, weights, Some(self.mean_values(|m| to_f32_vec(linear(m).weight.val()))));
+        float_matrix(values, inputs, self.width(hidden), &self.device)
+    }
+
+    /// Every member's `layer` side by side, reading the same inputs: its weights `[inputs,
+    /// k·outputs]` (member m's in columns m·outputs…) and biases `[1, k·outputs]`.
+    pub fn layers_side_by_side(&self, layer: impl Fn(&M) -> &Linear) -> (Tensor<2>, Tensor<2>) {
+        let [inputs, outputs] = layer(&self.members[0]).weight.val().dims();
+        let width = self.members.len() * outputs;
+        let weight = self.side_by_side(inputs, outputs, |m| to_f32_vec(layer(m).weight.val()), None);
+        let bias = self.side_by_side(1, outputs, |m| bias_values(layer(m)), None);
+        (float_matrix(weight, inputs, width, &self.device), float_matrix(bias, 1, width, &self.device))
     }
 
     /// Columns of a folded row: every member's `hidden` values, then one.
@@ -82,17 +89,17 @@ impl<'a, M> Stacker<'a, M> {
         self.members.len() * hidden + 1
     }
 
-    /// `[rows, k·hidden + 1]` row-major: each member's `rows × hidden` values (row-major) side
-    /// by side, then `last` (one value a row) in the last column.
-    fn side_by_side(&self, hidden: usize, values: impl Fn(&M) -> Vec<f32>, last: Vec<f32>) -> Vec<f32> {
-        let (rows, width) = (last.len(), self.width(hidden));
+    /// `[rows, k·block (+ 1)]` row-major: each member's `rows × block` values (row-major) side
+    /// by side, then `last` (one value a row), when given, in a last column.
+    fn side_by_side(&self, rows: usize, block: usize, values: impl Fn(&M) -> Vec<f32>, last: Option<Vec<f32>>) -> Vec<f32> {
+        let width = self.members.len() * block + usize::from(last.is_some());
         let mut out = vec![0.0f32; rows * width];
         for (m, member) in self.members.iter().enumerate() {
-            for (row, block) in values(member).chunks(hidden).enumerate() {
-                out[row * width + m * hidden..][..hidden].copy_from_slice(block);
+            for (row, values) in values(member).chunks(block).enumerate() {
+                out[row * width + m * block..][..block].copy_from_slice(values);
             }
         }
-        for (row, value) in last.into_iter().enumerate() {
+        for (row, value) in last.into_iter().flatten().enumerate() {
             out[row * width + width - 1] = value;
         }
         out
@@ -103,7 +110,7 @@ impl<'a, M> Stacker<'a, M> {
         let mut values: Vec<f32> = self.members.iter().flat_map(|m| bias_values(layer(m))).collect();
         values.push(last);
         let width = values.len();
-        self.tensor(values, [1, width])
+        float_matrix(values, 1, width, &self.device)
     }
 
     /// `[k·hidden, 1]`: each member's `output` weights (one output) over k, so that their
@@ -112,7 +119,7 @@ impl<'a, M> Stacker<'a, M> {
         let k = self.members.len() as f32;
         let values: Vec<f32> = self.members.iter().flat_map(|m| to_f32_vec(output(m).weight.val())).map(|w| w / k).collect();
         let rows = values.len();
-        self.tensor(values, [rows, 1])
+        float_matrix(values, rows, 1, &self.device)
     }
 
     /// The members' mean of `value`.

@@ -3,8 +3,7 @@
 //! and optionally a small MLP, predicting P10, P50 and P90 of every day of the horizon at once (offsets of log1p
 //! demand from the window's level; P10 and P90 are P50 ∓ a softplus, so they never cross).
 
-use crate::features::ensemble::bias_values;
-use crate::features::{float_matrix, to_f32_vec};
+use crate::features::ensemble::Stacker;
 use burn::module::Initializer;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig, Relu};
 use burn::prelude::*;
@@ -168,23 +167,11 @@ impl ForecastModel {
         if self.members.iter().any(|m| m.series.is_some() || m.hidden.is_some()) {
             return ServingForecastNet::Members(self.clone());
         }
-        let first = &self.members[0].linear;
-        let device = first.weight.val().device();
-        let [inputs, outputs] = first.weight.val().dims();
-        let k = self.members.len();
-        let members: Vec<(Vec<f32>, Vec<f32>)> =
-            self.members.iter().map(|m| (to_f32_vec(m.linear.weight.val()), bias_values(&m.linear))).collect();
-        let mut weight = vec![0.0f32; inputs * k * outputs];
-        for (m, (w, _)) in members.iter().enumerate() {
-            for (row, values) in w.chunks(outputs).enumerate() {
-                weight[row * k * outputs + m * outputs..][..outputs].copy_from_slice(values);
-            }
-        }
-        let bias: Vec<f32> = members.iter().flat_map(|(_, b)| b.iter().copied()).collect();
+        let (weight, bias) = Stacker::new(&self.members, self.members[0].linear.weight.val().device()).layers_side_by_side(|m| &m.linear);
         ServingForecastNet::Linear(Box::new(LinearMembers {
-            weight: float_matrix(weight, inputs, k * outputs, &device),
-            bias: float_matrix(bias, 1, k * outputs, &device),
-            members: k,
+            weight,
+            bias,
+            members: self.members.len(),
         }))
     }
 }
@@ -192,7 +179,7 @@ impl ForecastModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::features::index_matrix;
+    use crate::features::{float_matrix, index_matrix, to_f32_vec};
 
     #[test]
     fn the_serving_layout_computes_the_ensemble_mean() {

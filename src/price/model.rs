@@ -2,8 +2,7 @@
 //! ln(selling price / list price) from a weighted token bag and numeric inputs. The upper and
 //! lower quantiles are the median ± a softplus, so they never cross.
 
-use crate::features::bag::weighted_bag;
-use crate::features::bag::Bag;
+use crate::features::bag::{Bag, weighted_bag};
 use crate::features::ensemble::{RowTable, Stacker, bias_values, hidden_and_linear};
 use crate::features::{float_matrix, to_f32_vec};
 use burn::module::Initializer;

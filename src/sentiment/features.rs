@@ -87,6 +87,17 @@ impl SentimentEncoder {
         weights
     }
 
+    /// What [`Self::weights`] does to a bag's other weights when its tokens at `positions` are
+    /// left out: the weights are L2-normalised, so the rest are multiplied by 1/√(1 − the
+    /// left-out weights' squares); 0 when nothing is kept (an empty bag weighs nothing).
+    pub fn rescale_without(weights: &[f32], positions: &[usize]) -> f32 {
+        if positions.len() >= weights.len() {
+            return 0.0;
+        }
+        let squared: f32 = positions.iter().map(|&p| weights[p] * weights[p]).sum();
+        1.0 / (1.0 - squared).max(f32::EPSILON).sqrt()
+    }
+
     pub fn vocab_size(&self) -> usize {
         self.vocabulary.len()
     }

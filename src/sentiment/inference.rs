@@ -104,11 +104,11 @@ impl SentimentPredictor {
             return Vec::new();
         }
         // Occlusions: each review without every n-gram holding one of its words.
-        let mut occlusions: Vec<(usize, &[usize])> = Vec::new();
+        let mut occlusions: Vec<(usize, &[usize], f32)> = Vec::new();
         let mut explained: Vec<&[(String, Vec<usize>)]> = Vec::with_capacity(encoded.len());
         for (review, e) in encoded.iter().enumerate() {
             let words = if top_words > 0 { &e.words[..e.words.len().min(MAX_EXPLAINED_WORDS)] } else { &e.words[..0] };
-            occlusions.extend(words.iter().map(|(_, positions)| (review, positions.as_slice())));
+            occlusions.extend(words.iter().map(|(_, positions)| (review, positions.as_slice(), SentimentEncoder::rescale_without(&e.weights, positions))));
             explained.push(words);
         }
         let bags: Vec<Bag<'_>> = encoded.iter().map(|e| (e.tokens.as_slice(), e.weights.as_slice())).collect();

@@ -3,8 +3,7 @@
 //! (n-gram embeddings and an MLP), giving the log-odds that a review is negative. With
 //! `hidden_dim` 0 there is no deep part: the net is a logistic regression on the bag.
 
-use crate::features::bag::weighted_bag;
-use crate::features::bag::Bag;
+use crate::features::bag::{Bag, weighted_bag};
 use crate::features::ensemble::{RowTable, Stacker, bias_values, hidden_and_linear};
 use crate::features::to_f32_vec;
 use burn::module::{Initializer, Param};
@@ -145,29 +144,20 @@ impl ServingSentimentNet {
         self.log_odds(self.table.token_bag_sums(bags))
     }
 
-    /// Log-odds of each bag, then of each occlusion `(bag, positions)`: that bag without the
-    /// tokens at `positions`, its other weights scaled back to unit norm, as the encoder weighs
-    /// a text without them. Bags' weights are L2-normalised (the encoder's TF-IDF), so leaving
-    /// out tokens of squared weight r scales what is kept by 1/√(1 − r), and an occluded sum is
-    /// (bag's sum − left-out rows' sum) / √(1 − r): a few rows a word rather than the whole
-    /// bag again.
-    pub fn forward_occluded(&self, bags: &[Bag<'_>], occlusions: &[(usize, &[usize])]) -> Tensor<1> {
+    /// Log-odds of each bag, then of each occlusion `(bag, positions, scale)`: that bag without
+    /// its tokens at `positions` and the rest weighed `scale` times as much (the encoder's
+    /// reweighting, [`SentimentEncoder::rescale_without`](super::SentimentEncoder::rescale_without)).
+    /// The sums are linear, so an occluded sum is (bag's sum − left-out rows' sum) · scale: a
+    /// few rows a word rather than the whole bag again.
+    pub fn forward_occluded(&self, bags: &[Bag<'_>], occlusions: &[(usize, &[usize], f32)]) -> Tensor<1> {
         let sums = self.table.token_bag_sums(bags);
         if occlusions.is_empty() {
             return self.log_odds(sums);
         }
-        let left_out = occlusions.iter().map(|&(bag, positions)| positions.iter().map(move |&p| (bags[bag].0[p], bags[bag].1[p])));
-        let scales: Vec<f32> = occlusions
-            .iter()
-            .map(|&(bag, positions)| {
-                let weights = bags[bag].1;
-                let squared: f32 = positions.iter().map(|&p| weights[p] * weights[p]).sum();
-                // Nothing kept: the encoder's empty bag sums to zero.
-                if positions.len() >= weights.len() { 0.0 } else { 1.0 / (1.0 - squared).max(f32::EPSILON).sqrt() }
-            })
-            .collect();
+        let left_out = occlusions.iter().map(|&(bag, positions, _)| positions.iter().map(move |&p| (bags[bag].0[p], bags[bag].1[p])));
         let device = sums.device();
-        let of_bag = Tensor::<1, Int>::from_ints(occlusions.iter().map(|&(bag, _)| bag as i64).collect::<Vec<_>>().as_slice(), &device);
+        let of_bag = Tensor::<1, Int>::from_ints(occlusions.iter().map(|&(bag, ..)| bag as i64).collect::<Vec<_>>().as_slice(), &device);
+        let scales: Vec<f32> = occlusions.iter().map(|&(.., scale)| scale).collect();
         let scales = Tensor::<1>::from_floats(scales.as_slice(), &device).reshape([occlusions.len(), 1]);
         let occluded = (sums.clone().select(0, of_bag) - self.table.bag_sums(left_out)) * scales;
         self.log_odds(Tensor::cat(vec![sums, occluded], 0))
@@ -217,6 +207,7 @@ impl SentimentModel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sentiment::SentimentEncoder;
     use crate::features::{float_matrix, index_matrix, to_f32_vec};
 
     #[test]
@@ -267,9 +258,10 @@ mod tests {
         let (tokens_a, tokens_b) = (vec![1u32, 7, 24, 3], vec![5u32, 9]);
         let (weights_a, weights_b) = (normalised(&[1.0, 2.0, 0.5, 1.5]), normalised(&[0.7, 1.1]));
         let bags: [Bag<'_>; 2] = [(&tokens_a, &weights_a), (&tokens_b, &weights_b)];
-        let occlusions: [(usize, &[usize]); 4] = [(0, &[1]), (0, &[0, 3]), (1, &[1]), (1, &[0, 1])];
+        let left_out: [(usize, &[usize]); 4] = [(0, &[1]), (0, &[0, 3]), (1, &[1]), (1, &[0, 1])];
+        let occlusions = left_out.map(|(bag, positions)| (bag, positions, SentimentEncoder::rescale_without(bags[bag].1, positions)));
         let mut explicit: Vec<(Vec<u32>, Vec<f32>)> = bags.iter().map(|(t, w)| (t.to_vec(), w.to_vec())).collect();
-        for (bag, positions) in occlusions {
+        for (bag, positions) in left_out {
             let (t, w) = bags[bag];
             let kept: Vec<usize> = (0..t.len()).filter(|p| !positions.contains(p)).collect();
             let weights = if kept.is_empty() { Vec::new() } else { normalised(&kept.iter().map(|&p| w[p]).collect::<Vec<_>>()) };
