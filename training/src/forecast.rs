@@ -24,6 +24,8 @@ pub struct SeriesMetrics {
     pub wape: f64,
     pub smape: f64,
     pub coverage80: f64,
+    /// Mean scaled interval score of the P10–P90 interval (lower is better).
+    pub msis80: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -33,6 +35,7 @@ pub struct ForecastMetrics {
     pub smape_mean: f64,
     /// Share of the test days of the protocol series inside the P10–P90 interval.
     pub coverage80: f64,
+    pub msis80_mean: f64,
     pub per_series: BTreeMap<String, SeriesMetrics>,
     /// The 7-day seasonal naive forecast on the same days, for comparison.
     pub seasonal_naive_mase_mean: f64,
@@ -343,6 +346,7 @@ pub fn train(lines: &[SaleLine], split: &Split, settings: &ForecastSettings, see
                 wape: metrics::wape(actual, &p50),
                 smape: metrics::smape_pct(actual, &p50),
                 coverage80: metrics::coverage(actual, &p10, &p90),
+                msis80: metrics::msis(actual, &p10, &p90, history, 7, 0.2),
             },
         );
         test_paths.insert(
@@ -372,6 +376,7 @@ pub fn train(lines: &[SaleLine], split: &Split, settings: &ForecastSettings, see
         wape_mean: mean(|m| m.wape),
         smape_mean: mean(|m| m.smape),
         coverage80: inside as f64 / points.max(1) as f64,
+        msis80_mean: mean(|m| m.msis80),
         per_series,
         seasonal_naive_mase_mean: metrics::mean(naive.iter().map(|n| n.0)),
         seasonal_naive_wape_mean: metrics::mean(naive.iter().map(|n| n.1)),

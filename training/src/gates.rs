@@ -30,7 +30,7 @@ pub fn figure(metrics: &Value, path: &str) -> Option<f64> {
 /// Whether a lower value of the figure is better (errors, losses) rather than higher.
 pub fn lower_is_better(path: &str) -> bool {
     let last = path.rsplit('.').next().unwrap_or(path);
-    ["log_loss", "brier", "mae_inr", "mape_pct", "mase_mean", "wape_mean", "smape_mean", "mase", "wape", "smape"].contains(&last)
+    ["log_loss", "brier", "mae_inr", "mape_pct", "mase_mean", "wape_mean", "smape_mean", "mase", "wape", "smape", "msis80_mean", "msis80"].contains(&last)
 }
 
 /// The metrics of what is serving: a bundle directory or a metrics.json file.
@@ -106,5 +106,7 @@ mod tests {
         assert_eq!(failures[0].to_string(), "price.r2_log = 0.9500, limit: >= 0.96");
         assert!(failures[2].limit.starts_with("<= 24.4800"));
         assert!(check(&metrics, &GateSettings { limits: Default::default(), compare: vec![], tolerance: 0.0 }, None).is_empty());
+        assert!(lower_is_better("forecast.msis80_mean") && lower_is_better("forecast.per_series.kurta.msis80"));
+        assert!(!lower_is_better("forecast.coverage80"));
     }
 }

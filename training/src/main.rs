@@ -151,10 +151,11 @@ fn summary(m: &serde_json::Value) -> Vec<String> {
     }
     if m.get("forecast").is_some() {
         lines.push(format!(
-            "forecast: mean MASE {}, WAPE {}, 80% coverage {}",
+            "forecast: mean MASE {}, WAPE {}, 80% coverage {}, MSIS {}",
             f("forecast", "mase_mean"),
             f("forecast", "wape_mean"),
-            f("forecast", "coverage80")
+            f("forecast", "coverage80"),
+            f("forecast", "msis80_mean")
         ));
     }
     if m.get("segments").is_some() {

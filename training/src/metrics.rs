@@ -145,8 +145,22 @@ pub fn smape_pct(actual: &[f64], predicted: &[f64]) -> f64 {
 /// Mean absolute scaled error; the scale is the mean absolute error of the seasonal naive
 /// forecast (lag `season`) over the training history.
 pub fn mase(actual: &[f64], predicted: &[f64], history: &[f64], season: usize) -> f64 {
-    let scale = mean(history.windows(season + 1).map(|w| (w[season] - w[0]).abs()));
-    mae(actual, predicted) / scale
+    mae(actual, predicted) / seasonal_naive_scale(history, season)
+}
+
+/// Mean absolute error of the seasonal naive forecast in `history`: the scale of MASE and MSIS.
+fn seasonal_naive_scale(history: &[f64], season: usize) -> f64 {
+    mean(history.windows(season + 1).map(|w| (w[season] - w[0]).abs()))
+}
+
+/// Mean scaled interval score of a central `1 − alpha` interval (M4 competition): its width
+/// plus `2 / alpha` times each miss, over the seasonal naive scale. A proper score: it rewards
+/// narrow intervals only as long as they hold the actual values as often as they claim.
+pub fn msis(actual: &[f64], lower: &[f64], upper: &[f64], history: &[f64], season: usize, alpha: f64) -> f64 {
+    let score = mean(actual.iter().zip(lower.iter().zip(upper)).map(|(&a, (&l, &u))| {
+        (u - l) + 2.0 / alpha * ((l - a).max(0.0) + (a - u).max(0.0))
+    }));
+    score / seasonal_naive_scale(history, season)
 }
 
 /// Share of actual values inside [lower, upper].
@@ -205,5 +219,7 @@ mod tests {
         // history with lag-1 differences 1, 1 → scale 1
         assert!(close(mase(&a, &p, &[1.0, 2.0, 3.0], 1), 1.0 / 3.0));
         assert!(close(coverage(&a, &[0.0, 2.5, 2.0], &[2.0, 3.0, 3.0]), 2.0 / 3.0));
+        // widths 2, 0.5, 1; the second misses by 0.5 below (2 / 0.2 · 0.5 = 5) → (2 + 5.5 + 1) / 3
+        assert!(close(msis(&a, &[0.0, 2.5, 2.0], &[2.0, 3.0, 3.0], &[1.0, 2.0, 3.0], 1, 0.2), 8.5 / 3.0));
     }
 }

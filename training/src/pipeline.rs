@@ -104,8 +104,8 @@ pub fn train(data_dir: &Path, config: &TrainConfig, progress: &Progress) -> Resu
         let trained = forecast::train(&sales.lines, &config.split, &config.forecast, config.seed, &stage)?;
         let m = &trained.metrics;
         stage.finish(format!(
-            "mean MASE {:.3}, WAPE {:.3}, sMAPE {:.1}, 80% coverage {:.2} ({} series)",
-            m.mase_mean, m.wape_mean, m.smape_mean, m.coverage80, m.series_trained
+            "mean MASE {:.3}, WAPE {:.3}, sMAPE {:.1}, 80% coverage {:.2}, MSIS {:.2} ({} series)",
+            m.mase_mean, m.wape_mean, m.smape_mean, m.coverage80, m.msis80_mean, m.series_trained
         ));
         metrics_json.insert("forecast".into(), serde_json::to_value(m).expect("metrics serialise"));
         trained_forecast = Some(trained);

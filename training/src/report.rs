@@ -196,10 +196,10 @@ pub fn build(trained: &Trained, version_note: &str, timings: &[(String, Duration
     if let Some(f) = &trained.forecast {
         let _ = writeln!(out, "### Demand forecast\n\nForecast once from the origin for the test days; order lines per day.\n");
         let naive = serde_json::json!({"mase_mean": f.metrics.seasonal_naive_mase_mean, "wape_mean": f.metrics.seasonal_naive_wape_mean});
-        comparison(&mut out, m, "forecast", &[("MASE", "mase_mean"), ("WAPE", "wape_mean"), ("sMAPE", "smape_mean"), ("80% coverage", "coverage80")], baselines, "forecast (mean of 5)", &[("seasonal naive (computed)", naive)]);
-        let _ = writeln!(out, "| series | MASE | WAPE | sMAPE | 80% coverage |\n|---|---|---|---|---|");
+        comparison(&mut out, m, "forecast", &[("MASE", "mase_mean"), ("WAPE", "wape_mean"), ("sMAPE", "smape_mean"), ("80% coverage", "coverage80"), ("MSIS (80%)", "msis80_mean")], baselines, "forecast (mean of 5)", &[("seasonal naive (computed)", naive)]);
+        let _ = writeln!(out, "| series | MASE | WAPE | sMAPE | 80% coverage | MSIS (80%) |\n|---|---|---|---|---|---|");
         for (series, s) in &f.metrics.per_series {
-            let _ = writeln!(out, "| {series} | {:.3} | {:.3} | {:.1} | {:.2} |", s.mase, s.wape, s.smape, s.coverage80);
+            let _ = writeln!(out, "| {series} | {:.3} | {:.3} | {:.1} | {:.2} | {:.2} |", s.mase, s.wape, s.smape, s.coverage80, s.msis80);
         }
         let _ = writeln!(out);
         let panels: Vec<(String, Vec<charts::PanelPoint>)> =
