@@ -3,8 +3,7 @@
 
 use super::features::{CancellationEncoder, CheckoutLine, EncodedLine, Field, N_CATEGORICAL, N_NUMERIC, NUMERIC_FEATURES};
 use super::model::{CancellationModel, ServingCancellationNet};
-use crate::features::{float_matrix, sigmoid, to_f32_vec};
-use burn::tensor::Device;
+use crate::features::{sigmoid, to_f32_vec};
 use serde::{Deserialize, Serialize};
 
 /// How line probabilities combine into the probability that an order has a cancelled line.
@@ -114,18 +113,12 @@ pub struct CancellationPredictor {
     /// The ensemble in its serving layout (same outputs, one batched pass for all members).
     model: ServingCancellationNet,
     calibration: CancellationCalibration,
-    device: Device,
 }
 
 impl CancellationPredictor {
-    pub fn new(
-        encoder: CancellationEncoder,
-        model: CancellationModel,
-        calibration: CancellationCalibration,
-        device: Device,
-    ) -> Self {
+    pub fn new(encoder: CancellationEncoder, model: CancellationModel, calibration: CancellationCalibration) -> Self {
         let unknown_rows: Vec<u32> = (0..N_CATEGORICAL).map(|field| encoder.unknown_index(field)).collect();
-        Self { model: model.for_serving(&encoder.field_offsets(), &unknown_rows), encoder, calibration, device }
+        Self { model: model.for_serving(&encoder.field_offsets(), &unknown_rows), encoder, calibration }
     }
 
     pub fn encoder(&self) -> &CancellationEncoder {
@@ -172,11 +165,11 @@ impl CancellationPredictor {
         let mut logits = Vec::with_capacity(lines.len() * if explained { ROWS_PER_EXPLAINED_LINE } else { 1 });
         for chunk in lines.chunks(FORWARD_CHUNK) {
             let categorical: Vec<u32> = chunk.iter().flat_map(|l| l.categorical).collect();
-            let numeric = float_matrix(chunk.iter().flat_map(|l| l.numeric).collect(), chunk.len(), N_NUMERIC, &self.device);
+            let numeric: Vec<f32> = chunk.iter().flat_map(|l| l.numeric).collect();
             logits.extend(to_f32_vec(if explained {
-                self.model.forward_occluded(&categorical, numeric)
+                self.model.forward_occluded(&categorical, &numeric)
             } else {
-                self.model.forward(&categorical, numeric)
+                self.model.forward(&categorical, &numeric)
             }));
         }
         logits

@@ -50,5 +50,5 @@ pub fn load(dir: &Path, device: &Device) -> Result<CancellationPredictor, Bundle
         ));
     }
     let model = FILES.load_record(dir, config.init(device))?;
-    Ok(CancellationPredictor::new(encoder, model, calibration, device.clone()))
+    Ok(CancellationPredictor::new(encoder, model, calibration))
 }

@@ -2,7 +2,7 @@
 //! per value) and a deep part (embeddings + MLP) summed into log-odds; the ensemble averages
 //! its members' log-odds (members differ by seed), which steadies a weak, noisy signal.
 
-use crate::features::ensemble::{RowTable, Stacker, bias_values, hidden_and_linear};
+use crate::features::ensemble::{LinearRows, RowTable, Stacker, bias_values, hidden_and_linear};
 use burn::module::Initializer;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig, Relu};
 use burn::prelude::*;
@@ -90,21 +90,21 @@ impl CancellationModel {
 /// The ensemble laid out for serving, built once at load time. Each member's first layer is
 /// folded into its embeddings (both are linear): row v of `rows` holds what value v adds to
 /// every member's hidden pre-activation (its vector times the first-layer weights that read
-/// its field), then the members' mean wide weight. A request sums one row per field (a plain
-/// loop, see [`RowTable`]), adds its numeric inputs' product and runs one product for the
-/// output: the same log-odds as [`CancellationModel::forward`] (summed in another order).
+/// its field), then the members' mean wide weight. A request sums one row per field, a row
+/// per numeric input weighed by its value and the bias row (one plain loop, see [`RowTable`]
+/// and [`LinearRows`]), and runs one product for the output: the same log-odds as
+/// [`CancellationModel::forward`] (summed in another order).
 #[derive(Debug, Clone)]
 pub struct ServingCancellationNet {
-    /// `[vocab, k·hidden + 1]`.
+    /// `[vocab + n_numeric + 1, k·hidden + 1]`: each categorical value's row, then each
+    /// numeric input's (every member's first-layer weights of it, then the members' mean
+    /// numeric wide weight), then the bias row (every member's hidden bias, then the members'
+    /// mean output bias plus numeric wide bias).
     rows: RowTable,
     /// Categorical fields of a line.
     fields: usize,
-    /// `[n_numeric, k·hidden + 1]`: every member's first-layer weights of the numeric inputs,
-    /// then the members' mean numeric wide weights.
-    numeric: Tensor<2>,
-    /// `[1, k·hidden + 1]`: every member's hidden bias, then the members' mean output bias plus
-    /// numeric wide bias.
-    bias: Tensor<2>,
+    /// The numeric inputs' and the bias's rows.
+    linear: LinearRows,
     /// `[k·hidden, 1]`: every member's output weights over k (the sum is the members' mean).
     output: Tensor<2>,
     /// `[fields, k·hidden + 1]`: each field's unknown value's row (what an occluded field adds).
@@ -113,8 +113,9 @@ pub struct ServingCancellationNet {
 
 impl ServingCancellationNet {
     /// Log-odds of cancellation, `[batch]`: the ensemble mean of [`CancellationModel::forward`].
-    /// `categorical` holds each line's row per field, line after line (`[batch · fields]`).
-    pub fn forward(&self, categorical: &[u32], numeric: Tensor<2>) -> Tensor<1> {
+    /// `categorical` holds each line's row per field, line after line (`[batch · fields]`), and
+    /// `numeric` its numeric inputs (`[batch · n_numeric]`).
+    pub fn forward(&self, categorical: &[u32], numeric: &[f32]) -> Tensor<1> {
         self.log_odds(self.pre_activation(categorical, numeric))
     }
 
@@ -122,22 +123,28 @@ impl ServingCancellationNet {
     /// numeric)]`: the line, then each categorical field in turn set to its unknown value, then
     /// each numeric input in turn set to 0 (its training mean). An occlusion changes one term of
     /// the line's pre-activation, so it costs a subtraction rather than a pass of its own.
-    pub fn forward_occluded(&self, categorical: &[u32], numeric: Tensor<2>) -> Tensor<1> {
-        let [batch, n_numeric] = numeric.dims();
-        let (fields, width) = (self.fields, self.rows.width());
+    pub fn forward_occluded(&self, categorical: &[u32], numeric: &[f32]) -> Tensor<1> {
+        let (fields, n_numeric, width) = (self.fields, self.linear.n_numeric(), self.rows.width());
+        let batch = categorical.len() / fields;
         let rows = self.rows.rows(categorical.iter().copied()).reshape([batch, fields, width]);
-        let line = self.pre_activation(categorical, numeric.clone()).reshape([batch, 1, width]);
+        let line = self.pre_activation(categorical, numeric).reshape([batch, 1, width]);
         let fields_occluded = line.clone() - rows + self.unknown.clone().reshape([1, fields, width]);
-        let numeric_terms = numeric.reshape([batch, n_numeric, 1]) * self.numeric.clone().reshape([1, n_numeric, width]);
-        let numeric_occluded = line.clone() - numeric_terms;
+        // Each numeric input's term alone: its row weighed by its value.
+        let terms = self.rows.bag_sums(numeric.iter().enumerate().map(|(i, &x)| [self.linear.numeric_term(i, x)]));
+        let numeric_occluded = line.clone() - terms.reshape([batch, n_numeric, width]);
         let all = Tensor::cat(vec![line, fields_occluded, numeric_occluded], 1);
         self.log_odds(all.reshape([batch * (1 + fields + n_numeric), width]))
     }
 
     /// Every member's hidden pre-activation, then the linear parts' sum: `[batch, k·hidden + 1]`.
-    fn pre_activation(&self, categorical: &[u32], numeric: Tensor<2>) -> Tensor<2> {
-        let lines = categorical.chunks_exact(self.fields).map(|line| line.iter().map(|&row| (row, 1.0)));
-        self.rows.bag_sums(lines) + numeric.matmul(self.numeric.clone()) + self.bias.clone()
+    /// The numeric inputs and the bias are rows of the table like the categorical values, so a
+    /// line's pre-activation is one loop over its rows.
+    fn pre_activation(&self, categorical: &[u32], numeric: &[f32]) -> Tensor<2> {
+        let lines = categorical
+            .chunks_exact(self.fields)
+            .zip(numeric.chunks_exact(self.linear.n_numeric()))
+            .map(|(line, inputs)| self.linear.after(line.iter().map(|&row| (row, 1.0)), inputs));
+        self.rows.bag_sums(lines)
     }
 
     fn log_odds(&self, pre: Tensor<2>) -> Tensor<1> {
@@ -162,13 +169,17 @@ impl CancellationModel {
         assert_eq!(unknown_rows.len(), fields, "one unknown row per categorical field");
         let stack = Stacker::new(&self.members, device);
         let field_of_row = |row: usize| field_offsets.partition_point(|&offset| offset as usize <= row) - 1;
-        let rows = stack.folded_table(|n| &n.embedding, |n| &n.hidden, |row| field_of_row(row) * dim, |n| &n.wide);
+        let mut rows = stack.folded_table(|n| &n.embedding, |n| &n.hidden, |row| field_of_row(row) * dim, |n| &n.wide);
+        let linear = LinearRows::append(
+            &mut rows,
+            stack.folded_inputs(|n| &n.hidden, fields * dim, |n| &n.numeric_wide),
+            stack.folded_bias(|n| &n.hidden, stack.mean(|n| bias_values(&n.output)[0] + bias_values(&n.numeric_wide)[0])),
+        );
         ServingCancellationNet {
             unknown: rows.rows(unknown_rows.iter().copied()),
             rows,
             fields,
-            numeric: stack.folded_inputs(|n| &n.hidden, fields * dim, |n| &n.numeric_wide),
-            bias: stack.folded_bias(|n| &n.hidden, stack.mean(|n| bias_values(&n.output)[0] + bias_values(&n.numeric_wide)[0])),
+            linear,
             output: stack.folded_output(|n| &n.output),
         }
     }
@@ -207,7 +218,7 @@ mod tests {
         let categorical = [1, 7, 19, 0, 3, 12];
         let numeric = float_matrix(vec![0.5, -1.0, 2.0, 0.1], 2, 2, &device);
         let ensemble = to_f32_vec(model.forward(index_matrix(categorical.map(i64::from).to_vec(), 2, 3, &device), numeric.clone()));
-        let fused = to_f32_vec(model.for_serving(&OFFSETS, &OFFSETS).forward(&categorical, numeric));
+        let fused = to_f32_vec(model.for_serving(&OFFSETS, &OFFSETS).forward(&categorical, &to_f32_vec(numeric)));
         assert_close(&ensemble, &fused);
     }
 
@@ -242,7 +253,7 @@ mod tests {
         let serving = model.for_serving(&OFFSETS, &OFFSETS);
         let occluded = serving.forward_occluded(
             &lines.iter().flat_map(|l| l.0).collect::<Vec<_>>(),
-            float_matrix(lines.iter().flat_map(|l| l.1).collect(), 2, 2, &device),
+            &lines.iter().flat_map(|l| l.1).collect::<Vec<_>>(),
         );
         assert_close(&expected, &to_f32_vec(occluded));
     }

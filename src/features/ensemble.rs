@@ -157,6 +157,15 @@ impl RowTable {
         self.width
     }
 
+    /// Appends `rows` (`[n, width]`) and returns the index of the first (see [`LinearRows`]).
+    pub fn append(&mut self, rows: Tensor<2>) -> u32 {
+        let [_, width] = rows.dims();
+        assert_eq!(width, self.width, "rows as wide as the table's");
+        let first = (self.values.len() / self.width) as u32;
+        self.values.extend(to_f32_vec(rows));
+        first
+    }
+
     fn row(&self, index: u32) -> &[f32] {
         &self.values[index as usize * self.width..][..self.width]
     }
@@ -188,6 +197,41 @@ impl RowTable {
             out.extend_from_slice(self.row(index));
         }
         float_matrix(out, n, self.width, &self.device)
+    }
+}
+
+/// Where a folded layer's other linear inputs sit in its [`RowTable`]: a row per numeric input
+/// (weighed by the input's value) and the bias row (weighed by 1), appended after the bag's
+/// rows, so that a whole pre-activation is one loop over rows instead of a bag sum, a product
+/// and two additions in tensors (at batch 1 each tensor operation's fixed cost dominates).
+#[derive(Debug, Clone, Copy)]
+pub struct LinearRows {
+    first_numeric: u32,
+    n_numeric: usize,
+    bias: u32,
+}
+
+impl LinearRows {
+    /// Appends `numeric` (`[n_numeric, width]`, the layer's weights of each numeric input) and
+    /// `bias` (`[1, width]`) to `table`.
+    pub fn append(table: &mut RowTable, numeric: Tensor<2>, bias: Tensor<2>) -> Self {
+        let [n_numeric, _] = numeric.dims();
+        Self { first_numeric: table.append(numeric), n_numeric, bias: table.append(bias) }
+    }
+
+    pub fn n_numeric(&self) -> usize {
+        self.n_numeric
+    }
+
+    /// The `index`-th numeric input (of a row of inputs) with value `x` as a (row, weight) pair.
+    pub fn numeric_term(&self, index: usize, x: f32) -> (u32, f32) {
+        (self.first_numeric + (index % self.n_numeric) as u32, x)
+    }
+
+    /// `bag`'s (row, weight) pairs, then the numeric `inputs`' and the bias's.
+    pub fn after<'a>(&self, bag: impl Iterator<Item = (u32, f32)> + 'a, inputs: &'a [f32]) -> impl Iterator<Item = (u32, f32)> + 'a {
+        let this = *self;
+        bag.chain(inputs.iter().enumerate().map(move |(i, &x)| this.numeric_term(i, x))).chain([(self.bias, 1.0)])
     }
 }
 
@@ -226,5 +270,12 @@ mod tests {
         assert_eq!(&sums[8..], &[0.0; 4]);
         let rows: Vec<f32> = [4, 1].iter().flat_map(|&r| (0..4).map(move |c| ((r * 4 + c) as f32 * 0.37).sin())).collect();
         assert_eq!(to_f32_vec(table.rows([4, 1].into_iter())), rows);
+        // Appended rows sum like the others: a bias row weighed by 1, a numeric input's by its value.
+        let mut table = table;
+        let first = table.append(float_matrix(vec![1.0, 2.0, 3.0, 4.0, 0.5, 0.5, 0.5, 0.5], 2, 4, &device));
+        assert_eq!(first, 6);
+        let bag = [(3, 0.25), (first, 1.0), (first + 1, -2.0)];
+        let expected: Vec<f32> = (0..4).map(|c| ((12 + c) as f32 * 0.37).sin() * 0.25 + (c + 1) as f32 - 1.0).collect();
+        assert_eq!(to_f32_vec(table.bag_sums([bag].iter().map(|b| b.iter().copied()))), expected);
     }
 }

@@ -1,10 +1,9 @@
 //! Price predictions: encode, one forward pass for the whole batch, back to rupees.
 
-use super::features::{EncodedProduct, N_NUMERIC, PriceEncoder, ProductInput};
+use super::features::{EncodedProduct, PriceEncoder, ProductInput};
 use super::model::{PriceModel, ServingPriceNet};
 use crate::features::bag::Bag;
-use crate::features::{float_matrix, to_f32_vec};
-use burn::tensor::Device;
+use crate::features::to_f32_vec;
 use serde::{Deserialize, Serialize};
 
 /// Calibration of the range, fitted on held-out training products: the P10–P90 half-widths
@@ -33,12 +32,11 @@ pub struct PricePredictor {
     /// The ensemble in its serving layout (same outputs, one batched pass for all members).
     model: ServingPriceNet,
     calibration: PriceCalibration,
-    device: Device,
 }
 
 impl PricePredictor {
-    pub fn new(encoder: PriceEncoder, model: PriceModel, calibration: PriceCalibration, device: Device) -> Self {
-        Self { encoder, model: model.for_serving(), calibration, device }
+    pub fn new(encoder: PriceEncoder, model: PriceModel, calibration: PriceCalibration) -> Self {
+        Self { encoder, model: model.for_serving(), calibration }
     }
 
     pub fn encoder(&self) -> &PriceEncoder {
@@ -51,8 +49,8 @@ impl PricePredictor {
             return Vec::new();
         }
         let bags: Vec<Bag<'_>> = encoded.iter().map(|e| (e.tokens.as_slice(), e.weights.as_slice())).collect();
-        let numeric = float_matrix(encoded.iter().flat_map(|e| e.numeric).collect(), encoded.len(), N_NUMERIC, &self.device);
-        to_f32_vec(self.model.forward(&bags, numeric))
+        let numeric: Vec<f32> = encoded.iter().flat_map(|e| e.numeric).collect();
+        to_f32_vec(self.model.forward(&bags, &numeric))
             .chunks(3)
             .map(|q| [q[0] as f64, q[1] as f64, q[2] as f64])
             .collect()

@@ -48,5 +48,5 @@ pub fn load(dir: &Path, device: &Device) -> Result<PricePredictor, BundleError> 
         return Err(FILES.incompatible_calibration(dir, "interval_scale must be finite and > 0"));
     }
     let model = FILES.load_record(dir, config.init(device))?;
-    Ok(PricePredictor::new(encoder, model, calibration, device.clone()))
+    Ok(PricePredictor::new(encoder, model, calibration))
 }

@@ -3,7 +3,7 @@
 //! lower quantiles are the median ± a softplus, so they never cross.
 
 use crate::features::bag::{Bag, weighted_bag};
-use crate::features::ensemble::{RowTable, Stacker, bias_values, hidden_and_linear};
+use crate::features::ensemble::{LinearRows, RowTable, Stacker, bias_values, hidden_and_linear};
 use crate::features::{float_matrix, to_f32_vec};
 use burn::module::Initializer;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig, Relu};
@@ -96,18 +96,17 @@ impl PriceModel {
 /// [`crate::features::ensemble::Stacker`]). As cancellation's, each member's first layer is
 /// folded into its token table (a bag and the layer reading it are both linear), with the
 /// members' mean wide weight as the last column; the members' output layers sit side by side,
-/// with one more column that averages their medians. A request sums its tokens' weighted rows,
-/// adds its numeric inputs' product, and runs one product for the outputs and one for the
-/// bounds (a softplus per member, averaged).
+/// with one more column that averages their medians. A request sums its tokens' weighted rows
+/// with its numeric inputs' and the bias's (see [`LinearRows`]), and runs one product for the
+/// outputs and one for the bounds (a softplus per member, averaged).
 #[derive(Debug, Clone)]
 pub struct ServingPriceNet {
-    /// `[vocab, k·hidden + 1]`.
+    /// `[vocab + n_numeric + 1, k·hidden + 1]`: each token's row, then each numeric input's
+    /// (every member's first-layer weights of it, then the members' mean numeric wide weight),
+    /// then the bias row (every member's hidden bias, then the members' mean numeric wide bias).
     table: RowTable,
-    /// `[n_numeric, k·hidden + 1]`: every member's first-layer weights of the numeric inputs,
-    /// then the members' mean numeric wide weights.
-    numeric: Tensor<2>,
-    /// `[1, k·hidden + 1]`: every member's hidden bias, then the members' mean numeric wide bias.
-    bias: Tensor<2>,
+    /// The numeric inputs' and the bias's rows.
+    linear: LinearRows,
     /// `[k·hidden, 3k + 1]`: member m's output layer in rows m·hidden…, columns 3m…3m + 2 (raw
     /// below, median, above), and a last column of the members' median weights over k.
     output: Tensor<2>,
@@ -120,11 +119,14 @@ pub struct ServingPriceNet {
 
 impl ServingPriceNet {
     /// `[batch, 3]`: the ensemble mean of [`PriceModel::forward`].
-    /// `bags` holds each product's tokens, `numeric` `[batch, n_numeric]` its numeric inputs.
-    pub fn forward(&self, bags: &[Bag<'_>], numeric: Tensor<2>) -> Tensor<2> {
+    /// `bags` holds each product's tokens, `numeric` its numeric inputs (`[batch · n_numeric]`).
+    pub fn forward(&self, bags: &[Bag<'_>], numeric: &[f32]) -> Tensor<2> {
         let batch = bags.len();
         let [_, outputs] = self.output.dims();
-        let pre = self.table.token_bag_sums(bags) + numeric.matmul(self.numeric.clone()) + self.bias.clone();
+        let products = bags.iter().zip(numeric.chunks_exact(self.linear.n_numeric())).map(|((tokens, weights), inputs)| {
+            self.linear.after(tokens.iter().copied().zip(weights.iter().copied()), inputs)
+        });
+        let pre = self.table.bag_sums(products);
         let (hidden, linear) = hidden_and_linear(pre);
         let raw = hidden.matmul(self.output.clone()) + self.output_bias.clone();
         let median = raw.clone().slice([0..batch, outputs - 1..outputs]) + linear;
@@ -159,10 +161,15 @@ impl PriceModel {
             bounds[3 * m * 3] = -mean;
             bounds[(3 * m + 2) * 3 + 2] = mean;
         }
+        let mut table = stack.folded_table(|n| &n.embedding, |n| &n.hidden, |_| 0, |n| &n.wide);
+        let linear = LinearRows::append(
+            &mut table,
+            stack.folded_inputs(|n| &n.hidden, dim, |n| &n.numeric_wide),
+            stack.folded_bias(|n| &n.hidden, stack.mean(|n| bias_values(&n.numeric_wide)[0])),
+        );
         ServingPriceNet {
-            table: stack.folded_table(|n| &n.embedding, |n| &n.hidden, |_| 0, |n| &n.wide),
-            numeric: stack.folded_inputs(|n| &n.hidden, dim, |n| &n.numeric_wide),
-            bias: stack.folded_bias(|n| &n.hidden, stack.mean(|n| bias_values(&n.numeric_wide)[0])),
+            table,
+            linear,
             output: float_matrix(output, k * hidden, columns, &device),
             output_bias: float_matrix(output_bias, 1, columns, &device),
             bounds: float_matrix(bounds, 3 * k, 3, &device),
@@ -191,7 +198,7 @@ mod tests {
         let numeric = float_matrix(vec![0.5, -1.0, 2.0, 0.1], 2, 2, &device);
         let ensemble = to_f32_vec(model.forward(tokens, weights, numeric.clone()));
         let bags: [Bag<'_>; 2] = [(&[1, 7, 29], &[1.0, 0.5, 0.5]), (&[3, 12], &[1.0, 0.7])];
-        let serving = to_f32_vec(model.for_serving().forward(&bags, numeric));
+        let serving = to_f32_vec(model.for_serving().forward(&bags, &to_f32_vec(numeric)));
         assert_eq!(ensemble.len(), 6);
         for (a, b) in ensemble.iter().zip(&serving) {
             assert!((a - b).abs() < 1e-5, "{ensemble:?} vs {serving:?}");

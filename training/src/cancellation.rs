@@ -303,7 +303,7 @@ pub fn train(
     };
 
     // Test figures through the serving predictor itself.
-    let predictor = CancellationPredictor::new(encoder.clone(), model.clone(), calibration.clone(), plain.clone());
+    let predictor = CancellationPredictor::new(encoder.clone(), model.clone(), calibration.clone());
     let test_p = predictor.line_probabilities(&test.rows);
     let train_rate = train_rows.iter().filter(|(_, y)| *y).count() as f64 / train_rows.len() as f64;
     let constant = vec![train_rate; test.labels.len()];

@@ -192,7 +192,7 @@ pub fn train(products: &[Product], split: &Split, settings: &PriceSettings, seed
     // Conformal calibration of the range on the validation products: the scale of the
     // half-widths that puts `interval_target` of them inside.
     let validation_model = PriceModel::from_members(validation_members);
-    let validation_predictor = PricePredictor::new(encoder.clone(), validation_model, PriceCalibration { interval_scale: 1.0 }, plain.clone());
+    let validation_predictor = PricePredictor::new(encoder.clone(), validation_model, PriceCalibration { interval_scale: 1.0 });
     let validation_quantiles = validation_predictor.log_ratio_quantiles(&validation.encoded);
     let needed: Vec<f64> = validation_quantiles
         .iter()
@@ -225,7 +225,7 @@ pub fn train(products: &[Product], split: &Split, settings: &PriceSettings, seed
         })
         .collect();
     let model = PriceModel::from_members(members);
-    let predictor = PricePredictor::new(encoder.clone(), model.clone(), calibration.clone(), plain);
+    let predictor = PricePredictor::new(encoder.clone(), model.clone(), calibration.clone());
 
     let test_inputs: Vec<ProductInput<'_>> = test_rows.iter().map(|(_, input, _)| *input).collect();
     let predictions = predictor.predict(&test_inputs);
