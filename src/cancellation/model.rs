@@ -140,6 +140,7 @@ impl ServingCancellationNet {
     /// The numeric inputs and the bias are rows of the table like the categorical values, so a
     /// line's pre-activation is one loop over its rows.
     fn pre_activation(&self, categorical: &[u32], numeric: &[f32]) -> Tensor<2> {
+        assert_eq!(numeric.len(), categorical.len() / self.fields * self.linear.n_numeric(), "numeric inputs for every line");
         let lines = categorical
             .chunks_exact(self.fields)
             .zip(numeric.chunks_exact(self.linear.n_numeric()))

@@ -11,6 +11,11 @@ pub const PAD: u32 = 0;
 /// One text's bag: its token indices and their weights.
 pub type Bag<'a> = (&'a [u32], &'a [f32]);
 
+/// A bag's (token, weight) pairs.
+pub fn pairs<'a>((tokens, weights): &Bag<'a>) -> impl Iterator<Item = (u32, f32)> + 'a {
+    tokens.iter().copied().zip(weights.iter().copied())
+}
+
 /// A batch of bags: `[rows, width]` indices and weights, padding weighted 0.
 pub struct TokenBatch {
     pub indices: Vec<i64>,

@@ -1,6 +1,6 @@
 //! Seed ensembles: a model is several nets of one architecture whose outputs are averaged.
 
-use super::bag::Bag;
+use super::bag::{Bag, pairs};
 use super::{float_matrix, to_f32_vec};
 use burn::nn::{Embedding, Linear};
 use burn::tensor::{Device, Tensor};
@@ -186,7 +186,7 @@ impl RowTable {
 
     /// [`RowTable::bag_sums`] of token bags (each token's row weighed by its weight).
     pub fn token_bag_sums(&self, bags: &[Bag<'_>]) -> Tensor<2> {
-        self.bag_sums(bags.iter().map(|(tokens, weights)| tokens.iter().copied().zip(weights.iter().copied())))
+        self.bag_sums(bags.iter().map(pairs))
     }
 
     /// The rows of `indices`, in order: `[n, width]`.
@@ -216,6 +216,7 @@ impl LinearRows {
     /// `bias` (`[1, width]`) to `table`.
     pub fn append(table: &mut RowTable, numeric: Tensor<2>, bias: Tensor<2>) -> Self {
         let [n_numeric, _] = numeric.dims();
+        assert!(n_numeric > 0, "a layer with numeric inputs");
         Self { first_numeric: table.append(numeric), n_numeric, bias: table.append(bias) }
     }
 
