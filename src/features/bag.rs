@@ -11,8 +11,10 @@ pub const PAD: u32 = 0;
 /// One text's bag: its token indices and their weights.
 pub type Bag<'a> = (&'a [u32], &'a [f32]);
 
-/// A bag's (token, weight) pairs.
-pub fn pairs<'a>((tokens, weights): &Bag<'a>) -> impl Iterator<Item = (u32, f32)> + 'a {
+/// A bag's `(token, weight)` pairs, as [`RowTable::bag_sums`](super::ensemble::RowTable::bag_sums)
+/// reads them.
+pub fn weighted_tokens<'a>((tokens, weights): Bag<'a>) -> impl Iterator<Item = (u32, f32)> + 'a {
+    debug_assert_eq!(tokens.len(), weights.len());
     tokens.iter().copied().zip(weights.iter().copied())
 }
 

@@ -1,6 +1,6 @@
 //! Seed ensembles: a model is several nets of one architecture whose outputs are averaged.
 
-use super::bag::{Bag, pairs};
+use super::bag::{Bag, weighted_tokens};
 use super::{float_matrix, to_f32_vec};
 use burn::nn::{Embedding, Linear};
 use burn::tensor::{Device, Tensor};
@@ -173,7 +173,13 @@ impl RowTable {
     /// `Σ_t w_t · row[t]` over each bag's `(row, weight)` pairs: `[bags, width]`.
     pub fn bag_sums<B: IntoIterator<Item = (u32, f32)>>(&self, bags: impl ExactSizeIterator<Item = B>) -> Tensor<2> {
         let n = bags.len();
-        let mut out = vec![0.0f32; n * self.width];
+        self.matrix(self.bag_sum_values(bags), n)
+    }
+
+    /// [`RowTable::bag_sums`] as plain values, bag after bag, for work that goes on before a
+    /// tensor is made.
+    pub fn bag_sum_values<B: IntoIterator<Item = (u32, f32)>>(&self, bags: impl ExactSizeIterator<Item = B>) -> Vec<f32> {
+        let mut out = vec![0.0f32; bags.len() * self.width];
         for (sum, bag) in out.chunks_exact_mut(self.width).zip(bags) {
             for (index, weight) in bag {
                 for (s, &v) in sum.iter_mut().zip(self.row(index)) {
@@ -181,12 +187,17 @@ impl RowTable {
                 }
             }
         }
-        float_matrix(out, n, self.width, &self.device)
+        out
+    }
+
+    /// `rows` rows of this table's width as a tensor `[rows, width]`.
+    pub fn matrix(&self, values: Vec<f32>, rows: usize) -> Tensor<2> {
+        float_matrix(values, rows, self.width, &self.device)
     }
 
     /// [`RowTable::bag_sums`] of token bags (each token's row weighed by its weight).
     pub fn token_bag_sums(&self, bags: &[Bag<'_>]) -> Tensor<2> {
-        self.bag_sums(bags.iter().map(pairs))
+        self.bag_sums(bags.iter().map(|&bag| weighted_tokens(bag)))
     }
 
     /// The rows of `indices`, in order: `[n, width]`.
@@ -196,7 +207,7 @@ impl RowTable {
         for index in indices {
             out.extend_from_slice(self.row(index));
         }
-        float_matrix(out, n, self.width, &self.device)
+        self.matrix(out, n)
     }
 }
 

@@ -2,7 +2,7 @@
 //! ln(selling price / list price) from a weighted token bag and numeric inputs. The upper and
 //! lower quantiles are the median ± a softplus, so they never cross.
 
-use crate::features::bag::{Bag, pairs, weighted_bag};
+use crate::features::bag::{Bag, weighted_bag, weighted_tokens};
 use crate::features::ensemble::{LinearRows, RowTable, Stacker, bias_values, hidden_and_linear};
 use crate::features::{float_matrix, to_f32_vec};
 use burn::module::Initializer;
@@ -124,7 +124,7 @@ impl ServingPriceNet {
         let batch = bags.len();
         let [_, outputs] = self.output.dims();
         assert_eq!(numeric.len(), batch * self.linear.n_numeric(), "numeric inputs for every product");
-        let products = bags.iter().zip(numeric.chunks_exact(self.linear.n_numeric())).map(|(bag, inputs)| self.linear.after(pairs(bag), inputs));
+        let products = bags.iter().zip(numeric.chunks_exact(self.linear.n_numeric())).map(|(bag, inputs)| self.linear.after(weighted_tokens(*bag), inputs));
         let pre = self.table.bag_sums(products);
         let (hidden, linear) = hidden_and_linear(pre);
         let raw = hidden.matmul(self.output.clone()) + self.output_bias.clone();

@@ -3,7 +3,7 @@
 //! (n-gram embeddings and an MLP), giving the log-odds that a review is negative. With
 //! `hidden_dim` 0 there is no deep part: the net is a logistic regression on the bag.
 
-use crate::features::bag::{Bag, weighted_bag};
+use crate::features::bag::{Bag, weighted_bag, weighted_tokens};
 use crate::features::ensemble::{RowTable, Stacker, bias_values, hidden_and_linear};
 use crate::features::to_f32_vec;
 use burn::module::{Initializer, Param};
@@ -150,17 +150,17 @@ impl ServingSentimentNet {
     /// The sums are linear, so an occluded sum is (bag's sum − left-out rows' sum) · scale: a
     /// few rows a word rather than the whole bag again.
     pub fn forward_occluded(&self, bags: &[Bag<'_>], occlusions: &[(usize, &[usize], f32)]) -> Tensor<1> {
-        let sums = self.table.token_bag_sums(bags);
-        if occlusions.is_empty() {
-            return self.log_odds(sums);
-        }
+        let width = self.table.width();
+        let mut sums = self.table.bag_sum_values(bags.iter().map(|&bag| weighted_tokens(bag)));
         let left_out = occlusions.iter().map(|&(bag, positions, _)| positions.iter().map(move |&p| (bags[bag].0[p], bags[bag].1[p])));
-        let device = sums.device();
-        let of_bag = Tensor::<1, Int>::from_ints(occlusions.iter().map(|&(bag, ..)| bag as i64).collect::<Vec<_>>().as_slice(), &device);
-        let scales: Vec<f32> = occlusions.iter().map(|&(.., scale)| scale).collect();
-        let scales = Tensor::<1>::from_floats(scales.as_slice(), &device).reshape([occlusions.len(), 1]);
-        let occluded = (sums.clone().select(0, of_bag) - self.table.bag_sums(left_out)) * scales;
-        self.log_odds(Tensor::cat(vec![sums, occluded], 0))
+        let left_out = self.table.bag_sum_values(left_out);
+        sums.reserve(left_out.len());
+        for (&(bag, _, scale), removed) in occlusions.iter().zip(left_out.chunks_exact(width)) {
+            for column in 0..width {
+                sums.push((sums[bag * width + column] - removed[column]) * scale);
+            }
+        }
+        self.log_odds(self.table.matrix(sums, bags.len() + occlusions.len()))
     }
 
     /// Log-odds of bag sums `[batch, width]`.
