@@ -3,7 +3,7 @@
 
 use super::features::{CancellationEncoder, CheckoutLine, EncodedLine, Field, N_CATEGORICAL, N_NUMERIC, NUMERIC_FEATURES};
 use super::model::{CancellationModel, ServingCancellationNet};
-use crate::features::{sigmoid, to_f32_vec};
+use crate::features::sigmoid;
 use serde::{Deserialize, Serialize};
 
 /// How line probabilities combine into the probability that an order has a cancelled line.
@@ -166,11 +166,11 @@ impl CancellationPredictor {
         for chunk in lines.chunks(FORWARD_CHUNK) {
             let categorical: Vec<u32> = chunk.iter().flat_map(|l| l.categorical).collect();
             let numeric: Vec<f32> = chunk.iter().flat_map(|l| l.numeric).collect();
-            logits.extend(to_f32_vec(if explained {
+            logits.extend(if explained {
                 self.model.forward_occluded(&categorical, &numeric)
             } else {
                 self.model.forward(&categorical, &numeric)
-            }));
+            });
         }
         logits
     }

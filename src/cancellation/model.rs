@@ -2,7 +2,7 @@
 //! per value) and a deep part (embeddings + MLP) summed into log-odds; the ensemble averages
 //! its members' log-odds (members differ by seed), which steadies a weak, noisy signal.
 
-use crate::features::ensemble::{LinearRows, RowTable, Stacker, bias_values, hidden_and_linear};
+use crate::features::ensemble::{LinearRows, MemberOutputs, RowTable, Stacker, bias_values, linear_part};
 use burn::module::Initializer;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig, Relu};
 use burn::prelude::*;
@@ -92,54 +92,61 @@ impl CancellationModel {
 /// every member's hidden pre-activation (its vector times the first-layer weights that read
 /// its field), then the members' mean wide weight. A request sums one row per field, a row
 /// per numeric input weighed by its value and the bias row (one plain loop, see [`RowTable`]
-/// and [`LinearRows`]), and runs one product for the output: the same log-odds as
-/// [`CancellationModel::forward`] (summed in another order).
+/// and [`LinearRows`]), then each member's output weights over its hidden units (see
+/// [`MemberOutputs`]): the same log-odds as [`CancellationModel::forward`] (summed in another
+/// order), without a tensor operation.
 #[derive(Debug, Clone)]
 pub struct ServingCancellationNet {
     /// `[vocab + n_numeric + 1, k·hidden + 1]`: each categorical value's row, then each
     /// numeric input's (every member's first-layer weights of it, then the members' mean
     /// numeric wide weight), then the bias row (every member's hidden bias, then the members'
-    /// mean output bias plus numeric wide bias).
+    /// mean numeric wide bias).
     rows: RowTable,
     /// Categorical fields of a line.
     fields: usize,
     /// The numeric inputs' and the bias's rows.
     linear: LinearRows,
-    /// `[k·hidden, 1]`: every member's output weights over k (the sum is the members' mean).
-    output: Tensor<2>,
-    /// `[fields, k·hidden + 1]`: each field's unknown value's row (what an occluded field adds).
-    unknown: Tensor<2>,
+    /// Every member's output layer (one output: its log-odds less the wide parts).
+    output: MemberOutputs,
+    /// Each field's unknown value's row (what an occluded field adds).
+    unknown: Vec<u32>,
 }
 
 impl ServingCancellationNet {
-    /// Log-odds of cancellation, `[batch]`: the ensemble mean of [`CancellationModel::forward`].
+    /// Log-odds of cancellation, one a line: the ensemble mean of [`CancellationModel::forward`].
     /// `categorical` holds each line's row per field, line after line (`[batch · fields]`), and
     /// `numeric` its numeric inputs (`[batch · n_numeric]`).
-    pub fn forward(&self, categorical: &[u32], numeric: &[f32]) -> Tensor<1> {
-        self.log_odds(self.pre_activation(categorical, numeric))
+    pub fn forward(&self, categorical: &[u32], numeric: &[f32]) -> Vec<f32> {
+        self.log_odds(&self.pre_activation(categorical, numeric))
     }
 
-    /// Log-odds of each line followed by those of its occlusions, `[batch · (1 + fields +
-    /// numeric)]`: the line, then each categorical field in turn set to its unknown value, then
-    /// each numeric input in turn set to 0 (its training mean). An occlusion changes one term of
-    /// the line's pre-activation, so it costs a subtraction rather than a pass of its own.
-    pub fn forward_occluded(&self, categorical: &[u32], numeric: &[f32]) -> Tensor<1> {
+    /// Log-odds of each line followed by those of its occlusions, `1 + fields + numeric` a line:
+    /// the line, then each categorical field in turn set to its unknown value, then each numeric
+    /// input in turn set to 0 (its training mean). An occlusion changes one term of the line's
+    /// pre-activation, so it costs a subtraction rather than a pass of its own.
+    pub fn forward_occluded(&self, categorical: &[u32], numeric: &[f32]) -> Vec<f32> {
         let (fields, n_numeric, width) = (self.fields, self.linear.n_numeric(), self.rows.width());
-        let batch = categorical.len() / fields;
-        let rows = self.rows.rows(categorical.iter().copied()).reshape([batch, fields, width]);
-        let line = self.pre_activation(categorical, numeric).reshape([batch, 1, width]);
-        let fields_occluded = line.clone() - rows + self.unknown.clone().reshape([1, fields, width]);
+        let lines = self.pre_activation(categorical, numeric);
         // Each numeric input's term alone: its row weighed by its value.
         let terms = self.rows.bag_sums(numeric.iter().enumerate().map(|(i, &x)| [self.linear.numeric_term(i, x)]));
-        let numeric_occluded = line.clone() - terms.reshape([batch, n_numeric, width]);
-        let all = Tensor::cat(vec![line, fields_occluded, numeric_occluded], 1);
-        self.log_odds(all.reshape([batch * (1 + fields + n_numeric), width]))
+        let mut all = Vec::with_capacity(lines.len() * (1 + fields + n_numeric));
+        for ((line, values), terms) in lines.chunks_exact(width).zip(categorical.chunks_exact(fields)).zip(terms.chunks_exact(n_numeric * width)) {
+            all.extend_from_slice(line);
+            for (&value, &unknown) in values.iter().zip(&self.unknown) {
+                let (row, unknown) = (self.rows.row(value), self.rows.row(unknown));
+                all.extend((0..width).map(|c| line[c] - row[c] + unknown[c]));
+            }
+            for term in terms.chunks_exact(width) {
+                all.extend(line.iter().zip(term).map(|(l, t)| l - t));
+            }
+        }
+        self.log_odds(&all)
     }
 
-    /// Every member's hidden pre-activation, then the linear parts' sum: `[batch, k·hidden + 1]`.
-    /// The numeric inputs and the bias are rows of the table like the categorical values, so a
-    /// line's pre-activation is one loop over its rows.
-    fn pre_activation(&self, categorical: &[u32], numeric: &[f32]) -> Tensor<2> {
+    /// Every member's hidden pre-activation, then the linear parts' sum: `[batch, k·hidden + 1]`
+    /// row-major. The numeric inputs and the bias are rows of the table like the categorical
+    /// values, so a line's pre-activation is one loop over its rows.
+    fn pre_activation(&self, categorical: &[u32], numeric: &[f32]) -> Vec<f32> {
         assert_eq!(numeric.len(), categorical.len() / self.fields * self.linear.n_numeric(), "numeric inputs for every line");
         let lines = categorical
             .chunks_exact(self.fields)
@@ -148,10 +155,8 @@ impl ServingCancellationNet {
         self.rows.bag_sums(lines)
     }
 
-    fn log_odds(&self, pre: Tensor<2>) -> Tensor<1> {
-        let [batch, _] = pre.dims();
-        let (hidden, linear) = hidden_and_linear(pre);
-        (hidden.matmul(self.output.clone()) + linear).reshape([batch])
+    fn log_odds(&self, pre: &[f32]) -> Vec<f32> {
+        pre.chunks_exact(self.rows.width()).map(|row| self.output.mean(row, 0, |z| z) + linear_part(row)).collect()
     }
 }
 
@@ -174,15 +179,9 @@ impl CancellationModel {
         let linear = LinearRows::append(
             &mut rows,
             stack.folded_inputs(|n| &n.hidden, fields * dim, |n| &n.numeric_wide),
-            stack.folded_bias(|n| &n.hidden, stack.mean(|n| bias_values(&n.output)[0] + bias_values(&n.numeric_wide)[0])),
+            stack.folded_bias(|n| &n.hidden, stack.mean(|n| bias_values(&n.numeric_wide)[0])),
         );
-        ServingCancellationNet {
-            unknown: rows.rows(unknown_rows.iter().copied()),
-            rows,
-            fields,
-            linear,
-            output: stack.folded_output(|n| &n.output),
-        }
+        ServingCancellationNet { unknown: unknown_rows.to_vec(), rows, fields, linear, output: stack.member_outputs(|n| &n.output) }
     }
 }
 
@@ -219,7 +218,7 @@ mod tests {
         let categorical = [1, 7, 19, 0, 3, 12];
         let numeric = float_matrix(vec![0.5, -1.0, 2.0, 0.1], 2, 2, &device);
         let ensemble = to_f32_vec(model.forward(index_matrix(categorical.map(i64::from).to_vec(), 2, 3, &device), numeric.clone()));
-        let fused = to_f32_vec(model.for_serving(&OFFSETS, &OFFSETS).forward(&categorical, &to_f32_vec(numeric)));
+        let fused = model.for_serving(&OFFSETS, &OFFSETS).forward(&categorical, &to_f32_vec(numeric));
         assert_close(&ensemble, &fused);
     }
 
@@ -256,6 +255,6 @@ mod tests {
             &lines.iter().flat_map(|l| l.0).collect::<Vec<_>>(),
             &lines.iter().flat_map(|l| l.1).collect::<Vec<_>>(),
         );
-        assert_close(&expected, &to_f32_vec(occluded));
+        assert_close(&expected, &occluded);
     }
 }

@@ -59,7 +59,7 @@ impl<'a, M> Stacker<'a, M> {
             rows
         };
         let wide = self.mean_values(|m| to_f32_vec(wide(m).weight.val()));
-        RowTable::new(self.side_by_side(wide.len(), hidden, folded, Some(wide)), self.width(hidden), &self.device)
+        RowTable::new(self.side_by_side(wide.len(), hidden, folded, Some(wide)), self.width(hidden))
     }
 
     /// Each member's `layer` weights of the inputs it reads directly (from input `first` on,
@@ -75,13 +75,11 @@ impl<'a, M> Stacker<'a, M> {
     }
 
     /// Every member's `layer` side by side, reading the same inputs: its weights `[inputs,
-    /// k·outputs]` (member m's in columns m·outputs…) and biases `[1, k·outputs]`.
-    pub fn layers_side_by_side(&self, layer: impl Fn(&M) -> &Linear) -> (Tensor<2>, Tensor<2>) {
+    /// k·outputs]` row-major (member m's in columns m·outputs…) and biases `[k·outputs]`.
+    pub fn layers_side_by_side(&self, layer: impl Fn(&M) -> &Linear) -> (Vec<f32>, Vec<f32>) {
         let [inputs, outputs] = layer(&self.members[0]).weight.val().dims();
-        let width = self.members.len() * outputs;
         let weight = self.side_by_side(inputs, outputs, |m| to_f32_vec(layer(m).weight.val()), None);
-        let bias = self.side_by_side(1, outputs, |m| bias_values(layer(m)), None);
-        (float_matrix(weight, inputs, width, &self.device), float_matrix(bias, 1, width, &self.device))
+        (weight, self.side_by_side(1, outputs, |m| bias_values(layer(m)), None))
     }
 
     /// Columns of a folded row: every member's `hidden` values, then one.
@@ -113,13 +111,21 @@ impl<'a, M> Stacker<'a, M> {
         float_matrix(values, 1, width, &self.device)
     }
 
-    /// `[k·hidden, 1]`: each member's `output` weights (one output) over k, so that their
-    /// product with the members' hidden layers side by side is the members' mean.
-    pub fn folded_output(&self, output: impl Fn(&M) -> &Linear) -> Tensor<2> {
-        let k = self.members.len() as f32;
-        let values: Vec<f32> = self.members.iter().flat_map(|m| to_f32_vec(output(m).weight.val())).map(|w| w / k).collect();
-        let rows = values.len();
-        float_matrix(values, rows, 1, &self.device)
+    /// Every member's `output` layer (reading its hidden units) as plain values (see
+    /// [`MemberOutputs`]).
+    pub fn member_outputs(&self, output: impl Fn(&M) -> &Linear) -> MemberOutputs {
+        let [hidden, outputs] = output(&self.members[0]).weight.val().dims();
+        let mut weights = Vec::with_capacity(self.members.len() * outputs * hidden);
+        let mut biases = Vec::with_capacity(self.members.len() * outputs);
+        for member in self.members {
+            // Burn keeps a layer's weights `[inputs, outputs]`; each output's run is made contiguous.
+            let values = to_f32_vec(output(member).weight.val());
+            for o in 0..outputs {
+                weights.extend((0..hidden).map(|j| values[j * outputs + o]));
+            }
+            biases.extend(bias_values(output(member)));
+        }
+        MemberOutputs { weights, biases, members: self.members.len(), hidden, outputs }
     }
 
     /// The members' mean of `value`.
@@ -130,7 +136,7 @@ impl<'a, M> Stacker<'a, M> {
     /// The members' mean of a table (a wide part, linear in the output).
     pub fn mean_table(&self, embedding: impl Fn(&M) -> &Embedding) -> RowTable {
         let [_, width] = embedding(&self.members[0]).weight.val().dims();
-        RowTable::new(self.mean_values(|m| to_f32_vec(embedding(m).weight.val())), width, &self.device)
+        RowTable::new(self.mean_values(|m| to_f32_vec(embedding(m).weight.val())), width)
     }
 }
 
@@ -144,13 +150,12 @@ pub struct RowTable {
     /// `[rows, width]`, row-major.
     values: Vec<f32>,
     width: usize,
-    device: Device,
 }
 
 impl RowTable {
-    pub fn new(values: Vec<f32>, width: usize, device: &Device) -> Self {
+    pub fn new(values: Vec<f32>, width: usize) -> Self {
         assert!(width > 0 && values.len().is_multiple_of(width), "a table of whole rows");
-        Self { values, width, device: device.clone() }
+        Self { values, width }
     }
 
     pub fn width(&self) -> usize {
@@ -166,19 +171,13 @@ impl RowTable {
         first
     }
 
-    fn row(&self, index: u32) -> &[f32] {
+    pub fn row(&self, index: u32) -> &[f32] {
         &self.values[index as usize * self.width..][..self.width]
     }
 
-    /// `Σ_t w_t · row[t]` over each bag's `(row, weight)` pairs: `[bags, width]`.
-    pub fn bag_sums<B: IntoIterator<Item = (u32, f32)>>(&self, bags: impl ExactSizeIterator<Item = B>) -> Tensor<2> {
-        let n = bags.len();
-        self.matrix(self.bag_sum_values(bags), n)
-    }
-
-    /// [`RowTable::bag_sums`] as plain values, bag after bag, for work that goes on before a
-    /// tensor is made.
-    pub fn bag_sum_values<B: IntoIterator<Item = (u32, f32)>>(&self, bags: impl ExactSizeIterator<Item = B>) -> Vec<f32> {
+    /// `Σ_t w_t · row[t]` over each bag's `(row, weight)` pairs, bag after bag: `[bags, width]`
+    /// row-major.
+    pub fn bag_sums<B: IntoIterator<Item = (u32, f32)>>(&self, bags: impl ExactSizeIterator<Item = B>) -> Vec<f32> {
         let mut out = vec![0.0f32; bags.len() * self.width];
         for (sum, bag) in out.chunks_exact_mut(self.width).zip(bags) {
             for (index, weight) in bag {
@@ -190,24 +189,9 @@ impl RowTable {
         out
     }
 
-    /// `rows` rows of this table's width as a tensor `[rows, width]`.
-    pub fn matrix(&self, values: Vec<f32>, rows: usize) -> Tensor<2> {
-        float_matrix(values, rows, self.width, &self.device)
-    }
-
     /// [`RowTable::bag_sums`] of token bags (each token's row weighed by its weight).
-    pub fn token_bag_sums(&self, bags: &[Bag<'_>]) -> Tensor<2> {
+    pub fn token_bag_sums(&self, bags: &[Bag<'_>]) -> Vec<f32> {
         self.bag_sums(bags.iter().map(|&bag| weighted_tokens(bag)))
-    }
-
-    /// The rows of `indices`, in order: `[n, width]`.
-    pub fn rows(&self, indices: impl ExactSizeIterator<Item = u32>) -> Tensor<2> {
-        let n = indices.len();
-        let mut out = Vec::with_capacity(n * self.width);
-        for index in indices {
-            out.extend_from_slice(self.row(index));
-        }
-        self.matrix(out, n)
     }
 }
 
@@ -252,11 +236,62 @@ pub fn bias_values(linear: &Linear) -> Vec<f32> {
     linear.bias.as_ref().map(|b| to_f32_vec(b.val())).unwrap_or_else(|| vec![0.0; linear.weight.val().dims()[1]])
 }
 
-/// A folded pre-activation `[batch, k·hidden + 1]` split into every member's hidden layer
-/// (after its ReLU) and the last column, the linear parts' sum `[batch, 1]`.
-pub fn hidden_and_linear(pre: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
-    let [batch, width] = pre.dims();
-    (pre.clone().slice([0..batch, 0..width - 1]).clamp_min(0.0), pre.slice([0..batch, width - 1..width]))
+/// Every member's output layer as plain values, read on a folded pre-activation row of
+/// `k·hidden + 1` values (every member's hidden units side by side before their ReLU, then the
+/// linear parts' sum). After the fold only these small dot products are left of a forward pass;
+/// as tensor operations (a slice, a ReLU, a product and an addition) their fixed cost was about
+/// a tenth of a cancellation request's server CPU under load (perf).
+#[derive(Debug, Clone)]
+pub struct MemberOutputs {
+    /// `[k, outputs, hidden]`: member m's weights of its output o over its hidden units.
+    weights: Vec<f32>,
+    /// `[k, outputs]`.
+    biases: Vec<f32>,
+    members: usize,
+    hidden: usize,
+    outputs: usize,
+}
+
+impl MemberOutputs {
+    /// Member `m`'s output `o` of the row `pre`.
+    pub fn output(&self, pre: &[f32], m: usize, o: usize) -> f32 {
+        let at = m * self.outputs + o;
+        self.biases[at] + relu_dot(&pre[m * self.hidden..][..self.hidden], &self.weights[at * self.hidden..][..self.hidden])
+    }
+
+    /// The members' mean of `f` of their output `o` of the row `pre`.
+    pub fn mean(&self, pre: &[f32], o: usize, f: impl Fn(f32) -> f32) -> f32 {
+        (0..self.members).map(|m| f(self.output(pre, m, o))).sum::<f32>() / self.members as f32
+    }
+
+    /// Columns of the rows read: every member's hidden units, then the linear parts' sum.
+    pub fn width(&self) -> usize {
+        self.members * self.hidden + 1
+    }
+}
+
+/// The linear parts' sum of a folded pre-activation row (its last column).
+pub fn linear_part(pre: &[f32]) -> f32 {
+    pre[pre.len() - 1]
+}
+
+/// Σ max(h, 0) · w in eight interleaved sums (one chain of float additions cannot be
+/// vectorised: its order is fixed).
+fn relu_dot(hidden: &[f32], weights: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let (hidden_chunks, weight_chunks) = (hidden.chunks_exact(8), weights.chunks_exact(8));
+    let rest: f32 = hidden_chunks.remainder().iter().zip(weight_chunks.remainder()).map(|(h, w)| h.max(0.0) * w).sum();
+    for (h, w) in hidden_chunks.zip(weight_chunks) {
+        for lane in 0..8 {
+            lanes[lane] += h[lane].max(0.0) * w[lane];
+        }
+    }
+    lanes.iter().sum::<f32>() + rest
+}
+
+/// ln(1 + eˣ), without overflow for large x.
+pub fn softplus(x: f32) -> f32 {
+    x.max(0.0) + (-x.abs()).exp().ln_1p()
 }
 
 #[cfg(test)]
@@ -268,7 +303,7 @@ mod tests {
     fn bag_sums_are_the_weighted_sums_of_the_selected_rows() {
         let device = Device::flex();
         let values: Vec<f32> = (0..24).map(|i| (i as f32 * 0.37).sin()).collect();
-        let table = RowTable::new(values.clone(), 4, &device);
+        let table = RowTable::new(values.clone(), 4);
         // Burn's way: select the rows (padding at index 0 with weight 0), weigh them, sum.
         let tensor = float_matrix(values, 6, 4, &device);
         let indices = index_matrix(vec![1, 5, 2, 3, 0, 0, 0, 0, 0], 3, 3, &device);
@@ -277,17 +312,42 @@ mod tests {
         let expected = to_f32_vec((selected * weights.reshape([3, 3, 1])).sum_dim(1));
         // The same bags without padding; the last is empty.
         let bags: [&[(u32, f32)]; 3] = [&[(1, 0.5), (5, -1.5), (2, 2.0)], &[(3, 0.25)], &[]];
-        let sums = to_f32_vec(table.bag_sums(bags.iter().map(|bag| bag.iter().copied())));
+        let sums = table.bag_sums(bags.iter().map(|bag| bag.iter().copied()));
         assert_eq!(expected, sums);
         assert_eq!(&sums[8..], &[0.0; 4]);
         let rows: Vec<f32> = [4, 1].iter().flat_map(|&r| (0..4).map(move |c| ((r * 4 + c) as f32 * 0.37).sin())).collect();
-        assert_eq!(to_f32_vec(table.rows([4, 1].into_iter())), rows);
+        assert_eq!([table.row(4), table.row(1)].concat(), rows);
         // Appended rows sum like the others: a bias row weighed by 1, a numeric input's by its value.
         let mut table = table;
         let first = table.append(float_matrix(vec![1.0, 2.0, 3.0, 4.0, 0.5, 0.5, 0.5, 0.5], 2, 4, &device));
         assert_eq!(first, 6);
         let bag = [(3, 0.25), (first, 1.0), (first + 1, -2.0)];
         let expected: Vec<f32> = (0..4).map(|c| ((12 + c) as f32 * 0.37).sin() * 0.25 + (c + 1) as f32 - 1.0).collect();
-        assert_eq!(to_f32_vec(table.bag_sums([bag].iter().map(|b| b.iter().copied()))), expected);
+        assert_eq!(table.bag_sums([bag].iter().map(|b| b.iter().copied())), expected);
+    }
+
+    #[test]
+    fn member_outputs_are_each_members_layer_after_its_relu() {
+        let device = Device::flex();
+        device.seed(9);
+        // Two members of 19 hidden units (two runs of eight and a remainder) and 3 outputs each.
+        let layers: Vec<Linear> = (0..2).map(|_| burn::nn::LinearConfig::new(19, 3).init(&device)).collect();
+        let outputs = Stacker::new(&layers, device.clone()).member_outputs(|l| l);
+        assert_eq!(outputs.width(), 39);
+        let pre: Vec<f32> = (0..39).map(|i| (i as f32 * 0.71).sin()).collect();
+        for (m, layer) in layers.iter().enumerate() {
+            let hidden = float_matrix(pre[m * 19..][..19].to_vec(), 1, 19, &device).clamp_min(0.0);
+            let expected = to_f32_vec(layer.forward(hidden));
+            for (o, want) in expected.iter().enumerate() {
+                assert!((outputs.output(&pre, m, o) - want).abs() < 1e-6, "member {m} output {o}");
+            }
+        }
+        let mean = outputs.mean(&pre, 2, softplus);
+        let want = (softplus(outputs.output(&pre, 0, 2)) + softplus(outputs.output(&pre, 1, 2))) / 2.0;
+        assert_eq!(mean, want);
+        assert_eq!(linear_part(&pre), pre[38]);
+        for x in [-30.0f32, -1.5, 0.0, 0.7, 40.0, 200.0] {
+            assert!((softplus(x) - (x as f64).exp().ln_1p() as f32).abs() < 1e-6 * x.abs().max(1.0), "softplus({x})");
+        }
     }
 }

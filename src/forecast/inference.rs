@@ -2,7 +2,6 @@
 
 use super::features::{EncodedWindow, ForecastEncoder, SeriesHistory};
 use super::model::{ForecastModel, ServingForecastNet};
-use crate::features::{float_matrix, index_matrix, to_f32_vec};
 use burn::tensor::Device;
 use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
@@ -61,10 +60,9 @@ impl Forecaster {
         if windows.is_empty() {
             return Vec::new();
         }
-        let n = windows.len();
-        let series = index_matrix(windows.iter().map(|w| w.series as i64).collect(), n, 1, &self.device);
-        let inputs = float_matrix(windows.iter().flat_map(|w| w.inputs.iter().copied()).collect(), n, self.encoder.n_inputs(), &self.device);
-        let values = to_f32_vec(self.model.forward(series, inputs));
+        let series: Vec<u32> = windows.iter().map(|w| w.series).collect();
+        let inputs: Vec<f32> = windows.iter().flat_map(|w| w.inputs.iter().copied()).collect();
+        let values = self.model.forward(&series, &inputs, &self.device);
         values
             .chunks(self.encoder.horizon_days * 3)
             .map(|row| row.chunks(3).map(|q| [q[0] as f64, q[1] as f64, q[2] as f64]).collect())

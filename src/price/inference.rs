@@ -3,7 +3,6 @@
 use super::features::{EncodedProduct, PriceEncoder, ProductInput};
 use super::model::{PriceModel, ServingPriceNet};
 use crate::features::bag::Bag;
-use crate::features::to_f32_vec;
 use serde::{Deserialize, Serialize};
 
 /// Calibration of the range, fitted on held-out training products: the P10–P90 half-widths
@@ -50,10 +49,7 @@ impl PricePredictor {
         }
         let bags: Vec<Bag<'_>> = encoded.iter().map(|e| (e.tokens.as_slice(), e.weights.as_slice())).collect();
         let numeric: Vec<f32> = encoded.iter().flat_map(|e| e.numeric).collect();
-        to_f32_vec(self.model.forward(&bags, &numeric))
-            .chunks(3)
-            .map(|q| [q[0] as f64, q[1] as f64, q[2] as f64])
-            .collect()
+        self.model.forward(&bags, &numeric).into_iter().map(|q| q.map(f64::from)).collect()
     }
 
     /// Predictions for validated products (list price finite and > 0). Large batches go in

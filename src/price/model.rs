@@ -3,8 +3,7 @@
 //! lower quantiles are the median ± a softplus, so they never cross.
 
 use crate::features::bag::{Bag, weighted_bag, weighted_tokens};
-use crate::features::ensemble::{LinearRows, RowTable, Stacker, bias_values, hidden_and_linear};
-use crate::features::{float_matrix, to_f32_vec};
+use crate::features::ensemble::{self, LinearRows, MemberOutputs, RowTable, Stacker, bias_values, linear_part};
 use burn::module::Initializer;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig, Relu};
 use burn::prelude::*;
@@ -95,10 +94,10 @@ impl PriceModel {
 /// The ensemble laid out for serving, built once at load time (see
 /// [`crate::features::ensemble::Stacker`]). As cancellation's, each member's first layer is
 /// folded into its token table (a bag and the layer reading it are both linear), with the
-/// members' mean wide weight as the last column; the members' output layers sit side by side,
-/// with one more column that averages their medians. A request sums its tokens' weighted rows
-/// with its numeric inputs' and the bias's (see [`LinearRows`]), and runs one product for the
-/// outputs and one for the bounds (a softplus per member, averaged).
+/// members' mean wide weight as the last column. A request sums its tokens' weighted rows
+/// with its numeric inputs' and the bias's (see [`LinearRows`]), then reads each member's
+/// output layer (see [`MemberOutputs`]): the median is the members' mean median plus the
+/// linear parts, each bound the members' mean softplus away from it.
 #[derive(Debug, Clone)]
 pub struct ServingPriceNet {
     /// `[vocab + n_numeric + 1, k·hidden + 1]`: each token's row, then each numeric input's
@@ -107,29 +106,23 @@ pub struct ServingPriceNet {
     table: RowTable,
     /// The numeric inputs' and the bias's rows.
     linear: LinearRows,
-    /// `[k·hidden, 3k + 1]`: member m's output layer in rows m·hidden…, columns 3m…3m + 2 (raw
-    /// below, median, above), and a last column of the members' median weights over k.
-    output: Tensor<2>,
-    /// `[1, 3k + 1]`.
-    output_bias: Tensor<2>,
-    /// `[3k, 3]`: −1/k from each member's raw lower bound into P10, +1/k from its upper bound
-    /// into P90 (after their softplus).
-    bounds: Tensor<2>,
+    /// Every member's output layer: raw below, median, raw above.
+    output: MemberOutputs,
 }
 
 impl ServingPriceNet {
-    /// `[batch, 3]`: the ensemble mean of [`PriceModel::forward`].
+    /// P10, P50, P90 of each product: the ensemble mean of [`PriceModel::forward`].
     /// `bags` holds each product's tokens, `numeric` its numeric inputs (`[batch · n_numeric]`).
-    pub fn forward(&self, bags: &[Bag<'_>], numeric: &[f32]) -> Tensor<2> {
-        let batch = bags.len();
-        let [_, outputs] = self.output.dims();
-        assert_eq!(numeric.len(), batch * self.linear.n_numeric(), "numeric inputs for every product");
+    pub fn forward(&self, bags: &[Bag<'_>], numeric: &[f32]) -> Vec<[f32; 3]> {
+        assert_eq!(numeric.len(), bags.len() * self.linear.n_numeric(), "numeric inputs for every product");
         let products = bags.iter().zip(numeric.chunks_exact(self.linear.n_numeric())).map(|(bag, inputs)| self.linear.after(weighted_tokens(*bag), inputs));
         let pre = self.table.bag_sums(products);
-        let (hidden, linear) = hidden_and_linear(pre);
-        let raw = hidden.matmul(self.output.clone()) + self.output_bias.clone();
-        let median = raw.clone().slice([0..batch, outputs - 1..outputs]) + linear;
-        softplus(raw.slice([0..batch, 0..outputs - 1]), 1.0).matmul(self.bounds.clone()) + median
+        pre.chunks_exact(self.table.width())
+            .map(|row| {
+                let median = self.output.mean(row, 1, |z| z) + linear_part(row);
+                [median - self.output.mean(row, 0, ensemble::softplus), median, median + self.output.mean(row, 2, ensemble::softplus)]
+            })
+            .collect()
     }
 }
 
@@ -137,42 +130,15 @@ impl PriceModel {
     /// The serving layout of this ensemble (see [`ServingPriceNet`]).
     pub fn for_serving(&self) -> ServingPriceNet {
         let device = self.members[0].embedding.weight.val().device();
-        let stack = Stacker::new(&self.members, device.clone());
-        let k = self.members.len();
+        let stack = Stacker::new(&self.members, device);
         let [_, dim] = self.members[0].embedding.weight.val().dims();
-        let [_, hidden] = self.members[0].hidden.weight.val().dims();
-        let mean = 1.0 / k as f32;
-        // Output columns: 3 per member, then the members' mean median.
-        let columns = 3 * k + 1;
-        let mut output = vec![0.0f32; k * hidden * columns];
-        let mut output_bias = vec![0.0f32; columns];
-        let mut bounds = vec![0.0f32; 3 * k * 3];
-        for (m, net) in self.members.iter().enumerate() {
-            let weight = to_f32_vec(net.output.weight.val());
-            for (j, row) in weight.chunks(3).enumerate() {
-                let at = (m * hidden + j) * columns;
-                output[at + 3 * m..][..3].copy_from_slice(row);
-                output[at + columns - 1] = row[1] * mean;
-            }
-            let bias = bias_values(&net.output);
-            output_bias[3 * m..][..3].copy_from_slice(&bias);
-            output_bias[columns - 1] += bias[1] * mean;
-            bounds[3 * m * 3] = -mean;
-            bounds[(3 * m + 2) * 3 + 2] = mean;
-        }
         let mut table = stack.folded_table(|n| &n.embedding, |n| &n.hidden, |_| 0, |n| &n.wide);
         let linear = LinearRows::append(
             &mut table,
             stack.folded_inputs(|n| &n.hidden, dim, |n| &n.numeric_wide),
             stack.folded_bias(|n| &n.hidden, stack.mean(|n| bias_values(&n.numeric_wide)[0])),
         );
-        ServingPriceNet {
-            table,
-            linear,
-            output: float_matrix(output, k * hidden, columns, &device),
-            output_bias: float_matrix(output_bias, 1, columns, &device),
-            bounds: float_matrix(bounds, 3 * k, 3, &device),
-        }
+        ServingPriceNet { table, linear, output: stack.member_outputs(|n| &n.output) }
     }
 }
 
@@ -197,7 +163,7 @@ mod tests {
         let numeric = float_matrix(vec![0.5, -1.0, 2.0, 0.1], 2, 2, &device);
         let ensemble = to_f32_vec(model.forward(tokens, weights, numeric.clone()));
         let bags: [Bag<'_>; 2] = [(&[1, 7, 29], &[1.0, 0.5, 0.5]), (&[3, 12], &[1.0, 0.7])];
-        let serving = to_f32_vec(model.for_serving().forward(&bags, &to_f32_vec(numeric)));
+        let serving: Vec<f32> = model.for_serving().forward(&bags, &to_f32_vec(numeric)).concat();
         assert_eq!(ensemble.len(), 6);
         for (a, b) in ensemble.iter().zip(&serving) {
             assert!((a - b).abs() < 1e-5, "{ensemble:?} vs {serving:?}");

@@ -5,8 +5,7 @@ use super::features::{EncodedText, SentimentEncoder};
 use super::model::{SentimentModel, ServingSentimentNet};
 use crate::features::bag::Bag;
 use crate::features::text::TextStats;
-use crate::features::{sigmoid, to_f32_vec};
-use burn::tensor::Tensor;
+use crate::features::sigmoid;
 use serde::{Deserialize, Serialize};
 use unicode_segmentation::UnicodeSegmentation;
 
@@ -112,7 +111,7 @@ impl SentimentPredictor {
             explained.push(words);
         }
         let bags: Vec<Bag<'_>> = encoded.iter().map(|e| (e.tokens.as_slice(), e.weights.as_slice())).collect();
-        let logits: Vec<f64> = to_f32_vec(self.model.forward_occluded(&bags, &occlusions)).into_iter().map(f64::from).collect();
+        let logits: Vec<f64> = self.model.forward_occluded(&bags, &occlusions).into_iter().map(f64::from).collect();
         let (full, occluded) = logits.split_at(encoded.len());
         let mut occluded = occluded.iter();
         let a = self.calibration.platt_a;
@@ -137,17 +136,17 @@ impl SentimentPredictor {
 }
 
 /// `forward` (a net's or an ensemble's log-odds of a batch of bags) of token bags, one batch.
-pub fn bag_log_odds<'a>(bags: impl IntoIterator<Item = Bag<'a>>, forward: impl Fn(&[Bag<'a>]) -> Tensor<1>) -> Vec<f64> {
+pub fn bag_log_odds<'a>(bags: impl IntoIterator<Item = Bag<'a>>, forward: impl Fn(&[Bag<'a>]) -> Vec<f32>) -> Vec<f64> {
     let bags: Vec<Bag<'a>> = bags.into_iter().collect();
     if bags.is_empty() {
         return Vec::new();
     }
-    to_f32_vec(forward(&bags)).into_iter().map(f64::from).collect()
+    forward(&bags).into_iter().map(f64::from).collect()
 }
 
 /// [`bag_log_odds`] of encoded texts in chunks of 4096, so that a large set never becomes one
 /// huge batch.
-pub fn encoded_log_odds<'a>(encoded: &'a [EncodedText], forward: impl Fn(&[Bag<'a>]) -> Tensor<1>) -> Vec<f64> {
+pub fn encoded_log_odds<'a>(encoded: &'a [EncodedText], forward: impl Fn(&[Bag<'a>]) -> Vec<f32>) -> Vec<f64> {
     let mut out = Vec::with_capacity(encoded.len());
     for chunk in encoded.chunks(4096) {
         out.extend(bag_log_odds(chunk.iter().map(|e| (e.tokens.as_slice(), e.weights.as_slice())), &forward));
@@ -174,7 +173,7 @@ mod tests {
         let result = &predictor.analyze(&[(title, text)], 400, MAX_EXPLAINED_WORDS)[0];
         // The same, the long way: each word's n-grams left out and the rest weighed again.
         let serving = model.for_serving();
-        let log_odds = |tokens: &[u32]| to_f32_vec(serving.forward(&[(tokens, &encoder.weights(tokens))]))[0] as f64;
+        let log_odds = |tokens: &[u32]| serving.forward(&[(tokens, &encoder.weights(tokens))])[0] as f64;
         let e = encoder.encode(title, text, 400);
         let full = log_odds(&e.tokens);
         assert_eq!(result.top_words.len(), e.words.len());

@@ -3,8 +3,8 @@
 //! (n-gram embeddings and an MLP), giving the log-odds that a review is negative. With
 //! `hidden_dim` 0 there is no deep part: the net is a logistic regression on the bag.
 
-use crate::features::bag::{Bag, weighted_bag, weighted_tokens};
-use crate::features::ensemble::{RowTable, Stacker, bias_values, hidden_and_linear};
+use crate::features::bag::{Bag, weighted_bag};
+use crate::features::ensemble::{MemberOutputs, RowTable, Stacker, linear_part};
 use crate::features::to_f32_vec;
 use burn::module::{Initializer, Param};
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig, Relu};
@@ -122,25 +122,25 @@ impl SentimentModel {
 /// The ensemble laid out for serving, built once at load time (see
 /// [`crate::features::ensemble::Stacker`]). As cancellation's, each member's first layer is
 /// folded into its token table (a bag and the layer reading it are both linear), with the
-/// members' mean wide weight as the last column: a request sums its tokens' weighted rows and
-/// runs one product for the output. A row is k·hidden + 1 floats where the stacked tables
-/// gathered k·dim and the wide table 1 (the same with the shipped sizes). Nets without a deep
-/// part keep the wide table alone.
+/// members' mean wide weight as the last column: a request sums its tokens' weighted rows,
+/// adds the bias and reads each member's output layer (see [`MemberOutputs`]). A row is
+/// k·hidden + 1 floats where the stacked tables gathered k·dim and the wide table 1 (the same
+/// with the shipped sizes). Nets without a deep part keep the wide table alone.
 #[derive(Debug, Clone)]
 pub struct ServingSentimentNet {
     /// `[vocab, k·hidden + 1]`, or `[vocab, 1]` without a deep part.
     table: RowTable,
-    /// `[1, width]`: every member's hidden bias, then the members' mean output bias (or
-    /// intercept).
-    bias: Tensor<2>,
-    /// `[k·hidden, 1]`: every member's output weights over k; None without a deep part.
-    output: Option<Tensor<2>>,
+    /// A row's width: every member's hidden bias, then the members' mean output bias (or
+    /// intercept). The bias is added after a bag's sum, not summed as a row of it: an
+    /// occlusion rescales the sum.
+    bias: Vec<f32>,
+    /// Every member's output layer; None without a deep part.
+    output: Option<MemberOutputs>,
 }
 
 impl ServingSentimentNet {
-    /// Log-odds that each review is negative, `[batch]`: the ensemble mean of
-    /// [`SentimentModel::forward`].
-    pub fn forward(&self, bags: &[Bag<'_>]) -> Tensor<1> {
+    /// Log-odds that each review is negative: the ensemble mean of [`SentimentModel::forward`].
+    pub fn forward(&self, bags: &[Bag<'_>]) -> Vec<f32> {
         self.log_odds(self.table.token_bag_sums(bags))
     }
 
@@ -149,32 +149,33 @@ impl ServingSentimentNet {
     /// reweighting, [`SentimentEncoder::rescale_without`](super::SentimentEncoder::rescale_without)).
     /// The sums are linear, so an occluded sum is (bag's sum − left-out rows' sum) · scale: a
     /// few rows a word rather than the whole bag again.
-    pub fn forward_occluded(&self, bags: &[Bag<'_>], occlusions: &[(usize, &[usize], f32)]) -> Tensor<1> {
+    pub fn forward_occluded(&self, bags: &[Bag<'_>], occlusions: &[(usize, &[usize], f32)]) -> Vec<f32> {
         let width = self.table.width();
-        let mut sums = self.table.bag_sum_values(bags.iter().map(|&bag| weighted_tokens(bag)));
+        let mut sums = self.table.token_bag_sums(bags);
         let left_out = occlusions.iter().map(|&(bag, positions, _)| positions.iter().map(move |&p| (bags[bag].0[p], bags[bag].1[p])));
-        let left_out = self.table.bag_sum_values(left_out);
+        let left_out = self.table.bag_sums(left_out);
         sums.reserve(left_out.len());
         for (&(bag, _, scale), removed) in occlusions.iter().zip(left_out.chunks_exact(width)) {
             for column in 0..width {
                 sums.push((sums[bag * width + column] - removed[column]) * scale);
             }
         }
-        self.log_odds(self.table.matrix(sums, bags.len() + occlusions.len()))
+        self.log_odds(sums)
     }
 
-    /// Log-odds of bag sums `[batch, width]`.
-    fn log_odds(&self, sums: Tensor<2>) -> Tensor<1> {
-        let [batch, _] = sums.dims();
-        let pre = sums + self.bias.clone();
-        let z = match &self.output {
-            Some(output) => {
-                let (hidden, linear) = hidden_and_linear(pre);
-                hidden.matmul(output.clone()) + linear
+    /// Log-odds of bag sums (`[batch, width]` row-major).
+    fn log_odds(&self, mut sums: Vec<f32>) -> Vec<f32> {
+        let rows = sums.chunks_exact_mut(self.bias.len());
+        rows.map(|row| {
+            for (value, bias) in row.iter_mut().zip(&self.bias) {
+                *value += bias;
             }
-            None => pre,
-        };
-        z.reshape([batch])
+            match &self.output {
+                Some(output) => output.mean(row, 0, |z| z) + linear_part(row),
+                None => row[0],
+            }
+        })
+        .collect()
     }
 }
 
@@ -190,14 +191,14 @@ impl SentimentModel {
             }
             ServingSentimentNet {
                 table: stack.folded_table(|n| part(n).0, |n| part(n).1, |_| 0, |n| &n.wide),
-                bias: stack.folded_bias(|n| part(n).1, stack.mean(|n| bias_values(part(n).2)[0])),
-                output: Some(stack.folded_output(|n| part(n).2)),
+                bias: to_f32_vec(stack.folded_bias(|n| part(n).1, 0.0)),
+                output: Some(stack.member_outputs(|n| part(n).2)),
             }
         } else {
             let intercept = stack.mean(|n| n.intercept.as_ref().map_or(0.0, |b| to_f32_vec(b.val())[0]));
             ServingSentimentNet {
                 table: stack.mean_table(|n| &n.wide),
-                bias: Tensor::<1>::from_floats([intercept], &device).reshape([1, 1]),
+                bias: vec![intercept],
                 output: None,
             }
         }
@@ -231,7 +232,7 @@ mod tests {
             let weights = float_matrix(vec![0.5, 0.5, 0.5, 1.0, 0.0, 0.0], 2, 3, &device);
             let ensemble = to_f32_vec(model.forward(tokens, weights));
             let bags: [Bag<'_>; 2] = [(&[1, 7, 24], &[0.5, 0.5, 0.5]), (&[3], &[1.0])];
-            let serving = to_f32_vec(model.for_serving().forward(&bags));
+            let serving = model.for_serving().forward(&bags);
             assert_eq!(ensemble.len(), 2);
             assert!(ensemble.iter().all(|z| z.abs() > 1e-3), "{ensemble:?}");
             for (a, b) in ensemble.iter().zip(&serving) {
@@ -268,14 +269,14 @@ mod tests {
             explicit.push((kept.iter().map(|&p| t[p]).collect(), weights));
         }
         let explicit_bags: Vec<Bag<'_>> = explicit.iter().map(|(t, w)| (t.as_slice(), w.as_slice())).collect();
-        let expected = to_f32_vec(serving.forward(&explicit_bags));
-        let occluded = to_f32_vec(serving.forward_occluded(&bags, &occlusions));
+        let expected = serving.forward(&explicit_bags);
+        let occluded = serving.forward_occluded(&bags, &occlusions);
         assert_eq!(expected.len(), occluded.len());
         for (a, b) in expected.iter().zip(&occluded) {
             assert!((a - b).abs() < 1e-5, "{expected:?} vs {occluded:?}");
         }
         // Everything left out: the empty bag, the bias alone.
-        assert_eq!(occluded[5], to_f32_vec(serving.forward(&[(&[], &[])]))[0]);
+        assert_eq!(occluded[5], serving.forward(&[(&[], &[])])[0]);
     }
 
     #[test]

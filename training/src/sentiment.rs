@@ -13,7 +13,7 @@ use burn::tensor::activation::softplus;
 use rand::RngExt;
 use serde::Serialize;
 use shopml::features::bag::TokenBatch;
-use shopml::features::sigmoid;
+use shopml::features::{sigmoid, to_f32_vec};
 use shopml::sentiment::inference::encoded_log_odds;
 use shopml::sentiment::{EncodedText, SentimentCalibration, SentimentEncoder, SentimentModel, SentimentModelConfig, SentimentNet, SentimentPredictor};
 use std::collections::HashSet;
@@ -106,7 +106,7 @@ fn encode(encoder: &SentimentEncoder, examples: &[&Example<'_>], max_words: usiz
 fn net_logits(net: &SentimentNet, rows: &Rows, device: &Device) -> Vec<f64> {
     encoded_log_odds(&rows.encoded, |bags| {
         let (tokens, weights) = TokenBatch::new(bags.iter().copied()).tensors(device);
-        net.forward(tokens, weights)
+        to_f32_vec(net.forward(tokens, weights))
     })
 }
 
