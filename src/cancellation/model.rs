@@ -181,7 +181,9 @@ impl CancellationModel {
             stack.folded_inputs(|n| &n.hidden, fields * dim, |n| &n.numeric_wide),
             stack.folded_bias(|n| &n.hidden, stack.mean(|n| bias_values(&n.numeric_wide)[0])),
         );
-        ServingCancellationNet { unknown: unknown_rows.to_vec(), rows, fields, linear, output: stack.member_outputs(|n| &n.output) }
+        let output = stack.member_outputs(|n| &n.output);
+        assert_eq!(output.width(), rows.width(), "output layers reading the folded rows");
+        ServingCancellationNet { unknown: unknown_rows.to_vec(), rows, fields, linear, output }
     }
 }
 

@@ -138,7 +138,9 @@ impl PriceModel {
             stack.folded_inputs(|n| &n.hidden, dim, |n| &n.numeric_wide),
             stack.folded_bias(|n| &n.hidden, stack.mean(|n| bias_values(&n.numeric_wide)[0])),
         );
-        ServingPriceNet { table, linear, output: stack.member_outputs(|n| &n.output) }
+        let output = stack.member_outputs(|n| &n.output);
+        assert_eq!(output.width(), table.width(), "output layers reading the folded rows");
+        ServingPriceNet { table, linear, output }
     }
 }
 

@@ -189,11 +189,10 @@ impl SentimentModel {
             fn part(n: &SentimentNet) -> (&Embedding, &Linear, &Linear) {
                 n.deep_part().expect("every member of an ensemble has a deep part")
             }
-            ServingSentimentNet {
-                table: stack.folded_table(|n| part(n).0, |n| part(n).1, |_| 0, |n| &n.wide),
-                bias: to_f32_vec(stack.folded_bias(|n| part(n).1, 0.0)),
-                output: Some(stack.member_outputs(|n| part(n).2)),
-            }
+            let table = stack.folded_table(|n| part(n).0, |n| part(n).1, |_| 0, |n| &n.wide);
+            let (bias, output) = (to_f32_vec(stack.folded_bias(|n| part(n).1, 0.0)), stack.member_outputs(|n| part(n).2));
+            assert!(bias.len() == table.width() && output.width() == table.width(), "bias and output layers reading the folded rows");
+            ServingSentimentNet { table, bias, output: Some(output) }
         } else {
             let intercept = stack.mean(|n| n.intercept.as_ref().map_or(0.0, |b| to_f32_vec(b.val())[0]));
             ServingSentimentNet {
