@@ -166,14 +166,13 @@ impl CancellationModel {
     /// field's first), `unknown_rows` each field's row of an unknown value.
     pub fn for_serving(&self, field_offsets: &[u32], unknown_rows: &[u32]) -> ServingCancellationNet {
         let first = &self.members[0];
-        let device = first.embedding.weight.val().device();
         let [_, dim] = first.embedding.weight.val().dims();
         let [inputs, _] = first.hidden.weight.val().dims();
         let fields = field_offsets.len();
         let n_numeric = first.numeric_wide.weight.val().dims()[0];
         assert_eq!(inputs, fields * dim + n_numeric, "one offset per categorical field");
         assert_eq!(unknown_rows.len(), fields, "one unknown row per categorical field");
-        let stack = Stacker::new(&self.members, device);
+        let stack = Stacker::new(&self.members);
         let field_of_row = |row: usize| field_offsets.partition_point(|&offset| offset as usize <= row) - 1;
         let mut rows = stack.folded_table(|n| &n.embedding, |n| &n.hidden, |row| field_of_row(row) * dim, |n| &n.wide);
         let linear = LinearRows::append(
@@ -181,8 +180,7 @@ impl CancellationModel {
             stack.folded_inputs(|n| &n.hidden, fields * dim, |n| &n.numeric_wide),
             stack.folded_bias(|n| &n.hidden, stack.mean(|n| bias_values(&n.numeric_wide)[0])),
         );
-        let output = stack.member_outputs(|n| &n.output);
-        assert_eq!(output.width(), rows.width(), "output layers reading the folded rows");
+        let output = stack.member_outputs(|n| &n.output, &rows);
         ServingCancellationNet { unknown: unknown_rows.to_vec(), rows, fields, linear, output }
     }
 }

@@ -1,9 +1,9 @@
 //! Seed ensembles: a model is several nets of one architecture whose outputs are averaged.
 
 use super::bag::{Bag, weighted_tokens};
-use super::{float_matrix, to_f32_vec};
+use super::to_f32_vec;
 use burn::nn::{Embedding, Linear};
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Tensor;
 
 /// The mean of `forward` over `members` (at least one).
 pub fn average<M, const D: usize>(members: &[M], forward: impl Fn(&M) -> Tensor<D>) -> Tensor<D> {
@@ -17,13 +17,12 @@ pub fn average<M, const D: usize>(members: &[M], forward: impl Fn(&M) -> Tensor<
 /// members instead of one net after another.
 pub struct Stacker<'a, M> {
     members: &'a [M],
-    device: Device,
 }
 
 impl<'a, M> Stacker<'a, M> {
-    pub fn new(members: &'a [M], device: Device) -> Self {
+    pub fn new(members: &'a [M]) -> Self {
         assert!(!members.is_empty(), "an ensemble needs a member");
-        Self { members, device }
+        Self { members }
     }
 
     fn mean_values(&self, values: impl Fn(&M) -> Vec<f32>) -> Vec<f32> {
@@ -64,14 +63,13 @@ impl<'a, M> Stacker<'a, M> {
 
     /// Each member's `layer` weights of the inputs it reads directly (from input `first` on,
     /// as many as `linear` has), side by side, then the members' mean of `linear`'s weights of
-    /// the same inputs (a linear part beside the layer): `[inputs, k·hidden + 1]`, matching the
-    /// columns of [`Stacker::folded_table`].
-    pub fn folded_inputs(&self, layer: impl Fn(&M) -> &Linear, first: usize, linear: impl Fn(&M) -> &Linear) -> Tensor<2> {
+    /// the same inputs (a linear part beside the layer): `[inputs, k·hidden + 1]` row-major,
+    /// matching the columns of [`Stacker::folded_table`].
+    pub fn folded_inputs(&self, layer: impl Fn(&M) -> &Linear, first: usize, linear: impl Fn(&M) -> &Linear) -> Vec<f32> {
         let [_, hidden] = layer(&self.members[0]).weight.val().dims();
         let [inputs, _] = linear(&self.members[0]).weight.val().dims();
         let weights = |member: &M| to_f32_vec(layer(member).weight.val())[first * hidden..(first + inputs) * hidden].to_vec();
-        let values = self.side_by_side(inputs, hidden, weights, Some(self.mean_values(|m| to_f32_vec(linear(m).weight.val()))));
-        float_matrix(values, inputs, self.width(hidden), &self.device)
+        self.side_by_side(inputs, hidden, weights, Some(self.mean_values(|m| to_f32_vec(linear(m).weight.val()))))
     }
 
     /// Every member's `layer` side by side, reading the same inputs: its weights `[inputs,
@@ -103,17 +101,16 @@ impl<'a, M> Stacker<'a, M> {
         out
     }
 
-    /// `[1, k·hidden + 1]`: each member's `layer` bias side by side, then `last`.
-    pub fn folded_bias(&self, layer: impl Fn(&M) -> &Linear, last: f32) -> Tensor<2> {
+    /// `[k·hidden + 1]`: each member's `layer` bias side by side, then `last`.
+    pub fn folded_bias(&self, layer: impl Fn(&M) -> &Linear, last: f32) -> Vec<f32> {
         let mut values: Vec<f32> = self.members.iter().flat_map(|m| bias_values(layer(m))).collect();
         values.push(last);
-        let width = values.len();
-        float_matrix(values, 1, width, &self.device)
+        values
     }
 
     /// Every member's `output` layer (reading its hidden units) as plain values (see
-    /// [`MemberOutputs`]).
-    pub fn member_outputs(&self, output: impl Fn(&M) -> &Linear) -> MemberOutputs {
+    /// [`MemberOutputs`]), to read the rows of `table`.
+    pub fn member_outputs(&self, output: impl Fn(&M) -> &Linear, table: &RowTable) -> MemberOutputs {
         let [hidden, outputs] = output(&self.members[0]).weight.val().dims();
         let mut weights = Vec::with_capacity(self.members.len() * outputs * hidden);
         let mut biases = Vec::with_capacity(self.members.len() * outputs);
@@ -125,7 +122,9 @@ impl<'a, M> Stacker<'a, M> {
             }
             biases.extend(bias_values(output(member)));
         }
-        MemberOutputs { weights, biases, members: self.members.len(), hidden, outputs }
+        let outputs = MemberOutputs { weights, biases, members: self.members.len(), hidden, outputs };
+        assert_eq!(outputs.width(), table.width(), "output layers reading the folded rows");
+        outputs
     }
 
     /// The members' mean of `value`.
@@ -162,12 +161,12 @@ impl RowTable {
         self.width
     }
 
-    /// Appends `rows` (`[n, width]`) and returns the index of the first (see [`LinearRows`]).
-    pub fn append(&mut self, rows: Tensor<2>) -> u32 {
-        let [_, width] = rows.dims();
-        assert_eq!(width, self.width, "rows as wide as the table's");
+    /// Appends `rows` (`[n, width]` row-major) and returns the index of the first (see
+    /// [`LinearRows`]).
+    pub fn append(&mut self, rows: Vec<f32>) -> u32 {
+        assert!(rows.len().is_multiple_of(self.width), "rows as wide as the table's");
         let first = (self.values.len() / self.width) as u32;
-        self.values.extend(to_f32_vec(rows));
+        self.values.extend(rows);
         first
     }
 
@@ -208,10 +207,11 @@ pub struct LinearRows {
 
 impl LinearRows {
     /// Appends `numeric` (`[n_numeric, width]`, the layer's weights of each numeric input) and
-    /// `bias` (`[1, width]`) to `table`.
-    pub fn append(table: &mut RowTable, numeric: Tensor<2>, bias: Tensor<2>) -> Self {
-        let [n_numeric, _] = numeric.dims();
+    /// `bias` (`[width]`) to `table`.
+    pub fn append(table: &mut RowTable, numeric: Vec<f32>, bias: Vec<f32>) -> Self {
+        let n_numeric = numeric.len() / table.width();
         assert!(n_numeric > 0, "a layer with numeric inputs");
+        assert_eq!(bias.len(), table.width(), "a bias row as wide as the table's");
         Self { first_numeric: table.append(numeric), n_numeric, bias: table.append(bias) }
     }
 
@@ -297,7 +297,8 @@ pub fn softplus(x: f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::features::index_matrix;
+    use crate::features::{float_matrix, index_matrix};
+    use burn::tensor::Device;
 
     #[test]
     fn bag_sums_are_the_weighted_sums_of_the_selected_rows() {
@@ -319,7 +320,7 @@ mod tests {
         assert_eq!([table.row(4), table.row(1)].concat(), rows);
         // Appended rows sum like the others: a bias row weighed by 1, a numeric input's by its value.
         let mut table = table;
-        let first = table.append(float_matrix(vec![1.0, 2.0, 3.0, 4.0, 0.5, 0.5, 0.5, 0.5], 2, 4, &device));
+        let first = table.append(vec![1.0, 2.0, 3.0, 4.0, 0.5, 0.5, 0.5, 0.5]);
         assert_eq!(first, 6);
         let bag = [(3, 0.25), (first, 1.0), (first + 1, -2.0)];
         let expected: Vec<f32> = (0..4).map(|c| ((12 + c) as f32 * 0.37).sin() * 0.25 + (c + 1) as f32 - 1.0).collect();
@@ -332,7 +333,7 @@ mod tests {
         device.seed(9);
         // Two members of 19 hidden units (two runs of eight and a remainder) and 3 outputs each.
         let layers: Vec<Linear> = (0..2).map(|_| burn::nn::LinearConfig::new(19, 3).init(&device)).collect();
-        let outputs = Stacker::new(&layers, device.clone()).member_outputs(|l| l);
+        let outputs = Stacker::new(&layers).member_outputs(|l| l, &RowTable::new(vec![0.0; 39], 39));
         assert_eq!(outputs.width(), 39);
         let pre: Vec<f32> = (0..39).map(|i| (i as f32 * 0.71).sin()).collect();
         for (m, layer) in layers.iter().enumerate() {

@@ -184,7 +184,7 @@ impl ForecastModel {
         if self.members.iter().any(|m| m.series.is_some() || m.hidden.is_some()) {
             return ServingForecastNet::Members(self.clone());
         }
-        let (weight, bias) = Stacker::new(&self.members, self.members[0].linear.weight.val().device()).layers_side_by_side(|m| &m.linear);
+        let (weight, bias) = Stacker::new(&self.members).layers_side_by_side(|m| &m.linear);
         ServingForecastNet::Linear(Box::new(LinearMembers { weight, bias, members: self.members.len() }))
     }
 }

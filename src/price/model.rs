@@ -129,8 +129,7 @@ impl ServingPriceNet {
 impl PriceModel {
     /// The serving layout of this ensemble (see [`ServingPriceNet`]).
     pub fn for_serving(&self) -> ServingPriceNet {
-        let device = self.members[0].embedding.weight.val().device();
-        let stack = Stacker::new(&self.members, device);
+        let stack = Stacker::new(&self.members);
         let [_, dim] = self.members[0].embedding.weight.val().dims();
         let mut table = stack.folded_table(|n| &n.embedding, |n| &n.hidden, |_| 0, |n| &n.wide);
         let linear = LinearRows::append(
@@ -138,8 +137,7 @@ impl PriceModel {
             stack.folded_inputs(|n| &n.hidden, dim, |n| &n.numeric_wide),
             stack.folded_bias(|n| &n.hidden, stack.mean(|n| bias_values(&n.numeric_wide)[0])),
         );
-        let output = stack.member_outputs(|n| &n.output);
-        assert_eq!(output.width(), table.width(), "output layers reading the folded rows");
+        let output = stack.member_outputs(|n| &n.output, &table);
         ServingPriceNet { table, linear, output }
     }
 }

@@ -182,16 +182,15 @@ impl ServingSentimentNet {
 impl SentimentModel {
     /// The serving layout of this ensemble (see [`ServingSentimentNet`]).
     pub fn for_serving(&self) -> ServingSentimentNet {
-        let device = self.members[0].wide.weight.val().device();
-        let stack = Stacker::new(&self.members, device.clone());
+        let stack = Stacker::new(&self.members);
         // Members share one config: all have a deep part or none has.
         if self.members[0].deep_part().is_some() {
             fn part(n: &SentimentNet) -> (&Embedding, &Linear, &Linear) {
                 n.deep_part().expect("every member of an ensemble has a deep part")
             }
             let table = stack.folded_table(|n| part(n).0, |n| part(n).1, |_| 0, |n| &n.wide);
-            let (bias, output) = (to_f32_vec(stack.folded_bias(|n| part(n).1, 0.0)), stack.member_outputs(|n| part(n).2));
-            assert!(bias.len() == table.width() && output.width() == table.width(), "bias and output layers reading the folded rows");
+            let (bias, output) = (stack.folded_bias(|n| part(n).1, 0.0), stack.member_outputs(|n| part(n).2, &table));
+            assert_eq!(bias.len(), table.width(), "a bias as wide as the folded rows");
             ServingSentimentNet { table, bias, output: Some(output) }
         } else {
             let intercept = stack.mean(|n| n.intercept.as_ref().map_or(0.0, |b| to_f32_vec(b.val())[0]));
