@@ -79,7 +79,6 @@ fn main() -> anyhow::Result<()> {
     };
 
     let progress = Progress::new();
-    let started = std::time::Instant::now();
     let trained = pipeline::train(&data_dir, &config, &progress)?;
 
     let failures = gates::check(&trained.metrics, &config.gates, reference.as_ref());
@@ -99,7 +98,8 @@ fn main() -> anyhow::Result<()> {
 
     let created_at = chrono::Utc::now();
     let stage = progress.stage("report");
-    let report = pipeline::report(&trained, created_at, &progress.timings(), &baselines);
+    let timings = report::Timings { stages: &progress.timings(), elapsed: progress.elapsed() };
+    let report = pipeline::report(&trained, created_at, &timings, &baselines);
     stage.finish(format!("REPORT.md with {} charts", report.charts.len()));
     let summary = summary(&trained.metrics);
     let stage = progress.stage("write");
@@ -113,8 +113,8 @@ fn main() -> anyhow::Result<()> {
     let timings = progress.timings();
     eprintln!(
         "  time: {:.1} s in all ({})",
-        started.elapsed().as_secs_f64(),
-        timings.iter().map(|(n, d)| format!("{n} {:.1} s", d.as_secs_f64())).collect::<Vec<_>>().join(", ")
+        progress.elapsed().as_secs_f64(),
+        timings.iter().map(|t| t.describe(|d| format!("{:.1} s", d.as_secs_f64()))).collect::<Vec<_>>().join(", ")
     );
     if baselines_file.is_none() {
         eprintln!("  (no EVALUATION.md found beside {}: the report has no published baselines)", data_dir.display());

@@ -9,6 +9,7 @@ use crate::{cancellation, forecast, price, segments, sentiment};
 use chrono::Utc;
 use shopml::bundle::{BundleError, BundleWriter, Manifest};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
@@ -60,7 +61,91 @@ pub fn train(data_dir: &Path, config: &TrainConfig, progress: &Progress) -> Resu
         }
     }
     stage.finish(format!("{} files", exports.fingerprint.len()));
+    let models = train_models(&exports, config, progress)?;
+    Ok(Trained {
+        data_source: data_dir.display().to_string(),
+        exports,
+        metrics: serde_json::Value::Object(models.metrics),
+        cancellation: models.cancellation,
+        price: models.price,
+        sentiment: models.sentiment,
+        forecast: models.forecast,
+        segments: models.segments,
+        config_cancelled_status: config.columns.sales.cancelled_status.clone(),
+    })
+}
 
+/// The models a run trained, and their figures.
+struct Models {
+    metrics: serde_json::Map<String, serde_json::Value>,
+    cancellation: Option<cancellation::TrainedCancellation>,
+    price: Option<price::TrainedPrice>,
+    sentiment: Option<sentiment::TrainedSentiment>,
+    forecast: Option<forecast::TrainedForecast>,
+    segments: Option<segments::TrainedSegments>,
+}
+
+/// A thread pool for work beside the stages (with one core per thread, like rayon's global
+/// pool): Burn's CPU operations of the stages run on the global pool, where they would wait
+/// behind long jobs that the work beside had queued there.
+fn pool_beside(name: &'static str) -> Result<rayon::ThreadPool, rayon::ThreadPoolBuildError> {
+    rayon::ThreadPoolBuilder::new().thread_name(move |i| format!("{name}-{i}")).build()
+}
+
+/// Trains every model the exports allow, one stage after another, except the per-product
+/// protocol's product-text models: with `overlap_stages`, when they draw no random numbers
+/// (see [`sentiment::product_texts_train_beside`]), they train on threads of their own from
+/// the start, beside the stages before sentiment (the cores are otherwise half idle: most
+/// stages run on one).
+fn train_models(exports: &Exports, config: &TrainConfig, progress: &Progress) -> Result<Models, TrainError> {
+    let sentiment_products =
+        exports.products.as_ref().filter(|_| config.overlap_stages && exports.reviews.is_some() && config.trains("sentiment"));
+    let pool = match sentiment_products {
+        Some(_) if sentiment::product_texts_train_beside(&config.sentiment)? => match pool_beside("product-texts") {
+            Ok(pool) => Some(pool),
+            Err(e) => {
+                progress.log(&format!("the product-text models train in the sentiment stage: no threads for them beside the others ({e})"));
+                None
+            }
+        },
+        _ => None,
+    };
+    // Set when a stage fails, so that the error is not held back until every product-text
+    // model has trained.
+    let abandon = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let product_texts = sentiment_products.zip(pool).map(|(products, pool)| {
+            let abandon = &abandon;
+            scope.spawn(move || {
+                let stage = progress.stage_beside("product texts");
+                let fitted = pool.install(|| {
+                    stage.set_length(sentiment::product_text_fits(&config.sentiment)?);
+                    sentiment::fit_product_texts(&products.products, &config.split, &config.sentiment, config.seed, &stage, abandon)
+                });
+                match &fitted {
+                    Ok(_) => stage.finish("fitted for the sentiment stage"),
+                    Err(e) => stage.finish(e.to_string()),
+                };
+                fitted
+            })
+        });
+        let trained = train_stages(exports, config, progress, product_texts);
+        if trained.is_err() {
+            abandon.store(true, Ordering::Relaxed);
+        }
+        trained
+    })
+}
+
+/// The stages of [`train_models`], on the current thread; `product_texts` is the thread
+/// fitting the product-text models beside them, if any (sentiment waits for it, so the stages
+/// that need nothing of it run before).
+fn train_stages(
+    exports: &Exports,
+    config: &TrainConfig,
+    progress: &Progress,
+    product_texts: Option<std::thread::ScopedJoinHandle<'_, Result<sentiment::ProductTextModels, sentiment::SentimentError>>>,
+) -> Result<Models, TrainError> {
     let mut metrics_json = serde_json::Map::new();
     let mut trained_cancellation = None;
     if let Some(sales) = exports.sales.as_ref().filter(|_| config.trains("cancellation")) {
@@ -83,21 +168,6 @@ pub fn train(data_dir: &Path, config: &TrainConfig, progress: &Progress) -> Resu
         metrics_json.insert("price".into(), serde_json::to_value(m).expect("metrics serialise"));
         trained_price = Some(trained);
     }
-    let mut trained_sentiment = None;
-    if let Some(reviews) = exports.reviews.as_ref().filter(|_| config.trains("sentiment")) {
-        let stage = progress.stage("sentiment");
-        let products = exports.products.as_ref().map(|p| p.products.as_slice());
-        let trained = sentiment::train(&reviews.reviews, products, &config.split, &config.sentiment, config.seed, &stage)?;
-        let r = &trained.review_metrics.figures;
-        let mut summary = format!("reviews: macro-F1 {:.3}, neg-F1 {:.3}, ROC-AUC {:.4}", r.macro_f1, r.neg_f1, r.roc_auc);
-        metrics_json.insert("sentiment_reviews".into(), serde_json::to_value(&trained.review_metrics).expect("metrics serialise"));
-        if let Some(p) = &trained.product_metrics {
-            summary += &format!("; products: macro-F1 {:.3}, ROC-AUC {:.4}", p.figures.macro_f1, p.figures.roc_auc);
-            metrics_json.insert("sentiment_products".into(), serde_json::to_value(p).expect("metrics serialise"));
-        }
-        stage.finish(summary);
-        trained_sentiment = Some(trained);
-    }
     let mut trained_forecast = None;
     if let Some(sales) = exports.sales.as_ref().filter(|_| config.trains("forecast")) {
         let stage = progress.stage("forecast");
@@ -109,6 +179,25 @@ pub fn train(data_dir: &Path, config: &TrainConfig, progress: &Progress) -> Resu
         ));
         metrics_json.insert("forecast".into(), serde_json::to_value(m).expect("metrics serialise"));
         trained_forecast = Some(trained);
+    }
+    let mut trained_sentiment = None;
+    if let Some(reviews) = exports.reviews.as_ref().filter(|_| config.trains("sentiment")) {
+        let stage = progress.stage("sentiment");
+        let products = exports.products.as_ref().map(|p| p.products.as_slice());
+        // The review model trains first, while the product-text models may still be training.
+        let fitted_beside = product_texts.map(|thread| -> sentiment::FittedBeside<'_> {
+            Box::new(move || thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+        });
+        let trained = sentiment::train(&reviews.reviews, products, fitted_beside, &config.split, &config.sentiment, config.seed, &stage)?;
+        let r = &trained.review_metrics.figures;
+        let mut summary = format!("reviews: macro-F1 {:.3}, neg-F1 {:.3}, ROC-AUC {:.4}", r.macro_f1, r.neg_f1, r.roc_auc);
+        metrics_json.insert("sentiment_reviews".into(), serde_json::to_value(&trained.review_metrics).expect("metrics serialise"));
+        if let Some(p) = &trained.product_metrics {
+            summary += &format!("; products: macro-F1 {:.3}, ROC-AUC {:.4}", p.figures.macro_f1, p.figures.roc_auc);
+            metrics_json.insert("sentiment_products".into(), serde_json::to_value(p).expect("metrics serialise"));
+        }
+        stage.finish(summary);
+        trained_sentiment = Some(trained);
     }
     let mut trained_segments = None;
     if config.trains("segments") && (exports.products.is_some() || exports.customers.is_some() || exports.sales.is_some()) {
@@ -136,16 +225,13 @@ pub fn train(data_dir: &Path, config: &TrainConfig, progress: &Progress) -> Resu
         "data_quality".into(),
         serde_json::to_value(exports.reports()).expect("reports serialise"),
     );
-    Ok(Trained {
-        data_source: data_dir.display().to_string(),
-        exports,
-        metrics: serde_json::Value::Object(metrics_json),
+    Ok(Models {
+        metrics: metrics_json,
         cancellation: trained_cancellation,
         price: trained_price,
         sentiment: trained_sentiment,
         forecast: trained_forecast,
         segments: trained_segments,
-        config_cancelled_status: config.columns.sales.cancelled_status.clone(),
     })
 }
 
@@ -156,7 +242,7 @@ pub struct Report {
 }
 
 /// Builds the report of a trained run.
-pub fn report(trained: &Trained, created_at: chrono::DateTime<Utc>, timings: &[(String, std::time::Duration)], baselines: &[crate::report::Baseline]) -> Report {
+pub fn report(trained: &Trained, created_at: chrono::DateTime<Utc>, timings: &crate::report::Timings<'_>, baselines: &[crate::report::Baseline]) -> Report {
     let note = format!(
         "Trained {} by shopml {}; the bundle's version and input hashes are in manifest.json beside this file.",
         created_at.format("%Y-%m-%d %H:%M UTC"),

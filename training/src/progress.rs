@@ -1,29 +1,62 @@
-//! Progress of the training job: a bar per stage on a terminal, plain log lines otherwise, and
-//! the time each stage took for the summary.
+//! Progress of the training job: a bar per running stage on a terminal, plain log lines
+//! otherwise, and the time each stage took for the summary.
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+/// How long a stage took.
+#[derive(Debug, Clone)]
+pub struct StageTime {
+    pub name: String,
+    pub duration: Duration,
+    /// The stage ran on a thread of its own beside the ones that followed it (its time is
+    /// not part of theirs: the run took less than the sum).
+    pub beside: bool,
+}
+
+impl StageTime {
+    /// "name 1.2 s" (with `seconds` formatting the duration), marked when it ran beside.
+    pub fn describe(&self, seconds: impl Fn(Duration) -> String) -> String {
+        let beside = if self.beside { " (beside the others)" } else { "" };
+        format!("{} {}{beside}", self.name, seconds(self.duration))
+    }
+}
+
 pub struct Progress {
-    interactive: bool,
-    timings: Mutex<Vec<(String, Duration)>>,
+    /// The bars of the running stages (on a terminal).
+    bars: Option<MultiProgress>,
+    started: Instant,
+    timings: Mutex<Vec<StageTime>>,
 }
 
 impl Progress {
     pub fn new() -> Self {
-        Self { interactive: std::io::stderr().is_terminal(), timings: Mutex::new(Vec::new()) }
+        Self::with_bars(std::io::stderr().is_terminal())
     }
 
     /// A silent progress (tests).
     pub fn quiet() -> Self {
-        Self { interactive: false, timings: Mutex::new(Vec::new()) }
+        Self::with_bars(false)
+    }
+
+    fn with_bars(interactive: bool) -> Self {
+        Self { bars: interactive.then(MultiProgress::new), started: Instant::now(), timings: Mutex::new(Vec::new()) }
     }
 
     pub fn stage(&self, name: &str) -> Stage<'_> {
-        let bar = self.interactive.then(|| {
-            let bar = ProgressBar::new(1);
+        self.start(name, false)
+    }
+
+    /// A stage that runs on a thread of its own beside the stages that follow.
+    pub fn stage_beside(&self, name: &str) -> Stage<'_> {
+        self.start(name, true)
+    }
+
+    fn start(&self, name: &str, beside: bool) -> Stage<'_> {
+        let bar = self.bars.as_ref().map(|bars| {
+            let bar = bars.add(ProgressBar::new(1));
             bar.set_style(
                 ProgressStyle::with_template("{prefix:>14.bold} [{bar:24}] {pos}/{len} {elapsed:>4} {msg}")
                     .expect("valid template")
@@ -32,16 +65,24 @@ impl Progress {
             bar.set_prefix(name.to_owned());
             bar
         });
-        Stage { name: name.to_owned(), bar, started: Instant::now(), progress: self }
+        Stage { name: name.to_owned(), bar, started: Instant::now(), beside, progress: self }
     }
 
-    pub fn timings(&self) -> Vec<(String, Duration)> {
+    pub fn timings(&self) -> Vec<StageTime> {
         self.timings.lock().expect("progress lock").clone()
+    }
+
+    /// Time since the run started.
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
     }
 
     /// Logs a line (above the bars on a terminal).
     pub fn log(&self, line: &str) {
-        eprintln!("{line}");
+        match &self.bars {
+            Some(bars) => bars.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
     }
 }
 
@@ -55,6 +96,7 @@ pub struct Stage<'p> {
     name: String,
     bar: Option<ProgressBar>,
     started: Instant,
+    beside: bool,
     progress: &'p Progress,
 }
 
@@ -72,7 +114,6 @@ impl Stage<'_> {
                 bar.inc(1);
                 bar.set_message(message.as_ref().to_owned());
             }
-            None if self.progress.interactive => {}
             None => {
                 if !message.as_ref().is_empty() {
                     eprintln!("[{}] {}", self.name, message.as_ref());
@@ -85,9 +126,12 @@ impl Stage<'_> {
         let elapsed = self.started.elapsed();
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
+            if let Some(bars) = &self.progress.bars {
+                bars.remove(bar);
+            }
         }
-        eprintln!("[{}] done in {:.1}s: {}", self.name, elapsed.as_secs_f64(), summary.as_ref());
-        self.progress.timings.lock().expect("progress lock").push((self.name.clone(), elapsed));
+        self.progress.log(&format!("[{}] done in {:.1}s: {}", self.name, elapsed.as_secs_f64(), summary.as_ref()));
+        self.progress.timings.lock().expect("progress lock").push(StageTime { name: self.name.clone(), duration: elapsed, beside: self.beside });
         elapsed
     }
 }

@@ -4,6 +4,7 @@
 
 use crate::charts;
 use crate::pipeline::Trained;
+use crate::progress::StageTime;
 use chrono::Datelike;
 use shopml::features::normalize_state;
 use shopml::segments::SegmentKind;
@@ -122,7 +123,13 @@ fn seconds(d: Duration) -> String {
 }
 
 /// The report's markdown and its SVG files (name, content).
-pub fn build(trained: &Trained, version_note: &str, timings: &[(String, Duration)], baselines: &[Baseline]) -> (String, Vec<(String, String)>) {
+/// How long the training took: its stages, and the time from the start to the report.
+pub struct Timings<'a> {
+    pub stages: &'a [StageTime],
+    pub elapsed: Duration,
+}
+
+pub fn build(trained: &Trained, version_note: &str, timings: &Timings<'_>, baselines: &[Baseline]) -> (String, Vec<(String, String)>) {
     let m = &trained.metrics;
     let mut svgs: Vec<(String, String)> = Vec::new();
     let mut chart = |name: &str, svg: Result<String, String>, out: &mut String, alt: &str| match svg {
@@ -137,9 +144,9 @@ pub fn build(trained: &Trained, version_note: &str, timings: &[(String, Duration
     let mut out = String::new();
     let _ = writeln!(out, "# shopml model report\n\n{version_note}\n");
     let _ = writeln!(out, "Data: `{}` ({} files).\n", trained.data_source, trained.exports.fingerprint.len());
-    if !timings.is_empty() {
-        let total: Duration = timings.iter().map(|t| t.1).sum();
-        let _ = writeln!(out, "Training took {} in all: {}.\n", seconds(total), timings.iter().map(|(n, d)| format!("{n} {}", seconds(*d))).collect::<Vec<_>>().join(", "));
+    if !timings.stages.is_empty() {
+        let stages: Vec<String> = timings.stages.iter().map(|t| t.describe(seconds)).collect();
+        let _ = writeln!(out, "Training took {} in all: {}.\n", seconds(timings.elapsed), stages.join(", "));
     }
     if baselines.is_empty() {
         let _ = writeln!(out, "_No EVALUATION.md was given: the tables compare with baselines computed here only._\n");

@@ -17,6 +17,7 @@ use shopml::features::{sigmoid, to_f32_vec};
 use shopml::sentiment::inference::encoded_log_odds;
 use shopml::sentiment::{EncodedText, SentimentCalibration, SentimentEncoder, SentimentModel, SentimentModelConfig, SentimentNet, SentimentPredictor};
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The protocol's figures (the negative class is the one of interest).
 #[derive(Debug, Clone, Serialize)]
@@ -81,6 +82,8 @@ pub enum SentimentError {
     NotEnoughData(String),
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+    #[error("sentiment: the product-text models were abandoned (another stage failed)")]
+    Abandoned,
 }
 
 /// A labelled text: (id for the validation slice, title, text, is negative).
@@ -346,34 +349,54 @@ struct ProductStack {
 /// The product-text models of the per-product protocol: the one applied to new products,
 /// trained on all training products, and with `product_folds` ≥ 2 the calibrated log-odds of
 /// each training product by a model trained without its fold (what the stack is fitted on).
-struct ProductTextModels {
+pub struct ProductTextModels {
     classifier: Classifier,
     out_of_fold: Option<Vec<f64>>,
 }
 
-/// Runs `a` and `b`: side by side on the thread pool when `side_by_side`, else one after the
-/// other (nets that draw from Burn's one random generator must train one at a time).
-fn both<A: Send, B: Send>(side_by_side: bool, a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B + Send) -> (A, B) {
-    if side_by_side { rayon::join(a, b) } else { (a(), b()) }
+/// Whether the product-text models may train beside other nets (on another thread, while
+/// they train): only when they draw no random numbers, since the CPU backend has one random
+/// generator for the whole process and the nets that draw from it must train one at a time.
+pub fn product_texts_train_beside(settings: &SentimentSettings) -> Result<bool, SentimentError> {
+    Ok(!model_config(&settings.for_product_texts()?, 0).draws_random_numbers())
 }
 
-/// Fits the product-text models; with `side_by_side`, the folds' fits and the final one run
-/// in parallel (only for nets that draw no random numbers: the results are the same).
-fn fit_product_text_models(
-    train: &[&Example<'_>],
+/// How many nets [`fit_product_texts`] trains (a stage's length).
+pub fn product_text_fits(settings: &SentimentSettings) -> Result<u64, SentimentError> {
+    let product_settings = settings.for_product_texts()?;
+    Ok(product_settings.ensemble_size as u64 * (1 + product_settings.product_folds as u64))
+}
+
+/// Fits the product-text models of the per-product protocol (`settings` are the sentiment
+/// settings; the product texts' own are derived from them) on the training products of the
+/// protocol's split. When they may train beside other nets (see
+/// [`product_texts_train_beside`]), the folds' fits and the final one run in parallel on the
+/// current thread pool: the results are the same. Once `abandon` is set, no further model
+/// starts and the fit ends with [`SentimentError::Abandoned`].
+pub fn fit_product_texts(
+    products: &[Product],
+    split: &Split,
     settings: &SentimentSettings,
     seed: u64,
     stage: &Stage,
-    side_by_side: bool,
+    abandon: &AtomicBool,
 ) -> Result<ProductTextModels, SentimentError> {
     use rayon::prelude::*;
+    let side_by_side = product_texts_train_beside(settings)?;
+    let settings = &settings.for_product_texts()?;
+    let examples = product_examples(products);
+    let (_, train) = product_split(&examples, split);
+    let train = train.as_slice();
     let folds = if settings.product_folds >= 2 { settings.product_folds } else { 0 };
+    let go_on = || if abandon.load(Ordering::Relaxed) { Err(SentimentError::Abandoned) } else { Ok(()) };
     let fit_final = || {
+        go_on()?;
         let all: Vec<Example<'_>> = train.iter().map(|e| Example { ..**e }).collect();
         fit_classifier(&all, settings, seed, stage, "products")
     };
     // (training product, out-of-fold log-odds) of one fold.
     let fit_fold = |fold: u32| -> Result<Vec<(usize, f64)>, SentimentError> {
+        go_on()?;
         let (held, rest): (Vec<usize>, Vec<usize>) = (0..train.len()).partition(|&i| fold_of(train[i].id, folds) == fold);
         let rest: Vec<Example<'_>> = rest.iter().map(|&i| Example { ..*train[i] }).collect();
         let classifier = fit_classifier(&rest, settings, seed.wrapping_add(100 * (fold as u64 + 1)), stage, &format!("products fold {fold}"))?;
@@ -384,7 +407,7 @@ fn fit_product_text_models(
     let fit_folds = || -> Result<Vec<Vec<(usize, f64)>>, SentimentError> {
         if side_by_side { (0..folds).into_par_iter().map(fit_fold).collect() } else { (0..folds).map(fit_fold).collect() }
     };
-    let (classifier, fold_scores) = both(side_by_side, fit_final, fit_folds);
+    let (classifier, fold_scores) = if side_by_side { rayon::join(fit_final, fit_folds) } else { (fit_final(), fit_folds()) };
     let (classifier, fold_scores) = (classifier?, fold_scores?);
     let out_of_fold = (folds > 0).then(|| {
         let mut out_of_fold = vec![0.0f64; train.len()];
@@ -398,7 +421,7 @@ fn fit_product_text_models(
 
 /// The per-product classifier: the product-text model's calibrated log-odds stacked with the
 /// review model's evidence by a logistic regression fitted on out-of-fold log-odds of the
-/// training products (see [`fit_product_text_models`]), the threshold chosen on the same
+/// training products (see [`fit_product_texts`]), the threshold chosen on the same
 /// out-of-fold scores (as scikit-learn's stacking: the text model applied to new products is
 /// the one trained on all training products).
 fn stack_products(train: &[&Example<'_>], out_of_fold: &[f64], train_evidence: &[[f64; 2]]) -> ProductStack {
@@ -451,9 +474,21 @@ fn product_examples(products: &[Product]) -> Vec<Example<'_>> {
         .collect()
 }
 
+/// The protocol's (test, training) products.
+fn product_split<'e, 'a>(examples: &'e [Example<'a>], split: &Split) -> (Vec<&'e Example<'a>>, Vec<&'e Example<'a>>) {
+    examples.iter().partition(|e| crate::fit::in_test(e.id, split.product_test_modulo))
+}
+
+/// Waits for the product-text models being fitted beside (by [`fit_product_texts`]).
+pub type FittedBeside<'a> = Box<dyn FnOnce() -> Result<ProductTextModels, SentimentError> + 'a>;
+
+/// Trains the review model and, with `products`, evaluates the per-product protocol: with the
+/// product-text models `fitted_beside` waits for (after the review model has trained), or
+/// fitted here after the review model when it is `None`.
 pub fn train(
     reviews: &[Review],
     products: Option<&[Product]>,
+    fitted_beside: Option<FittedBeside<'_>>,
     split: &Split,
     settings: &SentimentSettings,
     seed: u64,
@@ -464,28 +499,16 @@ pub fn train(
     let (test, train): (Vec<&Example<'_>>, Vec<&Example<'_>>) = examples.iter().partition(|e| is_test(e.text));
     let train: Vec<Example<'_>> = train.into_iter().map(|e| Example { ..*e }).collect();
     let product_settings = settings.for_product_texts()?;
-    stage.set_length(
-        settings.ensemble_size as u64 * 2
-            + products.map_or(0, |_| product_settings.ensemble_size as u64 * (1 + product_settings.product_folds as u64)),
-    );
-    let product_examples = products.map(product_examples);
-    let product_split = product_examples.as_ref().map(|examples| {
-        let is_test = |id: &str| crate::fit::in_test(id, split.product_test_modulo);
-        examples.iter().partition::<Vec<&Example<'_>>, _>(|e| is_test(e.id))
-    });
-    // The review model and the product-text models are fitted apart; when the product-text
-    // nets draw no random numbers they train beside the review model (the CPU backend's one
-    // generator is then the review model's alone), on the other core.
-    let side_by_side = !model_config(&product_settings, 0).draws_random_numbers();
-    let fit_reviews = || fit_classifier(&train, settings, seed, stage, "reviews");
-    let fit_products = || {
-        product_split
-            .as_ref()
-            .map(|(_, train)| fit_product_text_models(train, &product_settings, seed, stage, side_by_side))
-            .transpose()
+    let fit_products_here = products.is_some() && fitted_beside.is_none();
+    stage.set_length(settings.ensemble_size as u64 * 2 + if fit_products_here { product_text_fits(settings)? } else { 0 });
+    let classifier = fit_classifier(&train, settings, seed, stage, "reviews")?;
+    let product_text_models = match (products, fitted_beside) {
+        (_, Some(wait)) => Some(wait()?),
+        (Some(products), None) => Some(fit_product_texts(products, split, settings, seed, stage, &AtomicBool::new(false))?),
+        (None, None) => None,
     };
-    let (classifier, product_text_models) = both(side_by_side, fit_reviews, fit_products);
-    let (classifier, product_text_models) = (classifier?, product_text_models?);
+    let product_examples = products.map(product_examples);
+    let product_sets = product_examples.as_ref().map(|examples| product_split(examples, split));
     let predictor = SentimentPredictor::new(classifier.encoder.clone(), classifier.model.clone(), classifier.calibration.clone());
     let figures = evaluate(&predictor, &test, settings.max_words, settings.use_title, &classifier);
     let text_only = evaluate(&predictor, &test, settings.max_words, false, &classifier);
@@ -496,7 +519,7 @@ pub fn train(
         text_only_roc_auc: text_only.roc_auc,
     };
 
-    let product_metrics = match (product_split, product_text_models) {
+    let product_metrics = match (product_sets, product_text_models) {
         (Some((test, train)), Some(ProductTextModels { classifier: product_classifier, out_of_fold })) => {
             let review_settings = settings;
             let settings = &product_settings;
