@@ -16,6 +16,7 @@ use shopml::features::bag::TokenBatch;
 use shopml::features::{sigmoid, to_f32_vec};
 use shopml::sentiment::inference::encoded_log_odds;
 use shopml::sentiment::{EncodedText, SentimentCalibration, SentimentEncoder, SentimentModel, SentimentModelConfig, SentimentNet, SentimentPredictor};
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -122,6 +123,9 @@ struct NetTraining<'a> {
     negative_weight: f64,
 }
 
+/// A text's tokens and weights after token dropout (borrowed when all are kept).
+type KeptBag<'a> = (Cow<'a, [u32]>, Cow<'a, [f32]>);
+
 fn train_net(training: &NetTraining<'_>, rows: &Rows, epochs: usize, seed: u64, mut after_epoch: impl FnMut(usize, SentimentNet) -> bool) {
     let NetTraining { config, settings, encoder, negative_weight } = *training;
     let device = Device::flex().autodiff();
@@ -139,16 +143,24 @@ fn train_net(training: &NetTraining<'_>, rows: &Rows, epochs: usize, seed: u64, 
     for epoch in 1..=epochs {
         for batch in length_bucketed_batches(&lengths, batch_size, &mut random) {
             let n = batch.len();
-            let kept: Vec<(Vec<u32>, Vec<f32>)> = batch
+            let kept: Vec<KeptBag<'_>> = batch
                 .iter()
                 .map(|&i| {
+                    let encoded = &rows.encoded[i];
+                    if settings.token_dropout <= 0.0 {
+                        // A draw is never below 0: every token is kept, with the weights it was
+                        // encoded with. The draws still advance the generator (the batches'
+                        // order depends on it).
+                        encoded.tokens.iter().for_each(|_| _ = random.random::<f64>());
+                        return (Cow::Borrowed(encoded.tokens.as_slice()), Cow::Borrowed(encoded.weights.as_slice()));
+                    }
                     let tokens: Vec<u32> =
-                        rows.encoded[i].tokens.iter().copied().filter(|_| random.random::<f64>() >= settings.token_dropout).collect();
+                        encoded.tokens.iter().copied().filter(|_| random.random::<f64>() >= settings.token_dropout).collect();
                     let weights = encoder.weights(&tokens);
-                    (tokens, weights)
+                    (Cow::Owned(tokens), Cow::Owned(weights))
                 })
                 .collect();
-            let (tokens, weights) = TokenBatch::new(kept.iter().map(|(t, w)| (t.as_slice(), w.as_slice()))).tensors(&device);
+            let (tokens, weights) = TokenBatch::new(kept.iter().map(|(t, w)| (t.as_ref(), w.as_ref()))).tensors(&device);
             let targets: Vec<f32> = batch.iter().map(|&i| rows.negative[i] as u8 as f32).collect();
             let sample_weights: Vec<f32> =
                 batch.iter().map(|&i| if rows.negative[i] { negative_weight as f32 } else { 1.0 }).collect();
