@@ -10,7 +10,7 @@ pub mod vocab;
 
 pub use normalize::{normalize_key, normalize_postal_code, normalize_state};
 pub use scaler::Standardizer;
-pub use vocab::Vocabulary;
+pub use vocab::{FastMap, FastSet, Vocabulary};
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 

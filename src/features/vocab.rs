@@ -3,9 +3,13 @@
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
-/// The lookup table's hasher: fast on short strings (SipHash was a sixth of the encoding cost).
-/// Its keys are fixed at training, so requests cannot flood it.
-type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+/// A map with a hasher fast on short strings (SipHash was a sixth of the encoding cost), for
+/// tables whose keys come from training data, never from requests (they cannot be flooded):
+/// vocabularies, and counts while fitting them.
+pub type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// A set with the hasher of [`FastMap`], on the same terms.
+pub type FastSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 
 /// Values seen at least `min_count` times in training, each mapped to a dense index.
 /// Index 0 is reserved for every value the vocabulary does not hold ("unknown"), so a new
@@ -60,7 +64,7 @@ impl Vocabulary {
         min_count: usize,
         max_size: Option<usize>,
     ) -> Self {
-        let mut counts: HashMap<&str, usize> = HashMap::new();
+        let mut counts: FastMap<&str, usize> = FastMap::default();
         for value in values {
             *counts.entry(value).or_default() += 1;
         }

@@ -4,7 +4,7 @@
 //! L2-normalised (binary TF-IDF), so words on every page weigh little.
 
 use crate::features::text::{TextStats, for_each_ngram};
-use crate::features::Vocabulary;
+use crate::features::{FastMap, Vocabulary};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -44,7 +44,7 @@ impl SentimentEncoder {
     /// Keeps n-grams found in at least `min_count` training reviews, at most `max_size`.
     pub fn fit<'a>(texts: impl IntoIterator<Item = (&'a str, &'a str)>, min_count: usize, max_size: usize, max_words: usize) -> Self {
         // Document frequency of each n-gram; (count, last document counted in).
-        let mut counts: HashMap<String, (usize, usize)> = HashMap::new();
+        let mut counts: FastMap<String, (usize, usize)> = FastMap::default();
         for (document, (title, text)) in texts.into_iter().enumerate() {
             for_each_token(title, text, max_words, |gram| match counts.get_mut(gram) {
                 Some(entry) if entry.1 != document => *entry = (entry.0 + 1, document),
@@ -55,7 +55,7 @@ impl SentimentEncoder {
             });
         }
         let documents = counts.values().map(|(_, last)| last + 1).max().unwrap_or(0);
-        let frequency: HashMap<String, usize> = counts.into_iter().map(|(g, (c, _))| (g, c)).collect();
+        let frequency: FastMap<String, usize> = counts.into_iter().map(|(g, (c, _))| (g, c)).collect();
         let vocabulary = Vocabulary::from_counts(frequency.iter().map(|(g, c)| (g.clone(), *c)), min_count, Some(max_size));
         let idf = std::iter::once(0.0)
             .chain(vocabulary.tokens().iter().map(|g| (((1 + documents) as f64 / (1 + frequency[g]) as f64).ln() + 1.0) as f32))

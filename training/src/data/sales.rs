@@ -6,7 +6,7 @@ use crate::config::SalesColumns;
 use crate::error::DataError;
 use chrono::NaiveDate;
 use shopml::cancellation::CheckoutLine;
-use std::collections::HashSet;
+use shopml::features::FastSet;
 
 /// One cleaned order line.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,15 +69,14 @@ pub fn parse(table: &RawTable, columns: &SalesColumns) -> Result<Sales, DataErro
     let (city, state, postal, b2b) = (get(&c.ship_city)?, get(&c.ship_state)?, get(&c.ship_postal_code)?, get(&c.b2b)?);
     let file = table.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let mut report = CleaningReport::new(&file, table.rows());
-    let mut seen = HashSet::new();
+    let mut seen = FastSet::with_capacity_and_hasher(table.rows(), Default::default());
     let mut lines = Vec::with_capacity(table.rows());
     for i in 0..table.rows() {
         let row = i + 1;
-        let key: Vec<Option<&str>> = [
+        let key = [
             order_id[i], date[i], status[i], fulfilment[i], channel[i], level[i], style[i], sku[i], category[i], size[i], asin[i],
             amount[i], city[i], state[i], postal[i], b2b[i],
-        ]
-        .to_vec();
+        ];
         if !seen.insert(key) {
             report.duplicates_dropped += 1;
             continue;
