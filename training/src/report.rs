@@ -122,13 +122,13 @@ fn seconds(d: Duration) -> String {
     format!("{:.1} s", d.as_secs_f64())
 }
 
-/// The report's markdown and its SVG files (name, content).
 /// How long the training took: its stages, and the time from the start to the report.
 pub struct Timings<'a> {
     pub stages: &'a [StageTime],
     pub elapsed: Duration,
 }
 
+/// The report's markdown and its SVG files (name, content).
 pub fn build(trained: &Trained, version_note: &str, timings: &Timings<'_>, baselines: &[Baseline]) -> (String, Vec<(String, String)>) {
     let m = &trained.metrics;
     let mut svgs: Vec<(String, String)> = Vec::new();
