@@ -11,8 +11,9 @@ pub const DEFAULTS_TOML: &str = include_str!("../config/default.toml");
 pub struct TrainConfig {
     pub seed: u64,
     pub models: Vec<String>,
-    /// Train the per-product protocol's product-text models beside the other stages (when they
-    /// draw no random numbers); false fits them in the sentiment stage after its review model.
+    /// Train the per-product protocol's product-text models and the forecast beside the other
+    /// stages (when they draw no random numbers while they train); false trains them in their
+    /// stages.
     pub overlap_stages: bool,
     pub data: DataFiles,
     pub columns: Columns,

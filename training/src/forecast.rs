@@ -6,6 +6,7 @@ use crate::data::sales::SaleLine;
 use crate::fit::{EarlyStopping, quantile, rng, shuffled};
 use crate::metrics;
 use crate::progress::Stage;
+use burn::module::{ModuleVisitor, Param};
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::prelude::*;
 use chrono::{Duration, NaiveDate};
@@ -157,8 +158,30 @@ fn windows(encoder: &ForecastEncoder, series: &[SeriesHistory], origins: std::op
     out
 }
 
+/// The net a member's fit starts from: drawn from Burn's generator, seeded with the member's
+/// seed. Burn initialises a parameter when it is first read; every one is read here, in the
+/// order a forward pass reads them, so that the draws happen now (not when the fit starts,
+/// maybe on another thread while other nets draw) and give the values a fit starting from the
+/// seed would.
+fn initial_net(config: &ForecastModelConfig, seed: u64) -> ForecastNet {
+    struct ReadEveryParameter;
+    impl ModuleVisitor for ReadEveryParameter {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let _ = param.val();
+        }
+    }
+    let device = Device::flex().autodiff();
+    device.seed(seed);
+    let net = config.init_net(&device);
+    net.visit(&mut ReadEveryParameter);
+    net
+}
+
+/// Fits a net from `start`, or, without one, from the net drawn now with `seed` (as
+/// [`initial_nets`] draws it: the same values either way).
 fn train_net(
     config: &ForecastModelConfig,
+    start: Option<ForecastNet>,
     settings: &ForecastSettings,
     data: &Windows,
     epochs: usize,
@@ -166,8 +189,7 @@ fn train_net(
     mut after_epoch: impl FnMut(usize, ForecastNet) -> bool,
 ) {
     let device = Device::flex().autodiff();
-    device.seed(seed);
-    let mut net = config.init_net(&device);
+    let mut net = start.unwrap_or_else(|| initial_net(config, seed));
     let mut optimizer = AdamWConfig::new().with_weight_decay(settings.weight_decay as f32).init();
     let mut random = rng(seed);
     let h = settings.horizon_days;
@@ -227,7 +249,15 @@ fn validation_loss(net: &ForecastNet, data: &Windows, encoder: &ForecastEncoder,
     total / count.max(1.0)
 }
 
-pub fn train(lines: &[SaleLine], split: &Split, settings: &ForecastSettings, seed: u64, stage: &Stage) -> Result<TrainedForecast, ForecastError> {
+/// The daily series and what the nets are fitted on, before any random draw.
+struct Prepared {
+    series: Vec<SeriesHistory>,
+    encoder: ForecastEncoder,
+    origin_index: usize,
+    model_config: ForecastModelConfig,
+}
+
+fn prepare(lines: &[SaleLine], split: &Split, settings: &ForecastSettings) -> Result<Prepared, ForecastError> {
     let first = split.forecast_first_day;
     let last = lines.iter().map(|l| l.date).max().ok_or_else(|| ForecastError::NotEnoughData("no order lines".into()))?;
     let origin_index = (split.forecast_origin - first).num_days() as usize;
@@ -245,31 +275,82 @@ pub fn train(lines: &[SaleLine], split: &Split, settings: &ForecastSettings, see
         .iter()
         .flat_map(|s| (settings.window_days - 1..=origin_index).map(move |t| ForecastEncoder::level_of(&s.values[t + 1 - settings.window_days..=t])))
         .collect();
-    let mut encoder = ForecastEncoder {
+    let encoder = ForecastEncoder {
         window_days: settings.window_days,
         horizon_days: settings.horizon_days,
         series: series.clone(),
         level: Standardizer::fit(training_levels),
     };
-    let validation_origin = origin_index - settings.validation_days;
-    let fit = windows(&encoder, &series, 0..=validation_origin - 1, validation_origin);
-    let validation = windows(&encoder, &series, validation_origin..=validation_origin, origin_index);
-    let all = windows(&encoder, &series, 0..=origin_index - 1, origin_index);
     let model_config = ForecastModelConfig::new(series.len(), encoder.n_inputs(), settings.horizon_days)
         .with_series_dim(settings.series_embedding_dim)
         .with_hidden_dim(settings.hidden_dim)
         .with_dropout(settings.dropout)
         .with_ensemble_size(settings.ensemble_size);
+    Ok(Prepared { series, encoder, origin_index, model_config })
+}
+
+/// Whether the nets draw random numbers only where their fits start: no dropout applies (no
+/// deep part, or no dropout in it). Their starting nets can then be drawn up front
+/// ([`initial_nets`]) and the fits run beside other nets.
+pub fn draws_only_at_start(settings: &ForecastSettings) -> bool {
+    settings.hidden_dim == 0 || settings.dropout == 0.0
+}
+
+/// The nets every fit of [`train`] starts from, drawn now (each member's validation fit and
+/// its refit start from the same values, as distinct modules).
+pub struct InitialNets {
+    config: ForecastModelConfig,
+    /// (validation fit, refit) of each member.
+    members: Vec<(ForecastNet, ForecastNet)>,
+}
+
+pub fn initial_nets(lines: &[SaleLine], split: &Split, settings: &ForecastSettings, seed: u64) -> Result<InitialNets, ForecastError> {
+    let config = prepare(lines, split, settings)?.model_config;
+    let members = (0..settings.ensemble_size)
+        .map(|member| {
+            let member_seed = seed.wrapping_add(1_000 * member as u64);
+            (initial_net(&config, member_seed), initial_net(&config, member_seed))
+        })
+        .collect();
+    Ok(InitialNets { config, members })
+}
+
+/// Trains and evaluates the forecaster. Its nets start from `initial` when given (drawn earlier
+/// by [`initial_nets`] with the same data, settings and seed; only for nets that draw nothing
+/// after that, see [`draws_only_at_start`]), else each is drawn where its fit starts.
+pub fn train(
+    lines: &[SaleLine],
+    split: &Split,
+    settings: &ForecastSettings,
+    seed: u64,
+    initial: Option<InitialNets>,
+    stage: &Stage,
+) -> Result<TrainedForecast, ForecastError> {
+    let Prepared { series, mut encoder, origin_index, model_config } = prepare(lines, split, settings)?;
+    let test_days = split.forecast_test_days as usize;
+    let member_seed = |member: usize| seed.wrapping_add(1_000 * member as u64);
+    if let Some(nets) = &initial {
+        // Nets that draw while they train must draw right after their start, from its seed.
+        assert!(draws_only_at_start(settings), "starting nets drawn up front for nets that draw while they train");
+        assert_eq!(nets.config.to_string(), model_config.to_string(), "starting nets drawn for another configuration");
+    }
+    let mut initial = initial.map(|nets| nets.members.into_iter());
+    let validation_origin = origin_index - settings.validation_days;
+    let fit = windows(&encoder, &series, 0..=validation_origin - 1, validation_origin);
+    let validation = windows(&encoder, &series, validation_origin..=validation_origin, origin_index);
+    let all = windows(&encoder, &series, 0..=origin_index - 1, origin_index);
 
     stage.set_length(settings.ensemble_size as u64 * 2);
     let h = settings.horizon_days;
     let mut best_epochs = Vec::new();
     let mut validation_members = Vec::new();
     let held_out_loss = |net: &ForecastNet| validation_loss(net, &validation, &encoder, h);
+    let mut refit_starts = Vec::new();
     for member in 0..settings.ensemble_size {
-        let member_seed = seed.wrapping_add(1_000 * member as u64);
+        let (start, refit_start) = initial.as_mut().map(|nets| nets.next().expect("a starting net for each member")).unzip();
+        refit_starts.push(refit_start);
         let (mut stopping, epochs) = EarlyStopping::with_budget(settings.fixed_epochs, settings.max_epochs, settings.patience);
-        train_net(&model_config, settings, &fit, epochs, member_seed, |epoch, net| {
+        train_net(&model_config, start, settings, &fit, epochs, member_seed(member), |epoch, net| {
             stopping.offer_with(epoch, net, held_out_loss)
         });
         let (loss, epoch, net) = stopping.into_kept(held_out_loss);
@@ -299,10 +380,11 @@ pub fn train(lines: &[SaleLine], split: &Split, settings: &ForecastSettings, see
     let calibration = ForecastCalibration { interval_scale: quantile(&needed, settings.interval_target).max(1e-3) };
     let members: Vec<ForecastNet> = best_epochs
         .iter()
+        .zip(refit_starts)
         .enumerate()
-        .map(|(member, &epochs)| {
+        .map(|(member, (&epochs, start))| {
             let mut last = None;
-            train_net(&model_config, settings, &all, epochs, seed.wrapping_add(1_000 * member as u64), |_, net| {
+            train_net(&model_config, start, settings, &all, epochs, member_seed(member), |_, net| {
                 last = Some(net);
                 true
             });

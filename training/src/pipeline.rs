@@ -10,6 +10,7 @@ use chrono::Utc;
 use shopml::bundle::{BundleError, BundleWriter, Manifest};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::ScopedJoinHandle;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
@@ -85,18 +86,19 @@ struct Models {
     segments: Option<segments::TrainedSegments>,
 }
 
-/// A thread pool for work beside the stages (with one core per thread, like rayon's global
-/// pool): Burn's CPU operations of the stages run on the global pool, where they would wait
-/// behind long jobs that the work beside had queued there.
+/// A thread pool for long jobs beside the stages (with one core per thread, like rayon's
+/// global pool): Burn's CPU operations of the stages run on the global pool, where they would
+/// wait behind long jobs that the work beside had queued there.
 fn pool_beside(name: &'static str) -> Result<rayon::ThreadPool, rayon::ThreadPoolBuildError> {
     rayon::ThreadPoolBuilder::new().thread_name(move |i| format!("{name}-{i}")).build()
 }
 
-/// Trains every model the exports allow, one stage after another, except the per-product
-/// protocol's product-text models: with `overlap_stages`, when they draw no random numbers
-/// (see [`sentiment::product_texts_train_beside`]), they train on threads of their own from
-/// the start, beside the stages before sentiment (the cores are otherwise half idle: most
-/// stages run on one).
+/// Trains every model the exports allow, one stage after another, except (with
+/// `overlap_stages`) what can train beside them without changing a result (the cores are
+/// otherwise half idle: most stages run on one): the per-product protocol's product-text
+/// models when they draw no random numbers (see [`sentiment::product_texts_train_beside`]),
+/// on a thread pool of their own, and the forecast when its nets draw only where their fits
+/// start (see [`forecast::draws_only_at_start`]), on a thread of its own.
 fn train_models(exports: &Exports, config: &TrainConfig, progress: &Progress) -> Result<Models, TrainError> {
     let sentiment_products =
         exports.products.as_ref().filter(|_| config.overlap_stages && exports.reviews.is_some() && config.trains("sentiment"));
@@ -110,10 +112,30 @@ fn train_models(exports: &Exports, config: &TrainConfig, progress: &Progress) ->
         },
         _ => None,
     };
+    // The forecast's nets draw random numbers only where their fits start (no dropout applies):
+    // drawn here, before any other stage draws, they train beside the stages.
+    let forecast_sales = exports.sales.as_ref().filter(|_| {
+        config.overlap_stages && config.trains("forecast") && forecast::draws_only_at_start(&config.forecast)
+    });
+    let forecast_start = forecast_sales
+        .map(|sales| forecast::initial_nets(&sales.lines, &config.split, &config.forecast, config.seed).map(|nets| (sales, nets)))
+        .transpose()?;
     // Set when a stage fails, so that the error is not held back until every product-text
     // model has trained.
     let abandon = AtomicBool::new(false);
     std::thread::scope(|scope| {
+        // Its operations are short: they share rayon's global pool with the stages'.
+        let forecast = forecast_start.map(|(sales, initial)| {
+            scope.spawn(move || {
+                let stage = progress.stage_beside("forecast");
+                let trained = forecast::train(&sales.lines, &config.split, &config.forecast, config.seed, Some(initial), &stage);
+                match &trained {
+                    Ok(trained) => stage.finish(forecast_summary(&trained.metrics)),
+                    Err(e) => stage.finish(e.to_string()),
+                };
+                trained
+            })
+        });
         let product_texts = sentiment_products.zip(pool).map(|(products, pool)| {
             let abandon = &abandon;
             scope.spawn(move || {
@@ -129,7 +151,7 @@ fn train_models(exports: &Exports, config: &TrainConfig, progress: &Progress) ->
                 fitted
             })
         });
-        let trained = train_stages(exports, config, progress, product_texts);
+        let trained = train_stages(exports, config, progress, Beside { product_texts, forecast });
         if trained.is_err() {
             abandon.store(true, Ordering::Relaxed);
         }
@@ -137,15 +159,31 @@ fn train_models(exports: &Exports, config: &TrainConfig, progress: &Progress) ->
     })
 }
 
-/// The stages of [`train_models`], on the current thread; `product_texts` is the thread
-/// fitting the product-text models beside them, if any (sentiment waits for it, so the stages
-/// that need nothing of it run before).
-fn train_stages(
-    exports: &Exports,
-    config: &TrainConfig,
-    progress: &Progress,
-    product_texts: Option<std::thread::ScopedJoinHandle<'_, Result<sentiment::ProductTextModels, sentiment::SentimentError>>>,
-) -> Result<Models, TrainError> {
+/// What trains on threads of its own beside the stages of [`train_stages`].
+struct Beside<'scope> {
+    /// The product-text models (sentiment waits for them).
+    product_texts: Option<ScopedJoinHandle<'scope, Result<sentiment::ProductTextModels, sentiment::SentimentError>>>,
+    /// The whole forecast stage (waited for at the end).
+    forecast: Option<ScopedJoinHandle<'scope, Result<forecast::TrainedForecast, forecast::ForecastError>>>,
+}
+
+/// The result of a thread beside the stages (its panic goes on here).
+fn join<T>(thread: ScopedJoinHandle<'_, T>) -> T {
+    thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
+fn forecast_summary(m: &forecast::ForecastMetrics) -> String {
+    format!(
+        "mean MASE {:.3}, WAPE {:.3}, sMAPE {:.1}, 80% coverage {:.2}, MSIS {:.2} ({} series)",
+        m.mase_mean, m.wape_mean, m.smape_mean, m.coverage80, m.msis80_mean, m.series_trained
+    )
+}
+
+/// The stages of [`train_models`] on the current thread, and the results of those `beside`
+/// them (sentiment waits for the product-text models, so the stages that need nothing of them
+/// run before).
+fn train_stages(exports: &Exports, config: &TrainConfig, progress: &Progress, beside: Beside<'_>) -> Result<Models, TrainError> {
+    let Beside { product_texts, forecast: forecast_beside } = beside;
     let mut metrics_json = serde_json::Map::new();
     let mut trained_cancellation = None;
     if let Some(sales) = exports.sales.as_ref().filter(|_| config.trains("cancellation")) {
@@ -169,15 +207,12 @@ fn train_stages(
         trained_price = Some(trained);
     }
     let mut trained_forecast = None;
-    if let Some(sales) = exports.sales.as_ref().filter(|_| config.trains("forecast")) {
+    if forecast_beside.is_none()
+        && let Some(sales) = exports.sales.as_ref().filter(|_| config.trains("forecast"))
+    {
         let stage = progress.stage("forecast");
-        let trained = forecast::train(&sales.lines, &config.split, &config.forecast, config.seed, &stage)?;
-        let m = &trained.metrics;
-        stage.finish(format!(
-            "mean MASE {:.3}, WAPE {:.3}, sMAPE {:.1}, 80% coverage {:.2}, MSIS {:.2} ({} series)",
-            m.mase_mean, m.wape_mean, m.smape_mean, m.coverage80, m.msis80_mean, m.series_trained
-        ));
-        metrics_json.insert("forecast".into(), serde_json::to_value(m).expect("metrics serialise"));
+        let trained = forecast::train(&sales.lines, &config.split, &config.forecast, config.seed, None, &stage)?;
+        stage.finish(forecast_summary(&trained.metrics));
         trained_forecast = Some(trained);
     }
     let mut trained_sentiment = None;
@@ -185,9 +220,7 @@ fn train_stages(
         let stage = progress.stage("sentiment");
         let products = exports.products.as_ref().map(|p| p.products.as_slice());
         // The review model trains first, while the product-text models may still be training.
-        let fitted_beside = product_texts.map(|thread| -> sentiment::FittedBeside<'_> {
-            Box::new(move || thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-        });
+        let fitted_beside = product_texts.map(|thread| -> sentiment::FittedBeside<'_> { Box::new(move || join(thread)) });
         let trained = sentiment::train(&reviews.reviews, products, fitted_beside, &config.split, &config.sentiment, config.seed, &stage)?;
         let r = &trained.review_metrics.figures;
         let mut summary = format!("reviews: macro-F1 {:.3}, neg-F1 {:.3}, ROC-AUC {:.4}", r.macro_f1, r.neg_f1, r.roc_auc);
@@ -220,6 +253,12 @@ fn train_stages(
         stage.finish(summary.join("; "));
         metrics_json.insert("segments".into(), serde_json::to_value(&trained.metrics).expect("metrics serialise"));
         trained_segments = Some(trained);
+    }
+    if let Some(thread) = forecast_beside {
+        trained_forecast = Some(join(thread)?);
+    }
+    if let Some(trained) = &trained_forecast {
+        metrics_json.insert("forecast".into(), serde_json::to_value(&trained.metrics).expect("metrics serialise"));
     }
     metrics_json.insert(
         "data_quality".into(),

@@ -220,12 +220,12 @@ fn the_same_data_and_config_give_the_same_metrics_and_model_files() {
 }
 
 #[test]
-fn training_the_product_texts_beside_the_other_stages_changes_no_figure_and_no_model_file() {
-    // Price draws random numbers on the main thread while the product texts train beside it.
-    // Each run is a process of its own: Burn's random generator is the process's, and other
-    // tests train in this one.
+fn training_beside_the_other_stages_changes_no_figure_and_no_model_file() {
+    // Price draws random numbers on the main thread while the product texts and the forecast
+    // train beside it. Each run is a process of its own: Burn's random generator is the
+    // process's, and other tests train in this one.
     let dir = tempfile::tempdir().unwrap();
-    let small = "models = [\"price\", \"sentiment\"]\n[sentiment]\nensemble_size = 1\nmax_epochs = 3\n[sentiment.products]\nfixed_epochs = 15\nproduct_folds = 3\n";
+    let small = "models = [\"price\", \"sentiment\", \"forecast\"]\n[sentiment]\nensemble_size = 1\nmax_epochs = 3\n[sentiment.products]\nfixed_epochs = 15\nproduct_folds = 3\n";
     let mut hashes = Vec::new();
     for overlap in [true, false] {
         let settings = dir.path().join(format!("overlap-{overlap}.toml"));
@@ -234,12 +234,19 @@ fn training_the_product_texts_beside_the_other_stages_changes_no_figure_and_no_m
         let run = train_cli().args(["--out", out.to_str().unwrap(), "--config", settings.to_str().unwrap()]).output().unwrap();
         let stderr = String::from_utf8_lossy(&run.stderr);
         assert!(run.status.success(), "{stderr}");
-        assert_eq!(stderr.contains("(beside the others)"), overlap, "{stderr}");
+        // The summary's stage times, e.g. "forecast 1.2 s (beside the others)".
+        let times = stderr.lines().find_map(|l| l.strip_prefix("  time: ")).expect("a summary of the times");
+        for stage in ["product texts", "forecast"] {
+            let beside = times.split(", ").any(|t| t.trim_start_matches(|c: char| !c.is_alphabetic()).starts_with(stage) && t.ends_with("(beside the others)"));
+            assert_eq!(beside, overlap, "{stage}: {times}");
+        }
         let manifest = read_json::<Manifest>(&out, "manifest.json").unwrap();
         // Every file but the report (it states how long training took).
         hashes.push(manifest.files.into_iter().filter(|(file, _)| file != "REPORT.md").map(|(file, entry)| (file, entry.sha256)).collect::<Vec<_>>());
     }
-    assert!(hashes[0].iter().any(|(file, _)| file.starts_with("sentiment/") && file.ends_with(".bpk")));
+    for model in ["price", "sentiment", "forecast"] {
+        assert!(hashes[0].iter().any(|(file, _)| *file == format!("{model}/model.bpk")), "{model} trained");
+    }
     assert!(hashes[0].iter().any(|(file, _)| file == "metrics.json"));
     assert_eq!(hashes[0], hashes[1], "metrics.json and every model file are the same");
 }
