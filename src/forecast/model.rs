@@ -125,8 +125,7 @@ impl ForecastModel {
 /// members in turn.
 #[derive(Debug, Clone)]
 pub enum ServingForecastNet {
-    /// Boxed: the members' tensors are large values, and the enum stays small.
-    Linear(Box<LinearMembers>),
+    Linear(LinearMembers),
     Members(ForecastModel),
 }
 
@@ -151,7 +150,7 @@ impl ServingForecastNet {
                 let series = index_matrix(series.iter().map(|&s| i64::from(s)).collect(), batch, 1, device);
                 return to_f32_vec(model.forward(series, float_matrix(inputs.to_vec(), batch, inputs.len() / batch.max(1), device)));
             }
-            ServingForecastNet::Linear(linear) => &**linear,
+            ServingForecastNet::Linear(linear) => linear,
         };
         let (k, width) = (*k, bias.len());
         let n_inputs = weight.len() / width;
@@ -185,7 +184,7 @@ impl ForecastModel {
             return ServingForecastNet::Members(self.clone());
         }
         let (weight, bias) = Stacker::new(&self.members).layers_side_by_side(|m| &m.linear);
-        ServingForecastNet::Linear(Box::new(LinearMembers { weight, bias, members: self.members.len() }))
+        ServingForecastNet::Linear(LinearMembers { weight, bias, members: self.members.len() })
     }
 }
 

@@ -130,9 +130,9 @@ impl SentimentModel {
 pub struct ServingSentimentNet {
     /// `[vocab, k·hidden + 1]`, or `[vocab, 1]` without a deep part.
     table: RowTable,
-    /// A row's width: every member's hidden bias, then the members' mean output bias (or
-    /// intercept). The bias is added after a bag's sum, not summed as a row of it: an
-    /// occlusion rescales the sum.
+    /// A row's width: every member's hidden bias, then 0 (the output biases are in `output`);
+    /// without a deep part, the members' mean intercept alone. The bias is added after a bag's
+    /// sum, not summed as a row of it: an occlusion rescales the sum.
     bias: Vec<f32>,
     /// Every member's output layer; None without a deep part.
     output: Option<MemberOutputs>,

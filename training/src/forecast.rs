@@ -250,14 +250,14 @@ fn validation_loss(net: &ForecastNet, data: &Windows, encoder: &ForecastEncoder,
 }
 
 /// The daily series and what the nets are fitted on, before any random draw.
-struct Prepared {
+pub struct Prepared {
     series: Vec<SeriesHistory>,
     encoder: ForecastEncoder,
     origin_index: usize,
     model_config: ForecastModelConfig,
 }
 
-fn prepare(lines: &[SaleLine], split: &Split, settings: &ForecastSettings) -> Result<Prepared, ForecastError> {
+pub fn prepare(lines: &[SaleLine], split: &Split, settings: &ForecastSettings) -> Result<Prepared, ForecastError> {
     let first = split.forecast_first_day;
     let last = lines.iter().map(|l| l.date).max().ok_or_else(|| ForecastError::NotEnoughData("no order lines".into()))?;
     let origin_index = (split.forecast_origin - first).num_days() as usize;
@@ -297,44 +297,40 @@ pub fn draws_only_at_start(settings: &ForecastSettings) -> bool {
 }
 
 /// The nets every fit of [`train`] starts from, drawn now (each member's validation fit and
-/// its refit start from the same values, as distinct modules).
-pub struct InitialNets {
-    config: ForecastModelConfig,
-    /// (validation fit, refit) of each member.
-    members: Vec<(ForecastNet, ForecastNet)>,
+/// its refit start from the same values, as distinct modules): (validation fit, refit) of each
+/// member.
+pub struct InitialNets(Vec<(ForecastNet, ForecastNet)>);
+
+pub fn initial_nets(prepared: &Prepared, settings: &ForecastSettings, seed: u64) -> InitialNets {
+    let config = &prepared.model_config;
+    InitialNets(
+        (0..settings.ensemble_size)
+            .map(|member| {
+                let member_seed = seed.wrapping_add(1_000 * member as u64);
+                (initial_net(config, member_seed), initial_net(config, member_seed))
+            })
+            .collect(),
+    )
 }
 
-pub fn initial_nets(lines: &[SaleLine], split: &Split, settings: &ForecastSettings, seed: u64) -> Result<InitialNets, ForecastError> {
-    let config = prepare(lines, split, settings)?.model_config;
-    let members = (0..settings.ensemble_size)
-        .map(|member| {
-            let member_seed = seed.wrapping_add(1_000 * member as u64);
-            (initial_net(&config, member_seed), initial_net(&config, member_seed))
-        })
-        .collect();
-    Ok(InitialNets { config, members })
-}
-
-/// Trains and evaluates the forecaster. Its nets start from `initial` when given (drawn earlier
-/// by [`initial_nets`] with the same data, settings and seed; only for nets that draw nothing
-/// after that, see [`draws_only_at_start`]), else each is drawn where its fit starts.
+/// Trains and evaluates the forecaster on `prepared` (by [`prepare`] with the same split and
+/// settings). Its nets start from `initial` when given (drawn earlier by [`initial_nets`] with
+/// the same seed; only for nets that draw nothing after that, see [`draws_only_at_start`]),
+/// else each is drawn where its fit starts.
 pub fn train(
-    lines: &[SaleLine],
+    prepared: Prepared,
     split: &Split,
     settings: &ForecastSettings,
     seed: u64,
     initial: Option<InitialNets>,
     stage: &Stage,
 ) -> Result<TrainedForecast, ForecastError> {
-    let Prepared { series, mut encoder, origin_index, model_config } = prepare(lines, split, settings)?;
+    let Prepared { series, mut encoder, origin_index, model_config } = prepared;
     let test_days = split.forecast_test_days as usize;
     let member_seed = |member: usize| seed.wrapping_add(1_000 * member as u64);
-    if let Some(nets) = &initial {
-        // Nets that draw while they train must draw right after their start, from its seed.
-        assert!(draws_only_at_start(settings), "starting nets drawn up front for nets that draw while they train");
-        assert_eq!(nets.config.to_string(), model_config.to_string(), "starting nets drawn for another configuration");
-    }
-    let mut initial = initial.map(|nets| nets.members.into_iter());
+    // Nets that draw while they train must draw right after their start, from its seed.
+    assert!(initial.is_none() || draws_only_at_start(settings), "starting nets drawn up front for nets that draw while they train");
+    let mut initial = initial.map(|nets| nets.0.into_iter());
     let validation_origin = origin_index - settings.validation_days;
     let fit = windows(&encoder, &series, 0..=validation_origin - 1, validation_origin);
     let validation = windows(&encoder, &series, validation_origin..=validation_origin, origin_index);

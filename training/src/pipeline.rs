@@ -117,18 +117,19 @@ fn train_models(exports: &Exports, config: &TrainConfig, progress: &Progress) ->
     let forecast_sales = exports.sales.as_ref().filter(|_| {
         config.overlap_stages && config.trains("forecast") && forecast::draws_only_at_start(&config.forecast)
     });
-    let forecast_start = forecast_sales
-        .map(|sales| forecast::initial_nets(&sales.lines, &config.split, &config.forecast, config.seed).map(|nets| (sales, nets)))
-        .transpose()?;
+    let forecast_start = forecast_sales.map(|sales| forecast::prepare(&sales.lines, &config.split, &config.forecast)).transpose()?.map(|prepared| {
+        let initial = forecast::initial_nets(&prepared, &config.forecast, config.seed);
+        (prepared, initial)
+    });
     // Set when a stage fails, so that the error is not held back until every product-text
     // model has trained.
     let abandon = AtomicBool::new(false);
     std::thread::scope(|scope| {
         // Its operations are short: they share rayon's global pool with the stages'.
-        let forecast = forecast_start.map(|(sales, initial)| {
+        let forecast = forecast_start.map(|(prepared, initial)| {
             scope.spawn(move || {
                 let stage = progress.stage_beside("forecast");
-                let trained = forecast::train(&sales.lines, &config.split, &config.forecast, config.seed, Some(initial), &stage);
+                let trained = forecast::train(prepared, &config.split, &config.forecast, config.seed, Some(initial), &stage);
                 match &trained {
                     Ok(trained) => stage.finish(forecast_summary(&trained.metrics)),
                     Err(e) => stage.finish(e.to_string()),
@@ -211,7 +212,8 @@ fn train_stages(exports: &Exports, config: &TrainConfig, progress: &Progress, be
         && let Some(sales) = exports.sales.as_ref().filter(|_| config.trains("forecast"))
     {
         let stage = progress.stage("forecast");
-        let trained = forecast::train(&sales.lines, &config.split, &config.forecast, config.seed, None, &stage)?;
+        let prepared = forecast::prepare(&sales.lines, &config.split, &config.forecast)?;
+        let trained = forecast::train(prepared, &config.split, &config.forecast, config.seed, None, &stage)?;
         stage.finish(forecast_summary(&trained.metrics));
         trained_forecast = Some(trained);
     }
