@@ -11,6 +11,7 @@ use burn::optim::{AdamWConfig, GradientsParams};
 use burn::prelude::*;
 use chrono::{Duration, NaiveDate};
 use polars::prelude::*;
+use std::sync::atomic::{AtomicBool, Ordering};
 use serde::Serialize;
 use shopml::features::{Standardizer, float_matrix, index_matrix, normalize_state};
 use shopml::forecast::features::EncodedWindow;
@@ -67,6 +68,8 @@ pub enum ForecastError {
     NotEnoughData(String),
     #[error("forecast: aggregating the daily series: {0}")]
     Polars(#[from] PolarsError),
+    #[error("forecast: abandoned (another stage failed)")]
+    Abandoned,
 }
 
 /// Order lines per day and key (all statuses: demand is what was ordered), from `first` to
@@ -316,7 +319,8 @@ pub fn initial_nets(prepared: &Prepared, settings: &ForecastSettings, seed: u64)
 /// Trains and evaluates the forecaster on `prepared` (by [`prepare`] with the same split and
 /// settings). Its nets start from `initial` when given (drawn earlier by [`initial_nets`] with
 /// the same seed; only for nets that draw nothing after that, see [`draws_only_at_start`]),
-/// else each is drawn where its fit starts.
+/// else each is drawn where its fit starts. Once `abandon` is set, no further net starts and
+/// the training ends with [`ForecastError::Abandoned`].
 pub fn train(
     prepared: Prepared,
     split: &Split,
@@ -324,6 +328,7 @@ pub fn train(
     seed: u64,
     initial: Option<InitialNets>,
     stage: &Stage,
+    abandon: &AtomicBool,
 ) -> Result<TrainedForecast, ForecastError> {
     let Prepared { series, mut encoder, origin_index, model_config } = prepared;
     let test_days = split.forecast_test_days as usize;
@@ -341,8 +346,10 @@ pub fn train(
     let mut best_epochs = Vec::new();
     let mut validation_members = Vec::new();
     let held_out_loss = |net: &ForecastNet| validation_loss(net, &validation, &encoder, h);
+    let go_on = || if abandon.load(Ordering::Relaxed) { Err(ForecastError::Abandoned) } else { Ok(()) };
     let mut refit_starts = Vec::new();
     for member in 0..settings.ensemble_size {
+        go_on()?;
         let (start, refit_start) = initial.as_mut().map(|nets| nets.next().expect("a starting net for each member")).unzip();
         refit_starts.push(refit_start);
         let (mut stopping, epochs) = EarlyStopping::with_budget(settings.fixed_epochs, settings.max_epochs, settings.patience);
@@ -379,15 +386,16 @@ pub fn train(
         .zip(refit_starts)
         .enumerate()
         .map(|(member, (&epochs, start))| {
+            go_on()?;
             let mut last = None;
             train_net(&model_config, start, settings, &all, epochs, member_seed(member), |_, net| {
                 last = Some(net);
                 true
             });
             stage.tick(format!("member {member}: refit on all training days for {epochs} epochs"));
-            last.expect("at least one epoch ran")
+            Ok(last.expect("at least one epoch ran"))
         })
-        .collect();
+        .collect::<Result<_, ForecastError>>()?;
     let model = ForecastModel::from_members(members);
     let forecaster = Forecaster::new(encoder.clone(), model.clone(), calibration.clone(), Device::flex());
 

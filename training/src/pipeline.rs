@@ -122,14 +122,15 @@ fn train_models(exports: &Exports, config: &TrainConfig, progress: &Progress) ->
         (prepared, initial)
     });
     // Set when a stage fails, so that the error is not held back until every product-text
-    // model has trained.
+    // model and the forecast have trained.
     let abandon = AtomicBool::new(false);
     std::thread::scope(|scope| {
         // Its operations are short: they share rayon's global pool with the stages'.
+        let abandon = &abandon;
         let forecast = forecast_start.map(|(prepared, initial)| {
             scope.spawn(move || {
                 let stage = progress.stage_beside("forecast");
-                let trained = forecast::train(prepared, &config.split, &config.forecast, config.seed, Some(initial), &stage);
+                let trained = forecast::train(prepared, &config.split, &config.forecast, config.seed, Some(initial), &stage, abandon);
                 match &trained {
                     Ok(trained) => stage.finish(forecast_summary(&trained.metrics)),
                     Err(e) => stage.finish(e.to_string()),
@@ -138,7 +139,6 @@ fn train_models(exports: &Exports, config: &TrainConfig, progress: &Progress) ->
             })
         });
         let product_texts = sentiment_products.zip(pool).map(|(products, pool)| {
-            let abandon = &abandon;
             scope.spawn(move || {
                 let stage = progress.stage_beside("product texts");
                 let fitted = pool.install(|| {
@@ -213,7 +213,7 @@ fn train_stages(exports: &Exports, config: &TrainConfig, progress: &Progress, be
     {
         let stage = progress.stage("forecast");
         let prepared = forecast::prepare(&sales.lines, &config.split, &config.forecast)?;
-        let trained = forecast::train(prepared, &config.split, &config.forecast, config.seed, None, &stage)?;
+        let trained = forecast::train(prepared, &config.split, &config.forecast, config.seed, None, &stage, &AtomicBool::new(false))?;
         stage.finish(forecast_summary(&trained.metrics));
         trained_forecast = Some(trained);
     }

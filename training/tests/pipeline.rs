@@ -7,9 +7,11 @@ use shopml_training::config::TrainConfig;
 use shopml_training::data::{self, read::TextEncoding};
 use shopml_training::generate::{self, SampleSize};
 use shopml_training::pipeline;
+use shopml_training::{forecast, sentiment};
 use shopml_training::progress::Progress;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::AtomicBool;
 
 fn sample_dir() -> PathBuf {
     pipeline::default_data_dir().expect("the sample is generated")
@@ -249,6 +251,22 @@ fn training_beside_the_other_stages_changes_no_figure_and_no_model_file() {
     }
     assert!(hashes[0].iter().any(|(file, _)| file == "metrics.json"));
     assert_eq!(hashes[0], hashes[1], "metrics.json and every model file are the same");
+}
+
+#[test]
+fn what_trains_beside_the_stages_starts_no_net_once_a_stage_has_failed() {
+    // The flag a failing stage sets, so that its error is not held back by the work beside it.
+    let failed = AtomicBool::new(true);
+    let config = TrainConfig::defaults();
+    let exports = data::read_exports(&sample_dir(), &config).unwrap();
+    let progress = Progress::quiet();
+    let stage = progress.stage("beside");
+    let prepared = forecast::prepare(&exports.sales.as_ref().unwrap().lines, &config.split, &config.forecast).unwrap();
+    let forecast = forecast::train(prepared, &config.split, &config.forecast, config.seed, None, &stage, &failed);
+    assert!(matches!(forecast, Err(forecast::ForecastError::Abandoned)));
+    let products = &exports.products.as_ref().unwrap().products;
+    let product_texts = sentiment::fit_product_texts(products, &config.split, &config.sentiment, config.seed, &stage, &failed);
+    assert!(matches!(product_texts, Err(sentiment::SentimentError::Abandoned)));
 }
 
 #[test]
