@@ -3,7 +3,7 @@
 
 use crate::config::{CancellationSettings, SalesColumns, Split};
 use crate::data::sales::SaleLine;
-use crate::fit::{EarlyStopping, SeededRng, platt_calibrated, quantile, rng, shuffled};
+use crate::fit::{EarlyStopping, SeededRng, member_seed, platt_calibrated, quantile, rng, shuffled};
 use crate::metrics;
 use crate::progress::Stage;
 use burn::optim::{AdamWConfig, GradientsParams};
@@ -237,9 +237,8 @@ pub fn train(
     let mut epochs_trained = 0;
     stage.set_length((settings.ensemble_size * settings.max_epochs) as u64);
     for member in 0..settings.ensemble_size {
-        let member_seed = seed.wrapping_add(1_000 * member as u64);
         let mut stopping = EarlyStopping::new(settings.patience);
-        epochs_trained += trainer.run(&fit, settings.max_epochs, member_seed, |epoch, net| {
+        epochs_trained += trainer.run(&fit, settings.max_epochs, member_seed(seed, member), |epoch, net| {
             let z = net_logits(&net, &validation.rows, &plain);
             let (_, calibrated) = platt_calibrated(&z, &validation.labels);
             let loss = metrics::log_loss(&validation.labels, &calibrated);
@@ -271,7 +270,7 @@ pub fn train(
             .enumerate()
             .map(|(member, &epochs)| {
                 let mut last = None;
-                trainer.run(&all, epochs, seed.wrapping_add(1_000 * member as u64), |_, net| {
+                trainer.run(&all, epochs, member_seed(seed, member), |_, net| {
                     last = Some(net);
                     true
                 });

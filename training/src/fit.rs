@@ -4,6 +4,7 @@
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::seq::SliceRandom;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The portable, seeded random source of every training step (same seed, same stream on every
 /// platform).
@@ -11,6 +12,27 @@ pub type SeededRng = Xoshiro256PlusPlus;
 
 pub fn rng(seed: u64) -> SeededRng {
     Xoshiro256PlusPlus::seed_from_u64(seed)
+}
+
+/// The seed of an ensemble's member `member` (its validation fit and its refit use the same).
+pub fn member_seed(seed: u64, member: usize) -> u64 {
+    seed.wrapping_add(1_000 * member as u64)
+}
+
+/// Set once a stage has failed, so that what trains beside the stages starts no further net:
+/// its result would be thrown away, and the stage's error would wait for it.
+#[derive(Debug, Default)]
+pub struct Abandon(AtomicBool);
+
+impl Abandon {
+    pub fn set(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// `Err(abandoned)` once set, else `Ok`: checked before each net starts.
+    pub fn check<E>(&self, abandoned: E) -> Result<(), E> {
+        if self.0.load(Ordering::Relaxed) { Err(abandoned) } else { Ok(()) }
+    }
 }
 
 /// Row indices in a fresh random order.

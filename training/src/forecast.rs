@@ -3,7 +3,7 @@
 
 use crate::config::{ForecastSettings, Split};
 use crate::data::sales::SaleLine;
-use crate::fit::{EarlyStopping, quantile, rng, shuffled};
+use crate::fit::{Abandon, EarlyStopping, member_seed, quantile, rng, shuffled};
 use crate::metrics;
 use crate::progress::Stage;
 use burn::module::{ModuleVisitor, Param};
@@ -11,7 +11,6 @@ use burn::optim::{AdamWConfig, GradientsParams};
 use burn::prelude::*;
 use chrono::{Duration, NaiveDate};
 use polars::prelude::*;
-use std::sync::atomic::{AtomicBool, Ordering};
 use serde::Serialize;
 use shopml::features::{Standardizer, float_matrix, index_matrix, normalize_state};
 use shopml::forecast::features::EncodedWindow;
@@ -308,10 +307,7 @@ pub fn initial_nets(prepared: &Prepared, settings: &ForecastSettings, seed: u64)
     let config = &prepared.model_config;
     InitialNets(
         (0..settings.ensemble_size)
-            .map(|member| {
-                let member_seed = seed.wrapping_add(1_000 * member as u64);
-                (initial_net(config, member_seed), initial_net(config, member_seed))
-            })
+            .map(|member| (initial_net(config, member_seed(seed, member)), initial_net(config, member_seed(seed, member))))
             .collect(),
     )
 }
@@ -328,11 +324,10 @@ pub fn train(
     seed: u64,
     initial: Option<InitialNets>,
     stage: &Stage,
-    abandon: &AtomicBool,
+    abandon: &Abandon,
 ) -> Result<TrainedForecast, ForecastError> {
     let Prepared { series, mut encoder, origin_index, model_config } = prepared;
     let test_days = split.forecast_test_days as usize;
-    let member_seed = |member: usize| seed.wrapping_add(1_000 * member as u64);
     // Nets that draw while they train must draw right after their start, from its seed.
     assert!(initial.is_none() || draws_only_at_start(settings), "starting nets drawn up front for nets that draw while they train");
     let mut initial = initial.map(|nets| nets.0.into_iter());
@@ -346,14 +341,13 @@ pub fn train(
     let mut best_epochs = Vec::new();
     let mut validation_members = Vec::new();
     let held_out_loss = |net: &ForecastNet| validation_loss(net, &validation, &encoder, h);
-    let go_on = || if abandon.load(Ordering::Relaxed) { Err(ForecastError::Abandoned) } else { Ok(()) };
     let mut refit_starts = Vec::new();
     for member in 0..settings.ensemble_size {
-        go_on()?;
+        abandon.check(ForecastError::Abandoned)?;
         let (start, refit_start) = initial.as_mut().map(|nets| nets.next().expect("a starting net for each member")).unzip();
         refit_starts.push(refit_start);
         let (mut stopping, epochs) = EarlyStopping::with_budget(settings.fixed_epochs, settings.max_epochs, settings.patience);
-        train_net(&model_config, start, settings, &fit, epochs, member_seed(member), |epoch, net| {
+        train_net(&model_config, start, settings, &fit, epochs, member_seed(seed, member), |epoch, net| {
             stopping.offer_with(epoch, net, held_out_loss)
         });
         let (loss, epoch, net) = stopping.into_kept(held_out_loss);
@@ -386,9 +380,9 @@ pub fn train(
         .zip(refit_starts)
         .enumerate()
         .map(|(member, (&epochs, start))| {
-            go_on()?;
+            abandon.check(ForecastError::Abandoned)?;
             let mut last = None;
-            train_net(&model_config, start, settings, &all, epochs, member_seed(member), |_, net| {
+            train_net(&model_config, start, settings, &all, epochs, member_seed(seed, member), |_, net| {
                 last = Some(net);
                 true
             });

@@ -3,7 +3,7 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use shopml_training::config::TrainConfig;
-use shopml_training::progress::Progress;
+use shopml_training::progress::{Progress, StageTime, seconds};
 use shopml_training::{gates, generate, pipeline, report};
 use std::path::PathBuf;
 
@@ -112,9 +112,9 @@ fn main() -> anyhow::Result<()> {
     }
     let timings = progress.timings();
     eprintln!(
-        "  time: {:.1} s in all ({})",
-        progress.elapsed().as_secs_f64(),
-        timings.iter().map(|t| t.describe(|d| format!("{:.1} s", d.as_secs_f64()))).collect::<Vec<_>>().join(", ")
+        "  time: {} in all ({})",
+        seconds(progress.elapsed()),
+        timings.iter().map(StageTime::describe).collect::<Vec<_>>().join(", ")
     );
     if baselines_file.is_none() {
         eprintln!("  (no EVALUATION.md found beside {}: the report has no published baselines)", data_dir.display());

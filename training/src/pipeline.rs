@@ -4,12 +4,12 @@
 use crate::config::TrainConfig;
 use crate::data::{self, Exports};
 use crate::error::DataError;
+use crate::fit::Abandon;
 use crate::progress::Progress;
 use crate::{cancellation, forecast, price, segments, sentiment};
 use chrono::Utc;
 use shopml::bundle::{BundleError, BundleWriter, Manifest};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::ScopedJoinHandle;
 
 #[derive(Debug, thiserror::Error)]
@@ -121,12 +121,9 @@ fn train_models(exports: &Exports, config: &TrainConfig, progress: &Progress) ->
         let initial = forecast::initial_nets(&prepared, &config.forecast, config.seed);
         (prepared, initial)
     });
-    // Set when a stage fails, so that the error is not held back until every product-text
-    // model and the forecast have trained.
-    let abandon = AtomicBool::new(false);
+    let abandon = &Abandon::default();
     std::thread::scope(|scope| {
         // Its operations are short: they share rayon's global pool with the stages'.
-        let abandon = &abandon;
         let forecast = forecast_start.map(|(prepared, initial)| {
             scope.spawn(move || {
                 let stage = progress.stage_beside("forecast");
@@ -154,7 +151,7 @@ fn train_models(exports: &Exports, config: &TrainConfig, progress: &Progress) ->
         });
         let trained = train_stages(exports, config, progress, Beside { product_texts, forecast });
         if trained.is_err() {
-            abandon.store(true, Ordering::Relaxed);
+            abandon.set();
         }
         trained
     })
@@ -213,7 +210,7 @@ fn train_stages(exports: &Exports, config: &TrainConfig, progress: &Progress, be
     {
         let stage = progress.stage("forecast");
         let prepared = forecast::prepare(&sales.lines, &config.split, &config.forecast)?;
-        let trained = forecast::train(prepared, &config.split, &config.forecast, config.seed, None, &stage, &AtomicBool::new(false))?;
+        let trained = forecast::train(prepared, &config.split, &config.forecast, config.seed, None, &stage, &Abandon::default())?;
         stage.finish(forecast_summary(&trained.metrics));
         trained_forecast = Some(trained);
     }

@@ -2,7 +2,7 @@
 
 use crate::config::{PriceSettings, Split};
 use crate::data::products::Product;
-use crate::fit::{EarlyStopping, in_validation_slice, quantile, rng, shuffled};
+use crate::fit::{EarlyStopping, in_validation_slice, member_seed, quantile, rng, shuffled};
 use crate::metrics;
 use crate::progress::Stage;
 use burn::optim::{AdamWConfig, GradientsParams};
@@ -179,9 +179,8 @@ pub fn train(products: &[Product], split: &Split, settings: &PriceSettings, seed
     // Pinball loss on the validation products (what early stopping minimises).
     let validation_loss = |net: &PriceNet| pinball(&validation.targets, &net_quantiles(net, &validation, &plain));
     for member in 0..settings.ensemble_size {
-        let member_seed = seed.wrapping_add(1_000 * member as u64);
         let (mut stopping, epochs) = EarlyStopping::with_budget(settings.fixed_epochs, settings.max_epochs, settings.patience);
-        train_net(&model_config, settings, &fit, epochs, member_seed, |epoch, net| {
+        train_net(&model_config, settings, &fit, epochs, member_seed(seed, member), |epoch, net| {
             stopping.offer_with(epoch, net, validation_loss)
         });
         let (loss, best_epoch, net) = stopping.into_kept(validation_loss);
@@ -216,7 +215,7 @@ pub fn train(products: &[Product], split: &Split, settings: &PriceSettings, seed
         .enumerate()
         .map(|(member, &epochs)| {
             let mut last = None;
-            train_net(&model_config, settings, &all_train, epochs, seed.wrapping_add(1_000 * member as u64), |_, net| {
+            train_net(&model_config, settings, &all_train, epochs, member_seed(seed, member), |_, net| {
                 last = Some(net);
                 true
             });

@@ -17,11 +17,16 @@ pub struct StageTime {
 }
 
 impl StageTime {
-    /// "name 1.2 s" (with `seconds` formatting the duration), marked when it ran beside.
-    pub fn describe(&self, seconds: impl Fn(Duration) -> String) -> String {
+    /// "name 1.2 s", marked when it ran beside.
+    pub fn describe(&self) -> String {
         let beside = if self.beside { " (beside the others)" } else { "" };
         format!("{} {}{beside}", self.name, seconds(self.duration))
     }
+}
+
+/// "1.2 s".
+pub fn seconds(duration: Duration) -> String {
+    format!("{:.1} s", duration.as_secs_f64())
 }
 
 pub struct Progress {

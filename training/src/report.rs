@@ -4,7 +4,7 @@
 
 use crate::charts;
 use crate::pipeline::Trained;
-use crate::progress::StageTime;
+use crate::progress::{StageTime, seconds};
 use chrono::Datelike;
 use shopml::features::normalize_state;
 use shopml::segments::SegmentKind;
@@ -118,10 +118,6 @@ fn calibration_points(labels: &[bool], probabilities: &[f64], bins: usize) -> Ve
         .collect()
 }
 
-fn seconds(d: Duration) -> String {
-    format!("{:.1} s", d.as_secs_f64())
-}
-
 /// How long the training took: its stages, and the time from the start to the report.
 pub struct Timings<'a> {
     pub stages: &'a [StageTime],
@@ -145,7 +141,7 @@ pub fn build(trained: &Trained, version_note: &str, timings: &Timings<'_>, basel
     let _ = writeln!(out, "# shopml model report\n\n{version_note}\n");
     let _ = writeln!(out, "Data: `{}` ({} files).\n", trained.data_source, trained.exports.fingerprint.len());
     if !timings.stages.is_empty() {
-        let stages: Vec<String> = timings.stages.iter().map(|t| t.describe(seconds)).collect();
+        let stages: Vec<String> = timings.stages.iter().map(StageTime::describe).collect();
         let _ = writeln!(out, "Training took {} in all: {}.\n", seconds(timings.elapsed), stages.join(", "));
     }
     if baselines.is_empty() {

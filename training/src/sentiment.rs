@@ -4,7 +4,7 @@
 use crate::config::{SentimentSettings, Split};
 use crate::data::products::Product;
 use crate::data::reviews::Review;
-use crate::fit::{EarlyStopping, fit_logistic, fold_of, in_validation, length_bucketed_batches, platt_calibrated, rng};
+use crate::fit::{Abandon, EarlyStopping, fit_logistic, fold_of, in_validation, length_bucketed_batches, member_seed, platt_calibrated, rng};
 use crate::metrics;
 use crate::progress::Stage;
 use burn::optim::{AdamWConfig, GradientsParams};
@@ -18,7 +18,6 @@ use shopml::sentiment::inference::encoded_log_odds;
 use shopml::sentiment::{EncodedText, SentimentCalibration, SentimentEncoder, SentimentModel, SentimentModelConfig, SentimentNet, SentimentPredictor};
 use std::borrow::Cow;
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The protocol's figures (the negative class is the one of interest).
 #[derive(Debug, Clone, Serialize)]
@@ -251,9 +250,8 @@ fn fit_classifier(train: &[Example<'_>], settings: &SentimentSettings, seed: u64
         metrics::log_loss(&validation_rows.negative, &p)
     };
     for member in 0..settings.ensemble_size {
-        let member_seed = seed.wrapping_add(1_000 * member as u64);
         let (mut stopping, epochs) = EarlyStopping::with_budget(settings.fixed_epochs, settings.max_epochs, settings.patience);
-        train_net(&training, &fit_rows, epochs, member_seed, |epoch, net| stopping.offer_with(epoch, net, validation_loss));
+        train_net(&training, &fit_rows, epochs, member_seed(seed, member), |epoch, net| stopping.offer_with(epoch, net, validation_loss));
         let (loss, epoch, net) = stopping.into_kept(validation_loss);
         stage.tick(format!("{name} member {member}: epoch {epoch} kept, validation log-loss {loss:.4}"));
         best_epochs.push(epoch);
@@ -275,7 +273,7 @@ fn fit_classifier(train: &[Example<'_>], settings: &SentimentSettings, seed: u64
             .enumerate()
             .map(|(member, &epochs)| {
                 let mut last = None;
-                train_net(&training, &all, epochs, seed.wrapping_add(1_000 * member as u64), |_, net| {
+                train_net(&training, &all, epochs, member_seed(seed, member), |_, net| {
                     last = Some(net);
                     true
                 });
@@ -391,7 +389,7 @@ pub fn fit_product_texts(
     settings: &SentimentSettings,
     seed: u64,
     stage: &Stage,
-    abandon: &AtomicBool,
+    abandon: &Abandon,
 ) -> Result<ProductTextModels, SentimentError> {
     use rayon::prelude::*;
     let side_by_side = product_texts_train_beside(settings)?;
@@ -400,15 +398,14 @@ pub fn fit_product_texts(
     let (_, train) = product_split(&examples, split);
     let train = train.as_slice();
     let folds = if settings.product_folds >= 2 { settings.product_folds } else { 0 };
-    let go_on = || if abandon.load(Ordering::Relaxed) { Err(SentimentError::Abandoned) } else { Ok(()) };
     let fit_final = || {
-        go_on()?;
+        abandon.check(SentimentError::Abandoned)?;
         let all: Vec<Example<'_>> = train.iter().map(|e| Example { ..**e }).collect();
         fit_classifier(&all, settings, seed, stage, "products")
     };
     // (training product, out-of-fold log-odds) of one fold.
     let fit_fold = |fold: u32| -> Result<Vec<(usize, f64)>, SentimentError> {
-        go_on()?;
+        abandon.check(SentimentError::Abandoned)?;
         let (held, rest): (Vec<usize>, Vec<usize>) = (0..train.len()).partition(|&i| fold_of(train[i].id, folds) == fold);
         let rest: Vec<Example<'_>> = rest.iter().map(|&i| Example { ..*train[i] }).collect();
         let classifier = fit_classifier(&rest, settings, seed.wrapping_add(100 * (fold as u64 + 1)), stage, &format!("products fold {fold}"))?;
@@ -516,7 +513,7 @@ pub fn train(
     let classifier = fit_classifier(&train, settings, seed, stage, "reviews")?;
     let product_text_models = match (products, fitted_beside) {
         (_, Some(wait)) => Some(wait()?),
-        (Some(products), None) => Some(fit_product_texts(products, split, settings, seed, stage, &AtomicBool::new(false))?),
+        (Some(products), None) => Some(fit_product_texts(products, split, settings, seed, stage, &Abandon::default())?),
         (None, None) => None,
     };
     let product_examples = products.map(product_examples);

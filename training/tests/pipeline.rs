@@ -7,11 +7,11 @@ use shopml_training::config::TrainConfig;
 use shopml_training::data::{self, read::TextEncoding};
 use shopml_training::generate::{self, SampleSize};
 use shopml_training::pipeline;
+use shopml_training::fit::Abandon;
 use shopml_training::{forecast, sentiment};
 use shopml_training::progress::Progress;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::AtomicBool;
 
 fn sample_dir() -> PathBuf {
     pipeline::default_data_dir().expect("the sample is generated")
@@ -255,8 +255,9 @@ fn training_beside_the_other_stages_changes_no_figure_and_no_model_file() {
 
 #[test]
 fn what_trains_beside_the_stages_starts_no_net_once_a_stage_has_failed() {
-    // The flag a failing stage sets, so that its error is not held back by the work beside it.
-    let failed = AtomicBool::new(true);
+    // What a failing stage sets, so that its error is not held back by the work beside it.
+    let failed = Abandon::default();
+    failed.set();
     let config = TrainConfig::defaults();
     let exports = data::read_exports(&sample_dir(), &config).unwrap();
     let progress = Progress::quiet();
