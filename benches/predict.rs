@@ -48,19 +48,31 @@ fn cancellation(c: &mut Criterion) {
     let mut group = c.benchmark_group("cancellation");
     let one = vec![order(0)];
     group.throughput(Throughput::Elements(1));
-    group.bench_function("one order, no explanations", |b| b.iter(|| predictor.predict(black_box(&one), 0, thresholds)));
-    group.bench_function("one order, 3 reasons", |b| b.iter(|| predictor.predict(black_box(&one), 3, thresholds)));
+    group.bench_function("one order, no explanations", |b| {
+        b.iter(|| predictor.predict(black_box(&one), 0, thresholds))
+    });
+    group.bench_function("one order, 3 reasons", |b| {
+        b.iter(|| predictor.predict(black_box(&one), 3, thresholds))
+    });
     let batch: Vec<_> = (0..256).map(order).collect();
     group.throughput(Throughput::Elements(256));
-    group.bench_function("256 orders, no explanations", |b| b.iter(|| predictor.predict(black_box(&batch), 0, thresholds)));
-    group.bench_function("256 orders, 3 reasons", |b| b.iter(|| predictor.predict(black_box(&batch), 3, thresholds)));
+    group.bench_function("256 orders, no explanations", |b| {
+        b.iter(|| predictor.predict(black_box(&batch), 0, thresholds))
+    });
+    group.bench_function("256 orders, 3 reasons", |b| {
+        b.iter(|| predictor.predict(black_box(&batch), 3, thresholds))
+    });
     group.finish();
 }
 
 fn price(c: &mut Criterion) {
     let bundle = bundle();
     let predictor = bundle.models.price.as_ref().unwrap();
-    let names: Vec<String> = (0..10_000).map(|i| format!("boAt Wireless Earbuds {i} with Mic, Bluetooth 5.0, Fast Charging (Black)")).collect();
+    let names: Vec<String> = (0..10_000)
+        .map(|i| {
+            format!("boAt Wireless Earbuds {i} with Mic, Bluetooth 5.0, Fast Charging (Black)")
+        })
+        .collect();
     let products: Vec<ProductInput<'_>> = names
         .iter()
         .map(|name| ProductInput {
@@ -74,12 +86,16 @@ fn price(c: &mut Criterion) {
     let mut group = c.benchmark_group("price");
     for size in [1usize, 10_000] {
         group.throughput(Throughput::Elements(size as u64));
-        group.bench_with_input(BenchmarkId::new("products", size), &products[..size], |b, p| b.iter(|| predictor.predict(black_box(p))));
+        group.bench_with_input(BenchmarkId::new("products", size), &products[..size], |b, p| {
+            b.iter(|| predictor.predict(black_box(p)))
+        });
     }
     // The encoding alone, to tell its share of the cost from the forward pass's.
     group.throughput(Throughput::Elements(products.len() as u64));
     group.bench_function("encode only/10000", |b| {
-        b.iter(|| black_box(&products).iter().map(|p| predictor.encoder().encode(p)).collect::<Vec<_>>())
+        b.iter(|| {
+            black_box(&products).iter().map(|p| predictor.encoder().encode(p)).collect::<Vec<_>>()
+        })
     });
     group.finish();
 }
@@ -87,19 +103,32 @@ fn price(c: &mut Criterion) {
 fn sentiment(c: &mut Criterion) {
     let bundle = bundle();
     let predictor = bundle.models.sentiment.as_ref().unwrap();
-    let review = [("Waste of money", "It stopped working after a week and the battery died quickly; very disappointed, returned it.")];
+    let review = [(
+        "Waste of money",
+        "It stopped working after a week and the battery died quickly; very disappointed, returned it.",
+    )];
     let mut group = c.benchmark_group("sentiment");
-    group.bench_function("one review, 5 words explained", |b| b.iter(|| predictor.analyze(black_box(&review), 400, 5)));
-    group.bench_function("one review, no explanation", |b| b.iter(|| predictor.analyze(black_box(&review), 400, 0)));
+    group.bench_function("one review, 5 words explained", |b| {
+        b.iter(|| predictor.analyze(black_box(&review), 400, 5))
+    });
+    group.bench_function("one review, no explanation", |b| {
+        b.iter(|| predictor.analyze(black_box(&review), 400, 0))
+    });
     group.finish();
 }
 
 fn forecast(c: &mut Criterion) {
     let bundle = bundle();
     let forecaster = bundle.models.forecast.as_ref().unwrap();
-    let total = forecaster.series().iter().position(|s| s.name == "total").expect("the total series");
+    let total =
+        forecaster.series().iter().position(|s| s.name == "total").expect("the total series");
     let history = &forecaster.series()[total];
-    let request = [shopml::forecast::ForecastRequest { series: total, history: &history.values, last_date: history.last_date(), horizon_days: 14 }];
+    let request = [shopml::forecast::ForecastRequest {
+        series: total,
+        history: &history.values,
+        last_date: history.last_date(),
+        horizon_days: 14,
+    }];
     let mut group = c.benchmark_group("forecast");
     group.bench_function("total, 14 days", |b| b.iter(|| forecaster.forecast(black_box(&request))));
     group.finish();

@@ -93,15 +93,23 @@ impl Settings {
     }
 
     /// Defaults, then `file`, then (when `environment`) `SHOPML__…` variables, then `overrides`.
-    pub fn load(file: Option<&Path>, overrides: &Overrides, environment: bool) -> Result<Self, SettingsError> {
+    pub fn load(
+        file: Option<&Path>,
+        overrides: &Overrides,
+        environment: bool,
+    ) -> Result<Self, SettingsError> {
         use config::{Config, Environment, File, FileFormat};
-        let mut builder = Config::builder().add_source(File::from_str(DEFAULTS_TOML, FileFormat::Toml));
+        let mut builder =
+            Config::builder().add_source(File::from_str(DEFAULTS_TOML, FileFormat::Toml));
         if let Some(file) = file {
             builder = builder.add_source(File::from(file).format(FileFormat::Toml).required(true));
         }
         if environment {
             builder = builder.add_source(
-                Environment::with_prefix("SHOPML").prefix_separator("__").separator("__").try_parsing(true),
+                Environment::with_prefix("SHOPML")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true),
             );
         }
         if let Some(v) = &overrides.listen {

@@ -97,7 +97,8 @@ mod tests {
 
     #[test]
     fn maps_errors_to_status_codes_with_the_field_named() {
-        let status: Status = ShopError::invalid("order.lines[0].unit_price_inr", "must be >= 0").into();
+        let status: Status =
+            ShopError::invalid("order.lines[0].unit_price_inr", "must be >= 0").into();
         assert_eq!(status.code(), Code::InvalidArgument);
         assert_eq!(status.message(), "order.lines[0].unit_price_inr: must be >= 0");
         let status: Status = ShopError::ModelUnavailable("price").into();

@@ -20,10 +20,16 @@ fn only_sentiment_nets_with_a_deep_part_draw_random_numbers() {
     };
     let untouched = draw_after(&|| {});
     for hidden_dim in [0, 3] {
-        let config = SentimentModelConfig::new(12).with_embedding_dim(4).with_hidden_dim(hidden_dim).with_ensemble_size(2);
+        let config = SentimentModelConfig::new(12)
+            .with_embedding_dim(4)
+            .with_hidden_dim(hidden_dim)
+            .with_ensemble_size(2);
         // Parameters are initialised lazily: a forward pass makes them.
         let after = draw_after(&|| {
-            config.init(&device).forward(index_matrix(vec![1, 2], 1, 2, &device), float_matrix(vec![0.5, 0.5], 1, 2, &device));
+            config.init(&device).forward(
+                index_matrix(vec![1, 2], 1, 2, &device),
+                float_matrix(vec![0.5, 0.5], 1, 2, &device),
+            );
         });
         assert_eq!(config.draws_random_numbers(), after != untouched, "hidden_dim {hidden_dim}");
     }

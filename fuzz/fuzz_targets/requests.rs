@@ -8,12 +8,17 @@ use libfuzzer_sys::fuzz_target;
 use prost::Message;
 use shopml::bundle::LoadedBundle;
 use shopml::proto;
-use shopml::service::prediction::{checkout_lines, product_input, validate_order, validate_product, validate_review};
+use shopml::service::prediction::{
+    checkout_lines, product_input, validate_order, validate_product, validate_review,
+};
 use std::sync::OnceLock;
 
 fn bundle() -> &'static LoadedBundle {
     static BUNDLE: OnceLock<LoadedBundle> = OnceLock::new();
-    BUNDLE.get_or_init(|| LoadedBundle::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models")).expect("the shipped bundle loads"))
+    BUNDLE.get_or_init(|| {
+        LoadedBundle::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models"))
+            .expect("the shipped bundle loads")
+    })
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -25,22 +30,37 @@ fuzz_target!(|data: &[u8]| {
             if validate_order(request.order.as_ref()).is_ok() {
                 let predictor = models.cancellation.as_ref().unwrap();
                 let lines = checkout_lines(request.order.as_ref().unwrap());
-                let risk = &predictor.predict(&[lines], 3, predictor.calibration().risk_thresholds)[0];
+                let risk =
+                    &predictor.predict(&[lines], 3, predictor.calibration().risk_thresholds)[0];
                 assert!((0.0..=1.0).contains(&risk.probability));
-                assert!(risk.lines.iter().all(|l| (0.0..=1.0).contains(&l.probability) && l.reasons.iter().all(|r| r.logit_effect.is_finite())));
+                assert!(risk.lines.iter().all(|l| (0.0..=1.0).contains(&l.probability)
+                    && l.reasons.iter().all(|r| r.logit_effect.is_finite())));
             }
         }
         1 => {
             let Ok(request) = proto::PredictPriceRequest::decode(bytes) else { return };
             if validate_product(request.product.as_ref(), "product").is_ok() {
-                let p = &models.price.as_ref().unwrap().predict(&[product_input(request.product.as_ref().unwrap())])[0];
-                assert!(p.price_inr.is_finite() && p.price_inr >= 0.0 && p.p10_inr <= p.price_inr * (1.0 + 1e-9) && p.price_inr <= p.p90_inr * (1.0 + 1e-9));
+                let p = &models
+                    .price
+                    .as_ref()
+                    .unwrap()
+                    .predict(&[product_input(request.product.as_ref().unwrap())])[0];
+                assert!(
+                    p.price_inr.is_finite()
+                        && p.price_inr >= 0.0
+                        && p.p10_inr <= p.price_inr * (1.0 + 1e-9)
+                        && p.price_inr <= p.p90_inr * (1.0 + 1e-9)
+                );
             }
         }
         _ => {
             let Ok(request) = proto::AnalyzeSentimentRequest::decode(bytes) else { return };
             if validate_review(&request, "").is_ok() {
-                let r = &models.sentiment.as_ref().unwrap().analyze(&[(&request.title, &request.text)], 400, 5)[0];
+                let r = &models.sentiment.as_ref().unwrap().analyze(
+                    &[(&request.title, &request.text)],
+                    400,
+                    5,
+                )[0];
                 assert!((0.0..=1.0).contains(&r.negative_probability));
                 assert!(r.stats.words_used <= r.stats.words_total);
             }

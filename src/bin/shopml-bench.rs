@@ -65,9 +65,12 @@ fn process_cpu(pid: u32) -> anyhow::Result<Duration> {
     let stat = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
     // Fields after the command name (which may hold spaces) start at field 3; utime and stime
     // are fields 14 and 15, in USER_HZ ticks (100 a second on Linux).
-    let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).context("no command name in /proc stat")?;
+    let after_name =
+        stat.rsplit_once(')').map(|(_, rest)| rest).context("no command name in /proc stat")?;
     let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks = |i: usize| -> anyhow::Result<u64> { fields.get(i - 3).context("short /proc stat")?.parse().context("a tick count") };
+    let ticks = |i: usize| -> anyhow::Result<u64> {
+        fields.get(i - 3).context("short /proc stat")?.parse().context("a tick count")
+    };
     Ok(Duration::from_millis((ticks(14)? + ticks(15)?) * 10))
 }
 
@@ -77,7 +80,10 @@ fn order(lines: usize, i: usize) -> proto::Order {
 
 /// The example product with a name that differs per call.
 fn product(i: usize) -> proto::Product {
-    proto::Product { name: format!("boAt Wireless Earbuds {i} with Mic (Black)"), ..shopml::examples::product(&format!("P{i}")) }
+    proto::Product {
+        name: format!("boAt Wireless Earbuds {i} with Mic (Black)"),
+        ..shopml::examples::product(&format!("P{i}"))
+    }
 }
 
 async fn call(rpc: Rpc, channel: Channel, args: &Args, i: usize) -> Result<(), tonic::Status> {
@@ -89,7 +95,10 @@ async fn call(rpc: Rpc, channel: Channel, args: &Args, i: usize) -> Result<(), t
         }
         Rpc::Cancellation => {
             proto::prediction_service_client::PredictionServiceClient::new(channel)
-                .predict_cancellation(proto::PredictCancellationRequest { order: Some(order(args.items, i)), skip_explanations: !args.explain })
+                .predict_cancellation(proto::PredictCancellationRequest {
+                    order: Some(order(args.items, i)),
+                    skip_explanations: !args.explain,
+                })
                 .await?;
         }
         Rpc::Price => {
@@ -99,7 +108,9 @@ async fn call(rpc: Rpc, channel: Channel, args: &Args, i: usize) -> Result<(), t
         }
         Rpc::PriceBatch => {
             proto::prediction_service_client::PredictionServiceClient::new(channel)
-                .predict_price_batch(proto::PredictPriceBatchRequest { products: (0..args.items).map(|k| product(i + k)).collect() })
+                .predict_price_batch(proto::PredictPriceBatchRequest {
+                    products: (0..args.items).map(|k| product(i + k)).collect(),
+                })
                 .await?;
         }
         Rpc::Sentiment => {
@@ -112,12 +123,18 @@ async fn call(rpc: Rpc, channel: Channel, args: &Args, i: usize) -> Result<(), t
         }
         Rpc::Forecast => {
             proto::prediction_service_client::PredictionServiceClient::new(channel)
-                .forecast_demand(proto::ForecastDemandRequest { horizon_days: 14, ..Default::default() })
+                .forecast_demand(proto::ForecastDemandRequest {
+                    horizon_days: 14,
+                    ..Default::default()
+                })
                 .await?;
         }
         Rpc::Lookup => {
             proto::segment_service_client::SegmentServiceClient::new(channel)
-                .lookup_segment(proto::LookupSegmentRequest { kind: proto::SegmentKind::Region as i32, id: "Maharashtra".into() })
+                .lookup_segment(proto::LookupSegmentRequest {
+                    kind: proto::SegmentKind::Region as i32,
+                    id: "Maharashtra".into(),
+                })
                 .await?;
         }
     }
@@ -137,7 +154,8 @@ async fn load(rpc: Rpc, channels: &[Channel], args: &Args) -> anyhow::Result<Out
         let channel = channels[worker % channels.len()].clone();
         let args = Args { rpcs: Vec::new(), target: String::new(), ..*args };
         tasks.push(tokio::spawn(async move {
-            let (mut latencies, mut errors, mut i) = (Vec::with_capacity(100_000), 0usize, worker * 1_000_000);
+            let (mut latencies, mut errors, mut i) =
+                (Vec::with_capacity(100_000), 0usize, worker * 1_000_000);
             while Instant::now() < deadline {
                 let start = Instant::now();
                 match call(rpc, channel.clone(), &args, i).await {
@@ -149,7 +167,8 @@ async fn load(rpc: Rpc, channels: &[Channel], args: &Args) -> anyhow::Result<Out
             (latencies, errors)
         }));
     }
-    let mut outcome = Outcome { latencies_us: Vec::new(), errors: 0, elapsed: Duration::ZERO, server_cpu: None };
+    let mut outcome =
+        Outcome { latencies_us: Vec::new(), errors: 0, elapsed: Duration::ZERO, server_cpu: None };
     for task in tasks {
         let (latencies, errors) = task.await.expect("a caller task");
         outcome.latencies_us.extend(latencies);
@@ -165,7 +184,9 @@ async fn load(rpc: Rpc, channels: &[Channel], args: &Args) -> anyhow::Result<Out
 
 /// The server's CPU time per answered request, in µs.
 fn server_us_per_request(o: &Outcome) -> Option<f64> {
-    o.server_cpu.filter(|_| !o.latencies_us.is_empty()).map(|cpu| cpu.as_secs_f64() * 1e6 / o.latencies_us.len() as f64)
+    o.server_cpu
+        .filter(|_| !o.latencies_us.is_empty())
+        .map(|cpu| cpu.as_secs_f64() * 1e6 / o.latencies_us.len() as f64)
 }
 
 fn percentile(sorted: &[u64], q: f64) -> f64 {
@@ -198,7 +219,10 @@ async fn main() -> anyhow::Result<()> {
     let mut channels = Vec::new();
     for _ in 0..args.connections.max(1) {
         channels.push(
-            Channel::from_shared(args.target.clone())?.connect().await.with_context(|| format!("connecting to {}", args.target))?,
+            Channel::from_shared(args.target.clone())?
+                .connect()
+                .await
+                .with_context(|| format!("connecting to {}", args.target))?,
         );
     }
     println!(
@@ -208,7 +232,10 @@ async fn main() -> anyhow::Result<()> {
         args.duration_secs,
         args.target
     );
-    println!("{:<24} {:>9} {:>7} {:>10} {:>8} {:>8} {:>8} {:>8}", "rpc", "requests", "errors", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms");
+    println!(
+        "{:<24} {:>9} {:>7} {:>10} {:>8} {:>8} {:>8} {:>8}",
+        "rpc", "requests", "errors", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms"
+    );
     let empty = load(Rpc::Health, &channels, &args).await?;
     row("health (empty RPC)", &empty);
     if let Some(us) = server_us_per_request(&empty) {
@@ -226,8 +253,14 @@ async fn main() -> anyhow::Result<()> {
             throughput(&outcome) / throughput(&empty),
             percentile(&outcome.latencies_us, 0.99) / percentile(&empty.latencies_us, 0.99)
         );
-        if let (Some(us), Some(empty_us)) = (server_us_per_request(&outcome), server_us_per_request(&empty)) {
-            println!("{:<24} server CPU {us:.1} µs a request, {:.2}× the empty RPC's", "", us / empty_us);
+        if let (Some(us), Some(empty_us)) =
+            (server_us_per_request(&outcome), server_us_per_request(&empty))
+        {
+            println!(
+                "{:<24} server CPU {us:.1} µs a request, {:.2}× the empty RPC's",
+                "",
+                us / empty_us
+            );
         }
     }
     Ok(())

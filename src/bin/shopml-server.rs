@@ -66,7 +66,8 @@ async fn main() -> anyhow::Result<()> {
         metrics_listen: args.metrics_listen,
         log_format: args.log_format,
     };
-    let settings = Settings::load(args.config.as_deref(), &overrides, true).context("loading the configuration")?;
+    let settings = Settings::load(args.config.as_deref(), &overrides, true)
+        .context("loading the configuration")?;
     init_logging(&settings);
     let server = shopml::server::start(settings).await.context("starting the server")?;
     server.run_until(shutdown_signal()).await.context("serving")?;

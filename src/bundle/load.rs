@@ -1,7 +1,10 @@
 //! Loading and validating a bundle: every file's hash is checked against the manifest before
 //! any model is built, and each model checks its files agree with each other.
 
-use super::{BundleError, FORMAT_VERSION, MANIFEST_FILE, METRICS_FILE, Manifest, model_names, read_json, sha256_hex};
+use super::{
+    BundleError, FORMAT_VERSION, MANIFEST_FILE, METRICS_FILE, Manifest, model_names, read_json,
+    sha256_hex,
+};
 use crate::cancellation::CancellationPredictor;
 use crate::forecast::Forecaster;
 use crate::price::PricePredictor;
@@ -72,12 +75,21 @@ impl LoadedBundle {
         let mut models = ModelSet::default();
         for name in manifest.models.keys() {
             match name.as_str() {
-                model_names::CANCELLATION => models.cancellation = Some(crate::cancellation::load(dir, &device)?),
+                model_names::CANCELLATION => {
+                    models.cancellation = Some(crate::cancellation::load(dir, &device)?)
+                }
                 model_names::PRICE => models.price = Some(crate::price::load(dir, &device)?),
-                model_names::SENTIMENT => models.sentiment = Some(crate::sentiment::load(dir, &device)?),
-                model_names::FORECAST => models.forecast = Some(crate::forecast::load(dir, &device)?),
+                model_names::SENTIMENT => {
+                    models.sentiment = Some(crate::sentiment::load(dir, &device)?)
+                }
+                model_names::FORECAST => {
+                    models.forecast = Some(crate::forecast::load(dir, &device)?)
+                }
                 model_names::SEGMENTS => models.segments = Some(crate::segments::load(dir)?),
-                other => tracing::warn!(model = other, "bundle holds a model this server does not know; ignored"),
+                other => tracing::warn!(
+                    model = other,
+                    "bundle holds a model this server does not know; ignored"
+                ),
             }
         }
         Ok(Self { manifest, dir: dir.to_owned(), loaded_at: Utc::now(), metrics, models })
@@ -113,7 +125,9 @@ fn verify_files(dir: &Path, manifest: &Manifest) -> Result<(), BundleError> {
             if !manifest.files.contains_key(file) {
                 return Err(BundleError::Corrupt {
                     path: dir.join(MANIFEST_FILE),
-                    reason: format!("model '{name}' names file '{file}' that the manifest does not list"),
+                    reason: format!(
+                        "model '{name}' names file '{file}' that the manifest does not list"
+                    ),
                 });
             }
         }
@@ -132,7 +146,9 @@ pub fn resolve_bundle_dir(dir: &Path) -> Result<PathBuf, BundleError> {
         return Ok(dir.to_owned());
     }
     let entries = std::fs::read_dir(dir).map_err(|source| match source.kind() {
-        std::io::ErrorKind::NotFound => BundleError::NotFound { dir: dir.to_owned(), reason: "directory does not exist".into() },
+        std::io::ErrorKind::NotFound => {
+            BundleError::NotFound { dir: dir.to_owned(), reason: "directory does not exist".into() }
+        }
         _ => BundleError::Io { path: dir.to_owned(), source },
     })?;
     let newest = entries

@@ -107,23 +107,39 @@ struct NumberedParamIds {
 }
 
 impl NumberedParamIds {
-    fn renumber<T: burn::module::ParameterValue>(&mut self, param: burn::module::Param<T>) -> burn::module::Param<T> {
+    fn renumber<T: burn::module::ParameterValue>(
+        &mut self,
+        param: burn::module::Param<T>,
+    ) -> burn::module::Param<T> {
         let (_, value, mapper) = param.consume();
         self.next += 1;
-        burn::module::Param::from_mapped_value(burn::module::ParamId::from(self.next - 1), value, mapper)
+        burn::module::Param::from_mapped_value(
+            burn::module::ParamId::from(self.next - 1),
+            value,
+            mapper,
+        )
     }
 }
 
 impl burn::module::ModuleMapper for NumberedParamIds {
-    fn map_float<const D: usize>(&mut self, param: burn::module::Param<burn::Tensor<D>>) -> burn::module::Param<burn::Tensor<D>> {
+    fn map_float<const D: usize>(
+        &mut self,
+        param: burn::module::Param<burn::Tensor<D>>,
+    ) -> burn::module::Param<burn::Tensor<D>> {
         self.renumber(param)
     }
 
-    fn map_int<const D: usize>(&mut self, param: burn::module::Param<burn::Tensor<D, burn::tensor::Int>>) -> burn::module::Param<burn::Tensor<D, burn::tensor::Int>> {
+    fn map_int<const D: usize>(
+        &mut self,
+        param: burn::module::Param<burn::Tensor<D, burn::tensor::Int>>,
+    ) -> burn::module::Param<burn::Tensor<D, burn::tensor::Int>> {
         self.renumber(param)
     }
 
-    fn map_bool<const D: usize>(&mut self, param: burn::module::Param<burn::Tensor<D, burn::tensor::Bool>>) -> burn::module::Param<burn::Tensor<D, burn::tensor::Bool>> {
+    fn map_bool<const D: usize>(
+        &mut self,
+        param: burn::module::Param<burn::Tensor<D, burn::tensor::Bool>>,
+    ) -> burn::module::Param<burn::Tensor<D, burn::tensor::Bool>> {
         self.renumber(param)
     }
 }
@@ -151,7 +167,9 @@ impl ModelFiles {
         let path = writer.path(self.record)?;
         // Burn gives parameters random ids and the record stores them; numbered in traversal
         // order instead, the same weights give the same bytes (and the same bundle hashes).
-        model.map(&mut NumberedParamIds::default()).save_file(&path).map_err(|e| BundleError::incompatible(&path, format!("cannot save the Burn record: {e:?}")))?;
+        model.map(&mut NumberedParamIds::default()).save_file(&path).map_err(|e| {
+            BundleError::incompatible(&path, format!("cannot save the Burn record: {e:?}"))
+        })?;
         writer.write_json(self.config, config)?;
         writer.write_json(self.encoder, encoder)?;
         writer.write_json(self.calibration, calibration)?;
@@ -164,17 +182,31 @@ impl ModelFiles {
     }
 
     /// The model config, encoder and calibration of the bundle in `dir`.
-    pub fn read<C: DeserializeOwned, E: DeserializeOwned, K: DeserializeOwned>(&self, dir: &Path) -> Result<(C, E, K), BundleError> {
-        Ok((read_json(dir, self.config)?, read_json(dir, self.encoder)?, read_json(dir, self.calibration)?))
+    pub fn read<C: DeserializeOwned, E: DeserializeOwned, K: DeserializeOwned>(
+        &self,
+        dir: &Path,
+    ) -> Result<(C, E, K), BundleError> {
+        Ok((
+            read_json(dir, self.config)?,
+            read_json(dir, self.encoder)?,
+            read_json(dir, self.calibration)?,
+        ))
     }
 
     /// Loads the record into `module` (initialised from the config), refusing a record that
     /// does not fit it.
-    pub fn load_record<M: burn::module::Module>(&self, dir: &Path, module: M) -> Result<M, BundleError> {
+    pub fn load_record<M: burn::module::Module>(
+        &self,
+        dir: &Path,
+        module: M,
+    ) -> Result<M, BundleError> {
         let path = dir.join(self.record);
-        module
-            .try_load_file(&path)
-            .map_err(|e| BundleError::incompatible(&path, format!("Burn record does not fit the model config: {e:?}")))
+        module.try_load_file(&path).map_err(|e| {
+            BundleError::incompatible(
+                &path,
+                format!("Burn record does not fit the model config: {e:?}"),
+            )
+        })
     }
 
     /// An error about the model config of the bundle in `dir` (e.g. it disagrees with the

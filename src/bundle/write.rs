@@ -1,7 +1,9 @@
 //! Writing a bundle atomically: everything goes to a staging directory beside the target, the
 //! manifest is written last, then the directory is renamed into place.
 
-use super::{BundleError, FORMAT_VERSION, FileEntry, MANIFEST_FILE, Manifest, ModelEntry, hex, sha256_hex};
+use super::{
+    BundleError, FORMAT_VERSION, FileEntry, MANIFEST_FILE, Manifest, ModelEntry, hex, sha256_hex,
+};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -26,7 +28,10 @@ impl BundleWriter {
             _ => PathBuf::from("."),
         };
         std::fs::create_dir_all(&parent).map_err(io_err(&parent))?;
-        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "bundle".into());
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "bundle".into());
         let stamp = Utc::now().timestamp_nanos_opt().unwrap_or_default();
         let staging = parent.join(format!(".{name}.staging-{}-{stamp}", std::process::id()));
         std::fs::create_dir_all(&staging).map_err(io_err(&staging))?;
@@ -48,8 +53,13 @@ impl BundleWriter {
         std::fs::write(&path, bytes).map_err(io_err(&path))
     }
 
-    pub fn write_json<T: Serialize + ?Sized>(&self, relative: &str, value: &T) -> Result<(), BundleError> {
-        let mut text = serde_json::to_string_pretty(value).expect("bundle values serialise to JSON");
+    pub fn write_json<T: Serialize + ?Sized>(
+        &self,
+        relative: &str,
+        value: &T,
+    ) -> Result<(), BundleError> {
+        let mut text =
+            serde_json::to_string_pretty(value).expect("bundle values serialise to JSON");
         text.push('\n');
         self.write_bytes(relative, text.as_bytes())
     }
@@ -116,7 +126,11 @@ fn annotate(error: BundleError, model: &str) -> BundleError {
     }
 }
 
-fn hash_tree(root: &Path, dir: &Path, out: &mut BTreeMap<String, FileEntry>) -> Result<(), BundleError> {
+fn hash_tree(
+    root: &Path,
+    dir: &Path,
+    out: &mut BTreeMap<String, FileEntry>,
+) -> Result<(), BundleError> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .map_err(io_err(dir))?
         .collect::<Result<_, _>>()
@@ -128,9 +142,13 @@ fn hash_tree(root: &Path, dir: &Path, out: &mut BTreeMap<String, FileEntry>) -> 
             hash_tree(root, &path, out)?;
         } else {
             let bytes = std::fs::read(&path).map_err(io_err(&path))?;
-            let relative = path.strip_prefix(root).expect("under root").to_string_lossy().replace('\\', "/");
+            let relative =
+                path.strip_prefix(root).expect("under root").to_string_lossy().replace('\\', "/");
             if relative != MANIFEST_FILE {
-                out.insert(relative, FileEntry { sha256: sha256_hex(&bytes), bytes: bytes.len() as u64 });
+                out.insert(
+                    relative,
+                    FileEntry { sha256: sha256_hex(&bytes), bytes: bytes.len() as u64 },
+                );
             }
         }
     }
@@ -143,7 +161,10 @@ fn hash_tree(root: &Path, dir: &Path, out: &mut BTreeMap<String, FileEntry>) -> 
 fn publish(staging: &Path, target: &Path) -> Result<(), BundleError> {
     if target.exists() {
         let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let aside = target.with_file_name(format!(".{name}.old-{}", Utc::now().timestamp_nanos_opt().unwrap_or_default()));
+        let aside = target.with_file_name(format!(
+            ".{name}.old-{}",
+            Utc::now().timestamp_nanos_opt().unwrap_or_default()
+        ));
         std::fs::rename(target, &aside).map_err(io_err(target))?;
         std::fs::rename(staging, target).map_err(io_err(target))?;
         std::fs::remove_dir_all(&aside).map_err(io_err(&aside))?;

@@ -3,7 +3,9 @@
 //! Only what is known before the order is placed is an input (`../shared/EVALUATION.md` §1):
 //! never quantity, courier status, promotion ids or whether the amount was missing.
 
-use crate::features::{Standardizer, Vocabulary, normalize_key, normalize_postal_code, normalize_state};
+use crate::features::{
+    Standardizer, Vocabulary, normalize_key, normalize_postal_code, normalize_state,
+};
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -150,7 +152,8 @@ impl RawValue<'_> {
 }
 
 fn weekday_key(date: NaiveDate) -> &'static str {
-    ["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"][date.weekday().num_days_from_monday() as usize]
+    ["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"]
+        [date.weekday().num_days_from_monday() as usize]
 }
 
 pub const N_CATEGORICAL: usize = 14;
@@ -192,7 +195,10 @@ pub struct CancellationEncoder {
 }
 
 /// Writes a map in key order, so the same training data gives the same bundle bytes.
-fn sorted<S: serde::Serializer>(map: &HashMap<String, f64>, serializer: S) -> Result<S::Ok, S::Error> {
+fn sorted<S: serde::Serializer>(
+    map: &HashMap<String, f64>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     serializer.collect_map(map.iter().collect::<std::collections::BTreeMap<_, _>>())
 }
 
@@ -203,7 +209,11 @@ pub fn median(values: &mut [f64]) -> Option<f64> {
     }
     values.sort_unstable_by(f64::total_cmp);
     let mid = values.len() / 2;
-    Some(if values.len().is_multiple_of(2) { (values[mid - 1] + values[mid]) / 2.0 } else { values[mid] })
+    Some(if values.len().is_multiple_of(2) {
+        (values[mid - 1] + values[mid]) / 2.0
+    } else {
+        values[mid]
+    })
 }
 
 impl CancellationEncoder {

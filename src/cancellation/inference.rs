@@ -1,7 +1,10 @@
 //! Cancellation risk of orders: encode, one forward pass for all lines (and their occlusions),
 //! calibrate, band and explain.
 
-use super::features::{CancellationEncoder, CheckoutLine, EncodedLine, Field, N_CATEGORICAL, N_NUMERIC, NUMERIC_FEATURES};
+use super::features::{
+    CancellationEncoder, CheckoutLine, EncodedLine, Field, N_CATEGORICAL, N_NUMERIC,
+    NUMERIC_FEATURES,
+};
 use super::model::{CancellationModel, ServingCancellationNet};
 use crate::features::sigmoid;
 use serde::{Deserialize, Serialize};
@@ -116,9 +119,18 @@ pub struct CancellationPredictor {
 }
 
 impl CancellationPredictor {
-    pub fn new(encoder: CancellationEncoder, model: CancellationModel, calibration: CancellationCalibration) -> Self {
-        let unknown_rows: Vec<u32> = (0..N_CATEGORICAL).map(|field| encoder.unknown_index(field)).collect();
-        Self { model: model.for_serving(&encoder.field_offsets(), &unknown_rows), encoder, calibration }
+    pub fn new(
+        encoder: CancellationEncoder,
+        model: CancellationModel,
+        calibration: CancellationCalibration,
+    ) -> Self {
+        let unknown_rows: Vec<u32> =
+            (0..N_CATEGORICAL).map(|field| encoder.unknown_index(field)).collect();
+        Self {
+            model: model.for_serving(&encoder.field_offsets(), &unknown_rows),
+            encoder,
+            calibration,
+        }
     }
 
     pub fn encoder(&self) -> &CancellationEncoder {
@@ -162,7 +174,8 @@ impl CancellationPredictor {
     /// Log-odds of each line, followed with `explained` by those of its occlusions
     /// ([`ROWS_PER_EXPLAINED_LINE`] a line; see [`ServingCancellationNet::forward_occluded`]).
     fn raw_logits(&self, lines: &[&EncodedLine], explained: bool) -> Vec<f32> {
-        let mut logits = Vec::with_capacity(lines.len() * if explained { ROWS_PER_EXPLAINED_LINE } else { 1 });
+        let mut logits =
+            Vec::with_capacity(lines.len() * if explained { ROWS_PER_EXPLAINED_LINE } else { 1 });
         for chunk in lines.chunks(FORWARD_CHUNK) {
             let categorical: Vec<u32> = chunk.iter().flat_map(|l| l.categorical).collect();
             let numeric: Vec<f32> = chunk.iter().flat_map(|l| l.numeric).collect();
@@ -184,8 +197,10 @@ impl CancellationPredictor {
         thresholds: RiskThresholds,
     ) -> Vec<OrderRisk> {
         let explain = top_reasons > 0;
-        let encoded: Vec<Vec<EncodedLine>> =
-            orders.iter().map(|lines| lines.iter().map(|l| self.encoder.encode(l)).collect()).collect();
+        let encoded: Vec<Vec<EncodedLine>> = orders
+            .iter()
+            .map(|lines| lines.iter().map(|l| self.encoder.encode(l)).collect())
+            .collect();
         let rows_per_line = if explain { ROWS_PER_EXPLAINED_LINE } else { 1 };
         let logits = self.raw_logits(&encoded.iter().flatten().collect::<Vec<_>>(), explain);
         let mut chunk = logits.chunks(rows_per_line);
@@ -201,20 +216,29 @@ impl CancellationPredictor {
                         self.line_risk(line, enc, logits, top_reasons, thresholds)
                     })
                     .collect();
-                let probability =
-                    self.calibration.order_aggregation.combine(line_risks.iter().map(|l| l.probability));
+                let probability = self
+                    .calibration
+                    .order_aggregation
+                    .combine(line_risks.iter().map(|l| l.probability));
                 let unseen = encoded_lines
                     .first()
                     .map(|first| {
                         Field::ALL
                             .iter()
                             .zip(first.unseen)
-                            .filter(|(field, unseen)| *unseen && field.is_order_level() && **field != Field::Weekday)
+                            .filter(|(field, unseen)| {
+                                *unseen && field.is_order_level() && **field != Field::Weekday
+                            })
                             .map(|(field, _)| field.name())
                             .collect()
                     })
                     .unwrap_or_default();
-                OrderRisk { probability, band: thresholds.band(probability), lines: line_risks, unseen }
+                OrderRisk {
+                    probability,
+                    band: thresholds.band(probability),
+                    lines: line_risks,
+                    unseen,
+                }
             })
             .collect()
     }

@@ -5,8 +5,13 @@ pub mod inference;
 pub mod model;
 
 pub use features::{CancellationEncoder, CheckoutLine, EncodedLine, Field};
-pub use inference::{CancellationCalibration, CancellationPredictor, OrderAggregation, OrderRisk, RiskBand, RiskThresholds};
-pub use model::{CancellationModel, CancellationModelConfig, CancellationNet, ServingCancellationNet};
+pub use inference::{
+    CancellationCalibration, CancellationPredictor, OrderAggregation, OrderRisk, RiskBand,
+    RiskThresholds,
+};
+pub use model::{
+    CancellationModel, CancellationModelConfig, CancellationNet, ServingCancellationNet,
+};
 
 use crate::bundle::{BundleError, BundleWriter, ModelFiles, model_names};
 use burn::tensor::Device;
@@ -33,9 +38,16 @@ pub fn save(
 
 /// Loads the classifier of the bundle in `dir`, checking its files agree with each other.
 pub fn load(dir: &Path, device: &Device) -> Result<CancellationPredictor, BundleError> {
-    let (config, encoder, calibration): (CancellationModelConfig, CancellationEncoder, CancellationCalibration) = FILES.read(dir)?;
+    let (config, encoder, calibration): (
+        CancellationModelConfig,
+        CancellationEncoder,
+        CancellationCalibration,
+    ) = FILES.read(dir)?;
     let encoder = encoder.validated().map_err(|reason| FILES.incompatible_encoder(dir, reason))?;
-    if config.vocab_size != encoder.vocab_size() || config.n_categorical != features::N_CATEGORICAL || config.n_numeric != features::N_NUMERIC {
+    if config.vocab_size != encoder.vocab_size()
+        || config.n_categorical != features::N_CATEGORICAL
+        || config.n_numeric != features::N_NUMERIC
+    {
         return Err(FILES.incompatible_config(
             dir,
             format!(

@@ -2,7 +2,9 @@
 //! per value) and a deep part (embeddings + MLP) summed into log-odds; the ensemble averages
 //! its members' log-odds (members differ by seed), which steadies a weak, noisy signal.
 
-use crate::features::ensemble::{LinearRows, MemberOutputs, RowTable, Stacker, bias_values, linear_part};
+use crate::features::ensemble::{
+    LinearRows, MemberOutputs, RowTable, Stacker, bias_values, linear_part,
+};
 use burn::module::Initializer;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig, Relu};
 use burn::prelude::*;
@@ -47,9 +49,15 @@ impl CancellationModelConfig {
             embedding: EmbeddingConfig::new(self.vocab_size, self.embedding_dim)
                 .with_initializer(Initializer::Normal { mean: 0.0, std: 0.05 })
                 .init(device),
-            wide: EmbeddingConfig::new(self.vocab_size, 1).with_initializer(Initializer::Zeros).init(device),
+            wide: EmbeddingConfig::new(self.vocab_size, 1)
+                .with_initializer(Initializer::Zeros)
+                .init(device),
             numeric_wide: LinearConfig::new(self.n_numeric, 1).init(device),
-            hidden: LinearConfig::new(self.n_categorical * self.embedding_dim + self.n_numeric, self.hidden_dim).init(device),
+            hidden: LinearConfig::new(
+                self.n_categorical * self.embedding_dim + self.n_numeric,
+                self.hidden_dim,
+            )
+            .init(device),
             output: LinearConfig::new(self.hidden_dim, 1).init(device),
             dropout: DropoutConfig::new(self.dropout).init(),
             activation: Relu::new(),
@@ -57,7 +65,9 @@ impl CancellationModelConfig {
     }
 
     pub fn init(&self, device: &Device) -> CancellationModel {
-        CancellationModel { members: (0..self.ensemble_size.max(1)).map(|_| self.init_net(device)).collect() }
+        CancellationModel {
+            members: (0..self.ensemble_size.max(1)).map(|_| self.init_net(device)).collect(),
+        }
     }
 }
 
@@ -83,7 +93,9 @@ impl CancellationModel {
 
     /// Mean of the members' log-odds, `[batch]`.
     pub fn forward(&self, categorical: Tensor<2, Int>, numeric: Tensor<2>) -> Tensor<1> {
-        crate::features::ensemble::average(&self.members, |m| m.forward(categorical.clone(), numeric.clone()))
+        crate::features::ensemble::average(&self.members, |m| {
+            m.forward(categorical.clone(), numeric.clone())
+        })
     }
 }
 
@@ -128,9 +140,15 @@ impl ServingCancellationNet {
         let (fields, n_numeric, width) = (self.fields, self.linear.n_numeric(), self.rows.width());
         let lines = self.pre_activation(categorical, numeric);
         // Each numeric input's term alone: its row weighed by its value.
-        let terms = self.rows.bag_sums(numeric.iter().enumerate().map(|(i, &x)| [self.linear.numeric_term(i, x)]));
+        let terms = self
+            .rows
+            .bag_sums(numeric.iter().enumerate().map(|(i, &x)| [self.linear.numeric_term(i, x)]));
         let mut all = Vec::with_capacity(lines.len() * (1 + fields + n_numeric));
-        for ((line, values), terms) in lines.chunks_exact(width).zip(categorical.chunks_exact(fields)).zip(terms.chunks_exact(n_numeric * width)) {
+        for ((line, values), terms) in lines
+            .chunks_exact(width)
+            .zip(categorical.chunks_exact(fields))
+            .zip(terms.chunks_exact(n_numeric * width))
+        {
             all.extend_from_slice(line);
             for (&value, &unknown) in values.iter().zip(&self.unknown) {
                 let (row, unknown) = (self.rows.row(value), self.rows.row(unknown));
@@ -147,7 +165,11 @@ impl ServingCancellationNet {
     /// row-major. The numeric inputs and the bias are rows of the table like the categorical
     /// values, so a line's pre-activation is one loop over its rows.
     fn pre_activation(&self, categorical: &[u32], numeric: &[f32]) -> Vec<f32> {
-        assert_eq!(numeric.len(), categorical.len() / self.fields * self.linear.n_numeric(), "numeric inputs for every line");
+        assert_eq!(
+            numeric.len(),
+            categorical.len() / self.fields * self.linear.n_numeric(),
+            "numeric inputs for every line"
+        );
         let lines = categorical
             .chunks_exact(self.fields)
             .zip(numeric.chunks_exact(self.linear.n_numeric()))
@@ -156,7 +178,9 @@ impl ServingCancellationNet {
     }
 
     fn log_odds(&self, pre: &[f32]) -> Vec<f32> {
-        pre.chunks_exact(self.rows.width()).map(|row| self.output.mean(row, 0, |z| z) + linear_part(row)).collect()
+        pre.chunks_exact(self.rows.width())
+            .map(|row| self.output.mean(row, 0, |z| z) + linear_part(row))
+            .collect()
     }
 }
 
@@ -164,7 +188,11 @@ impl CancellationModel {
     /// The serving layout of this ensemble (see [`ServingCancellationNet`]); `field_offsets`
     /// are each categorical field's first embedding row (its values' rows run to the next
     /// field's first), `unknown_rows` each field's row of an unknown value.
-    pub fn for_serving(&self, field_offsets: &[u32], unknown_rows: &[u32]) -> ServingCancellationNet {
+    pub fn for_serving(
+        &self,
+        field_offsets: &[u32],
+        unknown_rows: &[u32],
+    ) -> ServingCancellationNet {
         let first = &self.members[0];
         let [_, dim] = first.embedding.weight.val().dims();
         let [inputs, _] = first.hidden.weight.val().dims();
@@ -173,8 +201,14 @@ impl CancellationModel {
         assert_eq!(inputs, fields * dim + n_numeric, "one offset per categorical field");
         assert_eq!(unknown_rows.len(), fields, "one unknown row per categorical field");
         let stack = Stacker::new(&self.members);
-        let field_of_row = |row: usize| field_offsets.partition_point(|&offset| offset as usize <= row) - 1;
-        let mut rows = stack.folded_table(|n| &n.embedding, |n| &n.hidden, |row| field_of_row(row) * dim, |n| &n.wide);
+        let field_of_row =
+            |row: usize| field_offsets.partition_point(|&offset| offset as usize <= row) - 1;
+        let mut rows = stack.folded_table(
+            |n| &n.embedding,
+            |n| &n.hidden,
+            |row| field_of_row(row) * dim,
+            |n| &n.wide,
+        );
         let linear = LinearRows::append(
             &mut rows,
             stack.folded_inputs(|n| &n.hidden, fields * dim, |n| &n.numeric_wide),
@@ -194,10 +228,17 @@ mod tests {
     /// first row) with non-zero wide weights, as after training.
     fn trained_ensemble(device: &Device) -> CancellationModel {
         device.seed(3);
-        let config = CancellationModelConfig::new(20, 3, 2).with_embedding_dim(4).with_hidden_dim(5).with_ensemble_size(3);
+        let config = CancellationModelConfig::new(20, 3, 2)
+            .with_embedding_dim(4)
+            .with_hidden_dim(5)
+            .with_ensemble_size(3);
         let mut model = config.init(device);
         for net in &mut model.members {
-            net.wide.weight = burn::module::Param::from_tensor(Tensor::random([20, 1], burn::tensor::Distribution::Normal(0.0, 1.0), device));
+            net.wide.weight = burn::module::Param::from_tensor(Tensor::random(
+                [20, 1],
+                burn::tensor::Distribution::Normal(0.0, 1.0),
+                device,
+            ));
         }
         model
     }
@@ -217,8 +258,12 @@ mod tests {
         let model = trained_ensemble(&device);
         let categorical = [1, 7, 19, 0, 3, 12];
         let numeric = float_matrix(vec![0.5, -1.0, 2.0, 0.1], 2, 2, &device);
-        let ensemble = to_f32_vec(model.forward(index_matrix(categorical.map(i64::from).to_vec(), 2, 3, &device), numeric.clone()));
-        let fused = model.for_serving(&OFFSETS, &OFFSETS).forward(&categorical, &to_f32_vec(numeric));
+        let ensemble = to_f32_vec(model.forward(
+            index_matrix(categorical.map(i64::from).to_vec(), 2, 3, &device),
+            numeric.clone(),
+        ));
+        let fused =
+            model.for_serving(&OFFSETS, &OFFSETS).forward(&categorical, &to_f32_vec(numeric));
         assert_close(&ensemble, &fused);
     }
 
@@ -226,7 +271,8 @@ mod tests {
     fn occluded_log_odds_are_those_of_the_occluded_rows() {
         let device = Device::flex();
         let model = trained_ensemble(&device);
-        let lines: [([u32; 3], [f32; 2]); 2] = [([1, 7, 19], [0.5, -1.0]), ([2, 4, 12], [2.0, 0.1])];
+        let lines: [([u32; 3], [f32; 2]); 2] =
+            [([1, 7, 19], [0.5, -1.0]), ([2, 4, 12], [2.0, 0.1])];
         // What the occlusions mean, row by row: the line, each field set to its unknown value,
         // each numeric input set to 0.
         let mut categorical = Vec::new();
@@ -249,7 +295,10 @@ mod tests {
             }
         }
         let rows = categorical.len() / 3;
-        let expected = to_f32_vec(model.forward(index_matrix(categorical, rows, 3, &device), float_matrix(numeric, rows, 2, &device)));
+        let expected = to_f32_vec(model.forward(
+            index_matrix(categorical, rows, 3, &device),
+            float_matrix(numeric, rows, 2, &device),
+        ));
         let serving = model.for_serving(&OFFSETS, &OFFSETS);
         let occluded = serving.forward_occluded(
             &lines.iter().flat_map(|l| l.0).collect::<Vec<_>>(),

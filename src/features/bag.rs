@@ -57,7 +57,11 @@ impl TokenBatch {
 }
 
 /// Σ_t w_t · embedding(token_t) per row: `[rows, width]` → `[rows, dim]`.
-pub fn weighted_bag(embedding: &Embedding, indices: Tensor<2, Int>, weights: Tensor<2>) -> Tensor<2> {
+pub fn weighted_bag(
+    embedding: &Embedding,
+    indices: Tensor<2, Int>,
+    weights: Tensor<2>,
+) -> Tensor<2> {
     let vectors = embedding.forward(indices);
     let [rows, _, dim] = vectors.dims();
     (vectors * weights.unsqueeze_dim::<3>(2)).sum_dim(1).reshape([rows, dim])
@@ -70,7 +74,11 @@ mod tests {
     #[test]
     fn pads_and_weights_rows() {
         let w = [text_weight(4); 4];
-        let batch = TokenBatch::new([(&[3u32, 4, 5, 6][..], &w[..]), (&[7][..], &[1.0][..]), (&[][..], &[][..])]);
+        let batch = TokenBatch::new([
+            (&[3u32, 4, 5, 6][..], &w[..]),
+            (&[7][..], &[1.0][..]),
+            (&[][..], &[][..]),
+        ]);
         assert_eq!((batch.rows, batch.width), (3, 4));
         assert_eq!(batch.indices, vec![3, 4, 5, 6, 7, 0, 0, 0, 0, 0, 0, 0]);
         assert_eq!(&batch.weights[..5], &[0.5, 0.5, 0.5, 0.5, 1.0]);

@@ -27,7 +27,12 @@ impl<'a, M> Stacker<'a, M> {
 
     fn mean_values(&self, values: impl Fn(&M) -> Vec<f32>) -> Vec<f32> {
         let k = self.members.len() as f32;
-        let sums = self.members.iter().map(values).reduce(|a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect()).unwrap_or_default();
+        let sums = self
+            .members
+            .iter()
+            .map(values)
+            .reduce(|a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect())
+            .unwrap_or_default();
         sums.into_iter().map(|v| v / k).collect()
     }
 
@@ -52,7 +57,11 @@ impl<'a, M> Stacker<'a, M> {
             for (v, vector) in vectors.chunks(dim).enumerate() {
                 let first = first_input(v);
                 rows.extend((0..hidden).map(|j| {
-                    vector.iter().enumerate().map(|(d, &e)| e as f64 * weight[(first + d) * hidden + j] as f64).sum::<f64>() as f32
+                    vector
+                        .iter()
+                        .enumerate()
+                        .map(|(d, &e)| e as f64 * weight[(first + d) * hidden + j] as f64)
+                        .sum::<f64>() as f32
                 }));
             }
             rows
@@ -65,18 +74,32 @@ impl<'a, M> Stacker<'a, M> {
     /// as many as `linear` has), side by side, then the members' mean of `linear`'s weights of
     /// the same inputs (a linear part beside the layer): `[inputs, k·hidden + 1]` row-major,
     /// matching the columns of [`Stacker::folded_table`].
-    pub fn folded_inputs(&self, layer: impl Fn(&M) -> &Linear, first: usize, linear: impl Fn(&M) -> &Linear) -> Vec<f32> {
+    pub fn folded_inputs(
+        &self,
+        layer: impl Fn(&M) -> &Linear,
+        first: usize,
+        linear: impl Fn(&M) -> &Linear,
+    ) -> Vec<f32> {
         let [_, hidden] = layer(&self.members[0]).weight.val().dims();
         let [inputs, _] = linear(&self.members[0]).weight.val().dims();
-        let weights = |member: &M| to_f32_vec(layer(member).weight.val())[first * hidden..(first + inputs) * hidden].to_vec();
-        self.side_by_side(inputs, hidden, weights, Some(self.mean_values(|m| to_f32_vec(linear(m).weight.val()))))
+        let weights = |member: &M| {
+            to_f32_vec(layer(member).weight.val())[first * hidden..(first + inputs) * hidden]
+                .to_vec()
+        };
+        self.side_by_side(
+            inputs,
+            hidden,
+            weights,
+            Some(self.mean_values(|m| to_f32_vec(linear(m).weight.val()))),
+        )
     }
 
     /// Every member's `layer` side by side, reading the same inputs: its weights `[inputs,
     /// k·outputs]` row-major (member m's in columns m·outputs…) and biases `[k·outputs]`.
     pub fn layers_side_by_side(&self, layer: impl Fn(&M) -> &Linear) -> (Vec<f32>, Vec<f32>) {
         let [inputs, outputs] = layer(&self.members[0]).weight.val().dims();
-        let weight = self.side_by_side(inputs, outputs, |m| to_f32_vec(layer(m).weight.val()), None);
+        let weight =
+            self.side_by_side(inputs, outputs, |m| to_f32_vec(layer(m).weight.val()), None);
         (weight, self.side_by_side(1, outputs, |m| bias_values(layer(m)), None))
     }
 
@@ -87,7 +110,13 @@ impl<'a, M> Stacker<'a, M> {
 
     /// `[rows, k·block (+ 1)]` row-major: each member's `rows × block` values (row-major) side
     /// by side, then `last` (one value a row), when given, in a last column.
-    fn side_by_side(&self, rows: usize, block: usize, values: impl Fn(&M) -> Vec<f32>, last: Option<Vec<f32>>) -> Vec<f32> {
+    fn side_by_side(
+        &self,
+        rows: usize,
+        block: usize,
+        values: impl Fn(&M) -> Vec<f32>,
+        last: Option<Vec<f32>>,
+    ) -> Vec<f32> {
         let width = self.members.len() * block + usize::from(last.is_some());
         let mut out = vec![0.0f32; rows * width];
         for (m, member) in self.members.iter().enumerate() {
@@ -103,14 +132,19 @@ impl<'a, M> Stacker<'a, M> {
 
     /// `[k·hidden + 1]`: each member's `layer` bias side by side, then `last`.
     pub fn folded_bias(&self, layer: impl Fn(&M) -> &Linear, last: f32) -> Vec<f32> {
-        let mut values: Vec<f32> = self.members.iter().flat_map(|m| bias_values(layer(m))).collect();
+        let mut values: Vec<f32> =
+            self.members.iter().flat_map(|m| bias_values(layer(m))).collect();
         values.push(last);
         values
     }
 
     /// Every member's `output` layer (reading its hidden units) as plain values (see
     /// [`MemberOutputs`]), to read the rows of `table`.
-    pub fn member_outputs(&self, output: impl Fn(&M) -> &Linear, table: &RowTable) -> MemberOutputs {
+    pub fn member_outputs(
+        &self,
+        output: impl Fn(&M) -> &Linear,
+        table: &RowTable,
+    ) -> MemberOutputs {
         let [hidden, outputs] = output(&self.members[0]).weight.val().dims();
         let mut weights = Vec::with_capacity(self.members.len() * outputs * hidden);
         let mut biases = Vec::with_capacity(self.members.len() * outputs);
@@ -122,7 +156,8 @@ impl<'a, M> Stacker<'a, M> {
             }
             biases.extend(bias_values(output(member)));
         }
-        let outputs = MemberOutputs { weights, biases, members: self.members.len(), hidden, outputs };
+        let outputs =
+            MemberOutputs { weights, biases, members: self.members.len(), hidden, outputs };
         assert_eq!(outputs.width(), table.width(), "output layers reading the folded rows");
         outputs
     }
@@ -176,7 +211,10 @@ impl RowTable {
 
     /// `Σ_t w_t · row[t]` over each bag's `(row, weight)` pairs, bag after bag: `[bags, width]`
     /// row-major.
-    pub fn bag_sums<B: IntoIterator<Item = (u32, f32)>>(&self, bags: impl ExactSizeIterator<Item = B>) -> Vec<f32> {
+    pub fn bag_sums<B: IntoIterator<Item = (u32, f32)>>(
+        &self,
+        bags: impl ExactSizeIterator<Item = B>,
+    ) -> Vec<f32> {
         let mut out = vec![0.0f32; bags.len() * self.width];
         for (sum, bag) in out.chunks_exact_mut(self.width).zip(bags) {
             for (index, weight) in bag {
@@ -225,15 +263,24 @@ impl LinearRows {
     }
 
     /// `bag`'s (row, weight) pairs, then the numeric `inputs`' and the bias's.
-    pub fn after<'a>(&self, bag: impl Iterator<Item = (u32, f32)> + 'a, inputs: &'a [f32]) -> impl Iterator<Item = (u32, f32)> + 'a {
+    pub fn after<'a>(
+        &self,
+        bag: impl Iterator<Item = (u32, f32)> + 'a,
+        inputs: &'a [f32],
+    ) -> impl Iterator<Item = (u32, f32)> + 'a {
         let this = *self;
-        bag.chain(inputs.iter().enumerate().map(move |(i, &x)| this.numeric_term(i, x))).chain([(self.bias, 1.0)])
+        bag.chain(inputs.iter().enumerate().map(move |(i, &x)| this.numeric_term(i, x)))
+            .chain([(self.bias, 1.0)])
     }
 }
 
 /// A layer's bias values (zeros when it has none).
 pub fn bias_values(linear: &Linear) -> Vec<f32> {
-    linear.bias.as_ref().map(|b| to_f32_vec(b.val())).unwrap_or_else(|| vec![0.0; linear.weight.val().dims()[1]])
+    linear
+        .bias
+        .as_ref()
+        .map(|b| to_f32_vec(b.val()))
+        .unwrap_or_else(|| vec![0.0; linear.weight.val().dims()[1]])
 }
 
 /// Every member's output layer as plain values, read on a folded pre-activation row of
@@ -256,7 +303,11 @@ impl MemberOutputs {
     /// Member `m`'s output `o` of the row `pre`.
     pub fn output(&self, pre: &[f32], m: usize, o: usize) -> f32 {
         let at = m * self.outputs + o;
-        self.biases[at] + relu_dot(&pre[m * self.hidden..][..self.hidden], &self.weights[at * self.hidden..][..self.hidden])
+        self.biases[at]
+            + relu_dot(
+                &pre[m * self.hidden..][..self.hidden],
+                &self.weights[at * self.hidden..][..self.hidden],
+            )
     }
 
     /// The members' mean of `f` of their output `o` of the row `pre`.
@@ -280,7 +331,12 @@ pub fn linear_part(pre: &[f32]) -> f32 {
 fn relu_dot(hidden: &[f32], weights: &[f32]) -> f32 {
     let mut lanes = [0.0f32; 8];
     let (hidden_chunks, weight_chunks) = (hidden.chunks_exact(8), weights.chunks_exact(8));
-    let rest: f32 = hidden_chunks.remainder().iter().zip(weight_chunks.remainder()).map(|(h, w)| h.max(0.0) * w).sum();
+    let rest: f32 = hidden_chunks
+        .remainder()
+        .iter()
+        .zip(weight_chunks.remainder())
+        .map(|(h, w)| h.max(0.0) * w)
+        .sum();
     for (h, w) in hidden_chunks.zip(weight_chunks) {
         for lane in 0..8 {
             lanes[lane] += h[lane].max(0.0) * w[lane];
@@ -308,7 +364,8 @@ mod tests {
         // Burn's way: select the rows (padding at index 0 with weight 0), weigh them, sum.
         let tensor = float_matrix(values, 6, 4, &device);
         let indices = index_matrix(vec![1, 5, 2, 3, 0, 0, 0, 0, 0], 3, 3, &device);
-        let weights = float_matrix(vec![0.5, -1.5, 2.0, 0.25, 0.0, 0.0, 0.0, 0.0, 0.0], 3, 3, &device);
+        let weights =
+            float_matrix(vec![0.5, -1.5, 2.0, 0.25, 0.0, 0.0, 0.0, 0.0, 0.0], 3, 3, &device);
         let selected = tensor.select(0, indices.reshape([9])).reshape([3, 3, 4]);
         let expected = to_f32_vec((selected * weights.reshape([3, 3, 1])).sum_dim(1));
         // The same bags without padding; the last is empty.
@@ -316,14 +373,18 @@ mod tests {
         let sums = table.bag_sums(bags.iter().map(|bag| bag.iter().copied()));
         assert_eq!(expected, sums);
         assert_eq!(&sums[8..], &[0.0; 4]);
-        let rows: Vec<f32> = [4, 1].iter().flat_map(|&r| (0..4).map(move |c| ((r * 4 + c) as f32 * 0.37).sin())).collect();
+        let rows: Vec<f32> = [4, 1]
+            .iter()
+            .flat_map(|&r| (0..4).map(move |c| ((r * 4 + c) as f32 * 0.37).sin()))
+            .collect();
         assert_eq!([table.row(4), table.row(1)].concat(), rows);
         // Appended rows sum like the others: a bias row weighed by 1, a numeric input's by its value.
         let mut table = table;
         let first = table.append(vec![1.0, 2.0, 3.0, 4.0, 0.5, 0.5, 0.5, 0.5]);
         assert_eq!(first, 6);
         let bag = [(3, 0.25), (first, 1.0), (first + 1, -2.0)];
-        let expected: Vec<f32> = (0..4).map(|c| ((12 + c) as f32 * 0.37).sin() * 0.25 + (c + 1) as f32 - 1.0).collect();
+        let expected: Vec<f32> =
+            (0..4).map(|c| ((12 + c) as f32 * 0.37).sin() * 0.25 + (c + 1) as f32 - 1.0).collect();
         assert_eq!(table.bag_sums([bag].iter().map(|b| b.iter().copied())), expected);
     }
 
@@ -332,8 +393,10 @@ mod tests {
         let device = Device::flex();
         device.seed(9);
         // Two members of 19 hidden units (two runs of eight and a remainder) and 3 outputs each.
-        let layers: Vec<Linear> = (0..2).map(|_| burn::nn::LinearConfig::new(19, 3).init(&device)).collect();
-        let outputs = Stacker::new(&layers).member_outputs(|l| l, &RowTable::new(vec![0.0; 39], 39));
+        let layers: Vec<Linear> =
+            (0..2).map(|_| burn::nn::LinearConfig::new(19, 3).init(&device)).collect();
+        let outputs =
+            Stacker::new(&layers).member_outputs(|l| l, &RowTable::new(vec![0.0; 39], 39));
         assert_eq!(outputs.width(), 39);
         let pre: Vec<f32> = (0..39).map(|i| (i as f32 * 0.71).sin()).collect();
         for (m, layer) in layers.iter().enumerate() {
@@ -344,11 +407,15 @@ mod tests {
             }
         }
         let mean = outputs.mean(&pre, 2, softplus);
-        let want = (softplus(outputs.output(&pre, 0, 2)) + softplus(outputs.output(&pre, 1, 2))) / 2.0;
+        let want =
+            (softplus(outputs.output(&pre, 0, 2)) + softplus(outputs.output(&pre, 1, 2))) / 2.0;
         assert_eq!(mean, want);
         assert_eq!(linear_part(&pre), pre[38]);
         for x in [-30.0f32, -1.5, 0.0, 0.7, 40.0, 200.0] {
-            assert!((softplus(x) - (x as f64).exp().ln_1p() as f32).abs() < 1e-6 * x.abs().max(1.0), "softplus({x})");
+            assert!(
+                (softplus(x) - (x as f64).exp().ln_1p() as f32).abs() < 1e-6 * x.abs().max(1.0),
+                "softplus({x})"
+            );
         }
     }
 }

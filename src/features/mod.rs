@@ -46,11 +46,16 @@ pub fn parse_iso_date(value: &str) -> Result<chrono::NaiveDate, String> {
         return Err("required (YYYY-MM-DD)".into());
     }
     let shaped = value.len() == 10
-        && value.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+        && value
+            .bytes()
+            .enumerate()
+            .all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
     // The shape is checked, so the fields are digits: no format-string parser on the request path.
     let number = |range: std::ops::Range<usize>| value[range].parse::<u32>().ok();
     shaped
-        .then(|| chrono::NaiveDate::from_ymd_opt(number(0..4)? as i32, number(5..7)?, number(8..10)?))
+        .then(|| {
+            chrono::NaiveDate::from_ymd_opt(number(0..4)? as i32, number(5..7)?, number(8..10)?)
+        })
         .flatten()
         .ok_or_else(|| format!("'{value}' is not a date of the form YYYY-MM-DD"))
 }
@@ -61,7 +66,10 @@ mod tests {
 
     #[test]
     fn parses_only_full_iso_dates() {
-        assert_eq!(parse_iso_date(" 2022-06-12 "), Ok(chrono::NaiveDate::from_ymd_opt(2022, 6, 12).unwrap()));
+        assert_eq!(
+            parse_iso_date(" 2022-06-12 "),
+            Ok(chrono::NaiveDate::from_ymd_opt(2022, 6, 12).unwrap())
+        );
         for bad in ["06-12-22", "2022-6-12", "2022-02-30", "20220612", "", "2022-06-12T00:00"] {
             assert!(parse_iso_date(bad).is_err(), "{bad}");
         }

@@ -12,7 +12,12 @@ pub fn push_uppercase(out: &mut String, value: &str) {
     push_cased(out, value, str::make_ascii_uppercase, char::to_uppercase);
 }
 
-fn push_cased<I: Iterator<Item = char>>(out: &mut String, value: &str, ascii: fn(&mut str), per_char: fn(char) -> I) {
+fn push_cased<I: Iterator<Item = char>>(
+    out: &mut String,
+    value: &str,
+    ascii: fn(&mut str),
+    per_char: fn(char) -> I,
+) {
     if value.is_ascii() {
         let start = out.len();
         out.push_str(value);
@@ -26,7 +31,8 @@ fn push_cased<I: Iterator<Item = char>>(out: &mut String, value: &str, ascii: fn
 /// "  mumbai " and "MUMBAI" are one key.
 pub fn normalize_key(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
-    for word in value.split(|c: char| c.is_whitespace() || c == '\u{a0}').filter(|w| !w.is_empty()) {
+    for word in value.split(|c: char| c.is_whitespace() || c == '\u{a0}').filter(|w| !w.is_empty())
+    {
         if !out.is_empty() {
             out.push(' ');
         }
@@ -39,7 +45,9 @@ pub fn normalize_key(value: &str) -> String {
 pub fn normalize_postal_code(value: &str) -> String {
     let key = normalize_key(value);
     match key.strip_suffix(".0") {
-        Some(digits) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => digits.to_owned(),
+        Some(digits) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
+            digits.to_owned()
+        }
         _ => key,
     }
 }
@@ -99,10 +107,14 @@ mod tests {
 
     #[test]
     fn case_helpers_agree_with_the_char_mappings() {
-        for value in ["Mixed CASE 5.0", "ÄÖÜ straße", "बहुत अच्छा", "İstanbul ǅ", ""] {
+        for value in ["Mixed CASE 5.0", "ÄÖÜ straße", "बहुत अच्छा", "İstanbul ǅ", ""]
+        {
             let mut lower = String::from("x");
             push_lowercase(&mut lower, value);
-            assert_eq!(lower, format!("x{}", value.chars().flat_map(char::to_lowercase).collect::<String>()));
+            assert_eq!(
+                lower,
+                format!("x{}", value.chars().flat_map(char::to_lowercase).collect::<String>())
+            );
             let mut upper = String::new();
             push_uppercase(&mut upper, value);
             assert_eq!(upper, value.chars().flat_map(char::to_uppercase).collect::<String>());

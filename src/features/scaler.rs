@@ -21,10 +21,7 @@ impl Standardizer {
             m2 += delta * (x - mean);
         }
         let std = if n > 1.0 { (m2 / n).sqrt() } else { 0.0 };
-        Self {
-            mean: if n > 0.0 { mean } else { 0.0 },
-            std: if std > 1e-12 { std } else { 1.0 },
-        }
+        Self { mean: if n > 0.0 { mean } else { 0.0 }, std: if std > 1e-12 { std } else { 1.0 } }
     }
 
     #[inline]

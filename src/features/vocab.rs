@@ -72,7 +72,11 @@ impl Vocabulary {
     }
 
     /// Like [`fit`](Self::fit), from values already counted.
-    pub fn from_counts(counts: impl IntoIterator<Item = (String, usize)>, min_count: usize, max_size: Option<usize>) -> Self {
+    pub fn from_counts(
+        counts: impl IntoIterator<Item = (String, usize)>,
+        min_count: usize,
+        max_size: Option<usize>,
+    ) -> Self {
         let mut frequent: Vec<(String, usize)> =
             counts.into_iter().filter(|(_, count)| *count >= min_count.max(1)).collect();
         frequent.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
@@ -106,10 +110,7 @@ impl Vocabulary {
 
     /// The value at `index`; `None` for the unknown index or past the end.
     pub fn token(&self, index: u32) -> Option<&str> {
-        index
-            .checked_sub(1)
-            .and_then(|i| self.tokens.get(i as usize))
-            .map(String::as_str)
+        index.checked_sub(1).and_then(|i| self.tokens.get(i as usize)).map(String::as_str)
     }
 
     /// Known values in index order.

@@ -31,7 +31,9 @@ impl SeriesHistory {
             (true, true) => "total".to_owned(),
             (false, true) => format!("category:{}", category.trim()),
             (true, false) => format!("region:{}", normalize_state(region)),
-            (false, false) => format!("category:{}+region:{}", category.trim(), normalize_state(region)),
+            (false, false) => {
+                format!("category:{}+region:{}", category.trim(), normalize_state(region))
+            }
         }
     }
 
@@ -39,7 +41,8 @@ impl SeriesHistory {
     /// the state normalisation).
     pub fn matches(&self, category: &str, region: &str) -> bool {
         normalize_key(&self.category) == normalize_key(category)
-            && (region.trim().is_empty() && self.region.is_empty() || normalize_state(region) == self.region)
+            && (region.trim().is_empty() && self.region.is_empty()
+                || normalize_state(region) == self.region)
     }
 }
 
@@ -86,7 +89,8 @@ impl ForecastEncoder {
     pub fn encode(&self, series: u32, history: &[f64], last_date: NaiveDate) -> EncodedWindow {
         let window = &history[history.len() - self.window_days..];
         let level = Self::level_of(window);
-        let mut inputs: Vec<f32> = window.iter().map(|v| (v.max(0.0).ln_1p() - level) as f32).collect();
+        let mut inputs: Vec<f32> =
+            window.iter().map(|v| (v.max(0.0).ln_1p() - level) as f32).collect();
         inputs.push(self.level.transform(level));
         let weekday = (last_date + Duration::days(1)).weekday().num_days_from_monday() as usize;
         inputs.extend((0..7).map(|d| (d == weekday) as u8 as f32));
@@ -116,7 +120,12 @@ mod tests {
 
     #[test]
     fn encodes_a_window_relative_to_its_level() {
-        let encoder = ForecastEncoder { window_days: 3, horizon_days: 2, series: vec![], level: Standardizer { mean: 0.0, std: 1.0 } };
+        let encoder = ForecastEncoder {
+            window_days: 3,
+            horizon_days: 2,
+            series: vec![],
+            level: Standardizer { mean: 0.0, std: 1.0 },
+        };
         let history = [9.0, 0.0, 0.0, 0.0];
         // 2022-04-03 is a Sunday: the first forecast day is a Monday.
         let e = encoder.encode(1, &history, NaiveDate::from_ymd_opt(2022, 4, 3).unwrap());

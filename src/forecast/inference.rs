@@ -38,7 +38,12 @@ pub struct Forecaster {
 }
 
 impl Forecaster {
-    pub fn new(encoder: ForecastEncoder, model: ForecastModel, calibration: ForecastCalibration, device: Device) -> Self {
+    pub fn new(
+        encoder: ForecastEncoder,
+        model: ForecastModel,
+        calibration: ForecastCalibration,
+        device: Device,
+    ) -> Self {
         Self { encoder, model: model.for_serving(), calibration, device }
     }
 
@@ -72,8 +77,10 @@ impl Forecaster {
     /// Forecasts of validated requests (history at least the window, horizon at most the
     /// model's).
     pub fn forecast(&self, requests: &[ForecastRequest<'_>]) -> Vec<Vec<ForecastPoint>> {
-        let windows: Vec<EncodedWindow> =
-            requests.iter().map(|r| self.encoder.encode(r.series as u32 + 1, r.history, r.last_date)).collect();
+        let windows: Vec<EncodedWindow> = requests
+            .iter()
+            .map(|r| self.encoder.encode(r.series as u32 + 1, r.history, r.last_date))
+            .collect();
         let scale = self.calibration.interval_scale;
         self.raw_quantiles(&windows)
             .into_iter()

@@ -31,8 +31,15 @@ pub fn save(
 }
 
 pub fn load(dir: &Path, device: &Device) -> Result<Forecaster, BundleError> {
-    let (config, encoder, calibration): (ForecastModelConfig, ForecastEncoder, ForecastCalibration) = FILES.read(dir)?;
-    if config.n_series != encoder.series.len() || config.n_inputs != encoder.n_inputs() || config.horizon_days != encoder.horizon_days {
+    let (config, encoder, calibration): (
+        ForecastModelConfig,
+        ForecastEncoder,
+        ForecastCalibration,
+    ) = FILES.read(dir)?;
+    if config.n_series != encoder.series.len()
+        || config.n_inputs != encoder.n_inputs()
+        || config.horizon_days != encoder.horizon_days
+    {
         return Err(FILES.incompatible_config(
             dir,
             format!(
@@ -50,7 +57,10 @@ pub fn load(dir: &Path, device: &Device) -> Result<Forecaster, BundleError> {
         return Err(FILES.incompatible_encoder(dir, "window_days and horizon_days must be > 0"));
     }
     if let Some(short) = encoder.series.iter().find(|s| s.values.len() < encoder.window_days) {
-        return Err(FILES.incompatible_encoder(dir, format!("series '{}' holds fewer days than the model's window", short.name)));
+        return Err(FILES.incompatible_encoder(
+            dir,
+            format!("series '{}' holds fewer days than the model's window", short.name),
+        ));
     }
     if !(calibration.interval_scale.is_finite() && calibration.interval_scale > 0.0) {
         return Err(FILES.incompatible_calibration(dir, "interval_scale must be finite and > 0"));

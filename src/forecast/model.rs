@@ -55,14 +55,17 @@ impl ForecastModelConfig {
             }),
             linear: LinearConfig::new(inputs, self.horizon_days * 3).init(device),
             hidden: deep.then(|| LinearConfig::new(inputs, self.hidden_dim).init(device)),
-            output: deep.then(|| LinearConfig::new(self.hidden_dim, self.horizon_days * 3).init(device)),
+            output: deep
+                .then(|| LinearConfig::new(self.hidden_dim, self.horizon_days * 3).init(device)),
             dropout: DropoutConfig::new(self.dropout).init(),
             activation: Relu::new(),
         }
     }
 
     pub fn init(&self, device: &Device) -> ForecastModel {
-        ForecastModel { members: (0..self.ensemble_size.max(1)).map(|_| self.init_net(device)).collect() }
+        ForecastModel {
+            members: (0..self.ensemble_size.max(1)).map(|_| self.init_net(device)).collect(),
+        }
     }
 }
 
@@ -91,7 +94,8 @@ impl ForecastNet {
         };
         let mut raw = self.linear.forward(x.clone());
         if let (Some(hidden), Some(output)) = (&self.hidden, &self.output) {
-            raw = raw + output.forward(self.dropout.forward(self.activation.forward(hidden.forward(x))));
+            raw = raw
+                + output.forward(self.dropout.forward(self.activation.forward(hidden.forward(x))));
         }
         let [_, width] = raw.dims();
         let raw = raw.reshape([batch, width / 3, 3]);
@@ -113,7 +117,9 @@ impl ForecastModel {
 
     /// Mean of the members' quantiles.
     pub fn forward(&self, series: Tensor<2, Int>, inputs: Tensor<2>) -> Tensor<3> {
-        crate::features::ensemble::average(&self.members, |m| m.forward(series.clone(), inputs.clone()))
+        crate::features::ensemble::average(&self.members, |m| {
+            m.forward(series.clone(), inputs.clone())
+        })
     }
 }
 
@@ -147,8 +153,12 @@ impl ServingForecastNet {
         let LinearMembers { weight, bias, members: k } = match self {
             ServingForecastNet::Members(model) => {
                 let batch = series.len();
-                let series = index_matrix(series.iter().map(|&s| i64::from(s)).collect(), batch, 1, device);
-                return to_f32_vec(model.forward(series, float_matrix(inputs.to_vec(), batch, inputs.len() / batch.max(1), device)));
+                let series =
+                    index_matrix(series.iter().map(|&s| i64::from(s)).collect(), batch, 1, device);
+                return to_f32_vec(model.forward(
+                    series,
+                    float_matrix(inputs.to_vec(), batch, inputs.len() / batch.max(1), device),
+                ));
             }
             ServingForecastNet::Linear(linear) => linear,
         };
@@ -166,10 +176,13 @@ impl ServingForecastNet {
                 }
             }
             // Member m's day d is raw[(m·horizon + d)·3..][..3]: raw below, median, raw above.
-            let mean = |d: usize, q: usize, f: fn(f32) -> f32| (0..k).map(|m| f(raw[(m * horizon + d) * 3 + q])).sum::<f32>() / k as f32;
+            let mean = |d: usize, q: usize, f: fn(f32) -> f32| {
+                (0..k).map(|m| f(raw[(m * horizon + d) * 3 + q])).sum::<f32>() / k as f32
+            };
             for d in 0..horizon {
                 let median = mean(d, 1, |z| z);
-                let (below, above) = (mean(d, 0, ensemble::softplus), mean(d, 2, ensemble::softplus));
+                let (below, above) =
+                    (mean(d, 0, ensemble::softplus), mean(d, 2, ensemble::softplus));
                 out.extend([median - below, median, median + above]);
             }
         }
@@ -204,12 +217,16 @@ mod tests {
                 .with_ensemble_size(3)
                 .init(&device);
             let series = index_matrix(vec![1, 4], 2, 1, &device);
-            let inputs = float_matrix((0..12).map(|i| i as f32 * 0.3 - 1.5).collect(), 2, 6, &device);
+            let inputs =
+                float_matrix((0..12).map(|i| i as f32 * 0.3 - 1.5).collect(), 2, 6, &device);
             let ensemble = to_f32_vec(model.forward(series.clone(), inputs.clone()));
             let serving = model.for_serving().forward(&[1, 4], &to_f32_vec(inputs), &device);
             assert_eq!(ensemble.len(), 2 * 4 * 3);
             for (a, b) in ensemble.iter().zip(&serving) {
-                assert!((a - b).abs() < 1e-5, "series_dim {series_dim}, hidden_dim {hidden_dim}: {ensemble:?} vs {serving:?}");
+                assert!(
+                    (a - b).abs() < 1e-5,
+                    "series_dim {series_dim}, hidden_dim {hidden_dim}: {ensemble:?} vs {serving:?}"
+                );
             }
         }
     }

@@ -52,7 +52,14 @@ pub fn for_each_token(input: &ProductInput<'_>, mut emit: impl FnMut(&str, Token
     }
     let department = (top_level_len > 0).then(|| &path[..top_level_len]);
     // A charm list price means a deeper discount in some departments than in others.
-    emit_with_department(&mut buffer, "lp", list_price_ending(input.list_price_inr), department, TokenKind::ListPrice, &mut emit);
+    emit_with_department(
+        &mut buffer,
+        "lp",
+        list_price_ending(input.list_price_inr),
+        department,
+        TokenKind::ListPrice,
+        &mut emit,
+    );
     let mut first = true;
     for_each_ngram(input.name, 2, MAX_NAME_WORDS, |gram, _| {
         if first {
@@ -72,7 +79,14 @@ pub fn for_each_token(input: &ProductInput<'_>, mut emit: impl FnMut(&str, Token
 
 /// Emits `<key>:<value>` and, when the product has a department (top category level),
 /// `<key>c:<value>|<department>`.
-fn emit_with_department(buffer: &mut String, key: &str, value: &str, department: Option<&str>, kind: TokenKind, emit: &mut impl FnMut(&str, TokenKind)) {
+fn emit_with_department(
+    buffer: &mut String,
+    key: &str,
+    value: &str,
+    department: Option<&str>,
+    kind: TokenKind,
+    emit: &mut impl FnMut(&str, TokenKind),
+) {
     buffer.clear();
     buffer.extend([key, ":", value]);
     emit(buffer, kind);
@@ -151,7 +165,9 @@ impl PriceEncoder {
             vocabulary: Vocabulary::fit(tokens.iter().map(String::as_str), min_count, None),
             log_list_price: Standardizer::fit(products.iter().map(|p| p.list_price_inr.ln())),
             rating: Standardizer::fit(products.iter().filter_map(|p| p.rating)),
-            log_rating_count: Standardizer::fit(products.iter().filter_map(|p| p.rating_count.map(f64::ln_1p))),
+            log_rating_count: Standardizer::fit(
+                products.iter().filter_map(|p| p.rating_count.map(f64::ln_1p)),
+            ),
         }
     }
 
@@ -183,7 +199,8 @@ impl PriceEncoder {
         let mut repeats = repeat.iter();
         known.retain(|_| !repeats.next().copied().unwrap_or(false));
         // Name n-grams share 1/√n; category levels, list-price endings and the brand weigh 1.
-        let word_weight = crate::features::bag::text_weight(known.iter().filter(|(_, word)| *word).count());
+        let word_weight =
+            crate::features::bag::text_weight(known.iter().filter(|(_, word)| *word).count());
         let tokens = known.iter().map(|&(index, _)| index).collect();
         let weights = known.iter().map(|&(_, word)| if word { word_weight } else { 1.0 }).collect();
         let log_list_price = input.list_price_inr.ln();

@@ -47,7 +47,8 @@ impl PricePredictor {
         if encoded.is_empty() {
             return Vec::new();
         }
-        let bags: Vec<Bag<'_>> = encoded.iter().map(|e| (e.tokens.as_slice(), e.weights.as_slice())).collect();
+        let bags: Vec<Bag<'_>> =
+            encoded.iter().map(|e| (e.tokens.as_slice(), e.weights.as_slice())).collect();
         let numeric: Vec<f32> = encoded.iter().flat_map(|e| e.numeric).collect();
         self.model.forward(&bags, &numeric).into_iter().map(|q| q.map(f64::from)).collect()
     }
@@ -60,11 +61,15 @@ impl PricePredictor {
         if products.len() <= PARALLEL_CHUNK {
             return self.predict_chunk(products);
         }
-        products.par_chunks(PARALLEL_CHUNK).flat_map_iter(|chunk| self.predict_chunk(chunk)).collect()
+        products
+            .par_chunks(PARALLEL_CHUNK)
+            .flat_map_iter(|chunk| self.predict_chunk(chunk))
+            .collect()
     }
 
     fn predict_chunk(&self, products: &[ProductInput<'_>]) -> Vec<PricePrediction> {
-        let encoded: Vec<EncodedProduct> = products.iter().map(|p| self.encoder.encode(p)).collect();
+        let encoded: Vec<EncodedProduct> =
+            products.iter().map(|p| self.encoder.encode(p)).collect();
         let scale = self.calibration.interval_scale;
         self.log_ratio_quantiles(&encoded)
             .into_iter()

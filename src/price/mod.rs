@@ -31,7 +31,8 @@ pub fn save(
 }
 
 pub fn load(dir: &Path, device: &Device) -> Result<PricePredictor, BundleError> {
-    let (config, encoder, calibration): (PriceModelConfig, PriceEncoder, PriceCalibration) = FILES.read(dir)?;
+    let (config, encoder, calibration): (PriceModelConfig, PriceEncoder, PriceCalibration) =
+        FILES.read(dir)?;
     if config.vocab_size != encoder.vocab_size() || config.n_numeric != features::N_NUMERIC {
         return Err(FILES.incompatible_config(
             dir,

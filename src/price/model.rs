@@ -3,7 +3,9 @@
 //! lower quantiles are the median ± a softplus, so they never cross.
 
 use crate::features::bag::{Bag, weighted_bag, weighted_tokens};
-use crate::features::ensemble::{self, LinearRows, MemberOutputs, RowTable, Stacker, bias_values, linear_part};
+use crate::features::ensemble::{
+    self, LinearRows, MemberOutputs, RowTable, Stacker, bias_values, linear_part,
+};
 use burn::module::Initializer;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig, Relu};
 use burn::prelude::*;
@@ -45,9 +47,12 @@ impl PriceModelConfig {
             embedding: EmbeddingConfig::new(self.vocab_size, self.embedding_dim)
                 .with_initializer(Initializer::Normal { mean: 0.0, std: 0.05 })
                 .init(device),
-            wide: EmbeddingConfig::new(self.vocab_size, 1).with_initializer(Initializer::Zeros).init(device),
+            wide: EmbeddingConfig::new(self.vocab_size, 1)
+                .with_initializer(Initializer::Zeros)
+                .init(device),
             numeric_wide: LinearConfig::new(self.n_numeric, 1).init(device),
-            hidden: LinearConfig::new(self.embedding_dim + self.n_numeric, self.hidden_dim).init(device),
+            hidden: LinearConfig::new(self.embedding_dim + self.n_numeric, self.hidden_dim)
+                .init(device),
             output: LinearConfig::new(self.hidden_dim, 3).init(device),
             dropout: DropoutConfig::new(self.dropout).init(),
             activation: Relu::new(),
@@ -55,24 +60,35 @@ impl PriceModelConfig {
     }
 
     pub fn init(&self, device: &Device) -> PriceModel {
-        PriceModel { members: (0..self.ensemble_size.max(1)).map(|_| self.init_net(device)).collect() }
+        PriceModel {
+            members: (0..self.ensemble_size.max(1)).map(|_| self.init_net(device)).collect(),
+        }
     }
 }
 
 impl PriceNet {
     /// Σ of the squared token weights (wide and embedding): the ridge penalty of training.
     pub fn token_weight_penalty(&self) -> Tensor<1> {
-        self.wide.weight.val().powi_scalar(2).sum() + self.embedding.weight.val().powi_scalar(2).sum()
+        self.wide.weight.val().powi_scalar(2).sum()
+            + self.embedding.weight.val().powi_scalar(2).sum()
     }
 
     /// `[batch, 3]`: P10, P50, P90 of ln(selling / list).
-    pub fn forward(&self, tokens: Tensor<2, Int>, weights: Tensor<2>, numeric: Tensor<2>) -> Tensor<2> {
+    pub fn forward(
+        &self,
+        tokens: Tensor<2, Int>,
+        weights: Tensor<2>,
+        numeric: Tensor<2>,
+    ) -> Tensor<2> {
         let bag = weighted_bag(&self.embedding, tokens.clone(), weights.clone());
         let wide = weighted_bag(&self.wide, tokens, weights);
         let [batch, _] = bag.dims();
         let deep = Tensor::cat(vec![bag, numeric.clone()], 1);
-        let deep = self.output.forward(self.dropout.forward(self.activation.forward(self.hidden.forward(deep))));
-        let median = deep.clone().slice([0..batch, 1..2]) + wide + self.numeric_wide.forward(numeric);
+        let deep = self
+            .output
+            .forward(self.dropout.forward(self.activation.forward(self.hidden.forward(deep))));
+        let median =
+            deep.clone().slice([0..batch, 1..2]) + wide + self.numeric_wide.forward(numeric);
         let below = softplus(deep.clone().slice([0..batch, 0..1]), 1.0);
         let above = softplus(deep.slice([0..batch, 2..3]), 1.0);
         Tensor::cat(vec![median.clone() - below, median.clone(), median + above], 1)
@@ -86,8 +102,15 @@ impl PriceModel {
     }
 
     /// Mean of the members' quantiles, `[batch, 3]`.
-    pub fn forward(&self, tokens: Tensor<2, Int>, weights: Tensor<2>, numeric: Tensor<2>) -> Tensor<2> {
-        crate::features::ensemble::average(&self.members, |m| m.forward(tokens.clone(), weights.clone(), numeric.clone()))
+    pub fn forward(
+        &self,
+        tokens: Tensor<2, Int>,
+        weights: Tensor<2>,
+        numeric: Tensor<2>,
+    ) -> Tensor<2> {
+        crate::features::ensemble::average(&self.members, |m| {
+            m.forward(tokens.clone(), weights.clone(), numeric.clone())
+        })
     }
 }
 
@@ -114,13 +137,24 @@ impl ServingPriceNet {
     /// P10, P50, P90 of each product: the ensemble mean of [`PriceModel::forward`].
     /// `bags` holds each product's tokens, `numeric` its numeric inputs (`[batch · n_numeric]`).
     pub fn forward(&self, bags: &[Bag<'_>], numeric: &[f32]) -> Vec<[f32; 3]> {
-        assert_eq!(numeric.len(), bags.len() * self.linear.n_numeric(), "numeric inputs for every product");
-        let products = bags.iter().zip(numeric.chunks_exact(self.linear.n_numeric())).map(|(bag, inputs)| self.linear.after(weighted_tokens(*bag), inputs));
+        assert_eq!(
+            numeric.len(),
+            bags.len() * self.linear.n_numeric(),
+            "numeric inputs for every product"
+        );
+        let products = bags
+            .iter()
+            .zip(numeric.chunks_exact(self.linear.n_numeric()))
+            .map(|(bag, inputs)| self.linear.after(weighted_tokens(*bag), inputs));
         let pre = self.table.bag_sums(products);
         pre.chunks_exact(self.table.width())
             .map(|row| {
                 let median = self.output.mean(row, 1, |z| z) + linear_part(row);
-                [median - self.output.mean(row, 0, ensemble::softplus), median, median + self.output.mean(row, 2, ensemble::softplus)]
+                [
+                    median - self.output.mean(row, 0, ensemble::softplus),
+                    median,
+                    median + self.output.mean(row, 2, ensemble::softplus),
+                ]
             })
             .collect()
     }
@@ -151,11 +185,18 @@ mod tests {
     fn the_serving_layout_computes_the_ensemble_mean() {
         let device = Device::flex();
         device.seed(5);
-        let config = PriceModelConfig::new(30, 2).with_embedding_dim(4).with_hidden_dim(6).with_ensemble_size(3);
+        let config = PriceModelConfig::new(30, 2)
+            .with_embedding_dim(4)
+            .with_hidden_dim(6)
+            .with_ensemble_size(3);
         let mut model = config.init(&device);
         // Non-zero wide weights, as after training.
         for net in &mut model.members {
-            net.wide.weight = burn::module::Param::from_tensor(Tensor::random([30, 1], burn::tensor::Distribution::Normal(0.0, 1.0), &device));
+            net.wide.weight = burn::module::Param::from_tensor(Tensor::random(
+                [30, 1],
+                burn::tensor::Distribution::Normal(0.0, 1.0),
+                &device,
+            ));
         }
         // Serving leaves the padding (index 0, weight 0) out of the bags.
         let tokens = index_matrix(vec![1, 7, 29, 0, 3, 12, 0, 0], 2, 4, &device);

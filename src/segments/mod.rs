@@ -19,7 +19,8 @@ pub enum SegmentKind {
 }
 
 impl SegmentKind {
-    pub const ALL: [SegmentKind; 3] = [SegmentKind::Product, SegmentKind::Customer, SegmentKind::Region];
+    pub const ALL: [SegmentKind; 3] =
+        [SegmentKind::Product, SegmentKind::Customer, SegmentKind::Region];
 
     /// Normalises a member id as training keyed it.
     pub fn member_key(self, id: &str) -> String {
@@ -113,7 +114,11 @@ pub struct SegmentSet {
 impl SegmentSet {
     /// Standardised features of raw figures (validated: finite, in the transform's domain).
     pub fn standardize(&self, figures: &[f64]) -> Vec<f64> {
-        self.features.iter().zip(figures).map(|(f, &x)| f.scaler.transform(f.transform.apply(x)) as f64).collect()
+        self.features
+            .iter()
+            .zip(figures)
+            .map(|(f, &x)| f.scaler.transform(f.transform.apply(x)) as f64)
+            .collect()
     }
 
     /// The nearest segment of standardised features, and the distance to its centroid.
@@ -121,7 +126,12 @@ impl SegmentSet {
         self.segments
             .iter()
             .map(|s| {
-                let d2: f64 = s.standardized_centroid.iter().zip(standardized).map(|(c, x)| (c - x).powi(2)).sum();
+                let d2: f64 = s
+                    .standardized_centroid
+                    .iter()
+                    .zip(standardized)
+                    .map(|(c, x)| (c - x).powi(2))
+                    .sum();
                 (s, d2.sqrt())
             })
             .min_by(|a, b| a.1.total_cmp(&b.1))
@@ -136,15 +146,30 @@ impl SegmentSet {
     fn validate(&self) -> Result<(), String> {
         let d = self.features.len();
         if self.segments.is_empty() || self.segments.len() != self.k {
-            return Err(format!("{:?}: k = {} but {} segments", self.kind, self.k, self.segments.len()));
+            return Err(format!(
+                "{:?}: k = {} but {} segments",
+                self.kind,
+                self.k,
+                self.segments.len()
+            ));
         }
         for s in &self.segments {
             if s.centroid.len() != d || s.standardized_centroid.len() != d {
-                return Err(format!("{:?}: segment {} has a centroid of the wrong size", self.kind, s.id));
+                return Err(format!(
+                    "{:?}: segment {} has a centroid of the wrong size",
+                    self.kind, s.id
+                ));
             }
         }
-        if let Some((id, m)) = self.members.iter().find(|(_, m)| m.segment as usize >= self.k || m.figures.len() != d) {
-            return Err(format!("{:?}: member {id} names segment {} or has {} figures", self.kind, m.segment, m.figures.len()));
+        if let Some((id, m)) =
+            self.members.iter().find(|(_, m)| m.segment as usize >= self.k || m.figures.len() != d)
+        {
+            return Err(format!(
+                "{:?}: member {id} names segment {} or has {} figures",
+                self.kind,
+                m.segment,
+                m.figures.len()
+            ));
         }
         Ok(())
     }
@@ -210,7 +235,12 @@ impl SegmentIndex {
     }
 }
 
-pub fn save(writer: &mut BundleWriter, sets: &[SegmentSet], bought_together: &BoughtTogether, config: serde_json::Value) -> Result<(), BundleError> {
+pub fn save(
+    writer: &mut BundleWriter,
+    sets: &[SegmentSet],
+    bought_together: &BoughtTogether,
+    config: serde_json::Value,
+) -> Result<(), BundleError> {
     writer.write_json(SEGMENTS_FILE, sets)?;
     writer.write_json(RULES_FILE, bought_together)?;
     writer.add_model(crate::bundle::model_names::SEGMENTS, config, &[SEGMENTS_FILE, RULES_FILE]);
@@ -220,7 +250,8 @@ pub fn save(writer: &mut BundleWriter, sets: &[SegmentSet], bought_together: &Bo
 pub fn load(dir: &Path) -> Result<SegmentIndex, BundleError> {
     let sets: Vec<SegmentSet> = read_json(dir, SEGMENTS_FILE)?;
     for set in &sets {
-        set.validate().map_err(|reason| BundleError::incompatible(dir.join(SEGMENTS_FILE), reason))?;
+        set.validate()
+            .map_err(|reason| BundleError::incompatible(dir.join(SEGMENTS_FILE), reason))?;
     }
     let bought_together: BoughtTogether = read_json(dir, RULES_FILE)?;
     Ok(SegmentIndex::new(sets, bought_together))
@@ -232,7 +263,11 @@ mod tests {
 
     #[test]
     fn assigns_to_the_nearest_centroid_with_the_training_scaling() {
-        let feature = |name: &str, transform| Feature { name: name.into(), transform, scaler: Standardizer { mean: 0.0, std: 1.0 } };
+        let feature = |name: &str, transform| Feature {
+            name: name.into(),
+            transform,
+            scaler: Standardizer { mean: 0.0, std: 1.0 },
+        };
         let segment = |id: u32, c: Vec<f64>| Segment {
             id,
             name: format!("s{id}"),
@@ -250,7 +285,10 @@ mod tests {
             k: 2,
             silhouette: 0.5,
             silhouette_by_k: BTreeMap::new(),
-            members: BTreeMap::from([("ODISHA".to_owned(), Member { segment: 1, figures: vec![10.0, 1.0], details: BTreeMap::new() })]),
+            members: BTreeMap::from([(
+                "ODISHA".to_owned(),
+                Member { segment: 1, figures: vec![10.0, 1.0], details: BTreeMap::new() },
+            )]),
         };
         let z = set.standardize(&[9.0, std::f64::consts::E - 1.0]);
         assert!((z[1] - 1.0).abs() < 1e-9);

@@ -31,9 +31,19 @@ pub struct SentimentEncoder {
 
 /// Calls `emit(ngram)` for the n-grams of title then text, among their first
 /// `max_words` words together.
-fn for_each_token(title: &str, text: &str, max_words: usize, mut emit: impl FnMut(&str)) -> TextStats {
+fn for_each_token(
+    title: &str,
+    text: &str,
+    max_words: usize,
+    mut emit: impl FnMut(&str),
+) -> TextStats {
     let title_stats = for_each_ngram(title, NGRAM_MAX, max_words, |gram, _| emit(gram));
-    let text_stats = for_each_ngram(text, NGRAM_MAX, max_words.saturating_sub(title_stats.words_used), |gram, _| emit(gram));
+    let text_stats = for_each_ngram(
+        text,
+        NGRAM_MAX,
+        max_words.saturating_sub(title_stats.words_used),
+        |gram, _| emit(gram),
+    );
     TextStats {
         words_total: title_stats.words_total + text_stats.words_total,
         words_used: title_stats.words_used + text_stats.words_used,
@@ -42,7 +52,12 @@ fn for_each_token(title: &str, text: &str, max_words: usize, mut emit: impl FnMu
 
 impl SentimentEncoder {
     /// Keeps n-grams found in at least `min_count` training reviews, at most `max_size`.
-    pub fn fit<'a>(texts: impl IntoIterator<Item = (&'a str, &'a str)>, min_count: usize, max_size: usize, max_words: usize) -> Self {
+    pub fn fit<'a>(
+        texts: impl IntoIterator<Item = (&'a str, &'a str)>,
+        min_count: usize,
+        max_size: usize,
+        max_words: usize,
+    ) -> Self {
         // Document frequency of each n-gram; (count, last document counted in).
         let mut counts: FastMap<String, (usize, usize)> = FastMap::default();
         for (document, (title, text)) in texts.into_iter().enumerate() {
@@ -55,18 +70,30 @@ impl SentimentEncoder {
             });
         }
         let documents = counts.values().map(|(_, last)| last + 1).max().unwrap_or(0);
-        let frequency: FastMap<String, usize> = counts.into_iter().map(|(g, (c, _))| (g, c)).collect();
-        let vocabulary = Vocabulary::from_counts(frequency.iter().map(|(g, c)| (g.clone(), *c)), min_count, Some(max_size));
-        let idf = std::iter::once(0.0)
-            .chain(vocabulary.tokens().iter().map(|g| (((1 + documents) as f64 / (1 + frequency[g]) as f64).ln() + 1.0) as f32))
-            .collect();
+        let frequency: FastMap<String, usize> =
+            counts.into_iter().map(|(g, (c, _))| (g, c)).collect();
+        let vocabulary = Vocabulary::from_counts(
+            frequency.iter().map(|(g, c)| (g.clone(), *c)),
+            min_count,
+            Some(max_size),
+        );
+        let idf =
+            std::iter::once(0.0)
+                .chain(vocabulary.tokens().iter().map(|g| {
+                    (((1 + documents) as f64 / (1 + frequency[g]) as f64).ln() + 1.0) as f32
+                }))
+                .collect();
         Self { vocabulary, idf }
     }
 
     /// Checks the file's parts agree.
     pub fn validated(self) -> Result<Self, String> {
         if self.idf.len() != self.vocabulary.len() {
-            return Err(format!("{} idf values for {} vocabulary entries", self.idf.len(), self.vocabulary.len()));
+            return Err(format!(
+                "{} idf values for {} vocabulary entries",
+                self.idf.len(),
+                self.vocabulary.len()
+            ));
         }
         if self.idf.iter().any(|w| !w.is_finite() || *w < 0.0) {
             return Err("idf values must be finite and >= 0".into());
@@ -80,7 +107,8 @@ impl SentimentEncoder {
         let mut weights: Vec<f32> = tokens.iter().map(|&t| self.idf[t as usize]).collect();
         let mut sorted = tokens.to_vec();
         sorted.sort_unstable();
-        let norm = sorted.iter().map(|&t| (self.idf[t as usize] as f64).powi(2)).sum::<f64>().sqrt() as f32;
+        let norm = sorted.iter().map(|&t| (self.idf[t as usize] as f64).powi(2)).sum::<f64>().sqrt()
+            as f32;
         if norm > 0.0 {
             weights.iter_mut().for_each(|w| *w /= norm);
         }
@@ -105,7 +133,8 @@ impl SentimentEncoder {
     /// The model input alone (no word map): for training and bulk scoring.
     pub fn encode_tokens(&self, title: &str, text: &str, max_words: usize) -> EncodedText {
         let mut tokens = Vec::new();
-        let stats = for_each_token(title, text, max_words, |gram| tokens.extend(self.vocabulary.get(gram)));
+        let stats =
+            for_each_token(title, text, max_words, |gram| tokens.extend(self.vocabulary.get(gram)));
         tokens.sort_unstable();
         tokens.dedup();
         let weights = self.weights(&tokens);
@@ -147,7 +176,12 @@ mod tests {
 
     #[test]
     fn encodes_title_and_text_and_maps_words_to_their_ngrams() {
-        let encoder = SentimentEncoder::fit([("Bad", "not good at all"), ("Good", "really good")], 1, 100, 100);
+        let encoder = SentimentEncoder::fit(
+            [("Bad", "not good at all"), ("Good", "really good")],
+            1,
+            100,
+            100,
+        );
         let e = encoder.encode("bad", "not good", 100);
         assert_eq!(e.tokens.len(), 4); // bad, not, good, "not good"
         assert_eq!(e.stats.words_total, 3);
@@ -156,7 +190,9 @@ mod tests {
         let norm: f32 = e.weights.iter().map(|w| w * w).sum();
         assert!((norm - 1.0).abs() < 1e-5);
         // "good" is in both documents, "bad" in one: rarer words weigh more.
-        let weight = |word: &str| e.weights[e.tokens.iter().position(|&t| t == encoder.vocabulary.index(word)).unwrap()];
+        let weight = |word: &str| {
+            e.weights[e.tokens.iter().position(|&t| t == encoder.vocabulary.index(word)).unwrap()]
+        };
         assert!(weight("bad") > weight("good"));
         let unknown = encoder.encode("", "zzz", 100);
         assert!(unknown.tokens.is_empty());

@@ -31,16 +31,30 @@ pub fn save(
 }
 
 pub fn load(dir: &Path, device: &Device) -> Result<SentimentPredictor, BundleError> {
-    let (config, encoder, calibration): (SentimentModelConfig, SentimentEncoder, SentimentCalibration) = FILES.read(dir)?;
+    let (config, encoder, calibration): (
+        SentimentModelConfig,
+        SentimentEncoder,
+        SentimentCalibration,
+    ) = FILES.read(dir)?;
     let encoder = encoder.validated().map_err(|reason| FILES.incompatible_encoder(dir, reason))?;
     if config.vocab_size != encoder.vocab_size() {
         return Err(FILES.incompatible_config(
             dir,
-            format!("the model config expects {} n-grams; the encoder has {}", config.vocab_size, encoder.vocab_size()),
+            format!(
+                "the model config expects {} n-grams; the encoder has {}",
+                config.vocab_size,
+                encoder.vocab_size()
+            ),
         ));
     }
-    if !(0.0..=1.0).contains(&calibration.threshold) || !calibration.platt_a.is_finite() || !calibration.platt_b.is_finite() {
-        return Err(FILES.incompatible_calibration(dir, "threshold must be in [0, 1], Platt parameters finite"));
+    if !(0.0..=1.0).contains(&calibration.threshold)
+        || !calibration.platt_a.is_finite()
+        || !calibration.platt_b.is_finite()
+    {
+        return Err(FILES.incompatible_calibration(
+            dir,
+            "threshold must be in [0, 1], Platt parameters finite",
+        ));
     }
     let model = FILES.load_record(dir, config.init(device))?;
     Ok(SentimentPredictor::new(encoder, model, calibration))

@@ -61,8 +61,11 @@ impl SentimentModelConfig {
                     .with_initializer(Initializer::Normal { mean: 0.0, std: 0.05 })
                     .init(device)
             }),
-            wide: EmbeddingConfig::new(self.vocab_size, 1).with_initializer(Initializer::Zeros).init(device),
-            hidden: deep.then(|| LinearConfig::new(self.embedding_dim, self.hidden_dim).init(device)),
+            wide: EmbeddingConfig::new(self.vocab_size, 1)
+                .with_initializer(Initializer::Zeros)
+                .init(device),
+            hidden: deep
+                .then(|| LinearConfig::new(self.embedding_dim, self.hidden_dim).init(device)),
             output: deep.then(|| LinearConfig::new(self.hidden_dim, 1).init(device)),
             intercept: (!deep).then(|| Param::from_tensor(Tensor::zeros([1], device))),
             dropout: DropoutConfig::new(self.dropout).init(),
@@ -71,7 +74,9 @@ impl SentimentModelConfig {
     }
 
     pub fn init(&self, device: &Device) -> SentimentModel {
-        SentimentModel { members: (0..self.ensemble_size.max(1)).map(|_| self.init_net(device)).collect() }
+        SentimentModel {
+            members: (0..self.ensemble_size.max(1)).map(|_| self.init_net(device)).collect(),
+        }
     }
 }
 
@@ -83,7 +88,8 @@ impl SentimentNet {
         let z = match (self.deep_part(), &self.intercept) {
             (Some((embedding, hidden, output)), _) => {
                 let bag = weighted_bag(embedding, tokens, weights);
-                wide + output.forward(self.dropout.forward(self.activation.forward(hidden.forward(bag))))
+                wide + output
+                    .forward(self.dropout.forward(self.activation.forward(hidden.forward(bag))))
             }
             (None, Some(intercept)) => wide + intercept.val().reshape([1, 1]),
             // Not built by `init_net` (a net without a deep part has an intercept).
@@ -115,7 +121,9 @@ impl SentimentModel {
 
     /// Mean of the members' log-odds, `[batch]`.
     pub fn forward(&self, tokens: Tensor<2, Int>, weights: Tensor<2>) -> Tensor<1> {
-        crate::features::ensemble::average(&self.members, |m| m.forward(tokens.clone(), weights.clone()))
+        crate::features::ensemble::average(&self.members, |m| {
+            m.forward(tokens.clone(), weights.clone())
+        })
     }
 }
 
@@ -149,10 +157,16 @@ impl ServingSentimentNet {
     /// reweighting, [`SentimentEncoder::rescale_without`](super::SentimentEncoder::rescale_without)).
     /// The sums are linear, so an occluded sum is (bag's sum − left-out rows' sum) · scale: a
     /// few rows a word rather than the whole bag again.
-    pub fn forward_occluded(&self, bags: &[Bag<'_>], occlusions: &[(usize, &[usize], f32)]) -> Vec<f32> {
+    pub fn forward_occluded(
+        &self,
+        bags: &[Bag<'_>],
+        occlusions: &[(usize, &[usize], f32)],
+    ) -> Vec<f32> {
         let width = self.table.width();
         let mut sums = self.table.token_bag_sums(bags);
-        let left_out = occlusions.iter().map(|&(bag, positions, _)| positions.iter().map(move |&p| (bags[bag].0[p], bags[bag].1[p])));
+        let left_out = occlusions.iter().map(|&(bag, positions, _)| {
+            positions.iter().map(move |&p| (bags[bag].0[p], bags[bag].1[p]))
+        });
         let left_out = self.table.bag_sums(left_out);
         sums.reserve(left_out.len());
         for (&(bag, _, scale), removed) in occlusions.iter().zip(left_out.chunks_exact(width)) {
@@ -189,11 +203,15 @@ impl SentimentModel {
                 n.deep_part().expect("every member of an ensemble has a deep part")
             }
             let table = stack.folded_table(|n| part(n).0, |n| part(n).1, |_| 0, |n| &n.wide);
-            let (bias, output) = (stack.folded_bias(|n| part(n).1, 0.0), stack.member_outputs(|n| part(n).2, &table));
+            let (bias, output) = (
+                stack.folded_bias(|n| part(n).1, 0.0),
+                stack.member_outputs(|n| part(n).2, &table),
+            );
             assert_eq!(bias.len(), table.width(), "a bias as wide as the folded rows");
             ServingSentimentNet { table, bias, output: Some(output) }
         } else {
-            let intercept = stack.mean(|n| n.intercept.as_ref().map_or(0.0, |b| to_f32_vec(b.val())[0]));
+            let intercept =
+                stack.mean(|n| n.intercept.as_ref().map_or(0.0, |b| to_f32_vec(b.val())[0]));
             ServingSentimentNet {
                 table: stack.mean_table(|n| &n.wide),
                 bias: vec![intercept],
@@ -206,8 +224,8 @@ impl SentimentModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sentiment::SentimentEncoder;
     use crate::features::{float_matrix, index_matrix, to_f32_vec};
+    use crate::sentiment::SentimentEncoder;
 
     #[test]
     fn the_serving_layout_computes_the_ensemble_mean() {
@@ -215,12 +233,23 @@ mod tests {
         device.seed(7);
         // With a deep part, and without one (a logistic regression on the bag).
         for hidden_dim in [5, 0] {
-            let config = SentimentModelConfig::new(25).with_embedding_dim(4).with_hidden_dim(hidden_dim).with_ensemble_size(3);
+            let config = SentimentModelConfig::new(25)
+                .with_embedding_dim(4)
+                .with_hidden_dim(hidden_dim)
+                .with_ensemble_size(3);
             let mut model = config.init(&device);
             for net in &mut model.members {
-                net.wide.weight = Param::from_tensor(Tensor::random([25, 1], burn::tensor::Distribution::Normal(0.0, 1.0), &device));
+                net.wide.weight = Param::from_tensor(Tensor::random(
+                    [25, 1],
+                    burn::tensor::Distribution::Normal(0.0, 1.0),
+                    &device,
+                ));
                 if let Some(intercept) = &mut net.intercept {
-                    *intercept = Param::from_tensor(Tensor::random([1], burn::tensor::Distribution::Normal(0.0, 1.0), &device));
+                    *intercept = Param::from_tensor(Tensor::random(
+                        [1],
+                        burn::tensor::Distribution::Normal(0.0, 1.0),
+                        &device,
+                    ));
                 }
             }
             assert_eq!(model.members[0].deep_part().is_some(), hidden_dim > 0);
@@ -234,7 +263,10 @@ mod tests {
             assert_eq!(ensemble.len(), 2);
             assert!(ensemble.iter().all(|z| z.abs() > 1e-3), "{ensemble:?}");
             for (a, b) in ensemble.iter().zip(&serving) {
-                assert!((a - b).abs() < 1e-5, "hidden_dim {hidden_dim}: {ensemble:?} vs {serving:?}");
+                assert!(
+                    (a - b).abs() < 1e-5,
+                    "hidden_dim {hidden_dim}: {ensemble:?} vs {serving:?}"
+                );
             }
         }
     }
@@ -243,10 +275,17 @@ mod tests {
     fn occluded_log_odds_are_those_of_the_reweighted_bags() {
         let device = Device::flex();
         device.seed(11);
-        let config = SentimentModelConfig::new(25).with_embedding_dim(4).with_hidden_dim(5).with_ensemble_size(3);
+        let config = SentimentModelConfig::new(25)
+            .with_embedding_dim(4)
+            .with_hidden_dim(5)
+            .with_ensemble_size(3);
         let mut model = config.init(&device);
         for net in &mut model.members {
-            net.wide.weight = Param::from_tensor(Tensor::random([25, 1], burn::tensor::Distribution::Normal(0.0, 1.0), &device));
+            net.wide.weight = Param::from_tensor(Tensor::random(
+                [25, 1],
+                burn::tensor::Distribution::Normal(0.0, 1.0),
+                &device,
+            ));
         }
         let serving = model.for_serving();
         // L2-normalised weights, as the encoder's; a bag's weights of the kept tokens, normalised again.
@@ -258,15 +297,23 @@ mod tests {
         let (weights_a, weights_b) = (normalised(&[1.0, 2.0, 0.5, 1.5]), normalised(&[0.7, 1.1]));
         let bags: [Bag<'_>; 2] = [(&tokens_a, &weights_a), (&tokens_b, &weights_b)];
         let left_out: [(usize, &[usize]); 4] = [(0, &[1]), (0, &[0, 3]), (1, &[1]), (1, &[0, 1])];
-        let occlusions = left_out.map(|(bag, positions)| (bag, positions, SentimentEncoder::rescale_without(bags[bag].1, positions)));
-        let mut explicit: Vec<(Vec<u32>, Vec<f32>)> = bags.iter().map(|(t, w)| (t.to_vec(), w.to_vec())).collect();
+        let occlusions = left_out.map(|(bag, positions)| {
+            (bag, positions, SentimentEncoder::rescale_without(bags[bag].1, positions))
+        });
+        let mut explicit: Vec<(Vec<u32>, Vec<f32>)> =
+            bags.iter().map(|(t, w)| (t.to_vec(), w.to_vec())).collect();
         for (bag, positions) in left_out {
             let (t, w) = bags[bag];
             let kept: Vec<usize> = (0..t.len()).filter(|p| !positions.contains(p)).collect();
-            let weights = if kept.is_empty() { Vec::new() } else { normalised(&kept.iter().map(|&p| w[p]).collect::<Vec<_>>()) };
+            let weights = if kept.is_empty() {
+                Vec::new()
+            } else {
+                normalised(&kept.iter().map(|&p| w[p]).collect::<Vec<_>>())
+            };
             explicit.push((kept.iter().map(|&p| t[p]).collect(), weights));
         }
-        let explicit_bags: Vec<Bag<'_>> = explicit.iter().map(|(t, w)| (t.as_slice(), w.as_slice())).collect();
+        let explicit_bags: Vec<Bag<'_>> =
+            explicit.iter().map(|(t, w)| (t.as_slice(), w.as_slice())).collect();
         let expected = serving.forward(&explicit_bags);
         let occluded = serving.forward_occluded(&bags, &occlusions);
         assert_eq!(expected.len(), occluded.len());
@@ -284,7 +331,11 @@ mod tests {
         let config = SentimentModelConfig::new(12).with_hidden_dim(0).with_ensemble_size(2);
         let mut model = config.init(&device);
         for net in &mut model.members {
-            net.wide.weight = Param::from_tensor(Tensor::random([12, 1], burn::tensor::Distribution::Normal(0.0, 1.0), &device));
+            net.wide.weight = Param::from_tensor(Tensor::random(
+                [12, 1],
+                burn::tensor::Distribution::Normal(0.0, 1.0),
+                &device,
+            ));
             net.intercept = Some(Param::from_tensor(Tensor::from_floats([0.25], &device)));
         }
         let dir = tempfile::tempdir().unwrap();
@@ -293,9 +344,13 @@ mod tests {
         let loaded = config.init(&device).try_load_file(&path).unwrap();
         let tokens = index_matrix(vec![2, 5, 11, 0], 2, 2, &device);
         let weights = float_matrix(vec![0.6, 0.8, 1.0, 0.0], 2, 2, &device);
-        assert_eq!(to_f32_vec(model.forward(tokens.clone(), weights.clone())), to_f32_vec(loaded.forward(tokens.clone(), weights.clone())));
+        assert_eq!(
+            to_f32_vec(model.forward(tokens.clone(), weights.clone())),
+            to_f32_vec(loaded.forward(tokens.clone(), weights.clone()))
+        );
         // A deep net's record does not fit a net without one.
-        let deep = SentimentModelConfig::new(12).with_hidden_dim(3).with_ensemble_size(2).init(&device);
+        let deep =
+            SentimentModelConfig::new(12).with_hidden_dim(3).with_ensemble_size(2).init(&device);
         assert!(deep.try_load_file(&path).is_err());
     }
 }

@@ -26,7 +26,12 @@ struct GuardState {
 }
 
 impl GuardLayer {
-    pub fn new(max_concurrent: usize, default_timeout: Option<Duration>, required_token: Option<String>, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        max_concurrent: usize,
+        default_timeout: Option<Duration>,
+        required_token: Option<String>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
             state: Arc::new(GuardState {
                 permits: Arc::new(Semaphore::new(max_concurrent)),
@@ -108,13 +113,17 @@ where
         if let Some(token) = state.required_token.as_deref().filter(|_| !is_health) {
             let header = request.headers().get("authorization").and_then(|v| v.to_str().ok());
             if !bearer_matches(header, token) {
-                return Box::pin(async { Ok(refuse(Status::unauthenticated("missing or wrong bearer token"))) });
+                return Box::pin(async {
+                    Ok(refuse(Status::unauthenticated("missing or wrong bearer token")))
+                });
             }
         }
         let Ok(permit) = state.permits.clone().try_acquire_owned() else {
             state.metrics.shed.inc();
             return Box::pin(async {
-                Ok(refuse(Status::resource_exhausted("server at its concurrency limit; retry with back-off")))
+                Ok(refuse(Status::resource_exhausted(
+                    "server at its concurrency limit; retry with back-off",
+                )))
             });
         };
         let header_timeout = request
@@ -136,7 +145,9 @@ where
             let result = match deadline {
                 Some(deadline) => match tokio::time::timeout(deadline, response).await {
                     Ok(result) => result,
-                    Err(_) => Ok(refuse(Status::deadline_exceeded("deadline exceeded before the answer was ready"))),
+                    Err(_) => Ok(refuse(Status::deadline_exceeded(
+                        "deadline exceeded before the answer was ready",
+                    ))),
                 },
                 None => response.await,
             };
@@ -151,10 +162,9 @@ where
 fn standard_size_status<B>(mut response: http::Response<B>) -> http::Response<B> {
     let headers = response.headers();
     let too_large = headers.get("grpc-status").is_some_and(|v| v == "11")
-        && headers
-            .get("grpc-message")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|m| m.contains("message%20length%20too%20large") || m.contains("message length too large"));
+        && headers.get("grpc-message").and_then(|v| v.to_str().ok()).is_some_and(|m| {
+            m.contains("message%20length%20too%20large") || m.contains("message length too large")
+        });
     if too_large {
         response.headers_mut().insert("grpc-status", http::HeaderValue::from_static("8"));
     }

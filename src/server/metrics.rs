@@ -61,19 +61,39 @@ impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("shopml");
         let requests = Family::<RpcCodeLabels, Counter>::default();
-        let latency = Family::<RpcLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
-        let batch_size = Family::<RpcLabels, Histogram, fn() -> Histogram>::new_with_constructor(batch_histogram as fn() -> Histogram);
+        let latency = Family::<RpcLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
+        let batch_size = Family::<RpcLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            batch_histogram as fn() -> Histogram,
+        );
         let in_flight = Gauge::default();
         let shed = Counter::default();
         let reloads = Family::<ResultLabels, Counter>::default();
         let bundle_info = Family::<VersionLabels, Gauge>::default();
         registry.register("requests", "gRPC requests by RPC and status code", requests.clone());
-        registry.register("request_duration_seconds", "Time to answer a gRPC request", latency.clone());
+        registry.register(
+            "request_duration_seconds",
+            "Time to answer a gRPC request",
+            latency.clone(),
+        );
         registry.register("batch_size", "Items per prediction request", batch_size.clone());
         registry.register("in_flight_requests", "gRPC requests being served", in_flight.clone());
-        registry.register("shed_requests", "Requests refused with RESOURCE_EXHAUSTED by the concurrency limit", shed.clone());
-        registry.register("model_reloads", "Bundle loads by result (success, failure)", reloads.clone());
-        registry.register("bundle_info", "The bundle version serving (value 1)", bundle_info.clone());
+        registry.register(
+            "shed_requests",
+            "Requests refused with RESOURCE_EXHAUSTED by the concurrency limit",
+            shed.clone(),
+        );
+        registry.register(
+            "model_reloads",
+            "Bundle loads by result (success, failure)",
+            reloads.clone(),
+        );
+        registry.register(
+            "bundle_info",
+            "The bundle version serving (value 1)",
+            bundle_info.clone(),
+        );
         Self {
             registry,
             requests,
@@ -115,7 +135,8 @@ impl Metrics {
     /// The text exposition format.
     pub fn encode(&self) -> String {
         let mut out = String::new();
-        prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
         out
     }
 }

@@ -19,12 +19,8 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 /// Services whose health is reported (and "" for the server as a whole).
-const HEALTH_SERVICES: [&str; 4] = [
-    "",
-    "shopml.v1.PredictionService",
-    "shopml.v1.SegmentService",
-    "shopml.v1.ModelService",
-];
+const HEALTH_SERVICES: [&str; 4] =
+    ["", "shopml.v1.PredictionService", "shopml.v1.SegmentService", "shopml.v1.ModelService"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -94,9 +90,15 @@ impl RunningServer {
     }
 
     /// Runs until `signal` resolves, then drains like [`shutdown`](Self::shutdown).
-    pub async fn run_until(self, signal: impl std::future::Future<Output = ()>) -> Result<(), ServeError> {
+    pub async fn run_until(
+        self,
+        signal: impl std::future::Future<Output = ()>,
+    ) -> Result<(), ServeError> {
         signal.await;
-        tracing::info!(grace_ms = self.grace.as_millis() as u64, "shutdown requested: draining in-flight requests");
+        tracing::info!(
+            grace_ms = self.grace.as_millis() as u64,
+            "shutdown requested: draining in-flight requests"
+        );
         self.shutdown().await
     }
 
@@ -121,18 +123,31 @@ pub async fn start(settings: Settings) -> Result<RunningServer, ServeError> {
     let registry = Arc::new(ModelRegistry::new(
         settings.server.bundle_dir.clone(),
         metrics.clone(),
-        Some(Box::new(HealthListener { reporter: reporter.clone(), shutting_down: shutdown_rx.clone() })),
+        Some(Box::new(HealthListener {
+            reporter: reporter.clone(),
+            shutting_down: shutdown_rx.clone(),
+        })),
     ));
 
     let listener = tokio::net::TcpListener::bind(&settings.server.listen)
         .await
         .map_err(|source| ServeError::Bind { addr: settings.server.listen.clone(), source })?;
-    let addr = listener.local_addr().map_err(|source| ServeError::Bind { addr: settings.server.listen.clone(), source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| ServeError::Bind { addr: settings.server.listen.clone(), source })?;
 
     let metrics_addr = if settings.server.metrics_listen.trim().is_empty() {
         None
     } else {
-        Some(start_metrics_http(&settings.server.metrics_listen, metrics.clone(), registry.clone(), shutdown_rx.clone()).await?)
+        Some(
+            start_metrics_http(
+                &settings.server.metrics_listen,
+                metrics.clone(),
+                registry.clone(),
+                shutdown_rx.clone(),
+            )
+            .await?,
+        )
     };
 
     // First load, then watch the bundle directory for new versions.
@@ -165,16 +180,15 @@ pub async fn start(settings: Settings) -> Result<RunningServer, ServeError> {
         token.clone().filter(|_| settings.auth.require_for_all),
         metrics.clone(),
     );
-    let prediction = proto::prediction_service_server::PredictionServiceServer::new(PredictionApi::new(
-        registry.clone(),
-        settings.models.clone(),
-        settings.limits.clone(),
-    ))
+    let prediction = proto::prediction_service_server::PredictionServiceServer::new(
+        PredictionApi::new(registry.clone(), settings.models.clone(), settings.limits.clone()),
+    )
     .max_decoding_message_size(max_bytes)
     .max_encoding_message_size(max_bytes);
-    let segments = proto::segment_service_server::SegmentServiceServer::new(SegmentApi::new(registry.clone()))
-        .max_decoding_message_size(max_bytes)
-        .max_encoding_message_size(max_bytes);
+    let segments =
+        proto::segment_service_server::SegmentServiceServer::new(SegmentApi::new(registry.clone()))
+            .max_decoding_message_size(max_bytes)
+            .max_encoding_message_size(max_bytes);
     let model = proto::model_service_server::ModelServiceServer::new(ModelApi::new(
         registry.clone(),
         token,
@@ -186,9 +200,12 @@ pub async fn start(settings: Settings) -> Result<RunningServer, ServeError> {
     let mut builder = tonic::transport::Server::builder();
     if !settings.tls.cert_path.is_empty() {
         let (cert_path, key_path) = (&settings.tls.cert_path, &settings.tls.key_path);
-        let read = |path: &str| std::fs::read(path).map_err(|e| ServeError::Tls(format!("{path}: {e}")));
+        let read =
+            |path: &str| std::fs::read(path).map_err(|e| ServeError::Tls(format!("{path}: {e}")));
         let identity = tonic::transport::Identity::from_pem(read(cert_path)?, read(key_path)?);
-        builder = builder.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity)).map_err(|e| {
+        builder = builder
+            .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
+            .map_err(|e| {
             // tonic's own message is only "transport error"; the reason is in its sources.
             let mut reason = e.to_string();
             let mut source = std::error::Error::source(&e);
@@ -214,7 +231,9 @@ pub async fn start(settings: Settings) -> Result<RunningServer, ServeError> {
     };
     // TCP_NODELAY: without it small responses wait on delayed ACKs (~40 ms per call).
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-    let serve = tokio::spawn(async move { router.serve_with_incoming_shutdown(incoming, signal).await.map_err(ServeError::from) });
+    let serve = tokio::spawn(async move {
+        router.serve_with_incoming_shutdown(incoming, signal).await.map_err(ServeError::from)
+    });
     tracing::info!(%addr, metrics = ?metrics_addr, bundle_dir = %settings.server.bundle_dir.display(), "shopml-server listening");
     Ok(RunningServer {
         addr,
@@ -237,7 +256,9 @@ async fn start_metrics_http(
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|source| ServeError::Bind { addr: listen.to_owned(), source })?;
-    let addr = listener.local_addr().map_err(|source| ServeError::Bind { addr: listen.to_owned(), source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| ServeError::Bind { addr: listen.to_owned(), source })?;
     let app = axum::Router::new()
         .route(
             "/metrics",
@@ -245,7 +266,10 @@ async fn start_metrics_http(
                 let metrics = metrics.clone();
                 async move {
                     (
-                        [(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+                        [(
+                            axum::http::header::CONTENT_TYPE,
+                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        )],
                         metrics.encode(),
                     )
                 }
@@ -257,7 +281,11 @@ async fn start_metrics_http(
             get(move || {
                 let ready = registry.is_ready();
                 async move {
-                    if ready { (StatusCode::OK, "ready") } else { (StatusCode::SERVICE_UNAVAILABLE, "no bundle loaded") }
+                    if ready {
+                        (StatusCode::OK, "ready")
+                    } else {
+                        (StatusCode::SERVICE_UNAVAILABLE, "no bundle loaded")
+                    }
                 }
             }),
         );

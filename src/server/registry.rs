@@ -3,7 +3,9 @@
 //! `Arc` of the bundle they started with and finish on it.
 
 use super::metrics::Metrics;
-use crate::bundle::{BundleError, LoadedBundle, MANIFEST_FILE, Manifest, read_json, resolve_bundle_dir};
+use crate::bundle::{
+    BundleError, LoadedBundle, MANIFEST_FILE, Manifest, read_json, resolve_bundle_dir,
+};
 use crate::error::ShopError;
 use arc_swap::ArcSwapOption;
 use chrono::{DateTime, Utc};
@@ -43,7 +45,11 @@ pub struct ModelRegistry {
 }
 
 impl ModelRegistry {
-    pub fn new(bundle_dir: PathBuf, metrics: Arc<Metrics>, listener: Option<Box<dyn LifecycleListener>>) -> Self {
+    pub fn new(
+        bundle_dir: PathBuf,
+        metrics: Arc<Metrics>,
+        listener: Option<Box<dyn LifecycleListener>>,
+    ) -> Self {
         Self {
             bundle: ArcSwapOption::empty(),
             bundle_dir,
@@ -83,25 +89,26 @@ impl ModelRegistry {
         let current = self.bundle.load_full();
         let current_version = current.as_ref().map(|b| b.version().to_owned());
         let serving = current_version.clone();
-        let loaded = tokio::task::spawn_blocking(move || -> Result<Option<LoadedBundle>, BundleError> {
-            let resolved = resolve_bundle_dir(&dir)?;
-            if let Some(serving) = serving {
-                let manifest: Manifest = read_json(&resolved, MANIFEST_FILE)?;
-                if manifest.bundle_version == serving {
-                    return Ok(None);
+        let loaded =
+            tokio::task::spawn_blocking(move || -> Result<Option<LoadedBundle>, BundleError> {
+                let resolved = resolve_bundle_dir(&dir)?;
+                if let Some(serving) = serving {
+                    let manifest: Manifest = read_json(&resolved, MANIFEST_FILE)?;
+                    if manifest.bundle_version == serving {
+                        return Ok(None);
+                    }
                 }
-            }
-            let bundle = LoadedBundle::load(&resolved)?;
-            bundle.models.warm_up();
-            Ok(Some(bundle))
-        })
-        .await
-        .unwrap_or_else(|join| {
-            Err(BundleError::Corrupt {
-                path: self.bundle_dir.clone(),
-                reason: format!("loading panicked: {join}"),
+                let bundle = LoadedBundle::load(&resolved)?;
+                bundle.models.warm_up();
+                Ok(Some(bundle))
             })
-        });
+            .await
+            .unwrap_or_else(|join| {
+                Err(BundleError::Corrupt {
+                    path: self.bundle_dir.clone(),
+                    reason: format!("loading panicked: {join}"),
+                })
+            });
         match loaded {
             Ok(None) => Ok(ReloadOutcome {
                 reloaded: false,
@@ -141,7 +148,11 @@ impl ModelRegistry {
     /// Polls the bundle directory and reloads when a new complete version appears. A version
     /// that failed is retried only after a back-off (a read can straddle a directory swap; a
     /// truly broken bundle should not flood the log).
-    pub async fn watch(self: Arc<Self>, interval: Duration, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    pub async fn watch(
+        self: Arc<Self>,
+        interval: Duration,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -151,7 +162,10 @@ impl ModelRegistry {
             }
             let dir = self.bundle_dir.clone();
             let found = tokio::task::spawn_blocking(move || {
-                resolve_bundle_dir(&dir).ok().and_then(|d| read_json::<Manifest>(&d, MANIFEST_FILE).ok()).map(|m| m.bundle_version)
+                resolve_bundle_dir(&dir)
+                    .ok()
+                    .and_then(|d| read_json::<Manifest>(&d, MANIFEST_FILE).ok())
+                    .map(|m| m.bundle_version)
             })
             .await
             .ok()
@@ -159,7 +173,9 @@ impl ModelRegistry {
             let Some(found) = found else { continue };
             let serving = self.bundle.load().as_ref().map(|b| b.version().to_owned());
             let backing_off = self.last_failure().is_some_and(|f| {
-                f.version.as_ref() == Some(&found) && Utc::now() - f.at < chrono::Duration::from_std(interval * 15).unwrap_or_default()
+                f.version.as_ref() == Some(&found)
+                    && Utc::now() - f.at
+                        < chrono::Duration::from_std(interval * 15).unwrap_or_default()
             });
             if Some(&found) != serving.as_ref() && !backing_off {
                 let _ = self.reload(None).await;

@@ -34,11 +34,16 @@ pub(crate) async fn observed<T>(
 pub(crate) const INLINE_ROWS: usize = 64;
 
 /// Runs CPU-bound model work: inline when small, on the blocking pool when large.
-pub(crate) async fn compute<T: Send + 'static>(rows: usize, work: impl FnOnce() -> T + Send + 'static) -> Result<T, ShopError> {
+pub(crate) async fn compute<T: Send + 'static>(
+    rows: usize,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ShopError> {
     if rows <= INLINE_ROWS {
         Ok(work())
     } else {
-        tokio::task::spawn_blocking(work).await.map_err(|e| ShopError::Internal(format!("model task failed: {e}")))
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| ShopError::Internal(format!("model task failed: {e}")))
     }
 }
 
@@ -48,7 +53,10 @@ pub(crate) fn check_batch(field: &str, len: usize, max: usize) -> Result<(), Sho
         return Err(ShopError::invalid(field, "at least one item is required"));
     }
     if len > max {
-        return Err(ShopError::invalid(field, format!("{len} items; at most {max} per call (limits.max_batch_size)")));
+        return Err(ShopError::invalid(
+            field,
+            format!("{len} items; at most {max} per call (limits.max_batch_size)"),
+        ));
     }
     Ok(())
 }

@@ -18,7 +18,11 @@ pub struct ModelApi {
 }
 
 impl ModelApi {
-    pub fn new(registry: Arc<ModelRegistry>, admin_token: Option<String>, forecast_max_horizon_days: u32) -> Self {
+    pub fn new(
+        registry: Arc<ModelRegistry>,
+        admin_token: Option<String>,
+        forecast_max_horizon_days: u32,
+    ) -> Self {
         Self { registry, admin_token, forecast_max_horizon_days }
     }
 }
@@ -67,7 +71,10 @@ fn model_info(bundle: &LoadedBundle, name: &str, config: &serde_json::Value) -> 
 
 #[tonic::async_trait]
 impl proto::model_service_server::ModelService for ModelApi {
-    async fn get_model_info(&self, _request: Request<proto::GetModelInfoRequest>) -> Result<Response<proto::GetModelInfoResponse>, Status> {
+    async fn get_model_info(
+        &self,
+        _request: Request<proto::GetModelInfoRequest>,
+    ) -> Result<Response<proto::GetModelInfoResponse>, Status> {
         let metrics = self.registry.metrics().clone();
         observed(&metrics, "GetModelInfo", None, async {
             let failure = self.registry.last_failure();
@@ -80,12 +87,24 @@ impl proto::model_service_server::ModelService for ModelApi {
                 created_at: manifest.created_at.to_rfc3339(),
                 loaded_at: bundle.loaded_at.to_rfc3339(),
                 bundle_path: bundle.dir.display().to_string(),
-                data_fingerprint: manifest.data_fingerprint.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-                models: manifest.models.iter().map(|(name, entry)| model_info(&bundle, name, &entry.config)).collect(),
+                data_fingerprint: manifest
+                    .data_fingerprint
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+                models: manifest
+                    .models
+                    .iter()
+                    .map(|(name, entry)| model_info(&bundle, name, &entry.config))
+                    .collect(),
                 metrics_json: bundle.metrics.to_string(),
                 last_reload_error: failure.as_ref().map(|f| f.message.clone()).unwrap_or_default(),
                 last_reload_error_at: failure.map(|f| f.at.to_rfc3339()).unwrap_or_default(),
-                forecast_max_horizon_days: if forecaster.is_empty() { 0 } else { self.forecast_max_horizon_days },
+                forecast_max_horizon_days: if forecaster.is_empty() {
+                    0
+                } else {
+                    self.forecast_max_horizon_days
+                },
                 forecast_window_days: super::prediction::forecast_window_days(&bundle),
                 forecast_series: forecaster,
             })
@@ -93,11 +112,16 @@ impl proto::model_service_server::ModelService for ModelApi {
         .await
     }
 
-    async fn reload_models(&self, request: Request<proto::ReloadModelsRequest>) -> Result<Response<proto::ReloadModelsResponse>, Status> {
+    async fn reload_models(
+        &self,
+        request: Request<proto::ReloadModelsRequest>,
+    ) -> Result<Response<proto::ReloadModelsResponse>, Status> {
         if let Some(token) = &self.admin_token {
             let header = request.metadata().get("authorization").and_then(|v| v.to_str().ok());
             if !bearer_matches(header, token) {
-                return Err(Status::unauthenticated("ReloadModels requires the admin bearer token"));
+                return Err(Status::unauthenticated(
+                    "ReloadModels requires the admin bearer token",
+                ));
             }
         }
         let path = request.into_inner().bundle_path;

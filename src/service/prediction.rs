@@ -3,11 +3,11 @@
 use super::{check_batch, compute, observed};
 use crate::bundle::LoadedBundle;
 use crate::cancellation::{CheckoutLine, OrderRisk, RiskBand, RiskThresholds};
-use crate::forecast::{ForecastRequest, SeriesHistory};
-use crate::price::{PricePrediction, ProductInput};
 use crate::config::{LimitSettings, ModelSettings};
 use crate::error::{ShopError, within};
 use crate::features::parse_iso_date;
+use crate::forecast::{ForecastRequest, SeriesHistory};
+use crate::price::{PricePrediction, ProductInput};
 use crate::proto;
 use crate::server::registry::ModelRegistry;
 use chrono::{Duration, NaiveDate};
@@ -29,8 +29,16 @@ impl PredictionApi {
     fn thresholds(&self, bundle: RiskThresholds) -> RiskThresholds {
         let m = &self.models;
         RiskThresholds {
-            low_below: if m.cancellation_risk_low_below >= 0.0 { m.cancellation_risk_low_below } else { bundle.low_below },
-            high_from: if m.cancellation_risk_high_from >= 0.0 { m.cancellation_risk_high_from } else { bundle.high_from },
+            low_below: if m.cancellation_risk_low_below >= 0.0 {
+                m.cancellation_risk_low_below
+            } else {
+                bundle.low_below
+            },
+            high_from: if m.cancellation_risk_high_from >= 0.0 {
+                m.cancellation_risk_high_from
+            } else {
+                bundle.high_from
+            },
         }
     }
 
@@ -54,25 +62,48 @@ impl PredictionApi {
         // Model rows: each line, and its occlusions when explained.
         let rows: usize = requests
             .iter()
-            .map(|r| r.order.as_ref().map_or(0, |o| o.lines.len()) * if r.skip_explanations || top_reasons == 0 { 1 } else { crate::cancellation::inference::ROWS_PER_EXPLAINED_LINE })
+            .map(|r| {
+                r.order.as_ref().map_or(0, |o| o.lines.len())
+                    * if r.skip_explanations || top_reasons == 0 {
+                        1
+                    } else {
+                        crate::cancellation::inference::ROWS_PER_EXPLAINED_LINE
+                    }
+            })
             .sum();
-        let thresholds = self.thresholds(bundle.models.cancellation.as_ref().expect("checked above").calibration().risk_thresholds);
+        let thresholds = self.thresholds(
+            bundle
+                .models
+                .cancellation
+                .as_ref()
+                .expect("checked above")
+                .calibration()
+                .risk_thresholds,
+        );
         let worker = bundle.clone();
         let responses = compute(rows, move || {
             let predictor = worker.models.cancellation.as_ref().expect("checked above");
             // Explanations are computed in one pass for the orders that want them, and
             // separately for those that skip them.
-            let (explained, plain): (Vec<_>, Vec<_>) = requests.iter().enumerate().partition(|(_, r)| !r.skip_explanations);
-            let mut out: Vec<Option<proto::PredictCancellationResponse>> = vec![None; requests.len()];
+            let (explained, plain): (Vec<_>, Vec<_>) =
+                requests.iter().enumerate().partition(|(_, r)| !r.skip_explanations);
+            let mut out: Vec<Option<proto::PredictCancellationResponse>> =
+                vec![None; requests.len()];
             for (group, reasons) in [(explained, top_reasons), (plain, 0)] {
                 if group.is_empty() {
                     continue;
                 }
-                let lines: Vec<Vec<CheckoutLine<'_>>> =
-                    group.iter().map(|(_, r)| checkout_lines(r.order.as_ref().expect("validated"))).collect();
+                let lines: Vec<Vec<CheckoutLine<'_>>> = group
+                    .iter()
+                    .map(|(_, r)| checkout_lines(r.order.as_ref().expect("validated")))
+                    .collect();
                 let risks = predictor.predict(&lines, reasons, thresholds);
                 for ((index, request), risk) in group.into_iter().zip(risks) {
-                    out[index] = Some(order_response(request.order.as_ref().expect("validated"), risk, worker.version()));
+                    out[index] = Some(order_response(
+                        request.order.as_ref().expect("validated"),
+                        risk,
+                        worker.version(),
+                    ));
                 }
             }
             out.into_iter().map(|r| r.expect("every order answered")).collect::<Vec<_>>()
@@ -139,7 +170,11 @@ fn band(band: RiskBand) -> i32 {
     }) as i32
 }
 
-fn order_response(order: &proto::Order, risk: OrderRisk, version: &str) -> proto::PredictCancellationResponse {
+fn order_response(
+    order: &proto::Order,
+    risk: OrderRisk,
+    version: &str,
+) -> proto::PredictCancellationResponse {
     proto::PredictCancellationResponse {
         order_id: order.order_id.clone(),
         order_cancel_probability: risk.probability,
@@ -172,7 +207,6 @@ fn order_response(order: &proto::Order, risk: OrderRisk, version: &str) -> proto
     }
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // Price
 
@@ -180,20 +214,32 @@ fn order_response(order: &proto::Order, risk: OrderRisk, version: &str) -> proto
 pub fn validate_product(product: Option<&proto::Product>, prefix: &str) -> Result<(), ShopError> {
     let p = product.ok_or_else(|| ShopError::invalid(prefix, "required"))?;
     if !(p.list_price_inr.is_finite() && p.list_price_inr > 0.0) {
-        return Err(ShopError::invalid(format!("{prefix}.list_price_inr"), format!("must be a finite number > 0, got {}", p.list_price_inr)));
+        return Err(ShopError::invalid(
+            format!("{prefix}.list_price_inr"),
+            format!("must be a finite number > 0, got {}", p.list_price_inr),
+        ));
     }
     if let Some(rating) = p.rating
         && !(rating.is_finite() && (0.0..=5.0).contains(&rating))
     {
-        return Err(ShopError::invalid(format!("{prefix}.rating"), format!("must be between 0 and 5, got {rating}")));
+        return Err(ShopError::invalid(
+            format!("{prefix}.rating"),
+            format!("must be between 0 and 5, got {rating}"),
+        ));
     }
     if let Some(count) = p.rating_count
         && count < 0
     {
-        return Err(ShopError::invalid(format!("{prefix}.rating_count"), format!("must be >= 0, got {count}")));
+        return Err(ShopError::invalid(
+            format!("{prefix}.rating_count"),
+            format!("must be >= 0, got {count}"),
+        ));
     }
     if p.name.trim().is_empty() && p.category_path.trim().is_empty() {
-        return Err(ShopError::invalid(format!("{prefix}.name"), "name and category_path may not both be empty"));
+        return Err(ShopError::invalid(
+            format!("{prefix}.name"),
+            "name and category_path may not both be empty",
+        ));
     }
     Ok(())
 }
@@ -216,19 +262,31 @@ fn price_prediction(product: &proto::Product, p: PricePrediction) -> proto::Pric
         price_p10_inr: p.p10_inr,
         price_p90_inr: p.p90_inr,
         implied_discount_pct: p.implied_discount_pct,
-        unseen_inputs: p.unseen_category_levels.iter().map(|l| format!("category_path[{l}]")).collect(),
+        unseen_inputs: p
+            .unseen_category_levels
+            .iter()
+            .map(|l| format!("category_path[{l}]"))
+            .collect(),
     }
 }
 
 /// Predictions for validated products, in one forward pass.
-async fn price_products(bundle: Arc<LoadedBundle>, products: Vec<proto::Product>) -> Result<Vec<proto::PricePrediction>, ShopError> {
+async fn price_products(
+    bundle: Arc<LoadedBundle>,
+    products: Vec<proto::Product>,
+) -> Result<Vec<proto::PricePrediction>, ShopError> {
     if bundle.models.price.is_none() {
         return Err(ShopError::ModelUnavailable("price"));
     }
     compute(products.len(), move || {
         let predictor = bundle.models.price.as_ref().expect("checked above");
         let inputs: Vec<ProductInput<'_>> = products.iter().map(product_input).collect();
-        predictor.predict(&inputs).into_iter().zip(&products).map(|(p, product)| price_prediction(product, p)).collect()
+        predictor
+            .predict(&inputs)
+            .into_iter()
+            .zip(&products)
+            .map(|(p, product)| price_prediction(product, p))
+            .collect()
     })
     .await
 }
@@ -240,7 +298,10 @@ const STREAM_CHUNK: usize = 512;
 // Sentiment
 
 /// Checks a review, naming the offending field under `prefix` ("" for a single review).
-pub fn validate_review(review: &proto::AnalyzeSentimentRequest, prefix: &str) -> Result<(), ShopError> {
+pub fn validate_review(
+    review: &proto::AnalyzeSentimentRequest,
+    prefix: &str,
+) -> Result<(), ShopError> {
     if review.text.trim().is_empty() {
         let field = if prefix.is_empty() { "text".to_owned() } else { format!("{prefix}.text") };
         return Err(ShopError::invalid(field, "required (not empty)"));
@@ -258,20 +319,32 @@ async fn analyze(
         return Err(ShopError::ModelUnavailable("sentiment"));
     }
     // Model rows: each review, and its word occlusions when explained.
-    let rows = reviews.iter().map(|r| crate::sentiment::inference::rows_for(&r.title, &r.text, max_words, top_words)).sum();
+    let rows = reviews
+        .iter()
+        .map(|r| crate::sentiment::inference::rows_for(&r.title, &r.text, max_words, top_words))
+        .sum();
     compute(rows, move || {
         let predictor = bundle.models.sentiment.as_ref().expect("checked above");
-        let pairs: Vec<(&str, &str)> = reviews.iter().map(|r| (r.title.as_str(), r.text.as_str())).collect();
+        let pairs: Vec<(&str, &str)> =
+            reviews.iter().map(|r| (r.title.as_str(), r.text.as_str())).collect();
         predictor
             .analyze(&pairs, max_words, top_words)
             .into_iter()
             .map(|r| proto::SentimentResult {
-                label: if r.negative { proto::SentimentLabel::Negative } else { proto::SentimentLabel::Positive } as i32,
+                label: if r.negative {
+                    proto::SentimentLabel::Negative
+                } else {
+                    proto::SentimentLabel::Positive
+                } as i32,
                 negative_probability: r.negative_probability,
                 top_words: r
                     .top_words
                     .into_iter()
-                    .map(|(word, effect)| proto::Reason { feature: "word".into(), value: word, logit_effect: effect })
+                    .map(|(word, effect)| proto::Reason {
+                        feature: "word".into(),
+                        value: word,
+                        logit_effect: effect,
+                    })
                     .collect(),
                 truncated: r.stats.truncated(),
                 words_used: r.stats.words_used as u32,
@@ -321,25 +394,40 @@ struct PlannedForecast {
 
 /// Validates a request and merges its history into the stored one, naming fields under
 /// `prefix` ("" for a single request).
-fn plan_forecast(bundle: &LoadedBundle, request: &proto::ForecastDemandRequest, prefix: &str, max_horizon: usize) -> Result<PlannedForecast, ShopError> {
-    let field = |name: &str| if prefix.is_empty() { name.to_owned() } else { format!("{prefix}.{name}") };
-    let forecaster = bundle.models.forecast.as_ref().ok_or(ShopError::ModelUnavailable("forecast"))?;
+fn plan_forecast(
+    bundle: &LoadedBundle,
+    request: &proto::ForecastDemandRequest,
+    prefix: &str,
+    max_horizon: usize,
+) -> Result<PlannedForecast, ShopError> {
+    let field =
+        |name: &str| if prefix.is_empty() { name.to_owned() } else { format!("{prefix}.{name}") };
+    let forecaster =
+        bundle.models.forecast.as_ref().ok_or(ShopError::ModelUnavailable("forecast"))?;
     let max_horizon = max_horizon.min(forecaster.encoder().horizon_days);
     let horizon = request.horizon_days as usize;
     if horizon == 0 || horizon > max_horizon {
-        return Err(ShopError::invalid(field("horizon_days"), format!("must be 1 to {max_horizon}, got {horizon}")));
+        return Err(ShopError::invalid(
+            field("horizon_days"),
+            format!("must be 1 to {max_horizon}, got {horizon}"),
+        ));
     }
     let Some(index) = forecaster.find(&request.category, &request.region) else {
         let known: Vec<&str> = forecaster.series().iter().map(|s| s.name.as_str()).collect();
         return Err(ShopError::not_found(
             "series",
-            format!("{} (known: {})", SeriesHistory::name_of(&request.category, &request.region), known.join(", ")),
+            format!(
+                "{} (known: {})",
+                SeriesHistory::name_of(&request.category, &request.region),
+                known.join(", ")
+            ),
         ));
     };
     let stored = &forecaster.series()[index];
     let mut dates = Vec::with_capacity(request.history.len());
     for (i, day) in request.history.iter().enumerate() {
-        let date = crate::features::parse_iso_date(&day.date).map_err(|r| ShopError::invalid(field(&format!("history[{i}].date")), r))?;
+        let date = crate::features::parse_iso_date(&day.date)
+            .map_err(|r| ShopError::invalid(field(&format!("history[{i}].date")), r))?;
         if !(day.order_lines.is_finite() && day.order_lines >= 0.0) {
             return Err(ShopError::invalid(
                 field(&format!("history[{i}].order_lines")),
@@ -361,11 +449,15 @@ fn plan_forecast(bundle: &LoadedBundle, request: &proto::ForecastDemandRequest, 
             if first > stored.last_date() + Duration::days(1) {
                 return Err(ShopError::invalid(
                     field("history[0].date"),
-                    format!("{first} leaves a gap after the stored history, which ends {}", stored.last_date()),
+                    format!(
+                        "{first} leaves a gap after the stored history, which ends {}",
+                        stored.last_date()
+                    ),
                 ));
             }
             // Stored days before the request's first day, then the request's days.
-            let keep = (first - stored.first_date).num_days().clamp(0, stored.values.len() as i64) as usize;
+            let keep = (first - stored.first_date).num_days().clamp(0, stored.values.len() as i64)
+                as usize;
             let mut merged = stored.values[..keep].to_vec();
             merged.extend(request.history.iter().map(|d| d.order_lines));
             (merged, last)
@@ -374,17 +466,34 @@ fn plan_forecast(bundle: &LoadedBundle, request: &proto::ForecastDemandRequest, 
     };
     let window = forecaster.encoder().window_days;
     if history.len() < window {
-        return Err(ShopError::invalid(field("history"), format!("{} days known; the model reads the last {window}", history.len())));
+        return Err(ShopError::invalid(
+            field("history"),
+            format!("{} days known; the model reads the last {window}", history.len()),
+        ));
     }
-    Ok(PlannedForecast { series: index, name: stored.name.clone(), history, last_date, horizon_days: horizon })
+    Ok(PlannedForecast {
+        series: index,
+        name: stored.name.clone(),
+        history,
+        last_date,
+        horizon_days: horizon,
+    })
 }
 
-async fn forecast(bundle: Arc<LoadedBundle>, plans: Vec<PlannedForecast>) -> Result<Vec<proto::ForecastDemandResponse>, ShopError> {
+async fn forecast(
+    bundle: Arc<LoadedBundle>,
+    plans: Vec<PlannedForecast>,
+) -> Result<Vec<proto::ForecastDemandResponse>, ShopError> {
     compute(plans.len(), move || {
         let forecaster = bundle.models.forecast.as_ref().expect("checked by plan_forecast");
         let requests: Vec<ForecastRequest<'_>> = plans
             .iter()
-            .map(|p| ForecastRequest { series: p.series, history: &p.history, last_date: p.last_date, horizon_days: p.horizon_days })
+            .map(|p| ForecastRequest {
+                series: p.series,
+                history: &p.history,
+                last_date: p.last_date,
+                horizon_days: p.horizon_days,
+            })
             .collect();
         forecaster
             .forecast(&requests)
@@ -409,7 +518,9 @@ async fn forecast(bundle: Arc<LoadedBundle>, plans: Vec<PlannedForecast>) -> Res
     .await
 }
 
-type PriceStream = std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<proto::PredictPriceStreamResponse, Status>> + Send>>;
+type PriceStream = std::pin::Pin<
+    Box<dyn tokio_stream::Stream<Item = Result<proto::PredictPriceStreamResponse, Status>> + Send>,
+>;
 
 #[tonic::async_trait]
 impl proto::prediction_service_server::PredictionService for PredictionApi {
@@ -434,19 +545,29 @@ impl proto::prediction_service_server::PredictionService for PredictionApi {
         observed(&metrics, "PredictCancellationBatch", Some(orders.len()), async {
             check_batch("orders", orders.len(), self.limits.max_batch_size)?;
             let (results, bundle) = self.cancellation(orders, Some("orders")).await?;
-            Ok(proto::PredictCancellationBatchResponse { results, bundle_version: bundle.version().to_owned() })
+            Ok(proto::PredictCancellationBatchResponse {
+                results,
+                bundle_version: bundle.version().to_owned(),
+            })
         })
         .await
     }
 
-    async fn predict_price(&self, request: Request<proto::PredictPriceRequest>) -> Result<Response<proto::PredictPriceResponse>, Status> {
+    async fn predict_price(
+        &self,
+        request: Request<proto::PredictPriceRequest>,
+    ) -> Result<Response<proto::PredictPriceResponse>, Status> {
         let metrics = self.registry.metrics().clone();
         observed(&metrics, "PredictPrice", Some(1), async {
             let product = request.into_inner().product;
             validate_product(product.as_ref(), "product")?;
             let bundle = self.registry.current()?;
-            let mut predictions = price_products(bundle.clone(), vec![product.expect("validated")]).await?;
-            Ok(proto::PredictPriceResponse { prediction: predictions.pop(), bundle_version: bundle.version().to_owned() })
+            let mut predictions =
+                price_products(bundle.clone(), vec![product.expect("validated")]).await?;
+            Ok(proto::PredictPriceResponse {
+                prediction: predictions.pop(),
+                bundle_version: bundle.version().to_owned(),
+            })
         })
         .await
     }
@@ -464,7 +585,10 @@ impl proto::prediction_service_server::PredictionService for PredictionApi {
             }
             let bundle = self.registry.current()?;
             let predictions = price_products(bundle.clone(), products).await?;
-            Ok(proto::PredictPriceBatchResponse { predictions, bundle_version: bundle.version().to_owned() })
+            Ok(proto::PredictPriceBatchResponse {
+                predictions,
+                bundle_version: bundle.version().to_owned(),
+            })
         })
         .await
     }
@@ -482,14 +606,17 @@ impl proto::prediction_service_server::PredictionService for PredictionApi {
             return Err(ShopError::ModelUnavailable("price").into());
         }
         let registry = self.registry.clone();
-        let (sender, receiver) = tokio::sync::mpsc::channel::<Result<proto::PredictPriceStreamResponse, Status>>(STREAM_CHUNK);
+        let (sender, receiver) = tokio::sync::mpsc::channel::<
+            Result<proto::PredictPriceStreamResponse, Status>,
+        >(STREAM_CHUNK);
         let mut chunks = request.into_inner().ready_chunks(STREAM_CHUNK);
         tokio::spawn(async move {
             let started = std::time::Instant::now();
             let mut items = 0usize;
             while let Some(chunk) = chunks.next().await {
                 let mut valid = Vec::new();
-                let mut answers: Vec<Option<proto::PredictPriceStreamResponse>> = Vec::with_capacity(chunk.len());
+                let mut answers: Vec<Option<proto::PredictPriceStreamResponse>> =
+                    Vec::with_capacity(chunk.len());
                 for item in chunk {
                     let item = match item {
                         Ok(item) => item,
@@ -505,10 +632,12 @@ impl proto::prediction_service_server::PredictionService for PredictionApi {
                         }
                         Err(error) => answers.push(Some(proto::PredictPriceStreamResponse {
                             request_id: item.request_id,
-                            result: Some(proto::predict_price_stream_response::Result::Error(proto::ItemError {
-                                code: crate::error::code_name(error.code()).to_owned(),
-                                message: error.to_string(),
-                            })),
+                            result: Some(proto::predict_price_stream_response::Result::Error(
+                                proto::ItemError {
+                                    code: crate::error::code_name(error.code()).to_owned(),
+                                    message: error.to_string(),
+                                },
+                            )),
                             bundle_version: String::new(),
                         })),
                     }
@@ -518,7 +647,8 @@ impl proto::prediction_service_server::PredictionService for PredictionApi {
                     Ok(bundle) => {
                         let version = bundle.version().to_owned();
                         let ids: Vec<String> = valid.iter().map(|v| v.request_id.clone()).collect();
-                        let products: Vec<proto::Product> = valid.into_iter().map(|v| v.product.expect("validated")).collect();
+                        let products: Vec<proto::Product> =
+                            valid.into_iter().map(|v| v.product.expect("validated")).collect();
                         price_products(bundle, products).await.map(|p| (ids, p, version))
                     }
                     Err(e) => Err(e),
@@ -533,10 +663,13 @@ impl proto::prediction_service_server::PredictionService for PredictionApi {
                 let mut scored = ids.into_iter().zip(predictions);
                 for answer in answers {
                     let response = answer.unwrap_or_else(|| {
-                        let (request_id, prediction) = scored.next().expect("one prediction per valid item");
+                        let (request_id, prediction) =
+                            scored.next().expect("one prediction per valid item");
                         proto::PredictPriceStreamResponse {
                             request_id,
-                            result: Some(proto::predict_price_stream_response::Result::Prediction(prediction)),
+                            result: Some(proto::predict_price_stream_response::Result::Prediction(
+                                prediction,
+                            )),
                             bundle_version: version.clone(),
                         }
                     });
@@ -545,7 +678,12 @@ impl proto::prediction_service_server::PredictionService for PredictionApi {
                     }
                 }
             }
-            registry.metrics().observe("PredictPriceStream", tonic::Code::Ok, started.elapsed(), Some(items));
+            registry.metrics().observe(
+                "PredictPriceStream",
+                tonic::Code::Ok,
+                started.elapsed(),
+                Some(items),
+            );
         });
         Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(receiver))))
     }
@@ -559,8 +697,17 @@ impl proto::prediction_service_server::PredictionService for PredictionApi {
             let review = request.into_inner();
             validate_review(&review, "")?;
             let bundle = self.registry.current()?;
-            let mut results = analyze(bundle.clone(), vec![review], self.models.sentiment_max_words, self.models.sentiment_top_words).await?;
-            Ok(proto::AnalyzeSentimentResponse { result: results.pop(), bundle_version: bundle.version().to_owned() })
+            let mut results = analyze(
+                bundle.clone(),
+                vec![review],
+                self.models.sentiment_max_words,
+                self.models.sentiment_top_words,
+            )
+            .await?;
+            Ok(proto::AnalyzeSentimentResponse {
+                result: results.pop(),
+                bundle_version: bundle.version().to_owned(),
+            })
         })
         .await
     }
@@ -577,8 +724,17 @@ impl proto::prediction_service_server::PredictionService for PredictionApi {
                 validate_review(review, &format!("reviews[{i}]"))?;
             }
             let bundle = self.registry.current()?;
-            let results = analyze(bundle.clone(), reviews, self.models.sentiment_max_words, self.models.sentiment_top_words).await?;
-            Ok(proto::AnalyzeSentimentBatchResponse { results, bundle_version: bundle.version().to_owned() })
+            let results = analyze(
+                bundle.clone(),
+                reviews,
+                self.models.sentiment_max_words,
+                self.models.sentiment_top_words,
+            )
+            .await?;
+            Ok(proto::AnalyzeSentimentBatchResponse {
+                results,
+                bundle_version: bundle.version().to_owned(),
+            })
         })
         .await
     }
@@ -590,7 +746,12 @@ impl proto::prediction_service_server::PredictionService for PredictionApi {
         let metrics = self.registry.metrics().clone();
         observed(&metrics, "ForecastDemand", Some(1), async {
             let bundle = self.registry.current()?;
-            let plan = plan_forecast(&bundle, &request.into_inner(), "", self.models.forecast_max_horizon_days as usize)?;
+            let plan = plan_forecast(
+                &bundle,
+                &request.into_inner(),
+                "",
+                self.models.forecast_max_horizon_days as usize,
+            )?;
             let mut results = forecast(bundle, vec![plan]).await?;
             Ok(results.pop().expect("one forecast per request"))
         })
@@ -613,7 +774,10 @@ impl proto::prediction_service_server::PredictionService for PredictionApi {
                 .map(|(i, r)| plan_forecast(&bundle, r, &format!("requests[{i}]"), max))
                 .collect::<Result<Vec<_>, _>>()?;
             let results = forecast(bundle.clone(), plans).await?;
-            Ok(proto::ForecastDemandBatchResponse { results, bundle_version: bundle.version().to_owned() })
+            Ok(proto::ForecastDemandBatchResponse {
+                results,
+                bundle_version: bundle.version().to_owned(),
+            })
         })
         .await
     }

@@ -41,7 +41,10 @@ fn kind(value: i32) -> Result<SegmentKind, ShopError> {
         Ok(proto::SegmentKind::Product) => Ok(SegmentKind::Product),
         Ok(proto::SegmentKind::Customer) => Ok(SegmentKind::Customer),
         Ok(proto::SegmentKind::Region) => Ok(SegmentKind::Region),
-        _ => Err(ShopError::invalid("kind", "one of SEGMENT_KIND_PRODUCT, SEGMENT_KIND_CUSTOMER, SEGMENT_KIND_REGION")),
+        _ => Err(ShopError::invalid(
+            "kind",
+            "one of SEGMENT_KIND_PRODUCT, SEGMENT_KIND_CUSTOMER, SEGMENT_KIND_REGION",
+        )),
     }
 }
 
@@ -54,11 +57,17 @@ fn proto_kind(kind: SegmentKind) -> i32 {
 }
 
 fn set(index: &SegmentIndex, kind: SegmentKind) -> Result<&SegmentSet, ShopError> {
-    index.set(kind).ok_or_else(|| ShopError::not_found("segments of kind", format!("{kind:?} (the bundle's data had none)")))
+    index.set(kind).ok_or_else(|| {
+        ShopError::not_found("segments of kind", format!("{kind:?} (the bundle's data had none)"))
+    })
 }
 
 fn figures(set: &SegmentSet, values: &[f64]) -> Vec<proto::Figure> {
-    set.features.iter().zip(values).map(|(f, &v)| proto::Figure { name: f.name.clone(), value: v }).collect()
+    set.features
+        .iter()
+        .zip(values)
+        .map(|(f, &v)| proto::Figure { name: f.name.clone(), value: v })
+        .collect()
 }
 
 fn segment(set: &SegmentSet, s: &segments::Segment) -> proto::Segment {
@@ -73,7 +82,11 @@ fn segment(set: &SegmentSet, s: &segments::Segment) -> proto::Segment {
         attributes: s
             .attributes
             .iter()
-            .map(|a| proto::AttributeShare { attribute: a.attribute.clone(), value: a.value.clone(), share: a.share })
+            .map(|a| proto::AttributeShare {
+                attribute: a.attribute.clone(),
+                value: a.value.clone(),
+                share: a.share,
+            })
             .collect(),
     }
 }
@@ -83,7 +96,10 @@ fn check(field: &str, value: f64, min: f64, max: f64) -> Result<f64, ShopError> 
     if value.is_finite() && value >= min && value <= max {
         Ok(value)
     } else {
-        Err(ShopError::invalid(field, format!("must be a finite number in [{min}, {max}], got {value}")))
+        Err(ShopError::invalid(
+            field,
+            format!("must be a finite number in [{min}, {max}], got {value}"),
+        ))
     }
 }
 
@@ -93,7 +109,10 @@ fn profile(request: proto::AssignSegmentRequest) -> Result<(SegmentKind, Vec<f64
     match request.profile {
         Some(Profile::Product(p)) => {
             if !(p.price_inr.is_finite() && p.price_inr > 0.0) {
-                return Err(ShopError::invalid("product.price_inr", format!("must be a finite number > 0, got {}", p.price_inr)));
+                return Err(ShopError::invalid(
+                    "product.price_inr",
+                    format!("must be a finite number > 0, got {}", p.price_inr),
+                ));
             }
             Ok((
                 SegmentKind::Product,
@@ -130,7 +149,10 @@ fn profile(request: proto::AssignSegmentRequest) -> Result<(SegmentKind, Vec<f64
 
 #[tonic::async_trait]
 impl proto::segment_service_server::SegmentService for SegmentApi {
-    async fn lookup_segment(&self, request: Request<proto::LookupSegmentRequest>) -> Result<Response<proto::LookupSegmentResponse>, Status> {
+    async fn lookup_segment(
+        &self,
+        request: Request<proto::LookupSegmentRequest>,
+    ) -> Result<Response<proto::LookupSegmentResponse>, Status> {
         let metrics = self.registry.metrics().clone();
         observed(&metrics, "LookupSegment", None, async {
             let request = request.into_inner();
@@ -140,32 +162,48 @@ impl proto::segment_service_server::SegmentService for SegmentApi {
             }
             let bundle = self.bundle()?;
             let set = set(index_of(&bundle), kind)?;
-            let (member_id, member) = set.member(&request.id).ok_or_else(|| ShopError::not_found("member", format!("{kind:?} '{}'", request.id.trim())))?;
+            let (member_id, member) = set.member(&request.id).ok_or_else(|| {
+                ShopError::not_found("member", format!("{kind:?} '{}'", request.id.trim()))
+            })?;
             let seg = &set.segments[member.segment as usize];
             Ok(proto::LookupSegmentResponse {
                 segment: Some(segment(set, seg)),
                 member_id: member_id.to_owned(),
                 member_figures: figures(set, &member.figures),
-                member_details: member.details.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                member_details: member
+                    .details
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
                 bundle_version: bundle.version().to_owned(),
             })
         })
         .await
     }
 
-    async fn assign_segment(&self, request: Request<proto::AssignSegmentRequest>) -> Result<Response<proto::AssignSegmentResponse>, Status> {
+    async fn assign_segment(
+        &self,
+        request: Request<proto::AssignSegmentRequest>,
+    ) -> Result<Response<proto::AssignSegmentResponse>, Status> {
         let metrics = self.registry.metrics().clone();
         observed(&metrics, "AssignSegment", None, async {
             let (kind, raw) = profile(request.into_inner())?;
             let bundle = self.bundle()?;
             let set = set(index_of(&bundle), kind)?;
             let (nearest, distance) = set.nearest(&set.standardize(&raw));
-            Ok(proto::AssignSegmentResponse { segment: Some(segment(set, nearest)), distance, bundle_version: bundle.version().to_owned() })
+            Ok(proto::AssignSegmentResponse {
+                segment: Some(segment(set, nearest)),
+                distance,
+                bundle_version: bundle.version().to_owned(),
+            })
         })
         .await
     }
 
-    async fn list_segments(&self, request: Request<proto::ListSegmentsRequest>) -> Result<Response<proto::ListSegmentsResponse>, Status> {
+    async fn list_segments(
+        &self,
+        request: Request<proto::ListSegmentsRequest>,
+    ) -> Result<Response<proto::ListSegmentsResponse>, Status> {
         let metrics = self.registry.metrics().clone();
         observed(&metrics, "ListSegments", None, async {
             let kind = kind(request.into_inner().kind)?;
@@ -181,7 +219,10 @@ impl proto::segment_service_server::SegmentService for SegmentApi {
         .await
     }
 
-    async fn bought_together(&self, request: Request<proto::BoughtTogetherRequest>) -> Result<Response<proto::BoughtTogetherResponse>, Status> {
+    async fn bought_together(
+        &self,
+        request: Request<proto::BoughtTogetherRequest>,
+    ) -> Result<Response<proto::BoughtTogetherResponse>, Status> {
         let metrics = self.registry.metrics().clone();
         observed(&metrics, "BoughtTogether", None, async {
             let request = request.into_inner();
@@ -189,7 +230,9 @@ impl proto::segment_service_server::SegmentService for SegmentApi {
                 return Err(ShopError::invalid("sku", "required"));
             }
             let bundle = self.bundle()?;
-            let rules = index_of(&bundle).rules(&request.sku).ok_or_else(|| ShopError::not_found("SKU", request.sku.trim()))?;
+            let rules = index_of(&bundle)
+                .rules(&request.sku)
+                .ok_or_else(|| ShopError::not_found("SKU", request.sku.trim()))?;
             let limit = if request.limit == 0 { DEFAULT_RULES } else { request.limit as usize };
             Ok(proto::BoughtTogetherResponse {
                 rules: rules

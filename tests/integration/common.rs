@@ -25,7 +25,11 @@ pub fn settings(bundle_dir: &Path) -> Settings {
 
 pub async fn start_with(settings: Settings) -> (RunningServer, Channel) {
     let server = shopml::server::start(settings).await.expect("server starts");
-    let channel = Channel::from_shared(format!("http://{}", server.addr)).unwrap().connect().await.expect("client connects");
+    let channel = Channel::from_shared(format!("http://{}", server.addr))
+        .unwrap()
+        .connect()
+        .await
+        .expect("client connects");
     (server, channel)
 }
 
@@ -36,7 +40,9 @@ pub async fn start_ready(bundle_dir: &Path) -> (RunningServer, Channel) {
     (server, channel)
 }
 
-pub fn predictions(channel: &Channel) -> proto::prediction_service_client::PredictionServiceClient<Channel> {
+pub fn predictions(
+    channel: &Channel,
+) -> proto::prediction_service_client::PredictionServiceClient<Channel> {
     proto::prediction_service_client::PredictionServiceClient::new(channel.clone())
 }
 
@@ -65,8 +71,14 @@ pub type FileEdit<'a> = (&'a str, &'a dyn Fn(Vec<u8>) -> Vec<u8>);
 
 /// Writes a copy of `source` as a new bundle version at `target` (created at `created_at`,
 /// hence a new bundle version), optionally changing a file's bytes before it is hashed.
-pub fn republish(source: &Path, target: &Path, created_at: chrono::DateTime<chrono::Utc>, edit: Option<FileEdit<'_>>) -> String {
-    let manifest: shopml::bundle::Manifest = shopml::bundle::read_json(source, "manifest.json").unwrap();
+pub fn republish(
+    source: &Path,
+    target: &Path,
+    created_at: chrono::DateTime<chrono::Utc>,
+    edit: Option<FileEdit<'_>>,
+) -> String {
+    let manifest: shopml::bundle::Manifest =
+        shopml::bundle::read_json(source, "manifest.json").unwrap();
     let mut writer = shopml::bundle::BundleWriter::create(target).unwrap();
     for file in manifest.files.keys() {
         let mut bytes = std::fs::read(source.join(file)).unwrap();
@@ -78,10 +90,19 @@ pub fn republish(source: &Path, target: &Path, created_at: chrono::DateTime<chro
         writer.write_bytes(file, &bytes).unwrap();
     }
     for (name, model) in &manifest.models {
-        writer.add_model(name, model.config.clone(), &model.files.iter().map(String::as_str).collect::<Vec<_>>());
+        writer.add_model(
+            name,
+            model.config.clone(),
+            &model.files.iter().map(String::as_str).collect::<Vec<_>>(),
+        );
     }
     writer
-        .finish(created_at, manifest.data_source.clone(), manifest.data_fingerprint.clone(), manifest.training_config.clone())
+        .finish(
+            created_at,
+            manifest.data_source.clone(),
+            manifest.data_fingerprint.clone(),
+            manifest.training_config.clone(),
+        )
         .unwrap()
         .bundle_version
 }
@@ -92,14 +113,25 @@ pub fn at(seconds: i64) -> chrono::DateTime<chrono::Utc> {
 }
 
 pub async fn serving_version(channel: &Channel) -> String {
-    models(channel).get_model_info(proto::GetModelInfoRequest {}).await.unwrap().into_inner().bundle_version
+    models(channel)
+        .get_model_info(proto::GetModelInfoRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .bundle_version
 }
 
 /// GET `path` from the metrics HTTP endpoint.
 pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes()).await.unwrap();
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .await
+        .unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).await.unwrap();
     let status = response.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);

@@ -21,10 +21,17 @@ async fn twenty_reloads_under_load_fail_no_request() {
     let (ok, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let mut callers = Vec::new();
     for _ in 0..6 {
-        let (mut client, stop, ok, failed) = (predictions(&channel), stop.clone(), ok.clone(), failed.clone());
+        let (mut client, stop, ok, failed) =
+            (predictions(&channel), stop.clone(), ok.clone(), failed.clone());
         callers.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
-                match client.predict_cancellation(proto::PredictCancellationRequest { order: Some(order(2)), skip_explanations: false }).await {
+                match client
+                    .predict_cancellation(proto::PredictCancellationRequest {
+                        order: Some(order(2)),
+                        skip_explanations: false,
+                    })
+                    .await
+                {
                     Ok(_) => ok.fetch_add(1, Ordering::Relaxed),
                     Err(status) => {
                         eprintln!("failed during reloads: {status:?}");
@@ -37,8 +44,13 @@ async fn twenty_reloads_under_load_fail_no_request() {
     let mut admin = models(&channel);
     let mut versions = vec![serving_version(&channel).await];
     for i in 1..=20 {
-        let version = republish(&shipped_bundle(), &repository.path().join(format!("{i:04}")), at(i), None);
-        let reply = admin.reload_models(proto::ReloadModelsRequest { bundle_path: String::new() }).await.unwrap().into_inner();
+        let version =
+            republish(&shipped_bundle(), &repository.path().join(format!("{i:04}")), at(i), None);
+        let reply = admin
+            .reload_models(proto::ReloadModelsRequest { bundle_path: String::new() })
+            .await
+            .unwrap()
+            .into_inner();
         assert!(reply.reloaded, "{reply:?}");
         assert_eq!(reply.bundle_version, version);
         assert_eq!(reply.previous_version, *versions.last().unwrap());
@@ -51,7 +63,11 @@ async fn twenty_reloads_under_load_fail_no_request() {
     assert_eq!(failed.load(Ordering::Relaxed), 0, "no request fails while bundles are swapped");
     assert!(ok.load(Ordering::Relaxed) > 20, "callers kept calling during the reloads");
     assert_eq!(serving_version(&channel).await, versions[20]);
-    let again = admin.reload_models(proto::ReloadModelsRequest { bundle_path: String::new() }).await.unwrap().into_inner();
+    let again = admin
+        .reload_models(proto::ReloadModelsRequest { bundle_path: String::new() })
+        .await
+        .unwrap()
+        .into_inner();
     assert!(!again.reloaded, "reloading the version serving is a no-op");
     let (status, metrics) = http_get(server.metrics_addr.unwrap(), "/metrics").await;
     assert_eq!(status, 200);
@@ -78,7 +94,13 @@ async fn corrupt_or_incompatible_bundles_are_refused_and_the_old_one_keeps_servi
     let mut bytes = std::fs::read(&record).unwrap();
     bytes.truncate(bytes.len() / 2);
     std::fs::write(&record, bytes).unwrap();
-    let (c, m) = code(admin.reload_models(proto::ReloadModelsRequest { bundle_path: corrupt.display().to_string() }).await);
+    let (c, m) = code(
+        admin
+            .reload_models(proto::ReloadModelsRequest {
+                bundle_path: corrupt.display().to_string(),
+            })
+            .await,
+    );
     assert_eq!(c, Code::FailedPrecondition);
     assert!(m.contains("price/model.bpk") && m.contains("sha256"), "{m}");
 
@@ -94,7 +116,13 @@ async fn corrupt_or_incompatible_bundles_are_refused_and_the_old_one_keeps_servi
             serde_json::to_vec(&config).unwrap()
         })),
     );
-    let (c, m) = code(admin.reload_models(proto::ReloadModelsRequest { bundle_path: incompatible.display().to_string() }).await);
+    let (c, m) = code(
+        admin
+            .reload_models(proto::ReloadModelsRequest {
+                bundle_path: incompatible.display().to_string(),
+            })
+            .await,
+    );
     assert_eq!(c, Code::FailedPrecondition);
     assert!(m.contains("cancellation/model_config.json") && m.contains("incompatible"), "{m}");
 
@@ -102,16 +130,31 @@ async fn corrupt_or_incompatible_bundles_are_refused_and_the_old_one_keeps_servi
     let future = repository.path().join("0004");
     republish(&shipped_bundle(), &future, at(4), None);
     let manifest = future.join("manifest.json");
-    let text = std::fs::read_to_string(&manifest).unwrap().replace("\"format_version\": 1", "\"format_version\": 99");
+    let text = std::fs::read_to_string(&manifest)
+        .unwrap()
+        .replace("\"format_version\": 1", "\"format_version\": 99");
     std::fs::write(&manifest, text).unwrap();
-    let (_, m) = code(admin.reload_models(proto::ReloadModelsRequest { bundle_path: future.display().to_string() }).await);
+    let (_, m) = code(
+        admin
+            .reload_models(proto::ReloadModelsRequest { bundle_path: future.display().to_string() })
+            .await,
+    );
     assert!(m.contains("manifest.json") && m.contains("format 99"), "{m}");
-    let (_, m) = code(admin.reload_models(proto::ReloadModelsRequest { bundle_path: "/no/such/dir".into() }).await);
+    let (_, m) = code(
+        admin
+            .reload_models(proto::ReloadModelsRequest { bundle_path: "/no/such/dir".into() })
+            .await,
+    );
     assert!(m.contains("/no/such/dir"), "{m}");
 
     // The old bundle still answers, and the failure is reported.
     assert_eq!(serving_version(&channel).await, good);
-    assert!(predictions(&channel).predict_price(proto::PredictPriceRequest { product: Some(product("x")) }).await.is_ok());
+    assert!(
+        predictions(&channel)
+            .predict_price(proto::PredictPriceRequest { product: Some(product("x")) })
+            .await
+            .is_ok()
+    );
     let info = admin.get_model_info(proto::GetModelInfoRequest {}).await.unwrap().into_inner();
     assert!(info.last_reload_error.contains("/no/such/dir"), "{}", info.last_reload_error);
     assert!(!info.last_reload_error_at.is_empty());
@@ -124,9 +167,18 @@ async fn the_watcher_serves_a_new_complete_version_and_health_follows_readiness(
     let (server, channel) = start_with(settings(repository.path())).await;
     // No bundle yet: not serving, and predictions are unavailable.
     let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
-    let status = health.check(tonic_health::pb::HealthCheckRequest { service: String::new() }).await.unwrap().into_inner().status;
+    let status = health
+        .check(tonic_health::pb::HealthCheckRequest { service: String::new() })
+        .await
+        .unwrap()
+        .into_inner()
+        .status;
     assert_eq!(status, tonic_health::pb::health_check_response::ServingStatus::NotServing as i32);
-    let (c, _) = code(predictions(&channel).predict_price(proto::PredictPriceRequest { product: Some(product("x")) }).await);
+    let (c, _) = code(
+        predictions(&channel)
+            .predict_price(proto::PredictPriceRequest { product: Some(product("x")) })
+            .await,
+    );
     assert_eq!(c, Code::Unavailable);
     assert_eq!(http_get(server.metrics_addr.unwrap(), "/readyz").await.0, 503);
 
@@ -135,7 +187,12 @@ async fn the_watcher_serves_a_new_complete_version_and_health_follows_readiness(
     assert_eq!(serving_version(&channel).await, first);
     let mut serving = false;
     for _ in 0..100 {
-        let status = health.check(tonic_health::pb::HealthCheckRequest { service: String::new() }).await.unwrap().into_inner().status;
+        let status = health
+            .check(tonic_health::pb::HealthCheckRequest { service: String::new() })
+            .await
+            .unwrap()
+            .into_inner()
+            .status;
         if status == tonic_health::pb::health_check_response::ServingStatus::Serving as i32 {
             serving = true;
             break;
@@ -180,7 +237,9 @@ async fn shutdown_drains_calls_in_flight() {
     let addr = server.addr;
     let mut client = predictions(&channel);
     let products: Vec<proto::Product> = (0..10_000).map(|i| product(&format!("P{i}"))).collect();
-    let in_flight = tokio::spawn(async move { client.predict_price_batch(proto::PredictPriceBatchRequest { products }).await });
+    let in_flight = tokio::spawn(async move {
+        client.predict_price_batch(proto::PredictPriceBatchRequest { products }).await
+    });
     // Wait until the call is being served, then shut down (what SIGTERM does).
     let metrics = server.registry.metrics().clone();
     for _ in 0..500 {
@@ -193,6 +252,7 @@ async fn shutdown_drains_calls_in_flight() {
     server.shutdown().await.unwrap();
     let answer = in_flight.await.unwrap().expect("the call in flight completes");
     assert_eq!(answer.into_inner().predictions.len(), 10_000);
-    let refused = tonic::transport::Channel::from_shared(format!("http://{addr}")).unwrap().connect().await;
+    let refused =
+        tonic::transport::Channel::from_shared(format!("http://{addr}")).unwrap().connect().await;
     assert!(refused.is_err(), "no new connections after shutdown");
 }

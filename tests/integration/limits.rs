@@ -15,11 +15,28 @@ async fn oversized_messages_and_batches_are_refused() {
     let mut client = predictions(&channel);
     let mut big = order(1);
     big.ship_city = "X".repeat(10_000);
-    let (c, m) = code(client.predict_cancellation(proto::PredictCancellationRequest { order: Some(big), skip_explanations: false }).await);
+    let (c, m) = code(
+        client
+            .predict_cancellation(proto::PredictCancellationRequest {
+                order: Some(big),
+                skip_explanations: false,
+            })
+            .await,
+    );
     assert_eq!(c, Code::ResourceExhausted, "{m}");
-    let orders = (0..4).map(|_| proto::PredictCancellationRequest { order: Some(order(1)), skip_explanations: true }).collect();
-    let (c, m) = code(client.predict_cancellation_batch(proto::PredictCancellationBatchRequest { orders }).await);
-    assert_eq!((c, m.as_str()), (Code::InvalidArgument, "orders: 4 items; at most 3 per call (limits.max_batch_size)"));
+    let orders = (0..4)
+        .map(|_| proto::PredictCancellationRequest {
+            order: Some(order(1)),
+            skip_explanations: true,
+        })
+        .collect();
+    let (c, m) = code(
+        client.predict_cancellation_batch(proto::PredictCancellationBatchRequest { orders }).await,
+    );
+    assert_eq!(
+        (c, m.as_str()),
+        (Code::InvalidArgument, "orders: 4 items; at most 3 per call (limits.max_batch_size)")
+    );
     server.shutdown().await.unwrap();
 }
 
@@ -47,7 +64,9 @@ async fn requests_over_the_concurrency_limit_are_shed() {
     assert!(server.wait_ready(Duration::from_secs(20)).await);
     let mut slow = predictions(&channel);
     let products: Vec<proto::Product> = (0..10_000).map(|i| product(&format!("P{i}"))).collect();
-    let first = tokio::spawn(async move { slow.predict_price_batch(proto::PredictPriceBatchRequest { products }).await });
+    let first = tokio::spawn(async move {
+        slow.predict_price_batch(proto::PredictPriceBatchRequest { products }).await
+    });
     let metrics = server.registry.metrics().clone();
     for _ in 0..500 {
         if metrics.in_flight.get() > 0 {
@@ -55,7 +74,11 @@ async fn requests_over_the_concurrency_limit_are_shed() {
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    let (c, _) = code(predictions(&channel).predict_price(proto::PredictPriceRequest { product: Some(product("x")) }).await);
+    let (c, _) = code(
+        predictions(&channel)
+            .predict_price(proto::PredictPriceRequest { product: Some(product("x")) })
+            .await,
+    );
     assert_eq!(c, Code::ResourceExhausted);
     assert!(first.await.unwrap().is_ok(), "the call holding the slot completes");
     assert_eq!(metrics.shed.get(), 1);
@@ -70,7 +93,9 @@ async fn a_token_for_all_calls_is_required_except_for_health() {
     let (server, channel) = start_with(settings).await;
     assert!(server.wait_ready(Duration::from_secs(20)).await);
     let mut client = predictions(&channel);
-    let (c, _) = code(client.predict_price(proto::PredictPriceRequest { product: Some(product("x")) }).await);
+    let (c, _) = code(
+        client.predict_price(proto::PredictPriceRequest { product: Some(product("x")) }).await,
+    );
     assert_eq!(c, Code::Unauthenticated);
     let mut wrong = tonic::Request::new(proto::PredictPriceRequest { product: Some(product("x")) });
     wrong.metadata_mut().insert("authorization", "Bearer nope".parse().unwrap());
@@ -79,6 +104,8 @@ async fn a_token_for_all_calls_is_required_except_for_health() {
     right.metadata_mut().insert("authorization", "Bearer s3cret".parse().unwrap());
     assert!(client.predict_price(right).await.is_ok());
     let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
-    assert!(health.check(tonic_health::pb::HealthCheckRequest { service: String::new() }).await.is_ok());
+    assert!(
+        health.check(tonic_health::pb::HealthCheckRequest { service: String::new() }).await.is_ok()
+    );
     server.shutdown().await.unwrap();
 }

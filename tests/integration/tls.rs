@@ -9,7 +9,8 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig};
 
 /// A self-signed certificate for "localhost", written as PEM files; returns the certificate's PEM.
 fn write_self_signed(dir: &Path) -> String {
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("a certificate is generated");
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])
+        .expect("a certificate is generated");
     let cert = certified.cert.pem();
     std::fs::write(dir.join("server.crt"), &cert).unwrap();
     std::fs::write(dir.join("server.key"), certified.signing_key.serialize_pem()).unwrap();
@@ -27,11 +28,20 @@ fn tls_settings(dir: &Path) -> shopml::config::Settings {
 async fn a_server_with_a_certificate_answers_over_tls_and_refuses_plaintext() {
     let dir = tempfile::tempdir().unwrap();
     let cert = write_self_signed(dir.path());
-    let server = shopml::server::start(tls_settings(dir.path())).await.expect("server starts with TLS");
+    let server =
+        shopml::server::start(tls_settings(dir.path())).await.expect("server starts with TLS");
     assert!(server.wait_ready(Duration::from_secs(20)).await, "the bundle loads");
 
-    let tls = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(&cert)).domain_name("localhost");
-    let channel = Channel::from_shared(format!("https://{}", server.addr)).unwrap().tls_config(tls).unwrap().connect().await.expect("TLS handshake");
+    let tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(&cert))
+        .domain_name("localhost");
+    let channel = Channel::from_shared(format!("https://{}", server.addr))
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .connect()
+        .await
+        .expect("TLS handshake");
     let reply = predictions(&channel)
         .predict_price(proto::PredictPriceRequest { product: Some(product("tls-1")) })
         .await
@@ -41,8 +51,11 @@ async fn a_server_with_a_certificate_answers_over_tls_and_refuses_plaintext() {
 
     // A client that does not speak TLS gets no answer from the TLS port.
     let plaintext = async {
-        let channel = Channel::from_shared(format!("http://{}", server.addr)).unwrap().connect().await?;
-        Ok::<_, Box<dyn std::error::Error>>(models(&channel).get_model_info(proto::GetModelInfoRequest {}).await?)
+        let channel =
+            Channel::from_shared(format!("http://{}", server.addr)).unwrap().connect().await?;
+        Ok::<_, Box<dyn std::error::Error>>(
+            models(&channel).get_model_info(proto::GetModelInfoRequest {}).await?,
+        )
     };
     let answered = tokio::time::timeout(Duration::from_secs(10), plaintext).await;
     assert!(matches!(answered, Ok(Err(_))), "plaintext must fail quickly, got {answered:?}");
@@ -62,11 +75,22 @@ async fn a_server_with_a_certificate_answers_over_tls_and_refuses_plaintext() {
 async fn a_missing_or_unparsable_certificate_stops_the_start_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let settings = tls_settings(dir.path());
-    let error = shopml::server::start(settings.clone()).await.err().expect("no certificate: the start fails").to_string();
+    let error = shopml::server::start(settings.clone())
+        .await
+        .err()
+        .expect("no certificate: the start fails")
+        .to_string();
     assert!(error.starts_with("TLS:") && error.contains("server.crt"), "{error}");
 
     write_self_signed(dir.path());
     std::fs::write(dir.path().join("server.key"), "not a key").unwrap();
-    let error = shopml::server::start(settings).await.err().expect("a key that is not PEM: the start fails").to_string();
-    assert!(error.starts_with("TLS:") && error.contains("server.key") && error.contains("private key"), "{error}");
+    let error = shopml::server::start(settings)
+        .await
+        .err()
+        .expect("a key that is not PEM: the start fails")
+        .to_string();
+    assert!(
+        error.starts_with("TLS:") && error.contains("server.key") && error.contains("private key"),
+        "{error}"
+    );
 }

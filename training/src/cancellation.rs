@@ -3,7 +3,9 @@
 
 use crate::config::{CancellationSettings, SalesColumns, Split};
 use crate::data::sales::SaleLine;
-use crate::fit::{EarlyStopping, SeededRng, member_seed, platt_calibrated, quantile, rng, shuffled};
+use crate::fit::{
+    EarlyStopping, SeededRng, member_seed, platt_calibrated, quantile, rng, shuffled,
+};
 use crate::metrics;
 use crate::progress::Stage;
 use burn::optim::{AdamWConfig, GradientsParams};
@@ -13,9 +15,8 @@ use rand::RngExt;
 use serde::Serialize;
 use shopml::cancellation::features::{N_CATEGORICAL, N_NUMERIC};
 use shopml::cancellation::{
-    CancellationCalibration, CancellationEncoder, CancellationModel, CancellationModelConfig, CancellationNet, CancellationPredictor,
-    EncodedLine,
-    OrderAggregation, RiskThresholds,
+    CancellationCalibration, CancellationEncoder, CancellationModel, CancellationModelConfig,
+    CancellationNet, CancellationPredictor, EncodedLine, OrderAggregation, RiskThresholds,
 };
 use shopml::features::{float_matrix, index_matrix, to_f32_vec};
 use std::collections::HashMap;
@@ -74,22 +75,39 @@ impl Trainer<'_> {
     /// Trains a fresh net (seeded with `seed`) on `data` for up to `epochs` epochs; after each,
     /// `after_epoch` gets the validation-mode net and returns whether to go on. Returns epochs
     /// run.
-    fn run(&self, data: &Encoded, epochs: usize, seed: u64, mut after_epoch: impl FnMut(usize, CancellationNet) -> bool) -> usize {
+    fn run(
+        &self,
+        data: &Encoded,
+        epochs: usize,
+        seed: u64,
+        mut after_epoch: impl FnMut(usize, CancellationNet) -> bool,
+    ) -> usize {
         let settings = self.settings;
         let device = Device::flex().autodiff();
         device.seed(seed);
         let mut model = self.config.init_net(&device);
-        let mut optimizer = AdamWConfig::new().with_weight_decay(settings.weight_decay as f32).init();
+        let mut optimizer =
+            AdamWConfig::new().with_weight_decay(settings.weight_decay as f32).init();
         let mut random = rng(seed);
         for epoch in 1..=epochs {
             for batch in shuffled(data.rows.len(), &mut random).chunks(settings.batch_size) {
-                let (categorical, numeric) =
-                    gather(batch.iter().map(|&i| &data.rows[i]), Some(settings.unknown_dropout), &mut random, self.unknown_index);
+                let (categorical, numeric) = gather(
+                    batch.iter().map(|&i| &data.rows[i]),
+                    Some(settings.unknown_dropout),
+                    &mut random,
+                    self.unknown_index,
+                );
                 let n = batch.len();
-                let targets: Vec<f32> = batch.iter().map(|&i| data.labels[i] as u8 as f32).collect();
-                let weights: Vec<f32> =
-                    batch.iter().map(|&i| if data.labels[i] { self.positive_weight as f32 } else { 1.0 }).collect();
-                let z = model.forward(index_matrix(categorical, n, N_CATEGORICAL, &device), float_matrix(numeric, n, N_NUMERIC, &device));
+                let targets: Vec<f32> =
+                    batch.iter().map(|&i| data.labels[i] as u8 as f32).collect();
+                let weights: Vec<f32> = batch
+                    .iter()
+                    .map(|&i| if data.labels[i] { self.positive_weight as f32 } else { 1.0 })
+                    .collect();
+                let z = model.forward(
+                    index_matrix(categorical, n, N_CATEGORICAL, &device),
+                    float_matrix(numeric, n, N_NUMERIC, &device),
+                );
                 let y = Tensor::<1>::from_floats(targets.as_slice(), &device);
                 let w = Tensor::<1>::from_floats(weights.as_slice(), &device);
                 // Weighted binary cross-entropy on logits: softplus(z) − y·z.
@@ -109,7 +127,9 @@ impl Trainer<'_> {
 pub fn labelled<'a>(lines: &'a [SaleLine], columns: &SalesColumns) -> Vec<(&'a SaleLine, bool)> {
     lines
         .iter()
-        .filter(|l| !columns.pending_status_prefixes.iter().any(|p| l.status.starts_with(p.as_str())))
+        .filter(|l| {
+            !columns.pending_status_prefixes.iter().any(|p| l.status.starts_with(p.as_str()))
+        })
         .map(|l| (l, l.status == columns.cancelled_status))
         .collect()
 }
@@ -176,7 +196,12 @@ fn gather<'r>(
     (categorical, numeric)
 }
 
-fn order_level(orders: &[usize], labels: &[bool], probabilities: &[f64], aggregation: OrderAggregation) -> (Vec<bool>, Vec<f64>) {
+fn order_level(
+    orders: &[usize],
+    labels: &[bool],
+    probabilities: &[f64],
+    aggregation: OrderAggregation,
+) -> (Vec<bool>, Vec<f64>) {
     let count = orders.iter().max().map_or(0, |m| m + 1);
     let mut label = vec![false; count];
     let mut members: Vec<Vec<f64>> = vec![Vec::new(); count];
@@ -197,10 +222,15 @@ pub fn train(
     stage: &Stage,
 ) -> Result<TrainedCancellation, CancellationError> {
     let rows = labelled(lines, columns);
-    let validation_from = split.cancellation_test_from - chrono::Duration::days(split.cancellation_validation_days);
-    let (train_rows, test_rows): (Vec<_>, Vec<_>) = rows.iter().partition(|(l, _)| l.date < split.cancellation_test_from);
-    let (fit_rows, validation_rows): (Vec<_>, Vec<_>) = train_rows.iter().partition(|(l, _)| l.date < validation_from);
-    for (name, set) in [("training", &fit_rows), ("validation", &validation_rows), ("test", &test_rows)] {
+    let validation_from =
+        split.cancellation_test_from - chrono::Duration::days(split.cancellation_validation_days);
+    let (train_rows, test_rows): (Vec<_>, Vec<_>) =
+        rows.iter().partition(|(l, _)| l.date < split.cancellation_test_from);
+    let (fit_rows, validation_rows): (Vec<_>, Vec<_>) =
+        train_rows.iter().partition(|(l, _)| l.date < validation_from);
+    for (name, set) in
+        [("training", &fit_rows), ("validation", &validation_rows), ("test", &test_rows)]
+    {
         let positives = set.iter().filter(|(_, y)| *y).count();
         if positives == 0 || positives == set.len() {
             return Err(CancellationError::NotEnoughData(format!(
@@ -229,7 +259,8 @@ pub fn train(
         .with_ensemble_size(settings.ensemble_size);
     let plain = Device::flex();
     let unknown_index: Vec<u32> = (0..N_CATEGORICAL).map(|f| encoder.unknown_index(f)).collect();
-    let trainer = Trainer { config: &model_config, settings, positive_weight, unknown_index: &unknown_index };
+    let trainer =
+        Trainer { config: &model_config, settings, positive_weight, unknown_index: &unknown_index };
 
     // Each member stops early on the validation slice; the ensemble is then calibrated there.
     let mut members = Vec::new();
@@ -238,23 +269,25 @@ pub fn train(
     stage.set_length((settings.ensemble_size * settings.max_epochs) as u64);
     for member in 0..settings.ensemble_size {
         let mut stopping = EarlyStopping::new(settings.patience);
-        epochs_trained += trainer.run(&fit, settings.max_epochs, member_seed(seed, member), |epoch, net| {
-            let z = net_logits(&net, &validation.rows, &plain);
-            let (_, calibrated) = platt_calibrated(&z, &validation.labels);
-            let loss = metrics::log_loss(&validation.labels, &calibrated);
-            stage.tick(format!(
-                "member {member} epoch {epoch}: validation log-loss {loss:.4}, ROC-AUC {:.4}",
-                metrics::roc_auc(&validation.labels, &calibrated)
-            ));
-            stopping.offer(epoch, loss, net)
-        });
+        epochs_trained +=
+            trainer.run(&fit, settings.max_epochs, member_seed(seed, member), |epoch, net| {
+                let z = net_logits(&net, &validation.rows, &plain);
+                let (_, calibrated) = platt_calibrated(&z, &validation.labels);
+                let loss = metrics::log_loss(&validation.labels, &calibrated);
+                stage.tick(format!(
+                    "member {member} epoch {epoch}: validation log-loss {loss:.4}, ROC-AUC {:.4}",
+                    metrics::roc_auc(&validation.labels, &calibrated)
+                ));
+                stopping.offer(epoch, loss, net)
+            });
         let (_, best_epoch, net) = stopping.into_best();
         best_epochs.push(best_epoch);
         members.push(net);
     }
     let model = CancellationModel::from_members(members);
     let validation_logits = logits(&model, &validation.rows, &plain);
-    let ((platt_a, platt_b), validation_p) = platt_calibrated(&validation_logits, &validation.labels);
+    let ((platt_a, platt_b), validation_p) =
+        platt_calibrated(&validation_logits, &validation.labels);
     let validation_log_loss = metrics::log_loss(&validation.labels, &validation_p);
     let model = if settings.refit_on_all_training_days {
         // The validation days are the most recent ones and the signal drifts: retrain each
@@ -283,12 +316,14 @@ pub fn train(
     };
 
     // Calibration, thresholds and order aggregation, all chosen on the validation slice.
-    let validation_rate = validation.labels.iter().filter(|&&y| y).count() as f64 / validation.labels.len() as f64;
+    let validation_rate =
+        validation.labels.iter().filter(|&&y| y).count() as f64 / validation.labels.len() as f64;
     let order_aggregation = [OrderAggregation::Independent, OrderAggregation::Max]
         .into_iter()
         .min_by(|&a, &b| {
             let loss = |agg| {
-                let (y, p) = order_level(&validation.orders, &validation.labels, &validation_p, agg);
+                let (y, p) =
+                    order_level(&validation.orders, &validation.labels, &validation_p, agg);
                 metrics::log_loss(&y, &p)
             };
             loss(a).total_cmp(&loss(b))
@@ -297,7 +332,10 @@ pub fn train(
     let calibration = CancellationCalibration {
         platt_a,
         platt_b,
-        risk_thresholds: RiskThresholds { low_below: validation_rate, high_from: quantile(&validation_p, 0.9).max(validation_rate) },
+        risk_thresholds: RiskThresholds {
+            low_below: validation_rate,
+            high_from: quantile(&validation_p, 0.9).max(validation_rate),
+        },
         order_aggregation,
     };
 
@@ -315,7 +353,8 @@ pub fn train(
         constant_brier: metrics::brier(&test.labels, &constant),
         constant_log_loss: metrics::log_loss(&test.labels, &constant),
         test_rows: test.labels.len(),
-        test_positive_rate: test.labels.iter().filter(|&&y| y).count() as f64 / test.labels.len() as f64,
+        test_positive_rate: test.labels.iter().filter(|&&y| y).count() as f64
+            / test.labels.len() as f64,
         train_rows: train_rows.len(),
         validation_rows: validation.labels.len(),
         validation_roc_auc: metrics::roc_auc(&validation.labels, &validation_p),

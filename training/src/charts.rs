@@ -8,14 +8,23 @@ fn err<E: std::fmt::Debug>(e: E) -> String {
     format!("{e:?}")
 }
 
-const PALETTE: [RGBColor; 6] = [RGBColor(31, 119, 180), RGBColor(255, 127, 14), RGBColor(44, 160, 44), RGBColor(214, 39, 40), RGBColor(148, 103, 189), RGBColor(140, 86, 75)];
+const PALETTE: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+];
 
 pub fn color(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
 }
 
 fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
-    let (lo, hi) = values.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
     if !lo.is_finite() {
         return (0.0, 1.0);
     }
@@ -24,7 +33,13 @@ fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
 }
 
 /// Lines (name, points), optionally with the y = x diagonal.
-pub fn lines(title: &str, x_label: &str, y_label: &str, series: &[(String, Vec<(f64, f64)>)], diagonal: bool) -> ChartResult {
+pub fn lines(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[(String, Vec<(f64, f64)>)],
+    diagonal: bool,
+) -> ChartResult {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (640, 420)).into_drawing_area();
@@ -45,7 +60,9 @@ pub fn lines(title: &str, x_label: &str, y_label: &str, series: &[(String, Vec<(
             .map_err(err)?;
         chart.configure_mesh().x_desc(x_label).y_desc(y_label).draw().map_err(err)?;
         if diagonal {
-            chart.draw_series(LineSeries::new([(x0, x0), (x1, x1)], BLACK.mix(0.4))).map_err(err)?;
+            chart
+                .draw_series(LineSeries::new([(x0, x0), (x1, x1)], BLACK.mix(0.4)))
+                .map_err(err)?;
         }
         for (i, (name, points)) in series.iter().enumerate() {
             let c = color(i);
@@ -55,7 +72,12 @@ pub fn lines(title: &str, x_label: &str, y_label: &str, series: &[(String, Vec<(
                 .label(name.as_str())
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], c.stroke_width(2)));
         }
-        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK.mix(0.3)).draw().map_err(err)?;
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK.mix(0.3))
+            .draw()
+            .map_err(err)?;
         root.present().map_err(err)?;
     }
     Ok(svg)
@@ -77,7 +99,9 @@ pub fn scatter(title: &str, x_label: &str, y_label: &str, points: &[(f64, f64)])
             .map_err(err)?;
         chart.configure_mesh().x_desc(x_label).y_desc(y_label).draw().map_err(err)?;
         chart.draw_series(LineSeries::new([(lo, lo), (hi, hi)], BLACK.mix(0.4))).map_err(err)?;
-        chart.draw_series(points.iter().map(|&p| Circle::new(p, 2, color(0).mix(0.5).filled()))).map_err(err)?;
+        chart
+            .draw_series(points.iter().map(|&p| Circle::new(p, 2, color(0).mix(0.5).filled())))
+            .map_err(err)?;
         root.present().map_err(err)?;
     }
     Ok(svg)
@@ -107,7 +131,11 @@ pub fn bars(title: &str, x_label: &str, bars: &[(String, f64)]) -> ChartResult {
             .y_labels(n)
             .y_label_formatter(&|v| match v {
                 // Row 0 is drawn at the bottom: list the first bar on top.
-                SegmentValue::CenterOf(i) => (n - 1).checked_sub(*i).and_then(|row| labels.get(row)).cloned().unwrap_or_default(),
+                SegmentValue::CenterOf(i) => (n - 1)
+                    .checked_sub(*i)
+                    .and_then(|row| labels.get(row))
+                    .cloned()
+                    .unwrap_or_default(),
                 _ => String::new(),
             })
             .draw()
@@ -115,12 +143,19 @@ pub fn bars(title: &str, x_label: &str, bars: &[(String, f64)]) -> ChartResult {
         chart
             .draw_series(bars.iter().enumerate().map(|(i, b)| {
                 let row = n - 1 - i;
-                Rectangle::new([(0.0, SegmentValue::Exact(row)), (b.1, SegmentValue::Exact(row + 1))], color(0).mix(0.8).filled())
+                Rectangle::new(
+                    [(0.0, SegmentValue::Exact(row)), (b.1, SegmentValue::Exact(row + 1))],
+                    color(0).mix(0.8).filled(),
+                )
             }))
             .map_err(err)?;
         chart
             .draw_series(bars.iter().enumerate().map(|(i, b)| {
-                Text::new(format!("{:.1}", b.1), (b.1, SegmentValue::CenterOf(n - 1 - i)), ("sans-serif", 11).into_font())
+                Text::new(
+                    format!("{:.1}", b.1),
+                    (b.1, SegmentValue::CenterOf(n - 1 - i)),
+                    ("sans-serif", 11).into_font(),
+                )
             }))
             .map_err(err)?;
         root.present().map_err(err)?;
@@ -129,29 +164,48 @@ pub fn bars(title: &str, x_label: &str, bars: &[(String, f64)]) -> ChartResult {
 }
 
 /// A heat map of `values[row][column]`, each cell labelled with `labels[row][column]`.
-pub fn heatmap(title: &str, rows: &[String], columns: &[String], values: &[Vec<f64>], labels: &[Vec<String>]) -> ChartResult {
+pub fn heatmap(
+    title: &str,
+    rows: &[String],
+    columns: &[String],
+    values: &[Vec<f64>],
+    labels: &[Vec<String>],
+) -> ChartResult {
     let mut svg = String::new();
     {
         let cell = (90u32, 24u32);
         let (left, top) = (170u32, 70u32);
-        let size = (left + cell.0 * columns.len() as u32 + 20, top + cell.1 * rows.len() as u32 + 20);
+        let size =
+            (left + cell.0 * columns.len() as u32 + 20, top + cell.1 * rows.len() as u32 + 20);
         let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         root.draw(&Text::new(title, (10, 10), ("sans-serif", 18).into_font())).map_err(err)?;
         let max = values.iter().flatten().copied().fold(0.0f64, f64::max).max(1e-12);
         for (j, c) in columns.iter().enumerate() {
             let x = (left + cell.0 * j as u32 + 4) as i32;
-            root.draw(&Text::new(c.clone(), (x, 48), ("sans-serif", 11).into_font())).map_err(err)?;
+            root.draw(&Text::new(c.clone(), (x, 48), ("sans-serif", 11).into_font()))
+                .map_err(err)?;
         }
         for (i, r) in rows.iter().enumerate() {
             let y = (top + cell.1 * i as u32) as i32;
-            root.draw(&Text::new(r.clone(), (10, y + 6), ("sans-serif", 11).into_font())).map_err(err)?;
+            root.draw(&Text::new(r.clone(), (10, y + 6), ("sans-serif", 11).into_font()))
+                .map_err(err)?;
             for (j, v) in values[i].iter().enumerate() {
                 let x = (left + cell.0 * j as u32) as i32;
                 let shade = (v / max).clamp(0.0, 1.0);
-                let fill = RGBColor((255.0 - 200.0 * shade) as u8, (255.0 - 120.0 * shade) as u8, 255);
-                root.draw(&Rectangle::new([(x, y), (x + cell.0 as i32 - 2, y + cell.1 as i32 - 2)], fill.filled())).map_err(err)?;
-                root.draw(&Text::new(labels[i][j].clone(), (x + 4, y + 6), ("sans-serif", 11).into_font())).map_err(err)?;
+                let fill =
+                    RGBColor((255.0 - 200.0 * shade) as u8, (255.0 - 120.0 * shade) as u8, 255);
+                root.draw(&Rectangle::new(
+                    [(x, y), (x + cell.0 as i32 - 2, y + cell.1 as i32 - 2)],
+                    fill.filled(),
+                ))
+                .map_err(err)?;
+                root.draw(&Text::new(
+                    labels[i][j].clone(),
+                    (x + 4, y + 6),
+                    ("sans-serif", 11).into_font(),
+                ))
+                .map_err(err)?;
             }
         }
         root.present().map_err(err)?;
@@ -166,7 +220,8 @@ pub type PanelPoint = (f64, f64, f64, f64);
 pub fn forecast_panels(panels: &[(String, Vec<PanelPoint>)]) -> ChartResult {
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (640, 240 * panels.len().max(1) as u32)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (640, 240 * panels.len().max(1) as u32))
+            .into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         for (area, (name, days)) in root.split_evenly((panels.len().max(1), 1)).iter().zip(panels) {
             let n = days.len() as f64;
@@ -178,7 +233,12 @@ pub fn forecast_panels(panels: &[(String, Vec<PanelPoint>)]) -> ChartResult {
                 .y_label_area_size(56)
                 .build_cartesian_2d(0.0..(n - 1.0).max(1.0), y0.min(0.0)..y1)
                 .map_err(err)?;
-            chart.configure_mesh().x_desc("day after the origin").y_desc("order lines").draw().map_err(err)?;
+            chart
+                .configure_mesh()
+                .x_desc("day after the origin")
+                .y_desc("order lines")
+                .draw()
+                .map_err(err)?;
             let band: Vec<(f64, f64)> = days
                 .iter()
                 .enumerate()
@@ -189,14 +249,22 @@ pub fn forecast_panels(panels: &[(String, Vec<PanelPoint>)]) -> ChartResult {
                 .draw_series(std::iter::once(Polygon::new(band, color(0).mix(0.2).filled())))
                 .map_err(err)?
                 .label("P10–P90")
-                .legend(|(x, y)| Rectangle::new([(x, y - 4), (x + 16, y + 4)], color(0).mix(0.2).filled()));
+                .legend(|(x, y)| {
+                    Rectangle::new([(x, y - 4), (x + 16, y + 4)], color(0).mix(0.2).filled())
+                });
             chart
-                .draw_series(LineSeries::new(days.iter().enumerate().map(|(i, d)| (i as f64, d.2)), color(0).stroke_width(2)))
+                .draw_series(LineSeries::new(
+                    days.iter().enumerate().map(|(i, d)| (i as f64, d.2)),
+                    color(0).stroke_width(2),
+                ))
                 .map_err(err)?
                 .label("P50")
                 .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], color(0).stroke_width(2)));
             chart
-                .draw_series(LineSeries::new(days.iter().enumerate().map(|(i, d)| (i as f64, d.0)), color(1).stroke_width(2)))
+                .draw_series(LineSeries::new(
+                    days.iter().enumerate().map(|(i, d)| (i as f64, d.0)),
+                    color(1).stroke_width(2),
+                ))
                 .map_err(err)?
                 .label("actual")
                 .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], color(1).stroke_width(2)));

@@ -187,8 +187,11 @@ impl SentimentSettings {
     /// These settings with the `products` overrides applied (an unknown key or a value of the
     /// wrong type is an error naming it).
     pub fn for_product_texts(&self) -> Result<SentimentSettings, ConfigError> {
-        let mut settings = serde_json::to_value(SentimentSettings { products: Default::default(), ..self.clone() })
-            .map_err(|e| ConfigError(format!("sentiment: {e}")))?;
+        let mut settings = serde_json::to_value(SentimentSettings {
+            products: Default::default(),
+            ..self.clone()
+        })
+        .map_err(|e| ConfigError(format!("sentiment: {e}")))?;
         for (key, value) in &self.products {
             let fields = settings.as_object_mut().expect("settings serialise as a map");
             if key == "products" || !fields.contains_key(key) {
@@ -199,17 +202,25 @@ impl SentimentSettings {
             serde_json::from_value::<SentimentSettings>(settings.clone())
                 .map_err(|e| ConfigError(format!("sentiment.products.{key}: {e}")))?;
         }
-        serde_json::from_value(settings).map_err(|e| ConfigError(format!("sentiment.products: {e}")))
+        serde_json::from_value(settings)
+            .map_err(|e| ConfigError(format!("sentiment.products: {e}")))
     }
 
     fn check(&self, table: &str) -> Result<(), ConfigError> {
-        if self.batch_size == 0 || self.max_epochs == 0 || self.ensemble_size == 0 || self.validation_modulo < 2 || self.max_words == 0 {
+        if self.batch_size == 0
+            || self.max_epochs == 0
+            || self.ensemble_size == 0
+            || self.validation_modulo < 2
+            || self.max_words == 0
+        {
             return Err(ConfigError(format!(
                 "{table}: batch_size, max_epochs, ensemble_size, max_words must be > 0 and validation_modulo >= 2"
             )));
         }
         if self.hidden_dim > 0 && self.embedding_dim == 0 {
-            return Err(ConfigError(format!("{table}: embedding_dim must be > 0 when there is a deep part (hidden_dim > 0)")));
+            return Err(ConfigError(format!(
+                "{table}: embedding_dim must be > 0 when there is a deep part (hidden_dim > 0)"
+            )));
         }
         Ok(())
     }
@@ -276,17 +287,21 @@ impl TrainConfig {
     /// Defaults overridden by `file`.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         use config::{Config, File, FileFormat};
-        let mut builder = Config::builder().add_source(File::from_str(DEFAULTS_TOML, FileFormat::Toml));
+        let mut builder =
+            Config::builder().add_source(File::from_str(DEFAULTS_TOML, FileFormat::Toml));
         if let Some(file) = file {
             if !file.is_file() {
                 return Err(ConfigError(format!("{}: no such file", file.display())));
             }
             builder = builder.add_source(File::from(file).format(FileFormat::Toml));
         }
-        let config: TrainConfig = builder
-            .build()
-            .and_then(|c| c.try_deserialize())
-            .map_err(|e| ConfigError(format!("{}{e}", file.map(|f| format!("{}: ", f.display())).unwrap_or_default())))?;
+        let config: TrainConfig =
+            builder.build().and_then(|c| c.try_deserialize()).map_err(|e| {
+                ConfigError(format!(
+                    "{}{e}",
+                    file.map(|f| format!("{}: ", f.display())).unwrap_or_default()
+                ))
+            })?;
         config.validate()?;
         Ok(config)
     }
@@ -299,19 +314,34 @@ impl TrainConfig {
     fn validate(&self) -> Result<(), ConfigError> {
         const KNOWN: [&str; 5] = ["cancellation", "price", "sentiment", "forecast", "segments"];
         if let Some(unknown) = self.models.iter().find(|m| !KNOWN.contains(&m.as_str())) {
-            return Err(ConfigError(format!("models: unknown model '{unknown}' (known: {})", KNOWN.join(", "))));
+            return Err(ConfigError(format!(
+                "models: unknown model '{unknown}' (known: {})",
+                KNOWN.join(", ")
+            )));
         }
         let c = &self.cancellation;
-        if c.batch_size == 0 || c.max_epochs == 0 || c.embedding_dim == 0 || c.hidden_dim == 0 || c.ensemble_size == 0 {
+        if c.batch_size == 0
+            || c.max_epochs == 0
+            || c.embedding_dim == 0
+            || c.hidden_dim == 0
+            || c.ensemble_size == 0
+        {
             return Err(ConfigError(
                 "cancellation: batch_size, max_epochs, embedding_dim, hidden_dim and ensemble_size must be > 0".into(),
             ));
         }
         if !(0.0..1.0).contains(&c.dropout) || !(0.0..1.0).contains(&c.unknown_dropout) {
-            return Err(ConfigError("cancellation: dropout and unknown_dropout must be in [0, 1)".into()));
+            return Err(ConfigError(
+                "cancellation: dropout and unknown_dropout must be in [0, 1)".into(),
+            ));
         }
         let p = &self.price;
-        if p.batch_size == 0 || p.max_epochs == 0 || p.ensemble_size == 0 || p.validation_modulo < 2 || p.validation_slice >= p.validation_modulo {
+        if p.batch_size == 0
+            || p.max_epochs == 0
+            || p.ensemble_size == 0
+            || p.validation_modulo < 2
+            || p.validation_slice >= p.validation_modulo
+        {
             return Err(ConfigError(
                 "price: batch_size, max_epochs, ensemble_size must be > 0, validation_modulo >= 2 and validation_slice < validation_modulo".into(),
             ));
@@ -322,16 +352,25 @@ impl TrainConfig {
         self.sentiment.check("sentiment")?;
         self.sentiment.for_product_texts()?.check("sentiment.products")?;
         let f = &self.forecast;
-        if f.window_days < 7 || f.horizon_days == 0 || f.validation_days == 0 || f.ensemble_size == 0 || f.batch_size == 0 {
+        if f.window_days < 7
+            || f.horizon_days == 0
+            || f.validation_days == 0
+            || f.ensemble_size == 0
+            || f.batch_size == 0
+        {
             return Err(ConfigError(
                 "forecast: window_days >= 7; horizon_days, validation_days, ensemble_size, batch_size > 0".into(),
             ));
         }
         let g = &self.segments;
         if g.k_min < 2 || g.k_max < g.k_min || g.restarts == 0 || g.max_iterations == 0 {
-            return Err(ConfigError("segments: 2 <= k_min <= k_max; restarts and max_iterations > 0".into()));
+            return Err(ConfigError(
+                "segments: 2 <= k_min <= k_max; restarts and max_iterations > 0".into(),
+            ));
         }
-        if let Some((name, _)) = self.gates.limits.iter().find(|(_, l)| l.min.is_none() && l.max.is_none()) {
+        if let Some((name, _)) =
+            self.gates.limits.iter().find(|(_, l)| l.min.is_none() && l.max.is_none())
+        {
             return Err(ConfigError(format!("gates.limits.\"{name}\": give min, max or both")));
         }
         if !(0.0..1.0).contains(&self.gates.tolerance) {
@@ -340,8 +379,13 @@ impl TrainConfig {
         if self.split.product_test_modulo < 2 || self.split.review_test_modulo < 2 {
             return Err(ConfigError("split: test modulos must be >= 2".into()));
         }
-        if self.split.forecast_origin <= self.split.forecast_first_day || self.split.forecast_test_days <= 0 {
-            return Err(ConfigError("split: forecast_origin must follow forecast_first_day, forecast_test_days > 0".into()));
+        if self.split.forecast_origin <= self.split.forecast_first_day
+            || self.split.forecast_test_days <= 0
+        {
+            return Err(ConfigError(
+                "split: forecast_origin must follow forecast_first_day, forecast_test_days > 0"
+                    .into(),
+            ));
         }
         Ok(())
     }
@@ -366,17 +410,32 @@ mod tests {
         assert_eq!(products.learning_rate, 0.001);
         // Keys not overridden follow [sentiment]; the defaults' product overrides stay.
         assert_eq!(products.max_words, 300);
-        assert_eq!(products.hidden_dim, TrainConfig::defaults().sentiment.for_product_texts().unwrap().hidden_dim);
+        assert_eq!(
+            products.hidden_dim,
+            TrainConfig::defaults().sentiment.for_product_texts().unwrap().hidden_dim
+        );
         assert!(products.products.is_empty());
     }
 
     #[test]
     fn a_product_override_that_is_unknown_wrong_or_out_of_range_is_refused_by_name() {
         let error = |toml: &str| load(toml).unwrap_err().to_string();
-        assert!(error("[sentiment.products]\nlearning_rat = 0.1\n").contains("sentiment.products: unknown setting 'learning_rat'"));
-        assert!(error("[sentiment.products]\nmax_words = \"many\"\n").contains("sentiment.products.max_words: invalid type"));
-        assert!(error("[sentiment.products]\nbatch_size = 0\n").contains("sentiment.products: batch_size"));
-        assert!(error("[sentiment.products]\nhidden_dim = 4\nembedding_dim = 0\n").contains("sentiment.products: embedding_dim must be > 0"));
+        assert!(
+            error("[sentiment.products]\nlearning_rat = 0.1\n")
+                .contains("sentiment.products: unknown setting 'learning_rat'")
+        );
+        assert!(
+            error("[sentiment.products]\nmax_words = \"many\"\n")
+                .contains("sentiment.products.max_words: invalid type")
+        );
+        assert!(
+            error("[sentiment.products]\nbatch_size = 0\n")
+                .contains("sentiment.products: batch_size")
+        );
+        assert!(
+            error("[sentiment.products]\nhidden_dim = 4\nembedding_dim = 0\n")
+                .contains("sentiment.products: embedding_dim must be > 0")
+        );
         // hidden_dim 0 needs no embeddings: a logistic regression on the bag.
         assert!(load("[sentiment]\nhidden_dim = 0\nembedding_dim = 0\n").is_ok());
     }

@@ -8,7 +8,9 @@ pub enum DataError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("{path}: {reason}")]
     Unreadable { path: PathBuf, reason: String },
-    #[error("{path}: missing column '{column}' (columns found: {found:?}); map it under [columns] in the config")]
+    #[error(
+        "{path}: missing column '{column}' (columns found: {found:?}); map it under [columns] in the config"
+    )]
     MissingColumn { path: PathBuf, column: String, found: Vec<String> },
     #[error("{path}: row {row}, column '{column}': {reason}")]
     BadCell { path: PathBuf, row: usize, column: String, reason: String },

@@ -215,7 +215,11 @@ pub fn fold_of(id: &str, folds: u32) -> u32 {
 /// Mini-batches of similar lengths, in random order: rows are shuffled, cut into pools of 16
 /// batches, each pool sorted by length and cut into batches. Padding to the longest row of a
 /// batch then wastes little, and the order still changes every epoch.
-pub fn length_bucketed_batches(lengths: &[usize], batch_size: usize, rng: &mut SeededRng) -> Vec<Vec<usize>> {
+pub fn length_bucketed_batches(
+    lengths: &[usize],
+    batch_size: usize,
+    rng: &mut SeededRng,
+) -> Vec<Vec<usize>> {
     let order = shuffled(lengths.len(), rng);
     let mut batches: Vec<Vec<usize>> = Vec::new();
     for pool in order.chunks(batch_size * 16) {
@@ -252,7 +256,9 @@ mod tests {
         let (mut x, mut y) = (Vec::new(), Vec::new());
         for i in 0..40_000 {
             let row = [(i % 200) as f64 / 50.0 - 2.0, ((i * 7) % 130) as f64 / 65.0 - 1.0];
-            y.push(rand::RngExt::random::<f64>(&mut rng) < sigmoid(1.5 * row[0] - 0.8 * row[1] + 0.3));
+            y.push(
+                rand::RngExt::random::<f64>(&mut rng) < sigmoid(1.5 * row[0] - 0.8 * row[1] + 0.3),
+            );
             x.push(row);
         }
         let ([w0, w1], b) = fit_logistic(&x, &y);
@@ -294,7 +300,10 @@ mod tests {
         let mut early = EarlyStopping::with_budget(0, 10, 3).0;
         early.offer_with(1, "a", |_| 0.4);
         early.offer_with(2, "b", |_| 0.2);
-        assert_eq!(early.into_kept(|_| panic!("early stopping already knows the loss")), (0.2, 2, "b"));
+        assert_eq!(
+            early.into_kept(|_| panic!("early stopping already knows the loss")),
+            (0.2, 2, "b")
+        );
         let mut fixed = EarlyStopping::with_budget(2, 10, 3).0;
         fixed.offer_with(1, "a", |_| panic!("fixed epochs compute no loss while training"));
         fixed.offer_with(2, "b", |_| panic!("fixed epochs compute no loss while training"));

@@ -15,7 +15,8 @@ use serde::Serialize;
 use shopml::features::{Standardizer, float_matrix, index_matrix, normalize_state};
 use shopml::forecast::features::EncodedWindow;
 use shopml::forecast::{
-    ForecastCalibration, ForecastEncoder, ForecastModel, ForecastModelConfig, ForecastNet, ForecastRequest, Forecaster, SeriesHistory,
+    ForecastCalibration, ForecastEncoder, ForecastModel, ForecastModelConfig, ForecastNet,
+    ForecastRequest, Forecaster, SeriesHistory,
 };
 use std::collections::BTreeMap;
 
@@ -80,7 +81,8 @@ fn daily_counts(
     key: impl Fn(&SaleLine) -> String,
 ) -> Result<BTreeMap<String, Vec<f64>>, PolarsError> {
     let days = (last - first).num_days() as usize + 1;
-    let in_range: Vec<&SaleLine> = lines.iter().filter(|l| l.date >= first && l.date <= last).collect();
+    let in_range: Vec<&SaleLine> =
+        lines.iter().filter(|l| l.date >= first && l.date <= last).collect();
     let frame = df!(
         "key" => in_range.iter().map(|l| key(l)).collect::<Vec<String>>(),
         "day" => in_range.iter().map(|l| (l.date - first).num_days() as i32).collect::<Vec<i32>>(),
@@ -88,7 +90,12 @@ fn daily_counts(
     let counts = frame.group_by(["key", "day"])?.select(["day"]).count()?;
     let keys = counts.column("key")?.str()?.clone();
     let day = counts.column("day")?.i32()?.clone();
-    let count_column = counts.columns().last().expect("the count column").as_materialized_series().cast(&DataType::Float64)?;
+    let count_column = counts
+        .columns()
+        .last()
+        .expect("the count column")
+        .as_materialized_series()
+        .cast(&DataType::Float64)?;
     let count = count_column.f64()?;
     let mut out: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for ((k, d), c) in keys.iter().zip(day.iter()).zip(count.iter()) {
@@ -108,20 +115,42 @@ pub fn build_series(
     training_days: usize,
     settings: &ForecastSettings,
 ) -> Result<Vec<SeriesHistory>, PolarsError> {
-    let mean_training = |values: &[f64]| values[..training_days.min(values.len())].iter().sum::<f64>() / training_days.max(1) as f64;
+    let mean_training = |values: &[f64]| {
+        values[..training_days.min(values.len())].iter().sum::<f64>() / training_days.max(1) as f64
+    };
     let mut series = Vec::new();
     for (_, values) in daily_counts(lines, first, last, |_| String::new())? {
-        series.push(SeriesHistory { name: "total".into(), category: String::new(), region: String::new(), first_date: first, values });
+        series.push(SeriesHistory {
+            name: "total".into(),
+            category: String::new(),
+            region: String::new(),
+            first_date: first,
+            values,
+        });
     }
     for (category, values) in daily_counts(lines, first, last, |l| l.category.clone())? {
         let required = settings.protocol_series.iter().any(|p| p == &category);
-        if !category.is_empty() && (required || mean_training(&values) >= settings.min_category_daily_lines) {
-            series.push(SeriesHistory { name: SeriesHistory::name_of(&category, ""), category, region: String::new(), first_date: first, values });
+        if !category.is_empty()
+            && (required || mean_training(&values) >= settings.min_category_daily_lines)
+        {
+            series.push(SeriesHistory {
+                name: SeriesHistory::name_of(&category, ""),
+                category,
+                region: String::new(),
+                first_date: first,
+                values,
+            });
         }
     }
     for (region, values) in daily_counts(lines, first, last, |l| normalize_state(&l.ship_state))? {
         if !region.is_empty() && mean_training(&values) >= settings.min_region_daily_lines {
-            series.push(SeriesHistory { name: SeriesHistory::name_of("", &region), category: String::new(), region, first_date: first, values });
+            series.push(SeriesHistory {
+                name: SeriesHistory::name_of("", &region),
+                category: String::new(),
+                region,
+                first_date: first,
+                values,
+            });
         }
     }
     Ok(series)
@@ -140,7 +169,12 @@ struct Windows {
 
 /// Windows of every series whose last day is in `origins` (day indices), with targets up to
 /// day `known_until` (inclusive) and masked beyond.
-fn windows(encoder: &ForecastEncoder, series: &[SeriesHistory], origins: std::ops::RangeInclusive<usize>, known_until: usize) -> Windows {
+fn windows(
+    encoder: &ForecastEncoder,
+    series: &[SeriesHistory],
+    origins: std::ops::RangeInclusive<usize>,
+    known_until: usize,
+) -> Windows {
     let h = encoder.horizon_days;
     let mut out = Windows { encoded: Vec::new(), targets: Vec::new(), mask: Vec::new() };
     for (index, s) in series.iter().enumerate() {
@@ -148,10 +182,18 @@ fn windows(encoder: &ForecastEncoder, series: &[SeriesHistory], origins: std::op
             if t + 1 < encoder.window_days || t >= known_until {
                 continue;
             }
-            let window = encoder.encode(index as u32 + 1, &s.values[..=t], s.first_date + Duration::days(t as i64));
+            let window = encoder.encode(
+                index as u32 + 1,
+                &s.values[..=t],
+                s.first_date + Duration::days(t as i64),
+            );
             for day in 1..=h {
                 let known = t + day <= known_until && t + day < s.values.len();
-                out.targets.push(if known { (s.values[t + day].ln_1p() - window.level) as f32 } else { 0.0 });
+                out.targets.push(if known {
+                    (s.values[t + day].ln_1p() - window.level) as f32
+                } else {
+                    0.0
+                });
                 out.mask.push(known as u8 as f32);
             }
             out.encoded.push(window);
@@ -200,10 +242,24 @@ fn train_net(
     for epoch in 1..=epochs {
         for batch in shuffled(data.encoded.len(), &mut random).chunks(settings.batch_size) {
             let n = batch.len();
-            let series = index_matrix(batch.iter().map(|&i| data.encoded[i].series as i64).collect(), n, 1, &device);
-            let inputs = float_matrix(batch.iter().flat_map(|&i| data.encoded[i].inputs.iter().copied()).collect(), n, n_inputs, &device);
-            let targets: Vec<f32> = batch.iter().flat_map(|&i| data.targets[i * h..(i + 1) * h].iter().copied()).collect();
-            let mask: Vec<f32> = batch.iter().flat_map(|&i| data.mask[i * h..(i + 1) * h].iter().copied()).collect();
+            let series = index_matrix(
+                batch.iter().map(|&i| data.encoded[i].series as i64).collect(),
+                n,
+                1,
+                &device,
+            );
+            let inputs = float_matrix(
+                batch.iter().flat_map(|&i| data.encoded[i].inputs.iter().copied()).collect(),
+                n,
+                n_inputs,
+                &device,
+            );
+            let targets: Vec<f32> = batch
+                .iter()
+                .flat_map(|&i| data.targets[i * h..(i + 1) * h].iter().copied())
+                .collect();
+            let mask: Vec<f32> =
+                batch.iter().flat_map(|&i| data.mask[i * h..(i + 1) * h].iter().copied()).collect();
             let known = mask.iter().sum::<f32>().max(1.0) as f64;
             let y = Tensor::<1>::from_floats(targets.as_slice(), &device).reshape([n, h, 1]);
             let m = Tensor::<1>::from_floats(mask.as_slice(), &device).reshape([n, h, 1]);
@@ -211,9 +267,15 @@ fn train_net(
             // The centre is fitted by least squares in log1p space (it forecast better than the
             // pinball median on validation and on the protocol; it is the median when log
             // errors are symmetric); P10 and P90 by pinball loss around it.
-            let outer = Tensor::cat(vec![d.clone().slice([0..n, 0..h, 0..1]), d.clone().slice([0..n, 0..h, 2..3])], 2);
+            let outer = Tensor::cat(
+                vec![d.clone().slice([0..n, 0..h, 0..1]), d.clone().slice([0..n, 0..h, 2..3])],
+                2,
+            );
             let center = d.slice([0..n, 0..h, 1..2]);
-            let loss = ((outer.clone() * tau.clone()).max_pair(outer * (tau.clone() - 1.0)) * m.clone()).sum() / (known * 2.0)
+            let loss = ((outer.clone() * tau.clone()).max_pair(outer * (tau.clone() - 1.0))
+                * m.clone())
+            .sum()
+                / (known * 2.0)
                 + (center.powi_scalar(2) * m).sum() / known
                 + net.weight_penalty() * (settings.l2_penalty / data.encoded.len() as f64);
             let grads = GradientsParams::from_grads(loss.backward(), &net);
@@ -259,9 +321,17 @@ pub struct Prepared {
     model_config: ForecastModelConfig,
 }
 
-pub fn prepare(lines: &[SaleLine], split: &Split, settings: &ForecastSettings) -> Result<Prepared, ForecastError> {
+pub fn prepare(
+    lines: &[SaleLine],
+    split: &Split,
+    settings: &ForecastSettings,
+) -> Result<Prepared, ForecastError> {
     let first = split.forecast_first_day;
-    let last = lines.iter().map(|l| l.date).max().ok_or_else(|| ForecastError::NotEnoughData("no order lines".into()))?;
+    let last = lines
+        .iter()
+        .map(|l| l.date)
+        .max()
+        .ok_or_else(|| ForecastError::NotEnoughData("no order lines".into()))?;
     let origin_index = (split.forecast_origin - first).num_days() as usize;
     let test_days = split.forecast_test_days as usize;
     if last < split.forecast_origin + Duration::days(split.forecast_test_days)
@@ -275,7 +345,11 @@ pub fn prepare(lines: &[SaleLine], split: &Split, settings: &ForecastSettings) -
     let series = build_series(lines, first, last, origin_index + 1, settings)?;
     let training_levels: Vec<f64> = series
         .iter()
-        .flat_map(|s| (settings.window_days - 1..=origin_index).map(move |t| ForecastEncoder::level_of(&s.values[t + 1 - settings.window_days..=t])))
+        .flat_map(|s| {
+            (settings.window_days - 1..=origin_index).map(move |t| {
+                ForecastEncoder::level_of(&s.values[t + 1 - settings.window_days..=t])
+            })
+        })
         .collect();
     let encoder = ForecastEncoder {
         window_days: settings.window_days,
@@ -283,11 +357,12 @@ pub fn prepare(lines: &[SaleLine], split: &Split, settings: &ForecastSettings) -
         series: series.clone(),
         level: Standardizer::fit(training_levels),
     };
-    let model_config = ForecastModelConfig::new(series.len(), encoder.n_inputs(), settings.horizon_days)
-        .with_series_dim(settings.series_embedding_dim)
-        .with_hidden_dim(settings.hidden_dim)
-        .with_dropout(settings.dropout)
-        .with_ensemble_size(settings.ensemble_size);
+    let model_config =
+        ForecastModelConfig::new(series.len(), encoder.n_inputs(), settings.horizon_days)
+            .with_series_dim(settings.series_embedding_dim)
+            .with_hidden_dim(settings.hidden_dim)
+            .with_dropout(settings.dropout)
+            .with_ensemble_size(settings.ensemble_size);
     Ok(Prepared { series, encoder, origin_index, model_config })
 }
 
@@ -307,7 +382,12 @@ pub fn initial_nets(prepared: &Prepared, settings: &ForecastSettings, seed: u64)
     let config = &prepared.model_config;
     InitialNets(
         (0..settings.ensemble_size)
-            .map(|member| (initial_net(config, member_seed(seed, member)), initial_net(config, member_seed(seed, member))))
+            .map(|member| {
+                (
+                    initial_net(config, member_seed(seed, member)),
+                    initial_net(config, member_seed(seed, member)),
+                )
+            })
             .collect(),
     )
 }
@@ -329,11 +409,15 @@ pub fn train(
     let Prepared { series, mut encoder, origin_index, model_config } = prepared;
     let test_days = split.forecast_test_days as usize;
     // Nets that draw while they train must draw right after their start, from its seed.
-    assert!(initial.is_none() || draws_only_at_start(settings), "starting nets drawn up front for nets that draw while they train");
+    assert!(
+        initial.is_none() || draws_only_at_start(settings),
+        "starting nets drawn up front for nets that draw while they train"
+    );
     let mut initial = initial.map(|nets| nets.0.into_iter());
     let validation_origin = origin_index - settings.validation_days;
     let fit = windows(&encoder, &series, 0..=validation_origin - 1, validation_origin);
-    let validation = windows(&encoder, &series, validation_origin..=validation_origin, origin_index);
+    let validation =
+        windows(&encoder, &series, validation_origin..=validation_origin, origin_index);
     let all = windows(&encoder, &series, 0..=origin_index - 1, origin_index);
 
     stage.set_length(settings.ensemble_size as u64 * 2);
@@ -344,14 +428,29 @@ pub fn train(
     let mut refit_starts = Vec::new();
     for member in 0..settings.ensemble_size {
         abandon.check(ForecastError::Abandoned)?;
-        let (start, refit_start) = initial.as_mut().map(|nets| nets.next().expect("a starting net for each member")).unzip();
+        let (start, refit_start) = initial
+            .as_mut()
+            .map(|nets| nets.next().expect("a starting net for each member"))
+            .unzip();
         refit_starts.push(refit_start);
-        let (mut stopping, epochs) = EarlyStopping::with_budget(settings.fixed_epochs, settings.max_epochs, settings.patience);
-        train_net(&model_config, start, settings, &fit, epochs, member_seed(seed, member), |epoch, net| {
-            stopping.offer_with(epoch, net, held_out_loss)
-        });
+        let (mut stopping, epochs) = EarlyStopping::with_budget(
+            settings.fixed_epochs,
+            settings.max_epochs,
+            settings.patience,
+        );
+        train_net(
+            &model_config,
+            start,
+            settings,
+            &fit,
+            epochs,
+            member_seed(seed, member),
+            |epoch, net| stopping.offer_with(epoch, net, held_out_loss),
+        );
         let (loss, epoch, net) = stopping.into_kept(held_out_loss);
-        stage.tick(format!("member {member}: epoch {epoch} kept, validation pinball loss {loss:.4}"));
+        stage.tick(format!(
+            "member {member}: epoch {epoch} kept, validation pinball loss {loss:.4}"
+        ));
         best_epochs.push(epoch);
         validation_members.push(net);
     }
@@ -365,16 +464,25 @@ pub fn train(
     let mut needed = Vec::new();
     // Every origin of the held-out days (not only the first) takes part: one fortnight from a
     // single origin is too few points for a quantile of the scaled errors.
-    let calibration_windows = windows(&encoder, &series, validation_origin..=origin_index - 1, origin_index);
-    for (i, row) in validation_forecaster.raw_quantiles(&calibration_windows.encoded).iter().enumerate() {
+    let calibration_windows =
+        windows(&encoder, &series, validation_origin..=origin_index - 1, origin_index);
+    for (i, row) in
+        validation_forecaster.raw_quantiles(&calibration_windows.encoded).iter().enumerate()
+    {
         for (day, q) in row.iter().enumerate() {
             if calibration_windows.mask[i * h + day] > 0.0 {
                 let y = calibration_windows.targets[i * h + day] as f64;
-                needed.push(if y < q[1] { (q[1] - y) / (q[1] - q[0]).max(1e-9) } else { (y - q[1]) / (q[2] - q[1]).max(1e-9) });
+                needed.push(if y < q[1] {
+                    (q[1] - y) / (q[1] - q[0]).max(1e-9)
+                } else {
+                    (y - q[1]) / (q[2] - q[1]).max(1e-9)
+                });
             }
         }
     }
-    let calibration = ForecastCalibration { interval_scale: quantile(&needed, settings.interval_target).max(1e-3) };
+    let calibration = ForecastCalibration {
+        interval_scale: quantile(&needed, settings.interval_target).max(1e-3),
+    };
     let members: Vec<ForecastNet> = best_epochs
         .iter()
         .zip(refit_starts)
@@ -382,16 +490,25 @@ pub fn train(
         .map(|(member, (&epochs, start))| {
             abandon.check(ForecastError::Abandoned)?;
             let mut last = None;
-            train_net(&model_config, start, settings, &all, epochs, member_seed(seed, member), |_, net| {
-                last = Some(net);
-                true
-            });
+            train_net(
+                &model_config,
+                start,
+                settings,
+                &all,
+                epochs,
+                member_seed(seed, member),
+                |_, net| {
+                    last = Some(net);
+                    true
+                },
+            );
             stage.tick(format!("member {member}: refit on all training days for {epochs} epochs"));
             Ok(last.expect("at least one epoch ran"))
         })
         .collect::<Result<_, ForecastError>>()?;
     let model = ForecastModel::from_members(members);
-    let forecaster = Forecaster::new(encoder.clone(), model.clone(), calibration.clone(), Device::flex());
+    let forecaster =
+        Forecaster::new(encoder.clone(), model.clone(), calibration.clone(), Device::flex());
 
     // Protocol: forecast once from the origin, nothing after it seen.
     let mut per_series = BTreeMap::new();
@@ -399,9 +516,12 @@ pub fn train(
     let (mut inside, mut points) = (0usize, 0usize);
     let mut naive = Vec::new();
     for name in &settings.protocol_series {
-        let (category, label) = if name == "total" { ("", "total".to_owned()) } else { (name.as_str(), name.clone()) };
+        let (category, label) =
+            if name == "total" { ("", "total".to_owned()) } else { (name.as_str(), name.clone()) };
         let Some(index) = forecaster.find(category, "") else {
-            return Err(ForecastError::NotEnoughData(format!("protocol series '{name}' is not among the series kept")));
+            return Err(ForecastError::NotEnoughData(format!(
+                "protocol series '{name}' is not among the series kept"
+            )));
         };
         let values = &series[index].values;
         let history = &values[..=origin_index];
@@ -415,9 +535,15 @@ pub fn train(
         let p50: Vec<f64> = forecast.iter().map(|p| p.p50).collect();
         let (p10, p90): (Vec<f64>, Vec<f64>) = forecast.iter().map(|p| (p.p10, p.p90)).unzip();
         let actual = &actual[..p50.len()];
-        let seasonal: Vec<f64> = (0..p50.len()).map(|d| history[history.len() - 7 + d % 7]).collect();
-        naive.push((metrics::mase(actual, &seasonal, history, 7), metrics::wape(actual, &seasonal)));
-        inside += actual.iter().zip(p10.iter().zip(&p90)).filter(|(a, (l, u))| *l <= *a && *a <= *u).count();
+        let seasonal: Vec<f64> =
+            (0..p50.len()).map(|d| history[history.len() - 7 + d % 7]).collect();
+        naive
+            .push((metrics::mase(actual, &seasonal, history, 7), metrics::wape(actual, &seasonal)));
+        inside += actual
+            .iter()
+            .zip(p10.iter().zip(&p90))
+            .filter(|(a, (l, u))| *l <= *a && *a <= *u)
+            .count();
         points += actual.len();
         per_series.insert(
             label.clone(),

@@ -17,7 +17,9 @@ impl std::fmt::Display for GateFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.value {
             Some(v) => write!(f, "{} = {v:.4}, limit: {}", self.figure, self.limit),
-            None => write!(f, "{} is missing from metrics.json, limit: {}", self.figure, self.limit),
+            None => {
+                write!(f, "{} is missing from metrics.json, limit: {}", self.figure, self.limit)
+            }
         }
     }
 }
@@ -30,7 +32,21 @@ pub fn figure(metrics: &Value, path: &str) -> Option<f64> {
 /// Whether a lower value of the figure is better (errors, losses) rather than higher.
 pub fn lower_is_better(path: &str) -> bool {
     let last = path.rsplit('.').next().unwrap_or(path);
-    ["log_loss", "brier", "mae_inr", "mape_pct", "mase_mean", "wape_mean", "smape_mean", "mase", "wape", "smape", "msis80_mean", "msis80"].contains(&last)
+    [
+        "log_loss",
+        "brier",
+        "mae_inr",
+        "mape_pct",
+        "mase_mean",
+        "wape_mean",
+        "smape_mean",
+        "mase",
+        "wape",
+        "smape",
+        "msis80_mean",
+        "msis80",
+    ]
+    .contains(&last)
 }
 
 /// The metrics of what is serving: a bundle directory or a metrics.json file.
@@ -66,10 +82,16 @@ pub fn check(metrics: &Value, gates: &GateSettings, reference: Option<&Value>) -
             let value = figure(metrics, path);
             let (ok, limit) = if lower_is_better(path) {
                 let bound = serving * (1.0 + gates.tolerance);
-                (value.is_some_and(|v| v <= bound), format!("<= {bound:.4} (serving {serving:.4} + {}%)", gates.tolerance * 100.0))
+                (
+                    value.is_some_and(|v| v <= bound),
+                    format!("<= {bound:.4} (serving {serving:.4} + {}%)", gates.tolerance * 100.0),
+                )
             } else {
                 let bound = serving * (1.0 - gates.tolerance);
-                (value.is_some_and(|v| v >= bound), format!(">= {bound:.4} (serving {serving:.4} − {}%)", gates.tolerance * 100.0))
+                (
+                    value.is_some_and(|v| v >= bound),
+                    format!(">= {bound:.4} (serving {serving:.4} − {}%)", gates.tolerance * 100.0),
+                )
             };
             if !ok {
                 failures.push(GateFailure { figure: path.clone(), value, limit });
@@ -105,8 +127,18 @@ mod tests {
         assert_eq!(names, ["price.r2_log", "sentiment_reviews.macro_f1", "price.mape_pct"]);
         assert_eq!(failures[0].to_string(), "price.r2_log = 0.9500, limit: >= 0.96");
         assert!(failures[2].limit.starts_with("<= 24.4800"));
-        assert!(check(&metrics, &GateSettings { limits: Default::default(), compare: vec![], tolerance: 0.0 }, None).is_empty());
-        assert!(lower_is_better("forecast.msis80_mean") && lower_is_better("forecast.per_series.kurta.msis80"));
+        assert!(
+            check(
+                &metrics,
+                &GateSettings { limits: Default::default(), compare: vec![], tolerance: 0.0 },
+                None
+            )
+            .is_empty()
+        );
+        assert!(
+            lower_is_better("forecast.msis80_mean")
+                && lower_is_better("forecast.per_series.kurta.msis80")
+        );
         assert!(!lower_is_better("forecast.coverage80"));
     }
 }

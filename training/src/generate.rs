@@ -125,7 +125,16 @@ const CATEGORIES: &[(&str, f64, &str, f64)] = &[
     ("Ethnic Dress", 2.0, "ETH", 690.0),
     ("Blouse", 2.0, "BL", 480.0),
 ];
-const SIZES: &[(&str, f64)] = &[("XS", 9.0), ("S", 13.0), ("M", 18.0), ("L", 17.0), ("XL", 16.0), ("XXL", 14.0), ("3XL", 11.0), ("Free", 2.0)];
+const SIZES: &[(&str, f64)] = &[
+    ("XS", 9.0),
+    ("S", 13.0),
+    ("M", 18.0),
+    ("L", 17.0),
+    ("XL", 16.0),
+    ("XXL", 14.0),
+    ("3XL", 11.0),
+    ("Free", 2.0),
+];
 
 struct Style {
     code: String,
@@ -161,7 +170,8 @@ fn styles(rng: &mut SeededRng) -> Vec<Style> {
 
 fn asin(rng: &mut SeededRng) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    let tail: String = (0..8).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect();
+    let tail: String =
+        (0..8).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect();
     format!("B0{tail}")
 }
 
@@ -170,8 +180,10 @@ pub fn sales(dir: &Path, size: SampleSize, seed: u64) -> std::io::Result<usize> 
     let mut rng = rng(seed);
     let styles = styles(&mut rng);
     let mut asins = std::collections::HashMap::new();
-    let style_weights: Vec<(usize, f64)> = styles.iter().enumerate().map(|(i, s)| (i, s.popularity)).collect();
-    let state_weights: Vec<(usize, f64)> = STATES.iter().enumerate().map(|(i, s)| (i, s.3)).collect();
+    let style_weights: Vec<(usize, f64)> =
+        styles.iter().enumerate().map(|(i, s)| (i, s.popularity)).collect();
+    let state_weights: Vec<(usize, f64)> =
+        STATES.iter().enumerate().map(|(i, s)| (i, s.3)).collect();
     let mut out = String::from(
         "index,Order ID,Date,Status,Fulfilment,Sales Channel ,ship-service-level,Style,SKU,Category,Size,ASIN,Courier Status,Qty,currency,Amount,ship-city,ship-state,ship-postal-code,ship-country,promotion-ids,B2B,fulfilled-by,Unnamed: 22\n",
     );
@@ -184,7 +196,8 @@ pub fn sales(dir: &Path, size: SampleSize, seed: u64) -> std::io::Result<usize> 
         let t = (day - first).num_days() as f64;
         let weekday = day.weekday().num_days_from_monday();
         let weekly = [1.0, 0.95, 0.93, 0.97, 1.02, 1.12, 1.08][weekday as usize];
-        let mut mean = size.orders_per_day * weekly * (1.0 - 0.0035 * t) * (1.0 + 0.12 * (t / 9.0).sin());
+        let mut mean =
+            size.orders_per_day * weekly * (1.0 - 0.0035 * t) * (1.0 + 0.12 * (t / 9.0).sin());
         if day == first {
             mean *= 0.3;
         }
@@ -220,7 +233,11 @@ pub fn sales(dir: &Path, size: SampleSize, seed: u64) -> std::io::Result<usize> 
                 let style = &styles[style_index];
                 let (category, _, _, _) = CATEGORIES[style.category];
                 // The first line, and its style's usual partner, share the order's size.
-                let size_label = if line == 0 || style_index == styles[first_style].partner { order_size } else { *pick(&mut rng, SIZES) };
+                let size_label = if line == 0 || style_index == styles[first_style].partner {
+                    order_size
+                } else {
+                    *pick(&mut rng, SIZES)
+                };
                 let sku = format!("{}-{}", style.code, size_label);
                 let asin = asins.entry(sku.clone()).or_insert_with(|| asin(&mut rng)).clone();
                 let qty = if rng.random::<f64>() < 0.04 { 2 } else { 1 };
@@ -244,15 +261,25 @@ pub fn sales(dir: &Path, size: SampleSize, seed: u64) -> std::io::Result<usize> 
                 let status = if cancelled {
                     "Cancelled"
                 } else if day > last - Duration::days(3) && rng.random::<f64>() < 0.06 {
-                    ["Pending", "Pending - Waiting for Pick Up", "Shipping"][rng.random_range(0..3usize)]
+                    ["Pending", "Pending - Waiting for Pick Up", "Shipping"]
+                        [rng.random_range(0..3usize)]
                 } else {
                     *pick(
                         &mut rng,
-                        &[("Shipped", 60.0), ("Shipped - Delivered to Buyer", 30.0), ("Shipped - Returned to Seller", 2.0), ("Shipped - Picked Up", 1.0)],
+                        &[
+                            ("Shipped", 60.0),
+                            ("Shipped - Delivered to Buyer", 30.0),
+                            ("Shipped - Returned to Seller", 2.0),
+                            ("Shipped - Picked Up", 1.0),
+                        ],
                     )
                 };
                 let (courier, qty_text, amount) = if cancelled {
-                    let amount = if rng.random::<f64>() < 0.4 { String::new() } else { format!("{price:.2}") };
+                    let amount = if rng.random::<f64>() < 0.4 {
+                        String::new()
+                    } else {
+                        format!("{price:.2}")
+                    };
                     (String::new(), "0".to_owned(), amount)
                 } else {
                     ("Shipped".to_owned(), qty.to_string(), format!("{:.2}", price * qty as f64))
@@ -262,11 +289,18 @@ pub fn sales(dir: &Path, size: SampleSize, seed: u64) -> std::io::Result<usize> 
                     ("RAJASTHAN", x) if x < 0.05 => "RJ".to_owned(),
                     (s, x) if x < 0.5 => {
                         // Title case, as many rows of the real export have.
-                        s.split(' ').map(|w| format!("{}{}", &w[..1], w[1..].to_lowercase())).collect::<Vec<_>>().join(" ")
+                        s.split(' ')
+                            .map(|w| format!("{}{}", &w[..1], w[1..].to_lowercase()))
+                            .collect::<Vec<_>>()
+                            .join(" ")
                     }
                     (s, _) => s.to_owned(),
                 };
-                let promotion = if rng.random::<f64>() < 0.6 { "IN Core Free Shipping 2015/04/08 23-48-5-108" } else { "" };
+                let promotion = if rng.random::<f64>() < 0.6 {
+                    "IN Core Free Shipping 2015/04/08 23-48-5-108"
+                } else {
+                    ""
+                };
                 rows.push(format!(
                     ",{},{},{},{},{},{},{},{},{},{},{},{},{},INR,{},{},{},{}.0,IN,{},{},{},",
                     order_id,
@@ -320,18 +354,85 @@ pub fn sales(dir: &Path, size: SampleSize, seed: u64) -> std::io::Result<usize> 
 
 /// Category paths with a median list price and a typical discount.
 const PRODUCT_CATEGORIES: &[(&str, f64, f64, &[&str])] = &[
-    ("Computers&Accessories|Accessories&Peripherals|Cables&Accessories|Cables|USBCables", 700.0, 0.55, &["USB", "Type-C", "Cable", "Braided", "Fast Charging", "Data Sync"]),
-    ("Electronics|HomeTheater,TV&Video|Televisions|SmartTelevisions", 38000.0, 0.35, &["Smart", "LED", "TV", "4K", "Ultra HD", "Android"]),
-    ("Electronics|Mobiles&Accessories|Smartphones&BasicMobiles|Smartphones", 18000.0, 0.2, &["Smartphone", "5G", "Camera", "Battery", "Storage"]),
-    ("Electronics|Headphones,Earbuds&Accessories|Headphones|In-Ear", 1800.0, 0.6, &["Earbuds", "Wireless", "Bluetooth", "Bass", "Mic"]),
-    ("Home&Kitchen|Kitchen&HomeAppliances|SmallKitchenAppliances|Kettles&HotWaterDispensers", 1900.0, 0.4, &["Electric", "Kettle", "Stainless", "Steel", "Litre"]),
-    ("Home&Kitchen|Kitchen&HomeAppliances|Vacuum,Cleaning&Ironing|Irons,Steamers&Accessories|Irons|DryIrons", 1100.0, 0.3, &["Dry", "Iron", "Non-Stick", "Soleplate", "Watt"]),
-    ("Computers&Accessories|Accessories&Peripherals|Keyboards,Mice&InputDevices|Mice", 900.0, 0.5, &["Wireless", "Mouse", "Optical", "Ergonomic", "DPI"]),
-    ("OfficeProducts|OfficePaperProducts|Paper|Stationery|Pens,Pencils&WritingSupplies|Pens&Refills", 250.0, 0.15, &["Ball", "Pen", "Blue", "Ink", "Pack"]),
+    (
+        "Computers&Accessories|Accessories&Peripherals|Cables&Accessories|Cables|USBCables",
+        700.0,
+        0.55,
+        &["USB", "Type-C", "Cable", "Braided", "Fast Charging", "Data Sync"],
+    ),
+    (
+        "Electronics|HomeTheater,TV&Video|Televisions|SmartTelevisions",
+        38000.0,
+        0.35,
+        &["Smart", "LED", "TV", "4K", "Ultra HD", "Android"],
+    ),
+    (
+        "Electronics|Mobiles&Accessories|Smartphones&BasicMobiles|Smartphones",
+        18000.0,
+        0.2,
+        &["Smartphone", "5G", "Camera", "Battery", "Storage"],
+    ),
+    (
+        "Electronics|Headphones,Earbuds&Accessories|Headphones|In-Ear",
+        1800.0,
+        0.6,
+        &["Earbuds", "Wireless", "Bluetooth", "Bass", "Mic"],
+    ),
+    (
+        "Home&Kitchen|Kitchen&HomeAppliances|SmallKitchenAppliances|Kettles&HotWaterDispensers",
+        1900.0,
+        0.4,
+        &["Electric", "Kettle", "Stainless", "Steel", "Litre"],
+    ),
+    (
+        "Home&Kitchen|Kitchen&HomeAppliances|Vacuum,Cleaning&Ironing|Irons,Steamers&Accessories|Irons|DryIrons",
+        1100.0,
+        0.3,
+        &["Dry", "Iron", "Non-Stick", "Soleplate", "Watt"],
+    ),
+    (
+        "Computers&Accessories|Accessories&Peripherals|Keyboards,Mice&InputDevices|Mice",
+        900.0,
+        0.5,
+        &["Wireless", "Mouse", "Optical", "Ergonomic", "DPI"],
+    ),
+    (
+        "OfficeProducts|OfficePaperProducts|Paper|Stationery|Pens,Pencils&WritingSupplies|Pens&Refills",
+        250.0,
+        0.15,
+        &["Ball", "Pen", "Blue", "Ink", "Pack"],
+    ),
 ];
-const BRANDS: &[(&str, f64, f64)] = &[("boAt", 0.1, 0.1), ("Ambrane", -0.1, 0.0), ("Wayona", -0.3, -0.1), ("Samsung", 0.4, 0.2), ("Philips", 0.3, 0.25), ("Portronics", 0.0, 0.0), ("Pigeon", -0.2, -0.15), ("Classmate", -0.1, 0.1)];
-const GOOD_WORDS: &[&str] = &["Good quality", "Value for money", "Works perfectly", "Excellent product", "Very useful", "Fast delivery", "Sturdy and durable", "Love it"];
-const BAD_WORDS: &[&str] = &["Stopped working", "Poor quality", "Waste of money", "Not as described", "Broke in a week", "Very bad", "Returned it", "Disappointed"];
+const BRANDS: &[(&str, f64, f64)] = &[
+    ("boAt", 0.1, 0.1),
+    ("Ambrane", -0.1, 0.0),
+    ("Wayona", -0.3, -0.1),
+    ("Samsung", 0.4, 0.2),
+    ("Philips", 0.3, 0.25),
+    ("Portronics", 0.0, 0.0),
+    ("Pigeon", -0.2, -0.15),
+    ("Classmate", -0.1, 0.1),
+];
+const GOOD_WORDS: &[&str] = &[
+    "Good quality",
+    "Value for money",
+    "Works perfectly",
+    "Excellent product",
+    "Very useful",
+    "Fast delivery",
+    "Sturdy and durable",
+    "Love it",
+];
+const BAD_WORDS: &[&str] = &[
+    "Stopped working",
+    "Poor quality",
+    "Waste of money",
+    "Not as described",
+    "Broke in a week",
+    "Very bad",
+    "Returned it",
+    "Disappointed",
+];
 
 /// Writes `amazon_products.csv.gz`; returns the number of distinct products.
 pub fn products(dir: &Path, size: SampleSize, seed: u64) -> std::io::Result<usize> {
@@ -343,7 +444,8 @@ pub fn products(dir: &Path, size: SampleSize, seed: u64) -> std::io::Result<usiz
     for i in 0..size.products {
         let (path, list_median, discount, words) = PRODUCT_CATEGORIES[i % PRODUCT_CATEGORIES.len()];
         let (brand, price_effect, quality) = BRANDS[rng.random_range(0..BRANDS.len())];
-        let mut name_words: Vec<&str> = words.iter().copied().filter(|_| rng.random::<f64>() < 0.7).collect();
+        let mut name_words: Vec<&str> =
+            words.iter().copied().filter(|_| rng.random::<f64>() < 0.7).collect();
         if name_words.is_empty() {
             name_words.push(words[0]);
         }
@@ -351,9 +453,18 @@ pub fn products(dir: &Path, size: SampleSize, seed: u64) -> std::io::Result<usiz
         if premium {
             name_words.insert(0, "Pro");
         }
-        let name = format!("{brand} {} ({}, Pack of {})", name_words.join(" "), ["Black", "White", "Grey", "Blue"][i % 4], 1 + i % 3);
-        let list = (list_median * (price_effect + if premium { 0.5 } else { 0.0 } + 0.45 * normal(&mut rng)).exp()).round().max(99.0);
-        let discount_share = (discount + 0.12 * normal(&mut rng) - if premium { 0.1 } else { 0.0 }).clamp(0.0, 0.9);
+        let name = format!(
+            "{brand} {} ({}, Pack of {})",
+            name_words.join(" "),
+            ["Black", "White", "Grey", "Blue"][i % 4],
+            1 + i % 3
+        );
+        let list = (list_median
+            * (price_effect + if premium { 0.5 } else { 0.0 } + 0.45 * normal(&mut rng)).exp())
+        .round()
+        .max(99.0);
+        let discount_share =
+            (discount + 0.12 * normal(&mut rng) - if premium { 0.1 } else { 0.0 }).clamp(0.0, 0.9);
         let selling = (list * (1.0 - discount_share)).round().max(39.0);
         let discount_pct = (100.0 * (1.0 - selling / list)).round();
         let rating = (4.0 + quality + 0.3 * normal(&mut rng)).clamp(2.0, 5.0);
@@ -421,16 +532,56 @@ pub fn customers(dir: &Path, size: SampleSize, seed: u64) -> std::io::Result<usi
         ("Kerala", "Southern", 4.0),
         ("Gujarat", "Western", 4.0),
     ];
-    let occupations = ["IT Sector", "Healthcare", "Aviation", "Banking", "Govt", "Hospitality", "Media", "Lawyer", "Retail"];
-    let categories = ["Clothing & Apparel", "Food", "Electronics & Gadgets", "Footwear & Shoes", "Household items", "Beauty", "Furniture"];
-    let names = ["Sanskriti", "Kartik", "Bindu", "Sudevi", "Joni", "Balk", "Shivangi", "Jörg", "Renée", "Manasvi"];
-    let ages = [("0-17", 14), ("18-25", 22), ("26-35", 30), ("36-45", 40), ("46-50", 48), ("51-55", 53), ("55+", 60)];
-    let mut out = String::from("User_ID,Cust_name,Product_ID,Gender,Age Group,Age,Marital_Status,State,Zone,Occupation,Product_Category,Orders,Amount,Status,unnamed1\r\n");
+    let occupations = [
+        "IT Sector",
+        "Healthcare",
+        "Aviation",
+        "Banking",
+        "Govt",
+        "Hospitality",
+        "Media",
+        "Lawyer",
+        "Retail",
+    ];
+    let categories = [
+        "Clothing & Apparel",
+        "Food",
+        "Electronics & Gadgets",
+        "Footwear & Shoes",
+        "Household items",
+        "Beauty",
+        "Furniture",
+    ];
+    let names = [
+        "Sanskriti",
+        "Kartik",
+        "Bindu",
+        "Sudevi",
+        "Joni",
+        "Balk",
+        "Shivangi",
+        "Jörg",
+        "Renée",
+        "Manasvi",
+    ];
+    let ages = [
+        ("0-17", 14),
+        ("18-25", 22),
+        ("26-35", 30),
+        ("36-45", 40),
+        ("46-50", 48),
+        ("51-55", 53),
+        ("55+", 60),
+    ];
+    let mut out = String::from(
+        "User_ID,Cust_name,Product_ID,Gender,Age Group,Age,Marital_Status,State,Zone,Occupation,Product_Category,Orders,Amount,Status,unnamed1\r\n",
+    );
     let mut rows = 0;
     for u in 0..size.customers {
         let user_id = 1_000_001 + u * 3;
         let tier = *pick(&mut rng, &[(0usize, 25.0), (1, 50.0), (2, 25.0)]); // high value, regular, occasional
-        let (state, zone, _) = *pick(&mut rng, &states.iter().map(|s| (*s, s.2)).collect::<Vec<_>>());
+        let (state, zone, _) =
+            *pick(&mut rng, &states.iter().map(|s| (*s, s.2)).collect::<Vec<_>>());
         let (age_group, age) = ages[rng.random_range(0..ages.len())];
         let gender = if rng.random::<f64>() < 0.7 { "F" } else { "M" };
         let occupation = occupations[rng.random_range(0..occupations.len())];
@@ -438,7 +589,8 @@ pub fn customers(dir: &Path, size: SampleSize, seed: u64) -> std::io::Result<usi
         for _ in 0..lines {
             let category = categories[rng.random_range(0..categories.len())];
             let orders = [rng.random_range(3..5u32), rng.random_range(1..4), 1][tier];
-            let amount = ([18_000.0, 9_000.0, 4_000.0][tier] * (0.35 * normal(&mut rng)).exp()).round();
+            let amount =
+                ([18_000.0, 9_000.0, 4_000.0][tier] * (0.35 * normal(&mut rng)).exp()).round();
             let amount_text = if rows % 397 == 13 { String::new() } else { format!("{amount}") };
             write!(
                 out,
@@ -461,14 +613,31 @@ pub fn customers(dir: &Path, size: SampleSize, seed: u64) -> std::io::Result<usi
 // ------------------------------------------------------------------------------------------
 // Reviews (UTF-8, CRLF, multi-line)
 
-const DEVICES: &[&str] = &["Fire HD 8 Tablet", "Kindle Paperwhite", "Echo Dot", "Fire TV Stick", "Kindle Voyage"];
+const DEVICES: &[&str] =
+    &["Fire HD 8 Tablet", "Kindle Paperwhite", "Echo Dot", "Fire TV Stick", "Kindle Voyage"];
 const PRAISE: &[&str] = &[
-    "I love this", "works great", "easy to use", "perfect gift for my kids", "great value", "the screen is beautiful",
-    "battery lasts long", "fast and responsive", "highly recommend it", "excellent sound",
+    "I love this",
+    "works great",
+    "easy to use",
+    "perfect gift for my kids",
+    "great value",
+    "the screen is beautiful",
+    "battery lasts long",
+    "fast and responsive",
+    "highly recommend it",
+    "excellent sound",
 ];
 const COMPLAINTS: &[&str] = &[
-    "stopped working after a week", "waste of money", "very disappointed", "the battery died quickly", "returned it",
-    "screen froze constantly", "terrible customer service", "not worth the price", "it is slow and laggy", "broke easily",
+    "stopped working after a week",
+    "waste of money",
+    "very disappointed",
+    "the battery died quickly",
+    "returned it",
+    "screen froze constantly",
+    "terrible customer service",
+    "not worth the price",
+    "it is slow and laggy",
+    "broke easily",
 ];
 const NEUTRAL: &[&str] = &["it is okay", "does the job", "average product", "nothing special"];
 
@@ -524,7 +693,12 @@ pub fn reviews(dir: &Path, size: SampleSize, seed: u64) -> std::io::Result<usize
 }
 
 /// The sample's files, under the published names of `../shared/data`.
-pub const FILES: [&str; 4] = ["amazon_sale_report.csv.gz", "amazon_products.csv.gz", "diwali_sales.csv.gz", "amazon_reviews.csv.gz"];
+pub const FILES: [&str; 4] = [
+    "amazon_sale_report.csv.gz",
+    "amazon_products.csv.gz",
+    "diwali_sales.csv.gz",
+    "amazon_reviews.csv.gz",
+];
 
 /// The default-size sample in `dir`, generated there on first use (it is seeded, so every clone
 /// gets the same bytes and the repository tracks none). It is written beside `dir` and renamed
@@ -553,5 +727,10 @@ pub fn ensure_sample(dir: &Path, seed: u64) -> std::io::Result<()> {
 /// Writes the whole sample into `dir`.
 pub fn sample(dir: &Path, size: SampleSize, seed: u64) -> std::io::Result<[usize; 4]> {
     std::fs::create_dir_all(dir)?;
-    Ok([sales(dir, size, seed)?, products(dir, size, seed)?, customers(dir, size, seed)?, reviews(dir, size, seed)?])
+    Ok([
+        sales(dir, size, seed)?,
+        products(dir, size, seed)?,
+        customers(dir, size, seed)?,
+        reviews(dir, size, seed)?,
+    ])
 }

@@ -15,7 +15,7 @@ pub mod generate;
 pub mod metrics;
 pub mod pipeline;
 pub mod price;
-pub mod report;
 pub mod progress;
+pub mod report;
 pub mod segments;
 pub mod sentiment;

@@ -71,10 +71,20 @@ fn main() -> anyhow::Result<()> {
         Some(dir) => dir,
         None => pipeline::default_data_dir().context("generating the sample in training/data")?,
     };
-    let reference = args.compare_to.as_deref().map(gates::read_reference).transpose().map_err(anyhow::Error::msg)?;
-    let baselines_file = args.baselines.or_else(|| data_dir.parent().map(|p| p.join("EVALUATION.md")).filter(|p| p.is_file()));
+    let reference = args
+        .compare_to
+        .as_deref()
+        .map(gates::read_reference)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let baselines_file = args
+        .baselines
+        .or_else(|| data_dir.parent().map(|p| p.join("EVALUATION.md")).filter(|p| p.is_file()));
     let baselines = match &baselines_file {
-        Some(file) => report::parse_baselines(&std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?),
+        Some(file) => report::parse_baselines(
+            &std::fs::read_to_string(file)
+                .with_context(|| format!("reading {}", file.display()))?,
+        ),
         None => Vec::new(),
     };
 
@@ -83,7 +93,11 @@ fn main() -> anyhow::Result<()> {
 
     let failures = gates::check(&trained.metrics, &config.gates, reference.as_ref());
     if !failures.is_empty() {
-        let verdict = if args.no_gates { "failed (published anyway: --no-gates)" } else { "failed; no bundle was published" };
+        let verdict = if args.no_gates {
+            "failed (published anyway: --no-gates)"
+        } else {
+            "failed; no bundle was published"
+        };
         eprintln!("quality gates {verdict}:");
         for failure in &failures {
             eprintln!("  {failure}");
@@ -92,8 +106,13 @@ fn main() -> anyhow::Result<()> {
             std::process::exit(GATES_FAILED);
         }
     } else {
-        let compared = reference.as_ref().map_or(0, |r| config.gates.compare.iter().filter(|p| gates::figure(r, p).is_some()).count());
-        eprintln!("quality gates passed: {} limits, {compared} comparisons with the serving bundle", config.gates.limits.len());
+        let compared = reference.as_ref().map_or(0, |r| {
+            config.gates.compare.iter().filter(|p| gates::figure(r, p).is_some()).count()
+        });
+        eprintln!(
+            "quality gates passed: {} limits, {compared} comparisons with the serving bundle",
+            config.gates.limits.len()
+        );
     }
 
     let created_at = chrono::Utc::now();
@@ -103,7 +122,8 @@ fn main() -> anyhow::Result<()> {
     stage.finish(format!("REPORT.md with {} charts", report.charts.len()));
     let summary = summary(&trained.metrics);
     let stage = progress.stage("write");
-    let manifest = pipeline::write_bundle_with_report(trained, &config, &out, created_at, Some(report))?;
+    let manifest =
+        pipeline::write_bundle_with_report(trained, &config, &out, created_at, Some(report))?;
     stage.finish(out.display().to_string());
 
     eprintln!("\nbundle {} written to {}", manifest.bundle_version, out.display());
@@ -117,14 +137,20 @@ fn main() -> anyhow::Result<()> {
         timings.iter().map(StageTime::describe).collect::<Vec<_>>().join(", ")
     );
     if baselines_file.is_none() {
-        eprintln!("  (no EVALUATION.md found beside {}: the report has no published baselines)", data_dir.display());
+        eprintln!(
+            "  (no EVALUATION.md found beside {}: the report has no published baselines)",
+            data_dir.display()
+        );
     }
     Ok(())
 }
 
 /// Headline figures of each model, one line each.
 fn summary(m: &serde_json::Value) -> Vec<String> {
-    let f = |section: &str, key: &str| gates::figure(m, &format!("{section}.{key}")).map_or("—".to_owned(), |v| format!("{v:.3}"));
+    let f = |section: &str, key: &str| {
+        gates::figure(m, &format!("{section}.{key}"))
+            .map_or("—".to_owned(), |v| format!("{v:.3}"))
+    };
     let mut lines = Vec::new();
     if m.get("cancellation").is_some() {
         lines.push(format!(
@@ -144,9 +170,17 @@ fn summary(m: &serde_json::Value) -> Vec<String> {
             f("price", "interval_coverage")
         ));
     }
-    for (section, name) in [("sentiment_reviews", "sentiment (reviews)"), ("sentiment_products", "sentiment (products)")] {
+    for (section, name) in [
+        ("sentiment_reviews", "sentiment (reviews)"),
+        ("sentiment_products", "sentiment (products)"),
+    ] {
         if m.get(section).is_some() {
-            lines.push(format!("{name}: macro-F1 {}, neg-F1 {}, ROC-AUC {}", f(section, "macro_f1"), f(section, "neg_f1"), f(section, "roc_auc")));
+            lines.push(format!(
+                "{name}: macro-F1 {}, neg-F1 {}, ROC-AUC {}",
+                f(section, "macro_f1"),
+                f(section, "neg_f1"),
+                f(section, "roc_auc")
+            ));
         }
     }
     if m.get("forecast").is_some() {

@@ -124,7 +124,14 @@ pub fn mae(actual: &[f64], predicted: &[f64]) -> f64 {
 
 /// Mean absolute percentage error, in percent.
 pub fn mape_pct(actual: &[f64], predicted: &[f64]) -> f64 {
-    100.0 * mean(actual.iter().zip(predicted).filter(|(a, _)| **a != 0.0).map(|(a, p)| ((a - p) / a).abs()))
+    100.0
+        * mean(
+            actual
+                .iter()
+                .zip(predicted)
+                .filter(|(a, _)| **a != 0.0)
+                .map(|(a, p)| ((a - p) / a).abs()),
+        )
 }
 
 /// Weighted absolute percentage error: Σ|a − p| / Σ|a|.
@@ -156,16 +163,31 @@ fn seasonal_naive_scale(history: &[f64], season: usize) -> f64 {
 /// Mean scaled interval score of a central `1 − alpha` interval (M4 competition): its width
 /// plus `2 / alpha` times each miss, over the seasonal naive scale. A proper score: it rewards
 /// narrow intervals only as long as they hold the actual values as often as they claim.
-pub fn msis(actual: &[f64], lower: &[f64], upper: &[f64], history: &[f64], season: usize, alpha: f64) -> f64 {
-    let score = mean(actual.iter().zip(lower.iter().zip(upper)).map(|(&a, (&l, &u))| {
-        (u - l) + 2.0 / alpha * ((l - a).max(0.0) + (a - u).max(0.0))
-    }));
+pub fn msis(
+    actual: &[f64],
+    lower: &[f64],
+    upper: &[f64],
+    history: &[f64],
+    season: usize,
+    alpha: f64,
+) -> f64 {
+    let score = mean(
+        actual
+            .iter()
+            .zip(lower.iter().zip(upper))
+            .map(|(&a, (&l, &u))| (u - l) + 2.0 / alpha * ((l - a).max(0.0) + (a - u).max(0.0))),
+    );
     score / seasonal_naive_scale(history, season)
 }
 
 /// Share of actual values inside [lower, upper].
 pub fn coverage(actual: &[f64], lower: &[f64], upper: &[f64]) -> f64 {
-    mean(actual.iter().zip(lower.iter().zip(upper)).map(|(a, (l, u))| (*l <= *a && *a <= *u) as u8 as f64))
+    mean(
+        actual
+            .iter()
+            .zip(lower.iter().zip(upper))
+            .map(|(a, (l, u))| (*l <= *a && *a <= *u) as u8 as f64),
+    )
 }
 
 #[cfg(test)]
@@ -220,6 +242,9 @@ mod tests {
         assert!(close(mase(&a, &p, &[1.0, 2.0, 3.0], 1), 1.0 / 3.0));
         assert!(close(coverage(&a, &[0.0, 2.5, 2.0], &[2.0, 3.0, 3.0]), 2.0 / 3.0));
         // widths 2, 0.5, 1; the second misses by 0.5 below (2 / 0.2 · 0.5 = 5) → (2 + 5.5 + 1) / 3
-        assert!(close(msis(&a, &[0.0, 2.5, 2.0], &[2.0, 3.0, 3.0], &[1.0, 2.0, 3.0], 1, 0.2), 8.5 / 3.0));
+        assert!(close(
+            msis(&a, &[0.0, 2.5, 2.0], &[2.0, 3.0, 3.0], &[1.0, 2.0, 3.0], 1, 0.2),
+            8.5 / 3.0
+        ));
     }
 }

@@ -53,7 +53,11 @@ pub fn default_data_dir() -> std::io::Result<PathBuf> {
 }
 
 /// Reads the exports and trains every model they allow.
-pub fn train(data_dir: &Path, config: &TrainConfig, progress: &Progress) -> Result<Trained, TrainError> {
+pub fn train(
+    data_dir: &Path,
+    config: &TrainConfig,
+    progress: &Progress,
+) -> Result<Trained, TrainError> {
     let stage = progress.stage("read");
     let exports = data::read_exports(data_dir, config)?;
     for report in exports.reports() {
@@ -99,35 +103,55 @@ fn pool_beside(name: &'static str) -> Result<rayon::ThreadPool, rayon::ThreadPoo
 /// models when they draw no random numbers (see [`sentiment::product_texts_train_beside`]),
 /// on a thread pool of their own, and the forecast when its nets draw only where their fits
 /// start (see [`forecast::draws_only_at_start`]), on a thread of its own.
-fn train_models(exports: &Exports, config: &TrainConfig, progress: &Progress) -> Result<Models, TrainError> {
-    let sentiment_products =
-        exports.products.as_ref().filter(|_| config.overlap_stages && exports.reviews.is_some() && config.trains("sentiment"));
+fn train_models(
+    exports: &Exports,
+    config: &TrainConfig,
+    progress: &Progress,
+) -> Result<Models, TrainError> {
+    let sentiment_products = exports.products.as_ref().filter(|_| {
+        config.overlap_stages && exports.reviews.is_some() && config.trains("sentiment")
+    });
     let pool = match sentiment_products {
-        Some(_) if sentiment::product_texts_train_beside(&config.sentiment)? => match pool_beside("product-texts") {
-            Ok(pool) => Some(pool),
-            Err(e) => {
-                progress.log(&format!("the product-text models train in the sentiment stage: no threads for them beside the others ({e})"));
-                None
+        Some(_) if sentiment::product_texts_train_beside(&config.sentiment)? => {
+            match pool_beside("product-texts") {
+                Ok(pool) => Some(pool),
+                Err(e) => {
+                    progress.log(&format!("the product-text models train in the sentiment stage: no threads for them beside the others ({e})"));
+                    None
+                }
             }
-        },
+        }
         _ => None,
     };
     // The forecast's nets draw random numbers only where their fits start (no dropout applies):
     // drawn here, before any other stage draws, they train beside the stages.
     let forecast_sales = exports.sales.as_ref().filter(|_| {
-        config.overlap_stages && config.trains("forecast") && forecast::draws_only_at_start(&config.forecast)
+        config.overlap_stages
+            && config.trains("forecast")
+            && forecast::draws_only_at_start(&config.forecast)
     });
-    let forecast_start = forecast_sales.map(|sales| forecast::prepare(&sales.lines, &config.split, &config.forecast)).transpose()?.map(|prepared| {
-        let initial = forecast::initial_nets(&prepared, &config.forecast, config.seed);
-        (prepared, initial)
-    });
+    let forecast_start = forecast_sales
+        .map(|sales| forecast::prepare(&sales.lines, &config.split, &config.forecast))
+        .transpose()?
+        .map(|prepared| {
+            let initial = forecast::initial_nets(&prepared, &config.forecast, config.seed);
+            (prepared, initial)
+        });
     let abandon = &Abandon::default();
     std::thread::scope(|scope| {
         // Its operations are short: they share rayon's global pool with the stages'.
         let forecast = forecast_start.map(|(prepared, initial)| {
             scope.spawn(move || {
                 let stage = progress.stage_beside("forecast");
-                let trained = forecast::train(prepared, &config.split, &config.forecast, config.seed, Some(initial), &stage, abandon);
+                let trained = forecast::train(
+                    prepared,
+                    &config.split,
+                    &config.forecast,
+                    config.seed,
+                    Some(initial),
+                    &stage,
+                    abandon,
+                );
                 match &trained {
                     Ok(trained) => stage.finish(forecast_summary(&trained.metrics)),
                     Err(e) => stage.finish(e.to_string()),
@@ -140,7 +164,14 @@ fn train_models(exports: &Exports, config: &TrainConfig, progress: &Progress) ->
                 let stage = progress.stage_beside("product texts");
                 let fitted = pool.install(|| {
                     stage.set_length(sentiment::product_text_fits(&config.sentiment)?);
-                    sentiment::fit_product_texts(&products.products, &config.split, &config.sentiment, config.seed, &stage, abandon)
+                    sentiment::fit_product_texts(
+                        &products.products,
+                        &config.split,
+                        &config.sentiment,
+                        config.seed,
+                        &stage,
+                        abandon,
+                    )
                 });
                 match &fitted {
                     Ok(_) => stage.finish("fitted for the sentiment stage"),
@@ -160,9 +191,13 @@ fn train_models(exports: &Exports, config: &TrainConfig, progress: &Progress) ->
 /// What trains on threads of its own beside the stages of [`train_stages`].
 struct Beside<'scope> {
     /// The product-text models (sentiment waits for them).
-    product_texts: Option<ScopedJoinHandle<'scope, Result<sentiment::ProductTextModels, sentiment::SentimentError>>>,
+    product_texts: Option<
+        ScopedJoinHandle<'scope, Result<sentiment::ProductTextModels, sentiment::SentimentError>>,
+    >,
     /// The whole forecast stage (waited for at the end).
-    forecast: Option<ScopedJoinHandle<'scope, Result<forecast::TrainedForecast, forecast::ForecastError>>>,
+    forecast: Option<
+        ScopedJoinHandle<'scope, Result<forecast::TrainedForecast, forecast::ForecastError>>,
+    >,
 }
 
 /// The result of a thread beside the stages (its panic goes on here).
@@ -180,22 +215,39 @@ fn forecast_summary(m: &forecast::ForecastMetrics) -> String {
 /// The stages of [`train_models`] on the current thread, and the results of those `beside`
 /// them (sentiment waits for the product-text models, so the stages that need nothing of them
 /// run before).
-fn train_stages(exports: &Exports, config: &TrainConfig, progress: &Progress, beside: Beside<'_>) -> Result<Models, TrainError> {
+fn train_stages(
+    exports: &Exports,
+    config: &TrainConfig,
+    progress: &Progress,
+    beside: Beside<'_>,
+) -> Result<Models, TrainError> {
     let Beside { product_texts, forecast: forecast_beside } = beside;
     let mut metrics_json = serde_json::Map::new();
     let mut trained_cancellation = None;
     if let Some(sales) = exports.sales.as_ref().filter(|_| config.trains("cancellation")) {
         let stage = progress.stage("cancellation");
-        let trained = cancellation::train(&sales.lines, &config.columns.sales, &config.split, &config.cancellation, config.seed, &stage)?;
+        let trained = cancellation::train(
+            &sales.lines,
+            &config.columns.sales,
+            &config.split,
+            &config.cancellation,
+            config.seed,
+            &stage,
+        )?;
         let m = &trained.metrics;
-        stage.finish(format!("ROC-AUC {:.4}, PR-AUC {:.4}, Brier {:.4}, log-loss {:.4}", m.roc_auc, m.pr_auc, m.brier, m.log_loss));
-        metrics_json.insert("cancellation".into(), serde_json::to_value(m).expect("metrics serialise"));
+        stage.finish(format!(
+            "ROC-AUC {:.4}, PR-AUC {:.4}, Brier {:.4}, log-loss {:.4}",
+            m.roc_auc, m.pr_auc, m.brier, m.log_loss
+        ));
+        metrics_json
+            .insert("cancellation".into(), serde_json::to_value(m).expect("metrics serialise"));
         trained_cancellation = Some(trained);
     }
     let mut trained_price = None;
     if let Some(products) = exports.products.as_ref().filter(|_| config.trains("price")) {
         let stage = progress.stage("price");
-        let trained = price::train(&products.products, &config.split, &config.price, config.seed, &stage)?;
+        let trained =
+            price::train(&products.products, &config.split, &config.price, config.seed, &stage)?;
         let m = &trained.metrics;
         stage.finish(format!(
             "R²(ln) {:.4}, R² {:.4}, MAE ₹{:.0}, MAPE {:.1}%, P10–P90 coverage {:.2}",
@@ -210,7 +262,15 @@ fn train_stages(exports: &Exports, config: &TrainConfig, progress: &Progress, be
     {
         let stage = progress.stage("forecast");
         let prepared = forecast::prepare(&sales.lines, &config.split, &config.forecast)?;
-        let trained = forecast::train(prepared, &config.split, &config.forecast, config.seed, None, &stage, &Abandon::default())?;
+        let trained = forecast::train(
+            prepared,
+            &config.split,
+            &config.forecast,
+            config.seed,
+            None,
+            &stage,
+            &Abandon::default(),
+        )?;
         stage.finish(forecast_summary(&trained.metrics));
         trained_forecast = Some(trained);
     }
@@ -219,23 +279,50 @@ fn train_stages(exports: &Exports, config: &TrainConfig, progress: &Progress, be
         let stage = progress.stage("sentiment");
         let products = exports.products.as_ref().map(|p| p.products.as_slice());
         // The review model trains first, while the product-text models may still be training.
-        let fitted_beside = product_texts.map(|thread| -> sentiment::FittedBeside<'_> { Box::new(move || join(thread)) });
-        let trained = sentiment::train(&reviews.reviews, products, fitted_beside, &config.split, &config.sentiment, config.seed, &stage)?;
+        let fitted_beside = product_texts
+            .map(|thread| -> sentiment::FittedBeside<'_> { Box::new(move || join(thread)) });
+        let trained = sentiment::train(
+            &reviews.reviews,
+            products,
+            fitted_beside,
+            &config.split,
+            &config.sentiment,
+            config.seed,
+            &stage,
+        )?;
         let r = &trained.review_metrics.figures;
-        let mut summary = format!("reviews: macro-F1 {:.3}, neg-F1 {:.3}, ROC-AUC {:.4}", r.macro_f1, r.neg_f1, r.roc_auc);
-        metrics_json.insert("sentiment_reviews".into(), serde_json::to_value(&trained.review_metrics).expect("metrics serialise"));
+        let mut summary = format!(
+            "reviews: macro-F1 {:.3}, neg-F1 {:.3}, ROC-AUC {:.4}",
+            r.macro_f1, r.neg_f1, r.roc_auc
+        );
+        metrics_json.insert(
+            "sentiment_reviews".into(),
+            serde_json::to_value(&trained.review_metrics).expect("metrics serialise"),
+        );
         if let Some(p) = &trained.product_metrics {
-            summary += &format!("; products: macro-F1 {:.3}, ROC-AUC {:.4}", p.figures.macro_f1, p.figures.roc_auc);
-            metrics_json.insert("sentiment_products".into(), serde_json::to_value(p).expect("metrics serialise"));
+            summary += &format!(
+                "; products: macro-F1 {:.3}, ROC-AUC {:.4}",
+                p.figures.macro_f1, p.figures.roc_auc
+            );
+            metrics_json.insert(
+                "sentiment_products".into(),
+                serde_json::to_value(p).expect("metrics serialise"),
+            );
         }
         stage.finish(summary);
         trained_sentiment = Some(trained);
     }
     let mut trained_segments = None;
-    if config.trains("segments") && (exports.products.is_some() || exports.customers.is_some() || exports.sales.is_some()) {
+    if config.trains("segments")
+        && (exports.products.is_some() || exports.customers.is_some() || exports.sales.is_some())
+    {
         let stage = progress.stage("segments");
         let predictor = trained_sentiment.as_ref().map(|s| {
-            shopml::sentiment::SentimentPredictor::new(s.encoder.clone(), s.model.clone(), s.calibration.clone())
+            shopml::sentiment::SentimentPredictor::new(
+                s.encoder.clone(),
+                s.model.clone(),
+                s.calibration.clone(),
+            )
         });
         let inputs = segments::SegmentInputs {
             products: exports.products.as_ref().map(|p| p.products.as_slice()),
@@ -245,19 +332,31 @@ fn train_stages(exports: &Exports, config: &TrainConfig, progress: &Progress, be
             sentiment: predictor.as_ref(),
         };
         let trained = segments::train(inputs, &config.segments, config.seed, &stage);
-        let summary: Vec<String> = [("products", &trained.metrics.products), ("customers", &trained.metrics.customers), ("regions", &trained.metrics.regions)]
-            .iter()
-            .filter_map(|(name, m)| m.as_ref().map(|m| format!("{name}: k = {}, silhouette {:.3}", m.k, m.silhouette)))
-            .collect();
+        let summary: Vec<String> = [
+            ("products", &trained.metrics.products),
+            ("customers", &trained.metrics.customers),
+            ("regions", &trained.metrics.regions),
+        ]
+        .iter()
+        .filter_map(|(name, m)| {
+            m.as_ref().map(|m| format!("{name}: k = {}, silhouette {:.3}", m.k, m.silhouette))
+        })
+        .collect();
         stage.finish(summary.join("; "));
-        metrics_json.insert("segments".into(), serde_json::to_value(&trained.metrics).expect("metrics serialise"));
+        metrics_json.insert(
+            "segments".into(),
+            serde_json::to_value(&trained.metrics).expect("metrics serialise"),
+        );
         trained_segments = Some(trained);
     }
     if let Some(thread) = forecast_beside {
         trained_forecast = Some(join(thread)?);
     }
     if let Some(trained) = &trained_forecast {
-        metrics_json.insert("forecast".into(), serde_json::to_value(&trained.metrics).expect("metrics serialise"));
+        metrics_json.insert(
+            "forecast".into(),
+            serde_json::to_value(&trained.metrics).expect("metrics serialise"),
+        );
     }
     metrics_json.insert(
         "data_quality".into(),
@@ -280,7 +379,12 @@ pub struct Report {
 }
 
 /// Builds the report of a trained run.
-pub fn report(trained: &Trained, created_at: chrono::DateTime<Utc>, timings: &crate::report::Timings<'_>, baselines: &[crate::report::Baseline]) -> Report {
+pub fn report(
+    trained: &Trained,
+    created_at: chrono::DateTime<Utc>,
+    timings: &crate::report::Timings<'_>,
+    baselines: &[crate::report::Baseline],
+) -> Report {
     let note = format!(
         "Trained {} by shopml {}; the bundle's version and input hashes are in manifest.json beside this file.",
         created_at.format("%Y-%m-%d %H:%M UTC"),
@@ -291,7 +395,11 @@ pub fn report(trained: &Trained, created_at: chrono::DateTime<Utc>, timings: &cr
 }
 
 /// Writes the bundle atomically at `out`.
-pub fn write_bundle(trained: Trained, config: &TrainConfig, out: &Path) -> Result<Manifest, TrainError> {
+pub fn write_bundle(
+    trained: Trained,
+    config: &TrainConfig,
+    out: &Path,
+) -> Result<Manifest, TrainError> {
     write_bundle_with_report(trained, config, out, Utc::now(), None)
 }
 
@@ -311,7 +419,13 @@ pub fn write_bundle_with_report(
         }
     }
     if let Some(c) = trained.cancellation {
-        shopml::cancellation::save(&mut writer, c.model, &c.model_config, &c.encoder, &c.calibration)?;
+        shopml::cancellation::save(
+            &mut writer,
+            c.model,
+            &c.model_config,
+            &c.encoder,
+            &c.calibration,
+        )?;
     }
     if let Some(p) = trained.price {
         shopml::price::save(&mut writer, p.model, &p.model_config, &p.encoder, &p.calibration)?;
@@ -323,7 +437,12 @@ pub fn write_bundle_with_report(
         shopml::forecast::save(&mut writer, f.model, &f.model_config, &f.encoder, &f.calibration)?;
     }
     if let Some(s) = trained.segments {
-        shopml::segments::save(&mut writer, &s.sets, &s.bought_together, serde_json::to_value(&config.segments).expect("config serialises"))?;
+        shopml::segments::save(
+            &mut writer,
+            &s.sets,
+            &s.bought_together,
+            serde_json::to_value(&config.segments).expect("config serialises"),
+        )?;
     }
     writer.write_json(shopml::bundle::METRICS_FILE, &trained.metrics)?;
     let manifest = writer.finish(

@@ -12,7 +12,10 @@ use serde::Serialize;
 use shopml::features::bag::TokenBatch;
 use shopml::features::float_matrix;
 use shopml::price::features::{EncodedProduct, N_NUMERIC};
-use shopml::price::{PriceCalibration, PriceEncoder, PriceModel, PriceModelConfig, PriceNet, PricePredictor, ProductInput};
+use shopml::price::{
+    PriceCalibration, PriceEncoder, PriceModel, PriceModelConfig, PriceNet, PricePredictor,
+    ProductInput,
+};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PriceMetrics {
@@ -79,9 +82,15 @@ struct Rows {
 }
 
 fn net_quantiles(net: &PriceNet, rows: &Rows, device: &Device) -> Vec<[f64; 3]> {
-    let batch = TokenBatch::new(rows.encoded.iter().map(|e| (e.tokens.as_slice(), e.weights.as_slice())));
+    let batch =
+        TokenBatch::new(rows.encoded.iter().map(|e| (e.tokens.as_slice(), e.weights.as_slice())));
     let (tokens, weights) = batch.tensors(device);
-    let numeric = float_matrix(rows.encoded.iter().flat_map(|e| e.numeric).collect(), rows.encoded.len(), N_NUMERIC, device);
+    let numeric = float_matrix(
+        rows.encoded.iter().flat_map(|e| e.numeric).collect(),
+        rows.encoded.len(),
+        N_NUMERIC,
+        device,
+    );
     shopml::features::to_f32_vec(net.forward(tokens, weights, numeric))
         .chunks(3)
         .map(|q| [q[0] as f64, q[1] as f64, q[2] as f64])
@@ -119,12 +128,21 @@ fn train_net(
                 .iter()
                 .map(|&i| {
                     let e = &rows.encoded[i];
-                    e.tokens.iter().zip(&e.weights).filter(|_| random.random::<f64>() >= settings.token_dropout).unzip()
+                    e.tokens
+                        .iter()
+                        .zip(&e.weights)
+                        .filter(|_| random.random::<f64>() >= settings.token_dropout)
+                        .unzip()
                 })
                 .collect();
             let bags = TokenBatch::new(kept.iter().map(|(t, w)| (t.as_slice(), w.as_slice())));
             let (tokens, weights) = bags.tensors(&device);
-            let numeric = float_matrix(batch.iter().flat_map(|&i| rows.encoded[i].numeric).collect(), n, N_NUMERIC, &device);
+            let numeric = float_matrix(
+                batch.iter().flat_map(|&i| rows.encoded[i].numeric).collect(),
+                n,
+                N_NUMERIC,
+                &device,
+            );
             let targets: Vec<f32> = batch.iter().map(|&i| rows.targets[i]).collect();
             let y = Tensor::<1>::from_floats(targets.as_slice(), &device).reshape([n, 1]);
             let q = net.forward(tokens, weights, numeric);
@@ -132,7 +150,8 @@ fn train_net(
             let d = y - q;
             let loss = (d.clone() * tau.clone()).max_pair(d * (tau.clone() - 1.0)).mean();
             // Ridge penalty on the token weights, scaled per training example.
-            let loss = loss + net.token_weight_penalty() * (settings.l2_penalty / rows.encoded.len() as f64);
+            let loss = loss
+                + net.token_weight_penalty() * (settings.l2_penalty / rows.encoded.len() as f64);
             let grads = GradientsParams::from_grads(loss.backward(), &net);
             net = optimizer.step(settings.learning_rate, net, grads);
         }
@@ -142,13 +161,26 @@ fn train_net(
     }
 }
 
-pub fn train(products: &[Product], split: &Split, settings: &PriceSettings, seed: u64, stage: &Stage) -> Result<TrainedPrice, PriceError> {
+pub fn train(
+    products: &[Product],
+    split: &Split,
+    settings: &PriceSettings,
+    seed: u64,
+    stage: &Stage,
+) -> Result<TrainedPrice, PriceError> {
     let rows = usable(products);
     let is_test = |id: &str| crate::fit::in_test(id, split.product_test_modulo);
     type Row<'a> = (&'a Product, ProductInput<'a>, f64);
-    let (train_rows, test_rows): (Vec<&Row<'_>>, Vec<&Row<'_>>) = rows.iter().partition(|(p, ..)| !is_test(&p.product_id));
+    let (train_rows, test_rows): (Vec<&Row<'_>>, Vec<&Row<'_>>) =
+        rows.iter().partition(|(p, ..)| !is_test(&p.product_id));
     let (validation_rows, fit_rows): (Vec<&Row<'_>>, Vec<&Row<'_>>) =
-        train_rows.iter().copied().partition(|row| in_validation_slice(&row.0.product_id, settings.validation_modulo, settings.validation_slice));
+        train_rows.iter().copied().partition(|row| {
+            in_validation_slice(
+                &row.0.product_id,
+                settings.validation_modulo,
+                settings.validation_slice,
+            )
+        });
     if fit_rows.len() < 20 || validation_rows.is_empty() || test_rows.is_empty() {
         return Err(PriceError::NotEnoughData(format!(
             "{} training, {} validation and {} test products with both prices",
@@ -177,34 +209,59 @@ pub fn train(products: &[Product], split: &Split, settings: &PriceSettings, seed
     let mut best_epochs = Vec::new();
     let mut validation_members = Vec::new();
     // Pinball loss on the validation products (what early stopping minimises).
-    let validation_loss = |net: &PriceNet| pinball(&validation.targets, &net_quantiles(net, &validation, &plain));
+    let validation_loss =
+        |net: &PriceNet| pinball(&validation.targets, &net_quantiles(net, &validation, &plain));
     for member in 0..settings.ensemble_size {
-        let (mut stopping, epochs) = EarlyStopping::with_budget(settings.fixed_epochs, settings.max_epochs, settings.patience);
-        train_net(&model_config, settings, &fit, epochs, member_seed(seed, member), |epoch, net| {
-            stopping.offer_with(epoch, net, validation_loss)
-        });
+        let (mut stopping, epochs) = EarlyStopping::with_budget(
+            settings.fixed_epochs,
+            settings.max_epochs,
+            settings.patience,
+        );
+        train_net(
+            &model_config,
+            settings,
+            &fit,
+            epochs,
+            member_seed(seed, member),
+            |epoch, net| stopping.offer_with(epoch, net, validation_loss),
+        );
         let (loss, best_epoch, net) = stopping.into_kept(validation_loss);
-        stage.tick(format!("member {member}: epoch {best_epoch} kept, validation pinball loss {loss:.4}"));
+        stage.tick(format!(
+            "member {member}: epoch {best_epoch} kept, validation pinball loss {loss:.4}"
+        ));
         best_epochs.push(best_epoch);
         validation_members.push(net);
     }
     // Conformal calibration of the range on the validation products: the scale of the
     // half-widths that puts `interval_target` of them inside.
     let validation_model = PriceModel::from_members(validation_members);
-    let validation_predictor = PricePredictor::new(encoder.clone(), validation_model, PriceCalibration { interval_scale: 1.0 });
+    let validation_predictor = PricePredictor::new(
+        encoder.clone(),
+        validation_model,
+        PriceCalibration { interval_scale: 1.0 },
+    );
     let validation_quantiles = validation_predictor.log_ratio_quantiles(&validation.encoded);
     let needed: Vec<f64> = validation_quantiles
         .iter()
         .zip(&validation.targets)
         .map(|(q, &y)| {
             let y = y as f64;
-            if y < q[1] { (q[1] - y) / (q[1] - q[0]).max(1e-9) } else { (y - q[1]) / (q[2] - q[1]).max(1e-9) }
+            if y < q[1] {
+                (q[1] - y) / (q[1] - q[0]).max(1e-9)
+            } else {
+                (y - q[1]) / (q[2] - q[1]).max(1e-9)
+            }
         })
         .collect();
-    let calibration = PriceCalibration { interval_scale: quantile(&needed, settings.interval_target).max(1e-3) };
+    let calibration =
+        PriceCalibration { interval_scale: quantile(&needed, settings.interval_target).max(1e-3) };
     // The validation products' point errors from the same pass: ln(price) = ln(list) + median.
     let validation_log: Vec<f64> = validation_rows.iter().map(|(.., y)| *y).collect();
-    let predicted_log: Vec<f64> = validation_quantiles.iter().zip(&validation.encoded).map(|(q, e)| e.log_list_price + q[1]).collect();
+    let predicted_log: Vec<f64> = validation_quantiles
+        .iter()
+        .zip(&validation.encoded)
+        .map(|(q, e)| e.log_list_price + q[1])
+        .collect();
     let exp = |v: &[f64]| v.iter().map(|y| y.exp()).collect::<Vec<_>>();
     let validation_r2_log = metrics::r2(&validation_log, &predicted_log);
     let validation_mape_pct = metrics::mape_pct(&exp(&validation_log), &exp(&predicted_log));
@@ -215,11 +272,20 @@ pub fn train(products: &[Product], split: &Split, settings: &PriceSettings, seed
         .enumerate()
         .map(|(member, &epochs)| {
             let mut last = None;
-            train_net(&model_config, settings, &all_train, epochs, member_seed(seed, member), |_, net| {
-                last = Some(net);
-                true
-            });
-            stage.tick(format!("member {member}: refit on all training products for {epochs} epochs"));
+            train_net(
+                &model_config,
+                settings,
+                &all_train,
+                epochs,
+                member_seed(seed, member),
+                |_, net| {
+                    last = Some(net);
+                    true
+                },
+            );
+            stage.tick(format!(
+                "member {member}: refit on all training products for {epochs} epochs"
+            ));
             last.expect("at least one epoch ran")
         })
         .collect();

@@ -47,7 +47,11 @@ impl Progress {
     }
 
     fn with_bars(interactive: bool) -> Self {
-        Self { bars: interactive.then(MultiProgress::new), started: Instant::now(), timings: Mutex::new(Vec::new()) }
+        Self {
+            bars: interactive.then(MultiProgress::new),
+            started: Instant::now(),
+            timings: Mutex::new(Vec::new()),
+        }
     }
 
     pub fn stage(&self, name: &str) -> Stage<'_> {
@@ -63,9 +67,11 @@ impl Progress {
         let bar = self.bars.as_ref().map(|bars| {
             let bar = bars.add(ProgressBar::new(1));
             bar.set_style(
-                ProgressStyle::with_template("{prefix:>14.bold} [{bar:24}] {pos}/{len} {elapsed:>4} {msg}")
-                    .expect("valid template")
-                    .progress_chars("=> "),
+                ProgressStyle::with_template(
+                    "{prefix:>14.bold} [{bar:24}] {pos}/{len} {elapsed:>4} {msg}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
             );
             bar.set_prefix(name.to_owned());
             bar
@@ -135,8 +141,17 @@ impl Stage<'_> {
                 bars.remove(bar);
             }
         }
-        self.progress.log(&format!("[{}] done in {:.1}s: {}", self.name, elapsed.as_secs_f64(), summary.as_ref()));
-        self.progress.timings.lock().expect("progress lock").push(StageTime { name: self.name.clone(), duration: elapsed, beside: self.beside });
+        self.progress.log(&format!(
+            "[{}] done in {:.1}s: {}",
+            self.name,
+            elapsed.as_secs_f64(),
+            summary.as_ref()
+        ));
+        self.progress.timings.lock().expect("progress lock").push(StageTime {
+            name: self.name.clone(),
+            duration: elapsed,
+            beside: self.beside,
+        });
         elapsed
     }
 }

@@ -13,7 +13,8 @@ use rand::RngExt;
 use serde::Serialize;
 use shopml::features::{Standardizer, float_matrix, normalize_key, normalize_state, to_f32_vec};
 use shopml::segments::{
-    AssociationRule, AttributeShare, BoughtTogether, Feature, Member, Segment, SegmentKind, SegmentSet, Transform,
+    AssociationRule, AttributeShare, BoughtTogether, Feature, Member, Segment, SegmentKind,
+    SegmentSet, Transform,
 };
 use shopml::sentiment::SentimentPredictor;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -73,7 +74,8 @@ fn argmin_rows(values: &[f32], k: usize) -> (Vec<usize>, f64) {
     let labels = values
         .chunks(k)
         .map(|row| {
-            let (best, d) = row.iter().enumerate().min_by(|a, b| a.1.total_cmp(b.1)).expect("k > 0");
+            let (best, d) =
+                row.iter().enumerate().min_by(|a, b| a.1.total_cmp(b.1)).expect("k > 0");
             inertia += *d as f64;
             best
         })
@@ -82,13 +84,24 @@ fn argmin_rows(values: &[f32], k: usize) -> (Vec<usize>, f64) {
 }
 
 /// k-means (Lloyd) from a k-means++ start; returns centroids `[k][d]`, labels and inertia.
-fn kmeans_once(x: &Tensor<2>, data: &[Vec<f64>], k: usize, max_iterations: usize, rng: &mut SeededRng) -> (Vec<Vec<f64>>, Vec<usize>, f64) {
+fn kmeans_once(
+    x: &Tensor<2>,
+    data: &[Vec<f64>],
+    k: usize,
+    max_iterations: usize,
+    rng: &mut SeededRng,
+) -> (Vec<Vec<f64>>, Vec<usize>, f64) {
     let device = x.device();
     let (n, d) = (data.len(), data[0].len());
     // k-means++: each next centre drawn with probability proportional to D².
     let mut centres: Vec<Vec<f64>> = vec![data[rng.random_range(0..n)].clone()];
     while centres.len() < k {
-        let c = float_matrix(centres.iter().flatten().map(|&v| v as f32).collect(), centres.len(), d, &device);
+        let c = float_matrix(
+            centres.iter().flatten().map(|&v| v as f32).collect(),
+            centres.len(),
+            d,
+            &device,
+        );
         let nearest: Vec<f32> = to_f32_vec(squared_distances(x.clone(), c).min_dim(1));
         let total: f64 = nearest.iter().map(|&v| v as f64).sum();
         let mut target = rng.random::<f64>() * total;
@@ -106,7 +119,8 @@ fn kmeans_once(x: &Tensor<2>, data: &[Vec<f64>], k: usize, max_iterations: usize
     let mut inertia = f64::INFINITY;
     for _ in 0..max_iterations {
         let c = float_matrix(centres.iter().flatten().map(|&v| v as f32).collect(), k, d, &device);
-        let (new_labels, new_inertia) = argmin_rows(&to_f32_vec(squared_distances(x.clone(), c)), k);
+        let (new_labels, new_inertia) =
+            argmin_rows(&to_f32_vec(squared_distances(x.clone(), c)), k);
         inertia = new_inertia;
         if new_labels == labels {
             break;
@@ -210,34 +224,55 @@ fn format_figure(name: &str, value: f64) -> String {
 /// average label when no feature is 0.5 sd away (customers: by overall volume); a name two segments share gets the label
 /// of each one's second feature. Descriptions give every centroid figure beside the overall
 /// mean, so a reader can check the name.
-fn name_segments(kind: SegmentKind, features: &[Feature], segments: &mut [Segment], overall: &[f64]) {
+fn name_segments(
+    kind: SegmentKind,
+    features: &[Feature],
+    segments: &mut [Segment],
+    overall: &[f64],
+) {
     let ranked: Vec<Vec<(usize, f64)>> = segments
         .iter()
         .map(|s| {
-            let mut z: Vec<(usize, f64)> = s.standardized_centroid.iter().copied().enumerate().collect();
+            let mut z: Vec<(usize, f64)> =
+                s.standardized_centroid.iter().copied().enumerate().collect();
             z.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
             z
         })
         .collect();
     let label = |(f, z): (usize, f64)| {
-        if z.abs() < 0.5 { average_label(kind) } else { feature_label(kind, &features[f].name, z > 0.0) }
+        if z.abs() < 0.5 {
+            average_label(kind)
+        } else {
+            feature_label(kind, &features[f].name, z > 0.0)
+        }
     };
     let mut first: Vec<&str> = ranked.iter().map(|r| label(r[0])).collect();
     if kind == SegmentKind::Customer {
         // Spend, orders, lines and categories rise together: customers are named by their
         // overall volume (mean standardised figure), highest "High value", lowest
         // "Occasional", the rest "Regular".
-        let volume: Vec<f64> = segments.iter().map(|s| s.standardized_centroid.iter().sum::<f64>()).collect();
+        let volume: Vec<f64> =
+            segments.iter().map(|s| s.standardized_centroid.iter().sum::<f64>()).collect();
         let mut order: Vec<usize> = (0..segments.len()).collect();
         order.sort_by(|&a, &b| volume[b].total_cmp(&volume[a]));
         for (rank, &i) in order.iter().enumerate() {
-            first[i] = if rank == 0 { "High value" } else if rank + 1 == order.len() { "Occasional" } else { "Regular" };
+            first[i] = if rank == 0 {
+                "High value"
+            } else if rank + 1 == order.len() {
+                "Occasional"
+            } else {
+                "Regular"
+            };
         }
     }
     for (i, segment) in segments.iter_mut().enumerate() {
         let shared = first.iter().filter(|&&n| n == first[i]).count() > 1;
         segment.name = if shared && ranked[i].len() > 1 && ranked[i][1].1.abs() >= 0.25 {
-            format!("{} · {}", first[i], feature_label(kind, &features[ranked[i][1].0].name, ranked[i][1].1 > 0.0))
+            format!(
+                "{} · {}",
+                first[i],
+                feature_label(kind, &features[ranked[i][1].0].name, ranked[i][1].1 > 0.0)
+            )
         } else {
             first[i].to_owned()
         };
@@ -245,9 +280,17 @@ fn name_segments(kind: SegmentKind, features: &[Feature], segments: &mut [Segmen
             .iter()
             .zip(&segment.centroid)
             .zip(overall)
-            .map(|((f, &c), &o)| format!("{} {} (overall {})", f.name, format_figure(&f.name, c), format_figure(&f.name, o)))
+            .map(|((f, &c), &o)| {
+                format!(
+                    "{} {} (overall {})",
+                    f.name,
+                    format_figure(&f.name, c),
+                    format_figure(&f.name, o)
+                )
+            })
             .collect();
-        segment.description = format!("{}: {} members; {}.", segment.name, segment.size, figures.join(", "));
+        segment.description =
+            format!("{}: {} members; {}.", segment.name, segment.size, figures.join(", "));
     }
     // Names still shared after the second feature get a number.
     let mut seen: HashMap<String, usize> = HashMap::new();
@@ -261,7 +304,10 @@ fn name_segments(kind: SegmentKind, features: &[Feature], segments: &mut [Segmen
 }
 
 /// Most frequent values of each descriptive attribute among a segment's members.
-fn attribute_shares(members: &[&BTreeMap<String, String>], attributes: &[&str]) -> Vec<AttributeShare> {
+fn attribute_shares(
+    members: &[&BTreeMap<String, String>],
+    attributes: &[&str],
+) -> Vec<AttributeShare> {
     let mut out = Vec::new();
     for &attribute in attributes {
         let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
@@ -308,7 +354,13 @@ fn segment_kind(
     let standardized: Vec<Vec<f64>> = rows
         .figures
         .iter()
-        .map(|f| features.iter().zip(f).map(|(feat, &x)| feat.scaler.transform(feat.transform.apply(x)) as f64).collect())
+        .map(|f| {
+            features
+                .iter()
+                .zip(f)
+                .map(|(feat, &x)| feat.scaler.transform(feat.transform.apply(x)) as f64)
+                .collect()
+        })
         .collect();
     let device = Device::flex();
     let x = float_matrix(standardized.iter().flatten().map(|&v| v as f32).collect(), n, d, &device);
@@ -330,7 +382,8 @@ fn segment_kind(
         }
     }
     let (silhouette, k, centres, labels, per_row) = best?;
-    let overall: Vec<f64> = (0..d).map(|j| rows.figures.iter().map(|f| f[j]).sum::<f64>() / n as f64).collect();
+    let overall: Vec<f64> =
+        (0..d).map(|j| rows.figures.iter().map(|f| f[j]).sum::<f64>() / n as f64).collect();
     let mut segments: Vec<Segment> = (0..k)
         .map(|c| {
             let members: Vec<usize> = (0..n).filter(|&i| labels[i] == c).collect();
@@ -341,10 +394,15 @@ fn segment_kind(
                 description: String::new(),
                 size: members.len(),
                 // Centroid in original units: the members' mean figures.
-                centroid: (0..d).map(|j| members.iter().map(|&i| rows.figures[i][j]).sum::<f64>() / size).collect(),
+                centroid: (0..d)
+                    .map(|j| members.iter().map(|&i| rows.figures[i][j]).sum::<f64>() / size)
+                    .collect(),
                 standardized_centroid: centres[c].clone(),
                 silhouette: members.iter().map(|&i| per_row[i]).sum::<f64>() / size,
-                attributes: attribute_shares(&members.iter().map(|&i| &rows.details[i]).collect::<Vec<_>>(), attributes),
+                attributes: attribute_shares(
+                    &members.iter().map(|&i| &rows.details[i]).collect::<Vec<_>>(),
+                    attributes,
+                ),
             }
         })
         .collect();
@@ -365,7 +423,10 @@ fn segment_kind(
         members: n,
         segments: segments.iter().map(|s| s.name.clone()).collect(),
     };
-    Some((SegmentSet { kind, features, segments, k, silhouette, silhouette_by_k: by_k, members }, metrics))
+    Some((
+        SegmentSet { kind, features, segments, k, silhouette, silhouette_by_k: by_k, members },
+        metrics,
+    ))
 }
 
 /// Products: ln(price), rating, ln(1 + rating count), discount; with the share of each
@@ -373,7 +434,9 @@ fn segment_kind(
 fn product_rows(products: &[Product], sentiment: Option<&SentimentPredictor>) -> Rows {
     let mut rows = Rows { ids: Vec::new(), figures: Vec::new(), details: Vec::new() };
     for p in products {
-        let (Some(price), Some(rating), Some(count), Some(discount)) = (p.discounted_price, p.rating, p.rating_count, p.discount_pct) else {
+        let (Some(price), Some(rating), Some(count), Some(discount)) =
+            (p.discounted_price, p.rating, p.rating_count, p.discount_pct)
+        else {
             continue;
         };
         if price <= 0.0 {
@@ -384,11 +447,15 @@ fn product_rows(products: &[Product], sentiment: Option<&SentimentPredictor>) ->
             ("category".to_owned(), p.category_path.split('|').next().unwrap_or("").to_owned()),
         ]);
         if let Some(predictor) = sentiment {
-            let titles: Vec<(&str, &str)> = crate::sentiment::review_pieces(&p.review_title).map(|t| ("", t)).collect();
+            let titles: Vec<(&str, &str)> =
+                crate::sentiment::review_pieces(&p.review_title).map(|t| ("", t)).collect();
             if !titles.is_empty() {
                 let results = predictor.analyze(&titles, 64, 0);
                 let negative = results.iter().filter(|r| r.negative).count();
-                details.insert("review_negative_share".into(), format!("{:.3}", negative as f64 / results.len() as f64));
+                details.insert(
+                    "review_negative_share".into(),
+                    format!("{:.3}", negative as f64 / results.len() as f64),
+                );
                 details.insert("reviews_scored".into(), results.len().to_string());
             }
         }
@@ -422,7 +489,12 @@ fn customer_rows(purchases: &[Purchase]) -> Rows {
     for (user, acc) in by_user {
         let p = acc.first.expect("one purchase at least");
         rows.ids.push(user.to_owned());
-        rows.figures.push(vec![acc.amount, acc.orders, acc.lines as f64, acc.categories.len() as f64]);
+        rows.figures.push(vec![
+            acc.amount,
+            acc.orders,
+            acc.lines as f64,
+            acc.categories.len() as f64,
+        ]);
         rows.details.push(BTreeMap::from([
             ("age_group".to_owned(), p.age_group.clone()),
             ("gender".to_owned(), p.gender.clone()),
@@ -480,7 +552,8 @@ pub fn bought_together(lines: &[SaleLine], settings: &SegmentSettings) -> Bought
     for l in lines {
         orders.entry(&l.order_id).or_default().insert(normalize_key(&l.sku));
     }
-    let baskets: Vec<Vec<String>> = orders.into_values().filter(|s| s.len() > 1).map(|s| s.into_iter().collect()).collect();
+    let baskets: Vec<Vec<String>> =
+        orders.into_values().filter(|s| s.len() > 1).map(|s| s.into_iter().collect()).collect();
     let total = baskets.len();
     let mut single: HashMap<&str, usize> = HashMap::new();
     let mut pairs: HashMap<(&str, &str), usize> = HashMap::new();
@@ -513,7 +586,12 @@ pub fn bought_together(lines: &[SaleLine], settings: &SegmentSettings) -> Bought
         }
     }
     for list in rules.values_mut() {
-        list.sort_by(|p, q| q.lift.total_cmp(&p.lift).then(q.orders.cmp(&p.orders)).then(p.consequent.cmp(&q.consequent)));
+        list.sort_by(|p, q| {
+            q.lift
+                .total_cmp(&p.lift)
+                .then(q.orders.cmp(&p.orders))
+                .then(p.consequent.cmp(&q.consequent))
+        });
         list.truncate(settings.rules_per_sku);
     }
     let mut skus: Vec<String> = single.into_keys().map(str::to_owned).collect();
@@ -538,22 +616,53 @@ pub struct SegmentInputs<'a> {
     pub sentiment: Option<&'a SentimentPredictor>,
 }
 
-pub fn train(inputs: SegmentInputs<'_>, settings: &SegmentSettings, seed: u64, stage: &Stage) -> TrainedSegments {
+pub fn train(
+    inputs: SegmentInputs<'_>,
+    settings: &SegmentSettings,
+    seed: u64,
+    stage: &Stage,
+) -> TrainedSegments {
     let SegmentInputs { products, purchases, sales, sales_columns: columns, sentiment } = inputs;
     stage.set_length(4);
     let mut sets = Vec::new();
     let mut metrics = SegmentMetrics::default();
     if let Some(products) = products {
-        let features = [("price_inr", Transform::Ln), ("rating", Transform::Identity), ("rating_count", Transform::Ln1p), ("discount_pct", Transform::Identity)];
-        if let Some((set, m)) = segment_kind(SegmentKind::Product, &features, product_rows(products, sentiment), &["category"], settings, seed, stage) {
+        let features = [
+            ("price_inr", Transform::Ln),
+            ("rating", Transform::Identity),
+            ("rating_count", Transform::Ln1p),
+            ("discount_pct", Transform::Identity),
+        ];
+        if let Some((set, m)) = segment_kind(
+            SegmentKind::Product,
+            &features,
+            product_rows(products, sentiment),
+            &["category"],
+            settings,
+            seed,
+            stage,
+        ) {
             metrics.products = Some(m);
             sets.push(set);
         }
     }
     if let Some(purchases) = purchases {
-        let features = [("total_amount_inr", Transform::Identity), ("orders", Transform::Identity), ("lines", Transform::Identity), ("distinct_categories", Transform::Identity)];
+        let features = [
+            ("total_amount_inr", Transform::Identity),
+            ("orders", Transform::Identity),
+            ("lines", Transform::Identity),
+            ("distinct_categories", Transform::Identity),
+        ];
         let attributes = ["age_group", "gender", "occupation", "state"];
-        if let Some((set, m)) = segment_kind(SegmentKind::Customer, &features, customer_rows(purchases), &attributes, settings, seed, stage) {
+        if let Some((set, m)) = segment_kind(
+            SegmentKind::Customer,
+            &features,
+            customer_rows(purchases),
+            &attributes,
+            settings,
+            seed,
+            stage,
+        ) {
             metrics.customers = Some(m);
             sets.push(set);
         }
@@ -567,14 +676,24 @@ pub fn train(inputs: SegmentInputs<'_>, settings: &SegmentSettings, seed: u64, s
             ("average_order_value_inr", Transform::Identity),
             ("amazon_fulfilled_share", Transform::Identity),
         ];
-        if let Some((set, m)) =
-            segment_kind(SegmentKind::Region, &features, region_rows(lines, columns, settings.region_min_lines), &[], settings, seed, stage)
-        {
+        if let Some((set, m)) = segment_kind(
+            SegmentKind::Region,
+            &features,
+            region_rows(lines, columns, settings.region_min_lines),
+            &[],
+            settings,
+            seed,
+            stage,
+        ) {
             metrics.regions = Some(m);
             sets.push(set);
         }
         rules = bought_together(lines, settings);
-        stage.tick(format!("{} rules from {} multi-line orders", rules.rules.values().map(Vec::len).sum::<usize>(), rules.multi_line_orders));
+        stage.tick(format!(
+            "{} rules from {} multi-line orders",
+            rules.rules.values().map(Vec::len).sum::<usize>(),
+            rules.multi_line_orders
+        ));
     }
     metrics.bought_together_rules = rules.rules.values().map(Vec::len).sum();
     metrics.multi_line_orders = rules.multi_line_orders;

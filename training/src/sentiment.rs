@@ -4,7 +4,10 @@
 use crate::config::{SentimentSettings, Split};
 use crate::data::products::Product;
 use crate::data::reviews::Review;
-use crate::fit::{Abandon, EarlyStopping, fit_logistic, fold_of, in_validation, length_bucketed_batches, member_seed, platt_calibrated, rng};
+use crate::fit::{
+    Abandon, EarlyStopping, fit_logistic, fold_of, in_validation, length_bucketed_batches,
+    member_seed, platt_calibrated, rng,
+};
 use crate::metrics;
 use crate::progress::Stage;
 use burn::optim::{AdamWConfig, GradientsParams};
@@ -15,7 +18,10 @@ use serde::Serialize;
 use shopml::features::bag::TokenBatch;
 use shopml::features::{sigmoid, to_f32_vec};
 use shopml::sentiment::inference::encoded_log_odds;
-use shopml::sentiment::{EncodedText, SentimentCalibration, SentimentEncoder, SentimentModel, SentimentModelConfig, SentimentNet, SentimentPredictor};
+use shopml::sentiment::{
+    EncodedText, SentimentCalibration, SentimentEncoder, SentimentModel, SentimentModelConfig,
+    SentimentNet, SentimentPredictor,
+};
 use std::borrow::Cow;
 use std::collections::HashSet;
 
@@ -99,9 +105,17 @@ struct Rows {
     negative: Vec<bool>,
 }
 
-fn encode(encoder: &SentimentEncoder, examples: &[&Example<'_>], max_words: usize, use_title: bool) -> Rows {
+fn encode(
+    encoder: &SentimentEncoder,
+    examples: &[&Example<'_>],
+    max_words: usize,
+    use_title: bool,
+) -> Rows {
     Rows {
-        encoded: examples.iter().map(|e| encoder.encode_tokens(if use_title { e.title } else { "" }, e.text, max_words)).collect(),
+        encoded: examples
+            .iter()
+            .map(|e| encoder.encode_tokens(if use_title { e.title } else { "" }, e.text, max_words))
+            .collect(),
         negative: examples.iter().map(|e| e.negative).collect(),
     }
 }
@@ -125,7 +139,13 @@ struct NetTraining<'a> {
 /// A text's tokens and weights after token dropout (borrowed when all are kept).
 type KeptBag<'a> = (Cow<'a, [u32]>, Cow<'a, [f32]>);
 
-fn train_net(training: &NetTraining<'_>, rows: &Rows, epochs: usize, seed: u64, mut after_epoch: impl FnMut(usize, SentimentNet) -> bool) {
+fn train_net(
+    training: &NetTraining<'_>,
+    rows: &Rows,
+    epochs: usize,
+    seed: u64,
+    mut after_epoch: impl FnMut(usize, SentimentNet) -> bool,
+) {
     let NetTraining { config, settings, encoder, negative_weight } = *training;
     let device = Device::flex().autodiff();
     // Only nets that draw random numbers seed the process-wide generator, so that the others
@@ -151,18 +171,29 @@ fn train_net(training: &NetTraining<'_>, rows: &Rows, epochs: usize, seed: u64, 
                         // encoded with. The draws still advance the generator (the batches'
                         // order depends on it).
                         encoded.tokens.iter().for_each(|_| _ = random.random::<f64>());
-                        return (Cow::Borrowed(encoded.tokens.as_slice()), Cow::Borrowed(encoded.weights.as_slice()));
+                        return (
+                            Cow::Borrowed(encoded.tokens.as_slice()),
+                            Cow::Borrowed(encoded.weights.as_slice()),
+                        );
                     }
-                    let tokens: Vec<u32> =
-                        encoded.tokens.iter().copied().filter(|_| random.random::<f64>() >= settings.token_dropout).collect();
+                    let tokens: Vec<u32> = encoded
+                        .tokens
+                        .iter()
+                        .copied()
+                        .filter(|_| random.random::<f64>() >= settings.token_dropout)
+                        .collect();
                     let weights = encoder.weights(&tokens);
                     (Cow::Owned(tokens), Cow::Owned(weights))
                 })
                 .collect();
-            let (tokens, weights) = TokenBatch::new(kept.iter().map(|(t, w)| (t.as_ref(), w.as_ref()))).tensors(&device);
+            let (tokens, weights) =
+                TokenBatch::new(kept.iter().map(|(t, w)| (t.as_ref(), w.as_ref())))
+                    .tensors(&device);
             let targets: Vec<f32> = batch.iter().map(|&i| rows.negative[i] as u8 as f32).collect();
-            let sample_weights: Vec<f32> =
-                batch.iter().map(|&i| if rows.negative[i] { negative_weight as f32 } else { 1.0 }).collect();
+            let sample_weights: Vec<f32> = batch
+                .iter()
+                .map(|&i| if rows.negative[i] { negative_weight as f32 } else { 1.0 })
+                .collect();
             let z = net.forward(tokens, weights);
             let y = Tensor::<1>::from_floats(targets.as_slice(), &device);
             let w = Tensor::<1>::from_floats(sample_weights.as_slice(), &device);
@@ -188,7 +219,9 @@ fn best_threshold(negative: &[bool], p: &[f64]) -> f64 {
         .step_by(step)
         .copied()
         .max_by(|&a, &b| {
-            metrics::classification(negative, p, a).macro_f1.total_cmp(&metrics::classification(negative, p, b).macro_f1)
+            metrics::classification(negative, p, a)
+                .macro_f1
+                .total_cmp(&metrics::classification(negative, p, b).macro_f1)
         })
         .unwrap_or(0.5)
 }
@@ -213,7 +246,13 @@ struct Classifier {
 
 /// Fits encoder, ensemble, calibration and threshold on `train` (a validation slice of it
 /// held out for early stopping, calibration and the threshold).
-fn fit_classifier(train: &[Example<'_>], settings: &SentimentSettings, seed: u64, stage: &Stage, name: &str) -> Result<Classifier, SentimentError> {
+fn fit_classifier(
+    train: &[Example<'_>],
+    settings: &SentimentSettings,
+    seed: u64,
+    stage: &Stage,
+    name: &str,
+) -> Result<Classifier, SentimentError> {
     let (validation, fit): (Vec<&Example<'_>>, Vec<&Example<'_>>) =
         train.iter().partition(|e| in_validation(e.id, settings.validation_modulo));
     for (set, label) in [(&fit, "training"), (&validation, "validation")] {
@@ -246,14 +285,23 @@ fn fit_classifier(train: &[Example<'_>], settings: &SentimentSettings, seed: u64
     let mut best_epochs = Vec::new();
     // Log-loss on the validation slice after a Platt fit there (what early stopping minimises).
     let validation_loss = |net: &SentimentNet| {
-        let (_, p) = platt_calibrated(&net_logits(net, &validation_rows, &plain), &validation_rows.negative);
+        let (_, p) =
+            platt_calibrated(&net_logits(net, &validation_rows, &plain), &validation_rows.negative);
         metrics::log_loss(&validation_rows.negative, &p)
     };
     for member in 0..settings.ensemble_size {
-        let (mut stopping, epochs) = EarlyStopping::with_budget(settings.fixed_epochs, settings.max_epochs, settings.patience);
-        train_net(&training, &fit_rows, epochs, member_seed(seed, member), |epoch, net| stopping.offer_with(epoch, net, validation_loss));
+        let (mut stopping, epochs) = EarlyStopping::with_budget(
+            settings.fixed_epochs,
+            settings.max_epochs,
+            settings.patience,
+        );
+        train_net(&training, &fit_rows, epochs, member_seed(seed, member), |epoch, net| {
+            stopping.offer_with(epoch, net, validation_loss)
+        });
         let (loss, epoch, net) = stopping.into_kept(validation_loss);
-        stage.tick(format!("{name} member {member}: epoch {epoch} kept, validation log-loss {loss:.4}"));
+        stage.tick(format!(
+            "{name} member {member}: epoch {epoch} kept, validation log-loss {loss:.4}"
+        ));
         best_epochs.push(epoch);
         members.push(net);
     }
@@ -262,7 +310,11 @@ fn fit_classifier(train: &[Example<'_>], settings: &SentimentSettings, seed: u64
     let predictor = SentimentPredictor::new(encoder.clone(), model.clone(), uncalibrated);
     let z = predictor.raw_log_odds(&validation_rows.encoded);
     let ((platt_a, platt_b), p) = platt_calibrated(&z, &validation_rows.negative);
-    let calibration = SentimentCalibration { platt_a, platt_b, threshold: best_threshold(&validation_rows.negative, &p) };
+    let calibration = SentimentCalibration {
+        platt_a,
+        platt_b,
+        threshold: best_threshold(&validation_rows.negative, &p),
+    };
     let model = if settings.refit_on_all_training {
         let all = Rows {
             encoded: fit_rows.encoded.into_iter().chain(validation_rows.encoded).collect(),
@@ -287,14 +339,25 @@ fn fit_classifier(train: &[Example<'_>], settings: &SentimentSettings, seed: u64
     Ok(Classifier { model, config, encoder, calibration, best_epochs, train_rows: train.len() })
 }
 
-fn evaluate(predictor: &SentimentPredictor, test: &[&Example<'_>], max_words: usize, use_title: bool, classifier: &Classifier) -> SentimentMetrics {
+fn evaluate(
+    predictor: &SentimentPredictor,
+    test: &[&Example<'_>],
+    max_words: usize,
+    use_title: bool,
+    classifier: &Classifier,
+) -> SentimentMetrics {
     let rows = encode(predictor.encoder(), test, max_words, use_title);
     let p = predictor.negative_probabilities(&rows.encoded);
     score(&rows.negative, &p, predictor.calibration().threshold, classifier)
 }
 
 /// The protocol's figures of probabilities of negative `p` on test labels `negative`.
-fn score(negative: &[bool], p: &[f64], threshold: f64, classifier: &Classifier) -> SentimentMetrics {
+fn score(
+    negative: &[bool],
+    p: &[f64],
+    threshold: f64,
+    classifier: &Classifier,
+) -> SentimentMetrics {
     let c = metrics::classification(negative, p, threshold);
     SentimentMetrics {
         macro_f1: c.macro_f1,
@@ -311,8 +374,14 @@ fn score(negative: &[bool], p: &[f64], threshold: f64, classifier: &Classifier) 
 }
 
 /// Calibrated log-odds of negative of a predictor on examples.
-fn calibrated_logits(predictor: &SentimentPredictor, examples: &[&Example<'_>], settings: &SentimentSettings) -> Vec<f64> {
-    predictor.calibrated_log_odds(&encode(predictor.encoder(), examples, settings.max_words, settings.use_title).encoded)
+fn calibrated_logits(
+    predictor: &SentimentPredictor,
+    examples: &[&Example<'_>],
+    settings: &SentimentSettings,
+) -> Vec<f64> {
+    predictor.calibrated_log_odds(
+        &encode(predictor.encoder(), examples, settings.max_words, settings.use_title).encoded,
+    )
 }
 
 /// The pieces of a product's joined review titles or contents: an export row joins a product's
@@ -325,7 +394,11 @@ pub fn review_pieces(joined: &str) -> impl Iterator<Item = &str> {
 /// product's review titles, and over its review contents. Each piece is scored as a review of
 /// its own, so one bad review among eight weighs as it does in the product's rating; the mean
 /// pools the pieces' evidence without thresholding it.
-fn review_evidence(review_model: &SentimentPredictor, examples: &[&Example<'_>], max_words: usize) -> Vec<[f64; 2]> {
+fn review_evidence(
+    review_model: &SentimentPredictor,
+    examples: &[&Example<'_>],
+    max_words: usize,
+) -> Vec<[f64; 2]> {
     // (example, 0 for titles or 1 for contents) of each piece, and the pieces encoded.
     let mut owner = Vec::new();
     let mut encoded = Vec::new();
@@ -343,7 +416,10 @@ fn review_evidence(review_model: &SentimentPredictor, examples: &[&Example<'_>],
         sums[i][part] += z;
         counts[i][part] += 1;
     }
-    sums.iter().zip(&counts).map(|(s, c)| [0, 1].map(|part| if c[part] == 0 { 0.0 } else { s[part] / c[part] as f64 })).collect()
+    sums.iter()
+        .zip(&counts)
+        .map(|(s, c)| [0, 1].map(|part| if c[part] == 0 { 0.0 } else { s[part] / c[part] as f64 }))
+        .collect()
 }
 
 /// The per-product stack fitted by [`stack_products`].
@@ -406,17 +482,30 @@ pub fn fit_product_texts(
     // (training product, out-of-fold log-odds) of one fold.
     let fit_fold = |fold: u32| -> Result<Vec<(usize, f64)>, SentimentError> {
         abandon.check(SentimentError::Abandoned)?;
-        let (held, rest): (Vec<usize>, Vec<usize>) = (0..train.len()).partition(|&i| fold_of(train[i].id, folds) == fold);
+        let (held, rest): (Vec<usize>, Vec<usize>) =
+            (0..train.len()).partition(|&i| fold_of(train[i].id, folds) == fold);
         let rest: Vec<Example<'_>> = rest.iter().map(|&i| Example { ..*train[i] }).collect();
-        let classifier = fit_classifier(&rest, settings, seed.wrapping_add(100 * (fold as u64 + 1)), stage, &format!("products fold {fold}"))?;
+        let classifier = fit_classifier(
+            &rest,
+            settings,
+            seed.wrapping_add(100 * (fold as u64 + 1)),
+            stage,
+            &format!("products fold {fold}"),
+        )?;
         let held_examples: Vec<&Example<'_>> = held.iter().map(|&i| train[i]).collect();
-        let predictor = SentimentPredictor::new(classifier.encoder, classifier.model, classifier.calibration);
+        let predictor =
+            SentimentPredictor::new(classifier.encoder, classifier.model, classifier.calibration);
         Ok(held.into_iter().zip(calibrated_logits(&predictor, &held_examples, settings)).collect())
     };
     let fit_folds = || -> Result<Vec<Vec<(usize, f64)>>, SentimentError> {
-        if side_by_side { (0..folds).into_par_iter().map(fit_fold).collect() } else { (0..folds).map(fit_fold).collect() }
+        if side_by_side {
+            (0..folds).into_par_iter().map(fit_fold).collect()
+        } else {
+            (0..folds).map(fit_fold).collect()
+        }
     };
-    let (classifier, fold_scores) = if side_by_side { rayon::join(fit_final, fit_folds) } else { (fit_final(), fit_folds()) };
+    let (classifier, fold_scores) =
+        if side_by_side { rayon::join(fit_final, fit_folds) } else { (fit_final(), fit_folds()) };
     let (classifier, fold_scores) = (classifier?, fold_scores?);
     let out_of_fold = (folds > 0).then(|| {
         let mut out_of_fold = vec![0.0f64; train.len()];
@@ -433,8 +522,13 @@ pub fn fit_product_texts(
 /// training products (see [`fit_product_texts`]), the threshold chosen on the same
 /// out-of-fold scores (as scikit-learn's stacking: the text model applied to new products is
 /// the one trained on all training products).
-fn stack_products(train: &[&Example<'_>], out_of_fold: &[f64], train_evidence: &[[f64; 2]]) -> ProductStack {
-    let rows: Vec<[f64; 3]> = out_of_fold.iter().zip(train_evidence).map(|(&z, e)| [z, e[0], e[1]]).collect();
+fn stack_products(
+    train: &[&Example<'_>],
+    out_of_fold: &[f64],
+    train_evidence: &[[f64; 2]],
+) -> ProductStack {
+    let rows: Vec<[f64; 3]> =
+        out_of_fold.iter().zip(train_evidence).map(|(&z, e)| [z, e[0], e[1]]).collect();
     let labels: Vec<bool> = train.iter().map(|e| e.negative).collect();
     let (weights, intercept) = fit_logistic(&rows, &labels);
     let p: Vec<f64> = rows.iter().map(|x| stacked_probability(&weights, intercept, x)).collect();
@@ -466,8 +560,12 @@ fn review_examples(reviews: &[Review]) -> Vec<Example<'_>> {
             } else {
                 return None;
             };
-            (!r.text.is_empty() && seen.insert(r.text.as_str()))
-                .then_some(Example { id: &r.text, title: &r.title, text: &r.text, negative })
+            (!r.text.is_empty() && seen.insert(r.text.as_str())).then_some(Example {
+                id: &r.text,
+                title: &r.title,
+                text: &r.text,
+                negative,
+            })
         })
         .collect()
 }
@@ -478,13 +576,21 @@ fn product_examples(products: &[Product]) -> Vec<Example<'_>> {
         .iter()
         .filter_map(|p| {
             let rating = p.rating?;
-            Some(Example { id: &p.product_id, title: &p.review_title, text: &p.review_content, negative: rating < 4.0 })
+            Some(Example {
+                id: &p.product_id,
+                title: &p.review_title,
+                text: &p.review_content,
+                negative: rating < 4.0,
+            })
         })
         .collect()
 }
 
 /// The protocol's (test, training) products.
-fn product_split<'e, 'a>(examples: &'e [Example<'a>], split: &Split) -> (Vec<&'e Example<'a>>, Vec<&'e Example<'a>>) {
+fn product_split<'e, 'a>(
+    examples: &'e [Example<'a>],
+    split: &Split,
+) -> (Vec<&'e Example<'a>>, Vec<&'e Example<'a>>) {
     examples.iter().partition(|e| crate::fit::in_test(e.id, split.product_test_modulo))
 }
 
@@ -505,20 +611,30 @@ pub fn train(
 ) -> Result<TrainedSentiment, SentimentError> {
     let examples = review_examples(reviews);
     let is_test = |text: &str| crate::fit::in_test(text, split.review_test_modulo);
-    let (test, train): (Vec<&Example<'_>>, Vec<&Example<'_>>) = examples.iter().partition(|e| is_test(e.text));
+    let (test, train): (Vec<&Example<'_>>, Vec<&Example<'_>>) =
+        examples.iter().partition(|e| is_test(e.text));
     let train: Vec<Example<'_>> = train.into_iter().map(|e| Example { ..*e }).collect();
     let product_settings = settings.for_product_texts()?;
     let fit_products_here = products.is_some() && fitted_beside.is_none();
-    stage.set_length(settings.ensemble_size as u64 * 2 + if fit_products_here { product_text_fits(settings)? } else { 0 });
+    stage.set_length(
+        settings.ensemble_size as u64 * 2
+            + if fit_products_here { product_text_fits(settings)? } else { 0 },
+    );
     let classifier = fit_classifier(&train, settings, seed, stage, "reviews")?;
     let product_text_models = match (products, fitted_beside) {
         (_, Some(wait)) => Some(wait()?),
-        (Some(products), None) => Some(fit_product_texts(products, split, settings, seed, stage, &Abandon::default())?),
+        (Some(products), None) => {
+            Some(fit_product_texts(products, split, settings, seed, stage, &Abandon::default())?)
+        }
         (None, None) => None,
     };
     let product_examples = products.map(product_examples);
     let product_sets = product_examples.as_ref().map(|examples| product_split(examples, split));
-    let predictor = SentimentPredictor::new(classifier.encoder.clone(), classifier.model.clone(), classifier.calibration.clone());
+    let predictor = SentimentPredictor::new(
+        classifier.encoder.clone(),
+        classifier.model.clone(),
+        classifier.calibration.clone(),
+    );
     let figures = evaluate(&predictor, &test, settings.max_words, settings.use_title, &classifier);
     let text_only = evaluate(&predictor, &test, settings.max_words, false, &classifier);
     let review_metrics = ReviewMetrics {
@@ -529,7 +645,10 @@ pub fn train(
     };
 
     let product_metrics = match (product_sets, product_text_models) {
-        (Some((test, train)), Some(ProductTextModels { classifier: product_classifier, out_of_fold })) => {
+        (
+            Some((test, train)),
+            Some(ProductTextModels { classifier: product_classifier, out_of_fold }),
+        ) => {
             let review_settings = settings;
             let settings = &product_settings;
             let product_predictor = SentimentPredictor::new(
@@ -537,12 +656,23 @@ pub fn train(
                 product_classifier.model.clone(),
                 product_classifier.calibration.clone(),
             );
-            let transfer = evaluate(&predictor, &test, review_settings.max_words, review_settings.use_title, &classifier);
+            let transfer = evaluate(
+                &predictor,
+                &test,
+                review_settings.max_words,
+                review_settings.use_title,
+                &classifier,
+            );
             // The text model's test log-odds, scored alone and entering the stack.
             let negative: Vec<bool> = test.iter().map(|e| e.negative).collect();
             let test_log_odds = calibrated_logits(&product_predictor, &test, settings);
             let text_model_p: Vec<f64> = test_log_odds.iter().map(|&z| sigmoid(z)).collect();
-            let text_model = score(&negative, &text_model_p, product_predictor.calibration().threshold, &product_classifier);
+            let text_model = score(
+                &negative,
+                &text_model_p,
+                product_predictor.calibration().threshold,
+                &product_classifier,
+            );
             let (figures, stack) = if let Some(out_of_fold) = out_of_fold {
                 let train_evidence = review_evidence(&predictor, &train, review_settings.max_words);
                 let stack = stack_products(&train, &out_of_fold, &train_evidence);
@@ -550,7 +680,9 @@ pub fn train(
                 let p: Vec<f64> = test_log_odds
                     .iter()
                     .zip(&test_evidence)
-                    .map(|(&z, e)| stacked_probability(&stack.weights, stack.intercept, &[z, e[0], e[1]]))
+                    .map(|(&z, e)| {
+                        stacked_probability(&stack.weights, stack.intercept, &[z, e[0], e[1]])
+                    })
                     .collect();
                 (score(&negative, &p, stack.threshold, &product_classifier), Some(stack))
             } else {
@@ -562,9 +694,13 @@ pub fn train(
                 text_model_macro_f1: text_model.macro_f1,
                 review_model_roc_auc: transfer.roc_auc,
                 review_model_macro_f1: transfer.macro_f1,
-                stacker_weights: stack.as_ref().map_or(Vec::new(), |s| s.weights.iter().copied().chain([s.intercept]).collect()),
+                stacker_weights: stack.as_ref().map_or(Vec::new(), |s| {
+                    s.weights.iter().copied().chain([s.intercept]).collect()
+                }),
                 stacker_out_of_fold_roc_auc: stack.as_ref().map(|s| s.out_of_fold_roc_auc),
-                text_model_out_of_fold_roc_auc: stack.as_ref().map(|s| s.text_model_out_of_fold_roc_auc),
+                text_model_out_of_fold_roc_auc: stack
+                    .as_ref()
+                    .map(|s| s.text_model_out_of_fold_roc_auc),
             })
         }
         _ => None,

@@ -5,11 +5,11 @@ use shopml::bundle::{LoadedBundle, Manifest, read_json};
 use shopml::proto;
 use shopml_training::config::TrainConfig;
 use shopml_training::data::{self, read::TextEncoding};
+use shopml_training::fit::Abandon;
 use shopml_training::generate::{self, SampleSize};
 use shopml_training::pipeline;
-use shopml_training::fit::Abandon;
-use shopml_training::{forecast, sentiment};
 use shopml_training::progress::Progress;
+use shopml_training::{forecast, sentiment};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -32,7 +32,10 @@ fn the_sample_is_generated_the_same_every_time() {
     for file in generate::FILES {
         let generated = std::fs::read(dir.path().join(file)).unwrap();
         let in_place = std::fs::read(sample_dir().join(file)).unwrap();
-        assert!(generated == in_place, "{file} differs from `shopml-train generate` output: delete training/data to regenerate it");
+        assert!(
+            generated == in_place,
+            "{file} differs from `shopml-train generate` output: delete training/data to regenerate it"
+        );
     }
 }
 
@@ -41,7 +44,11 @@ fn the_shipped_bundle_was_trained_on_the_generated_sample() {
     let manifest: Manifest = read_json(&shipped_bundle(), "manifest.json").unwrap();
     for (file, sha) in &manifest.data_fingerprint {
         let bytes = std::fs::read(sample_dir().join(file)).unwrap();
-        assert_eq!(&shopml::bundle::sha256_hex(&bytes), sha, "models/ was not trained on training/data/{file}: retrain it");
+        assert_eq!(
+            &shopml::bundle::sha256_hex(&bytes),
+            sha,
+            "models/ was not trained on training/data/{file}: retrain it"
+        );
     }
     assert_eq!(manifest.data_fingerprint.len(), 4);
 }
@@ -54,31 +61,59 @@ fn the_exports_are_read_as_published_and_cleaning_is_reported() {
     assert_eq!(sales.report.duplicates_dropped, 6, "the generator writes six exact duplicates");
     assert_eq!(sales.report.bad_cells["Amount"].count, 2);
     assert_eq!(sales.report.bad_cells["Amount"].first_value, "n/a");
-    assert!(sales.lines.iter().any(|l| l.ship_state == "Orissa"), "spelling variants are kept raw and merged by the encoders");
+    assert!(
+        sales.lines.iter().any(|l| l.ship_state == "Orissa"),
+        "spelling variants are kept raw and merged by the encoders"
+    );
     let products = exports.products.as_ref().unwrap();
     assert_eq!(products.report.duplicates_dropped, 5);
-    assert!(products.products.iter().all(|p| p.actual_price.is_some_and(|v| v >= 99.0)), "₹ prices with thousands separators parse");
-    assert!(products.products.iter().any(|p| p.review_content.contains('\n')), "quoted multi-line fields survive");
+    assert!(
+        products.products.iter().all(|p| p.actual_price.is_some_and(|v| v >= 99.0)),
+        "₹ prices with thousands separators parse"
+    );
+    assert!(
+        products.products.iter().any(|p| p.review_content.contains('\n')),
+        "quoted multi-line fields survive"
+    );
     let customers = exports.customers.as_ref().unwrap();
-    assert!(customers.purchases.iter().any(|p| p.state == "Andhra Pradesh"), "cp1252 NBSP decoded and merged");
+    assert!(
+        customers.purchases.iter().any(|p| p.state == "Andhra Pradesh"),
+        "cp1252 NBSP decoded and merged"
+    );
     assert!(customers.purchases.iter().any(|p| p.user_id.starts_with('1')));
     let reviews = exports.reviews.as_ref().unwrap();
-    assert!(reviews.reviews.iter().any(|r| r.text.contains("बहुत अच्छा")), "UTF-8 with CRLF and multi-line fields");
+    assert!(
+        reviews.reviews.iter().any(|r| r.text.contains("बहुत अच्छा")),
+        "UTF-8 with CRLF and multi-line fields"
+    );
     assert!(reviews.reviews.iter().all(|r| !r.text.ends_with('\r')));
     assert_eq!(exports.fingerprint.len(), 4);
     // The same file read as plain CSV.
     let dir = tempfile::tempdir().unwrap();
     let mut plain = Vec::new();
-    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(std::fs::File::open(sample_dir().join("diwali_sales.csv.gz")).unwrap()), &mut plain).unwrap();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(
+            std::fs::File::open(sample_dir().join("diwali_sales.csv.gz")).unwrap(),
+        ),
+        &mut plain,
+    )
+    .unwrap();
     std::fs::write(dir.path().join("diwali_sales.csv"), plain).unwrap();
-    let table = data::read::read_table(&dir.path().join("diwali_sales.csv"), TextEncoding::Cp1252).unwrap();
+    let table =
+        data::read::read_table(&dir.path().join("diwali_sales.csv"), TextEncoding::Cp1252).unwrap();
     assert_eq!(table.rows(), customers.report.rows_read);
 }
 
 /// Writes the sample's sale report with `edit` applied to its text.
 fn edited_sales(dir: &Path, edit: impl Fn(String) -> String) {
     let mut text = String::new();
-    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(std::fs::File::open(sample_dir().join("amazon_sale_report.csv.gz")).unwrap()), &mut text).unwrap();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(
+            std::fs::File::open(sample_dir().join("amazon_sale_report.csv.gz")).unwrap(),
+        ),
+        &mut text,
+    )
+    .unwrap();
     std::fs::write(dir.join("amazon_sale_report.csv"), edit(text)).unwrap();
 }
 
@@ -88,29 +123,51 @@ fn the_cli_names_the_file_row_and_column_of_what_it_cannot_read() {
     let out = dir.path().join("bundle");
     // A mapped column missing from the export.
     edited_sales(dir.path(), |t| t.replacen(",Amount,", ",Amount_INR,", 1));
-    let run = train_cli().args(["--data-dir", dir.path().to_str().unwrap(), "--out", out.to_str().unwrap()]).output().unwrap();
+    let run = train_cli()
+        .args(["--data-dir", dir.path().to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(!run.status.success());
-    assert!(stderr.contains("amazon_sale_report.csv") && stderr.contains("missing column 'Amount'"), "{stderr}");
+    assert!(
+        stderr.contains("amazon_sale_report.csv") && stderr.contains("missing column 'Amount'"),
+        "{stderr}"
+    );
     assert!(!out.exists(), "no bundle is published");
 
     // Dates in another format than the config's.
     edited_sales(dir.path(), |t| t.replace("-22,", "-2022,"));
-    let run = train_cli().args(["--data-dir", dir.path().to_str().unwrap(), "--out", out.to_str().unwrap()]).output().unwrap();
+    let run = train_cli()
+        .args(["--data-dir", dir.path().to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&run.stderr);
-    assert!(stderr.contains("amazon_sale_report.csv: row 1, column 'Date'") && stderr.contains("%m-%d-%y"), "{stderr}");
+    assert!(
+        stderr.contains("amazon_sale_report.csv: row 1, column 'Date'")
+            && stderr.contains("%m-%d-%y"),
+        "{stderr}"
+    );
 
     // An unreadable file, and a directory without exports.
     std::fs::write(dir.path().join("amazon_sale_report.csv.gz"), b"\x1f\x8bnot gzip").unwrap();
     std::fs::remove_file(dir.path().join("amazon_sale_report.csv")).unwrap();
-    let run = train_cli().args(["--data-dir", dir.path().to_str().unwrap(), "--out", out.to_str().unwrap()]).output().unwrap();
+    let run = train_cli()
+        .args(["--data-dir", dir.path().to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(stderr.contains("amazon_sale_report.csv.gz") && stderr.contains("gzip"), "{stderr}");
     let empty = tempfile::tempdir().unwrap();
-    let run = train_cli().args(["--data-dir", empty.path().to_str().unwrap(), "--out", out.to_str().unwrap()]).output().unwrap();
+    let run = train_cli()
+        .args(["--data-dir", empty.path().to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&run.stderr).contains("amazon_sale_report.csv"));
     // A configuration file that does not exist.
-    let run = train_cli().args(["--out", out.to_str().unwrap(), "--config", "/no/such.toml"]).output().unwrap();
+    let run = train_cli()
+        .args(["--out", out.to_str().unwrap(), "--config", "/no/such.toml"])
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&run.stderr).contains("/no/such.toml"));
 }
 
@@ -122,7 +179,14 @@ fn a_column_mapping_trains_another_retailers_export() {
     std::fs::write(&config, "models = [\"cancellation\"]\n[columns.sales]\norder_id = \"order_ref\"\ndate = \"order_day\"\n").unwrap();
     let out = dir.path().join("bundle");
     let run = train_cli()
-        .args(["--data-dir", dir.path().to_str().unwrap(), "--out", out.to_str().unwrap(), "--config", config.to_str().unwrap()])
+        .args([
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
@@ -186,7 +250,12 @@ fn training_and_serving_encode_a_row_the_same_way() {
             rating: p.rating,
             rating_count: p.rating_count,
         };
-        assert_eq!(price.encoder().encode(&served), price.encoder().encode(&trained), "product {}", p.product_id);
+        assert_eq!(
+            price.encoder().encode(&served),
+            price.encoder().encode(&trained),
+            "product {}",
+            p.product_id
+        );
     }
 
     // Sentiment: training encodes without the word map, serving with it; the bag is the same.
@@ -194,7 +263,8 @@ fn training_and_serving_encode_a_row_the_same_way() {
     for r in exports.reviews.as_ref().unwrap().reviews.iter().step_by(101) {
         let training = sentiment.encoder().encode_tokens(&r.title, &r.text, 400);
         let serving = sentiment.encoder().encode(&r.title, &r.text, 400);
-        let mut pairs: Vec<(u32, f32)> = serving.tokens.iter().copied().zip(serving.weights.iter().copied()).collect();
+        let mut pairs: Vec<(u32, f32)> =
+            serving.tokens.iter().copied().zip(serving.weights.iter().copied()).collect();
         pairs.sort_by_key(|p| p.0);
         assert_eq!(pairs, training.tokens.into_iter().zip(training.weights).collect::<Vec<_>>());
     }
@@ -208,13 +278,23 @@ fn the_same_data_and_config_give_the_same_metrics_and_model_files() {
         let out = dir.path().join(run);
         let status = train_cli().args(["--out", out.to_str().unwrap()]).output().unwrap();
         assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
-        manifests.push(shopml::bundle::read_json::<shopml::bundle::Manifest>(&out, "manifest.json").unwrap());
+        manifests.push(
+            shopml::bundle::read_json::<shopml::bundle::Manifest>(&out, "manifest.json").unwrap(),
+        );
     }
     // Every file but the report (it states how long training took) hashes the same: the
     // metrics, and the weights byte for byte (Burn's parameter ids included).
-    let hashes = |m: &shopml::bundle::Manifest| m.files.iter().filter(|(f, _)| f.as_str() != "REPORT.md").map(|(f, e)| (f.clone(), e.sha256.clone())).collect::<Vec<_>>();
+    let hashes = |m: &shopml::bundle::Manifest| {
+        m.files
+            .iter()
+            .filter(|(f, _)| f.as_str() != "REPORT.md")
+            .map(|(f, e)| (f.clone(), e.sha256.clone()))
+            .collect::<Vec<_>>()
+    };
     let (a, b) = (hashes(&manifests[0]), hashes(&manifests[1]));
-    assert!(a.iter().any(|(f, _)| f.ends_with(".bpk")) && a.iter().any(|(f, _)| f == "metrics.json"));
+    assert!(
+        a.iter().any(|(f, _)| f.ends_with(".bpk")) && a.iter().any(|(f, _)| f == "metrics.json")
+    );
     for ((file, first), (_, second)) in a.iter().zip(&b) {
         assert_eq!(first, second, "two runs on the same data and config write different {file}");
     }
@@ -233,21 +313,40 @@ fn training_beside_the_other_stages_changes_no_figure_and_no_model_file() {
         let settings = dir.path().join(format!("overlap-{overlap}.toml"));
         std::fs::write(&settings, format!("overlap_stages = {overlap}\n{small}")).unwrap();
         let out = dir.path().join(format!("overlap-{overlap}"));
-        let run = train_cli().args(["--out", out.to_str().unwrap(), "--config", settings.to_str().unwrap()]).output().unwrap();
+        let run = train_cli()
+            .args(["--out", out.to_str().unwrap(), "--config", settings.to_str().unwrap()])
+            .output()
+            .unwrap();
         let stderr = String::from_utf8_lossy(&run.stderr);
         assert!(run.status.success(), "{stderr}");
         // The summary's stage times, e.g. "forecast 1.2 s (beside the others)".
-        let times = stderr.lines().find_map(|l| l.strip_prefix("  time: ")).expect("a summary of the times");
+        let times = stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("  time: "))
+            .expect("a summary of the times");
         for stage in ["product texts", "forecast"] {
-            let beside = times.split(", ").any(|t| t.trim_start_matches(|c: char| !c.is_alphabetic()).starts_with(stage) && t.ends_with("(beside the others)"));
+            let beside = times.split(", ").any(|t| {
+                t.trim_start_matches(|c: char| !c.is_alphabetic()).starts_with(stage)
+                    && t.ends_with("(beside the others)")
+            });
             assert_eq!(beside, overlap, "{stage}: {times}");
         }
         let manifest = read_json::<Manifest>(&out, "manifest.json").unwrap();
         // Every file but the report (it states how long training took).
-        hashes.push(manifest.files.into_iter().filter(|(file, _)| file != "REPORT.md").map(|(file, entry)| (file, entry.sha256)).collect::<Vec<_>>());
+        hashes.push(
+            manifest
+                .files
+                .into_iter()
+                .filter(|(file, _)| file != "REPORT.md")
+                .map(|(file, entry)| (file, entry.sha256))
+                .collect::<Vec<_>>(),
+        );
     }
     for model in ["price", "sentiment", "forecast"] {
-        assert!(hashes[0].iter().any(|(file, _)| *file == format!("{model}/model.bpk")), "{model} trained");
+        assert!(
+            hashes[0].iter().any(|(file, _)| *file == format!("{model}/model.bpk")),
+            "{model} trained"
+        );
     }
     assert!(hashes[0].iter().any(|(file, _)| file == "metrics.json"));
     assert_eq!(hashes[0], hashes[1], "metrics.json and every model file are the same");
@@ -262,11 +361,28 @@ fn what_trains_beside_the_stages_starts_no_net_once_a_stage_has_failed() {
     let exports = data::read_exports(&sample_dir(), &config).unwrap();
     let progress = Progress::quiet();
     let stage = progress.stage("beside");
-    let prepared = forecast::prepare(&exports.sales.as_ref().unwrap().lines, &config.split, &config.forecast).unwrap();
-    let forecast = forecast::train(prepared, &config.split, &config.forecast, config.seed, None, &stage, &failed);
+    let prepared =
+        forecast::prepare(&exports.sales.as_ref().unwrap().lines, &config.split, &config.forecast)
+            .unwrap();
+    let forecast = forecast::train(
+        prepared,
+        &config.split,
+        &config.forecast,
+        config.seed,
+        None,
+        &stage,
+        &failed,
+    );
     assert!(matches!(forecast, Err(forecast::ForecastError::Abandoned)));
     let products = &exports.products.as_ref().unwrap().products;
-    let product_texts = sentiment::fit_product_texts(products, &config.split, &config.sentiment, config.seed, &stage, &failed);
+    let product_texts = sentiment::fit_product_texts(
+        products,
+        &config.split,
+        &config.sentiment,
+        config.seed,
+        &stage,
+        &failed,
+    );
     assert!(matches!(product_texts, Err(sentiment::SentimentError::Abandoned)));
 }
 
@@ -287,11 +403,17 @@ fn training_reports_the_protocol_figures_and_writes_a_loadable_bundle() {
         }
     }
     for kind in ["products", "customers", "regions"] {
-        assert!(m["segments"][kind]["silhouette"].as_f64().is_some() && m["segments"][kind]["k"].as_u64().is_some());
+        assert!(
+            m["segments"][kind]["silhouette"].as_f64().is_some()
+                && m["segments"][kind]["k"].as_u64().is_some()
+        );
     }
     // The sample's signal is learnt: better than chance and than the constant.
     assert!(m["cancellation"]["roc_auc"].as_f64().unwrap() > 0.6);
-    assert!(m["cancellation"]["brier"].as_f64().unwrap() < m["cancellation"]["constant_brier"].as_f64().unwrap());
+    assert!(
+        m["cancellation"]["brier"].as_f64().unwrap()
+            < m["cancellation"]["constant_brier"].as_f64().unwrap()
+    );
     assert!(m["sentiment_reviews"]["roc_auc"].as_f64().unwrap() > 0.9);
     assert!(m["price"]["r2_log"].as_f64().unwrap() > 0.9);
     // The per-product figures come from the stack: text-model, title and content evidence, intercept.
@@ -305,13 +427,20 @@ fn training_reports_the_protocol_figures_and_writes_a_loadable_bundle() {
     let bundle = LoadedBundle::load(&out).unwrap();
     assert_eq!(bundle.version(), manifest.bundle_version);
     let models = &bundle.models;
-    assert!(models.cancellation.is_some() && models.price.is_some() && models.sentiment.is_some() && models.forecast.is_some() && models.segments.is_some());
+    assert!(
+        models.cancellation.is_some()
+            && models.price.is_some()
+            && models.sentiment.is_some()
+            && models.forecast.is_some()
+            && models.segments.is_some()
+    );
     let written: serde_json::Value = read_json(&out, "metrics.json").unwrap();
     assert!(written.get("cancellation").is_some());
     // Publishing again replaces the bundle atomically; nothing is left beside it.
     let second = pipeline::train(&sample_dir(), &config, &Progress::quiet()).unwrap();
     pipeline::write_bundle(second, &config, &out).unwrap();
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let leftovers: Vec<_> =
+        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(leftovers, ["bundle"]);
 }
 
@@ -319,17 +448,28 @@ fn training_reports_the_protocol_figures_and_writes_a_loadable_bundle() {
 fn a_failed_quality_gate_publishes_nothing_unless_overridden() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("gates.toml");
-    std::fs::write(&config, "models = [\"cancellation\"]\n[gates.limits]\n\"cancellation.roc_auc\" = { min = 0.99 }\n").unwrap();
+    std::fs::write(
+        &config,
+        "models = [\"cancellation\"]\n[gates.limits]\n\"cancellation.roc_auc\" = { min = 0.99 }\n",
+    )
+    .unwrap();
     let out = dir.path().join("bundle");
     let run = |extra: &[&str]| {
         let mut command = train_cli();
-        command.args(["--out", out.to_str().unwrap(), "--config", config.to_str().unwrap()]).args(extra);
+        command
+            .args(["--out", out.to_str().unwrap(), "--config", config.to_str().unwrap()])
+            .args(extra);
         command.output().unwrap()
     };
     let failed = run(&[]);
     let stderr = String::from_utf8_lossy(&failed.stderr);
     assert_eq!(failed.status.code(), Some(3), "{stderr}");
-    assert!(stderr.contains("cancellation.roc_auc = 0.") && stderr.contains("limit: >= 0.99") && stderr.contains("no bundle was published"), "{stderr}");
+    assert!(
+        stderr.contains("cancellation.roc_auc = 0.")
+            && stderr.contains("limit: >= 0.99")
+            && stderr.contains("no bundle was published"),
+        "{stderr}"
+    );
     assert!(!out.exists());
     let forced = run(&["--no-gates"]);
     assert!(forced.status.success());
@@ -342,7 +482,12 @@ fn a_failed_quality_gate_publishes_nothing_unless_overridden() {
     let compared = run(&["--compare-to", reference.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&compared.stderr);
     assert_eq!(compared.status.code(), Some(3), "{stderr}");
-    assert!(stderr.contains("cancellation.roc_auc") && stderr.contains("serving 0.9500") && stderr.contains("cancellation.log_loss"), "{stderr}");
+    assert!(
+        stderr.contains("cancellation.roc_auc")
+            && stderr.contains("serving 0.9500")
+            && stderr.contains("cancellation.log_loss"),
+        "{stderr}"
+    );
     // Against itself, the run passes.
     let passed = run(&["--compare-to", out.to_str().unwrap()]);
     assert!(passed.status.success(), "{}", String::from_utf8_lossy(&passed.stderr));
@@ -355,24 +500,50 @@ fn every_bundle_carries_a_report_with_its_charts() {
     // The baselines table of the protocol, as EVALUATION.md writes it.
     let evaluation = dir.path().join("EVALUATION.md");
     std::fs::write(&evaluation, "## Baselines to beat\n| task | model | figures on test |\n|---|---|---|\n| cancellation | constant | ROC-AUC 0.500, Brier 0.1244 |\n").unwrap();
-    let run = train_cli().args(["--out", out.to_str().unwrap(), "--baselines", evaluation.to_str().unwrap()]).output().unwrap();
+    let run = train_cli()
+        .args(["--out", out.to_str().unwrap(), "--baselines", evaluation.to_str().unwrap()])
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "{stderr}");
-    assert!(stderr.contains("time:") && stderr.contains("cancellation") && stderr.contains("segments"), "a summary with time per stage: {stderr}");
+    assert!(
+        stderr.contains("time:") && stderr.contains("cancellation") && stderr.contains("segments"),
+        "a summary with time per stage: {stderr}"
+    );
     let report = std::fs::read_to_string(out.join("REPORT.md")).unwrap();
-    for section in ["## Data quality", "### Cancellation risk", "### Price", "### Review sentiment", "### Demand forecast", "### Segments", "## Business insights", "### Best sellers and under-performers per region", "### Customer segments"] {
+    for section in [
+        "## Data quality",
+        "### Cancellation risk",
+        "### Price",
+        "### Review sentiment",
+        "### Demand forecast",
+        "### Segments",
+        "## Business insights",
+        "### Best sellers and under-performers per region",
+        "### Customer segments",
+    ] {
         assert!(report.contains(section), "REPORT.md has {section}");
     }
     assert!(report.contains("| constant |"), "the given baselines are compared with");
-    let charts: Vec<&str> = report.split("](report/").skip(1).map(|s| s.split(')').next().unwrap()).collect();
+    let charts: Vec<&str> =
+        report.split("](report/").skip(1).map(|s| s.split(')').next().unwrap()).collect();
     assert!(charts.len() >= 10, "{charts:?}");
     let manifest: Manifest = read_json(&out, "manifest.json").unwrap();
     for chart in charts {
         let svg = std::fs::read_to_string(out.join("report").join(chart)).unwrap();
-        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"), "{chart} is an SVG document");
-        assert!(manifest.files.contains_key(&format!("report/{chart}")), "{chart} is hashed in the manifest");
+        assert!(
+            svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"),
+            "{chart} is an SVG document"
+        );
+        assert!(
+            manifest.files.contains_key(&format!("report/{chart}")),
+            "{chart} is hashed in the manifest"
+        );
     }
     // The figures in the report are the ones in metrics.json.
     let metrics: serde_json::Value = read_json(&out, "metrics.json").unwrap();
-    assert!(report.contains(&format!("**{:.4}**", metrics["cancellation"]["roc_auc"].as_f64().unwrap())));
+    assert!(
+        report
+            .contains(&format!("**{:.4}**", metrics["cancellation"]["roc_auc"].as_f64().unwrap()))
+    );
 }

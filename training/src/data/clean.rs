@@ -32,10 +32,9 @@ impl CleaningReport {
     }
 
     pub fn bad_cell(&mut self, column: &str, row: usize, value: &str) {
-        self.bad_cells
-            .entry(column.to_owned())
-            .and_modify(|b| b.count += 1)
-            .or_insert_with(|| BadCells { count: 1, first_row: row, first_value: value.chars().take(60).collect() });
+        self.bad_cells.entry(column.to_owned()).and_modify(|b| b.count += 1).or_insert_with(|| {
+            BadCells { count: 1, first_row: row, first_value: value.chars().take(60).collect() }
+        });
     }
 
     pub fn drop_row(&mut self, reason: &str) {
@@ -44,7 +43,12 @@ impl CleaningReport {
 
     /// Fails when more than half the cells of `column` could not be parsed: the column is
     /// mapped to the wrong header or read with the wrong format, not merely dirty.
-    pub fn check_mostly_parsed(&self, path: &std::path::Path, column: &str, what: &str) -> Result<(), crate::error::DataError> {
+    pub fn check_mostly_parsed(
+        &self,
+        path: &std::path::Path,
+        column: &str,
+        what: &str,
+    ) -> Result<(), crate::error::DataError> {
         match self.bad_cells.get(column) {
             Some(bad) if bad.count * 2 > self.rows_read => Err(crate::error::DataError::BadCell {
                 path: path.to_owned(),
@@ -93,7 +97,13 @@ pub enum Cell<T> {
 
 impl<T> Cell<T> {
     /// The value; a bad cell is recorded in `report` and treated as missing.
-    pub fn record(self, report: &mut CleaningReport, column: &str, row: usize, raw: Option<&str>) -> Option<T> {
+    pub fn record(
+        self,
+        report: &mut CleaningReport,
+        column: &str,
+        row: usize,
+        raw: Option<&str>,
+    ) -> Option<T> {
         match self {
             Cell::Value(v) => Some(v),
             Cell::Missing => None,
@@ -164,7 +174,10 @@ mod tests {
 
     #[test]
     fn parses_dates_and_booleans_and_reports_bad_cells() {
-        assert_eq!(date(Some("04-30-22"), "%m-%d-%y"), Cell::Value(chrono::NaiveDate::from_ymd_opt(2022, 4, 30).unwrap()));
+        assert_eq!(
+            date(Some("04-30-22"), "%m-%d-%y"),
+            Cell::Value(chrono::NaiveDate::from_ymd_opt(2022, 4, 30).unwrap())
+        );
         assert_eq!(date(Some("2022-04-30"), "%m-%d-%y"), Cell::Bad);
         assert_eq!(boolean(Some("False")), Cell::Value(false));
         assert_eq!(boolean(Some("maybe")), Cell::Bad);

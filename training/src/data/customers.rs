@@ -29,17 +29,40 @@ pub struct Purchases {
 
 pub fn parse(table: &RawTable, c: &CustomerColumns) -> Result<Purchases, DataError> {
     let get = |name: &str| table.column(name);
-    let (user, product, gender, age_group, marital, state) =
-        (get(&c.user_id)?, get(&c.product_id)?, get(&c.gender)?, get(&c.age_group)?, get(&c.marital_status)?, get(&c.state)?);
-    let (zone, occupation, category, orders, amount) =
-        (get(&c.zone)?, get(&c.occupation)?, get(&c.product_category)?, get(&c.orders)?, get(&c.amount)?);
+    let (user, product, gender, age_group, marital, state) = (
+        get(&c.user_id)?,
+        get(&c.product_id)?,
+        get(&c.gender)?,
+        get(&c.age_group)?,
+        get(&c.marital_status)?,
+        get(&c.state)?,
+    );
+    let (zone, occupation, category, orders, amount) = (
+        get(&c.zone)?,
+        get(&c.occupation)?,
+        get(&c.product_category)?,
+        get(&c.orders)?,
+        get(&c.amount)?,
+    );
     let file = table.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let mut report = CleaningReport::new(&file, table.rows());
     let mut seen = HashSet::new();
     let mut purchases = Vec::new();
     for i in 0..table.rows() {
         let row = i + 1;
-        let key = [user[i], product[i], gender[i], age_group[i], marital[i], state[i], zone[i], occupation[i], category[i], orders[i], amount[i]];
+        let key = [
+            user[i],
+            product[i],
+            gender[i],
+            age_group[i],
+            marital[i],
+            state[i],
+            zone[i],
+            occupation[i],
+            category[i],
+            orders[i],
+            amount[i],
+        ];
         if !seen.insert(key) {
             report.duplicates_dropped += 1;
             continue;

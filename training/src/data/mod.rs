@@ -52,7 +52,10 @@ fn file_name(path: &Path) -> String {
 /// Reads the exports found in `dir` under the configured names.
 pub fn read_exports(dir: &Path, config: &TrainConfig) -> Result<Exports, DataError> {
     if !dir.is_dir() {
-        return Err(DataError::Unreadable { path: dir.to_owned(), reason: "not a directory".into() });
+        return Err(DataError::Unreadable {
+            path: dir.to_owned(),
+            reason: "not a directory".into(),
+        });
     }
     let d = &config.data;
     let c = &config.columns;

@@ -31,9 +31,16 @@ pub struct Products {
 /// Keeps the first row of each product id (EVALUATION.md §2).
 pub fn parse(table: &RawTable, c: &ProductColumns) -> Result<Products, DataError> {
     let get = |name: &str| table.column(name);
-    let (id, name, category, discounted, actual, discount) =
-        (get(&c.product_id)?, get(&c.product_name)?, get(&c.category)?, get(&c.discounted_price)?, get(&c.actual_price)?, get(&c.discount_percentage)?);
-    let (rating, count, title, content) = (get(&c.rating)?, get(&c.rating_count)?, get(&c.review_title)?, get(&c.review_content)?);
+    let (id, name, category, discounted, actual, discount) = (
+        get(&c.product_id)?,
+        get(&c.product_name)?,
+        get(&c.category)?,
+        get(&c.discounted_price)?,
+        get(&c.actual_price)?,
+        get(&c.discount_percentage)?,
+    );
+    let (rating, count, title, content) =
+        (get(&c.rating)?, get(&c.rating_count)?, get(&c.review_title)?, get(&c.review_content)?);
     let file = table.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let mut report = CleaningReport::new(&file, table.rows());
     let mut seen = HashSet::new();
@@ -62,11 +69,31 @@ pub fn parse(table: &RawTable, c: &ProductColumns) -> Result<Products, DataError
             product_id,
             name: clean::text(name[i]),
             category_path: clean::text(category[i]),
-            discounted_price: clean::non_negative(discounted[i]).record(&mut report, &c.discounted_price, row, discounted[i]),
-            actual_price: clean::non_negative(actual[i]).record(&mut report, &c.actual_price, row, actual[i]),
-            discount_pct: clean::non_negative(discount[i]).record(&mut report, &c.discount_percentage, row, discount[i]),
+            discounted_price: clean::non_negative(discounted[i]).record(
+                &mut report,
+                &c.discounted_price,
+                row,
+                discounted[i],
+            ),
+            actual_price: clean::non_negative(actual[i]).record(
+                &mut report,
+                &c.actual_price,
+                row,
+                actual[i],
+            ),
+            discount_pct: clean::non_negative(discount[i]).record(
+                &mut report,
+                &c.discount_percentage,
+                row,
+                discount[i],
+            ),
             rating: rating_value,
-            rating_count: clean::non_negative(count[i]).record(&mut report, &c.rating_count, row, count[i]),
+            rating_count: clean::non_negative(count[i]).record(
+                &mut report,
+                &c.rating_count,
+                row,
+                count[i],
+            ),
             review_title: clean::text(title[i]),
             review_content: clean::text(content[i]),
         });

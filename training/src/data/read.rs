@@ -33,13 +33,14 @@ pub fn find_export(dir: &Path, name: &str) -> Option<PathBuf> {
 }
 
 pub fn read_table(path: &Path, encoding: TextEncoding) -> Result<RawTable, DataError> {
-    let stored = std::fs::read(path).map_err(|source| DataError::Io { path: path.to_owned(), source })?;
+    let stored =
+        std::fs::read(path).map_err(|source| DataError::Io { path: path.to_owned(), source })?;
     let sha256 = shopml::bundle::hex(&Sha256::digest(&stored));
     let bytes = if stored.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::with_capacity(stored.len() * 8);
-        flate2::read::MultiGzDecoder::new(&stored[..])
-            .read_to_end(&mut out)
-            .map_err(|e| DataError::Unreadable { path: path.to_owned(), reason: format!("bad gzip data: {e}") })?;
+        flate2::read::MultiGzDecoder::new(&stored[..]).read_to_end(&mut out).map_err(|e| {
+            DataError::Unreadable { path: path.to_owned(), reason: format!("bad gzip data: {e}") }
+        })?;
         out
     } else {
         stored
@@ -49,7 +50,10 @@ pub fn read_table(path: &Path, encoding: TextEncoding) -> Result<RawTable, DataE
             let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").map(<[u8]>::to_vec).unwrap_or(bytes);
             String::from_utf8(bytes).map_err(|e| DataError::Unreadable {
                 path: path.to_owned(),
-                reason: format!("not UTF-8 at byte {} (is it cp1252? set its encoding in the config)", e.utf8_error().valid_up_to()),
+                reason: format!(
+                    "not UTF-8 at byte {} (is it cp1252? set its encoding in the config)",
+                    e.utf8_error().valid_up_to()
+                ),
             })?
         }
         TextEncoding::Cp1252 => encoding_rs::WINDOWS_1252.decode(&bytes).0.into_owned(),
@@ -57,14 +61,20 @@ pub fn read_table(path: &Path, encoding: TextEncoding) -> Result<RawTable, DataE
     // One line-ending convention for the parser; quoted multi-line fields keep their breaks.
     let text = if text.contains('\r') { text.replace("\r\n", "\n") } else { text };
     if text.trim().is_empty() {
-        return Err(DataError::Unreadable { path: path.to_owned(), reason: "the file is empty".into() });
+        return Err(DataError::Unreadable {
+            path: path.to_owned(),
+            reason: "the file is empty".into(),
+        });
     }
     let frame = CsvReadOptions::default()
         .with_has_header(true)
         .with_infer_schema_length(Some(0))
         .into_reader_with_file_handle(Cursor::new(text.into_bytes()))
         .finish()
-        .map_err(|e| DataError::Unreadable { path: path.to_owned(), reason: format!("not a readable CSV: {e}") })?;
+        .map_err(|e| DataError::Unreadable {
+            path: path.to_owned(),
+            reason: format!("not a readable CSV: {e}"),
+        })?;
     Ok(RawTable { path: path.to_owned(), sha256, frame })
 }
 
@@ -77,7 +87,10 @@ impl RawTable {
             column: name.to_owned(),
             found: self.frame.get_column_names().iter().map(|c| c.to_string()).collect(),
         })?;
-        let text = column.str().map_err(|e| DataError::Unreadable { path: self.path.clone(), reason: e.to_string() })?;
+        let text = column.str().map_err(|e| DataError::Unreadable {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        })?;
         Ok(text.iter().collect())
     }
 

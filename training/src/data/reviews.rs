@@ -23,19 +23,21 @@ pub struct Reviews {
 /// training (identical texts are one review there).
 pub fn parse(table: &RawTable, c: &ReviewColumns) -> Result<Reviews, DataError> {
     let get = |name: &str| table.column(name);
-    let (product, rating, text, title) = (get(&c.product)?, get(&c.rating)?, get(&c.text)?, get(&c.title)?);
+    let (product, rating, text, title) =
+        (get(&c.product)?, get(&c.rating)?, get(&c.text)?, get(&c.title)?);
     let file = table.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let mut report = CleaningReport::new(&file, table.rows());
     let mut reviews = Vec::with_capacity(table.rows());
     for i in 0..table.rows() {
         let row = i + 1;
-        let rating_value = match clean::number(rating[i]).record(&mut report, &c.rating, row, rating[i]) {
-            Some(r) if !(0.0..=5.0).contains(&r) => {
-                report.bad_cell(&c.rating, row, rating[i].unwrap_or(""));
-                None
-            }
-            other => other,
-        };
+        let rating_value =
+            match clean::number(rating[i]).record(&mut report, &c.rating, row, rating[i]) {
+                Some(r) if !(0.0..=5.0).contains(&r) => {
+                    report.bad_cell(&c.rating, row, rating[i].unwrap_or(""));
+                    None
+                }
+                other => other,
+            };
         reviews.push(Review {
             row,
             product: clean::text(product[i]),

@@ -62,11 +62,24 @@ pub struct Sales {
 pub fn parse(table: &RawTable, columns: &SalesColumns) -> Result<Sales, DataError> {
     let c = columns;
     let get = |name: &str| table.column(name);
-    let (order_id, date, status, fulfilment, channel, level) =
-        (get(&c.order_id)?, get(&c.date)?, get(&c.status)?, get(&c.fulfilment)?, get(&c.sales_channel)?, get(&c.ship_service_level)?);
-    let (style, sku, category, size, asin, amount) =
-        (get(&c.style)?, get(&c.sku)?, get(&c.category)?, get(&c.size)?, get(&c.asin)?, get(&c.amount)?);
-    let (city, state, postal, b2b) = (get(&c.ship_city)?, get(&c.ship_state)?, get(&c.ship_postal_code)?, get(&c.b2b)?);
+    let (order_id, date, status, fulfilment, channel, level) = (
+        get(&c.order_id)?,
+        get(&c.date)?,
+        get(&c.status)?,
+        get(&c.fulfilment)?,
+        get(&c.sales_channel)?,
+        get(&c.ship_service_level)?,
+    );
+    let (style, sku, category, size, asin, amount) = (
+        get(&c.style)?,
+        get(&c.sku)?,
+        get(&c.category)?,
+        get(&c.size)?,
+        get(&c.asin)?,
+        get(&c.amount)?,
+    );
+    let (city, state, postal, b2b) =
+        (get(&c.ship_city)?, get(&c.ship_state)?, get(&c.ship_postal_code)?, get(&c.b2b)?);
     let file = table.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let mut report = CleaningReport::new(&file, table.rows());
     let mut seen = FastSet::with_capacity_and_hasher(table.rows(), Default::default());
@@ -74,14 +87,30 @@ pub fn parse(table: &RawTable, columns: &SalesColumns) -> Result<Sales, DataErro
     for i in 0..table.rows() {
         let row = i + 1;
         let key = [
-            order_id[i], date[i], status[i], fulfilment[i], channel[i], level[i], style[i], sku[i], category[i], size[i], asin[i],
-            amount[i], city[i], state[i], postal[i], b2b[i],
+            order_id[i],
+            date[i],
+            status[i],
+            fulfilment[i],
+            channel[i],
+            level[i],
+            style[i],
+            sku[i],
+            category[i],
+            size[i],
+            asin[i],
+            amount[i],
+            city[i],
+            state[i],
+            postal[i],
+            b2b[i],
         ];
         if !seen.insert(key) {
             report.duplicates_dropped += 1;
             continue;
         }
-        let Some(day) = clean::date(date[i], &c.date_format).record(&mut report, &c.date, row, date[i]) else {
+        let Some(day) =
+            clean::date(date[i], &c.date_format).record(&mut report, &c.date, row, date[i])
+        else {
             report.drop_row("missing or unparsable date");
             continue;
         };
@@ -116,7 +145,11 @@ pub fn parse(table: &RawTable, columns: &SalesColumns) -> Result<Sales, DataErro
         });
     }
     report.rows_kept = lines.len();
-    report.check_mostly_parsed(&table.path, &c.date, &format!("dates of the form {}", c.date_format))?;
+    report.check_mostly_parsed(
+        &table.path,
+        &c.date,
+        &format!("dates of the form {}", c.date_format),
+    )?;
     report.check_mostly_parsed(&table.path, &c.amount, "amounts")?;
     Ok(Sales { lines, report })
 }
