@@ -5,14 +5,12 @@
 
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
-COPY Cargo.toml Cargo.lock build.rs ./
+COPY Cargo.toml Cargo.lock ./
 COPY proto proto
-COPY config config
-COPY src src
-COPY benches benches
-COPY training training
+COPY crates crates
+COPY models models
 # Only the server: polars and autodiff are not linked into it.
-RUN cargo build --release --locked -p shopml --bin shopml-server
+RUN cargo build --release --locked -p shopml-server --bin shopml-server
 
 FROM debian:bookworm-slim
 RUN useradd --system --no-create-home shopml

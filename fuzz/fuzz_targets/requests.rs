@@ -6,11 +6,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use prost::Message;
-use shopml::bundle::LoadedBundle;
-use shopml::proto;
-use shopml::service::prediction::{
-    checkout_lines, product_input, validate_order, validate_product, validate_review,
-};
+use shopml_core::models::LoadedBundle;
+use shopml_server::convert::{CheckoutOrder, PricedProduct, Review};
+use shopml_server::proto;
 use std::sync::OnceLock;
 
 fn bundle() -> &'static LoadedBundle {
@@ -27,9 +25,9 @@ fuzz_target!(|data: &[u8]| {
     match selector % 3 {
         0 => {
             let Ok(request) = proto::PredictCancellationRequest::decode(bytes) else { return };
-            if validate_order(request.order.as_ref()).is_ok() {
+            if let Ok(order) = CheckoutOrder::try_from(request) {
                 let predictor = models.cancellation.as_ref().unwrap();
-                let lines = checkout_lines(request.order.as_ref().unwrap());
+                let lines = order.lines();
                 let risk =
                     &predictor.predict(&[lines], 3, predictor.calibration().risk_thresholds)[0];
                 assert!((0.0..=1.0).contains(&risk.probability));
@@ -39,12 +37,8 @@ fuzz_target!(|data: &[u8]| {
         }
         1 => {
             let Ok(request) = proto::PredictPriceRequest::decode(bytes) else { return };
-            if validate_product(request.product.as_ref(), "product").is_ok() {
-                let p = &models
-                    .price
-                    .as_ref()
-                    .unwrap()
-                    .predict(&[product_input(request.product.as_ref().unwrap())])[0];
+            if let Ok(product) = PricedProduct::required("product", request.product) {
+                let p = &models.price.as_ref().unwrap().predict(&[product.input()])[0];
                 assert!(
                     p.price_inr.is_finite()
                         && p.price_inr >= 0.0
@@ -55,9 +49,9 @@ fuzz_target!(|data: &[u8]| {
         }
         _ => {
             let Ok(request) = proto::AnalyzeSentimentRequest::decode(bytes) else { return };
-            if validate_review(&request, "").is_ok() {
+            if let Ok(review) = Review::try_from(request) {
                 let r = &models.sentiment.as_ref().unwrap().analyze(
-                    &[(&request.title, &request.text)],
+                    &[(&review.title, &review.text)],
                     400,
                     5,
                 )[0];

@@ -1,0 +1,82 @@
+//! Cancellation risk at checkout (`../shared/EVALUATION.md` §1).
+
+pub mod features;
+pub mod inference;
+pub mod model;
+
+pub use features::{CancellationEncoder, CheckoutLine, EncodedLine, Field};
+pub use inference::{
+    CancellationCalibration, CancellationPredictor, OrderAggregation, OrderRisk, RiskBand,
+    RiskThresholds,
+};
+pub use model::{
+    CancellationModel, CancellationModelConfig, CancellationNet, ServingCancellationNet,
+};
+
+use crate::bundle::{BundleError, BundleWriter, ModelFiles};
+use burn::tensor::Device;
+use std::path::Path;
+
+/// The model's name in a bundle's manifest.
+pub const NAME: &str = "cancellation";
+
+pub const FILES: ModelFiles = ModelFiles {
+    name: NAME,
+    record: "cancellation/model.bpk",
+    config: "cancellation/model_config.json",
+    encoder: "cancellation/encoder.json",
+    calibration: "cancellation/calibration.json",
+};
+
+/// Writes the classifier into a bundle (record, configuration beside it, encoder, calibration).
+pub fn save(
+    writer: &mut BundleWriter,
+    model: CancellationModel,
+    config: &CancellationModelConfig,
+    encoder: &CancellationEncoder,
+    calibration: &CancellationCalibration,
+) -> Result<(), BundleError> {
+    FILES.save(writer, model, config, encoder, calibration)
+}
+
+/// Loads the classifier of the bundle in `dir`, checking its files agree with each other.
+pub fn load(dir: &Path, device: &Device) -> Result<CancellationPredictor, BundleError> {
+    let (config, encoder, calibration): (
+        CancellationModelConfig,
+        CancellationEncoder,
+        CancellationCalibration,
+    ) = FILES.read(dir)?;
+    let encoder = encoder.validated().map_err(|reason| FILES.incompatible_encoder(dir, reason))?;
+    if config.vocab_size != encoder.vocab_size()
+        || config.n_categorical != features::N_CATEGORICAL
+        || config.n_numeric != features::N_NUMERIC
+    {
+        return Err(FILES.incompatible_config(
+            dir,
+            format!(
+                "the model config expects {} embedding rows, {} categorical and {} numeric inputs; the encoder has {}, {} and {}",
+                config.vocab_size,
+                config.n_categorical,
+                config.n_numeric,
+                encoder.vocab_size(),
+                features::N_CATEGORICAL,
+                features::N_NUMERIC
+            ),
+        ));
+    }
+    let model = FILES.load_record(dir, config.init(device))?;
+    Ok(CancellationPredictor::new(encoder, model, calibration))
+}
+
+impl crate::models::ServedModel for CancellationPredictor {
+    const NAME: &'static str = NAME;
+    const METRIC_SECTIONS: &'static [&'static str] = &["cancellation"];
+
+    fn load(dir: &Path, device: &burn::tensor::Device) -> Result<Self, BundleError> {
+        load(dir, device)
+    }
+
+    fn warm_up(&self) {
+        CancellationPredictor::warm_up(self)
+    }
+}

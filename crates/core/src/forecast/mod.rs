@@ -1,0 +1,86 @@
+//! Daily demand forecasts per category, region and in total (`../shared/EVALUATION.md` §4).
+
+pub mod features;
+pub mod inference;
+pub mod model;
+
+pub use features::{ForecastEncoder, SeriesHistory};
+pub use inference::{ForecastCalibration, ForecastPoint, ForecastRequest, Forecaster};
+pub use model::{ForecastModel, ForecastModelConfig, ForecastNet, ServingForecastNet};
+
+use crate::bundle::{BundleError, BundleWriter, ModelFiles};
+use burn::tensor::Device;
+use std::path::Path;
+
+/// The model's name in a bundle's manifest.
+pub const NAME: &str = "forecast";
+
+pub const FILES: ModelFiles = ModelFiles {
+    name: NAME,
+    record: "forecast/model.bpk",
+    config: "forecast/model_config.json",
+    encoder: "forecast/encoder.json",
+    calibration: "forecast/calibration.json",
+};
+
+pub fn save(
+    writer: &mut BundleWriter,
+    model: ForecastModel,
+    config: &ForecastModelConfig,
+    encoder: &ForecastEncoder,
+    calibration: &ForecastCalibration,
+) -> Result<(), BundleError> {
+    FILES.save(writer, model, config, encoder, calibration)
+}
+
+pub fn load(dir: &Path, device: &Device) -> Result<Forecaster, BundleError> {
+    let (config, encoder, calibration): (
+        ForecastModelConfig,
+        ForecastEncoder,
+        ForecastCalibration,
+    ) = FILES.read(dir)?;
+    if config.n_series != encoder.series.len()
+        || config.n_inputs != encoder.n_inputs()
+        || config.horizon_days != encoder.horizon_days
+    {
+        return Err(FILES.incompatible_config(
+            dir,
+            format!(
+                "the model config expects {} series, {} inputs, {} days; the encoder has {}, {}, {}",
+                config.n_series,
+                config.n_inputs,
+                config.horizon_days,
+                encoder.series.len(),
+                encoder.n_inputs(),
+                encoder.horizon_days
+            ),
+        ));
+    }
+    if encoder.window_days == 0 || encoder.horizon_days == 0 {
+        return Err(FILES.incompatible_encoder(dir, "window_days and horizon_days must be > 0"));
+    }
+    if let Some(short) = encoder.series.iter().find(|s| s.values.len() < encoder.window_days) {
+        return Err(FILES.incompatible_encoder(
+            dir,
+            format!("series '{}' holds fewer days than the model's window", short.name),
+        ));
+    }
+    if !(calibration.interval_scale.is_finite() && calibration.interval_scale > 0.0) {
+        return Err(FILES.incompatible_calibration(dir, "interval_scale must be finite and > 0"));
+    }
+    let model = FILES.load_record(dir, config.init(device))?;
+    Ok(Forecaster::new(encoder, model, calibration, device.clone()))
+}
+
+impl crate::models::ServedModel for Forecaster {
+    const NAME: &'static str = NAME;
+    const METRIC_SECTIONS: &'static [&'static str] = &["forecast"];
+
+    fn load(dir: &Path, device: &burn::tensor::Device) -> Result<Self, BundleError> {
+        load(dir, device)
+    }
+
+    fn warm_up(&self) {
+        Forecaster::warm_up(self)
+    }
+}

@@ -1,0 +1,12 @@
+//! shopml-core: what training and serving share, so a row is encoded by the same code in both —
+//! the feature encoders, the Burn models with their serving layouts, and the bundle format.
+//! No gRPC, HTTP or async runtime here: the server and training crates sit on top of it.
+
+pub mod bundle;
+pub mod cancellation;
+pub mod features;
+pub mod forecast;
+pub mod models;
+pub mod price;
+pub mod segments;
+pub mod sentiment;

@@ -1,0 +1,69 @@
+//! Selling price of a product with a P10–P90 range (`../shared/EVALUATION.md` §2).
+
+pub mod features;
+pub mod inference;
+pub mod model;
+
+pub use features::{PriceEncoder, ProductInput};
+pub use inference::{PriceCalibration, PricePrediction, PricePredictor};
+pub use model::{PriceModel, PriceModelConfig, PriceNet, ServingPriceNet};
+
+use crate::bundle::{BundleError, BundleWriter, ModelFiles};
+use burn::tensor::Device;
+use std::path::Path;
+
+/// The model's name in a bundle's manifest.
+pub const NAME: &str = "price";
+
+pub const FILES: ModelFiles = ModelFiles {
+    name: NAME,
+    record: "price/model.bpk",
+    config: "price/model_config.json",
+    encoder: "price/encoder.json",
+    calibration: "price/calibration.json",
+};
+
+pub fn save(
+    writer: &mut BundleWriter,
+    model: PriceModel,
+    config: &PriceModelConfig,
+    encoder: &PriceEncoder,
+    calibration: &PriceCalibration,
+) -> Result<(), BundleError> {
+    FILES.save(writer, model, config, encoder, calibration)
+}
+
+pub fn load(dir: &Path, device: &Device) -> Result<PricePredictor, BundleError> {
+    let (config, encoder, calibration): (PriceModelConfig, PriceEncoder, PriceCalibration) =
+        FILES.read(dir)?;
+    if config.vocab_size != encoder.vocab_size() || config.n_numeric != features::N_NUMERIC {
+        return Err(FILES.incompatible_config(
+            dir,
+            format!(
+                "the model config expects {} tokens and {} numeric inputs; the encoder has {} and {}",
+                config.vocab_size,
+                config.n_numeric,
+                encoder.vocab_size(),
+                features::N_NUMERIC
+            ),
+        ));
+    }
+    if !(calibration.interval_scale.is_finite() && calibration.interval_scale > 0.0) {
+        return Err(FILES.incompatible_calibration(dir, "interval_scale must be finite and > 0"));
+    }
+    let model = FILES.load_record(dir, config.init(device))?;
+    Ok(PricePredictor::new(encoder, model, calibration))
+}
+
+impl crate::models::ServedModel for PricePredictor {
+    const NAME: &'static str = NAME;
+    const METRIC_SECTIONS: &'static [&'static str] = &["price"];
+
+    fn load(dir: &Path, device: &burn::tensor::Device) -> Result<Self, BundleError> {
+        load(dir, device)
+    }
+
+    fn warm_up(&self) {
+        PricePredictor::warm_up(self)
+    }
+}

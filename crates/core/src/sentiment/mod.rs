@@ -1,0 +1,77 @@
+//! Review sentiment (`../shared/EVALUATION.md` §3).
+
+pub mod features;
+pub mod inference;
+pub mod model;
+
+pub use features::{EncodedText, SentimentEncoder};
+pub use inference::{SentimentCalibration, SentimentPredictor, SentimentResult};
+pub use model::{SentimentModel, SentimentModelConfig, SentimentNet, ServingSentimentNet};
+
+use crate::bundle::{BundleError, BundleWriter, ModelFiles};
+use burn::tensor::Device;
+use std::path::Path;
+
+/// The model's name in a bundle's manifest.
+pub const NAME: &str = "sentiment";
+
+pub const FILES: ModelFiles = ModelFiles {
+    name: NAME,
+    record: "sentiment/model.bpk",
+    config: "sentiment/model_config.json",
+    encoder: "sentiment/encoder.json",
+    calibration: "sentiment/calibration.json",
+};
+
+pub fn save(
+    writer: &mut BundleWriter,
+    model: SentimentModel,
+    config: &SentimentModelConfig,
+    encoder: &SentimentEncoder,
+    calibration: &SentimentCalibration,
+) -> Result<(), BundleError> {
+    FILES.save(writer, model, config, encoder, calibration)
+}
+
+pub fn load(dir: &Path, device: &Device) -> Result<SentimentPredictor, BundleError> {
+    let (config, encoder, calibration): (
+        SentimentModelConfig,
+        SentimentEncoder,
+        SentimentCalibration,
+    ) = FILES.read(dir)?;
+    let encoder = encoder.validated().map_err(|reason| FILES.incompatible_encoder(dir, reason))?;
+    if config.vocab_size != encoder.vocab_size() {
+        return Err(FILES.incompatible_config(
+            dir,
+            format!(
+                "the model config expects {} n-grams; the encoder has {}",
+                config.vocab_size,
+                encoder.vocab_size()
+            ),
+        ));
+    }
+    if !(0.0..=1.0).contains(&calibration.threshold)
+        || !calibration.platt_a.is_finite()
+        || !calibration.platt_b.is_finite()
+    {
+        return Err(FILES.incompatible_calibration(
+            dir,
+            "threshold must be in [0, 1], Platt parameters finite",
+        ));
+    }
+    let model = FILES.load_record(dir, config.init(device))?;
+    Ok(SentimentPredictor::new(encoder, model, calibration))
+}
+
+impl crate::models::ServedModel for SentimentPredictor {
+    const NAME: &'static str = NAME;
+    const METRIC_SECTIONS: &'static [&'static str] = &["sentiment_reviews", "sentiment_products"];
+
+    fn load(dir: &Path, device: &burn::tensor::Device) -> Result<Self, BundleError> {
+        load(dir, device)
+    }
+
+    fn warm_up(&self) {
+        SentimentPredictor::warm_up(self)
+    }
+}

@@ -1,0 +1,123 @@
+//! `shopml.v1.ModelService`: what is serving, and hot reload.
+
+use super::answer;
+use crate::error::ShopError;
+use crate::proto;
+use crate::server::registry::ModelRegistry;
+use shopml_core::models::{LoadedBundle, ModelSet};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tonic::{Request, Response, Status};
+
+pub struct ModelApi {
+    registry: Arc<ModelRegistry>,
+    forecast_max_horizon_days: u32,
+}
+
+impl ModelApi {
+    pub fn new(registry: Arc<ModelRegistry>, forecast_max_horizon_days: u32) -> Self {
+        Self { registry, forecast_max_horizon_days }
+    }
+
+    fn info(&self) -> Result<proto::GetModelInfoResponse, ShopError> {
+        let failure = self.registry.last_failure();
+        let bundle = self.registry.current()?;
+        let manifest = &bundle.manifest;
+        let forecaster = super::prediction::forecast_catalogue(&bundle);
+        Ok(proto::GetModelInfoResponse {
+            bundle_version: manifest.bundle_version.clone(),
+            format_version: manifest.format_version,
+            created_at: manifest.created_at.to_rfc3339(),
+            loaded_at: bundle.loaded_at.to_rfc3339(),
+            bundle_path: bundle.dir.display().to_string(),
+            data_fingerprint: manifest
+                .data_fingerprint
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            models: manifest
+                .models
+                .iter()
+                .map(|(name, entry)| model_info(&bundle, name, &entry.config))
+                .collect(),
+            metrics_json: bundle.metrics.to_string(),
+            last_reload_error: failure.as_ref().map(|f| f.message.clone()).unwrap_or_default(),
+            last_reload_error_at: failure.map(|f| f.at.to_rfc3339()).unwrap_or_default(),
+            forecast_max_horizon_days: if forecaster.is_empty() {
+                0
+            } else {
+                self.forecast_max_horizon_days
+            },
+            forecast_window_days: super::prediction::forecast_window_days(&bundle),
+            forecast_series: forecaster,
+        })
+    }
+
+    async fn reload(&self, bundle_path: &str) -> Result<proto::ReloadModelsResponse, ShopError> {
+        let path = (!bundle_path.trim().is_empty()).then(|| PathBuf::from(bundle_path.trim()));
+        let outcome = self
+            .registry
+            .reload(path)
+            .await
+            .map_err(|e| ShopError::BundleRefused(e.to_string()))?;
+        Ok(proto::ReloadModelsResponse {
+            reloaded: outcome.reloaded,
+            message: if outcome.reloaded {
+                format!("now serving {}", outcome.version)
+            } else {
+                format!("{} is already serving", outcome.version)
+            },
+            bundle_version: outcome.version,
+            previous_version: outcome.previous.unwrap_or_default(),
+        })
+    }
+}
+
+/// Flattens nested JSON numbers into dotted keys ("per_series.kurta.mase").
+pub fn flatten_metrics(value: &serde_json::Value, prefix: &str, out: &mut HashMap<String, f64>) {
+    match value {
+        serde_json::Value::Number(n) => {
+            if let Some(v) = n.as_f64() {
+                out.insert(prefix.to_owned(), v);
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for (key, child) in map {
+                let name = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+                flatten_metrics(child, &name, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn model_info(bundle: &LoadedBundle, name: &str, config: &serde_json::Value) -> proto::ModelInfo {
+    let mut metrics = HashMap::new();
+    let sections = ModelSet::metric_sections(name);
+    for section in sections {
+        if let Some(value) = bundle.metrics.get(*section) {
+            let prefix = if sections.len() > 1 { (*section).to_owned() } else { String::new() };
+            flatten_metrics(value, &prefix, &mut metrics);
+        }
+    }
+    proto::ModelInfo { name: name.to_owned(), config_json: config.to_string(), metrics }
+}
+
+#[tonic::async_trait]
+impl proto::model_service_server::ModelService for ModelApi {
+    async fn get_model_info(
+        &self,
+        _request: Request<proto::GetModelInfoRequest>,
+    ) -> Result<Response<proto::GetModelInfoResponse>, Status> {
+        answer(self.info(), 1)
+    }
+
+    /// Needs the admin bearer token when one is configured (checked by the auth layer).
+    async fn reload_models(
+        &self,
+        request: Request<proto::ReloadModelsRequest>,
+    ) -> Result<Response<proto::ReloadModelsResponse>, Status> {
+        answer(self.reload(&request.into_inner().bundle_path).await, 1)
+    }
+}

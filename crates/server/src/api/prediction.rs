@@ -1,0 +1,503 @@
+//! `shopml.v1.PredictionService`: cancellation risk, price, sentiment and demand forecasts.
+
+use super::{Served, answer, compute};
+use crate::config::{LimitSettings, ModelSettings};
+use crate::convert::{CheckoutOrder, ForecastQuery, PricedProduct, Review, batch};
+use crate::error::{ShopError, within};
+use crate::proto;
+use crate::server::registry::ModelRegistry;
+use chrono::{Duration, NaiveDate};
+use futures_util::StreamExt;
+use shopml_core::cancellation::{CancellationPredictor, RiskThresholds};
+use shopml_core::forecast::{ForecastRequest, Forecaster, SeriesHistory};
+use shopml_core::models::LoadedBundle;
+use shopml_core::price::PricePredictor;
+use shopml_core::sentiment::SentimentPredictor;
+use std::sync::Arc;
+use tonic::{Request, Response, Status};
+
+pub struct PredictionApi {
+    registry: Arc<ModelRegistry>,
+    models: ModelSettings,
+    limits: LimitSettings,
+}
+
+impl PredictionApi {
+    pub fn new(registry: Arc<ModelRegistry>, models: ModelSettings, limits: LimitSettings) -> Self {
+        Self { registry, models, limits }
+    }
+
+    fn cancellation_model(&self) -> Result<Served<CancellationPredictor>, ShopError> {
+        Served::current(&self.registry, |m| m.cancellation.as_ref())
+    }
+
+    fn price_model(&self) -> Result<Served<PricePredictor>, ShopError> {
+        Served::current(&self.registry, |m| m.price.as_ref())
+    }
+
+    fn sentiment_model(&self) -> Result<Served<SentimentPredictor>, ShopError> {
+        Served::current(&self.registry, |m| m.sentiment.as_ref())
+    }
+
+    fn forecast_model(&self) -> Result<Served<Forecaster>, ShopError> {
+        Served::current(&self.registry, |m| m.forecast.as_ref())
+    }
+
+    /// The bundle's risk thresholds unless the configuration overrides them (a negative
+    /// setting keeps the bundle's).
+    fn thresholds(&self, bundle: RiskThresholds) -> RiskThresholds {
+        let m = &self.models;
+        let pick = |configured: f64, own: f64| if configured >= 0.0 { configured } else { own };
+        RiskThresholds {
+            low_below: pick(m.cancellation_risk_low_below, bundle.low_below),
+            high_from: pick(m.cancellation_risk_high_from, bundle.high_from),
+        }
+    }
+
+    /// Scores orders: the explained ones in one pass, those that skip explanations in another.
+    async fn cancellation(
+        &self,
+        orders: Vec<CheckoutOrder>,
+    ) -> Result<(Vec<proto::PredictCancellationResponse>, String), ShopError> {
+        let served = self.cancellation_model()?;
+        let top_reasons = self.models.cancellation_top_reasons;
+        let rows_per_explained_line = if top_reasons == 0 {
+            1
+        } else {
+            shopml_core::cancellation::inference::ROWS_PER_EXPLAINED_LINE
+        };
+        let rows: usize = orders
+            .iter()
+            .map(|o| {
+                o.order.lines.len() * if o.skip_explanations { 1 } else { rows_per_explained_line }
+            })
+            .sum();
+        let thresholds = self.thresholds(served.model().calibration().risk_thresholds);
+        let version = served.version().to_owned();
+        let responses = compute(rows, move || {
+            let (explained, plain): (Vec<_>, Vec<_>) =
+                orders.iter().enumerate().partition(|(_, o)| !o.skip_explanations);
+            let mut out = vec![None; orders.len()];
+            for (group, reasons) in [(explained, top_reasons), (plain, 0)] {
+                if group.is_empty() {
+                    continue;
+                }
+                let lines: Vec<_> = group.iter().map(|(_, o)| o.lines()).collect();
+                let risks = served.model().predict(&lines, reasons, thresholds);
+                for ((index, order), risk) in group.into_iter().zip(risks) {
+                    out[index] = Some(order.response(risk, served.version()));
+                }
+            }
+            out.into_iter().map(|r| r.expect("every order answered")).collect::<Vec<_>>()
+        })
+        .await?;
+        Ok((responses, version))
+    }
+
+    async fn price(
+        served: Served<PricePredictor>,
+        products: Vec<PricedProduct>,
+    ) -> Result<Vec<proto::PricePrediction>, ShopError> {
+        compute(products.len(), move || {
+            let inputs: Vec<_> = products.iter().map(PricedProduct::input).collect();
+            let predictions = served.model().predict(&inputs);
+            predictions.into_iter().zip(&products).map(|(p, product)| product.response(p)).collect()
+        })
+        .await
+    }
+
+    async fn sentiment(
+        &self,
+        reviews: Vec<Review>,
+    ) -> Result<(Vec<proto::SentimentResult>, String), ShopError> {
+        let served = self.sentiment_model()?;
+        let (max_words, top_words) =
+            (self.models.sentiment_max_words, self.models.sentiment_top_words);
+        // Model rows: each review, and its word occlusions when explained.
+        let rows = reviews
+            .iter()
+            .map(|r| {
+                shopml_core::sentiment::inference::rows_for(&r.title, &r.text, max_words, top_words)
+            })
+            .sum();
+        let version = served.version().to_owned();
+        let results = compute(rows, move || {
+            let pairs: Vec<(&str, &str)> =
+                reviews.iter().map(|r| (r.title.as_str(), r.text.as_str())).collect();
+            served
+                .model()
+                .analyze(&pairs, max_words, top_words)
+                .into_iter()
+                .map(sentiment_result)
+                .collect()
+        })
+        .await?;
+        Ok((results, version))
+    }
+
+    async fn forecast(
+        &self,
+        queries: Vec<ForecastQuery>,
+        prefixes: impl Fn(usize) -> Option<String>,
+    ) -> Result<(Vec<proto::ForecastDemandResponse>, String), ShopError> {
+        let served = self.forecast_model()?;
+        let max_horizon = self.models.forecast_max_horizon_days as usize;
+        let plans = queries
+            .iter()
+            .enumerate()
+            .map(|(i, query)| {
+                plan_forecast(served.model(), query, max_horizon).map_err(|e| match prefixes(i) {
+                    Some(prefix) => within(&prefix, e),
+                    None => e,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let version = served.version().to_owned();
+        let results = compute(plans.len(), move || {
+            let requests: Vec<ForecastRequest<'_>> = plans
+                .iter()
+                .map(|p| ForecastRequest {
+                    series: p.series,
+                    history: &p.history,
+                    last_date: p.last_date,
+                    horizon_days: p.horizon_days,
+                })
+                .collect();
+            let forecasts = served.model().forecast(&requests);
+            forecasts
+                .into_iter()
+                .zip(&plans)
+                .map(|(points, plan)| plan.response(points, served.version()))
+                .collect()
+        })
+        .await?;
+        Ok((results, version))
+    }
+}
+
+fn sentiment_result(r: shopml_core::sentiment::SentimentResult) -> proto::SentimentResult {
+    proto::SentimentResult {
+        label: if r.negative {
+            proto::SentimentLabel::Negative
+        } else {
+            proto::SentimentLabel::Positive
+        } as i32,
+        negative_probability: r.negative_probability,
+        top_words: r
+            .top_words
+            .into_iter()
+            .map(|(word, effect)| proto::Reason {
+                feature: "word".into(),
+                value: word,
+                logit_effect: effect,
+            })
+            .collect(),
+        truncated: r.stats.truncated(),
+        words_used: r.stats.words_used as u32,
+        words_total: r.stats.words_total as u32,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forecast
+
+/// The demand series the forecaster of `bundle` knows.
+pub(crate) fn forecast_catalogue(bundle: &LoadedBundle) -> Vec<proto::ForecastSeries> {
+    bundle
+        .models
+        .forecast
+        .as_ref()
+        .map(|f| {
+            f.series()
+                .iter()
+                .map(|s| proto::ForecastSeries {
+                    series: s.name.clone(),
+                    category: s.category.clone(),
+                    region: s.region.clone(),
+                    last_date: s.last_date().to_string(),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Days of history the forecaster of `bundle` reads (0 without a forecaster).
+pub(crate) fn forecast_window_days(bundle: &LoadedBundle) -> u32 {
+    bundle.models.forecast.as_ref().map_or(0, |f| f.encoder().window_days as u32)
+}
+
+/// A forecast checked against the forecaster serving: the series, its history (stored days
+/// merged with the request's) ending at `last_date`, the horizon.
+struct PlannedForecast {
+    series: usize,
+    name: String,
+    history: Vec<f64>,
+    last_date: NaiveDate,
+    horizon_days: usize,
+}
+
+impl PlannedForecast {
+    fn response(
+        &self,
+        points: Vec<shopml_core::forecast::ForecastPoint>,
+        version: &str,
+    ) -> proto::ForecastDemandResponse {
+        proto::ForecastDemandResponse {
+            series: self.name.clone(),
+            origin_date: self.last_date.to_string(),
+            points: points
+                .into_iter()
+                .map(|p| proto::ForecastPoint {
+                    date: p.date.to_string(),
+                    order_lines_p50: p.p50,
+                    order_lines_p10: p.p10,
+                    order_lines_p90: p.p90,
+                })
+                .collect(),
+            bundle_version: version.to_owned(),
+        }
+    }
+}
+
+fn plan_forecast(
+    forecaster: &Forecaster,
+    query: &ForecastQuery,
+    max_horizon: usize,
+) -> Result<PlannedForecast, ShopError> {
+    let max_horizon = max_horizon.min(forecaster.encoder().horizon_days);
+    let horizon = query.horizon_days;
+    if horizon == 0 || horizon > max_horizon {
+        return Err(ShopError::invalid(
+            "horizon_days",
+            format!("must be 1 to {max_horizon}, got {horizon}"),
+        ));
+    }
+    let Some(index) = forecaster.find(&query.category, &query.region) else {
+        let known: Vec<&str> = forecaster.series().iter().map(|s| s.name.as_str()).collect();
+        return Err(ShopError::not_found(
+            "series",
+            format!(
+                "{} (known: {})",
+                SeriesHistory::name_of(&query.category, &query.region),
+                known.join(", ")
+            ),
+        ));
+    };
+    let stored = &forecaster.series()[index];
+    let (history, last_date) = match (query.first_date, query.last_date()) {
+        (Some(first), Some(last)) => {
+            if first > stored.last_date() + Duration::days(1) {
+                return Err(ShopError::invalid(
+                    "history[0].date",
+                    format!(
+                        "{first} leaves a gap after the stored history, which ends {}",
+                        stored.last_date()
+                    ),
+                ));
+            }
+            // Stored days before the request's first day, then the request's days.
+            let keep = (first - stored.first_date).num_days().clamp(0, stored.values.len() as i64)
+                as usize;
+            let mut merged = stored.values[..keep].to_vec();
+            merged.extend_from_slice(&query.order_lines);
+            (merged, last)
+        }
+        _ => (stored.values.clone(), stored.last_date()),
+    };
+    let window = forecaster.encoder().window_days;
+    if history.len() < window {
+        return Err(ShopError::invalid(
+            "history",
+            format!("{} days known; the model reads the last {window}", history.len()),
+        ));
+    }
+    Ok(PlannedForecast {
+        series: index,
+        name: stored.name.clone(),
+        history,
+        last_date,
+        horizon_days: horizon,
+    })
+}
+
+/// Products of a stream handled per forward pass (whatever has arrived, up to this many).
+const STREAM_CHUNK: usize = 512;
+
+type PriceStream = std::pin::Pin<
+    Box<dyn tokio_stream::Stream<Item = Result<proto::PredictPriceStreamResponse, Status>> + Send>,
+>;
+
+/// A stream item's per-item error (the stream goes on).
+fn item_error(request_id: String, error: ShopError) -> proto::PredictPriceStreamResponse {
+    proto::PredictPriceStreamResponse {
+        request_id,
+        result: Some(proto::predict_price_stream_response::Result::Error(proto::ItemError {
+            code: crate::error::code_name(error.code()).to_owned(),
+            message: error.to_string(),
+        })),
+        bundle_version: String::new(),
+    }
+}
+
+/// Answers one chunk of a price stream, in order: per-item errors for invalid items, the rest
+/// priced in one pass on the bundle serving now (so a reload mid-stream is picked up).
+async fn price_chunk(
+    registry: &ModelRegistry,
+    chunk: Vec<proto::PredictPriceStreamRequest>,
+) -> Result<Vec<proto::PredictPriceStreamResponse>, ShopError> {
+    let mut answers = Vec::with_capacity(chunk.len());
+    let mut valid = Vec::new();
+    for item in chunk {
+        match PricedProduct::required("product", item.product) {
+            Ok(product) => {
+                answers.push(None);
+                valid.push((item.request_id, product));
+            }
+            Err(error) => answers.push(Some(item_error(item.request_id, error))),
+        }
+    }
+    let served = Served::current(registry, |m| m.price.as_ref())?;
+    let version = served.version().to_owned();
+    let (ids, products): (Vec<String>, Vec<PricedProduct>) = valid.into_iter().unzip();
+    let mut priced = ids.into_iter().zip(PredictionApi::price(served, products).await?);
+    Ok(answers
+        .into_iter()
+        .map(|answer| {
+            answer.unwrap_or_else(|| {
+                let (request_id, prediction) =
+                    priced.next().expect("one prediction per valid item");
+                proto::PredictPriceStreamResponse {
+                    request_id,
+                    result: Some(proto::predict_price_stream_response::Result::Prediction(
+                        prediction,
+                    )),
+                    bundle_version: version.clone(),
+                }
+            })
+        })
+        .collect())
+}
+
+#[tonic::async_trait]
+impl proto::prediction_service_server::PredictionService for PredictionApi {
+    async fn predict_cancellation(
+        &self,
+        request: Request<proto::PredictCancellationRequest>,
+    ) -> Result<Response<proto::PredictCancellationResponse>, Status> {
+        let order = CheckoutOrder::try_from(request.into_inner())?;
+        let result = self.cancellation(vec![order]).await;
+        answer(result.map(|(mut responses, _)| responses.pop().expect("one response per order")), 1)
+    }
+
+    async fn predict_cancellation_batch(
+        &self,
+        request: Request<proto::PredictCancellationBatchRequest>,
+    ) -> Result<Response<proto::PredictCancellationBatchResponse>, Status> {
+        let orders: Vec<CheckoutOrder> =
+            batch("orders", request.into_inner().orders, self.limits.max_batch_size)?;
+        let items = orders.len();
+        let (results, bundle_version) = self.cancellation(orders).await?;
+        answer(Ok(proto::PredictCancellationBatchResponse { results, bundle_version }), items)
+    }
+
+    async fn predict_price(
+        &self,
+        request: Request<proto::PredictPriceRequest>,
+    ) -> Result<Response<proto::PredictPriceResponse>, Status> {
+        let product = PricedProduct::required("product", request.into_inner().product)?;
+        let served = self.price_model()?;
+        let bundle_version = served.version().to_owned();
+        let mut predictions = Self::price(served, vec![product]).await?;
+        answer(Ok(proto::PredictPriceResponse { prediction: predictions.pop(), bundle_version }), 1)
+    }
+
+    async fn predict_price_batch(
+        &self,
+        request: Request<proto::PredictPriceBatchRequest>,
+    ) -> Result<Response<proto::PredictPriceBatchResponse>, Status> {
+        let products: Vec<PricedProduct> =
+            batch("products", request.into_inner().products, self.limits.max_batch_size)?;
+        let items = products.len();
+        let served = self.price_model()?;
+        let bundle_version = served.version().to_owned();
+        let predictions = Self::price(served, products).await?;
+        answer(Ok(proto::PredictPriceBatchResponse { predictions, bundle_version }), items)
+    }
+
+    type PredictPriceStreamStream = PriceStream;
+
+    async fn predict_price_stream(
+        &self,
+        request: Request<tonic::Streaming<proto::PredictPriceStreamRequest>>,
+    ) -> Result<Response<Self::PredictPriceStreamStream>, Status> {
+        // Fail fast when no price model serves; each chunk then takes the bundle serving.
+        self.price_model()?;
+        let registry = self.registry.clone();
+        let (sender, receiver) = tokio::sync::mpsc::channel(STREAM_CHUNK);
+        let mut chunks = request.into_inner().ready_chunks(STREAM_CHUNK);
+        tokio::spawn(async move {
+            while let Some(chunk) = chunks.next().await {
+                let items: Result<Vec<_>, Status> = chunk.into_iter().collect();
+                let answers = match items {
+                    Ok(items) => price_chunk(&registry, items).await.map_err(Status::from),
+                    Err(status) => Err(status),
+                };
+                match answers {
+                    Ok(answers) => {
+                        for response in answers {
+                            if sender.send(Ok(response)).await.is_err() {
+                                return; // the client went away: drop the rest of the work
+                            }
+                        }
+                    }
+                    Err(status) => {
+                        let _ = sender.send(Err(status)).await;
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(receiver))))
+    }
+
+    async fn analyze_sentiment(
+        &self,
+        request: Request<proto::AnalyzeSentimentRequest>,
+    ) -> Result<Response<proto::AnalyzeSentimentResponse>, Status> {
+        let review = Review::try_from(request.into_inner())?;
+        let (mut results, bundle_version) = self.sentiment(vec![review]).await?;
+        answer(Ok(proto::AnalyzeSentimentResponse { result: results.pop(), bundle_version }), 1)
+    }
+
+    async fn analyze_sentiment_batch(
+        &self,
+        request: Request<proto::AnalyzeSentimentBatchRequest>,
+    ) -> Result<Response<proto::AnalyzeSentimentBatchResponse>, Status> {
+        let reviews: Vec<Review> =
+            batch("reviews", request.into_inner().reviews, self.limits.max_batch_size)?;
+        let items = reviews.len();
+        let (results, bundle_version) = self.sentiment(reviews).await?;
+        answer(Ok(proto::AnalyzeSentimentBatchResponse { results, bundle_version }), items)
+    }
+
+    async fn forecast_demand(
+        &self,
+        request: Request<proto::ForecastDemandRequest>,
+    ) -> Result<Response<proto::ForecastDemandResponse>, Status> {
+        let query = ForecastQuery::try_from(request.into_inner())?;
+        let (mut results, _) = self.forecast(vec![query], |_| None).await?;
+        answer(Ok(results.pop().expect("one forecast per request")), 1)
+    }
+
+    async fn forecast_demand_batch(
+        &self,
+        request: Request<proto::ForecastDemandBatchRequest>,
+    ) -> Result<Response<proto::ForecastDemandBatchResponse>, Status> {
+        let queries: Vec<ForecastQuery> =
+            batch("requests", request.into_inner().requests, self.limits.max_batch_size)?;
+        let items = queries.len();
+        let (results, bundle_version) =
+            self.forecast(queries, |i| Some(format!("requests[{i}]"))).await?;
+        answer(Ok(proto::ForecastDemandBatchResponse { results, bundle_version }), items)
+    }
+}

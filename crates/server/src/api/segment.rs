@@ -1,0 +1,170 @@
+//! `shopml.v1.SegmentService`: segments of products, customers and regions, and
+//! bought-together rules.
+
+use super::{Served, answer};
+use crate::convert::{Kind, SegmentProfile, proto_kind, required_id};
+use crate::error::ShopError;
+use crate::proto;
+use crate::server::registry::ModelRegistry;
+use shopml_core::segments::{self, SegmentIndex, SegmentKind, SegmentSet};
+use std::sync::Arc;
+use tonic::{Request, Response, Status};
+
+/// Rules returned when the request asks for none in particular.
+const DEFAULT_RULES: usize = 10;
+
+pub struct SegmentApi {
+    registry: Arc<ModelRegistry>,
+}
+
+impl SegmentApi {
+    pub fn new(registry: Arc<ModelRegistry>) -> Self {
+        Self { registry }
+    }
+
+    fn segments(&self) -> Result<Served<SegmentIndex>, ShopError> {
+        Served::current(&self.registry, |m| m.segments.as_ref())
+    }
+
+    fn lookup(
+        &self,
+        request: proto::LookupSegmentRequest,
+    ) -> Result<proto::LookupSegmentResponse, ShopError> {
+        let Kind(kind) = Kind::try_from(request.kind)?;
+        let id = required_id("id", &request.id)?;
+        let served = self.segments()?;
+        let set = set(served.model(), kind)?;
+        let (member_id, member) = set
+            .member(&id)
+            .ok_or_else(|| ShopError::not_found("member", format!("{kind:?} '{id}'")))?;
+        Ok(proto::LookupSegmentResponse {
+            segment: Some(segment(set, &set.segments[member.segment as usize])),
+            member_id: member_id.to_owned(),
+            member_figures: figures(set, &member.figures),
+            member_details: member.details.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            bundle_version: served.version().to_owned(),
+        })
+    }
+
+    fn assign(
+        &self,
+        request: proto::AssignSegmentRequest,
+    ) -> Result<proto::AssignSegmentResponse, ShopError> {
+        let profile = SegmentProfile::try_from(request)?;
+        let served = self.segments()?;
+        let set = set(served.model(), profile.kind)?;
+        let (nearest, distance) = set.nearest(&set.standardize(&profile.figures));
+        Ok(proto::AssignSegmentResponse {
+            segment: Some(segment(set, nearest)),
+            distance,
+            bundle_version: served.version().to_owned(),
+        })
+    }
+
+    fn list(
+        &self,
+        request: proto::ListSegmentsRequest,
+    ) -> Result<proto::ListSegmentsResponse, ShopError> {
+        let Kind(kind) = Kind::try_from(request.kind)?;
+        let served = self.segments()?;
+        let set = set(served.model(), kind)?;
+        Ok(proto::ListSegmentsResponse {
+            segments: set.segments.iter().map(|s| segment(set, s)).collect(),
+            k: set.k as u32,
+            silhouette: set.silhouette,
+            bundle_version: served.version().to_owned(),
+        })
+    }
+
+    fn bought_together(
+        &self,
+        request: proto::BoughtTogetherRequest,
+    ) -> Result<proto::BoughtTogetherResponse, ShopError> {
+        let sku = required_id("sku", &request.sku)?;
+        let served = self.segments()?;
+        let rules =
+            served.model().rules(&sku).ok_or_else(|| ShopError::not_found("SKU", sku.as_str()))?;
+        let limit = if request.limit == 0 { DEFAULT_RULES } else { request.limit as usize };
+        Ok(proto::BoughtTogetherResponse {
+            rules: rules
+                .iter()
+                .take(limit)
+                .map(|r| proto::AssociationRule {
+                    antecedent_sku: r.antecedent.clone(),
+                    consequent_sku: r.consequent.clone(),
+                    support: r.support,
+                    confidence: r.confidence,
+                    lift: r.lift,
+                    orders: r.orders as u64,
+                })
+                .collect(),
+            bundle_version: served.version().to_owned(),
+        })
+    }
+}
+
+fn set(index: &SegmentIndex, kind: SegmentKind) -> Result<&SegmentSet, ShopError> {
+    index.set(kind).ok_or_else(|| {
+        ShopError::not_found("segments of kind", format!("{kind:?} (the bundle's data had none)"))
+    })
+}
+
+fn figures(set: &SegmentSet, values: &[f64]) -> Vec<proto::Figure> {
+    set.features
+        .iter()
+        .zip(values)
+        .map(|(f, &v)| proto::Figure { name: f.name.clone(), value: v })
+        .collect()
+}
+
+fn segment(set: &SegmentSet, s: &segments::Segment) -> proto::Segment {
+    proto::Segment {
+        kind: proto_kind(set.kind),
+        segment_id: s.id,
+        name: s.name.clone(),
+        description: s.description.clone(),
+        size: s.size as u64,
+        centroid: figures(set, &s.centroid),
+        silhouette: s.silhouette,
+        attributes: s
+            .attributes
+            .iter()
+            .map(|a| proto::AttributeShare {
+                attribute: a.attribute.clone(),
+                value: a.value.clone(),
+                share: a.share,
+            })
+            .collect(),
+    }
+}
+
+#[tonic::async_trait]
+impl proto::segment_service_server::SegmentService for SegmentApi {
+    async fn lookup_segment(
+        &self,
+        request: Request<proto::LookupSegmentRequest>,
+    ) -> Result<Response<proto::LookupSegmentResponse>, Status> {
+        answer(self.lookup(request.into_inner()), 1)
+    }
+
+    async fn assign_segment(
+        &self,
+        request: Request<proto::AssignSegmentRequest>,
+    ) -> Result<Response<proto::AssignSegmentResponse>, Status> {
+        answer(self.assign(request.into_inner()), 1)
+    }
+
+    async fn list_segments(
+        &self,
+        request: Request<proto::ListSegmentsRequest>,
+    ) -> Result<Response<proto::ListSegmentsResponse>, Status> {
+        answer(self.list(request.into_inner()), 1)
+    }
+
+    async fn bought_together(
+        &self,
+        request: Request<proto::BoughtTogetherRequest>,
+    ) -> Result<Response<proto::BoughtTogetherResponse>, Status> {
+        answer(self.bought_together(request.into_inner()), 1)
+    }
+}

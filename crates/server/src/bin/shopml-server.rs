@@ -1,0 +1,76 @@
+//! shopml-server: serves the models of a bundle over gRPC.
+
+use anyhow::Context;
+use clap::Parser;
+use shopml_server::config::{LogFormat, Overrides, Settings};
+use std::path::PathBuf;
+
+/// Serves the models of a shopml bundle over gRPC (health, reflection, metrics, hot reload).
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Configuration file (TOML, any subset of config/default.toml).
+    #[arg(long, env = "SHOPML_CONFIG")]
+    config: Option<PathBuf>,
+    /// gRPC listen address, e.g. 127.0.0.1:50051 (port 0: any free port).
+    #[arg(long)]
+    listen: Option<String>,
+    /// Bundle directory (a bundle, or a repository of bundle versions).
+    #[arg(long)]
+    bundle: Option<PathBuf>,
+    /// Prometheus metrics address, e.g. 127.0.0.1:9095; "" turns it off.
+    #[arg(long)]
+    metrics_listen: Option<String>,
+    /// Log format: text or json.
+    #[arg(long)]
+    log_format: Option<String>,
+}
+
+fn init_logging(settings: &Settings) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&settings.log.level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match settings.log.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let overrides = Overrides {
+        listen: args.listen,
+        bundle_dir: args.bundle,
+        metrics_listen: args.metrics_listen,
+        log_format: args.log_format,
+    };
+    let settings = Settings::load(args.config.as_deref(), &overrides, true)
+        .context("loading the configuration")?;
+    init_logging(&settings);
+    let server = shopml_server::server::start(settings).await.context("starting the server")?;
+    server.run_until(shutdown_signal()).await.context("serving")?;
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,46 @@
+//! What every RPC goes through, written once as tower layers, outermost first:
+//! metrics (count by real status code, latency, batch size, in flight) → auth (bearer token)
+//! → load shedding over a global concurrency limit → deadline (`grpc-timeout`, else the
+//! configured default). Refusals are gRPC statuses: UNAUTHENTICATED, RESOURCE_EXHAUSTED,
+//! DEADLINE_EXCEEDED.
+
+mod auth;
+mod deadline;
+mod metrics;
+
+pub use auth::{AuthLayer, AuthPolicy, bearer_matches};
+pub use deadline::{DeadlineLayer, parse_grpc_timeout};
+pub use metrics::{BatchSize, RpcMetricsLayer};
+
+use super::metrics::Metrics;
+use std::sync::Arc;
+use std::time::Duration;
+use tower::ServiceBuilder;
+use tower::layer::util::{Identity, Stack};
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower::load_shed::LoadShedLayer;
+
+/// The layers as one stack, for `tonic::transport::Server::layer`.
+pub type Layers = Stack<
+    DeadlineLayer,
+    Stack<
+        GlobalConcurrencyLimitLayer,
+        Stack<LoadShedLayer, Stack<AuthLayer, Stack<RpcMetricsLayer, Identity>>>,
+    >,
+>;
+
+pub fn stack(
+    metrics: Arc<Metrics>,
+    auth: AuthPolicy,
+    max_concurrent: usize,
+    default_timeout: Option<Duration>,
+) -> ServiceBuilder<Layers> {
+    ServiceBuilder::new()
+        .layer(RpcMetricsLayer::new(metrics))
+        .layer(AuthLayer::new(auth))
+        // Shed rather than queue: a caller at the limit gets RESOURCE_EXHAUSTED at once and
+        // retries with back-off, instead of waiting behind work it cannot see.
+        .layer(LoadShedLayer::new())
+        .layer(GlobalConcurrencyLimitLayer::new(max_concurrent))
+        .layer(DeadlineLayer::new(default_timeout))
+}

@@ -1,0 +1,303 @@
+//! The gRPC server: services, health, reflection, limits, metrics endpoint, hot reload and
+//! graceful shutdown.
+
+pub mod layers;
+pub mod metrics;
+pub mod registry;
+
+use crate::api::{model::ModelApi, prediction::PredictionApi, segment::SegmentApi};
+use crate::config::Settings;
+use crate::proto;
+use metrics::Metrics;
+use registry::{LifecycleListener, ModelRegistry};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+/// Services whose health is reported (and "" for the server as a whole).
+const HEALTH_SERVICES: [&str; 4] =
+    ["", "shopml.v1.PredictionService", "shopml.v1.SegmentService", "shopml.v1.ModelService"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+    #[error("TLS: {0}")]
+    Tls(String),
+    #[error("reflection service: {0}")]
+    Reflection(String),
+    #[error("gRPC transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    #[error("server task failed: {0}")]
+    Join(String),
+}
+
+async fn set_health(reporter: &HealthReporter, status: ServingStatus) {
+    for service in HEALTH_SERVICES {
+        reporter.set_service_status(service, status).await;
+    }
+}
+
+struct HealthListener {
+    reporter: HealthReporter,
+    shutting_down: watch::Receiver<bool>,
+}
+
+impl LifecycleListener for HealthListener {
+    fn bundle_loaded(&self, _version: &str) {
+        if *self.shutting_down.borrow() {
+            return;
+        }
+        let reporter = self.reporter.clone();
+        tokio::spawn(async move { set_health(&reporter, ServingStatus::Serving).await });
+    }
+}
+
+/// A server started by [`start`].
+pub struct RunningServer {
+    /// The gRPC address bound (the real port when the configuration said port 0).
+    pub addr: SocketAddr,
+    /// The metrics HTTP address, when enabled.
+    pub metrics_addr: Option<SocketAddr>,
+    pub registry: Arc<ModelRegistry>,
+    shutdown: watch::Sender<bool>,
+    serve: JoinHandle<Result<(), ServeError>>,
+    grace: Duration,
+}
+
+impl RunningServer {
+    /// Waits until a bundle is loaded (or `timeout` passes); true when ready.
+    pub async fn wait_ready(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while !self.registry.is_ready() {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        true
+    }
+
+    /// Drains: health turns NOT_SERVING, new connections are refused, calls in flight finish
+    /// (up to the grace period).
+    pub async fn shutdown(self) -> Result<(), ServeError> {
+        let _ = self.shutdown.send(true);
+        self.wait_with_grace().await
+    }
+
+    /// Runs until `signal` resolves, then drains like [`shutdown`](Self::shutdown).
+    pub async fn run_until(
+        self,
+        signal: impl std::future::Future<Output = ()>,
+    ) -> Result<(), ServeError> {
+        signal.await;
+        tracing::info!(
+            grace_ms = self.grace.as_millis() as u64,
+            "shutdown requested: draining in-flight requests"
+        );
+        self.shutdown().await
+    }
+
+    async fn wait_with_grace(self) -> Result<(), ServeError> {
+        match tokio::time::timeout(self.grace, self.serve).await {
+            Ok(joined) => joined.map_err(|e| ServeError::Join(e.to_string()))?,
+            Err(_) => {
+                tracing::warn!("grace period over with requests still in flight; stopping");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Binds the configured addresses and starts serving. The bundle loads in the background:
+/// health answers NOT_SERVING until it is loaded and warmed up, then SERVING.
+pub async fn start(settings: Settings) -> Result<RunningServer, ServeError> {
+    let metrics = Arc::new(Metrics::new());
+    let (reporter, health_service) = tonic_health::server::health_reporter();
+    set_health(&reporter, ServingStatus::NotServing).await;
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let registry = Arc::new(ModelRegistry::new(
+        settings.server.bundle_dir.clone(),
+        metrics.clone(),
+        Some(Box::new(HealthListener {
+            reporter: reporter.clone(),
+            shutting_down: shutdown_rx.clone(),
+        })),
+    ));
+
+    let listener = tokio::net::TcpListener::bind(&settings.server.listen)
+        .await
+        .map_err(|source| ServeError::Bind { addr: settings.server.listen.clone(), source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| ServeError::Bind { addr: settings.server.listen.clone(), source })?;
+
+    let metrics_addr = if settings.server.metrics_listen.trim().is_empty() {
+        None
+    } else {
+        Some(
+            start_metrics_http(
+                &settings.server.metrics_listen,
+                metrics.clone(),
+                registry.clone(),
+                shutdown_rx.clone(),
+            )
+            .await?,
+        )
+    };
+
+    // First load, then watch the bundle directory for new versions.
+    {
+        let registry = registry.clone();
+        let interval = Duration::from_millis(settings.server.watch_interval_ms);
+        let shutdown = shutdown_rx.clone();
+        tokio::spawn(async move {
+            if let Err(error) = registry.reload(None).await {
+                tracing::error!(%error, "the bundle could not be loaded; NOT_SERVING until a good bundle appears or ReloadModels succeeds");
+            }
+            if !interval.is_zero() {
+                registry.watch(interval, shutdown).await;
+            }
+        });
+    }
+
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| ServeError::Reflection(e.to_string()))?;
+
+    let limits = &settings.limits;
+    let max_bytes = limits.max_message_bytes;
+    let auth = layers::AuthPolicy {
+        token: (!settings.auth.admin_token.is_empty()).then(|| settings.auth.admin_token.clone()),
+        require_for_all: settings.auth.require_for_all,
+    };
+    let layers = layers::stack(
+        metrics.clone(),
+        auth,
+        limits.max_concurrent_requests,
+        (limits.default_timeout_ms > 0).then(|| Duration::from_millis(limits.default_timeout_ms)),
+    );
+    let prediction = proto::prediction_service_server::PredictionServiceServer::new(
+        PredictionApi::new(registry.clone(), settings.models.clone(), settings.limits.clone()),
+    )
+    .max_decoding_message_size(max_bytes)
+    .max_encoding_message_size(max_bytes);
+    let segments =
+        proto::segment_service_server::SegmentServiceServer::new(SegmentApi::new(registry.clone()))
+            .max_decoding_message_size(max_bytes)
+            .max_encoding_message_size(max_bytes);
+    let model = proto::model_service_server::ModelServiceServer::new(ModelApi::new(
+        registry.clone(),
+        settings.models.forecast_max_horizon_days,
+    ))
+    .max_decoding_message_size(max_bytes)
+    .max_encoding_message_size(max_bytes);
+
+    let mut builder = tonic::transport::Server::builder();
+    if !settings.tls.cert_path.is_empty() {
+        let (cert_path, key_path) = (&settings.tls.cert_path, &settings.tls.key_path);
+        let read =
+            |path: &str| std::fs::read(path).map_err(|e| ServeError::Tls(format!("{path}: {e}")));
+        let identity = tonic::transport::Identity::from_pem(read(cert_path)?, read(key_path)?);
+        builder = builder
+            .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
+            .map_err(|e| {
+            // tonic's own message is only "transport error"; the reason is in its sources.
+            let mut reason = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(cause) = source {
+                reason = format!("{reason}: {cause}");
+                source = cause.source();
+            }
+            ServeError::Tls(format!("certificate {cert_path} with key {key_path}: {reason}"))
+        })?;
+    }
+    let router = builder
+        .layer(layers.into_inner())
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(prediction)
+        .add_service(segments)
+        .add_service(model);
+
+    let mut drain = shutdown_rx.clone();
+    let signal = async move {
+        let _ = drain.wait_for(|stop| *stop).await;
+        set_health(&reporter, ServingStatus::NotServing).await;
+    };
+    // TCP_NODELAY: without it small responses wait on delayed ACKs (~40 ms per call).
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    let serve = tokio::spawn(async move {
+        router.serve_with_incoming_shutdown(incoming, signal).await.map_err(ServeError::from)
+    });
+    tracing::info!(%addr, metrics = ?metrics_addr, bundle_dir = %settings.server.bundle_dir.display(), "shopml-server listening");
+    Ok(RunningServer {
+        addr,
+        metrics_addr,
+        registry,
+        shutdown: shutdown_tx,
+        serve,
+        grace: Duration::from_millis(settings.server.shutdown_grace_ms),
+    })
+}
+
+async fn start_metrics_http(
+    listen: &str,
+    metrics: Arc<Metrics>,
+    registry: Arc<ModelRegistry>,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<SocketAddr, ServeError> {
+    use axum::http::StatusCode;
+    use axum::routing::get;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|source| ServeError::Bind { addr: listen.to_owned(), source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| ServeError::Bind { addr: listen.to_owned(), source })?;
+    let app = axum::Router::new()
+        .route(
+            "/metrics",
+            get(move || {
+                let metrics = metrics.clone();
+                async move {
+                    (
+                        [(
+                            axum::http::header::CONTENT_TYPE,
+                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        )],
+                        metrics.encode(),
+                    )
+                }
+            }),
+        )
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(move || {
+                let ready = registry.is_ready();
+                async move {
+                    if ready {
+                        (StatusCode::OK, "ready")
+                    } else {
+                        (StatusCode::SERVICE_UNAVAILABLE, "no bundle loaded")
+                    }
+                }
+            }),
+        );
+    tokio::spawn(async move {
+        let stop = async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        };
+        if let Err(error) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
+            tracing::error!(%error, "metrics endpoint stopped");
+        }
+    });
+    Ok(addr)
+}

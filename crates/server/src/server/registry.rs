@@ -1,0 +1,184 @@
+//! The model lifecycle: the bundle serving, behind an atomic pointer. A new bundle is loaded,
+//! validated and warmed up off the request path, then swapped in; requests in flight keep the
+//! `Arc` of the bundle they started with and finish on it.
+
+use super::metrics::Metrics;
+use crate::error::ShopError;
+use arc_swap::ArcSwapOption;
+use chrono::{DateTime, Utc};
+use shopml_core::bundle::{BundleError, MANIFEST_FILE, Manifest, read_json, resolve_bundle_dir};
+use shopml_core::models::LoadedBundle;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The outcome of a reload that did not fail.
+#[derive(Debug, Clone)]
+pub struct ReloadOutcome {
+    /// False when the bundle found is the one already serving.
+    pub reloaded: bool,
+    pub version: String,
+    pub previous: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReloadFailure {
+    pub at: DateTime<Utc>,
+    pub message: String,
+    /// Version named by the refused bundle's manifest, when it could be read.
+    pub version: Option<String>,
+}
+
+/// Callbacks of the lifecycle (health reporting).
+pub trait LifecycleListener: Send + Sync {
+    fn bundle_loaded(&self, version: &str);
+}
+
+pub struct ModelRegistry {
+    bundle: ArcSwapOption<LoadedBundle>,
+    bundle_dir: PathBuf,
+    last_failure: Mutex<Option<ReloadFailure>>,
+    reload_gate: tokio::sync::Mutex<()>,
+    metrics: Arc<Metrics>,
+    listener: Option<Box<dyn LifecycleListener>>,
+}
+
+impl ModelRegistry {
+    pub fn new(
+        bundle_dir: PathBuf,
+        metrics: Arc<Metrics>,
+        listener: Option<Box<dyn LifecycleListener>>,
+    ) -> Self {
+        Self {
+            bundle: ArcSwapOption::empty(),
+            bundle_dir,
+            last_failure: Mutex::new(None),
+            reload_gate: tokio::sync::Mutex::new(()),
+            metrics,
+            listener,
+        }
+    }
+
+    /// The bundle serving now; requests hold this `Arc` until they finish.
+    pub fn current(&self) -> Result<Arc<LoadedBundle>, ShopError> {
+        self.bundle.load_full().ok_or(ShopError::NotReady)
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.bundle.load().is_some()
+    }
+
+    pub fn bundle_dir(&self) -> &Path {
+        &self.bundle_dir
+    }
+
+    pub fn last_failure(&self) -> Option<ReloadFailure> {
+        self.last_failure.lock().expect("registry lock").clone()
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Loads the bundle at `path` (default: the configured directory, its newest version),
+    /// unless it is the version already serving; on failure the serving bundle stays.
+    pub async fn reload(&self, path: Option<PathBuf>) -> Result<ReloadOutcome, BundleError> {
+        let _one_at_a_time = self.reload_gate.lock().await;
+        let dir = path.unwrap_or_else(|| self.bundle_dir.clone());
+        let current = self.bundle.load_full();
+        let current_version = current.as_ref().map(|b| b.version().to_owned());
+        let serving = current_version.clone();
+        let loaded =
+            tokio::task::spawn_blocking(move || -> Result<Option<LoadedBundle>, BundleError> {
+                let resolved = resolve_bundle_dir(&dir)?;
+                if let Some(serving) = serving {
+                    let manifest: Manifest = read_json(&resolved, MANIFEST_FILE)?;
+                    if manifest.bundle_version == serving {
+                        return Ok(None);
+                    }
+                }
+                let bundle = LoadedBundle::load(&resolved)?;
+                bundle.models.warm_up();
+                Ok(Some(bundle))
+            })
+            .await
+            .unwrap_or_else(|join| {
+                Err(BundleError::Corrupt {
+                    path: self.bundle_dir.clone(),
+                    reason: format!("loading panicked: {join}"),
+                })
+            });
+        match loaded {
+            Ok(None) => Ok(ReloadOutcome {
+                reloaded: false,
+                version: current_version.clone().unwrap_or_default(),
+                previous: current_version,
+            }),
+            Ok(Some(bundle)) => {
+                let version = bundle.version().to_owned();
+                tracing::info!(
+                    version = %version,
+                    previous = current_version.as_deref().unwrap_or("none"),
+                    dir = %bundle.dir.display(),
+                    "bundle loaded and swapped in"
+                );
+                self.bundle.store(Some(Arc::new(bundle)));
+                self.metrics.reload(true);
+                self.metrics.set_bundle_version(&version);
+                if let Some(listener) = &self.listener {
+                    listener.bundle_loaded(&version);
+                }
+                Ok(ReloadOutcome { reloaded: true, version, previous: current_version })
+            }
+            Err(error) => {
+                tracing::warn!(error = %error, serving = current_version.as_deref().unwrap_or("none"), "bundle refused; keeping the bundle serving");
+                self.metrics.reload(false);
+                let version = resolve_bundle_dir(&self.bundle_dir)
+                    .ok()
+                    .and_then(|d| read_json::<Manifest>(&d, MANIFEST_FILE).ok())
+                    .map(|m| m.bundle_version);
+                *self.last_failure.lock().expect("registry lock") =
+                    Some(ReloadFailure { at: Utc::now(), message: error.to_string(), version });
+                Err(error)
+            }
+        }
+    }
+
+    /// Polls the bundle directory and reloads when a new complete version appears. A version
+    /// that failed is retried only after a back-off (a read can straddle a directory swap; a
+    /// truly broken bundle should not flood the log).
+    pub async fn watch(
+        self: Arc<Self>,
+        interval: Duration,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = shutdown.changed() => return,
+            }
+            let dir = self.bundle_dir.clone();
+            let found = tokio::task::spawn_blocking(move || {
+                resolve_bundle_dir(&dir)
+                    .ok()
+                    .and_then(|d| read_json::<Manifest>(&d, MANIFEST_FILE).ok())
+                    .map(|m| m.bundle_version)
+            })
+            .await
+            .ok()
+            .flatten();
+            let Some(found) = found else { continue };
+            let serving = self.bundle.load().as_ref().map(|b| b.version().to_owned());
+            let backing_off = self.last_failure().is_some_and(|f| {
+                f.version.as_ref() == Some(&found)
+                    && Utc::now() - f.at
+                        < chrono::Duration::from_std(interval * 15).unwrap_or_default()
+            });
+            if Some(&found) != serving.as_ref() && !backing_off {
+                let _ = self.reload(None).await;
+            }
+        }
+    }
+}

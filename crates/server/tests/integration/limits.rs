@@ -1,0 +1,111 @@
+//! Limits and security: message size, batch size, deadlines, load shedding, bearer tokens.
+
+use crate::common::*;
+use shopml_server::proto;
+use std::time::Duration;
+use tonic::Code;
+
+#[tokio::test]
+async fn oversized_messages_and_batches_are_refused() {
+    let mut settings = settings(&shipped_bundle());
+    settings.limits.max_message_bytes = 4096;
+    settings.limits.max_batch_size = 3;
+    let (server, channel) = start_with(settings).await;
+    assert!(server.wait_ready(Duration::from_secs(20)).await);
+    let mut client = predictions(&channel);
+    let mut big = order(1);
+    big.ship_city = "X".repeat(10_000);
+    let (c, m) = code(
+        client
+            .predict_cancellation(proto::PredictCancellationRequest {
+                order: Some(big),
+                skip_explanations: false,
+            })
+            .await,
+    );
+    assert_eq!(c, Code::ResourceExhausted, "{m}");
+    let orders = (0..4)
+        .map(|_| proto::PredictCancellationRequest {
+            order: Some(order(1)),
+            skip_explanations: true,
+        })
+        .collect();
+    let (c, m) = code(
+        client.predict_cancellation_batch(proto::PredictCancellationBatchRequest { orders }).await,
+    );
+    assert_eq!(
+        (c, m.as_str()),
+        (Code::InvalidArgument, "orders: 4 items; at most 3 per call (limits.max_batch_size)")
+    );
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_deadlines_answer_deadline_exceeded() {
+    // The server's default deadline (tonic's client also enforces a grpc-timeout it sends, so
+    // the server's own deadline is what is tested here; the header is parsed the same way).
+    let mut settings = settings(&shipped_bundle());
+    settings.limits.default_timeout_ms = 1;
+    let (server, channel) = start_with(settings).await;
+    assert!(server.wait_ready(Duration::from_secs(20)).await);
+    let mut client = predictions(&channel);
+    let products: Vec<proto::Product> = (0..10_000).map(|i| product(&format!("P{i}"))).collect();
+    let request = tonic::Request::new(proto::PredictPriceBatchRequest { products });
+    let (c, m) = code(client.predict_price_batch(request).await);
+    assert_eq!(c, Code::DeadlineExceeded, "{m}");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn requests_over_the_concurrency_limit_are_shed() {
+    let mut settings = settings(&shipped_bundle());
+    settings.limits.max_concurrent_requests = 1;
+    let (server, channel) = start_with(settings).await;
+    assert!(server.wait_ready(Duration::from_secs(20)).await);
+    let mut slow = predictions(&channel);
+    let products: Vec<proto::Product> = (0..10_000).map(|i| product(&format!("P{i}"))).collect();
+    let first = tokio::spawn(async move {
+        slow.predict_price_batch(proto::PredictPriceBatchRequest { products }).await
+    });
+    let metrics = server.registry.metrics().clone();
+    for _ in 0..500 {
+        if metrics.in_flight.get() > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let (c, _) = code(
+        predictions(&channel)
+            .predict_price(proto::PredictPriceRequest { product: Some(product("x")) })
+            .await,
+    );
+    assert_eq!(c, Code::ResourceExhausted);
+    assert!(first.await.unwrap().is_ok(), "the call holding the slot completes");
+    assert_eq!(metrics.shed.get(), 1);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_token_for_all_calls_is_required_except_for_health() {
+    let mut settings = settings(&shipped_bundle());
+    settings.auth.admin_token = "s3cret".into();
+    settings.auth.require_for_all = true;
+    let (server, channel) = start_with(settings).await;
+    assert!(server.wait_ready(Duration::from_secs(20)).await);
+    let mut client = predictions(&channel);
+    let (c, _) = code(
+        client.predict_price(proto::PredictPriceRequest { product: Some(product("x")) }).await,
+    );
+    assert_eq!(c, Code::Unauthenticated);
+    let mut wrong = tonic::Request::new(proto::PredictPriceRequest { product: Some(product("x")) });
+    wrong.metadata_mut().insert("authorization", "Bearer nope".parse().unwrap());
+    assert_eq!(code(client.predict_price(wrong).await).0, Code::Unauthenticated);
+    let mut right = tonic::Request::new(proto::PredictPriceRequest { product: Some(product("x")) });
+    right.metadata_mut().insert("authorization", "Bearer s3cret".parse().unwrap());
+    assert!(client.predict_price(right).await.is_ok());
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+    assert!(
+        health.check(tonic_health::pb::HealthCheckRequest { service: String::new() }).await.is_ok()
+    );
+    server.shutdown().await.unwrap();
+}

@@ -1,0 +1,63 @@
+//! The RPC metrics count each call once, with the code its client saw: a unary error, a
+//! stream that fails after it started answering, an unknown method.
+
+use crate::common::*;
+use shopml_server::error::code_name;
+use shopml_server::proto;
+use std::time::Duration;
+use tonic_types::StatusExt;
+
+/// The value of `shopml_requests_total` for `rpc` and `code`, 0 when absent.
+fn requests(metrics: &str, rpc: &str, code: &str) -> u64 {
+    let series = format!("shopml_requests_total{{rpc=\"{rpc}\",code=\"{code}\"}} ");
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(&series))
+        .map_or(0, |value| value.trim().parse().expect("a counter value"))
+}
+
+#[tokio::test]
+async fn each_call_is_counted_once_with_the_code_its_client_saw() {
+    let mut settings = settings(&shipped_bundle());
+    settings.limits.max_message_bytes = 4096;
+    let (server, channel) = start_with(settings).await;
+    assert!(server.wait_ready(Duration::from_secs(20)).await);
+    let mut client = predictions(&channel);
+
+    let ok = client.predict_price(proto::PredictPriceRequest { product: Some(product("P1")) });
+    assert!(ok.await.is_ok());
+    let mut bad = product("P2");
+    bad.list_price_inr = -1.0;
+    let refused = client.predict_price(proto::PredictPriceRequest { product: Some(bad) }).await;
+    let refused = refused.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    let violations = refused.get_details_bad_request().expect("a BadRequest detail");
+    assert_eq!(violations.field_violations[0].field, "product.list_price_inr");
+
+    // A stream whose second item is over the message limit: the first is answered, then the
+    // stream ends with an error status in its trailers.
+    let item = |id: &str, name: String| proto::PredictPriceStreamRequest {
+        request_id: id.into(),
+        product: Some(proto::Product { name, ..product(id) }),
+    };
+    let (sender, receiver) = tokio::sync::mpsc::channel(4);
+    let mut answers = client
+        .predict_price_stream(tokio_stream::wrappers::ReceiverStream::new(receiver))
+        .await
+        .unwrap()
+        .into_inner();
+    sender.send(item("small", "USB cable".into())).await.unwrap();
+    assert!(answers.message().await.expect("the first item is answered").is_some());
+    sender.send(item("large", "x".repeat(8192))).await.unwrap();
+    let failure = answers.message().await.expect_err("the stream fails on the large item");
+    drop(sender);
+
+    let (_, metrics) = http_get(server.metrics_addr.unwrap(), "/metrics").await;
+    assert_eq!(requests(&metrics, "PredictPrice", "OK"), 1, "{metrics}");
+    assert_eq!(requests(&metrics, "PredictPrice", "INVALID_ARGUMENT"), 1, "{metrics}");
+    let stream_code = code_name(failure.code());
+    assert_ne!(stream_code, "OK");
+    assert_eq!(requests(&metrics, "PredictPriceStream", stream_code), 1, "{metrics}");
+    assert_eq!(requests(&metrics, "PredictPriceStream", "OK"), 0, "{metrics}");
+    server.shutdown().await.unwrap();
+}

@@ -1,0 +1,378 @@
+//! Training and evaluation of the cancellation classifier on the protocol of
+//! `../shared/EVALUATION.md` §1.
+
+use crate::config::{CancellationSettings, SalesColumns, Split};
+use crate::data::sales::SaleLine;
+use crate::fit::{
+    EarlyStopping, SeededRng, member_seed, platt_calibrated, quantile, rng, shuffled,
+};
+use crate::metrics;
+use crate::progress::Stage;
+use burn::optim::{AdamWConfig, GradientsParams};
+use burn::prelude::*;
+use burn::tensor::activation::softplus;
+use rand::RngExt;
+use serde::Serialize;
+use shopml_core::cancellation::features::{N_CATEGORICAL, N_NUMERIC};
+use shopml_core::cancellation::{
+    CancellationCalibration, CancellationEncoder, CancellationModel, CancellationModelConfig,
+    CancellationNet, CancellationPredictor, EncodedLine, OrderAggregation, RiskThresholds,
+};
+use shopml_core::features::{float_matrix, index_matrix, to_f32_vec};
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CancellationMetrics {
+    pub roc_auc: f64,
+    pub pr_auc: f64,
+    pub brier: f64,
+    pub log_loss: f64,
+    /// The same figures of the constant forecast (training rate), for comparison.
+    pub constant_brier: f64,
+    pub constant_log_loss: f64,
+    pub test_rows: usize,
+    pub test_positive_rate: f64,
+    pub train_rows: usize,
+    pub validation_rows: usize,
+    pub validation_roc_auc: f64,
+    pub validation_log_loss: f64,
+    /// Epoch chosen by early stopping, per ensemble member.
+    pub best_epochs: Vec<usize>,
+    pub epochs_trained: usize,
+    pub positive_weight: f64,
+    pub order_aggregation: OrderAggregation,
+    /// Order level ("at least one line cancelled") on the test days.
+    pub order_roc_auc: f64,
+    pub order_log_loss: f64,
+}
+
+pub struct TrainedCancellation {
+    pub model: CancellationModel,
+    pub model_config: CancellationModelConfig,
+    pub encoder: CancellationEncoder,
+    pub calibration: CancellationCalibration,
+    pub metrics: CancellationMetrics,
+    /// Test labels and calibrated probabilities (for the report's curves).
+    pub test_labels: Vec<bool>,
+    pub test_probabilities: Vec<f64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CancellationError {
+    #[error("cancellation: {0}")]
+    NotEnoughData(String),
+}
+
+/// The mini-batch loop of one model.
+struct Trainer<'a> {
+    config: &'a CancellationModelConfig,
+    settings: &'a CancellationSettings,
+    positive_weight: f64,
+    unknown_index: &'a [u32],
+}
+
+impl Trainer<'_> {
+    /// Trains a fresh net (seeded with `seed`) on `data` for up to `epochs` epochs; after each,
+    /// `after_epoch` gets the validation-mode net and returns whether to go on. Returns epochs
+    /// run.
+    fn run(
+        &self,
+        data: &Encoded,
+        epochs: usize,
+        seed: u64,
+        mut after_epoch: impl FnMut(usize, CancellationNet) -> bool,
+    ) -> usize {
+        let settings = self.settings;
+        let device = Device::flex().autodiff();
+        device.seed(seed);
+        let mut model = self.config.init_net(&device);
+        let mut optimizer =
+            AdamWConfig::new().with_weight_decay(settings.weight_decay as f32).init();
+        let mut random = rng(seed);
+        for epoch in 1..=epochs {
+            for batch in shuffled(data.rows.len(), &mut random).chunks(settings.batch_size) {
+                let (categorical, numeric) = gather(
+                    batch.iter().map(|&i| &data.rows[i]),
+                    Some(settings.unknown_dropout),
+                    &mut random,
+                    self.unknown_index,
+                );
+                let n = batch.len();
+                let targets: Vec<f32> =
+                    batch.iter().map(|&i| data.labels[i] as u8 as f32).collect();
+                let weights: Vec<f32> = batch
+                    .iter()
+                    .map(|&i| if data.labels[i] { self.positive_weight as f32 } else { 1.0 })
+                    .collect();
+                let z = model.forward(
+                    index_matrix(categorical, n, N_CATEGORICAL, &device),
+                    float_matrix(numeric, n, N_NUMERIC, &device),
+                );
+                let y = Tensor::<1>::from_floats(targets.as_slice(), &device);
+                let w = Tensor::<1>::from_floats(weights.as_slice(), &device);
+                // Weighted binary cross-entropy on logits: softplus(z) − y·z.
+                let loss = ((softplus(z.clone(), 1.0) - y * z) * w).sum() / (n as f64);
+                let grads = GradientsParams::from_grads(loss.backward(), &model);
+                model = optimizer.step(settings.learning_rate, model, grads);
+            }
+            if !after_epoch(epoch, model.valid()) {
+                return epoch;
+            }
+        }
+        epochs
+    }
+}
+
+/// Rows with a known outcome and their labels.
+pub fn labelled<'a>(lines: &'a [SaleLine], columns: &SalesColumns) -> Vec<(&'a SaleLine, bool)> {
+    lines
+        .iter()
+        .filter(|l| {
+            !columns.pending_status_prefixes.iter().any(|p| l.status.starts_with(p.as_str()))
+        })
+        .map(|l| (l, l.status == columns.cancelled_status))
+        .collect()
+}
+
+struct Encoded {
+    rows: Vec<EncodedLine>,
+    labels: Vec<bool>,
+    orders: Vec<usize>,
+}
+
+fn encode(encoder: &CancellationEncoder, rows: &[(&SaleLine, bool)]) -> Encoded {
+    let mut order_index: HashMap<&str, usize> = HashMap::new();
+    let mut orders = Vec::with_capacity(rows.len());
+    for (line, _) in rows {
+        let next = order_index.len();
+        orders.push(*order_index.entry(line.order_id.as_str()).or_insert(next));
+    }
+    Encoded {
+        rows: rows.iter().map(|(l, _)| encoder.encode(&l.checkout_line())).collect(),
+        labels: rows.iter().map(|(_, y)| *y).collect(),
+        orders,
+    }
+}
+
+/// Raw log-odds of one net (no calibration) for encoded rows.
+fn net_logits(net: &CancellationNet, rows: &[EncodedLine], device: &Device) -> Vec<f64> {
+    logits(&CancellationModel::from_members(vec![net.clone()]), rows, device)
+}
+
+/// Raw log-odds of the model (no calibration) for encoded rows, in chunks.
+fn logits(model: &CancellationModel, rows: &[EncodedLine], device: &Device) -> Vec<f64> {
+    let mut out = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(8192) {
+        let (categorical, numeric) = gather(chunk.iter(), None, &mut rng(0), &[]);
+        let z = model.forward(
+            index_matrix(categorical, chunk.len(), N_CATEGORICAL, device),
+            float_matrix(numeric, chunk.len(), N_NUMERIC, device),
+        );
+        out.extend(to_f32_vec(z).into_iter().map(f64::from));
+    }
+    out
+}
+
+/// Flattens rows into model inputs; with `unknown_dropout`, each categorical input is replaced
+/// by its field's unknown index with that probability.
+fn gather<'r>(
+    rows: impl Iterator<Item = &'r EncodedLine>,
+    unknown_dropout: Option<f64>,
+    rng: &mut SeededRng,
+    unknown_index: &[u32],
+) -> (Vec<i64>, Vec<f32>) {
+    let mut categorical = Vec::new();
+    let mut numeric = Vec::new();
+    for row in rows {
+        for (field, &index) in row.categorical.iter().enumerate() {
+            let index = match unknown_dropout {
+                Some(p) if p > 0.0 && rng.random::<f64>() < p => unknown_index[field],
+                _ => index,
+            };
+            categorical.push(index as i64);
+        }
+        numeric.extend_from_slice(&row.numeric);
+    }
+    (categorical, numeric)
+}
+
+fn order_level(
+    orders: &[usize],
+    labels: &[bool],
+    probabilities: &[f64],
+    aggregation: OrderAggregation,
+) -> (Vec<bool>, Vec<f64>) {
+    let count = orders.iter().max().map_or(0, |m| m + 1);
+    let mut label = vec![false; count];
+    let mut members: Vec<Vec<f64>> = vec![Vec::new(); count];
+    for ((&o, &y), &p) in orders.iter().zip(labels).zip(probabilities) {
+        label[o] |= y;
+        members[o].push(p);
+    }
+    let probability = members.into_iter().map(|m| aggregation.combine(m.into_iter())).collect();
+    (label, probability)
+}
+
+pub fn train(
+    lines: &[SaleLine],
+    columns: &SalesColumns,
+    split: &Split,
+    settings: &CancellationSettings,
+    seed: u64,
+    stage: &Stage,
+) -> Result<TrainedCancellation, CancellationError> {
+    let rows = labelled(lines, columns);
+    let validation_from =
+        split.cancellation_test_from - chrono::Duration::days(split.cancellation_validation_days);
+    let (train_rows, test_rows): (Vec<_>, Vec<_>) =
+        rows.iter().partition(|(l, _)| l.date < split.cancellation_test_from);
+    let (fit_rows, validation_rows): (Vec<_>, Vec<_>) =
+        train_rows.iter().partition(|(l, _)| l.date < validation_from);
+    for (name, set) in
+        [("training", &fit_rows), ("validation", &validation_rows), ("test", &test_rows)]
+    {
+        let positives = set.iter().filter(|(_, y)| *y).count();
+        if positives == 0 || positives == set.len() {
+            return Err(CancellationError::NotEnoughData(format!(
+                "the {name} split has {} lines and {positives} cancellations; both classes are needed (check split.cancellation_test_from)",
+                set.len()
+            )));
+        }
+    }
+    // Fitted on the whole training split (protocol: the SKU's median over the training split).
+    let checkout: Vec<_> = train_rows.iter().map(|(l, _)| l.checkout_line()).collect();
+    let encoder = CancellationEncoder::fit(&checkout, settings.min_count);
+    let fit = encode(&encoder, &fit_rows);
+    let validation = encode(&encoder, &validation_rows);
+    let test = encode(&encoder, &test_rows);
+
+    let positives = fit.labels.iter().filter(|&&y| y).count() as f64;
+    let positive_weight = if settings.positive_weight > 0.0 {
+        settings.positive_weight
+    } else {
+        ((fit.labels.len() as f64 - positives) / positives).sqrt()
+    };
+    let model_config = CancellationModelConfig::new(encoder.vocab_size(), N_CATEGORICAL, N_NUMERIC)
+        .with_embedding_dim(settings.embedding_dim)
+        .with_hidden_dim(settings.hidden_dim)
+        .with_dropout(settings.dropout)
+        .with_ensemble_size(settings.ensemble_size);
+    let plain = Device::flex();
+    let unknown_index: Vec<u32> = (0..N_CATEGORICAL).map(|f| encoder.unknown_index(f)).collect();
+    let trainer =
+        Trainer { config: &model_config, settings, positive_weight, unknown_index: &unknown_index };
+
+    // Each member stops early on the validation slice; the ensemble is then calibrated there.
+    let mut members = Vec::new();
+    let mut best_epochs = Vec::new();
+    let mut epochs_trained = 0;
+    stage.set_length((settings.ensemble_size * settings.max_epochs) as u64);
+    for member in 0..settings.ensemble_size {
+        let mut stopping = EarlyStopping::new(settings.patience);
+        epochs_trained +=
+            trainer.run(&fit, settings.max_epochs, member_seed(seed, member), |epoch, net| {
+                let z = net_logits(&net, &validation.rows, &plain);
+                let (_, calibrated) = platt_calibrated(&z, &validation.labels);
+                let loss = metrics::log_loss(&validation.labels, &calibrated);
+                stage.tick(format!(
+                    "member {member} epoch {epoch}: validation log-loss {loss:.4}, ROC-AUC {:.4}",
+                    metrics::roc_auc(&validation.labels, &calibrated)
+                ));
+                stopping.offer(epoch, loss, net)
+            });
+        let (_, best_epoch, net) = stopping.into_best();
+        best_epochs.push(best_epoch);
+        members.push(net);
+    }
+    let model = CancellationModel::from_members(members);
+    let validation_logits = logits(&model, &validation.rows, &plain);
+    let ((platt_a, platt_b), validation_p) =
+        platt_calibrated(&validation_logits, &validation.labels);
+    let validation_log_loss = metrics::log_loss(&validation.labels, &validation_p);
+    let model = if settings.refit_on_all_training_days {
+        // The validation days are the most recent ones and the signal drifts: retrain each
+        // member on all training days for the epochs early stopping chose; the calibration
+        // stays the one fitted on the held-out validation slice.
+        let all = Encoded {
+            rows: fit.rows.iter().chain(&validation.rows).cloned().collect(),
+            labels: fit.labels.iter().chain(&validation.labels).copied().collect(),
+            orders: Vec::new(),
+        };
+        let refit = best_epochs
+            .iter()
+            .enumerate()
+            .map(|(member, &epochs)| {
+                let mut last = None;
+                trainer.run(&all, epochs, member_seed(seed, member), |_, net| {
+                    last = Some(net);
+                    true
+                });
+                last.expect("at least one epoch ran")
+            })
+            .collect();
+        CancellationModel::from_members(refit)
+    } else {
+        model
+    };
+
+    // Calibration, thresholds and order aggregation, all chosen on the validation slice.
+    let validation_rate =
+        validation.labels.iter().filter(|&&y| y).count() as f64 / validation.labels.len() as f64;
+    let order_aggregation = [OrderAggregation::Independent, OrderAggregation::Max]
+        .into_iter()
+        .min_by(|&a, &b| {
+            let loss = |agg| {
+                let (y, p) =
+                    order_level(&validation.orders, &validation.labels, &validation_p, agg);
+                metrics::log_loss(&y, &p)
+            };
+            loss(a).total_cmp(&loss(b))
+        })
+        .expect("two candidates");
+    let calibration = CancellationCalibration {
+        platt_a,
+        platt_b,
+        risk_thresholds: RiskThresholds {
+            low_below: validation_rate,
+            high_from: quantile(&validation_p, 0.9).max(validation_rate),
+        },
+        order_aggregation,
+    };
+
+    // Test figures through the serving predictor itself.
+    let predictor = CancellationPredictor::new(encoder.clone(), model.clone(), calibration.clone());
+    let test_p = predictor.line_probabilities(&test.rows);
+    let train_rate = train_rows.iter().filter(|(_, y)| *y).count() as f64 / train_rows.len() as f64;
+    let constant = vec![train_rate; test.labels.len()];
+    let (order_y, order_p) = order_level(&test.orders, &test.labels, &test_p, order_aggregation);
+    let metrics = CancellationMetrics {
+        roc_auc: metrics::roc_auc(&test.labels, &test_p),
+        pr_auc: metrics::average_precision(&test.labels, &test_p),
+        brier: metrics::brier(&test.labels, &test_p),
+        log_loss: metrics::log_loss(&test.labels, &test_p),
+        constant_brier: metrics::brier(&test.labels, &constant),
+        constant_log_loss: metrics::log_loss(&test.labels, &constant),
+        test_rows: test.labels.len(),
+        test_positive_rate: test.labels.iter().filter(|&&y| y).count() as f64
+            / test.labels.len() as f64,
+        train_rows: train_rows.len(),
+        validation_rows: validation.labels.len(),
+        validation_roc_auc: metrics::roc_auc(&validation.labels, &validation_p),
+        validation_log_loss,
+        best_epochs,
+        epochs_trained,
+        positive_weight,
+        order_aggregation,
+        order_roc_auc: metrics::roc_auc(&order_y, &order_p),
+        order_log_loss: metrics::log_loss(&order_y, &order_p),
+    };
+    Ok(TrainedCancellation {
+        model,
+        model_config,
+        encoder,
+        calibration,
+        metrics,
+        test_labels: test.labels,
+        test_probabilities: test_p,
+    })
+}

@@ -1,0 +1,22 @@
+//! shopml-training: reads a retailer's exports with polars, cleans them, trains and evaluates
+//! the models with Burn on the protocol of `../shared/EVALUATION.md`, and writes a bundle the
+//! server loads. Model definitions and feature encoders come from the `shopml` library, so a
+//! row is encoded here exactly as the server encodes a request.
+
+pub mod cancellation;
+pub mod charts;
+pub mod config;
+pub mod data;
+pub mod error;
+pub mod fit;
+pub mod forecast;
+pub mod gates;
+pub mod generate;
+pub mod metrics;
+pub mod pipeline;
+pub mod price;
+pub mod progress;
+pub mod report;
+pub mod segments;
+pub mod sentiment;
+pub mod trainers;

@@ -1,0 +1,192 @@
+//! shopml-train: trains the models on a retailer's exports and writes a model bundle.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use shopml_training::config::TrainConfig;
+use shopml_training::progress::{Progress, StageTime, seconds};
+use shopml_training::trainers::TrainingMetrics;
+use shopml_training::{gates, generate, pipeline, report};
+use std::path::PathBuf;
+
+/// Trains every model the exports allow, checks the quality gates and writes a versioned
+/// model bundle (with REPORT.md).
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Directory of the exports (published file names, gzip or plain); default: the generated
+    /// sample in crates/training/data (written on first use).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Bundle directory to write (replaced atomically when it exists).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Training configuration (TOML, any subset of crates/training/config/default.toml).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The bundle serving (a bundle directory or its metrics.json): the new figures may be
+    /// worse than its by at most gates.tolerance.
+    #[arg(long)]
+    compare_to: Option<PathBuf>,
+    /// Publish even when quality gates fail.
+    #[arg(long)]
+    no_gates: bool,
+    /// EVALUATION.md whose baselines the report compares with; default: the one beside the
+    /// data directory, when there is one.
+    #[arg(long)]
+    baselines: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Writes the small generated sample (same schemas as the published exports).
+    Generate {
+        /// Directory to write the sample into.
+        #[arg(long, default_value = "crates/training/data")]
+        out: PathBuf,
+    },
+}
+
+/// Exit status of a run whose quality gates failed (no bundle published).
+const GATES_FAILED: i32 = 3;
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let config = TrainConfig::load(args.config.as_deref())?;
+    if let Some(Command::Generate { out }) = args.command {
+        let counts = generate::sample(&out, generate::SampleSize::default(), config.seed)
+            .with_context(|| format!("writing the sample to {}", out.display()))?;
+        eprintln!(
+            "sample written to {}: {} order lines, {} products, {} customer rows, {} reviews",
+            out.display(),
+            counts[0],
+            counts[1],
+            counts[2],
+            counts[3]
+        );
+        return Ok(());
+    }
+    let out = args.out.context("--out DIR is required: the bundle directory to write")?;
+    let data_dir = match args.data_dir {
+        Some(dir) => dir,
+        None => {
+            pipeline::default_data_dir().context("generating the sample in crates/training/data")?
+        }
+    };
+    let reference = args
+        .compare_to
+        .as_deref()
+        .map(gates::read_reference)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let baselines_file = args
+        .baselines
+        .or_else(|| data_dir.parent().map(|p| p.join("EVALUATION.md")).filter(|p| p.is_file()));
+    let baselines = match &baselines_file {
+        Some(file) => report::parse_baselines(
+            &std::fs::read_to_string(file)
+                .with_context(|| format!("reading {}", file.display()))?,
+        ),
+        None => Vec::new(),
+    };
+
+    let progress = Progress::new();
+    let trained = pipeline::train(&data_dir, &config, &progress)?;
+
+    let failures = gates::check(&trained.metrics.to_json(), &config.gates, reference.as_ref());
+    if !failures.is_empty() {
+        let verdict = if args.no_gates {
+            "failed (published anyway: --no-gates)"
+        } else {
+            "failed; no bundle was published"
+        };
+        eprintln!("quality gates {verdict}:");
+        for failure in &failures {
+            eprintln!("  {failure}");
+        }
+        if !args.no_gates {
+            std::process::exit(GATES_FAILED);
+        }
+    } else {
+        let compared = reference.as_ref().map_or(0, |r| {
+            config.gates.compare.iter().filter(|p| gates::figure(r, p).is_some()).count()
+        });
+        eprintln!(
+            "quality gates passed: {} limits, {compared} comparisons with the serving bundle",
+            config.gates.limits.len()
+        );
+    }
+
+    let created_at = chrono::Utc::now();
+    let stage = progress.stage("report");
+    let timings = report::Timings { stages: &progress.timings(), elapsed: progress.elapsed() };
+    let report = pipeline::report(&trained, created_at, &timings, &baselines);
+    stage.finish(format!("REPORT.md with {} charts", report.charts.len()));
+    let summary = summary(&trained.metrics);
+    let stage = progress.stage("write");
+    let manifest =
+        pipeline::write_bundle_with_report(trained, &config, &out, created_at, Some(report))?;
+    stage.finish(out.display().to_string());
+
+    eprintln!("\nbundle {} written to {}", manifest.bundle_version, out.display());
+    for line in summary {
+        eprintln!("  {line}");
+    }
+    let timings = progress.timings();
+    eprintln!(
+        "  time: {} in all ({})",
+        seconds(progress.elapsed()),
+        timings.iter().map(StageTime::describe).collect::<Vec<_>>().join(", ")
+    );
+    if baselines_file.is_none() {
+        eprintln!(
+            "  (no EVALUATION.md found beside {}: the report has no published baselines)",
+            data_dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// Headline figures of each model, one line each.
+fn summary(m: &TrainingMetrics) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(c) = &m.cancellation {
+        lines.push(format!(
+            "cancellation: ROC-AUC {:.3}, PR-AUC {:.3}, Brier {:.3}, log-loss {:.3}",
+            c.roc_auc, c.pr_auc, c.brier, c.log_loss
+        ));
+    }
+    if let Some(p) = &m.price {
+        lines.push(format!(
+            "price: R²(ln) {:.3}, MAE ₹{:.3}, MAPE {:.3}%, P10–P90 coverage {:.3}",
+            p.r2_log, p.mae_inr, p.mape_pct, p.interval_coverage
+        ));
+    }
+    let reviews = m.sentiment_reviews.as_ref().map(|r| ("sentiment (reviews)", &r.figures));
+    let products = m.sentiment_products.as_ref().map(|p| ("sentiment (products)", &p.figures));
+    for (name, s) in reviews.into_iter().chain(products) {
+        lines.push(format!(
+            "{name}: macro-F1 {:.3}, neg-F1 {:.3}, ROC-AUC {:.3}",
+            s.macro_f1, s.neg_f1, s.roc_auc
+        ));
+    }
+    if let Some(f) = &m.forecast {
+        lines.push(format!(
+            "forecast: mean MASE {:.3}, WAPE {:.3}, 80% coverage {:.3}, MSIS {:.3}",
+            f.mase_mean, f.wape_mean, f.coverage80, f.msis80_mean
+        ));
+    }
+    if let Some(s) = &m.segments {
+        let silhouette = |k: &Option<shopml_training::segments::KindMetrics>| {
+            k.as_ref().map_or("—".to_owned(), |k| format!("{:.3}", k.silhouette))
+        };
+        lines.push(format!(
+            "segments: silhouette products {}, customers {}, regions {}",
+            silhouette(&s.products),
+            silhouette(&s.customers),
+            silhouette(&s.regions)
+        ));
+    }
+    lines
+}

@@ -1,0 +1,327 @@
+//! Training and evaluation of the price model on the protocol of `../shared/EVALUATION.md` §2.
+
+use crate::config::{PriceSettings, Split};
+use crate::data::products::Product;
+use crate::fit::{EarlyStopping, in_validation_slice, member_seed, quantile, rng, shuffled};
+use crate::metrics;
+use crate::progress::Stage;
+use burn::optim::{AdamWConfig, GradientsParams};
+use burn::prelude::*;
+use rand::RngExt;
+use serde::Serialize;
+use shopml_core::features::bag::TokenBatch;
+use shopml_core::features::float_matrix;
+use shopml_core::price::features::{EncodedProduct, N_NUMERIC};
+use shopml_core::price::{
+    PriceCalibration, PriceEncoder, PriceModel, PriceModelConfig, PriceNet, PricePredictor,
+    ProductInput,
+};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PriceMetrics {
+    pub r2_log: f64,
+    pub r2: f64,
+    pub mae_inr: f64,
+    pub mape_pct: f64,
+    /// Share of test prices inside the predicted P10–P90 range.
+    pub interval_coverage: f64,
+    pub test_products: usize,
+    pub train_products: usize,
+    pub validation_products: usize,
+    pub best_epochs: Vec<usize>,
+    pub interval_scale: f64,
+    /// R² of ln(price) and MAPE on the validation products, by the members trained without
+    /// them (unbiased with `fixed_epochs`; a little optimistic when early stopping watched
+    /// them): what choices of inputs and settings are compared on, never the test products.
+    pub validation_r2_log: f64,
+    pub validation_mape_pct: f64,
+}
+
+pub struct TrainedPrice {
+    pub model: PriceModel,
+    pub model_config: PriceModelConfig,
+    pub encoder: PriceEncoder,
+    pub calibration: PriceCalibration,
+    pub metrics: PriceMetrics,
+    /// Test (actual, predicted) selling prices, for the report.
+    pub test_prices: Vec<(f64, f64)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PriceError {
+    #[error("price: {0}")]
+    NotEnoughData(String),
+}
+
+/// Products with both prices, as model inputs with their target ln(selling price).
+fn usable(products: &[Product]) -> Vec<(&Product, ProductInput<'_>, f64)> {
+    products
+        .iter()
+        .filter_map(|p| {
+            let (selling, list) = (p.discounted_price?, p.actual_price?);
+            (selling > 0.0 && list > 0.0).then(|| {
+                let input = ProductInput {
+                    name: &p.name,
+                    category_path: &p.category_path,
+                    list_price_inr: list,
+                    rating: p.rating,
+                    rating_count: p.rating_count,
+                };
+                (p, input, selling.ln())
+            })
+        })
+        .collect()
+}
+
+const QUANTILES: [f32; 3] = [0.1, 0.5, 0.9];
+
+struct Rows {
+    encoded: Vec<EncodedProduct>,
+    /// ln(selling / list)
+    targets: Vec<f32>,
+}
+
+fn net_quantiles(net: &PriceNet, rows: &Rows, device: &Device) -> Vec<[f64; 3]> {
+    let batch =
+        TokenBatch::new(rows.encoded.iter().map(|e| (e.tokens.as_slice(), e.weights.as_slice())));
+    let (tokens, weights) = batch.tensors(device);
+    let numeric = float_matrix(
+        rows.encoded.iter().flat_map(|e| e.numeric).collect(),
+        rows.encoded.len(),
+        N_NUMERIC,
+        device,
+    );
+    shopml_core::features::to_f32_vec(net.forward(tokens, weights, numeric))
+        .chunks(3)
+        .map(|q| [q[0] as f64, q[1] as f64, q[2] as f64])
+        .collect()
+}
+
+fn pinball(targets: &[f32], quantiles: &[[f64; 3]]) -> f64 {
+    metrics::mean(targets.iter().zip(quantiles).flat_map(|(&y, q)| {
+        QUANTILES.iter().zip(q).map(move |(&tau, &p)| {
+            let d = y as f64 - p;
+            (tau as f64 * d).max((tau as f64 - 1.0) * d)
+        })
+    }))
+}
+
+fn train_net(
+    config: &PriceModelConfig,
+    settings: &PriceSettings,
+    rows: &Rows,
+    epochs: usize,
+    seed: u64,
+    mut after_epoch: impl FnMut(usize, PriceNet) -> bool,
+) {
+    let device = Device::flex().autodiff();
+    device.seed(seed);
+    let mut net = config.init_net(&device);
+    let mut optimizer = AdamWConfig::new().with_weight_decay(settings.weight_decay as f32).init();
+    let mut random = rng(seed);
+    let tau = Tensor::<1>::from_floats(QUANTILES.as_slice(), &device).reshape([1, 3]);
+    for epoch in 1..=epochs {
+        for batch in shuffled(rows.encoded.len(), &mut random).chunks(settings.batch_size) {
+            let n = batch.len();
+            // Token dropout: each token is left out with probability `token_dropout`.
+            let kept: Vec<(Vec<u32>, Vec<f32>)> = batch
+                .iter()
+                .map(|&i| {
+                    let e = &rows.encoded[i];
+                    e.tokens
+                        .iter()
+                        .zip(&e.weights)
+                        .filter(|_| random.random::<f64>() >= settings.token_dropout)
+                        .unzip()
+                })
+                .collect();
+            let bags = TokenBatch::new(kept.iter().map(|(t, w)| (t.as_slice(), w.as_slice())));
+            let (tokens, weights) = bags.tensors(&device);
+            let numeric = float_matrix(
+                batch.iter().flat_map(|&i| rows.encoded[i].numeric).collect(),
+                n,
+                N_NUMERIC,
+                &device,
+            );
+            let targets: Vec<f32> = batch.iter().map(|&i| rows.targets[i]).collect();
+            let y = Tensor::<1>::from_floats(targets.as_slice(), &device).reshape([n, 1]);
+            let q = net.forward(tokens, weights, numeric);
+            // Pinball (quantile) loss of the three quantiles.
+            let d = y - q;
+            let loss = (d.clone() * tau.clone()).max_pair(d * (tau.clone() - 1.0)).mean();
+            // Ridge penalty on the token weights, scaled per training example.
+            let loss = loss
+                + net.token_weight_penalty() * (settings.l2_penalty / rows.encoded.len() as f64);
+            let grads = GradientsParams::from_grads(loss.backward(), &net);
+            net = optimizer.step(settings.learning_rate, net, grads);
+        }
+        if !after_epoch(epoch, net.valid()) {
+            return;
+        }
+    }
+}
+
+pub fn train(
+    products: &[Product],
+    split: &Split,
+    settings: &PriceSettings,
+    seed: u64,
+    stage: &Stage,
+) -> Result<TrainedPrice, PriceError> {
+    let rows = usable(products);
+    let is_test = |id: &str| crate::fit::in_test(id, split.product_test_modulo);
+    type Row<'a> = (&'a Product, ProductInput<'a>, f64);
+    let (train_rows, test_rows): (Vec<&Row<'_>>, Vec<&Row<'_>>) =
+        rows.iter().partition(|(p, ..)| !is_test(&p.product_id));
+    let (validation_rows, fit_rows): (Vec<&Row<'_>>, Vec<&Row<'_>>) =
+        train_rows.iter().copied().partition(|row| {
+            in_validation_slice(
+                &row.0.product_id,
+                settings.validation_modulo,
+                settings.validation_slice,
+            )
+        });
+    if fit_rows.len() < 20 || validation_rows.is_empty() || test_rows.is_empty() {
+        return Err(PriceError::NotEnoughData(format!(
+            "{} training, {} validation and {} test products with both prices",
+            fit_rows.len(),
+            validation_rows.len(),
+            test_rows.len()
+        )));
+    }
+    let inputs: Vec<ProductInput<'_>> = train_rows.iter().map(|(_, input, _)| *input).collect();
+    let encoder = PriceEncoder::fit(&inputs, settings.min_count);
+    let to_rows = |set: &[&Row<'_>]| Rows {
+        encoded: set.iter().map(|(_, input, _)| encoder.encode(input)).collect(),
+        targets: set.iter().map(|(_, input, y)| (*y - input.list_price_inr.ln()) as f32).collect(),
+    };
+    let fit = to_rows(&fit_rows);
+    let validation = to_rows(&validation_rows);
+    let all_train = to_rows(&train_rows);
+
+    let model_config = PriceModelConfig::new(encoder.vocab_size(), N_NUMERIC)
+        .with_embedding_dim(settings.embedding_dim)
+        .with_hidden_dim(settings.hidden_dim)
+        .with_dropout(settings.dropout)
+        .with_ensemble_size(settings.ensemble_size);
+    let plain = Device::flex();
+    stage.set_length(settings.ensemble_size as u64 * 2);
+    let mut best_epochs = Vec::new();
+    let mut validation_members = Vec::new();
+    // Pinball loss on the validation products (what early stopping minimises).
+    let validation_loss =
+        |net: &PriceNet| pinball(&validation.targets, &net_quantiles(net, &validation, &plain));
+    for member in 0..settings.ensemble_size {
+        let (mut stopping, epochs) = EarlyStopping::with_budget(
+            settings.fixed_epochs,
+            settings.max_epochs,
+            settings.patience,
+        );
+        train_net(
+            &model_config,
+            settings,
+            &fit,
+            epochs,
+            member_seed(seed, member),
+            |epoch, net| stopping.offer_with(epoch, net, validation_loss),
+        );
+        let (loss, best_epoch, net) = stopping.into_kept(validation_loss);
+        stage.tick(format!(
+            "member {member}: epoch {best_epoch} kept, validation pinball loss {loss:.4}"
+        ));
+        best_epochs.push(best_epoch);
+        validation_members.push(net);
+    }
+    // Conformal calibration of the range on the validation products: the scale of the
+    // half-widths that puts `interval_target` of them inside.
+    let validation_model = PriceModel::from_members(validation_members);
+    let validation_predictor = PricePredictor::new(
+        encoder.clone(),
+        validation_model,
+        PriceCalibration { interval_scale: 1.0 },
+    );
+    let validation_quantiles = validation_predictor.log_ratio_quantiles(&validation.encoded);
+    let needed: Vec<f64> = validation_quantiles
+        .iter()
+        .zip(&validation.targets)
+        .map(|(q, &y)| {
+            let y = y as f64;
+            if y < q[1] {
+                (q[1] - y) / (q[1] - q[0]).max(1e-9)
+            } else {
+                (y - q[1]) / (q[2] - q[1]).max(1e-9)
+            }
+        })
+        .collect();
+    let calibration =
+        PriceCalibration { interval_scale: quantile(&needed, settings.interval_target).max(1e-3) };
+    // The validation products' point errors from the same pass: ln(price) = ln(list) + median.
+    let validation_log: Vec<f64> = validation_rows.iter().map(|(.., y)| *y).collect();
+    let predicted_log: Vec<f64> = validation_quantiles
+        .iter()
+        .zip(&validation.encoded)
+        .map(|(q, e)| e.log_list_price + q[1])
+        .collect();
+    let exp = |v: &[f64]| v.iter().map(|y| y.exp()).collect::<Vec<_>>();
+    let validation_r2_log = metrics::r2(&validation_log, &predicted_log);
+    let validation_mape_pct = metrics::mape_pct(&exp(&validation_log), &exp(&predicted_log));
+
+    // Refit every member on all training products for the epochs early stopping chose.
+    let members: Vec<PriceNet> = best_epochs
+        .iter()
+        .enumerate()
+        .map(|(member, &epochs)| {
+            let mut last = None;
+            train_net(
+                &model_config,
+                settings,
+                &all_train,
+                epochs,
+                member_seed(seed, member),
+                |_, net| {
+                    last = Some(net);
+                    true
+                },
+            );
+            stage.tick(format!(
+                "member {member}: refit on all training products for {epochs} epochs"
+            ));
+            last.expect("at least one epoch ran")
+        })
+        .collect();
+    let model = PriceModel::from_members(members);
+    let predictor = PricePredictor::new(encoder.clone(), model.clone(), calibration.clone());
+
+    let test_inputs: Vec<ProductInput<'_>> = test_rows.iter().map(|(_, input, _)| *input).collect();
+    let predictions = predictor.predict(&test_inputs);
+    let actual_log: Vec<f64> = test_rows.iter().map(|(.., y)| *y).collect();
+    let predicted_log: Vec<f64> = predictions.iter().map(|p| p.price_inr.ln()).collect();
+    let actual: Vec<f64> = actual_log.iter().map(|y| y.exp()).collect();
+    let predicted: Vec<f64> = predictions.iter().map(|p| p.price_inr).collect();
+    let metrics = PriceMetrics {
+        r2_log: metrics::r2(&actual_log, &predicted_log),
+        r2: metrics::r2(&actual, &predicted),
+        mae_inr: metrics::mae(&actual, &predicted),
+        mape_pct: metrics::mape_pct(&actual, &predicted),
+        interval_coverage: metrics::coverage(
+            &actual,
+            &predictions.iter().map(|p| p.p10_inr).collect::<Vec<_>>(),
+            &predictions.iter().map(|p| p.p90_inr).collect::<Vec<_>>(),
+        ),
+        test_products: test_rows.len(),
+        train_products: train_rows.len(),
+        validation_products: validation_rows.len(),
+        best_epochs,
+        interval_scale: calibration.interval_scale,
+        validation_r2_log,
+        validation_mape_pct,
+    };
+    Ok(TrainedPrice {
+        model,
+        model_config,
+        encoder,
+        calibration,
+        metrics,
+        test_prices: actual.into_iter().zip(predicted).collect(),
+    })
+}
