@@ -1,13 +1,17 @@
 //! shopml-server: the gRPC face of shopml. The v1 proto and its conversions into the core's
 //! typed requests (`convert`), one module per gRPC service with short handlers (`api`), the
-//! domain error → `Status` mapping (`error`), and the server with its tower layers (`server`).
+//! domain error → `Status` mapping (`error`), the bundle serving (`registry`), the Prometheus
+//! metrics (`metrics`), and the server with its tower layers (`server`). Imports run one way:
+//! `server` → `api` → `registry` → `metrics` → `error`.
 
 pub mod api;
 pub mod config;
 pub mod convert;
 pub mod error;
 pub mod examples;
+pub mod metrics;
 pub mod proto;
+pub mod registry;
 pub mod server;
 
 pub use error::ShopError;

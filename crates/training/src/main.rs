@@ -6,7 +6,7 @@ use shopml_training::config::TrainConfig;
 use shopml_training::progress::{Progress, StageTime, seconds};
 use shopml_training::trainers::TrainingMetrics;
 use shopml_training::{gates, generate, pipeline, report};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Trains every model the exports allow, checks the quality gates and writes a versioned
 /// model bundle (with REPORT.md).
@@ -55,17 +55,7 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let config = TrainConfig::load(args.config.as_deref())?;
     if let Some(Command::Generate { out }) = args.command {
-        let counts = generate::sample(&out, generate::SampleSize::default(), config.seed)
-            .with_context(|| format!("writing the sample to {}", out.display()))?;
-        eprintln!(
-            "sample written to {}: {} order lines, {} products, {} customer rows, {} reviews",
-            out.display(),
-            counts[0],
-            counts[1],
-            counts[2],
-            counts[3]
-        );
-        return Ok(());
+        return generate_sample(&out, config.seed);
     }
     let out = args.out.context("--out DIR is required: the bundle directory to write")?;
     let data_dir = match args.data_dir {
@@ -83,39 +73,13 @@ fn main() -> anyhow::Result<()> {
     let baselines_file = args
         .baselines
         .or_else(|| data_dir.parent().map(|p| p.join("EVALUATION.md")).filter(|p| p.is_file()));
-    let baselines = match &baselines_file {
-        Some(file) => report::parse_baselines(
-            &std::fs::read_to_string(file)
-                .with_context(|| format!("reading {}", file.display()))?,
-        ),
-        None => Vec::new(),
-    };
+    let baselines = baselines_file.as_deref().map(read_baselines).transpose()?.unwrap_or_default();
 
     let progress = Progress::new();
     let trained = pipeline::train(&data_dir, &config, &progress)?;
 
-    let failures = gates::check(&trained.metrics.to_json(), &config.gates, reference.as_ref());
-    if !failures.is_empty() {
-        let verdict = if args.no_gates {
-            "failed (published anyway: --no-gates)"
-        } else {
-            "failed; no bundle was published"
-        };
-        eprintln!("quality gates {verdict}:");
-        for failure in &failures {
-            eprintln!("  {failure}");
-        }
-        if !args.no_gates {
-            std::process::exit(GATES_FAILED);
-        }
-    } else {
-        let compared = reference.as_ref().map_or(0, |r| {
-            config.gates.compare.iter().filter(|p| gates::figure(r, p).is_some()).count()
-        });
-        eprintln!(
-            "quality gates passed: {} limits, {compared} comparisons with the serving bundle",
-            config.gates.limits.len()
-        );
+    if !gates_pass(&trained.metrics, &config, reference.as_ref(), args.no_gates) {
+        std::process::exit(GATES_FAILED);
     }
 
     let created_at = chrono::Utc::now();
@@ -133,12 +97,8 @@ fn main() -> anyhow::Result<()> {
     for line in summary {
         eprintln!("  {line}");
     }
-    let timings = progress.timings();
-    eprintln!(
-        "  time: {} in all ({})",
-        seconds(progress.elapsed()),
-        timings.iter().map(StageTime::describe).collect::<Vec<_>>().join(", ")
-    );
+    let timings: Vec<String> = progress.timings().iter().map(StageTime::describe).collect();
+    eprintln!("  time: {} in all ({})", seconds(progress.elapsed()), timings.join(", "));
     if baselines_file.is_none() {
         eprintln!(
             "  (no EVALUATION.md found beside {}: the report has no published baselines)",
@@ -146,6 +106,58 @@ fn main() -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+fn generate_sample(out: &Path, seed: u64) -> anyhow::Result<()> {
+    let counts = generate::sample(out, generate::SampleSize::default(), seed)
+        .with_context(|| format!("writing the sample to {}", out.display()))?;
+    eprintln!(
+        "sample written to {}: {} order lines, {} products, {} customer rows, {} reviews",
+        out.display(),
+        counts[0],
+        counts[1],
+        counts[2],
+        counts[3]
+    );
+    Ok(())
+}
+
+/// The published baselines of an EVALUATION.md.
+fn read_baselines(file: &Path) -> anyhow::Result<Vec<report::Baseline>> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    Ok(report::parse_baselines(&text))
+}
+
+/// Checks the quality gates and says how they went; false when the bundle must not be
+/// published (a gate failed and `no_gates` is not set).
+fn gates_pass(
+    metrics: &TrainingMetrics,
+    config: &TrainConfig,
+    reference: Option<&serde_json::Value>,
+    no_gates: bool,
+) -> bool {
+    let failures = gates::check(&metrics.to_json(), &config.gates, reference);
+    if failures.is_empty() {
+        let compared = reference.map_or(0, |r| {
+            config.gates.compare.iter().filter(|p| gates::figure(r, p).is_some()).count()
+        });
+        eprintln!(
+            "quality gates passed: {} limits, {compared} comparisons with the serving bundle",
+            config.gates.limits.len()
+        );
+        return true;
+    }
+    let verdict = if no_gates {
+        "failed (published anyway: --no-gates)"
+    } else {
+        "failed; no bundle was published"
+    };
+    eprintln!("quality gates {verdict}:");
+    for failure in &failures {
+        eprintln!("  {failure}");
+    }
+    no_gates
 }
 
 /// Headline figures of each model, one line each.

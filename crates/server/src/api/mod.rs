@@ -8,8 +8,8 @@ pub mod prediction;
 pub mod segment;
 
 use crate::error::ShopError;
-use crate::server::layers::BatchSize;
-use crate::server::registry::ModelRegistry;
+use crate::metrics::BatchSize;
+use crate::registry::ModelRegistry;
 use shopml_core::models::{LoadedBundle, ModelSet, ServedModel};
 use std::sync::Arc;
 use tonic::{Response, Status};

@@ -3,7 +3,7 @@
 use super::answer;
 use crate::error::ShopError;
 use crate::proto;
-use crate::server::registry::ModelRegistry;
+use crate::registry::ModelRegistry;
 use shopml_core::models::{LoadedBundle, ModelSet};
 use std::collections::HashMap;
 use std::path::PathBuf;

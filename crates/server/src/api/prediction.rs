@@ -5,7 +5,7 @@ use crate::config::{LimitSettings, ModelSettings};
 use crate::convert::{CheckoutOrder, ForecastQuery, PricedProduct, Review, batch};
 use crate::error::{ShopError, within};
 use crate::proto;
-use crate::server::registry::ModelRegistry;
+use crate::registry::ModelRegistry;
 use chrono::{Duration, NaiveDate};
 use futures_util::StreamExt;
 use shopml_core::cancellation::{CancellationPredictor, RiskThresholds};

@@ -5,7 +5,7 @@ use super::{Served, answer};
 use crate::convert::{Kind, SegmentProfile, proto_kind, required_id};
 use crate::error::ShopError;
 use crate::proto;
-use crate::server::registry::ModelRegistry;
+use crate::registry::ModelRegistry;
 use shopml_core::segments::{self, SegmentIndex, SegmentKind, SegmentSet};
 use std::sync::Arc;
 use tonic::{Request, Response, Status};

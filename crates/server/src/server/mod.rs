@@ -2,14 +2,12 @@
 //! graceful shutdown.
 
 pub mod layers;
-pub mod metrics;
-pub mod registry;
 
 use crate::api::{model::ModelApi, prediction::PredictionApi, segment::SegmentApi};
 use crate::config::Settings;
+use crate::metrics::Metrics;
 use crate::proto;
-use metrics::Metrics;
-use registry::{LifecycleListener, ModelRegistry};
+use crate::registry::{LifecycleListener, ModelRegistry};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;

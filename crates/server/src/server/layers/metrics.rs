@@ -3,7 +3,7 @@
 //! code), a call whose client went away as CANCELLED. Handlers only report their batch size,
 //! as a [`BatchSize`] response extension.
 
-use crate::server::metrics::Metrics;
+use crate::metrics::{BatchSize, Metrics};
 use http_body::{Body, Frame, SizeHint};
 use std::future::Future;
 use std::pin::Pin;
@@ -12,10 +12,6 @@ use std::task::{Context, Poll, ready};
 use std::time::Instant;
 use tonic::{Code, Status};
 use tower::{BoxError, Layer, Service};
-
-/// Items a call carried (1 for a single prediction), set by the handler on its response.
-#[derive(Clone, Copy, Debug)]
-pub struct BatchSize(pub usize);
 
 /// Only the service's own RPCs are labelled (health and reflection are not counted), and an
 /// unknown method is labelled `unknown`: a client cannot grow the label set.

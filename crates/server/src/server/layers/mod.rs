@@ -10,9 +10,9 @@ mod metrics;
 
 pub use auth::{AuthLayer, AuthPolicy, bearer_matches};
 pub use deadline::{DeadlineLayer, parse_grpc_timeout};
-pub use metrics::{BatchSize, RpcMetricsLayer};
+pub use metrics::RpcMetricsLayer;
 
-use super::metrics::Metrics;
+use crate::metrics::Metrics;
 use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceBuilder;

@@ -2,8 +2,8 @@
 //! validated and warmed up off the request path, then swapped in; requests in flight keep the
 //! `Arc` of the bundle they started with and finish on it.
 
-use super::metrics::Metrics;
 use crate::error::ShopError;
+use crate::metrics::Metrics;
 use arc_swap::ArcSwapOption;
 use chrono::{DateTime, Utc};
 use shopml_core::bundle::{BundleError, MANIFEST_FILE, Manifest, read_json, resolve_bundle_dir};

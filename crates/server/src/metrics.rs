@@ -39,6 +39,11 @@ fn batch_histogram() -> Histogram {
     Histogram::new(exponential_buckets(1.0, 2.0, 15))
 }
 
+/// Items a call carried (1 for a single prediction): a handler sets it on its response, the
+/// metrics layer records it.
+#[derive(Clone, Copy, Debug)]
+pub struct BatchSize(pub usize);
+
 pub struct Metrics {
     registry: Registry,
     pub requests: Family<RpcCodeLabels, Counter>,
