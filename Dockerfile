@@ -8,7 +8,6 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY proto proto
 COPY crates crates
-COPY models models
 # Only the server: polars and autodiff are not linked into it.
 RUN cargo build --release --locked -p shopml-server --bin shopml-server
 

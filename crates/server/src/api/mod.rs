@@ -21,6 +21,11 @@ pub(crate) fn answer<T>(result: Result<T, ShopError>, items: usize) -> Result<Re
     Ok(response)
 }
 
+/// A handler's answer that carries no batch of items.
+pub(crate) fn reply<T>(result: Result<T, ShopError>) -> Result<Response<T>, Status> {
+    Ok(Response::new(result?))
+}
+
 /// One model of the bundle serving, held with the bundle so a reload mid-request cannot take
 /// it away; built only when the bundle has the model.
 pub(crate) struct Served<M: 'static> {

@@ -1,6 +1,6 @@
 //! `shopml.v1.ModelService`: what is serving, and hot reload.
 
-use super::answer;
+use super::reply;
 use crate::error::ShopError;
 use crate::proto;
 use crate::registry::ModelRegistry;
@@ -110,7 +110,7 @@ impl proto::model_service_server::ModelService for ModelApi {
         &self,
         _request: Request<proto::GetModelInfoRequest>,
     ) -> Result<Response<proto::GetModelInfoResponse>, Status> {
-        answer(self.info(), 1)
+        reply(self.info())
     }
 
     /// Needs the admin bearer token when one is configured (checked by the auth layer).
@@ -118,6 +118,6 @@ impl proto::model_service_server::ModelService for ModelApi {
         &self,
         request: Request<proto::ReloadModelsRequest>,
     ) -> Result<Response<proto::ReloadModelsResponse>, Status> {
-        answer(self.reload(&request.into_inner().bundle_path).await, 1)
+        reply(self.reload(&request.into_inner().bundle_path).await)
     }
 }

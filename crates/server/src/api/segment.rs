@@ -1,7 +1,7 @@
 //! `shopml.v1.SegmentService`: segments of products, customers and regions, and
 //! bought-together rules.
 
-use super::{Served, answer};
+use super::{Served, reply};
 use crate::convert::{Kind, SegmentProfile, proto_kind, required_id};
 use crate::error::ShopError;
 use crate::proto;
@@ -144,27 +144,27 @@ impl proto::segment_service_server::SegmentService for SegmentApi {
         &self,
         request: Request<proto::LookupSegmentRequest>,
     ) -> Result<Response<proto::LookupSegmentResponse>, Status> {
-        answer(self.lookup(request.into_inner()), 1)
+        reply(self.lookup(request.into_inner()))
     }
 
     async fn assign_segment(
         &self,
         request: Request<proto::AssignSegmentRequest>,
     ) -> Result<Response<proto::AssignSegmentResponse>, Status> {
-        answer(self.assign(request.into_inner()), 1)
+        reply(self.assign(request.into_inner()))
     }
 
     async fn list_segments(
         &self,
         request: Request<proto::ListSegmentsRequest>,
     ) -> Result<Response<proto::ListSegmentsResponse>, Status> {
-        answer(self.list(request.into_inner()), 1)
+        reply(self.list(request.into_inner()))
     }
 
     async fn bought_together(
         &self,
         request: Request<proto::BoughtTogetherRequest>,
     ) -> Result<Response<proto::BoughtTogetherResponse>, Status> {
-        answer(self.bought_together(request.into_inner()), 1)
+        reply(self.bought_together(request.into_inner()))
     }
 }
