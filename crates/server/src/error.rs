@@ -91,6 +91,24 @@ impl From<ShopError> for Status {
     }
 }
 
+/// tonic answers a message over `max_message_bytes` with OUT_OF_RANGE; gRPC's other servers
+/// (and the alerts operators write for them) use RESOURCE_EXHAUSTED. True for that case, from
+/// the code and the message (percent-encoded, as in the `grpc-message` header, or not).
+pub fn is_oversized_message(code: Code, message: &str) -> bool {
+    code == Code::OutOfRange
+        && (message.contains("message length too large")
+            || message.contains("message%20length%20too%20large"))
+}
+
+/// The status a client should see: an oversized message as RESOURCE_EXHAUSTED.
+pub fn standard_status(status: Status) -> Status {
+    if is_oversized_message(status.code(), status.message()) {
+        Status::resource_exhausted(status.message().to_owned())
+    } else {
+        status
+    }
+}
+
 /// Prefixes the field of an `InvalidArgument` error, so nested validation reports the full
 /// path (`orders[3]` + `order.lines[0].sku`).
 pub fn within(prefix: &str, error: ShopError) -> ShopError {

@@ -437,7 +437,11 @@ impl proto::prediction_service_server::PredictionService for PredictionApi {
         let mut chunks = request.into_inner().ready_chunks(STREAM_CHUNK);
         tokio::spawn(async move {
             while let Some(chunk) = chunks.next().await {
-                let items: Result<Vec<_>, Status> = chunk.into_iter().collect();
+                // An item over the size limit ends the stream as a unary call's would.
+                let items: Result<Vec<_>, Status> = chunk
+                    .into_iter()
+                    .map(|item| item.map_err(crate::error::standard_status))
+                    .collect();
                 let answers = match items {
                     Ok(items) => price_chunk(&registry, items).await.map_err(Status::from),
                     Err(status) => Err(status),

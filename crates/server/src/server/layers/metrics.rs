@@ -177,16 +177,12 @@ where
     }
 }
 
-/// tonic answers a request over `max_message_bytes` with OUT_OF_RANGE; gRPC's other servers
-/// (and the alerts operators write for them) use RESOURCE_EXHAUSTED, so that one case is
-/// rewritten.
+/// A trailers-only answer to a message over the size limit, as RESOURCE_EXHAUSTED (see
+/// [`crate::error::is_oversized_message`]).
 fn standard_size_status<B>(mut response: http::Response<B>) -> http::Response<B> {
     let headers = response.headers();
-    let too_large = headers.get("grpc-status").is_some_and(|v| v == "11")
-        && headers.get("grpc-message").and_then(|v| v.to_str().ok()).is_some_and(|m| {
-            m.contains("message%20length%20too%20large") || m.contains("message length too large")
-        });
-    if too_large {
+    let message = headers.get("grpc-message").and_then(|v| v.to_str().ok()).unwrap_or("");
+    if status_code(headers).is_some_and(|code| crate::error::is_oversized_message(code, message)) {
         response.headers_mut().insert("grpc-status", http::HeaderValue::from_static("8"));
     }
     response
