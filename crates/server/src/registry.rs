@@ -6,7 +6,9 @@ use crate::error::ShopError;
 use crate::metrics::Metrics;
 use arc_swap::ArcSwapOption;
 use chrono::{DateTime, Utc};
-use shopml_core::bundle::{BundleError, MANIFEST_FILE, Manifest, read_json, resolve_bundle_dir};
+use shopml_core::bundle::{
+    BundleError, MANIFEST_FILE, Manifest, bundle_versions, read_json, resolve_bundle_dir,
+};
 use shopml_core::models::LoadedBundle;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -80,8 +82,10 @@ impl ModelRegistry {
         &self.metrics
     }
 
-    /// Loads the bundle at `path` (default: the configured directory, its newest version),
-    /// unless it is the version already serving; on failure the serving bundle stays.
+    /// Loads the bundle at `path` (default: the configured directory): its newest version that
+    /// loads, falling back version by version down to the one serving, so one bad publish
+    /// neither stops a restarted server nor hides a good version published before it. On
+    /// failure the serving bundle stays; every refused version is logged and reported.
     pub async fn reload(&self, path: Option<PathBuf>) -> Result<ReloadOutcome, BundleError> {
         let _one_at_a_time = self.reload_gate.lock().await;
         let dir = path.unwrap_or_else(|| self.bundle_dir.clone());
@@ -89,26 +93,37 @@ impl ModelRegistry {
         let current_version = current.as_ref().map(|b| b.version().to_owned());
         let serving = current_version.clone();
         let loaded =
-            tokio::task::spawn_blocking(move || -> Result<Option<LoadedBundle>, BundleError> {
-                let resolved = resolve_bundle_dir(&dir)?;
-                if let Some(serving) = serving {
-                    let manifest: Manifest = read_json(&resolved, MANIFEST_FILE)?;
-                    if manifest.bundle_version == serving {
-                        return Ok(None);
-                    }
-                }
-                let bundle = LoadedBundle::load(&resolved)?;
-                bundle.models.warm_up();
-                Ok(Some(bundle))
-            })
-            .await
-            .unwrap_or_else(|join| {
-                Err(BundleError::Corrupt {
-                    path: self.bundle_dir.clone(),
-                    reason: format!("loading panicked: {join}"),
+            tokio::task::spawn_blocking(move || newest_that_loads(&dir, serving.as_deref()))
+                .await
+                .unwrap_or_else(|join| Attempt {
+                    loaded: Err(BundleError::Corrupt {
+                        path: self.bundle_dir.clone(),
+                        reason: format!("loading panicked: {join}"),
+                    }),
+                    refused: Vec::new(),
+                });
+        let serving = current_version.as_deref().unwrap_or("none");
+        for (version, error) in &loaded.refused {
+            tracing::warn!(%error, version = version.as_deref().unwrap_or("unknown"), serving, "bundle version refused");
+            self.metrics.reload(false);
+        }
+        if let Some((version, _)) = loaded.refused.first() {
+            let message = loaded
+                .refused
+                .iter()
+                .map(|(version, error)| match version {
+                    Some(v) => format!("{v}: {error}"),
+                    None => error.to_string(),
                 })
-            });
-        match loaded {
+                .collect::<Vec<_>>()
+                .join("; ");
+            *self.last_failure.lock().expect("registry lock") =
+                Some(ReloadFailure { at: Utc::now(), message, version: version.clone() });
+        }
+        match loaded.loaded {
+            Ok(None) if !loaded.refused.is_empty() => Err(BundleError::NoneLoads(
+                loaded.refused.iter().map(|(_, e)| e.to_string()).collect(),
+            )),
             Ok(None) => Ok(ReloadOutcome {
                 reloaded: false,
                 version: current_version.clone().unwrap_or_default(),
@@ -118,7 +133,7 @@ impl ModelRegistry {
                 let version = bundle.version().to_owned();
                 tracing::info!(
                     version = %version,
-                    previous = current_version.as_deref().unwrap_or("none"),
+                    previous = serving,
                     dir = %bundle.dir.display(),
                     "bundle loaded and swapped in"
                 );
@@ -131,14 +146,13 @@ impl ModelRegistry {
                 Ok(ReloadOutcome { reloaded: true, version, previous: current_version })
             }
             Err(error) => {
-                tracing::warn!(error = %error, serving = current_version.as_deref().unwrap_or("none"), "bundle refused; keeping the bundle serving");
+                tracing::warn!(%error, serving, "no bundle found; keeping the bundle serving");
                 self.metrics.reload(false);
-                let version = resolve_bundle_dir(&self.bundle_dir)
-                    .ok()
-                    .and_then(|d| read_json::<Manifest>(&d, MANIFEST_FILE).ok())
-                    .map(|m| m.bundle_version);
-                *self.last_failure.lock().expect("registry lock") =
-                    Some(ReloadFailure { at: Utc::now(), message: error.to_string(), version });
+                *self.last_failure.lock().expect("registry lock") = Some(ReloadFailure {
+                    at: Utc::now(),
+                    message: error.to_string(),
+                    version: None,
+                });
                 Err(error)
             }
         }
@@ -181,4 +195,35 @@ impl ModelRegistry {
             }
         }
     }
+}
+
+/// What one reload found: the bundle it loaded (None: the version serving is the newest that
+/// could load), and the newer versions it refused on the way, newest first.
+struct Attempt {
+    loaded: Result<Option<LoadedBundle>, BundleError>,
+    refused: Vec<(Option<String>, BundleError)>,
+}
+
+/// Tries the versions of `dir` newest first, down to the one `serving`.
+fn newest_that_loads(dir: &Path, serving: Option<&str>) -> Attempt {
+    let mut refused = Vec::new();
+    let versions = match bundle_versions(dir) {
+        Ok(versions) => versions,
+        Err(error) => return Attempt { loaded: Err(error), refused },
+    };
+    for candidate in versions {
+        let version =
+            read_json::<Manifest>(&candidate, MANIFEST_FILE).ok().map(|m| m.bundle_version);
+        if version.is_some() && version.as_deref() == serving {
+            return Attempt { loaded: Ok(None), refused };
+        }
+        match LoadedBundle::load(&candidate) {
+            Ok(bundle) => {
+                bundle.models.warm_up();
+                return Attempt { loaded: Ok(Some(bundle)), refused };
+            }
+            Err(error) => refused.push((version, error)),
+        }
+    }
+    Attempt { loaded: Ok(None), refused }
 }

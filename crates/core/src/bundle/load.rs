@@ -64,11 +64,17 @@ fn verify_files(dir: &Path, manifest: &Manifest) -> Result<(), BundleError> {
 }
 
 /// The bundle directory to serve from `dir`: `dir` itself when it holds a manifest, otherwise
-/// its newest complete version (subdirectories holding a manifest, newest by name, as the
-/// bundle versions start with their creation time).
+/// its newest complete version (see [`bundle_versions`]).
 pub fn resolve_bundle_dir(dir: &Path) -> Result<PathBuf, BundleError> {
+    Ok(bundle_versions(dir)?.swap_remove(0))
+}
+
+/// The bundles `dir` offers, newest first: `dir` itself when it holds a manifest, otherwise
+/// its subdirectories holding one, newest by name (the bundle versions start with their
+/// creation time). Never empty.
+pub fn bundle_versions(dir: &Path) -> Result<Vec<PathBuf>, BundleError> {
     if dir.join(MANIFEST_FILE).is_file() {
-        return Ok(dir.to_owned());
+        return Ok(vec![dir.to_owned()]);
     }
     let entries = std::fs::read_dir(dir).map_err(|source| match source.kind() {
         std::io::ErrorKind::NotFound => {
@@ -76,16 +82,20 @@ pub fn resolve_bundle_dir(dir: &Path) -> Result<PathBuf, BundleError> {
         }
         _ => BundleError::Io { path: dir.to_owned(), source },
     })?;
-    let newest = entries
+    let mut versions: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .filter(|e| {
             let name = e.file_name();
             !name.to_string_lossy().starts_with('.') && e.path().join(MANIFEST_FILE).is_file()
         })
         .map(|e| e.path())
-        .max();
-    newest.ok_or_else(|| BundleError::NotFound {
-        dir: dir.to_owned(),
-        reason: format!("no {MANIFEST_FILE} in it nor in a version subdirectory"),
-    })
+        .collect();
+    if versions.is_empty() {
+        return Err(BundleError::NotFound {
+            dir: dir.to_owned(),
+            reason: format!("no {MANIFEST_FILE} in it nor in a version subdirectory"),
+        });
+    }
+    versions.sort_unstable_by(|a, b| b.cmp(a));
+    Ok(versions)
 }

@@ -7,7 +7,7 @@
 mod load;
 mod write;
 
-pub use load::{read_verified, resolve_bundle_dir};
+pub use load::{bundle_versions, read_verified, resolve_bundle_dir};
 pub use write::BundleWriter;
 
 use chrono::{DateTime, Utc};
@@ -70,6 +70,10 @@ pub enum BundleError {
     Missing { path: PathBuf },
     #[error("{dir}: no bundle found ({reason})")]
     NotFound { dir: PathBuf, reason: String },
+    /// Every version newer than the one serving (or every version, when none serves) was
+    /// refused; newest first.
+    #[error("no version loads: {}", .0.join("; "))]
+    NoneLoads(Vec<String>),
 }
 
 impl BundleError {

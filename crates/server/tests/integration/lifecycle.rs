@@ -256,3 +256,38 @@ async fn shutdown_drains_calls_in_flight() {
         tonic::transport::Channel::from_shared(format!("http://{addr}")).unwrap().connect().await;
     assert!(refused.is_err(), "no new connections after shutdown");
 }
+
+#[tokio::test]
+async fn a_corrupt_newest_version_falls_back_to_the_newest_that_loads() {
+    let repository = tempfile::tempdir().unwrap();
+    let first = republish(&shipped_bundle(), &repository.path().join("0001"), at(1), None);
+    let good = republish(&shipped_bundle(), &repository.path().join("0002"), at(2), None);
+    let corrupt = repository.path().join("0003");
+    let bad = republish(&shipped_bundle(), &corrupt, at(3), None);
+    let record = corrupt.join("price/model.bpk");
+    let mut bytes = std::fs::read(&record).unwrap();
+    bytes.truncate(bytes.len() / 2);
+    std::fs::write(&record, bytes).unwrap();
+
+    // A (re)start: the newest version is refused, the one before it serves.
+    let mut settings = settings(repository.path());
+    settings.server.watch_interval_ms = 0;
+    let (server, channel) = start_with(settings).await;
+    assert!(server.wait_ready(Duration::from_secs(20)).await, "a good version serves");
+    let info = models(&channel).get_model_info(proto::GetModelInfoRequest {}).await.unwrap();
+    let info = info.into_inner();
+    assert_eq!(info.bundle_version, good);
+    assert_ne!(info.bundle_version, first);
+    assert!(
+        info.last_reload_error.contains(&bad) && info.last_reload_error.contains("price/model.bpk"),
+        "{}",
+        info.last_reload_error
+    );
+
+    // A reload finds nothing newer that loads: refused, naming the version; the good one stays.
+    let (c, m) = code(models(&channel).reload_models(proto::ReloadModelsRequest::default()).await);
+    assert_eq!(c, Code::FailedPrecondition);
+    assert!(m.contains("price/model.bpk"), "{m}");
+    assert_eq!(serving_version(&channel).await, good);
+    server.shutdown().await.unwrap();
+}
