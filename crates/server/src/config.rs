@@ -86,6 +86,12 @@ pub enum SettingsError {
     Invalid(String),
 }
 
+/// `SHOPML__SECTION__KEY` variables, read as text: each setting's type parses its own value,
+/// so a secret such as a token `0123` stays `0123` (not the number 123).
+fn environment_variables() -> config::Environment {
+    config::Environment::with_prefix("SHOPML").prefix_separator("__").separator("__")
+}
+
 impl Settings {
     /// The built-in defaults alone.
     pub fn defaults() -> Self {
@@ -98,19 +104,22 @@ impl Settings {
         overrides: &Overrides,
         environment: bool,
     ) -> Result<Self, SettingsError> {
-        use config::{Config, Environment, File, FileFormat};
+        Self::load_from(file, overrides, environment.then(environment_variables))
+    }
+
+    fn load_from(
+        file: Option<&Path>,
+        overrides: &Overrides,
+        environment: Option<config::Environment>,
+    ) -> Result<Self, SettingsError> {
+        use config::{Config, File, FileFormat};
         let mut builder =
             Config::builder().add_source(File::from_str(DEFAULTS_TOML, FileFormat::Toml));
         if let Some(file) = file {
             builder = builder.add_source(File::from(file).format(FileFormat::Toml).required(true));
         }
-        if environment {
-            builder = builder.add_source(
-                Environment::with_prefix("SHOPML")
-                    .prefix_separator("__")
-                    .separator("__")
-                    .try_parsing(true),
-            );
+        if let Some(environment) = environment {
+            builder = builder.add_source(environment);
         }
         if let Some(v) = &overrides.listen {
             builder = builder.set_override("server.listen", v.as_str())?;
@@ -184,5 +193,23 @@ mod tests {
         std::fs::write(&file, "[limits]\nmax_batch_size = 0\n").unwrap();
         let error = Settings::load(Some(&file), &Overrides::default(), false).unwrap_err();
         assert!(error.to_string().contains("limits.max_batch_size"));
+    }
+
+    #[test]
+    fn environment_values_keep_their_text_and_parse_as_their_setting() {
+        let vars: config::Map<String, String> = [
+            ("SHOPML__AUTH__ADMIN_TOKEN", "0123"),
+            ("SHOPML__AUTH__REQUIRE_FOR_ALL", "true"),
+            ("SHOPML__LIMITS__MAX_BATCH_SIZE", "500"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let environment = environment_variables().source(Some(vars));
+        let settings =
+            Settings::load_from(None, &Overrides::default(), Some(environment)).expect("loads");
+        assert_eq!(settings.auth.admin_token, "0123");
+        assert!(settings.auth.require_for_all);
+        assert_eq!(settings.limits.max_batch_size, 500);
     }
 }

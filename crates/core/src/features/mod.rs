@@ -39,6 +39,19 @@ pub fn sigmoid(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
 }
 
+/// Longest echo of a client's input in a message or log line, in characters.
+pub const ECHO_CHARS: usize = 64;
+
+/// A client's input as messages and logs may quote it: control characters and quotes escaped
+/// (no forged log lines), at most [`ECHO_CHARS`] characters, and the full length said when cut.
+pub fn echo(input: &str) -> String {
+    let mut out: String = input.chars().take(ECHO_CHARS).flat_map(char::escape_debug).collect();
+    if input.chars().nth(ECHO_CHARS).is_some() {
+        out.push_str(&format!("… ({} bytes in all)", input.len()));
+    }
+    out
+}
+
 /// Parses an ISO-8601 calendar date, `YYYY-MM-DD`.
 pub fn parse_iso_date(value: &str) -> Result<chrono::NaiveDate, String> {
     let value = value.trim();
@@ -57,12 +70,25 @@ pub fn parse_iso_date(value: &str) -> Result<chrono::NaiveDate, String> {
             chrono::NaiveDate::from_ymd_opt(number(0..4)? as i32, number(5..7)?, number(8..10)?)
         })
         .flatten()
-        .ok_or_else(|| format!("'{value}' is not a date of the form YYYY-MM-DD"))
+        .ok_or_else(|| format!("'{}' is not a date of the form YYYY-MM-DD", echo(value)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn echoes_are_short_and_escaped() {
+        assert_eq!(echo("SET100-M"), "SET100-M");
+        assert_eq!(echo("a\nb\"c"), "a\\nb\\\"c");
+        let long = "x".repeat(1_000_000);
+        let echoed = echo(&long);
+        assert!(
+            echoed.starts_with(&"x".repeat(ECHO_CHARS))
+                && echoed.ends_with("(1000000 bytes in all)")
+        );
+        assert!(echoed.len() < 100);
+    }
 
     #[test]
     fn parses_only_full_iso_dates() {

@@ -10,6 +10,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
+/// Longest `ReloadModels.bundle_path` accepted (Linux's PATH_MAX).
+const MAX_PATH_BYTES: usize = 4096;
+
 pub struct ModelApi {
     registry: Arc<ModelRegistry>,
     forecast_max_horizon_days: u32,
@@ -55,6 +58,14 @@ impl ModelApi {
     }
 
     async fn reload(&self, bundle_path: &str) -> Result<proto::ReloadModelsResponse, ShopError> {
+        // A path is logged and quoted in errors: bounded, and no control characters (no
+        // forged log lines).
+        if bundle_path.len() > MAX_PATH_BYTES || bundle_path.chars().any(char::is_control) {
+            return Err(ShopError::invalid(
+                "bundle_path",
+                format!("at most {MAX_PATH_BYTES} bytes without control characters"),
+            ));
+        }
         let path = (!bundle_path.trim().is_empty()).then(|| PathBuf::from(bundle_path.trim()));
         let outcome = self
             .registry

@@ -9,6 +9,7 @@ use crate::registry::ModelRegistry;
 use chrono::{Duration, NaiveDate};
 use futures_util::StreamExt;
 use shopml_core::cancellation::{CancellationPredictor, RiskThresholds};
+use shopml_core::features::echo;
 use shopml_core::forecast::{ForecastRequest, Forecaster, SeriesHistory};
 use shopml_core::models::LoadedBundle;
 use shopml_core::price::PricePredictor;
@@ -278,7 +279,7 @@ fn plan_forecast(
             "series",
             format!(
                 "{} (known: {})",
-                SeriesHistory::name_of(&query.category, &query.region),
+                echo(&SeriesHistory::name_of(&query.category, &query.region)),
                 known.join(", ")
             ),
         ));

@@ -6,6 +6,7 @@ use crate::convert::{Kind, SegmentProfile, proto_kind, required_id};
 use crate::error::ShopError;
 use crate::proto;
 use crate::registry::ModelRegistry;
+use shopml_core::features::echo;
 use shopml_core::segments::{self, SegmentIndex, SegmentKind, SegmentSet};
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
@@ -36,7 +37,7 @@ impl SegmentApi {
         let set = set(served.model(), kind)?;
         let (member_id, member) = set
             .member(&id)
-            .ok_or_else(|| ShopError::not_found("member", format!("{kind:?} '{id}'")))?;
+            .ok_or_else(|| ShopError::not_found("member", format!("{kind:?} '{}'", echo(&id))))?;
         Ok(proto::LookupSegmentResponse {
             segment: Some(segment(set, &set.segments[member.segment as usize])),
             member_id: member_id.to_owned(),
@@ -83,7 +84,7 @@ impl SegmentApi {
         let sku = required_id("sku", &request.sku)?;
         let served = self.segments()?;
         let rules =
-            served.model().rules(&sku).ok_or_else(|| ShopError::not_found("SKU", sku.as_str()))?;
+            served.model().rules(&sku).ok_or_else(|| ShopError::not_found("SKU", echo(&sku)))?;
         let limit = if request.limit == 0 { DEFAULT_RULES } else { request.limit as usize };
         Ok(proto::BoughtTogetherResponse {
             rules: rules

@@ -109,3 +109,36 @@ async fn a_token_for_all_calls_is_required_except_for_health() {
     );
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn inputs_echoed_in_errors_are_short_and_escaped() {
+    let (server, channel) = start_ready(&shipped_bundle()).await;
+    let huge = format!("line\nforged {}", "x".repeat(1_000_000));
+    let (c, m) = code(
+        segments(&channel)
+            .lookup_segment(proto::LookupSegmentRequest {
+                kind: proto::SegmentKind::Region as i32,
+                id: huge.clone(),
+            })
+            .await,
+    );
+    assert_eq!(c, Code::NotFound);
+    assert!(m.len() < 300 && !m.contains('\n') && m.contains("line\\nforged"), "{m}");
+    let (c, m) = code(
+        segments(&channel)
+            .bought_together(proto::BoughtTogetherRequest { sku: huge, limit: 1 })
+            .await,
+    );
+    assert_eq!(c, Code::NotFound);
+    assert!(m.len() < 300, "{} bytes", m.len());
+
+    // A reload path with a line break is refused before it reaches a log line.
+    let (c, m) = code(
+        models(&channel)
+            .reload_models(proto::ReloadModelsRequest { bundle_path: "/tmp/a\nforged".into() })
+            .await,
+    );
+    assert_eq!(c, Code::InvalidArgument);
+    assert!(m.starts_with("bundle_path"), "{m}");
+    server.shutdown().await.unwrap();
+}
