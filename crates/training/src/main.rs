@@ -58,6 +58,7 @@ fn main() -> anyhow::Result<()> {
         return generate_sample(&out, config.seed);
     }
     let out = args.out.context("--out DIR is required: the bundle directory to write")?;
+    pipeline::check_out(&out)?;
     let data_dir = match args.data_dir {
         Some(dir) => dir,
         None => {

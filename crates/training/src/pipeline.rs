@@ -221,6 +221,22 @@ pub fn report(
     Report { markdown, charts }
 }
 
+/// Checks before training that the bundle can be published at `out`: a target publishing
+/// would destroy is refused (see [`shopml_core::bundle::check_target`]), and the directory it
+/// goes into must be writable, so a run does not fail only after training.
+pub fn check_out(out: &Path) -> Result<(), TrainError> {
+    shopml_core::bundle::check_target(out)?;
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let unwritable = |source| BundleError::Io { path: parent.clone(), source };
+    std::fs::create_dir_all(&parent).map_err(unwritable)?;
+    let probe = parent.join(format!(".shopml-write-check-{}", std::process::id()));
+    std::fs::create_dir(&probe).and_then(|()| std::fs::remove_dir(&probe)).map_err(unwritable)?;
+    Ok(())
+}
+
 /// Writes the bundle atomically at `out`.
 pub fn write_bundle(
     trained: Trained,

@@ -8,7 +8,7 @@ mod load;
 mod write;
 
 pub use load::{bundle_versions, read_verified, resolve_bundle_dir};
-pub use write::BundleWriter;
+pub use write::{BundleWriter, check_target};
 
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;

@@ -23,6 +23,7 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> BundleError + '_ {
 impl BundleWriter {
     /// Starts a bundle that [`finish`](Self::finish) will publish at `target`.
     pub fn create(target: &Path) -> Result<Self, BundleError> {
+        check_target(target)?;
         let parent = match target.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
             _ => PathBuf::from("."),
@@ -155,10 +156,42 @@ fn hash_tree(
     Ok(())
 }
 
+/// Refuses a target that publishing would destroy: anything but a missing path, an empty
+/// directory or a bundle (a directory holding a manifest) — a directory of notes, the data
+/// directory, a repository of bundle versions, a file.
+pub fn check_target(target: &Path) -> Result<(), BundleError> {
+    let refuse = |reason: &str| {
+        Err(BundleError::Incompatible {
+            path: target.to_owned(),
+            reason: format!("refusing to write a bundle here: {reason}"),
+        })
+    };
+    match std::fs::symlink_metadata(target) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(BundleError::Io { path: target.to_owned(), source }),
+        Ok(meta) if !meta.is_dir() => refuse("it exists and is not a directory"),
+        Ok(_) if target.join(MANIFEST_FILE).is_file() => Ok(()),
+        Ok(_) => {
+            let mut entries = std::fs::read_dir(target).map_err(io_err(target))?;
+            if entries.next().is_none() {
+                Ok(())
+            } else {
+                refuse(&format!(
+                    "the directory is not empty and holds no {MANIFEST_FILE} (not a shopml bundle); \
+                     its files would be deleted. Write each bundle to a new directory, e.g. a \
+                     version directory inside the repository the server watches"
+                ))
+            }
+        }
+    }
+}
+
 /// Moves `staging` to `target`. An existing bundle at `target` is moved aside first and removed
 /// after; a reader polling `target` sees the old bundle, briefly nothing, then the new one, and
 /// never a mix (the manifest's hashes would refuse one).
 fn publish(staging: &Path, target: &Path) -> Result<(), BundleError> {
+    // Checked again: the directory may have changed while the bundle was being written.
+    check_target(target)?;
     if target.exists() {
         let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let aside = target.with_file_name(format!(
@@ -172,4 +205,37 @@ fn publish(staging: &Path, target: &Path) -> Result<(), BundleError> {
         std::fs::rename(staging, target).map_err(io_err(target))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_missing_path_an_empty_directory_or_a_bundle_may_be_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(check_target(&dir.path().join("new")).is_ok());
+        let empty = dir.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        assert!(check_target(&empty).is_ok());
+        let bundle = dir.path().join("bundle");
+        std::fs::create_dir(&bundle).unwrap();
+        std::fs::write(bundle.join(MANIFEST_FILE), "{}").unwrap();
+        assert!(check_target(&bundle).is_ok());
+
+        let notes = dir.path().join("notes");
+        std::fs::create_dir(&notes).unwrap();
+        std::fs::write(notes.join("todo.txt"), "keep me").unwrap();
+        let refused = BundleWriter::create(&notes).err().expect("a directory of notes is refused");
+        assert!(refused.to_string().contains("not a shopml bundle"), "{refused}");
+        assert!(notes.join("todo.txt").is_file(), "nothing was deleted");
+        // A repository of versions is not a bundle either: replacing it would drop them all.
+        let repository = dir.path().join("repository");
+        std::fs::create_dir_all(repository.join("0001")).unwrap();
+        std::fs::write(repository.join("0001").join(MANIFEST_FILE), "{}").unwrap();
+        assert!(check_target(&repository).is_err());
+        let file = dir.path().join("file");
+        std::fs::write(&file, "x").unwrap();
+        assert!(check_target(&file).is_err());
+    }
 }
