@@ -163,11 +163,18 @@ pub async fn start(settings: Settings) -> Result<RunningServer, ServeError> {
         });
     }
 
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .map_err(|e| ServeError::Reflection(e.to_string()))?;
+    // Reflection v1, and v1alpha for the tools that still speak only it (grpcio-reflection,
+    // grpc_cli, older grpcurl).
+    let reflection_of_our_services = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_error =
+        |e: tonic_reflection::server::Error| ServeError::Reflection(e.to_string());
+    let reflection = reflection_of_our_services().build_v1().map_err(reflection_error)?;
+    let reflection_v1alpha =
+        reflection_of_our_services().build_v1alpha().map_err(reflection_error)?;
 
     let limits = &settings.limits;
     let max_bytes = limits.max_message_bytes;
@@ -220,6 +227,7 @@ pub async fn start(settings: Settings) -> Result<RunningServer, ServeError> {
         .layer(layers.into_inner())
         .add_service(health_service)
         .add_service(reflection)
+        .add_service(reflection_v1alpha)
         .add_service(prediction)
         .add_service(segments)
         .add_service(model);

@@ -36,7 +36,7 @@ async fn health_is_serving_and_reflection_lists_the_services() {
         ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
         server_reflection_request::MessageRequest,
     };
-    let mut reflection = ServerReflectionClient::new(channel);
+    let mut reflection = ServerReflectionClient::new(channel.clone());
     let request = ServerReflectionRequest {
         host: String::new(),
         message_request: Some(MessageRequest::ListServices(String::new())),
@@ -56,6 +56,24 @@ async fn health_is_serving_and_reflection_lists_the_services() {
     ] {
         assert!(listed.contains(service), "reflection lists {service}: {listed}");
     }
+
+    // The same through v1alpha, which older tools speak.
+    use tonic_reflection::pb::v1alpha;
+    let mut reflection =
+        v1alpha::server_reflection_client::ServerReflectionClient::new(channel.clone());
+    let request = v1alpha::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(v1alpha::server_reflection_request::MessageRequest::ListServices(
+            String::new(),
+        )),
+    };
+    let mut responses = reflection
+        .server_reflection_info(tokio_stream::iter(vec![request]))
+        .await
+        .expect("v1alpha reflection answers")
+        .into_inner();
+    let listed = format!("{:?}", responses.message().await.unwrap().unwrap().message_response);
+    assert!(listed.contains("shopml.v1.PredictionService"), "{listed}");
     server.shutdown().await.unwrap();
 }
 
