@@ -67,6 +67,33 @@ pub struct CancellationCalibration {
 }
 
 impl CancellationCalibration {
+    /// Checks the calibration is usable: increasing in the model's log-odds, not mapping every
+    /// plausible log-odds (−10…10) to 0 or to 1, and risk bands within 0–1 in order.
+    pub fn validated(self) -> Result<Self, String> {
+        if !(self.platt_a.is_finite() && self.platt_a > 0.0 && self.platt_b.is_finite()) {
+            return Err(format!(
+                "Platt scaling a = {}, b = {}: a must be finite and > 0 (risk increasing with the model's log-odds)",
+                self.platt_a, self.platt_b
+            ));
+        }
+        let (lowest, highest) = (self.probability(-10.0), self.probability(10.0));
+        if highest < 1e-6 || lowest > 1.0 - 1e-6 {
+            return Err(format!(
+                "degenerate: every order gets p = {:.6} (a = {}, b = {})",
+                (lowest + highest) / 2.0,
+                self.platt_a,
+                self.platt_b
+            ));
+        }
+        let RiskThresholds { low_below, high_from } = self.risk_thresholds;
+        if !(0.0..=1.0).contains(&low_below) || !(low_below..=1.0).contains(&high_from) {
+            return Err(format!(
+                "risk thresholds low_below {low_below}, high_from {high_from}: need 0 <= low_below <= high_from <= 1"
+            ));
+        }
+        Ok(self)
+    }
+
     #[inline]
     pub fn probability(&self, logit: f64) -> f64 {
         sigmoid(self.platt_a * logit + self.platt_b)

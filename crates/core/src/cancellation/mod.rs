@@ -47,6 +47,8 @@ pub fn load(dir: &Path, device: &Device) -> Result<CancellationPredictor, Bundle
         CancellationCalibration,
     ) = FILES.read(dir)?;
     let encoder = encoder.validated().map_err(|reason| FILES.incompatible_encoder(dir, reason))?;
+    let calibration =
+        calibration.validated().map_err(|reason| FILES.incompatible_calibration(dir, reason))?;
     if config.vocab_size != encoder.vocab_size()
         || config.n_categorical != features::N_CATEGORICAL
         || config.n_numeric != features::N_NUMERIC

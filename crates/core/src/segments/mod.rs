@@ -252,6 +252,12 @@ pub fn save(
 
 pub fn load(dir: &Path) -> Result<SegmentIndex, BundleError> {
     let sets: Vec<SegmentSet> = read_json(dir, SEGMENTS_FILE)?;
+    if sets.is_empty() {
+        return Err(BundleError::incompatible(
+            dir.join(SEGMENTS_FILE),
+            "holds no segment set (the manifest lists segments)",
+        ));
+    }
     for set in &sets {
         set.validate()
             .map_err(|reason| BundleError::incompatible(dir.join(SEGMENTS_FILE), reason))?;

@@ -291,3 +291,38 @@ async fn a_corrupt_newest_version_falls_back_to_the_newest_that_loads() {
     assert_eq!(serving_version(&channel).await, good);
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn bundles_with_absurd_contents_are_refused_though_their_hashes_match() {
+    let repository = tempfile::tempdir().unwrap();
+    let good = republish(&shipped_bundle(), &repository.path().join("0001"), at(1), None);
+    let mut settings = settings(repository.path());
+    settings.server.watch_interval_ms = 0;
+    let (server, channel) = start_with(settings).await;
+    assert!(server.wait_ready(Duration::from_secs(20)).await);
+    let mut admin = models(&channel);
+    let json_edit = |edit: fn(&mut serde_json::Value)| {
+        move |bytes: Vec<u8>| {
+            let mut value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            edit(&mut value);
+            serde_json::to_vec(&value).unwrap()
+        }
+    };
+    // Every order at p = 1.0, then an empty segments file.
+    let certain = json_edit(|c| c["platt_b"] = serde_json::json!(80.0));
+    let no_sets = json_edit(|s| *s = serde_json::json!([]));
+    let cases: [(FileEdit<'_>, &str); 2] = [
+        (("cancellation/calibration.json", &certain), "degenerate"),
+        (("segments/segments.json", &no_sets), "no segment set"),
+    ];
+    for (i, ((file, edit), reason)) in cases.into_iter().enumerate() {
+        let dir = repository.path().join(format!("000{}", i + 2));
+        republish(&shipped_bundle(), &dir, at(i as i64 + 2), Some((file, edit)));
+        let request = proto::ReloadModelsRequest { bundle_path: dir.display().to_string() };
+        let (c, m) = code(admin.reload_models(request).await);
+        assert_eq!(c, Code::FailedPrecondition, "{file}");
+        assert!(m.contains(file) && m.contains(reason), "{m}");
+        assert_eq!(serving_version(&channel).await, good);
+    }
+    server.shutdown().await.unwrap();
+}
