@@ -41,6 +41,8 @@ pub struct ModelRegistry {
     bundle_dir: PathBuf,
     last_failure: Mutex<Option<ReloadFailure>>,
     reload_gate: tokio::sync::Mutex<()>,
+    /// The bundle `ReloadModels` named: the watcher leaves it serving.
+    pinned: Mutex<Option<PathBuf>>,
     metrics: Arc<Metrics>,
     listener: Option<Box<dyn LifecycleListener>>,
 }
@@ -56,6 +58,7 @@ impl ModelRegistry {
             bundle_dir,
             last_failure: Mutex::new(None),
             reload_gate: tokio::sync::Mutex::new(()),
+            pinned: Mutex::new(None),
             metrics,
             listener,
         }
@@ -88,6 +91,34 @@ impl ModelRegistry {
     /// failure the serving bundle stays; every refused version is logged and reported.
     pub async fn reload(&self, path: Option<PathBuf>) -> Result<ReloadOutcome, BundleError> {
         let _one_at_a_time = self.reload_gate.lock().await;
+        self.reload_locked(path).await
+    }
+
+    /// The bundle `ReloadModels` pinned, if any.
+    pub fn pinned(&self) -> Option<PathBuf> {
+        self.pinned.lock().expect("registry lock").clone()
+    }
+
+    /// `ReloadModels`: a named bundle is loaded and pinned, so the watcher does not swap the
+    /// newest version back in (a rollback stays rolled back); no path unpins and loads the
+    /// configured directory's newest version. A refused bundle leaves the pin as it was.
+    pub async fn reload_requested(
+        &self,
+        path: Option<PathBuf>,
+    ) -> Result<ReloadOutcome, BundleError> {
+        let _one_at_a_time = self.reload_gate.lock().await;
+        if path.is_none() {
+            *self.pinned.lock().expect("registry lock") = None;
+        }
+        let outcome = self.reload_locked(path.clone()).await?;
+        if path.is_some() {
+            *self.pinned.lock().expect("registry lock") = path;
+        }
+        Ok(outcome)
+    }
+
+    /// [`reload`](Self::reload) with the reload gate held.
+    async fn reload_locked(&self, path: Option<PathBuf>) -> Result<ReloadOutcome, BundleError> {
         let dir = path.unwrap_or_else(|| self.bundle_dir.clone());
         let current = self.bundle.load_full();
         let current_version = current.as_ref().map(|b| b.version().to_owned());
@@ -191,7 +222,11 @@ impl ModelRegistry {
                         < chrono::Duration::from_std(interval * 15).unwrap_or_default()
             });
             if Some(&found) != serving.as_ref() && !backing_off {
-                let _ = self.reload(None).await;
+                // Checked under the gate: a pin set while this poll ran is respected.
+                let _one_at_a_time = self.reload_gate.lock().await;
+                if self.pinned().is_none() {
+                    let _ = self.reload_locked(None).await;
+                }
             }
         }
     }

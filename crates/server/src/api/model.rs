@@ -54,6 +54,11 @@ impl ModelApi {
             },
             forecast_window_days: super::prediction::forecast_window_days(&bundle),
             forecast_series: forecaster,
+            pinned_bundle_path: self
+                .registry
+                .pinned()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
         })
     }
 
@@ -67,9 +72,10 @@ impl ModelApi {
             ));
         }
         let path = (!bundle_path.trim().is_empty()).then(|| PathBuf::from(bundle_path.trim()));
+        let pinned = path.is_some();
         let outcome = self
             .registry
-            .reload(path)
+            .reload_requested(path)
             .await
             .map_err(|e| ShopError::BundleRefused(e.to_string()))?;
         Ok(proto::ReloadModelsResponse {
@@ -81,6 +87,7 @@ impl ModelApi {
             },
             bundle_version: outcome.version,
             previous_version: outcome.previous.unwrap_or_default(),
+            pinned,
         })
     }
 }

@@ -326,3 +326,29 @@ async fn bundles_with_absurd_contents_are_refused_though_their_hashes_match() {
     }
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_rollback_stays_until_unpinned() {
+    let repository = tempfile::tempdir().unwrap();
+    let older_dir = repository.path().join("0001");
+    let older = republish(&shipped_bundle(), &older_dir, at(1), None);
+    let newest = republish(&shipped_bundle(), &repository.path().join("0002"), at(2), None);
+    let (server, channel) = start_ready(repository.path()).await; // watching every 50 ms
+    assert_eq!(serving_version(&channel).await, newest);
+
+    let mut admin = models(&channel);
+    let rollback = proto::ReloadModelsRequest { bundle_path: older_dir.display().to_string() };
+    let answer = admin.reload_models(rollback).await.unwrap().into_inner();
+    assert!(answer.reloaded && answer.pinned);
+    tokio::time::sleep(Duration::from_millis(400)).await; // eight polls of the watcher
+    let info = admin.get_model_info(proto::GetModelInfoRequest {}).await.unwrap().into_inner();
+    assert_eq!(info.bundle_version, older, "the watcher left the rollback serving");
+    assert_eq!(info.pinned_bundle_path, older_dir.display().to_string());
+
+    let unpin = admin.reload_models(proto::ReloadModelsRequest::default()).await.unwrap();
+    assert!(!unpin.into_inner().pinned);
+    let info = admin.get_model_info(proto::GetModelInfoRequest {}).await.unwrap().into_inner();
+    assert_eq!(info.bundle_version, newest);
+    assert!(info.pinned_bundle_path.is_empty());
+    server.shutdown().await.unwrap();
+}
