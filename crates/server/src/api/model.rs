@@ -6,7 +6,7 @@ use crate::proto;
 use crate::registry::ModelRegistry;
 use shopml_core::models::{LoadedBundle, ModelSet};
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
@@ -62,6 +62,24 @@ impl ModelApi {
         })
     }
 
+    /// `named` (absolute, or relative to the configured bundle directory) when it lies inside
+    /// that directory; otherwise one refusal that says nothing of what exists elsewhere (no
+    /// probing of the filesystem through the admin RPC).
+    fn inside_bundle_dir(&self, named: &Path) -> Result<PathBuf, ShopError> {
+        let root = self.registry.bundle_dir();
+        let candidate = if named.is_absolute() { named.to_owned() } else { root.join(named) };
+        let inside = std::fs::canonicalize(root)
+            .and_then(|root| Ok((root, std::fs::canonicalize(&candidate)?)))
+            .ok()
+            .filter(|(root, candidate)| candidate.starts_with(root));
+        inside.map(|(_, candidate)| candidate).ok_or_else(|| {
+            ShopError::invalid(
+                "bundle_path",
+                "must name an existing bundle inside the server's bundle directory (server.bundle_dir)",
+            )
+        })
+    }
+
     async fn reload(&self, bundle_path: &str) -> Result<proto::ReloadModelsResponse, ShopError> {
         // A path is logged and quoted in errors: bounded, and no control characters (no
         // forged log lines).
@@ -71,7 +89,10 @@ impl ModelApi {
                 format!("at most {MAX_PATH_BYTES} bytes without control characters"),
             ));
         }
-        let path = (!bundle_path.trim().is_empty()).then(|| PathBuf::from(bundle_path.trim()));
+        let path = match bundle_path.trim() {
+            "" => None,
+            named => Some(self.inside_bundle_dir(Path::new(named))?),
+        };
         let pinned = path.is_some();
         let outcome = self
             .registry
