@@ -1,6 +1,8 @@
 # shopml-server on the shipped bundle.
 #   docker build -t shopml .
-#   docker run -p 50051:50051 -p 9095:9095 shopml
+#   docker run -p 50051:50051 -p 9095:9095 -e SHOPML__AUTH__ADMIN_TOKEN=<secret> shopml
+# It listens on 0.0.0.0, so it refuses to start without an admin token (or
+# --insecure-open-beyond-loopback, which lets anyone reaching the port reload models).
 # Mount another bundle (or a repository of versions, watched for new ones) at /srv/shopml/models.
 
 FROM rust:1.95-bookworm AS build

@@ -51,6 +51,8 @@ pub enum LogFormat {
 pub struct AuthSettings {
     pub admin_token: String,
     pub require_for_all: bool,
+    /// Serve beyond loopback with no admin token: anyone who reaches the port may reload.
+    pub insecure_open_beyond_loopback: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -76,6 +78,8 @@ pub struct Overrides {
     pub bundle_dir: Option<PathBuf>,
     pub metrics_listen: Option<String>,
     pub log_format: Option<String>,
+    /// `--insecure-open-beyond-loopback`.
+    pub insecure_open_beyond_loopback: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +88,14 @@ pub enum SettingsError {
     Config(#[from] config::ConfigError),
     #[error("configuration: {0}")]
     Invalid(String),
+}
+
+/// True when `listen` (host:port) only accepts connections from this machine.
+fn is_loopback(listen: &str) -> bool {
+    match listen.parse::<std::net::SocketAddr>() {
+        Ok(addr) => addr.ip().is_loopback(),
+        Err(_) => listen.rsplit_once(':').is_some_and(|(host, _)| host == "localhost"),
+    }
 }
 
 /// `SHOPML__SECTION__KEY` variables, read as text: each setting's type parses its own value,
@@ -133,6 +145,9 @@ impl Settings {
         if let Some(v) = &overrides.log_format {
             builder = builder.set_override("log.format", v.as_str())?;
         }
+        if overrides.insecure_open_beyond_loopback {
+            builder = builder.set_override("auth.insecure_open_beyond_loopback", true)?;
+        }
         let settings: Settings = builder.build()?.try_deserialize()?;
         settings.validate()?;
         Ok(settings)
@@ -154,6 +169,17 @@ impl Settings {
         }
         if self.auth.require_for_all && self.auth.admin_token.is_empty() {
             return invalid("auth.require_for_all needs auth.admin_token");
+        }
+        if self.auth.admin_token.is_empty()
+            && !self.auth.insecure_open_beyond_loopback
+            && !is_loopback(&self.server.listen)
+        {
+            return Err(SettingsError::Invalid(format!(
+                "server.listen {} is reachable beyond this machine but auth.admin_token is empty, \
+                 so anyone could reload models: set a token (SHOPML__AUTH__ADMIN_TOKEN), or run \
+                 open with --insecure-open-beyond-loopback",
+                self.server.listen
+            )));
         }
         if self.models.forecast_max_horizon_days == 0 {
             return invalid("models.forecast_max_horizon_days must be > 0");
@@ -211,5 +237,21 @@ mod tests {
         assert_eq!(settings.auth.admin_token, "0123");
         assert!(settings.auth.require_for_all);
         assert_eq!(settings.limits.max_batch_size, 500);
+    }
+
+    #[test]
+    fn an_open_admin_beyond_loopback_needs_the_insecure_flag() {
+        let mut settings = Settings::defaults();
+        assert!(settings.validate().is_ok(), "loopback without a token is fine");
+        settings.server.listen = "0.0.0.0:50051".into();
+        let refused = settings.validate().unwrap_err().to_string();
+        assert!(refused.contains("0.0.0.0:50051") && refused.contains("admin_token"), "{refused}");
+        settings.auth.admin_token = "s3cret".into();
+        assert!(settings.validate().is_ok());
+        settings.auth.admin_token.clear();
+        settings.auth.insecure_open_beyond_loopback = true;
+        assert!(settings.validate().is_ok());
+        assert!(is_loopback("[::1]:1") && is_loopback("localhost:50051"));
+        assert!(!is_loopback("10.0.0.5:50051") && !is_loopback("shopml.internal:50051"));
     }
 }

@@ -24,6 +24,10 @@ struct Args {
     /// Log format: text or json.
     #[arg(long)]
     log_format: Option<String>,
+    /// Serve beyond loopback without an admin token: anyone reaching the port may reload
+    /// models. Insecure; set auth.admin_token instead.
+    #[arg(long)]
+    insecure_open_beyond_loopback: bool,
 }
 
 fn init_logging(settings: &Settings) {
@@ -65,6 +69,7 @@ async fn main() -> anyhow::Result<()> {
         bundle_dir: args.bundle,
         metrics_listen: args.metrics_listen,
         log_format: args.log_format,
+        insecure_open_beyond_loopback: args.insecure_open_beyond_loopback,
     };
     let settings = Settings::load(args.config.as_deref(), &overrides, true)
         .context("loading the configuration")?;
