@@ -7,9 +7,15 @@
 use libfuzzer_sys::fuzz_target;
 use prost::Message;
 use shopml_core::models::LoadedBundle;
+use shopml_server::config::{LimitSettings, Settings};
 use shopml_server::convert::{CheckoutOrder, PricedProduct, Review};
 use shopml_server::proto;
 use std::sync::OnceLock;
+
+fn limits() -> &'static LimitSettings {
+    static LIMITS: OnceLock<LimitSettings> = OnceLock::new();
+    LIMITS.get_or_init(|| Settings::defaults().limits)
+}
 
 fn bundle() -> &'static LoadedBundle {
     static BUNDLE: OnceLock<LoadedBundle> = OnceLock::new();
@@ -37,7 +43,7 @@ fuzz_target!(|data: &[u8]| {
         }
         1 => {
             let Ok(request) = proto::PredictPriceRequest::decode(bytes) else { return };
-            if let Ok(product) = PricedProduct::required("product", request.product) {
+            if let Ok(product) = PricedProduct::required("product", request.product, limits()) {
                 let p = &models.price.as_ref().unwrap().predict(&[product.input()])[0];
                 assert!(
                     p.price_inr.is_finite()

@@ -31,6 +31,9 @@ pub struct LimitSettings {
     pub max_message_bytes: usize,
     pub max_concurrent_requests: usize,
     pub max_batch_size: usize,
+    pub max_order_lines: usize,
+    pub max_text_bytes: usize,
+    pub max_history_days: usize,
     pub default_timeout_ms: u64,
 }
 
@@ -160,6 +163,12 @@ impl Settings {
         }
         if self.limits.max_batch_size == 0 {
             return invalid("limits.max_batch_size must be > 0");
+        }
+        let l = &self.limits;
+        if l.max_order_lines == 0 || l.max_text_bytes == 0 || l.max_history_days == 0 {
+            return invalid(
+                "limits.max_order_lines, max_text_bytes and max_history_days must be > 0",
+            );
         }
         if self.limits.max_message_bytes < 1024 {
             return invalid("limits.max_message_bytes must be >= 1024");

@@ -2,6 +2,7 @@
 //! its parsed fields, so handlers never parse again. Errors name the field as the client wrote
 //! it (`order.lines[2].unit_price_inr`); batches prefix the item (`orders[3].…`).
 
+use crate::config::LimitSettings;
 use crate::error::{ShopError, within};
 use crate::proto;
 use chrono::{Duration, NaiveDate};
@@ -10,11 +11,82 @@ use shopml_core::features::parse_iso_date;
 use shopml_core::price::{PricePrediction, ProductInput};
 use shopml_core::segments::SegmentKind;
 
-/// Converts every item of a batch, after checking its size (`field` names it in errors).
-pub fn batch<P, T>(field: &str, items: Vec<P>, max: usize) -> Result<Vec<T>, ShopError>
+/// A request item's size, checked against the configured limits before it is converted (so an
+/// oversized item costs no more than its decoding).
+pub trait Bounded {
+    fn check_size(&self, limits: &LimitSettings) -> Result<(), ShopError>;
+}
+
+fn at_most(
+    field: &str,
+    what: &str,
+    size: usize,
+    max: usize,
+    setting: &str,
+) -> Result<(), ShopError> {
+    if size > max {
+        return Err(ShopError::invalid(
+            field,
+            format!("{size} {what}; at most {max} (limits.{setting})"),
+        ));
+    }
+    Ok(())
+}
+
+impl Bounded for proto::PredictCancellationRequest {
+    fn check_size(&self, limits: &LimitSettings) -> Result<(), ShopError> {
+        let lines = self.order.as_ref().map_or(0, |o| o.lines.len());
+        at_most("order.lines", "lines", lines, limits.max_order_lines, "max_order_lines")
+    }
+}
+
+impl Bounded for proto::Product {
+    fn check_size(&self, limits: &LimitSettings) -> Result<(), ShopError> {
+        let bytes = self.name.len() + self.category_path.len();
+        at_most(
+            "name",
+            "bytes of name and category_path",
+            bytes,
+            limits.max_text_bytes,
+            "max_text_bytes",
+        )
+    }
+}
+
+impl Bounded for proto::AnalyzeSentimentRequest {
+    fn check_size(&self, limits: &LimitSettings) -> Result<(), ShopError> {
+        let bytes = self.title.len() + self.text.len();
+        at_most("text", "bytes of title and text", bytes, limits.max_text_bytes, "max_text_bytes")
+    }
+}
+
+impl Bounded for proto::ForecastDemandRequest {
+    fn check_size(&self, limits: &LimitSettings) -> Result<(), ShopError> {
+        let days = self.history.len();
+        at_most("history", "days", days, limits.max_history_days, "max_history_days")
+    }
+}
+
+/// One request item, its size checked, then converted.
+pub fn bounded<P: Bounded, T>(item: P, limits: &LimitSettings) -> Result<T, ShopError>
 where
     T: TryFrom<P, Error = ShopError>,
 {
+    item.check_size(limits)?;
+    T::try_from(item)
+}
+
+/// Converts every item of a batch, after checking the batch's and each item's size (`field`
+/// names the batch in errors, `field[i]` an item).
+pub fn batch<P: Bounded, T>(
+    field: &str,
+    items: Vec<P>,
+    limits: &LimitSettings,
+) -> Result<Vec<T>, ShopError>
+where
+    T: TryFrom<P, Error = ShopError>,
+{
+    let max = limits.max_batch_size;
     if items.is_empty() {
         return Err(ShopError::invalid(field, "at least one item is required"));
     }
@@ -27,7 +99,7 @@ where
     items
         .into_iter()
         .enumerate()
-        .map(|(i, item)| T::try_from(item).map_err(|e| within(&format!("{field}[{i}]"), e)))
+        .map(|(i, item)| bounded(item, limits).map_err(|e| within(&format!("{field}[{i}]"), e)))
         .collect()
 }
 
@@ -191,9 +263,13 @@ impl TryFrom<proto::Product> for PricedProduct {
 
 impl PricedProduct {
     /// A required product field (`product` in a request), named `field` in errors.
-    pub fn required(field: &str, product: Option<proto::Product>) -> Result<Self, ShopError> {
+    pub fn required(
+        field: &str,
+        product: Option<proto::Product>,
+        limits: &LimitSettings,
+    ) -> Result<Self, ShopError> {
         let product = product.ok_or_else(|| ShopError::invalid(field, "required"))?;
-        Self::try_from(product).map_err(|e| within(field, e))
+        bounded(product, limits).map_err(|e| within(field, e))
     }
 
     /// The model input (what serving encodes).
@@ -461,18 +537,33 @@ mod tests {
     #[test]
     fn batches_check_their_size_and_prefix_each_item() {
         let products = vec![crate::examples::product("a"), crate::examples::product("b")];
-        let ok: Vec<PricedProduct> = batch("products", products.clone(), 2).expect("valid");
+        let limits = |max_batch_size| LimitSettings {
+            max_batch_size,
+            ..crate::config::Settings::defaults().limits
+        };
+        let ok: Vec<PricedProduct> =
+            batch("products", products.clone(), &limits(2)).expect("valid");
         assert_eq!(ok[1].product.product_id, "b");
-        let too_many = batch::<_, PricedProduct>("products", products.clone(), 1).unwrap_err();
+        let too_many =
+            batch::<_, PricedProduct>("products", products.clone(), &limits(1)).unwrap_err();
         assert_eq!(field_of(too_many), "products");
-        let empty = batch::<proto::Product, PricedProduct>("products", vec![], 4).unwrap_err();
+        let empty =
+            batch::<proto::Product, PricedProduct>("products", vec![], &limits(4)).unwrap_err();
         assert_eq!(field_of(empty), "products");
         let mut bad = products;
         bad[1].rating = Some(7.0);
-        let error = batch::<_, PricedProduct>("products", bad, 4).unwrap_err();
+        let error = batch::<_, PricedProduct>("products", bad.clone(), &limits(4)).unwrap_err();
         assert_eq!(field_of(error), "products[1].rating");
-        let single = PricedProduct::required("product", None).unwrap_err();
+        let single = PricedProduct::required("product", None, &limits(4)).unwrap_err();
         assert_eq!(field_of(single), "product");
+        // An item over a size limit is refused naming the limit, before it is converted.
+        bad[0].name = "x".repeat(70_000);
+        let error = batch::<_, PricedProduct>("products", bad, &limits(4)).unwrap_err();
+        assert!(
+            error.to_string().starts_with("products[0].name")
+                && error.to_string().contains("max_text_bytes"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use super::{Served, answer, compute};
 use crate::config::{LimitSettings, ModelSettings};
-use crate::convert::{CheckoutOrder, ForecastQuery, PricedProduct, Review, batch};
+use crate::convert::{CheckoutOrder, ForecastQuery, PricedProduct, Review, batch, bounded};
 use crate::error::{ShopError, within};
 use crate::proto;
 use crate::registry::ModelRegistry;
@@ -345,11 +345,12 @@ fn item_error(request_id: String, error: ShopError) -> proto::PredictPriceStream
 async fn price_chunk(
     registry: &ModelRegistry,
     chunk: Vec<proto::PredictPriceStreamRequest>,
+    limits: &LimitSettings,
 ) -> Result<Vec<proto::PredictPriceStreamResponse>, ShopError> {
     let mut answers = Vec::with_capacity(chunk.len());
     let mut valid = Vec::new();
     for item in chunk {
-        match PricedProduct::required("product", item.product) {
+        match PricedProduct::required("product", item.product, limits) {
             Ok(product) => {
                 answers.push(None);
                 valid.push((item.request_id, product));
@@ -385,7 +386,7 @@ impl proto::prediction_service_server::PredictionService for PredictionApi {
         &self,
         request: Request<proto::PredictCancellationRequest>,
     ) -> Result<Response<proto::PredictCancellationResponse>, Status> {
-        let order = CheckoutOrder::try_from(request.into_inner())?;
+        let order: CheckoutOrder = bounded(request.into_inner(), &self.limits)?;
         let result = self.cancellation(vec![order]).await;
         answer(result.map(|(mut responses, _)| responses.pop().expect("one response per order")), 1)
     }
@@ -395,7 +396,7 @@ impl proto::prediction_service_server::PredictionService for PredictionApi {
         request: Request<proto::PredictCancellationBatchRequest>,
     ) -> Result<Response<proto::PredictCancellationBatchResponse>, Status> {
         let orders: Vec<CheckoutOrder> =
-            batch("orders", request.into_inner().orders, self.limits.max_batch_size)?;
+            batch("orders", request.into_inner().orders, &self.limits)?;
         let items = orders.len();
         let (results, bundle_version) = self.cancellation(orders).await?;
         answer(Ok(proto::PredictCancellationBatchResponse { results, bundle_version }), items)
@@ -405,7 +406,8 @@ impl proto::prediction_service_server::PredictionService for PredictionApi {
         &self,
         request: Request<proto::PredictPriceRequest>,
     ) -> Result<Response<proto::PredictPriceResponse>, Status> {
-        let product = PricedProduct::required("product", request.into_inner().product)?;
+        let product =
+            PricedProduct::required("product", request.into_inner().product, &self.limits)?;
         let served = self.price_model()?;
         let bundle_version = served.version().to_owned();
         let mut predictions = Self::price(served, vec![product]).await?;
@@ -417,7 +419,7 @@ impl proto::prediction_service_server::PredictionService for PredictionApi {
         request: Request<proto::PredictPriceBatchRequest>,
     ) -> Result<Response<proto::PredictPriceBatchResponse>, Status> {
         let products: Vec<PricedProduct> =
-            batch("products", request.into_inner().products, self.limits.max_batch_size)?;
+            batch("products", request.into_inner().products, &self.limits)?;
         let items = products.len();
         let served = self.price_model()?;
         let bundle_version = served.version().to_owned();
@@ -434,6 +436,7 @@ impl proto::prediction_service_server::PredictionService for PredictionApi {
         // Fail fast when no price model serves; each chunk then takes the bundle serving.
         self.price_model()?;
         let registry = self.registry.clone();
+        let limits = self.limits.clone();
         let (sender, receiver) = tokio::sync::mpsc::channel(STREAM_CHUNK);
         let mut chunks = request.into_inner().ready_chunks(STREAM_CHUNK);
         tokio::spawn(async move {
@@ -444,7 +447,7 @@ impl proto::prediction_service_server::PredictionService for PredictionApi {
                     .map(|item| item.map_err(crate::error::standard_status))
                     .collect();
                 let answers = match items {
-                    Ok(items) => price_chunk(&registry, items).await.map_err(Status::from),
+                    Ok(items) => price_chunk(&registry, items, &limits).await.map_err(Status::from),
                     Err(status) => Err(status),
                 };
                 match answers {
@@ -469,7 +472,7 @@ impl proto::prediction_service_server::PredictionService for PredictionApi {
         &self,
         request: Request<proto::AnalyzeSentimentRequest>,
     ) -> Result<Response<proto::AnalyzeSentimentResponse>, Status> {
-        let review = Review::try_from(request.into_inner())?;
+        let review: Review = bounded(request.into_inner(), &self.limits)?;
         let (mut results, bundle_version) = self.sentiment(vec![review]).await?;
         answer(Ok(proto::AnalyzeSentimentResponse { result: results.pop(), bundle_version }), 1)
     }
@@ -478,8 +481,7 @@ impl proto::prediction_service_server::PredictionService for PredictionApi {
         &self,
         request: Request<proto::AnalyzeSentimentBatchRequest>,
     ) -> Result<Response<proto::AnalyzeSentimentBatchResponse>, Status> {
-        let reviews: Vec<Review> =
-            batch("reviews", request.into_inner().reviews, self.limits.max_batch_size)?;
+        let reviews: Vec<Review> = batch("reviews", request.into_inner().reviews, &self.limits)?;
         let items = reviews.len();
         let (results, bundle_version) = self.sentiment(reviews).await?;
         answer(Ok(proto::AnalyzeSentimentBatchResponse { results, bundle_version }), items)
@@ -489,7 +491,7 @@ impl proto::prediction_service_server::PredictionService for PredictionApi {
         &self,
         request: Request<proto::ForecastDemandRequest>,
     ) -> Result<Response<proto::ForecastDemandResponse>, Status> {
-        let query = ForecastQuery::try_from(request.into_inner())?;
+        let query: ForecastQuery = bounded(request.into_inner(), &self.limits)?;
         let (mut results, _) = self.forecast(vec![query], |_| None).await?;
         answer(Ok(results.pop().expect("one forecast per request")), 1)
     }
@@ -499,7 +501,7 @@ impl proto::prediction_service_server::PredictionService for PredictionApi {
         request: Request<proto::ForecastDemandBatchRequest>,
     ) -> Result<Response<proto::ForecastDemandBatchResponse>, Status> {
         let queries: Vec<ForecastQuery> =
-            batch("requests", request.into_inner().requests, self.limits.max_batch_size)?;
+            batch("requests", request.into_inner().requests, &self.limits)?;
         let items = queries.len();
         let (results, bundle_version) =
             self.forecast(queries, |i| Some(format!("requests[{i}]"))).await?;

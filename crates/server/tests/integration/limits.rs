@@ -142,3 +142,47 @@ async fn inputs_echoed_in_errors_are_short_and_escaped() {
     assert!(m.starts_with("bundle_path"), "{m}");
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn items_over_the_size_limits_are_refused_naming_the_limit() {
+    let mut settings = settings(&shipped_bundle());
+    settings.limits.max_order_lines = 5;
+    settings.limits.max_text_bytes = 1000;
+    settings.limits.max_history_days = 3;
+    let (server, channel) = start_with(settings).await;
+    assert!(server.wait_ready(Duration::from_secs(20)).await);
+    let mut client = predictions(&channel);
+    let request =
+        proto::PredictCancellationRequest { order: Some(order(6)), skip_explanations: true };
+    let (c, m) = code(client.predict_cancellation(request).await);
+    assert_eq!(c, Code::InvalidArgument);
+    assert!(m.starts_with("order.lines") && m.contains("limits.max_order_lines"), "{m}");
+    let batch = proto::PredictCancellationBatchRequest {
+        orders: vec![proto::PredictCancellationRequest {
+            order: Some(order(6)),
+            skip_explanations: true,
+        }],
+    };
+    let (_, m) = code(client.predict_cancellation_batch(batch).await);
+    assert!(m.starts_with("orders[0].order.lines"), "{m}");
+
+    let review = proto::AnalyzeSentimentRequest { title: String::new(), text: "good ".repeat(300) };
+    let (c, m) = code(client.analyze_sentiment(review).await);
+    assert_eq!(c, Code::InvalidArgument);
+    assert!(m.starts_with("text") && m.contains("limits.max_text_bytes"), "{m}");
+    let product = proto::Product { name: "x".repeat(2000), ..product("P1") };
+    let (_, m) =
+        code(client.predict_price(proto::PredictPriceRequest { product: Some(product) }).await);
+    assert!(m.starts_with("product.name") && m.contains("limits.max_text_bytes"), "{m}");
+
+    let day = |date: &str| proto::DailyDemand { date: date.into(), order_lines: 1.0 };
+    let forecast = proto::ForecastDemandRequest {
+        horizon_days: 7,
+        history: vec![day("2022-06-01"), day("2022-06-02"), day("2022-06-03"), day("2022-06-04")],
+        ..Default::default()
+    };
+    let (c, m) = code(client.forecast_demand(forecast).await);
+    assert_eq!(c, Code::InvalidArgument);
+    assert!(m.starts_with("history") && m.contains("limits.max_history_days"), "{m}");
+    server.shutdown().await.unwrap();
+}
