@@ -180,14 +180,7 @@ fn train_stages(
     progress: &Progress,
     beside: Beside<'_>,
 ) -> Result<(TrainedModels, TrainingMetrics), TrainError> {
-    let mut run = Run {
-        exports,
-        config,
-        progress,
-        beside,
-        models: TrainedModels::default(),
-        metrics: TrainingMetrics::default(),
-    };
+    let mut run = Run { exports, config, progress, beside, models: TrainedModels::default() };
     let wanted = |t: &&&dyn Trainer| config.trains(t.name()) && t.needs().met_by(exports);
     for trainer in TRAINERS.iter().filter(wanted) {
         trainer.train(&mut run)?;
@@ -195,8 +188,8 @@ fn train_stages(
     for trainer in TRAINERS {
         trainer.finish(&mut run)?;
     }
-    run.metrics.data_quality = exports.reports().into_iter().cloned().collect();
-    Ok((run.models, run.metrics))
+    let metrics = TrainingMetrics::of(&run.models, exports);
+    Ok((run.models, metrics))
 }
 
 /// The report of a bundle: REPORT.md and its SVG files (name, content).

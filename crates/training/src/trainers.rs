@@ -87,6 +87,19 @@ pub struct TrainingMetrics {
 }
 
 impl TrainingMetrics {
+    /// The figures of what a run trained on `exports` (each trained model keeps its own).
+    pub fn of(models: &TrainedModels, exports: &Exports) -> Self {
+        Self {
+            cancellation: models.cancellation.as_ref().map(|c| c.metrics.clone()),
+            price: models.price.as_ref().map(|p| p.metrics.clone()),
+            sentiment_reviews: models.sentiment.as_ref().map(|s| s.review_metrics.clone()),
+            sentiment_products: models.sentiment.as_ref().and_then(|s| s.product_metrics.clone()),
+            forecast: models.forecast.as_ref().map(|f| f.metrics.clone()),
+            segments: models.segments.as_ref().map(|s| s.metrics.clone()),
+            data_quality: exports.reports().into_iter().cloned().collect(),
+        }
+    }
+
     /// metrics.json as a JSON value (keys sorted, as written), for figures looked up by the
     /// dotted paths of the quality gates and the published baselines.
     pub fn to_json(&self) -> serde_json::Value {
@@ -118,7 +131,6 @@ pub struct Run<'r, 'scope> {
     pub progress: &'r Progress,
     pub beside: Beside<'scope>,
     pub models: TrainedModels,
-    pub metrics: TrainingMetrics,
 }
 
 pub trait Trainer: Sync {
@@ -126,7 +138,7 @@ pub trait Trainer: Sync {
     fn name(&self) -> &'static str;
     /// The exports it needs; without them the model is not trained (the bundle lacks it).
     fn needs(&self) -> Needs;
-    /// Trains into `run.models` and `run.metrics`, as a stage of `run.progress`.
+    /// Trains into `run.models`, as a stage of `run.progress`.
     fn train(&self, run: &mut Run<'_, '_>) -> Result<(), TrainError>;
     /// Once every trainer ran: collects what trained beside the stages.
     fn finish(&self, _run: &mut Run<'_, '_>) -> Result<(), TrainError> {
@@ -168,7 +180,6 @@ impl Trainer for CancellationTrainer {
             "ROC-AUC {:.4}, PR-AUC {:.4}, Brier {:.4}, log-loss {:.4}",
             m.roc_auc, m.pr_auc, m.brier, m.log_loss
         ));
-        run.metrics.cancellation = Some(trained.metrics.clone());
         run.models.cancellation = Some(trained);
         Ok(())
     }
@@ -213,7 +224,6 @@ impl Trainer for PriceTrainer {
             "R²(ln) {:.4}, R² {:.4}, MAE ₹{:.0}, MAPE {:.1}%, P10–P90 coverage {:.2}",
             m.r2_log, m.r2, m.mae_inr, m.mape_pct, m.interval_coverage
         ));
-        run.metrics.price = Some(trained.metrics.clone());
         run.models.price = Some(trained);
         Ok(())
     }
@@ -267,7 +277,6 @@ impl Trainer for ForecastTrainer {
             &Abandon::default(),
         )?;
         stage.finish(forecast_summary(&trained.metrics));
-        run.metrics.forecast = Some(trained.metrics.clone());
         run.models.forecast = Some(trained);
         Ok(())
     }
@@ -275,7 +284,6 @@ impl Trainer for ForecastTrainer {
     fn finish(&self, run: &mut Run<'_, '_>) -> Result<(), TrainError> {
         if let Some(thread) = run.beside.forecast.take() {
             let trained = join(thread)?;
-            run.metrics.forecast = Some(trained.metrics.clone());
             run.models.forecast = Some(trained);
         }
         Ok(())
@@ -342,8 +350,6 @@ impl Trainer for SentimentTrainer {
             );
         }
         stage.finish(summary);
-        run.metrics.sentiment_reviews = Some(trained.review_metrics.clone());
-        run.metrics.sentiment_products = trained.product_metrics.clone();
         run.models.sentiment = Some(trained);
         Ok(())
     }
@@ -408,7 +414,6 @@ impl Trainer for SegmentsTrainer {
         })
         .collect();
         stage.finish(summary.join("; "));
-        run.metrics.segments = Some(trained.metrics.clone());
         run.models.segments = Some(trained);
         Ok(())
     }

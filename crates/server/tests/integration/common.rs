@@ -40,6 +40,15 @@ pub async fn start_ready(bundle_dir: &Path) -> (RunningServer, Channel) {
     (server, channel)
 }
 
+/// A server on `repository` with its watcher off (reloads come from the RPC only), ready.
+pub async fn start_unwatched(repository: &Path) -> (RunningServer, Channel) {
+    let mut settings = settings(repository);
+    settings.server.watch_interval_ms = 0;
+    let (server, channel) = start_with(settings).await;
+    assert!(server.wait_ready(Duration::from_secs(20)).await, "the bundle loads");
+    (server, channel)
+}
+
 pub fn predictions(
     channel: &Channel,
 ) -> proto::prediction_service_client::PredictionServiceClient<Channel> {

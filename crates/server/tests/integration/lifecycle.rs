@@ -12,10 +12,7 @@ use tonic::Code;
 async fn twenty_reloads_under_load_fail_no_request() {
     let repository = tempfile::tempdir().unwrap();
     republish(&shipped_bundle(), &repository.path().join("0000"), at(0), None);
-    let mut settings = settings(repository.path());
-    settings.server.watch_interval_ms = 0; // reloads come from the RPC only
-    let (server, channel) = start_with(settings).await;
-    assert!(server.wait_ready(Duration::from_secs(20)).await);
+    let (server, channel) = start_unwatched(repository.path()).await;
 
     let stop = Arc::new(AtomicBool::new(false));
     let (ok, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
@@ -81,10 +78,7 @@ async fn twenty_reloads_under_load_fail_no_request() {
 async fn corrupt_or_incompatible_bundles_are_refused_and_the_old_one_keeps_serving() {
     let repository = tempfile::tempdir().unwrap();
     let good = republish(&shipped_bundle(), &repository.path().join("0001"), at(1), None);
-    let mut settings = settings(repository.path());
-    settings.server.watch_interval_ms = 0;
-    let (server, channel) = start_with(settings).await;
-    assert!(server.wait_ready(Duration::from_secs(20)).await);
+    let (server, channel) = start_unwatched(repository.path()).await;
     let mut admin = models(&channel);
 
     // A file changed after the manifest was written: its hash no longer matches.
@@ -301,10 +295,7 @@ async fn a_corrupt_newest_version_falls_back_to_the_newest_that_loads() {
 async fn bundles_with_absurd_contents_are_refused_though_their_hashes_match() {
     let repository = tempfile::tempdir().unwrap();
     let good = republish(&shipped_bundle(), &repository.path().join("0001"), at(1), None);
-    let mut settings = settings(repository.path());
-    settings.server.watch_interval_ms = 0;
-    let (server, channel) = start_with(settings).await;
-    assert!(server.wait_ready(Duration::from_secs(20)).await);
+    let (server, channel) = start_unwatched(repository.path()).await;
     let mut admin = models(&channel);
     let json_edit = |edit: fn(&mut serde_json::Value)| {
         move |bytes: Vec<u8>| {
