@@ -7,6 +7,8 @@ const PROTOS: &[&str] = &[
     "../../proto/shopml/v1/prediction.proto",
     "../../proto/shopml/v1/segment.proto",
     "../../proto/shopml/v1/model.proto",
+    "../../proto/shopml/v1/customer.proto",
+    "../../proto/shopml/v1/insights.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

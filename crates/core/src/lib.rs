@@ -4,9 +4,12 @@
 
 pub mod bundle;
 pub mod cancellation;
+pub mod customer_value;
 pub mod features;
 pub mod forecast;
+pub mod insights;
 pub mod models;
+pub mod money;
 pub mod price;
 pub mod segments;
 pub mod sentiment;

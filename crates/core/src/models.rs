@@ -4,7 +4,9 @@
 
 use crate::bundle::{self, BundleError, Manifest};
 use crate::cancellation::CancellationPredictor;
+use crate::customer_value::CustomerValuePredictor;
 use crate::forecast::Forecaster;
+use crate::insights::Insights;
 use crate::price::PricePredictor;
 use crate::segments::SegmentIndex;
 use crate::sentiment::SentimentPredictor;
@@ -73,6 +75,8 @@ models! {
     sentiment: SentimentPredictor,
     forecast: Forecaster,
     segments: SegmentIndex,
+    customer_value: CustomerValuePredictor,
+    insights: Insights,
 }
 
 /// A bundle loaded, verified and ready to serve.
@@ -96,5 +100,10 @@ impl LoadedBundle {
 
     pub fn version(&self) -> &str {
         &self.manifest.bundle_version
+    }
+
+    /// ISO 4217 code of the bundle's amounts ("" for a bundle that does not say).
+    pub fn currency(&self) -> &str {
+        self.manifest.currency.as_deref().unwrap_or("")
     }
 }

@@ -2,7 +2,7 @@
 //! `cargo bench --bench predict` (see README "Performance").
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use shopml_core::cancellation::CheckoutLine;
+use shopml_core::cancellation::{AttributeValues, CheckoutLine};
 use shopml_core::models::LoadedBundle;
 use shopml_core::price::ProductInput;
 use std::hint::black_box;
@@ -27,22 +27,33 @@ fn cancellation(c: &mut Criterion) {
     let thresholds = predictor.calibration().risk_thresholds;
     let skus: Vec<(String, String)> = (0..256).map(line).collect();
     let date = chrono::NaiveDate::from_ymd_opt(2022, 6, 12).unwrap();
+    // The attributes of Amazon's export, in the order the bundle's encoder reads them.
+    let attributes: Vec<&str> = predictor
+        .encoder()
+        .attributes
+        .iter()
+        .map(|a| match a.name.as_str() {
+            "fulfilment" => "Merchant",
+            "ship_service_level" => "Standard",
+            "b2b" => "FALSE",
+            "asin" => "B0TEST0001",
+            "size" => "M",
+            _ => "",
+        })
+        .collect();
     let order = |i: usize| {
         vec![CheckoutLine {
             order_date: date,
-            fulfilment: "Merchant",
-            sales_channel: "Amazon.in",
-            ship_service_level: "Standard",
-            b2b: false,
-            ship_city: "MUMBAI",
-            ship_state: "MAHARASHTRA",
-            ship_postal_code: "400081",
-            sku: &skus[i].0,
-            style: &skus[i].1,
-            asin: "B0TEST0001",
+            channel: "Amazon.in",
+            city: "MUMBAI",
+            state: "MAHARASHTRA",
+            postal_code: "400081",
+            product_id: &skus[i].0,
+            product_group: &skus[i].1,
             category: "Set",
-            size: "M",
-            unit_price_inr: Some(799.0),
+            attributes: AttributeValues::Borrowed(&attributes),
+            unit_price: Some(799.0),
+            customer: None,
         }]
     };
     let mut group = c.benchmark_group("cancellation");
@@ -78,7 +89,7 @@ fn price(c: &mut Criterion) {
         .map(|name| ProductInput {
             name,
             category_path: "Electronics|Headphones,Earbuds&Accessories|Headphones|In-Ear",
-            list_price_inr: 2999.0,
+            list_price: 2999.0,
             rating: Some(4.1),
             rating_count: Some(12_000.0),
         })

@@ -1,13 +1,17 @@
 //! Proto messages → typed domain requests, validated once: a value that passes `TryFrom` holds
 //! its parsed fields, so handlers never parse again. Errors name the field as the client wrote
-//! it (`order.lines[2].unit_price_inr`); batches prefix the item (`orders[3].…`).
+//! it (`order.lines[2].unit_price`); batches prefix the item (`orders[3].…`).
 
 use crate::config::LimitSettings;
 use crate::error::{ShopError, within};
 use crate::proto;
 use chrono::{Duration, NaiveDate};
-use shopml_core::cancellation::{CheckoutLine, OrderRisk, RiskBand};
-use shopml_core::features::parse_iso_date;
+use shopml_core::cancellation::{
+    AttributeValues, CancellationEncoder, CheckoutLine, CustomerHistory, OrderRisk,
+    PredictedOutcome, RiskBand,
+};
+use shopml_core::features::{echo, parse_iso_date};
+use shopml_core::insights::{Dimension, Granularity, Metric, Period};
 use shopml_core::price::{PricePrediction, ProductInput};
 use shopml_core::segments::SegmentKind;
 
@@ -115,13 +119,34 @@ pub fn required_id(field: &str, value: &str) -> Result<String, ShopError> {
 // ---------------------------------------------------------------------------------------------
 // Cancellation
 
-/// An order at checkout, validated: its date parsed, at least one line, every SKU present and
-/// every given price finite and non-negative.
+/// An order at checkout, validated: its date parsed, at least one line, every SKU present,
+/// every given price finite and non-negative, the customer's history well-formed.
 #[derive(Debug, Clone)]
 pub struct CheckoutOrder {
     pub order: proto::Order,
     pub order_date: NaiveDate,
     pub skip_explanations: bool,
+    /// The request's customer history, parsed.
+    pub customer_history: Option<CustomerHistory>,
+}
+
+/// A date of a customer history: empty (none) or YYYY-MM-DD, not after the order.
+fn history_date(
+    field: &str,
+    value: &str,
+    order_date: NaiveDate,
+) -> Result<Option<NaiveDate>, ShopError> {
+    if value.trim().is_empty() {
+        return Ok(None);
+    }
+    let date = parse_iso_date(value).map_err(|r| ShopError::invalid(field, r))?;
+    if date > order_date {
+        return Err(ShopError::invalid(
+            field,
+            format!("{date} is after the order date {order_date}: history is what came before"),
+        ));
+    }
+    Ok(Some(date))
 }
 
 impl TryFrom<proto::PredictCancellationRequest> for CheckoutOrder {
@@ -138,48 +163,161 @@ impl TryFrom<proto::PredictCancellationRequest> for CheckoutOrder {
             if line.sku.trim().is_empty() {
                 return Err(ShopError::invalid(format!("order.lines[{i}].sku"), "required"));
             }
-            if let Some(price) = line.unit_price_inr
+            if let Some(price) = line.unit_price
                 && !(price.is_finite() && price >= 0.0)
             {
                 return Err(ShopError::invalid(
-                    format!("order.lines[{i}].unit_price_inr"),
+                    format!("order.lines[{i}].unit_price"),
                     format!("must be a finite number >= 0, got {price}"),
                 ));
             }
         }
-        Ok(Self { order, order_date, skip_explanations: request.skip_explanations })
+        let customer_history = order
+            .customer_history
+            .as_ref()
+            .map(|h| -> Result<CustomerHistory, ShopError> {
+                if h.prior_cancelled_orders > h.prior_orders {
+                    return Err(ShopError::invalid(
+                        "order.customer_history.prior_cancelled_orders",
+                        format!(
+                            "{} cancelled of {} prior orders",
+                            h.prior_cancelled_orders, h.prior_orders
+                        ),
+                    ));
+                }
+                let first = history_date(
+                    "order.customer_history.first_order_date",
+                    &h.first_order_date,
+                    order_date,
+                )?;
+                let last = history_date(
+                    "order.customer_history.last_order_date",
+                    &h.last_order_date,
+                    order_date,
+                )?;
+                if first.zip(last).is_some_and(|(f, l)| f > l) {
+                    return Err(ShopError::invalid(
+                        "order.customer_history.first_order_date",
+                        "after last_order_date",
+                    ));
+                }
+                Ok(CustomerHistory {
+                    orders: h.prior_orders,
+                    cancelled_orders: h.prior_cancelled_orders,
+                    returns: h.prior_returns,
+                    first_order_date: first,
+                    last_order_date: last,
+                })
+            })
+            .transpose()?;
+        Ok(Self {
+            order,
+            order_date,
+            skip_explanations: request.skip_explanations,
+            customer_history,
+        })
     }
 }
 
+/// The inputs of an order for one encoder: each line's attribute values in the encoder's
+/// order, and the customer's history (the request's, else the bundle's).
+pub struct CheckoutInputs<'o> {
+    order: &'o CheckoutOrder,
+    attributes: Vec<Vec<&'o str>>,
+    customer: Option<CustomerHistory>,
+    /// The request named a customer the bundle does not know (and gave no history).
+    unknown_customer: bool,
+}
+
 impl CheckoutOrder {
+    /// Checks the request's currency against the bundle's.
+    pub fn check_currency(&self, bundle_currency: &str) -> Result<(), ShopError> {
+        same_currency("order.currency", &self.order.currency, bundle_currency)
+    }
+
+    /// What `encoder` reads of this order.
+    pub fn inputs<'o>(&'o self, encoder: &CancellationEncoder) -> CheckoutInputs<'o> {
+        let order = &self.order;
+        let b2b = if order.b2b { "TRUE" } else { "FALSE" };
+        let attributes = order
+            .lines
+            .iter()
+            .map(|line| {
+                encoder
+                    .attributes
+                    .iter()
+                    .map(|a| {
+                        let named = |map: &'o std::collections::HashMap<String, String>| {
+                            map.get(&a.name).map(String::as_str)
+                        };
+                        named(&line.attributes).or_else(|| named(&order.attributes)).unwrap_or(
+                            match a.name.as_str() {
+                                "fulfilment" => order.fulfilment.as_str(),
+                                "ship_service_level" => order.ship_service_level.as_str(),
+                                "b2b" => b2b,
+                                "asin" => line.asin.as_str(),
+                                "size" => line.size.as_str(),
+                                _ => "",
+                            },
+                        )
+                    })
+                    .collect()
+            })
+            .collect();
+        let known = || {
+            (!order.customer_id.trim().is_empty())
+                .then(|| encoder.customer(&order.customer_id))
+                .flatten()
+        };
+        let customer = if encoder.reads_customer_history() {
+            self.customer_history.or_else(known)
+        } else {
+            None
+        };
+        let unknown_customer = encoder.reads_customer_history()
+            && self.customer_history.is_none()
+            && !order.customer_id.trim().is_empty()
+            && customer.is_none();
+        CheckoutInputs { order: self, attributes, customer, unknown_customer }
+    }
+}
+
+impl CheckoutInputs<'_> {
     /// The model input of each line: what serving encodes (training encodes the same
     /// `CheckoutLine` built from an export row).
     pub fn lines(&self) -> Vec<CheckoutLine<'_>> {
-        let order = &self.order;
+        let order = &self.order.order;
         order
             .lines
             .iter()
-            .map(|line| CheckoutLine {
-                order_date: self.order_date,
-                fulfilment: &order.fulfilment,
-                sales_channel: &order.sales_channel,
-                ship_service_level: &order.ship_service_level,
-                b2b: order.b2b,
-                ship_city: &order.ship_city,
-                ship_state: &order.ship_state,
-                ship_postal_code: &order.ship_postal_code,
-                sku: &line.sku,
-                style: &line.style,
-                asin: &line.asin,
+            .zip(&self.attributes)
+            .map(|(line, attributes)| CheckoutLine {
+                order_date: self.order.order_date,
+                channel: &order.sales_channel,
+                city: &order.ship_city,
+                state: &order.ship_state,
+                postal_code: &order.ship_postal_code,
+                product_id: &line.sku,
+                product_group: &line.style,
                 category: &line.category,
-                size: &line.size,
-                unit_price_inr: line.unit_price_inr,
+                attributes: AttributeValues::Borrowed(attributes),
+                unit_price: line.unit_price,
+                customer: self.customer,
             })
             .collect()
     }
 
-    pub fn response(&self, risk: OrderRisk, version: &str) -> proto::PredictCancellationResponse {
-        let order = &self.order;
+    pub fn response(
+        &self,
+        mut risk: OrderRisk,
+        version: &str,
+        currency: &str,
+        outcome: PredictedOutcome,
+    ) -> proto::PredictCancellationResponse {
+        let order = &self.order.order;
+        if self.unknown_customer {
+            risk.unseen.push("customer_id".to_owned());
+        }
         proto::PredictCancellationResponse {
             order_id: order.order_id.clone(),
             order_cancel_probability: risk.probability,
@@ -197,20 +335,40 @@ impl CheckoutOrder {
                         .reasons
                         .into_iter()
                         .map(|reason| proto::Reason {
-                            feature: reason.feature.to_owned(),
+                            feature: reason.feature,
                             value: reason.value,
                             logit_effect: reason.logit_effect,
                         })
                         .collect(),
-                    unseen_inputs: r.unseen.iter().map(|s| (*s).to_owned()).collect(),
-                    unit_price_inr: r.unit_price_inr,
+                    unseen_inputs: r.unseen,
+                    unit_price: r.unit_price,
                     unit_price_imputed: r.price_imputed,
                 })
                 .collect(),
-            unseen_inputs: risk.unseen.iter().map(|s| (*s).to_owned()).collect(),
+            unseen_inputs: risk.unseen,
             bundle_version: version.to_owned(),
+            currency: currency.to_owned(),
+            outcome: match outcome {
+                PredictedOutcome::Cancellation => proto::PredictedOutcome::Cancellation,
+                PredictedOutcome::Return => proto::PredictedOutcome::Return,
+            } as i32,
         }
     }
+}
+
+/// A request's currency: empty (the bundle's) or the bundle's ISO code.
+pub fn same_currency(field: &str, requested: &str, bundle_currency: &str) -> Result<(), ShopError> {
+    let requested = requested.trim();
+    if requested.is_empty() || requested.eq_ignore_ascii_case(bundle_currency) {
+        return Ok(());
+    }
+    Err(ShopError::invalid(
+        field,
+        format!(
+            "{}: this bundle's prices are in {bundle_currency}; send amounts in {bundle_currency}",
+            echo(requested)
+        ),
+    ))
 }
 
 fn band(band: RiskBand) -> i32 {
@@ -235,10 +393,10 @@ impl TryFrom<proto::Product> for PricedProduct {
     type Error = ShopError;
 
     fn try_from(p: proto::Product) -> Result<Self, ShopError> {
-        if !(p.list_price_inr.is_finite() && p.list_price_inr > 0.0) {
+        if !(p.list_price.is_finite() && p.list_price > 0.0) {
             return Err(ShopError::invalid(
-                "list_price_inr",
-                format!("must be a finite number > 0, got {}", p.list_price_inr),
+                "list_price",
+                format!("must be a finite number > 0, got {}", p.list_price),
             ));
         }
         if let Some(rating) = p.rating
@@ -272,24 +430,30 @@ impl PricedProduct {
         bounded(product, limits).map_err(|e| within(field, e))
     }
 
+    /// Checks the request's currency against the bundle's.
+    pub fn check_currency(&self, bundle_currency: &str) -> Result<(), ShopError> {
+        same_currency("currency", &self.product.currency, bundle_currency)
+    }
+
     /// The model input (what serving encodes).
     pub fn input(&self) -> ProductInput<'_> {
         let p = &self.product;
         ProductInput {
             name: &p.name,
             category_path: &p.category_path,
-            list_price_inr: p.list_price_inr,
+            list_price: p.list_price,
             rating: p.rating,
             rating_count: p.rating_count.map(|c| c as f64),
         }
     }
 
-    pub fn response(&self, p: PricePrediction) -> proto::PricePrediction {
+    pub fn response(&self, p: PricePrediction, currency: &str) -> proto::PricePrediction {
         proto::PricePrediction {
             product_id: self.product.product_id.clone(),
-            price_inr: p.price_inr,
-            price_p10_inr: p.p10_inr,
-            price_p90_inr: p.p90_inr,
+            currency: currency.to_owned(),
+            price: p.price,
+            price_p10: p.p10,
+            price_p90: p.p90,
             implied_discount_pct: p.implied_discount_pct,
             unseen_inputs: p
                 .unseen_category_levels
@@ -329,12 +493,14 @@ impl TryFrom<proto::AnalyzeSentimentRequest> for Review {
 /// window) is checked against the forecaster serving.
 #[derive(Debug, Clone)]
 pub struct ForecastQuery {
+    pub measure: String,
     pub category: String,
     pub region: String,
+    pub country: String,
     pub horizon_days: usize,
-    /// The first day of `order_lines`, when the request brings history.
+    /// The first day of `values`, when the request brings history.
     pub first_date: Option<NaiveDate>,
-    pub order_lines: Vec<f64>,
+    pub values: Vec<f64>,
 }
 
 impl TryFrom<proto::ForecastDemandRequest> for ForecastQuery {
@@ -343,14 +509,14 @@ impl TryFrom<proto::ForecastDemandRequest> for ForecastQuery {
     fn try_from(request: proto::ForecastDemandRequest) -> Result<Self, ShopError> {
         let mut first_date = None;
         let mut previous: Option<NaiveDate> = None;
-        let mut order_lines = Vec::with_capacity(request.history.len());
+        let mut values = Vec::with_capacity(request.history.len());
         for (i, day) in request.history.iter().enumerate() {
             let date = parse_iso_date(&day.date)
                 .map_err(|r| ShopError::invalid(format!("history[{i}].date"), r))?;
-            if !(day.order_lines.is_finite() && day.order_lines >= 0.0) {
+            if !(day.value.is_finite() && day.value >= 0.0) {
                 return Err(ShopError::invalid(
-                    format!("history[{i}].order_lines"),
-                    format!("must be a finite number >= 0, got {}", day.order_lines),
+                    format!("history[{i}].value"),
+                    format!("must be a finite number >= 0, got {}", day.value),
                 ));
             }
             if let Some(previous) = previous
@@ -363,22 +529,41 @@ impl TryFrom<proto::ForecastDemandRequest> for ForecastQuery {
             }
             first_date.get_or_insert(date);
             previous = Some(date);
-            order_lines.push(day.order_lines);
+            values.push(day.value);
+        }
+        let measure = request.measure.trim();
+        if !measure.is_empty() && !shopml_core::forecast::MEASURES.contains(&measure) {
+            return Err(ShopError::invalid(
+                "measure",
+                format!("{}; one of {}", echo(measure), shopml_core::forecast::MEASURES.join(", ")),
+            ));
         }
         Ok(Self {
+            measure: measure.to_owned(),
             category: request.category,
             region: request.region,
+            country: request.country,
             horizon_days: request.horizon_days as usize,
             first_date,
-            order_lines,
+            values,
         })
     }
 }
 
 impl ForecastQuery {
+    /// The series the request names.
+    pub fn key(&self) -> shopml_core::forecast::SeriesKey<'_> {
+        shopml_core::forecast::SeriesKey {
+            measure: &self.measure,
+            category: &self.category,
+            region: &self.region,
+            country: &self.country,
+        }
+    }
+
     /// The last day of the request's history.
     pub fn last_date(&self) -> Option<NaiveDate> {
-        let days = self.order_lines.len().checked_sub(1)? as i64;
+        let days = self.values.len().checked_sub(1)? as i64;
         self.first_date.map(|first| first + Duration::days(days))
     }
 }
@@ -417,7 +602,11 @@ pub fn proto_kind(kind: SegmentKind) -> i32 {
 /// segment set's features, each finite and within its feature's domain.
 pub struct SegmentProfile {
     pub kind: SegmentKind,
-    pub figures: Vec<f64>,
+    /// The profile's figures by feature name, each checked for its range, with the request
+    /// field that gave it.
+    pub figures: Vec<(String, f64)>,
+    /// The request's message name ("product", "customer", "region"), for errors.
+    message: &'static str,
 }
 
 /// A figure finite and within `[min, max]`.
@@ -432,59 +621,69 @@ fn within_range(field: &str, value: f64, min: f64, max: f64) -> Result<f64, Shop
     }
 }
 
+/// The range of a segment figure, by its name: shares and rates are in 0–1, percentages in
+/// 0–100, ratings in 0–5, everything else (amounts, counts) >= 0.
+fn figure_range(name: &str) -> (f64, f64) {
+    if name.ends_with("_share") || name.ends_with("_rate") {
+        (0.0, 1.0)
+    } else if name.ends_with("_pct") {
+        (0.0, 100.0)
+    } else if name == "rating" {
+        (0.0, 5.0)
+    } else {
+        (0.0, f64::INFINITY)
+    }
+}
+
 impl TryFrom<proto::AssignSegmentRequest> for SegmentProfile {
     type Error = ShopError;
 
     fn try_from(request: proto::AssignSegmentRequest) -> Result<Self, ShopError> {
         use proto::assign_segment_request::Profile;
-        let inf = f64::INFINITY;
-        let (kind, figures) = match request.profile {
+        let named = |pairs: &[(&str, f64)]| -> Vec<(String, f64)> {
+            pairs.iter().map(|(n, v)| ((*n).to_owned(), *v)).collect()
+        };
+        let (kind, message, mut figures) = match request.profile {
             Some(Profile::Product(p)) => {
-                if !(p.price_inr.is_finite() && p.price_inr > 0.0) {
+                if !(p.price.is_finite() && p.price > 0.0) {
                     return Err(ShopError::invalid(
-                        "product.price_inr",
-                        format!("must be a finite number > 0, got {}", p.price_inr),
+                        "product.price",
+                        format!("must be a finite number > 0, got {}", p.price),
                     ));
                 }
-                (
-                    SegmentKind::Product,
-                    vec![
-                        p.price_inr,
-                        within_range("product.rating", p.rating, 0.0, 5.0)?,
-                        within_range("product.rating_count", p.rating_count, 0.0, inf)?,
-                        within_range("product.discount_pct", p.discount_pct, 0.0, 100.0)?,
-                    ],
-                )
+                let figures = named(&[
+                    ("price", p.price),
+                    ("rating", p.rating),
+                    ("rating_count", p.rating_count),
+                    ("discount_pct", p.discount_pct),
+                ]);
+                (SegmentKind::Product, "product", figures)
             }
-            Some(Profile::Customer(c)) => (
-                SegmentKind::Customer,
-                vec![
-                    within_range("customer.total_amount_inr", c.total_amount_inr, 0.0, inf)?,
-                    within_range("customer.orders", c.orders, 0.0, inf)?,
-                    within_range("customer.lines", c.lines, 0.0, inf)?,
-                    within_range("customer.distinct_categories", c.distinct_categories, 0.0, inf)?,
-                ],
-            ),
-            Some(Profile::Region(r)) => (
-                SegmentKind::Region,
-                vec![
-                    within_range("region.revenue_inr", r.revenue_inr, 0.0, inf)?,
-                    within_range("region.lines", r.lines, 0.0, inf)?,
-                    within_range("region.cancellation_rate", r.cancellation_rate, 0.0, 1.0)?,
-                    within_range(
-                        "region.average_order_value_inr",
-                        r.average_order_value_inr,
-                        0.0,
-                        inf,
-                    )?,
-                    within_range(
-                        "region.amazon_fulfilled_share",
-                        r.amazon_fulfilled_share,
-                        0.0,
-                        1.0,
-                    )?,
-                ],
-            ),
+            Some(Profile::Customer(c)) => {
+                let figures = named(&[
+                    ("total_amount", c.total_amount),
+                    ("orders", c.orders),
+                    ("lines", c.lines),
+                    ("distinct_categories", c.distinct_categories),
+                ]);
+                (SegmentKind::Customer, "customer", figures)
+            }
+            Some(Profile::Region(r)) => {
+                let mut figures = named(&[
+                    ("ordered_amount", r.ordered_amount),
+                    ("lines", r.lines),
+                    ("cancellation_rate", r.cancellation_rate),
+                    ("average_order_value", r.average_order_value),
+                    ("fulfilment_amazon_share", r.amazon_fulfilled_share),
+                ]);
+                for (name, value) in r.figures {
+                    match figures.iter_mut().find(|(n, _)| *n == name) {
+                        Some(slot) => slot.1 = value,
+                        None => figures.push((name, value)),
+                    }
+                }
+                (SegmentKind::Region, "region", figures)
+            }
             None => {
                 return Err(ShopError::invalid(
                     "profile",
@@ -492,8 +691,313 @@ impl TryFrom<proto::AssignSegmentRequest> for SegmentProfile {
                 ));
             }
         };
-        Ok(Self { kind, figures })
+        for (name, value) in &mut figures {
+            let (min, max) = figure_range(name);
+            *value = within_range(&format!("{message}.{name}"), *value, min, max)?;
+        }
+        Ok(Self { kind, figures, message })
     }
+}
+
+impl SegmentProfile {
+    /// The figures in the order of `set`'s features; a feature the profile lacks is an error
+    /// naming it.
+    pub fn figures_for(
+        &self,
+        set: &shopml_core::segments::SegmentSet,
+    ) -> Result<Vec<f64>, ShopError> {
+        set.features
+            .iter()
+            .map(|f| {
+                self.figures.iter().find(|(n, _)| *n == f.name).map(|(_, v)| *v).ok_or_else(|| {
+                    ShopError::invalid(
+                        format!("{}.figures[\"{}\"]", self.message, echo(&f.name)),
+                        "this bundle's segments need it",
+                    )
+                })
+            })
+            .collect()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Customers
+
+/// Longest horizon of customer values.
+pub const MAX_HORIZON_DAYS: u32 = 3650;
+
+/// A requested horizon: 0 takes the bundle's, else 1 to [`MAX_HORIZON_DAYS`].
+pub fn horizon_days(requested: u32, bundle: u32) -> Result<u32, ShopError> {
+    match requested {
+        0 => Ok(bundle),
+        h if h <= MAX_HORIZON_DAYS => Ok(h),
+        h => Err(ShopError::invalid(
+            "horizon_days",
+            format!("must be 1 to {MAX_HORIZON_DAYS} (0: the bundle's), got {h}"),
+        )),
+    }
+}
+
+/// A purchase history, validated and netted by day.
+#[derive(Debug, Clone)]
+pub struct CustomerHistoryQuery {
+    pub customer_id: String,
+    pub record: shopml_core::customer_value::CustomerRecord,
+    pub as_of: NaiveDate,
+    pub horizon_days: u32,
+}
+
+impl CustomerHistoryQuery {
+    pub fn parse(
+        request: proto::ScoreCustomerHistoryRequest,
+        limits: &LimitSettings,
+        bundle_currency: &str,
+    ) -> Result<Self, ShopError> {
+        same_currency("currency", &request.currency, bundle_currency)?;
+        at_most(
+            "purchases",
+            "purchases",
+            request.purchases.len(),
+            limits.max_history_days,
+            "max_history_days",
+        )?;
+        let as_of = match request.as_of_date.trim() {
+            "" => None,
+            date => Some(parse_iso_date(date).map_err(|r| ShopError::invalid("as_of_date", r))?),
+        };
+        let mut days: std::collections::BTreeMap<NaiveDate, (bool, f64)> = Default::default();
+        for (i, p) in request.purchases.iter().enumerate() {
+            let date = parse_iso_date(&p.date)
+                .map_err(|r| ShopError::invalid(format!("purchases[{i}].date"), r))?;
+            if let Some(as_of) = as_of
+                && date > as_of
+            {
+                return Err(ShopError::invalid(
+                    format!("purchases[{i}].date"),
+                    format!("{date} is after as_of_date {as_of}"),
+                ));
+            }
+            if !(p.amount.is_finite() && p.amount >= 0.0) {
+                return Err(ShopError::invalid(
+                    format!("purchases[{i}].amount"),
+                    format!("must be a finite number >= 0, got {}", p.amount),
+                ));
+            }
+            let day = days.entry(date).or_default();
+            day.0 |= !p.is_return;
+            day.1 += if p.is_return { -p.amount } else { p.amount };
+        }
+        let purchases: Vec<(NaiveDate, f64)> = days
+            .into_iter()
+            .filter(|(_, (purchase, _))| *purchase)
+            .map(|(date, (_, amount))| (date, amount.max(0.0)))
+            .collect();
+        let record = shopml_core::customer_value::record_of(&purchases).ok_or_else(|| {
+            ShopError::invalid("purchases", "at least one purchase that is not a return")
+        })?;
+        Ok(Self {
+            customer_id: request.customer_id,
+            as_of: as_of.unwrap_or(record.last_date),
+            record,
+            horizon_days: request.horizon_days,
+        })
+    }
+}
+
+/// A page of a customer list.
+#[derive(Debug, Clone)]
+pub struct CustomerListQuery {
+    pub by_churn_risk: bool,
+    pub segment: Option<String>,
+    pub page_size: usize,
+    pub offset: usize,
+}
+
+/// Largest page of a customer list.
+pub const MAX_PAGE_SIZE: u32 = 1000;
+
+impl TryFrom<proto::ListCustomersRequest> for CustomerListQuery {
+    type Error = ShopError;
+
+    fn try_from(request: proto::ListCustomersRequest) -> Result<Self, ShopError> {
+        let by_churn_risk = match proto::CustomerOrder::try_from(request.order_by) {
+            Ok(proto::CustomerOrder::ChurnRisk) => true,
+            Ok(_) => false,
+            Err(_) => {
+                return Err(ShopError::invalid(
+                    "order_by",
+                    format!("unknown value {}", request.order_by),
+                ));
+            }
+        };
+        let page_size = page_size(request.page_size)?;
+        let offset = page_offset(&request.page_token)?;
+        let segment = request.segment.trim();
+        Ok(Self {
+            by_churn_risk,
+            segment: (!segment.is_empty()).then(|| segment.to_owned()),
+            page_size,
+            offset,
+        })
+    }
+}
+
+/// An insights metric of the proto.
+pub fn insights_metric(value: i32, field: &str) -> Result<Metric, ShopError> {
+    Ok(match proto::Metric::try_from(value) {
+        Ok(proto::Metric::Unspecified | proto::Metric::Revenue) => Metric::Revenue,
+        Ok(proto::Metric::Units) => Metric::Units,
+        Ok(proto::Metric::Orders) => Metric::Orders,
+        Ok(proto::Metric::Lines) => Metric::Lines,
+        Ok(proto::Metric::AverageOrderValue) => Metric::AverageOrderValue,
+        Ok(proto::Metric::CancellationRate) => Metric::CancellationRate,
+        Ok(proto::Metric::ReturnRate) => Metric::ReturnRate,
+        Ok(proto::Metric::Profit) => Metric::Profit,
+        Ok(proto::Metric::Margin) => Metric::Margin,
+        Err(_) => return Err(ShopError::invalid(field, format!("unknown value {value}"))),
+    })
+}
+
+/// The proto value of an insights metric.
+pub fn proto_metric(metric: Metric) -> proto::Metric {
+    match metric {
+        Metric::Revenue => proto::Metric::Revenue,
+        Metric::Units => proto::Metric::Units,
+        Metric::Orders => proto::Metric::Orders,
+        Metric::Lines => proto::Metric::Lines,
+        Metric::AverageOrderValue => proto::Metric::AverageOrderValue,
+        Metric::CancellationRate => proto::Metric::CancellationRate,
+        Metric::ReturnRate => proto::Metric::ReturnRate,
+        Metric::Profit => proto::Metric::Profit,
+        Metric::Margin => proto::Metric::Margin,
+    }
+}
+
+/// A period of months; its ends are checked against the data by the core.
+pub fn insights_period(period: Option<proto::Period>) -> Period {
+    let end = |m: String| {
+        let m = m.trim().to_owned();
+        (!m.is_empty()).then_some(m)
+    };
+    let period = period.unwrap_or_default();
+    Period { from: end(period.from_month), to: end(period.to_month) }
+}
+
+/// An optional name filter: empty means none.
+pub fn optional_name(value: &str) -> Option<&str> {
+    let value = value.trim();
+    (!value.is_empty()).then_some(value)
+}
+
+/// A page of ranked products; the region and category are matched against the data by the
+/// core.
+#[derive(Debug, Clone)]
+pub struct ProductRankingQuery {
+    pub metric: Metric,
+    pub ascending: bool,
+    pub region: Option<String>,
+    pub category: Option<String>,
+    pub period: Period,
+    pub min_lines: f64,
+    pub page_size: usize,
+    pub offset: usize,
+}
+
+impl TryFrom<proto::RankProductsRequest> for ProductRankingQuery {
+    type Error = ShopError;
+
+    fn try_from(request: proto::RankProductsRequest) -> Result<Self, ShopError> {
+        let metric = insights_metric(request.metric, "metric")?;
+        let min_lines = match request.min_lines {
+            0 if metric.is_rate() || metric == Metric::AverageOrderValue => 20.0,
+            0 => 1.0,
+            n => n as f64,
+        };
+        Ok(Self {
+            metric,
+            ascending: request.ascending,
+            region: optional_name(&request.region).map(str::to_owned),
+            category: optional_name(&request.category).map(str::to_owned),
+            period: insights_period(request.period),
+            min_lines,
+            page_size: page_size(request.page_size)?,
+            offset: page_offset(&request.page_token)?,
+        })
+    }
+}
+
+/// A trend of a metric for the whole export, a region or a category.
+#[derive(Debug, Clone)]
+pub struct TrendQuery {
+    pub metric: Metric,
+    pub dimension: Dimension,
+    pub granularity: Granularity,
+    pub period: Period,
+}
+
+impl TryFrom<proto::GetTrendRequest> for TrendQuery {
+    type Error = ShopError;
+
+    fn try_from(request: proto::GetTrendRequest) -> Result<Self, ShopError> {
+        let dimension = match (optional_name(&request.region), optional_name(&request.category)) {
+            (Some(_), Some(_)) => {
+                return Err(ShopError::invalid(
+                    "category",
+                    "give a region or a category, not both",
+                ));
+            }
+            (Some(region), None) => Dimension::Region(region.to_owned()),
+            (None, Some(category)) => Dimension::Category(category.to_owned()),
+            (None, None) => Dimension::Total,
+        };
+        let granularity = match proto::Granularity::try_from(request.granularity) {
+            Ok(proto::Granularity::Day) => Granularity::Day,
+            Ok(proto::Granularity::Week) => Granularity::Week,
+            Ok(proto::Granularity::Month | proto::Granularity::Unspecified) => Granularity::Month,
+            Err(_) => {
+                return Err(ShopError::invalid(
+                    "granularity",
+                    format!("unknown value {}", request.granularity),
+                ));
+            }
+        };
+        Ok(Self {
+            metric: insights_metric(request.metric, "metric")?,
+            dimension,
+            granularity,
+            period: insights_period(request.period),
+        })
+    }
+}
+
+/// The page size of a paged list: 1 to `MAX_PAGE_SIZE`, 0 for 50.
+fn page_size(requested: u32) -> Result<usize, ShopError> {
+    match requested {
+        0 => Ok(50),
+        n if n <= MAX_PAGE_SIZE => Ok(n as usize),
+        n => Err(ShopError::invalid(
+            "page_size",
+            format!("must be 1 to {MAX_PAGE_SIZE} (0: 50), got {n}"),
+        )),
+    }
+}
+
+/// The offset a page token stands for; empty is the first page.
+fn page_offset(token: &str) -> Result<usize, ShopError> {
+    match token.trim() {
+        "" => Ok(0),
+        token => token.strip_prefix("offset:").and_then(|n| n.parse().ok()).ok_or_else(|| {
+            ShopError::invalid(
+                "page_token",
+                format!("{} is not a page token of this service", echo(token)),
+            )
+        }),
+    }
+}
+
+/// The token of the page starting at `offset`.
+pub fn page_token(offset: usize) -> String {
+    format!("offset:{offset}")
 }
 
 #[cfg(test)]
@@ -511,7 +1015,7 @@ mod tests {
         let mut order = crate::examples::order("o-1", prices.len(), 0);
         order.order_date = date.into();
         for (line, price) in order.lines.iter_mut().zip(prices) {
-            line.unit_price_inr = *price;
+            line.unit_price = *price;
         }
         proto::PredictCancellationRequest { order: Some(order), skip_explanations: false }
     }
@@ -521,17 +1025,101 @@ mod tests {
         let order = CheckoutOrder::try_from(order_request("2022-06-12", &[Some(10.0), None]))
             .expect("a valid order");
         assert_eq!(order.order_date, NaiveDate::from_ymd_opt(2022, 6, 12).unwrap());
-        let lines = order.lines();
+        let encoder = small_encoder();
+        let inputs = order.inputs(&encoder);
+        let lines = inputs.lines();
         assert_eq!(lines.len(), 2);
         assert!(lines.iter().all(|l| l.order_date == order.order_date));
-        assert_eq!(lines[1].unit_price_inr, None);
+        assert_eq!(lines[1].unit_price, None);
+        // Attributes come from the fields named like them, in the encoder's order.
+        assert_eq!(lines[0].attributes.get(0), "Merchant");
+        assert_eq!(lines[0].attributes.get(1), "M");
 
         let bad_date = CheckoutOrder::try_from(order_request("12/06/2022", &[None]));
         assert_eq!(field_of(bad_date.unwrap_err()), "order.order_date");
         let bad_price = CheckoutOrder::try_from(order_request("2022-06-12", &[None, Some(-1.0)]));
-        assert_eq!(field_of(bad_price.unwrap_err()), "order.lines[1].unit_price_inr");
+        assert_eq!(field_of(bad_price.unwrap_err()), "order.lines[1].unit_price");
         let missing = proto::PredictCancellationRequest { order: None, skip_explanations: false };
         assert_eq!(field_of(CheckoutOrder::try_from(missing).unwrap_err()), "order");
+    }
+
+    /// An encoder reading an order attribute, a line attribute and the customer's history.
+    fn small_encoder() -> CancellationEncoder {
+        use shopml_core::cancellation::{Attribute, InputSchema};
+        let schema = InputSchema {
+            product_id: true,
+            attributes: vec![
+                Attribute { name: "fulfilment".into(), order_level: true },
+                Attribute { name: "size".into(), order_level: false },
+            ],
+            customer_history: true,
+            ..Default::default()
+        };
+        let values = ["Amazon", "M"];
+        let line = CheckoutLine {
+            order_date: NaiveDate::from_ymd_opt(2022, 6, 1).unwrap(),
+            channel: "",
+            city: "",
+            state: "",
+            postal_code: "",
+            product_id: "SET100-M",
+            product_group: "",
+            category: "",
+            attributes: AttributeValues::Borrowed(&values),
+            unit_price: Some(10.0),
+            customer: None,
+        };
+        let mut encoder = CancellationEncoder::fit(&schema, &[line], 1);
+        encoder.customers.customers.insert(
+            "c-1".into(),
+            CustomerHistory {
+                orders: 3,
+                cancelled_orders: 1,
+                returns: 0,
+                first_order_date: NaiveDate::from_ymd_opt(2022, 1, 3),
+                last_order_date: NaiveDate::from_ymd_opt(2022, 5, 30),
+            },
+        );
+        encoder
+    }
+
+    #[test]
+    fn attributes_by_name_and_the_customer_s_history_reach_the_model() {
+        let encoder = small_encoder();
+        let mut request = order_request("2022-06-12", &[Some(10.0)]);
+        let order = request.order.as_mut().unwrap();
+        order.attributes.insert("fulfilment".into(), "Amazon".into());
+        order.lines[0].attributes.insert("size".into(), "XL".into());
+        order.customer_id = "c-1".into();
+        let parsed = CheckoutOrder::try_from(request.clone()).unwrap();
+        let inputs = parsed.inputs(&encoder);
+        let line = inputs.lines()[0];
+        assert_eq!((line.attributes.get(0), line.attributes.get(1)), ("Amazon", "XL"));
+        assert_eq!(line.customer.unwrap().orders, 3);
+        // A customer the bundle does not know is a new customer, reported unseen.
+        request.order.as_mut().unwrap().customer_id = "c-404".into();
+        let parsed = CheckoutOrder::try_from(request.clone()).unwrap();
+        let inputs = parsed.inputs(&encoder);
+        assert!(inputs.lines()[0].customer.is_none() && inputs.unknown_customer);
+        // The caller's history replaces the bundle's; a date after the order is refused.
+        let order = request.order.as_mut().unwrap();
+        order.customer_history = Some(proto::CustomerHistory {
+            prior_orders: 9,
+            last_order_date: "2022-06-01".into(),
+            ..Default::default()
+        });
+        let parsed = CheckoutOrder::try_from(request.clone()).unwrap();
+        assert_eq!(parsed.inputs(&encoder).lines()[0].customer.unwrap().orders, 9);
+        request.order.as_mut().unwrap().customer_history.as_mut().unwrap().last_order_date =
+            "2022-07-01".into();
+        let late = CheckoutOrder::try_from(request.clone()).unwrap_err();
+        assert_eq!(field_of(late), "order.customer_history.last_order_date");
+        // Another currency than the bundle's is refused by name.
+        let mut request = order_request("2022-06-12", &[Some(10.0)]);
+        request.order.as_mut().unwrap().currency = "usd".into();
+        let parsed = CheckoutOrder::try_from(request).unwrap();
+        assert!(parsed.check_currency("USD").is_ok());
+        assert_eq!(field_of(parsed.check_currency("GBP").unwrap_err()), "order.currency");
     }
 
     #[test]
@@ -568,13 +1156,13 @@ mod tests {
 
     #[test]
     fn forecast_history_must_be_consecutive() {
-        let day =
-            |date: &str, order_lines: f64| proto::DailyDemand { date: date.into(), order_lines };
+        let day = |date: &str, value: f64| proto::DailyDemand { date: date.into(), value };
         let request = |history| proto::ForecastDemandRequest {
             category: "Set".into(),
             region: "MAHARASHTRA".into(),
             horizon_days: 7,
             history,
+            ..Default::default()
         };
         let query =
             ForecastQuery::try_from(request(vec![day("2022-06-01", 3.0), day("2022-06-02", 4.0)]))
@@ -584,7 +1172,7 @@ mod tests {
             ForecastQuery::try_from(request(vec![day("2022-06-01", 3.0), day("2022-06-03", 4.0)]));
         assert_eq!(field_of(gap.unwrap_err()), "history[1].date");
         let negative = ForecastQuery::try_from(request(vec![day("2022-06-01", -3.0)]));
-        assert_eq!(field_of(negative.unwrap_err()), "history[0].order_lines");
+        assert_eq!(field_of(negative.unwrap_err()), "history[0].value");
         let empty = ForecastQuery::try_from(request(vec![])).expect("no history is valid");
         assert_eq!(empty.last_date(), None);
     }

@@ -7,7 +7,7 @@ use tonic_types::{ErrorDetails, StatusExt};
 #[derive(Debug, thiserror::Error)]
 pub enum ShopError {
     /// The request is malformed; `field` names the offending field the way a client wrote it,
-    /// e.g. `order.lines[2].unit_price_inr`.
+    /// e.g. `order.lines[2].unit_price`.
     #[error("{field}: {reason}")]
     InvalidArgument { field: String, reason: String },
     /// A named thing (series, product id, SKU, …) is unknown to the loaded bundle.
@@ -91,6 +91,22 @@ impl From<ShopError> for Status {
     }
 }
 
+impl From<shopml_core::insights::QueryError> for ShopError {
+    /// An unknown region or category lists the values nearest to what was asked.
+    fn from(error: shopml_core::insights::QueryError) -> Self {
+        use shopml_core::insights::QueryError;
+        match error {
+            QueryError::NotFound { what, value, near } if near.is_empty() => {
+                ShopError::not_found(what, format!("{value:?}"))
+            }
+            QueryError::NotFound { what, value, near } => {
+                ShopError::not_found(what, format!("{value:?}; nearest: {}", near.join(", ")))
+            }
+            QueryError::Invalid { field, reason } => ShopError::invalid(field, reason),
+        }
+    }
+}
+
 /// tonic answers a message over `max_message_bytes` with OUT_OF_RANGE; gRPC's other servers
 /// (and the alerts operators write for them) use RESOURCE_EXHAUSTED. True for that case, from
 /// the code and the message (percent-encoded, as in the `grpc-message` header, or not).
@@ -126,14 +142,13 @@ mod tests {
 
     #[test]
     fn maps_errors_to_status_codes_with_the_field_named() {
-        let status: Status =
-            ShopError::invalid("order.lines[0].unit_price_inr", "must be >= 0").into();
+        let status: Status = ShopError::invalid("order.lines[0].unit_price", "must be >= 0").into();
         assert_eq!(status.code(), Code::InvalidArgument);
-        assert_eq!(status.message(), "order.lines[0].unit_price_inr: must be >= 0");
+        assert_eq!(status.message(), "order.lines[0].unit_price: must be >= 0");
         let violations =
             status.get_details_bad_request().expect("a BadRequest detail").field_violations;
         assert_eq!(violations.len(), 1);
-        assert_eq!(violations[0].field, "order.lines[0].unit_price_inr");
+        assert_eq!(violations[0].field, "order.lines[0].unit_price");
         assert_eq!(violations[0].description, "must be >= 0");
         let status: Status = ShopError::ModelUnavailable("price").into();
         assert_eq!(status.code(), Code::FailedPrecondition);

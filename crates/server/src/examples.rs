@@ -26,10 +26,12 @@ pub fn order(order_id: &str, lines: usize, first_style: usize) -> proto::Order {
                     asin: "B0UNKNOWN1".into(),
                     category: "Set".into(),
                     size: "M".into(),
-                    unit_price_inr: Some(799.0),
+                    unit_price: Some(799.0),
+                    ..Default::default()
                 }
             })
             .collect(),
+        ..Default::default()
     }
 }
 
@@ -39,8 +41,9 @@ pub fn product(product_id: &str) -> proto::Product {
         product_id: product_id.into(),
         name: "boAt Wireless Bluetooth Earbuds with Mic (Black)".into(),
         category_path: "Electronics|Headphones,Earbuds&Accessories|Headphones|In-Ear".into(),
-        list_price_inr: 2999.0,
+        list_price: 2999.0,
         rating: Some(4.1),
         rating_count: Some(12_000),
+        ..Default::default()
     }
 }

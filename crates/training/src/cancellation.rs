@@ -1,8 +1,8 @@
 //! Training and evaluation of the cancellation classifier on the protocol of
 //! `../shared/EVALUATION.md` §1.
 
-use crate::config::{CancellationSettings, SalesColumns, Split};
-use crate::data::sales::SaleLine;
+use crate::config::{CancellationSettings, Split};
+use crate::data::sales::{Outcome, Sales, SalesField};
 use crate::fit::{
     EarlyStopping, SeededRng, member_seed, platt_calibrated, quantile, rng, shuffled,
 };
@@ -13,16 +13,19 @@ use burn::prelude::*;
 use burn::tensor::activation::softplus;
 use rand::RngExt;
 use serde::Serialize;
-use shopml_core::cancellation::features::{N_CATEGORICAL, N_NUMERIC};
 use shopml_core::cancellation::{
     CancellationCalibration, CancellationEncoder, CancellationModel, CancellationModelConfig,
-    CancellationNet, CancellationPredictor, EncodedLine, OrderAggregation, RiskThresholds,
+    CancellationNet, CancellationPredictor, CustomerHistory, CustomerTable, EncodedLine,
+    OrderAggregation, PredictedOutcome, RiskThresholds,
 };
 use shopml_core::features::{float_matrix, index_matrix, to_f32_vec};
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CancellationMetrics {
+    /// What the model predicts: "cancellation" (at checkout) or "return" (known only after
+    /// the fact).
+    pub outcome: PredictedOutcome,
     pub roc_auc: f64,
     pub pr_auc: f64,
     pub brier: f64,
@@ -41,9 +44,15 @@ pub struct CancellationMetrics {
     pub epochs_trained: usize,
     pub positive_weight: f64,
     pub order_aggregation: OrderAggregation,
-    /// Order level ("at least one line cancelled") on the test days.
+    /// Order level ("at least one line cancelled", or returned) on the test days.
     pub order_roc_auc: f64,
     pub order_log_loss: f64,
+    pub order_brier: f64,
+    pub order_pr_auc: f64,
+    pub test_orders: usize,
+    /// Whether the customer's history before each order is an input (exports with customer
+    /// ids).
+    pub customer_history: bool,
 }
 
 pub struct TrainedCancellation {
@@ -61,6 +70,121 @@ pub struct TrainedCancellation {
 pub enum CancellationError {
     #[error("cancellation: {0}")]
     NotEnoughData(String),
+}
+
+/// The outcome the order model learns from `sales` under `[outcomes] predict`, or why there
+/// is none to learn.
+pub fn outcome_to_predict(sales: &Sales, predict: &str) -> Result<PredictedOutcome, String> {
+    let cancelled = sales.lines.iter().any(|l| l.outcome == Outcome::Cancelled);
+    let returned = sales.lines.iter().any(|l| l.outcome.is_returned());
+    match (predict, cancelled, returned) {
+        ("cancellation" | "auto", true, _) => Ok(PredictedOutcome::Cancellation),
+        ("return" | "auto", _, true) => Ok(PredictedOutcome::Return),
+        ("cancellation", false, _) => {
+            Err("no line is cancelled under [outcomes] (cancelled statuses or prefixes)".to_owned())
+        }
+        _ => Err(format!(
+            "no line is {} under [outcomes] (statuses, or return lines matched to a sale of the same customer and product){}",
+            if predict == "return" { "returned" } else { "cancelled or returned" },
+            match sales.report.return_lines {
+                0 => String::new(),
+                n => format!("; {n} return lines are netted out of revenue, not modelled"),
+            }
+        )),
+    }
+}
+
+/// The customer's history before each line's order, with no look-ahead past the order's day:
+/// earlier orders are those of earlier days; an earlier order counts as cancelled (its
+/// cancellation known by the next day), return lines count from their own day, and a return
+/// known only from an order's status counts once the order is 30 days old. `None` for every
+/// line when the export has no customer ids, and for lines without one.
+pub fn customer_histories(sales: &Sales) -> Vec<Option<CustomerHistory>> {
+    let n = sales.lines.len();
+    if !sales.has(SalesField::CustomerId) {
+        return vec![None; n];
+    }
+    let timeline = CustomerTimeline::of(sales);
+    sales.lines.iter().map(|l| timeline.before(&l.customer_id, l.date)).collect()
+}
+
+/// Each known customer's history at the end of the export (what serving reads).
+pub fn customer_table(sales: &Sales) -> CustomerTable {
+    if !sales.has(SalesField::CustomerId) {
+        return CustomerTable::default();
+    }
+    let Some(last) = sales.lines.iter().map(|l| l.date).max() else {
+        return CustomerTable::default();
+    };
+    let timeline = CustomerTimeline::of(sales);
+    let after_last = last + chrono::Duration::days(1);
+    CustomerTable {
+        as_of: Some(last),
+        customers: timeline
+            .customers
+            .keys()
+            .filter_map(|c| timeline.before(c, after_last).map(|h| ((*c).to_owned(), h)))
+            .collect(),
+    }
+}
+
+/// Days after which a return known only from an order's status counts as known.
+const STATUS_RETURN_KNOWN_AFTER_DAYS: i64 = 30;
+
+/// A customer's orders and return events, by day.
+#[derive(Default)]
+struct Timeline {
+    /// (day, has a cancelled line, returned by its status), sorted by day.
+    orders: Vec<(chrono::NaiveDate, bool, bool)>,
+    /// Days of return lines, sorted.
+    returns: Vec<chrono::NaiveDate>,
+}
+
+struct CustomerTimeline<'a> {
+    customers: HashMap<&'a str, Timeline>,
+}
+
+impl<'a> CustomerTimeline<'a> {
+    fn of(sales: &'a Sales) -> Self {
+        let mut orders: HashMap<(&str, &str), (chrono::NaiveDate, bool, bool)> = HashMap::new();
+        let mut customers: HashMap<&str, Timeline> = HashMap::new();
+        for l in sales.lines.iter().filter(|l| !l.customer_id.is_empty()) {
+            if l.outcome == Outcome::ReturnLine {
+                customers.entry(&l.customer_id).or_default().returns.push(l.date);
+                continue;
+            }
+            let order =
+                orders.entry((&l.customer_id, &l.order_id)).or_insert((l.date, false, false));
+            order.0 = order.0.min(l.date);
+            order.1 |= l.outcome == Outcome::Cancelled;
+            order.2 |= l.outcome == Outcome::Returned;
+        }
+        for ((customer, _), order) in orders {
+            customers.entry(customer).or_default().orders.push(order);
+        }
+        for timeline in customers.values_mut() {
+            timeline.orders.sort_by_key(|o| (o.0, o.1, o.2));
+            timeline.returns.sort();
+        }
+        Self { customers }
+    }
+
+    /// The customer's history before `day`; `None` for an unknown (or empty) customer id.
+    fn before(&self, customer: &str, day: chrono::NaiveDate) -> Option<CustomerHistory> {
+        let timeline = self.customers.get(customer)?;
+        let earlier = &timeline.orders[..timeline.orders.partition_point(|o| o.0 < day)];
+        let known_returned = earlier
+            .iter()
+            .filter(|o| o.2 && (day - o.0).num_days() >= STATUS_RETURN_KNOWN_AFTER_DAYS)
+            .count();
+        Some(CustomerHistory {
+            orders: earlier.len() as u32,
+            cancelled_orders: earlier.iter().filter(|o| o.1).count() as u32,
+            returns: (timeline.returns.partition_point(|d| *d < day) + known_returned) as u32,
+            first_order_date: earlier.first().map(|o| o.0),
+            last_order_date: earlier.last().map(|o| o.0),
+        })
+    }
 }
 
 /// The mini-batch loop of one model.
@@ -91,8 +215,10 @@ impl Trainer<'_> {
         let mut random = rng(seed);
         for epoch in 1..=epochs {
             for batch in shuffled(data.rows.len(), &mut random).chunks(settings.batch_size) {
+                let shape = (self.config.n_categorical, self.config.n_numeric);
                 let (categorical, numeric) = gather(
                     batch.iter().map(|&i| &data.rows[i]),
+                    shape,
                     Some(settings.unknown_dropout),
                     &mut random,
                     self.unknown_index,
@@ -105,8 +231,8 @@ impl Trainer<'_> {
                     .map(|&i| if data.labels[i] { self.positive_weight as f32 } else { 1.0 })
                     .collect();
                 let z = model.forward(
-                    index_matrix(categorical, n, N_CATEGORICAL, &device),
-                    float_matrix(numeric, n, N_NUMERIC, &device),
+                    index_matrix(categorical, n, shape.0, &device),
+                    float_matrix(numeric, n, shape.1, &device),
                 );
                 let y = Tensor::<1>::from_floats(targets.as_slice(), &device);
                 let w = Tensor::<1>::from_floats(weights.as_slice(), &device);
@@ -123,14 +249,27 @@ impl Trainer<'_> {
     }
 }
 
-/// Rows with a known outcome and their labels.
-pub fn labelled<'a>(lines: &'a [SaleLine], columns: &SalesColumns) -> Vec<(&'a SaleLine, bool)> {
-    lines
+/// Rows with a known outcome and their labels. Cancellation: cancelled or not (a returned
+/// line was not cancelled at checkout). Return: returned or not, of the lines that were not
+/// cancelled. Pending lines and return lines have no outcome.
+pub fn labelled(sales: &Sales, outcome: PredictedOutcome) -> Vec<(usize, bool)> {
+    sales
+        .lines
         .iter()
-        .filter(|l| {
-            !columns.pending_status_prefixes.iter().any(|p| l.status.starts_with(p.as_str()))
+        .enumerate()
+        .filter(|(_, l)| {
+            matches!(
+                l.outcome,
+                Outcome::Sold | Outcome::Cancelled | Outcome::Returned | Outcome::ReturnedLater
+            ) && !(outcome == PredictedOutcome::Return && l.outcome == Outcome::Cancelled)
         })
-        .map(|l| (l, l.status == columns.cancelled_status))
+        .map(|(i, l)| {
+            let label = match outcome {
+                PredictedOutcome::Cancellation => l.outcome == Outcome::Cancelled,
+                PredictedOutcome::Return => l.outcome.is_returned(),
+            };
+            (i, label)
+        })
         .collect()
 }
 
@@ -140,15 +279,29 @@ struct Encoded {
     orders: Vec<usize>,
 }
 
-fn encode(encoder: &CancellationEncoder, rows: &[(&SaleLine, bool)]) -> Encoded {
+/// What the model reads of line `i`: its checkout view with the customer's history before it.
+fn checkout<'a>(
+    sales: &'a Sales,
+    histories: &[Option<CustomerHistory>],
+    i: usize,
+) -> shopml_core::cancellation::CheckoutLine<'a> {
+    sales.checkout_line(&sales.lines[i], histories[i])
+}
+
+fn encode(
+    encoder: &CancellationEncoder,
+    sales: &Sales,
+    histories: &[Option<CustomerHistory>],
+    rows: &[(usize, bool)],
+) -> Encoded {
     let mut order_index: HashMap<&str, usize> = HashMap::new();
     let mut orders = Vec::with_capacity(rows.len());
-    for (line, _) in rows {
+    for (i, _) in rows {
         let next = order_index.len();
-        orders.push(*order_index.entry(line.order_id.as_str()).or_insert(next));
+        orders.push(*order_index.entry(&*sales.lines[*i].order_id).or_insert(next));
     }
     Encoded {
-        rows: rows.iter().map(|(l, _)| encoder.encode(&l.checkout_line())).collect(),
+        rows: rows.iter().map(|(i, _)| encoder.encode(&checkout(sales, histories, *i))).collect(),
         labels: rows.iter().map(|(_, y)| *y).collect(),
         orders,
     }
@@ -162,11 +315,12 @@ fn net_logits(net: &CancellationNet, rows: &[EncodedLine], device: &Device) -> V
 /// Raw log-odds of the model (no calibration) for encoded rows, in chunks.
 fn logits(model: &CancellationModel, rows: &[EncodedLine], device: &Device) -> Vec<f64> {
     let mut out = Vec::with_capacity(rows.len());
+    let shape = model.input_shape();
     for chunk in rows.chunks(8192) {
-        let (categorical, numeric) = gather(chunk.iter(), None, &mut rng(0), &[]);
+        let (categorical, numeric) = gather(chunk.iter(), shape, None, &mut rng(0), &[]);
         let z = model.forward(
-            index_matrix(categorical, chunk.len(), N_CATEGORICAL, device),
-            float_matrix(numeric, chunk.len(), N_NUMERIC, device),
+            index_matrix(categorical, chunk.len(), shape.0, device),
+            float_matrix(numeric, chunk.len(), shape.1, device),
         );
         out.extend(to_f32_vec(z).into_iter().map(f64::from));
     }
@@ -177,6 +331,7 @@ fn logits(model: &CancellationModel, rows: &[EncodedLine], device: &Device) -> V
 /// by its field's unknown index with that probability.
 fn gather<'r>(
     rows: impl Iterator<Item = &'r EncodedLine>,
+    (fields, numbers): (usize, usize),
     unknown_dropout: Option<f64>,
     rng: &mut SeededRng,
     unknown_index: &[u32],
@@ -184,14 +339,14 @@ fn gather<'r>(
     let mut categorical = Vec::new();
     let mut numeric = Vec::new();
     for row in rows {
-        for (field, &index) in row.categorical.iter().enumerate() {
+        for (field, &index) in row.categorical[..fields].iter().enumerate() {
             let index = match unknown_dropout {
                 Some(p) if p > 0.0 && rng.random::<f64>() < p => unknown_index[field],
                 _ => index,
             };
             categorical.push(index as i64);
         }
-        numeric.extend_from_slice(&row.numeric);
+        numeric.extend_from_slice(&row.numeric[..numbers]);
     }
     (categorical, numeric)
 }
@@ -214,37 +369,44 @@ fn order_level(
 }
 
 pub fn train(
-    lines: &[SaleLine],
-    columns: &SalesColumns,
+    sales: &Sales,
+    outcome: PredictedOutcome,
     split: &Split,
     settings: &CancellationSettings,
     seed: u64,
     stage: &Stage,
 ) -> Result<TrainedCancellation, CancellationError> {
-    let rows = labelled(lines, columns);
+    let rows = labelled(sales, outcome);
+    let histories = customer_histories(sales);
+    let date = |i: usize| sales.lines[i].date;
     let validation_from =
         split.cancellation_test_from - chrono::Duration::days(split.cancellation_validation_days);
     let (train_rows, test_rows): (Vec<_>, Vec<_>) =
-        rows.iter().partition(|(l, _)| l.date < split.cancellation_test_from);
+        rows.iter().partition(|(i, _)| date(*i) < split.cancellation_test_from);
     let (fit_rows, validation_rows): (Vec<_>, Vec<_>) =
-        train_rows.iter().partition(|(l, _)| l.date < validation_from);
+        train_rows.iter().partition(|(i, _)| date(*i) < validation_from);
     for (name, set) in
         [("training", &fit_rows), ("validation", &validation_rows), ("test", &test_rows)]
     {
         let positives = set.iter().filter(|(_, y)| *y).count();
         if positives == 0 || positives == set.len() {
             return Err(CancellationError::NotEnoughData(format!(
-                "the {name} split has {} lines and {positives} cancellations; both classes are needed (check split.cancellation_test_from)",
-                set.len()
+                "the {name} split has {} lines and {positives} with the outcome ({}); both classes are needed (check split.cancellation_test_from)",
+                set.len(),
+                outcome.name()
             )));
         }
     }
     // Fitted on the whole training split (protocol: the SKU's median over the training split).
-    let checkout: Vec<_> = train_rows.iter().map(|(l, _)| l.checkout_line()).collect();
-    let encoder = CancellationEncoder::fit(&checkout, settings.min_count);
-    let fit = encode(&encoder, &fit_rows);
-    let validation = encode(&encoder, &validation_rows);
-    let test = encode(&encoder, &test_rows);
+    let lines: Vec<_> = train_rows.iter().map(|(i, _)| checkout(sales, &histories, *i)).collect();
+    let mut encoder = CancellationEncoder::fit(&sales.input_schema(), &lines, settings.min_count);
+    drop(lines);
+    let fit = encode(&encoder, sales, &histories, &fit_rows);
+    let validation = encode(&encoder, sales, &histories, &validation_rows);
+    let test = encode(&encoder, sales, &histories, &test_rows);
+    if encoder.reads_customer_history() {
+        encoder.customers = customer_table(sales);
+    }
 
     let positives = fit.labels.iter().filter(|&&y| y).count() as f64;
     let positive_weight = if settings.positive_weight > 0.0 {
@@ -252,13 +414,18 @@ pub fn train(
     } else {
         ((fit.labels.len() as f64 - positives) / positives).sqrt()
     };
-    let model_config = CancellationModelConfig::new(encoder.vocab_size(), N_CATEGORICAL, N_NUMERIC)
-        .with_embedding_dim(settings.embedding_dim)
-        .with_hidden_dim(settings.hidden_dim)
-        .with_dropout(settings.dropout)
-        .with_ensemble_size(settings.ensemble_size);
+    let model_config = CancellationModelConfig::new(
+        encoder.vocab_size(),
+        encoder.n_categorical(),
+        encoder.n_numeric(),
+    )
+    .with_embedding_dim(settings.embedding_dim)
+    .with_hidden_dim(settings.hidden_dim)
+    .with_dropout(settings.dropout)
+    .with_ensemble_size(settings.ensemble_size);
     let plain = Device::flex();
-    let unknown_index: Vec<u32> = (0..N_CATEGORICAL).map(|f| encoder.unknown_index(f)).collect();
+    let unknown_index: Vec<u32> =
+        (0..encoder.n_categorical()).map(|f| encoder.unknown_index(f)).collect();
     let trainer =
         Trainer { config: &model_config, settings, positive_weight, unknown_index: &unknown_index };
 
@@ -330,6 +497,7 @@ pub fn train(
         })
         .expect("two candidates");
     let calibration = CancellationCalibration {
+        outcome,
         platt_a,
         platt_b,
         risk_thresholds: RiskThresholds {
@@ -346,6 +514,7 @@ pub fn train(
     let constant = vec![train_rate; test.labels.len()];
     let (order_y, order_p) = order_level(&test.orders, &test.labels, &test_p, order_aggregation);
     let metrics = CancellationMetrics {
+        outcome,
         roc_auc: metrics::roc_auc(&test.labels, &test_p),
         pr_auc: metrics::average_precision(&test.labels, &test_p),
         brier: metrics::brier(&test.labels, &test_p),
@@ -365,6 +534,10 @@ pub fn train(
         order_aggregation,
         order_roc_auc: metrics::roc_auc(&order_y, &order_p),
         order_log_loss: metrics::log_loss(&order_y, &order_p),
+        order_brier: metrics::brier(&order_y, &order_p),
+        order_pr_auc: metrics::average_precision(&order_y, &order_p),
+        test_orders: order_y.len(),
+        customer_history: encoder.reads_customer_history(),
     };
     Ok(TrainedCancellation {
         model,

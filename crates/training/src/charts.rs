@@ -40,6 +40,9 @@ pub fn lines(
     series: &[(String, Vec<(f64, f64)>)],
     diagonal: bool,
 ) -> ChartResult {
+    if series.iter().all(|(_, points)| points.is_empty()) {
+        return Err("no data".into());
+    }
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (640, 420)).into_drawing_area();
@@ -72,8 +75,13 @@ pub fn lines(
                 .label(name.as_str())
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], c.stroke_width(2)));
         }
+        // Curves above the diagonal (ROC, calibration) leave the lower right free; rising
+        // cumulative curves leave the upper left free.
+        let corner =
+            if diagonal { SeriesLabelPosition::LowerRight } else { SeriesLabelPosition::UpperLeft };
         chart
             .configure_series_labels()
+            .position(corner)
             .background_style(WHITE.mix(0.8))
             .border_style(BLACK.mix(0.3))
             .draw()
@@ -85,6 +93,9 @@ pub fn lines(
 
 /// Points, with the y = x diagonal.
 pub fn scatter(title: &str, x_label: &str, y_label: &str, points: &[(f64, f64)]) -> ChartResult {
+    if points.is_empty() {
+        return Err("no data".into());
+    }
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (560, 480)).into_drawing_area();
@@ -107,62 +118,6 @@ pub fn scatter(title: &str, x_label: &str, y_label: &str, points: &[(f64, f64)])
     Ok(svg)
 }
 
-/// Horizontal bars (label, value), first on top.
-pub fn bars(title: &str, x_label: &str, bars: &[(String, f64)]) -> ChartResult {
-    let mut svg = String::new();
-    {
-        let height = (90 + bars.len() * 26).clamp(220, 900) as u32;
-        let root = SVGBackend::with_string(&mut svg, (640, height)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let right = bars.iter().map(|b| b.1).fold(0.0f64, f64::max) * 1.15 + 1e-9;
-        let labels: Vec<String> = bars.iter().map(|b| b.0.clone()).collect();
-        let n = bars.len();
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 18))
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(150)
-            .build_cartesian_2d(0.0..right, (0..n).into_segmented())
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .x_desc(x_label)
-            .y_labels(n)
-            .y_label_formatter(&|v| match v {
-                // Row 0 is drawn at the bottom: list the first bar on top.
-                SegmentValue::CenterOf(i) => (n - 1)
-                    .checked_sub(*i)
-                    .and_then(|row| labels.get(row))
-                    .cloned()
-                    .unwrap_or_default(),
-                _ => String::new(),
-            })
-            .draw()
-            .map_err(err)?;
-        chart
-            .draw_series(bars.iter().enumerate().map(|(i, b)| {
-                let row = n - 1 - i;
-                Rectangle::new(
-                    [(0.0, SegmentValue::Exact(row)), (b.1, SegmentValue::Exact(row + 1))],
-                    color(0).mix(0.8).filled(),
-                )
-            }))
-            .map_err(err)?;
-        chart
-            .draw_series(bars.iter().enumerate().map(|(i, b)| {
-                Text::new(
-                    format!("{:.1}", b.1),
-                    (b.1, SegmentValue::CenterOf(n - 1 - i)),
-                    ("sans-serif", 11).into_font(),
-                )
-            }))
-            .map_err(err)?;
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
-}
-
 /// A heat map of `values[row][column]`, each cell labelled with `labels[row][column]`.
 pub fn heatmap(
     title: &str,
@@ -171,6 +126,9 @@ pub fn heatmap(
     values: &[Vec<f64>],
     labels: &[Vec<String>],
 ) -> ChartResult {
+    if rows.is_empty() || columns.is_empty() {
+        return Err("no data".into());
+    }
     let mut svg = String::new();
     {
         let cell = (90u32, 24u32);
@@ -207,74 +165,6 @@ pub fn heatmap(
                 ))
                 .map_err(err)?;
             }
-        }
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
-}
-
-/// A day of a forecast panel: (actual, P10, P50, P90).
-pub type PanelPoint = (f64, f64, f64, f64);
-
-/// One panel per series: actual, P50 and the P10–P90 band over days (x = day index).
-pub fn forecast_panels(panels: &[(String, Vec<PanelPoint>)]) -> ChartResult {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (640, 240 * panels.len().max(1) as u32))
-            .into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        for (area, (name, days)) in root.split_evenly((panels.len().max(1), 1)).iter().zip(panels) {
-            let n = days.len() as f64;
-            let (y0, y1) = bounds(days.iter().flat_map(|d| [d.0, d.1, d.3]));
-            let mut chart = ChartBuilder::on(area)
-                .caption(name.as_str(), ("sans-serif", 15))
-                .margin(8)
-                .x_label_area_size(28)
-                .y_label_area_size(56)
-                .build_cartesian_2d(0.0..(n - 1.0).max(1.0), y0.min(0.0)..y1)
-                .map_err(err)?;
-            chart
-                .configure_mesh()
-                .x_desc("day after the origin")
-                .y_desc("order lines")
-                .draw()
-                .map_err(err)?;
-            let band: Vec<(f64, f64)> = days
-                .iter()
-                .enumerate()
-                .map(|(i, d)| (i as f64, d.3))
-                .chain(days.iter().enumerate().rev().map(|(i, d)| (i as f64, d.1)))
-                .collect();
-            chart
-                .draw_series(std::iter::once(Polygon::new(band, color(0).mix(0.2).filled())))
-                .map_err(err)?
-                .label("P10–P90")
-                .legend(|(x, y)| {
-                    Rectangle::new([(x, y - 4), (x + 16, y + 4)], color(0).mix(0.2).filled())
-                });
-            chart
-                .draw_series(LineSeries::new(
-                    days.iter().enumerate().map(|(i, d)| (i as f64, d.2)),
-                    color(0).stroke_width(2),
-                ))
-                .map_err(err)?
-                .label("P50")
-                .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], color(0).stroke_width(2)));
-            chart
-                .draw_series(LineSeries::new(
-                    days.iter().enumerate().map(|(i, d)| (i as f64, d.0)),
-                    color(1).stroke_width(2),
-                ))
-                .map_err(err)?
-                .label("actual")
-                .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], color(1).stroke_width(2)));
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::LowerLeft)
-                .background_style(WHITE.mix(0.8))
-                .border_style(BLACK.mix(0.3))
-                .draw()
-                .map_err(err)?;
         }
         root.present().map_err(err)?;
     }

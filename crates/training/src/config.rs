@@ -2,10 +2,18 @@
 //! optional TOML file overriding any subset.
 
 use crate::data::read::TextEncoding;
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 pub const DEFAULTS_TOML: &str = include_str!("../config/default.toml");
+
+/// The built-in retailer profile (the Amazon India exports, and the generated sample in their
+/// schema): its `[data]`, `[columns]`, `[outcomes]`, `[exclusions]`, `[money]` and `[split]`.
+/// A configuration file with a `[data]` table is a profile of its own and replaces all of
+/// these; its other keys override the defaults one by one.
+pub const BUILT_IN_PROFILE_TOML: &str = include_str!("../../../config/retailers/amazon.toml");
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrainConfig {
@@ -17,56 +25,322 @@ pub struct TrainConfig {
     pub overlap_stages: bool,
     pub data: DataFiles,
     pub columns: Columns,
-    pub split: Split,
+    #[serde(default)]
+    pub outcomes: Outcomes,
+    #[serde(default)]
+    pub exclusions: Exclusions,
+    #[serde(default)]
+    pub money: Money,
+    #[serde(default)]
+    pub split: SplitConfig,
     pub cancellation: CancellationSettings,
     pub price: PriceSettings,
     pub sentiment: SentimentSettings,
     pub forecast: ForecastSettings,
     pub segments: SegmentSettings,
+    #[serde(default)]
+    pub customer_value: CustomerValueSettings,
     pub gates: GateSettings,
+}
+
+/// Customer value: the horizon of expected purchases and lifetime value, the discount rate,
+/// and the covariates the BG/NBD test reads.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CustomerValueSettings {
+    #[serde(default = "a_year_u32")]
+    pub horizon_days: u32,
+    /// Annual discount rate of the lifetime value (0.10 = 10% a year).
+    #[serde(default = "ten_percent")]
+    pub annual_discount_rate: f64,
+    /// Levels of each covariate (region, channel, category of the first purchase) with a
+    /// coefficient of their own, besides the most frequent one.
+    #[serde(default = "four")]
+    pub covariate_levels: usize,
+}
+
+impl Default for CustomerValueSettings {
+    fn default() -> Self {
+        Self {
+            horizon_days: a_year_u32(),
+            annual_discount_rate: ten_percent(),
+            covariate_levels: four(),
+        }
+    }
+}
+
+fn a_year_u32() -> u32 {
+    365
+}
+
+fn ten_percent() -> f64 {
+    0.10
+}
+
+fn four() -> usize {
+    4
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DataFiles {
+    /// The order-line export (the only one required).
     pub sales_file: String,
-    pub products_file: String,
-    pub customers_file: String,
-    pub reviews_file: String,
+    #[serde(default)]
+    pub products_file: Option<String>,
+    #[serde(default)]
+    pub customers_file: Option<String>,
+    #[serde(default)]
+    pub reviews_file: Option<String>,
+    #[serde(default = "utf8")]
     pub sales_encoding: TextEncoding,
+    #[serde(default = "utf8")]
     pub products_encoding: TextEncoding,
+    #[serde(default = "utf8")]
     pub customers_encoding: TextEncoding,
+    #[serde(default = "utf8")]
     pub reviews_encoding: TextEncoding,
+    /// Field delimiter of the CSV exports; unset: found from the header line (`,` `;` tab `|`).
+    #[serde(default)]
+    pub delimiter: Option<char>,
+}
+
+fn utf8() -> TextEncoding {
+    TextEncoding::Utf8
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Columns {
     pub sales: SalesColumns,
-    pub products: ProductColumns,
-    pub customers: CustomerColumns,
-    pub reviews: ReviewColumns,
+    #[serde(default)]
+    pub products: Option<ProductColumns>,
+    #[serde(default)]
+    pub customers: Option<CustomerColumns>,
+    #[serde(default)]
+    pub reviews: Option<ReviewColumns>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// The order-line contract (docs/DATA.md): logical field = the export's header. Only
+/// `order_id`, `date`, `product_id` and an amount (`amount`, or `quantity` and `unit_price`)
+/// are required; an optional field left out (or mapped to "") is absent, and what needs it is
+/// skipped with the reason in the report.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SalesColumns {
-    pub order_id: String,
+    /// The order (invoice) a line belongs to. Required; declared absent with "" when the
+    /// export has none (CDNOW): a customer's lines of one day are then one order, and each
+    /// line is its own order when there is no customer id either.
+    #[serde(default)]
+    pub order_id: Option<String>,
+    /// The order's date or date-time.
     pub date: String,
+    /// chrono strftime format of `date`: a date ("%d/%m/%y") or a date-time
+    /// ("%Y-%m-%d %H:%M:%S"); "auto" tries the common ones and takes the one that reads every
+    /// cell, refusing a day/month order the cells do not settle.
     pub date_format: String,
-    pub status: String,
-    pub fulfilment: String,
-    pub sales_channel: String,
-    pub ship_service_level: String,
-    pub style: String,
-    pub sku: String,
-    pub category: String,
-    pub size: String,
-    pub asin: String,
-    pub amount: String,
-    pub ship_city: String,
-    pub ship_state: String,
-    pub ship_postal_code: String,
-    pub b2b: String,
-    pub cancelled_status: String,
+    /// Share of `date` cells that may be unparsable (those rows are dropped and counted);
+    /// 0: any unparsable date is an error naming the file, row, value and format.
+    #[serde(default)]
+    pub date_tolerance: f64,
+    /// The product (SKU, stock code). Required; declared absent with "" when the export names
+    /// no product (CDNOW): product models and analyses are then skipped.
+    #[serde(default)]
+    pub product_id: Option<String>,
+    /// When the order shipped (same format as `date`): days to ship in the insights.
+    #[serde(default)]
+    pub ship_date: Option<String>,
+    /// Discount of the line as a share (0.2) or a percentage ("20%").
+    #[serde(default)]
+    pub discount: Option<String>,
+    /// Promotion ids of the line (any non-empty value means a promotion applied).
+    #[serde(default)]
+    pub promotion: Option<String>,
+    /// Delivery status (courier status), recorded after the order.
+    #[serde(default)]
+    pub delivery_status: Option<String>,
+    #[serde(default)]
+    pub quantity: Option<String>,
+    #[serde(default)]
+    pub unit_price: Option<String>,
+    /// The line's amount (quantity × unit price after discounts); computed from quantity and
+    /// unit price when absent.
+    #[serde(default)]
+    pub amount: Option<String>,
+    /// A column of ISO 4217 codes; absent: `[money]` decides.
+    #[serde(default)]
+    pub currency: Option<String>,
+    #[serde(default)]
+    pub customer_id: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub country: Option<String>,
+    /// A sales region grouping states (Superstore's "Region").
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub state: Option<String>,
+    #[serde(default)]
+    pub city: Option<String>,
+    #[serde(default)]
+    pub postal_code: Option<String>,
+    #[serde(default)]
+    pub channel: Option<String>,
+    #[serde(default)]
+    pub category: Option<String>,
+    /// A grouping of product ids (style, model, parent SKU); products are ranked by it.
+    #[serde(default)]
+    pub product_group: Option<String>,
+    #[serde(default)]
+    pub product_name: Option<String>,
+    /// The line's cost, or its profit (one is enough for margins).
+    #[serde(default)]
+    pub cost: Option<String>,
+    #[serde(default)]
+    pub profit: Option<String>,
+    /// Extra attributes of the order known at checkout, by name = header, that the order
+    /// models read (Amazon's fulfilment, ship_service_level, b2b; Superstore's ship mode).
+    /// The name is the key of the request's `attributes`.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+    /// Extra attributes of a line known at checkout (Amazon's size, asin).
+    #[serde(default)]
+    pub line_attributes: BTreeMap<String, String>,
+    /// Display names of the region fields (country, region, state, city, postal_code).
+    #[serde(default)]
+    pub region_names: BTreeMap<String, String>,
+    #[serde(default)]
+    pub duplicates: Duplicates,
+}
+
+/// Which rows are duplicates: identical in every column except `ignore` (a row number), or,
+/// when `key` is given, equal in those columns. Either way they are counted in the report.
+/// With `keep = true` identical rows are genuine repeats (an export without a line id, where
+/// one customer buys the same thing twice a day): kept, and counted.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Duplicates {
+    #[serde(default)]
+    pub key: Vec<String>,
+    #[serde(default)]
+    pub ignore: Vec<String>,
+    #[serde(default)]
+    pub keep: bool,
+}
+
+/// How a line's outcome is read from the export. A line is cancelled when its status is one
+/// of `cancelled_statuses` or starts with one of `cancelled_status_prefixes`; returned likewise;
+/// a credit note (order id starting with one of `credit_note_order_prefixes`, or a negative
+/// quantity when `negative_quantity_is_return`) is a return line, netted out of revenue and
+/// demand; a status starting with one of `pending_status_prefixes` has no outcome yet.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Outcomes {
+    #[serde(default)]
+    pub cancelled_statuses: Vec<String>,
+    #[serde(default)]
+    pub cancelled_status_prefixes: Vec<String>,
+    #[serde(default)]
+    pub returned_statuses: Vec<String>,
+    #[serde(default)]
+    pub returned_status_prefixes: Vec<String>,
+    #[serde(default)]
+    pub credit_note_order_prefixes: Vec<String>,
+    #[serde(default)]
+    pub negative_quantity_is_return: bool,
+    #[serde(default)]
     pub pending_status_prefixes: Vec<String>,
+    /// The export writes the quantity after the outcome (Amazon: 0 on cancelled lines), so
+    /// the order models must not read it, nor a unit price derived from it.
+    #[serde(default)]
+    pub quantity_recorded_after_outcome: bool,
+    /// What the order model predicts: "cancellation" (a status says a line was cancelled),
+    /// "return" (a status, or a later return line of the same customer and product, says it
+    /// was returned) or "auto" (cancellation when any line is cancelled, else return).
+    #[serde(default = "auto")]
+    pub predict: String,
+    /// A return line (credit note, negative quantity) is matched to the customer's latest
+    /// earlier sale of the product within this many days, which is then a returned line.
+    #[serde(default = "a_year")]
+    pub return_window_days: i64,
+}
+
+fn auto() -> String {
+    "auto".into()
+}
+
+fn order_lines_only() -> Vec<String> {
+    vec!["order_lines".into()]
+}
+
+fn seven() -> usize {
+    7
+}
+
+fn one() -> usize {
+    1
+}
+
+fn closed_share() -> f64 {
+    0.9
+}
+
+fn a_year() -> i64 {
+    365
+}
+
+impl Default for Outcomes {
+    fn default() -> Self {
+        Self {
+            cancelled_statuses: Vec::new(),
+            cancelled_status_prefixes: Vec::new(),
+            returned_statuses: Vec::new(),
+            returned_status_prefixes: Vec::new(),
+            credit_note_order_prefixes: Vec::new(),
+            negative_quantity_is_return: false,
+            pending_status_prefixes: Vec::new(),
+            quantity_recorded_after_outcome: false,
+            predict: auto(),
+            return_window_days: a_year(),
+        }
+    }
+}
+
+/// Lines that are not products (postage, fees, discounts, manual adjustments, bank charges):
+/// excluded when the product id or the product name matches one of these regular expressions
+/// (the name case-insensitively); the report lists them with their revenue.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Exclusions {
+    #[serde(default)]
+    pub product_id_patterns: Vec<String>,
+    #[serde(default)]
+    pub product_name_patterns: Vec<String>,
+    /// Lines whose amount is exactly 0 are stock adjustments, not sales.
+    #[serde(default)]
+    pub zero_amount_lines: bool,
+}
+
+/// The export's money: every figure is reported in `currency` (ISO 4217). Lines in another
+/// currency (from the currency column, or by country) are converted with `exchange_rates`
+/// (units of `currency` per unit of the other); a line in a currency without a rate is an
+/// error naming it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Money {
+    pub currency: String,
+    #[serde(default)]
+    pub currency_by_country: BTreeMap<String, String>,
+    #[serde(default)]
+    pub exchange_rates: BTreeMap<String, f64>,
+}
+
+impl Default for Money {
+    fn default() -> Self {
+        Self {
+            currency: "USD".into(),
+            currency_by_country: BTreeMap::new(),
+            exchange_rates: BTreeMap::new(),
+        }
+    }
+}
+
+/// An optional column mapping: absent, or mapped to "" (declared absent).
+pub fn mapped(column: &Option<String>) -> Option<&str> {
+    column.as_deref().filter(|c| !c.trim().is_empty())
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -106,15 +380,102 @@ pub struct ReviewColumns {
     pub title: String,
 }
 
+/// The train/test protocol as configured; a date left out is derived from the export's
+/// range (see [`SplitConfig::resolve`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SplitConfig {
+    #[serde(default)]
+    pub cancellation_test_from: Option<NaiveDate>,
+    #[serde(default = "ten")]
+    pub cancellation_validation_days: i64,
+    #[serde(default = "five")]
+    pub product_test_modulo: u32,
+    #[serde(default = "five")]
+    pub review_test_modulo: u32,
+    #[serde(default)]
+    pub forecast_first_day: Option<NaiveDate>,
+    #[serde(default)]
+    pub forecast_origin: Option<NaiveDate>,
+    #[serde(default = "fourteen")]
+    pub forecast_test_days: i64,
+    /// Weeks of the weekly total protocol (0: none).
+    #[serde(default)]
+    pub forecast_weekly_test_weeks: i64,
+    /// Customer value: the last day of the calibration period (the holdout runs to the
+    /// export's end); default: the middle of the export's days.
+    #[serde(default)]
+    pub customer_value_calibration_end: Option<NaiveDate>,
+}
+
+fn five() -> u32 {
+    5
+}
+fn ten() -> i64 {
+    10
+}
+fn fourteen() -> i64 {
+    14
+}
+
+impl Default for SplitConfig {
+    fn default() -> Self {
+        Self {
+            cancellation_test_from: None,
+            cancellation_validation_days: ten(),
+            product_test_modulo: five(),
+            review_test_modulo: five(),
+            forecast_first_day: None,
+            forecast_origin: None,
+            forecast_test_days: fourteen(),
+            forecast_weekly_test_weeks: 0,
+            customer_value_calibration_end: None,
+        }
+    }
+}
+
+/// Share of the export's days (the most recent) that the cancellation test holds when
+/// `cancellation_test_from` is not configured.
+pub const DERIVED_TEST_SHARE: f64 = 0.2;
+
+impl SplitConfig {
+    /// The protocol for an export whose order dates span `first..=last`: a configured date is
+    /// kept; the cancellation test defaults to the last fifth of the days, the forecast
+    /// history to the whole export up to `forecast_test_days` before its end.
+    pub fn resolve(&self, first: NaiveDate, last: NaiveDate) -> Split {
+        let span = (last - first).num_days();
+        let test_days = ((span as f64) * DERIVED_TEST_SHARE).round().max(1.0) as i64;
+        Split {
+            cancellation_test_from: self
+                .cancellation_test_from
+                .unwrap_or(last - chrono::Duration::days(test_days - 1)),
+            cancellation_validation_days: self.cancellation_validation_days,
+            product_test_modulo: self.product_test_modulo,
+            review_test_modulo: self.review_test_modulo,
+            forecast_first_day: self.forecast_first_day.unwrap_or(first),
+            forecast_origin: self
+                .forecast_origin
+                .unwrap_or(last - chrono::Duration::days(self.forecast_test_days)),
+            forecast_test_days: self.forecast_test_days,
+            forecast_weekly_test_weeks: self.forecast_weekly_test_weeks,
+            customer_value_calibration_end: self
+                .customer_value_calibration_end
+                .unwrap_or(first + chrono::Duration::days(span / 2)),
+        }
+    }
+}
+
+/// The train/test protocol of a run (`../shared/EVALUATION.md`), every date fixed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Split {
-    pub cancellation_test_from: chrono::NaiveDate,
+    pub cancellation_test_from: NaiveDate,
     pub cancellation_validation_days: i64,
     pub product_test_modulo: u32,
     pub review_test_modulo: u32,
-    pub forecast_first_day: chrono::NaiveDate,
-    pub forecast_origin: chrono::NaiveDate,
+    pub forecast_first_day: NaiveDate,
+    pub forecast_origin: NaiveDate,
     pub forecast_test_days: i64,
+    pub forecast_weekly_test_weeks: i64,
+    pub customer_value_calibration_end: NaiveDate,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -242,7 +603,28 @@ pub struct ForecastSettings {
     pub ensemble_size: usize,
     pub min_category_daily_lines: f64,
     pub min_region_daily_lines: f64,
+    /// Series the protocol reports: "total", a category (or "category:X"), "region:X",
+    /// "country:X", of the first of `measures`.
+    #[serde(default)]
     pub protocol_series: Vec<String>,
+    /// What the series count per day: "order_lines", "units", "revenue" (the first is the
+    /// protocol's).
+    #[serde(default = "order_lines_only")]
+    pub measures: Vec<String>,
+    /// The year's shape as an input: "auto" (when two years of history are known), "on", "off".
+    #[serde(default = "auto")]
+    pub yearly: String,
+    /// Days of a window's level.
+    #[serde(default = "seven")]
+    pub level_days: usize,
+    /// Days between the origins of training windows (1: every day). Windows of neighbouring
+    /// days overlap almost whole; a long history trains as well from every few days.
+    #[serde(default = "one")]
+    pub origin_stride: usize,
+    /// A weekday with no order on at least this share of its training days is a closing day
+    /// (no demand; forecast as 0); 0 turns the detection off.
+    #[serde(default = "closed_share")]
+    pub closed_weekday_share: f64,
     pub fixed_epochs: usize,
     pub l2_penalty: f64,
     pub partial_last_day_ratio: f64,
@@ -256,6 +638,13 @@ pub struct SegmentSettings {
     pub restarts: usize,
     pub max_iterations: usize,
     pub region_min_lines: usize,
+    /// A region figure: the share of lines whose attribute `region_share_attribute` (of
+    /// `[columns.sales.attributes]`) is `region_share_value` (Amazon: fulfilled by Amazon);
+    /// "" for none.
+    #[serde(default)]
+    pub region_share_attribute: String,
+    #[serde(default)]
+    pub region_share_value: String,
     pub rules_min_orders: usize,
     pub rules_min_confidence: f64,
     pub rules_min_lift: f64,
@@ -286,22 +675,44 @@ impl TrainConfig {
 
     /// Defaults overridden by `file`.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_all(file.as_slice())
+    }
+
+    /// Defaults overridden by each of `files` in turn (the last wins). A file with a `[data]`
+    /// table is a retailer profile: the built-in profile is then left out.
+    pub fn load_all(files: &[&Path]) -> Result<Self, ConfigError> {
         use config::{Config, File, FileFormat};
-        let mut builder =
-            Config::builder().add_source(File::from_str(DEFAULTS_TOML, FileFormat::Toml));
-        if let Some(file) = file {
-            if !file.is_file() {
-                return Err(ConfigError(format!("{}: no such file", file.display())));
-            }
-            builder = builder.add_source(File::from(file).format(FileFormat::Toml));
-        }
-        let config: TrainConfig =
-            builder.build().and_then(|c| c.try_deserialize()).map_err(|e| {
+        fn named(file: Option<&Path>) -> impl Fn(config::ConfigError) -> ConfigError + '_ {
+            move |e| {
                 ConfigError(format!(
                     "{}{e}",
                     file.map(|f| format!("{}: ", f.display())).unwrap_or_default()
                 ))
-            })?;
+            }
+        }
+        let mut own_profile = false;
+        for file in files {
+            if !file.is_file() {
+                return Err(ConfigError(format!("{}: no such file", file.display())));
+            }
+            let alone = Config::builder()
+                .add_source(File::from(*file).format(FileFormat::Toml))
+                .build()
+                .map_err(named(Some(file)))?;
+            own_profile |= alone.get_table("data").is_ok();
+        }
+        let mut builder =
+            Config::builder().add_source(File::from_str(DEFAULTS_TOML, FileFormat::Toml));
+        if !own_profile {
+            builder = builder.add_source(File::from_str(BUILT_IN_PROFILE_TOML, FileFormat::Toml));
+        }
+        for file in files {
+            builder = builder.add_source(File::from(*file).format(FileFormat::Toml));
+        }
+        let config: TrainConfig = builder
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .map_err(named(files.last().copied()))?;
         config.validate()?;
         Ok(config)
     }
@@ -352,6 +763,20 @@ impl TrainConfig {
         self.sentiment.check("sentiment")?;
         self.sentiment.for_product_texts()?.check("sentiment.products")?;
         let f = &self.forecast;
+        if f.measures.is_empty()
+            || f.measures.iter().any(|m| !shopml_core::forecast::MEASURES.contains(&m.as_str()))
+        {
+            return Err(ConfigError(format!(
+                "forecast.measures: {:?}; one or more of {:?}",
+                f.measures,
+                shopml_core::forecast::MEASURES
+            )));
+        }
+        if !["auto", "on", "off"].contains(&f.yearly.as_str()) || f.level_days == 0 {
+            return Err(ConfigError(
+                "forecast: yearly is \"auto\", \"on\" or \"off\"; level_days > 0".into(),
+            ));
+        }
         if f.window_days < 7
             || f.horizon_days == 0
             || f.validation_days == 0
@@ -376,16 +801,91 @@ impl TrainConfig {
         if !(0.0..1.0).contains(&self.gates.tolerance) {
             return Err(ConfigError("gates.tolerance must be in [0, 1)".into()));
         }
+        self.check_data_contract()?;
+        let v = &self.customer_value;
+        if v.horizon_days == 0 || !(0.0..1.0).contains(&v.annual_discount_rate) {
+            return Err(ConfigError(
+                "customer_value: horizon_days > 0 and annual_discount_rate in [0, 1)".into(),
+            ));
+        }
         if self.split.product_test_modulo < 2 || self.split.review_test_modulo < 2 {
             return Err(ConfigError("split: test modulos must be >= 2".into()));
         }
-        if self.split.forecast_origin <= self.split.forecast_first_day
-            || self.split.forecast_test_days <= 0
+        let s = &self.split;
+        if matches!((s.forecast_first_day, s.forecast_origin), (Some(first), Some(origin)) if origin <= first)
+            || s.forecast_test_days <= 0
         {
             return Err(ConfigError(
                 "split: forecast_origin must follow forecast_first_day, forecast_test_days > 0"
                     .into(),
             ));
+        }
+        Ok(())
+    }
+}
+
+impl TrainConfig {
+    fn check_data_contract(&self) -> Result<(), ConfigError> {
+        let c = &self.columns.sales;
+        let mut missing: Vec<&str> = [("order_id", &c.order_id), ("product_id", &c.product_id)]
+            .iter()
+            .filter(|(_, v)| v.is_none())
+            .map(|(name, _)| *name)
+            .collect();
+        if c.date.trim().is_empty() {
+            missing.push("date");
+        }
+        if mapped(&c.amount).is_none()
+            && (mapped(&c.quantity).is_none() || mapped(&c.unit_price).is_none())
+        {
+            missing.push("amount (or quantity and unit_price)");
+        }
+        if !missing.is_empty() {
+            return Err(ConfigError(format!(
+                "columns.sales: required fields not mapped: {} (order_id and product_id may be declared absent with \"\")",
+                missing.join(", ")
+            )));
+        }
+        if !(0.0..1.0).contains(&c.date_tolerance) {
+            return Err(ConfigError("columns.sales.date_tolerance must be in [0, 1)".into()));
+        }
+        let iso = |code: &str| code.len() == 3 && code.chars().all(|ch| ch.is_ascii_uppercase());
+        if !iso(&self.money.currency) {
+            return Err(ConfigError(format!(
+                "money.currency: {:?} is not an ISO 4217 code such as \"USD\"",
+                self.money.currency
+            )));
+        }
+        for (code, rate) in &self.money.exchange_rates {
+            if !(iso(code) && rate.is_finite() && *rate > 0.0) {
+                return Err(ConfigError(format!(
+                    "money.exchange_rates.{code}: needs an ISO code and a rate > 0"
+                )));
+            }
+        }
+        if let Some(name) = c.attributes.keys().find(|n| c.line_attributes.contains_key(*n)) {
+            return Err(ConfigError(format!(
+                "columns.sales: attribute {name:?} is both an order and a line attribute"
+            )));
+        }
+        let attributes = c.attributes.len() + c.line_attributes.len();
+        if attributes > shopml_core::cancellation::features::MAX_CATEGORICAL - 10 {
+            return Err(ConfigError(format!(
+                "columns.sales: {attributes} attributes; at most {} (order and line together)",
+                shopml_core::cancellation::features::MAX_CATEGORICAL - 10
+            )));
+        }
+        if !["auto", "cancellation", "return"].contains(&self.outcomes.predict.as_str()) {
+            return Err(ConfigError(format!(
+                "outcomes.predict: {:?}; one of \"auto\", \"cancellation\", \"return\"",
+                self.outcomes.predict
+            )));
+        }
+        for pattern in
+            self.exclusions.product_id_patterns.iter().chain(&self.exclusions.product_name_patterns)
+        {
+            regex::Regex::new(pattern)
+                .map_err(|e| ConfigError(format!("exclusions: bad pattern {pattern:?}: {e}")))?;
         }
         Ok(())
     }

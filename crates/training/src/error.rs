@@ -12,6 +12,10 @@ pub enum DataError {
         "{path}: missing column '{column}' (columns found: {found:?}); map it under [columns] in the config"
     )]
     MissingColumn { path: PathBuf, column: String, found: Vec<String> },
+    #[error(
+        "{path}: missing columns {columns:?} (columns found: {found:?}); map them under [columns] in the config, or map an optional field to \"\" to declare it absent"
+    )]
+    MissingColumns { path: PathBuf, columns: Vec<String>, found: Vec<String> },
     #[error("{path}: row {row}, column '{column}': {reason}")]
     BadCell { path: PathBuf, row: usize, column: String, reason: String },
     #[error("{path}: {reason}")]

@@ -2,21 +2,22 @@
 //! `../shared/EVALUATION.md` §4. The daily series are aggregated with polars.
 
 use crate::config::{ForecastSettings, Split};
-use crate::data::sales::SaleLine;
+use crate::data::sales::{Outcome, SaleLine, Sales, SalesField};
 use crate::fit::{Abandon, EarlyStopping, member_seed, quantile, rng, shuffled};
 use crate::metrics;
 use crate::progress::Stage;
 use burn::module::{ModuleVisitor, Param};
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::prelude::*;
-use chrono::{Duration, NaiveDate};
+use chrono::{Datelike, Duration, NaiveDate};
 use polars::prelude::*;
 use serde::Serialize;
 use shopml_core::features::{Standardizer, float_matrix, index_matrix, normalize_state};
 use shopml_core::forecast::features::EncodedWindow;
+use shopml_core::forecast::features::YEAR_DAYS;
 use shopml_core::forecast::{
     ForecastCalibration, ForecastEncoder, ForecastModel, ForecastModelConfig, ForecastNet,
-    ForecastRequest, Forecaster, SeriesHistory,
+    ForecastRequest, Forecaster, SeriesHistory, SeriesKey,
 };
 use std::collections::BTreeMap;
 
@@ -39,14 +40,81 @@ pub struct ForecastMetrics {
     pub coverage80: f64,
     pub msis80_mean: f64,
     pub per_series: BTreeMap<String, SeriesMetrics>,
+    /// What the protocol series count: "order_lines", "units" or "revenue".
+    pub measure: String,
+    /// The longest horizon served.
+    pub horizon_days: usize,
+    /// Whether the model reads the year's shape from earlier years.
+    pub yearly: bool,
+    /// Weekdays found closed (0 = Monday): left out of training and of the figures.
+    pub closed_weekdays: Vec<u32>,
     /// The 7-day seasonal naive forecast on the same days, for comparison.
     pub seasonal_naive_mase_mean: f64,
     pub seasonal_naive_wape_mean: f64,
+    /// The yearly naive forecast (the same weekday 364 days before), when a year is known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub yearly_naive_mase_mean: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub yearly_naive_wape_mean: Option<f64>,
+    /// The weekly total protocol, when configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weekly: Option<WeeklyMetrics>,
     pub series_trained: usize,
     pub best_epochs: Vec<usize>,
     pub interval_scale: f64,
     /// Whether the last day of the export was dropped from the served history as partial.
     pub partial_last_day_dropped: bool,
+}
+
+/// The weekly total protocol (`../shared/EVALUATION.md` §7): MASE scaled by the in-sample
+/// naive forecast of weekly totals (m = 1), and the naive forecasts' own figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct WeeklyMetrics {
+    pub weeks: usize,
+    pub mase: f64,
+    pub wape: f64,
+    /// Last week repeated.
+    pub naive_mase: f64,
+    /// The same week a year before.
+    pub same_week_last_year_mase: Option<f64>,
+}
+
+/// The weekly figures of the total series, forecast once from the protocol's origin Sunday.
+fn weekly_figures(
+    forecaster: &Forecaster,
+    index: usize,
+    total: &SeriesHistory,
+    protocol: &WeeklyProtocol,
+) -> WeeklyMetrics {
+    let values = &total.values;
+    let origin = protocol.origin_index;
+    let days = protocol.weeks * 7;
+    let h = forecaster.encoder().horizon_days;
+    let forecast = &forecaster.forecast(&[ForecastRequest {
+        series: index,
+        history: &values[..=origin],
+        last_date: total.first_date + Duration::days(origin as i64),
+        horizon_days: days.min(h),
+    }])[0];
+    let week_sums = |from: usize, count: usize, value: &dyn Fn(usize) -> f64| -> Vec<f64> {
+        (0..count).map(|w| (0..7).map(|d| value(from + 7 * w + d)).sum()).collect()
+    };
+    let weeks = forecast.len() / 7;
+    let actual = week_sums(origin + 1, weeks, &|i| values[i]);
+    // A week's total is the sum of its days' expected values (medians under-add).
+    let predicted = week_sums(0, weeks, &|d| forecast[d].mean);
+    let training_weeks = (origin + 1 - protocol.first_monday) / 7;
+    let history = week_sums(protocol.first_monday, training_weeks, &|i| values[i]);
+    let repeated = vec![*history.last().unwrap_or(&0.0); weeks];
+    let last_year = (origin + 1 >= YEAR_DAYS + protocol.first_monday)
+        .then(|| week_sums(origin + 1 - YEAR_DAYS, weeks, &|i| values[i]));
+    WeeklyMetrics {
+        weeks,
+        mase: metrics::mase(&actual, &predicted, &history, 1),
+        wape: metrics::wape(&actual, &predicted),
+        naive_mase: metrics::mase(&actual, &repeated, &history, 1),
+        same_week_last_year_mase: last_year.map(|l| metrics::mase(&actual, &l, &history, 1)),
+    }
 }
 
 /// A test day of a protocol series: (date, actual, P10, P50, P90).
@@ -72,88 +140,202 @@ pub enum ForecastError {
     Abandoned,
 }
 
-/// Order lines per day and key (all statuses: demand is what was ordered), from `first` to
-/// `last`, aggregated with polars.
-fn daily_counts(
-    lines: &[SaleLine],
-    first: NaiveDate,
-    last: NaiveDate,
-    key: impl Fn(&SaleLine) -> String,
-) -> Result<BTreeMap<String, Vec<f64>>, PolarsError> {
-    let days = (last - first).num_days() as usize + 1;
-    let in_range: Vec<&SaleLine> =
-        lines.iter().filter(|l| l.date >= first && l.date <= last).collect();
-    let frame = df!(
-        "key" => in_range.iter().map(|l| key(l)).collect::<Vec<String>>(),
-        "day" => in_range.iter().map(|l| (l.date - first).num_days() as i32).collect::<Vec<i32>>(),
-    )?;
-    let counts = frame.group_by(["key", "day"])?.select(["day"]).count()?;
-    let keys = counts.column("key")?.str()?.clone();
-    let day = counts.column("day")?.i32()?.clone();
-    let count_column = counts
-        .columns()
-        .last()
-        .expect("the count column")
-        .as_materialized_series()
-        .cast(&DataType::Float64)?;
-    let count = count_column.f64()?;
-    let mut out: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    for ((k, d), c) in keys.iter().zip(day.iter()).zip(count.iter()) {
-        if let (Some(k), Some(d), Some(c)) = (k, d, c) {
-            out.entry(k.to_owned()).or_insert_with(|| vec![0.0; days])[d as usize] = c;
+/// What a series counts per day: order lines (all statuses: demand is what was ordered),
+/// units ordered (the quantities of those lines) or revenue (the amounts of the lines not
+/// cancelled). Return lines are not orders; they are netted out of the insights' figures, not
+/// of demand.
+fn measure_of(measure: &str) -> fn(&SaleLine) -> f64 {
+    match measure {
+        "units" => |l| l.quantity.max(0.0),
+        "revenue" => {
+            |l| if l.outcome == Outcome::Cancelled { 0.0 } else { l.amount.unwrap_or(0.0).max(0.0) }
         }
+        _ => |_| 1.0,
     }
-    Ok(out)
 }
 
-/// The series kept: the total, the protocol's categories, and other categories and regions
-/// with enough volume on the training days.
+/// The measure per day and key, from `first` to `last`.
+fn daily_values(
+    lines: &[&SaleLine],
+    first: NaiveDate,
+    last: NaiveDate,
+    key: &dyn Fn(&SaleLine) -> String,
+    measure: fn(&SaleLine) -> f64,
+) -> BTreeMap<String, Vec<f64>> {
+    let days = (last - first).num_days() as usize + 1;
+    let mut out: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for l in lines.iter().filter(|l| l.date >= first && l.date <= last) {
+        let day = (l.date - first).num_days() as usize;
+        let key = key(l);
+        match out.get_mut(&key) {
+            Some(values) => values[day] += measure(l),
+            None => {
+                let mut values = vec![0.0; days];
+                values[day] = measure(l);
+                out.insert(key, values);
+            }
+        }
+    }
+    out
+}
+
+/// A dimension series are kept for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dimension {
+    Total,
+    Category,
+    Region,
+    Country,
+}
+
+impl Dimension {
+    fn key(self, sales: &Sales) -> Box<dyn Fn(&SaleLine) -> String + '_> {
+        match self {
+            Dimension::Total => Box::new(|_| String::new()),
+            Dimension::Category => Box::new(|l| l.category.to_string()),
+            // The sales region when the export has one, else the state (normalised).
+            Dimension::Region if sales.has(SalesField::Region) => {
+                Box::new(|l| l.region.to_string())
+            }
+            Dimension::Region => Box::new(|l| normalize_state(&l.state)),
+            Dimension::Country => Box::new(|l| l.country.to_string()),
+        }
+    }
+
+    fn series_key<'a>(self, measure: &'a str, value: &'a str) -> SeriesKey<'a> {
+        let key = SeriesKey { measure, ..Default::default() };
+        match self {
+            Dimension::Total => key,
+            Dimension::Category => SeriesKey { category: value, ..key },
+            Dimension::Region => SeriesKey { region: value, ..key },
+            Dimension::Country => SeriesKey { country: value, ..key },
+        }
+    }
+
+    /// A protocol series name ("total", "category:X", "region:X", "country:X" or a bare
+    /// category) as a dimension and a value.
+    fn parse(name: &str) -> (Dimension, &str) {
+        if name == "total" {
+            return (Dimension::Total, "");
+        }
+        for (prefix, dimension) in [
+            ("category:", Dimension::Category),
+            ("region:", Dimension::Region),
+            ("country:", Dimension::Country),
+        ] {
+            if let Some(value) = name.strip_prefix(prefix) {
+                return (dimension, value);
+            }
+        }
+        (Dimension::Category, name)
+    }
+}
+
+/// The dimensions an export has series for: categories, regions (sales regions, else
+/// states) and countries (when there are several).
+fn dimensions(sales: &Sales) -> Vec<Dimension> {
+    let mut out = vec![Dimension::Total];
+    if sales.has(SalesField::Category) {
+        out.push(Dimension::Category);
+    }
+    if sales.has(SalesField::Region) || sales.has(SalesField::State) {
+        out.push(Dimension::Region);
+    }
+    if sales.has(SalesField::Country) {
+        let mut countries = sales.lines.iter().map(|l| &*l.country).filter(|c| !c.is_empty());
+        if let Some(first) = countries.next()
+            && countries.any(|c| c != first)
+        {
+            out.push(Dimension::Country);
+        }
+    }
+    out
+}
+
+/// The series kept, for each measure: the total, the protocol's series, and the categories,
+/// regions and countries with enough order lines a day on the training days.
 pub fn build_series(
-    lines: &[SaleLine],
+    sales: &Sales,
     first: NaiveDate,
     last: NaiveDate,
     training_days: usize,
     settings: &ForecastSettings,
-) -> Result<Vec<SeriesHistory>, PolarsError> {
+) -> Vec<SeriesHistory> {
+    let ordered: Vec<&SaleLine> =
+        sales.lines.iter().filter(|l| l.outcome != Outcome::ReturnLine).collect();
     let mean_training = |values: &[f64]| {
         values[..training_days.min(values.len())].iter().sum::<f64>() / training_days.max(1) as f64
     };
+    let required = |dimension: Dimension, value: &str| {
+        settings.protocol_series.iter().any(|p| Dimension::parse(p) == (dimension, value))
+    };
     let mut series = Vec::new();
-    for (_, values) in daily_counts(lines, first, last, |_| String::new())? {
-        series.push(SeriesHistory {
-            name: "total".into(),
-            category: String::new(),
-            region: String::new(),
-            first_date: first,
-            values,
-        });
-    }
-    for (category, values) in daily_counts(lines, first, last, |l| l.category.clone())? {
-        let required = settings.protocol_series.iter().any(|p| p == &category);
-        if !category.is_empty()
-            && (required || mean_training(&values) >= settings.min_category_daily_lines)
-        {
-            series.push(SeriesHistory {
-                name: SeriesHistory::name_of(&category, ""),
-                category,
-                region: String::new(),
-                first_date: first,
-                values,
-            });
+    for dimension in dimensions(sales) {
+        let key = dimension.key(sales);
+        let lines = daily_values(&ordered, first, last, &*key, measure_of("order_lines"));
+        let threshold = match dimension {
+            Dimension::Total => 0.0,
+            Dimension::Category => settings.min_category_daily_lines,
+            Dimension::Region | Dimension::Country => settings.min_region_daily_lines,
+        };
+        let kept: Vec<&String> = lines
+            .iter()
+            .filter(|(value, values)| {
+                (dimension == Dimension::Total || !value.is_empty())
+                    && (required(dimension, value) || mean_training(values) >= threshold)
+            })
+            .map(|(value, _)| value)
+            .collect();
+        for measure in &settings.measures {
+            let values = if measure == "order_lines" {
+                lines.clone()
+            } else {
+                daily_values(&ordered, first, last, &*key, measure_of(measure))
+            };
+            for value in &kept {
+                let key = dimension.series_key(measure, value);
+                series.push(SeriesHistory {
+                    name: SeriesHistory::name_of(key),
+                    measure: measure.clone(),
+                    category: key.category.to_owned(),
+                    region: if key.region.is_empty() {
+                        String::new()
+                    } else {
+                        normalize_state(key.region)
+                    },
+                    country: key.country.to_owned(),
+                    first_date: first,
+                    values: values
+                        .get(*value)
+                        .cloned()
+                        .unwrap_or_else(|| vec![0.0; (last - first).num_days() as usize + 1]),
+                });
+            }
         }
     }
-    for (region, values) in daily_counts(lines, first, last, |l| normalize_state(&l.ship_state))? {
-        if !region.is_empty() && mean_training(&values) >= settings.min_region_daily_lines {
-            series.push(SeriesHistory {
-                name: SeriesHistory::name_of("", &region),
-                category: String::new(),
-                region,
-                first_date: first,
-                values,
-            });
-        }
+    series
+}
+
+/// Weekdays the shop is closed: at least `share` of the total series' training days on that
+/// weekday had no order (0 turns the detection off).
+fn closed_weekdays(total: &SeriesHistory, training_days: usize, share: f64) -> Vec<u32> {
+    if share <= 0.0 {
+        return Vec::new();
     }
-    Ok(series)
+    let mut days = [(0usize, 0usize); 7];
+    for (i, v) in total.values[..training_days.min(total.values.len())].iter().enumerate() {
+        let weekday =
+            (total.first_date + Duration::days(i as i64)).weekday().num_days_from_monday();
+        days[weekday as usize].0 += 1;
+        days[weekday as usize].1 += (*v == 0.0) as usize;
+    }
+    (0..7u32)
+        .filter(|&w| {
+            let (all, empty) = days[w as usize];
+            all >= 4 && empty as f64 >= share * all as f64 && empty < all
+        })
+        .filter(|_| days.iter().any(|(all, empty)| empty < all))
+        .collect()
 }
 
 const QUANTILES: [f32; 3] = [0.1, 0.5, 0.9];
@@ -165,6 +347,9 @@ struct Windows {
     encoded: Vec<EncodedWindow>,
     targets: Vec<f32>,
     mask: Vec<f32>,
+    /// Each window's weight in the expected value's likelihood: its level (exp) over its
+    /// series' mean level, so that the expected value is calibrated in units of demand.
+    weights: Vec<f32>,
 }
 
 /// Windows of every series whose last day is in `origins` (day indices), with targets up to
@@ -174,12 +359,16 @@ fn windows(
     series: &[SeriesHistory],
     origins: std::ops::RangeInclusive<usize>,
     known_until: usize,
+    stride: usize,
 ) -> Windows {
     let h = encoder.horizon_days;
-    let mut out = Windows { encoded: Vec::new(), targets: Vec::new(), mask: Vec::new() };
+    let mut out =
+        Windows { encoded: Vec::new(), targets: Vec::new(), mask: Vec::new(), weights: Vec::new() };
     for (index, s) in series.iter().enumerate() {
-        for t in origins.clone() {
-            if t + 1 < encoder.window_days || t >= known_until {
+        // Strided back from the last origin, so the most recent one is always in.
+        for t in origins.clone().rev().step_by(stride.max(1)).collect::<Vec<_>>().into_iter().rev()
+        {
+            if t + 1 < encoder.min_history() || t >= known_until {
                 continue;
             }
             let window = encoder.encode(
@@ -188,7 +377,9 @@ fn windows(
                 s.first_date + Duration::days(t as i64),
             );
             for day in 1..=h {
-                let known = t + day <= known_until && t + day < s.values.len();
+                // A day the shop is closed is not demand: never learnt.
+                let open = !encoder.is_closed(s.first_date + Duration::days((t + day) as i64));
+                let known = t + day <= known_until && t + day < s.values.len() && open;
                 out.targets.push(if known {
                     (s.values[t + day].ln_1p() - window.level) as f32
                 } else {
@@ -199,6 +390,21 @@ fn windows(
             out.encoded.push(window);
         }
     }
+    // Weights: each window's exp(level) over its series' mean of them.
+    let mut totals = vec![(0.0f64, 0usize); series.len() + 1];
+    for w in &out.encoded {
+        let t = &mut totals[w.series as usize];
+        t.0 += w.level.exp();
+        t.1 += 1;
+    }
+    out.weights = out
+        .encoded
+        .iter()
+        .map(|w| {
+            let (sum, count) = totals[w.series as usize];
+            (w.level.exp() / (sum / count.max(1) as f64).max(1e-9)) as f32
+        })
+        .collect();
     out
 }
 
@@ -261,9 +467,28 @@ fn train_net(
             let mask: Vec<f32> =
                 batch.iter().flat_map(|&i| data.mask[i * h..(i + 1) * h].iter().copied()).collect();
             let known = mask.iter().sum::<f32>().max(1.0) as f64;
+            // Each day's demand as a ratio to its window's level, for the expected value, and
+            // the window's weight (so the expected value adds up in units of demand).
+            let ratios: Vec<f32> = batch
+                .iter()
+                .flat_map(|&i| {
+                    let level = data.encoded[i].level;
+                    data.targets[i * h..(i + 1) * h]
+                        .iter()
+                        .map(move |&t| ((t as f64).exp() - (-level).exp()).max(0.0) as f32)
+                })
+                .collect();
+            let weights: Vec<f32> =
+                batch.iter().flat_map(|&i| std::iter::repeat_n(data.weights[i], h)).collect();
             let y = Tensor::<1>::from_floats(targets.as_slice(), &device).reshape([n, h, 1]);
             let m = Tensor::<1>::from_floats(mask.as_slice(), &device).reshape([n, h, 1]);
-            let d = y - net.forward(series, inputs);
+            let r = Tensor::<1>::from_floats(ratios.as_slice(), &device).reshape([n, h, 1]);
+            let output = net.forward(series, inputs);
+            // The expected value by Poisson likelihood of the ratio (its minimiser is the mean).
+            let mean = output.clone().slice([0..n, 0..h, 3..4]);
+            let w = Tensor::<1>::from_floats(weights.as_slice(), &device).reshape([n, h, 1]);
+            let mean_loss = ((mean.clone().exp() - r * mean) * m.clone() * w).sum() / known;
+            let d = y - output.slice([0..n, 0..h, 0..3]);
             // The centre is fitted by least squares in log1p space (it forecast better than the
             // pinball median on validation and on the protocol; it is the median when log
             // errors are symmetric); P10 and P90 by pinball loss around it.
@@ -277,6 +502,7 @@ fn train_net(
             .sum()
                 / (known * 2.0)
                 + (center.powi_scalar(2) * m).sum() / known
+                + mean_loss
                 + net.weight_penalty() * (settings.l2_penalty / data.encoded.len() as f64);
             let grads = GradientsParams::from_grads(loss.backward(), &net);
             net = optimizer.step(settings.learning_rate, net, grads);
@@ -322,48 +548,102 @@ pub struct Prepared {
 }
 
 pub fn prepare(
-    lines: &[SaleLine],
+    sales: &Sales,
     split: &Split,
     settings: &ForecastSettings,
 ) -> Result<Prepared, ForecastError> {
     let first = split.forecast_first_day;
-    let last = lines
+    let last = sales
+        .lines
         .iter()
+        .filter(|l| l.outcome != Outcome::ReturnLine)
         .map(|l| l.date)
         .max()
         .ok_or_else(|| ForecastError::NotEnoughData("no order lines".into()))?;
     let origin_index = (split.forecast_origin - first).num_days() as usize;
+    // The nets learn nothing after the earliest protocol origin (the daily one, or the weekly
+    // one when it comes first), so no test day of either protocol is seen.
+    let cutoff = weekly_protocol(split, first, last)
+        .map_or(origin_index, |w| w.origin_index.min(origin_index));
     let test_days = split.forecast_test_days as usize;
+    let history_days = cutoff + 1;
+    let yearly = match settings.yearly.as_str() {
+        "on" => true,
+        "off" => false,
+        _ => history_days >= 2 * YEAR_DAYS,
+    };
+    let needed = settings.window_days.max(if yearly { YEAR_DAYS + 28 } else { 0 });
     if last < split.forecast_origin + Duration::days(split.forecast_test_days)
-        || origin_index + 1 < settings.window_days + settings.validation_days + 7
+        || history_days < needed + settings.validation_days + 7
     {
         return Err(ForecastError::NotEnoughData(format!(
-            "history {first} to {last} is too short for a {}-day window, {} validation days before the origin {} and {} test days after",
-            settings.window_days, settings.validation_days, split.forecast_origin, test_days
+            "history {first} to {last} is too short for a {}-day window{}, {} validation days before the origin {} and {} test days after",
+            settings.window_days,
+            if yearly { " a year back" } else { "" },
+            settings.validation_days,
+            split.forecast_origin,
+            test_days
         )));
     }
-    let series = build_series(lines, first, last, origin_index + 1, settings)?;
-    let training_levels: Vec<f64> = series
+    let series = build_series(sales, first, last, history_days, settings);
+    let closed = series
         .iter()
-        .flat_map(|s| {
-            (settings.window_days - 1..=origin_index).map(move |t| {
-                ForecastEncoder::level_of(&s.values[t + 1 - settings.window_days..=t])
-            })
-        })
-        .collect();
-    let encoder = ForecastEncoder {
+        .find(|s| s.name == "total")
+        .map(|total| closed_weekdays(total, history_days, settings.closed_weekday_share))
+        .unwrap_or_default();
+    let mut encoder = ForecastEncoder {
         window_days: settings.window_days,
         horizon_days: settings.horizon_days,
         series: series.clone(),
-        level: Standardizer::fit(training_levels),
+        level: Standardizer { mean: 0.0, std: 1.0 },
+        level_days: settings.level_days,
+        yearly,
+        closed_weekdays: closed,
     };
+    let min_history = encoder.min_history();
+    let training_levels: Vec<f64> = series
+        .iter()
+        .flat_map(|s| {
+            (min_history - 1..=cutoff).map(move |t| {
+                ForecastEncoder::level_over(
+                    &s.values[t + 1 - settings.window_days..=t],
+                    settings.level_days,
+                )
+            })
+        })
+        .collect();
+    encoder.level = Standardizer::fit(training_levels);
     let model_config =
         ForecastModelConfig::new(series.len(), encoder.n_inputs(), settings.horizon_days)
             .with_series_dim(settings.series_embedding_dim)
             .with_hidden_dim(settings.hidden_dim)
             .with_dropout(settings.dropout)
             .with_ensemble_size(settings.ensemble_size);
-    Ok(Prepared { series, encoder, origin_index, model_config })
+    Ok(Prepared { series, encoder, origin_index: cutoff, model_config })
+}
+
+/// The weekly protocol of `../shared/EVALUATION.md` §7, when configured: weeks ending Sunday
+/// (partial first and last weeks dropped), the last `forecast_weekly_test_weeks` of them as
+/// test, forecast once from the Sunday before them.
+struct WeeklyProtocol {
+    /// Day index (from the series' first day) of the origin Sunday.
+    origin_index: usize,
+    weeks: usize,
+    /// Day index of the first Monday of a full week.
+    first_monday: usize,
+}
+
+fn weekly_protocol(split: &Split, first: NaiveDate, last: NaiveDate) -> Option<WeeklyProtocol> {
+    let weeks = usize::try_from(split.forecast_weekly_test_weeks).ok().filter(|w| *w > 0)?;
+    let first_monday = (7 - first.weekday().num_days_from_monday() as usize) % 7;
+    let last_sunday = (last - first).num_days() as usize
+        - (last.weekday().num_days_from_monday() as usize + 1) % 7;
+    let origin_index = last_sunday.checked_sub(weeks * 7)?;
+    (origin_index > first_monday + 7 * 4).then_some(WeeklyProtocol {
+        origin_index,
+        weeks,
+        first_monday,
+    })
 }
 
 /// Whether the nets draw random numbers only where their fits start: no dropout applies (no
@@ -415,10 +695,11 @@ pub fn train(
     );
     let mut initial = initial.map(|nets| nets.0.into_iter());
     let validation_origin = origin_index - settings.validation_days;
-    let fit = windows(&encoder, &series, 0..=validation_origin - 1, validation_origin);
+    let stride = settings.origin_stride;
+    let fit = windows(&encoder, &series, 0..=validation_origin - 1, validation_origin, stride);
     let validation =
-        windows(&encoder, &series, validation_origin..=validation_origin, origin_index);
-    let all = windows(&encoder, &series, 0..=origin_index - 1, origin_index);
+        windows(&encoder, &series, validation_origin..=validation_origin, origin_index, 1);
+    let all = windows(&encoder, &series, 0..=origin_index - 1, origin_index, stride);
 
     stage.set_length(settings.ensemble_size as u64 * 2);
     let h = settings.horizon_days;
@@ -465,7 +746,7 @@ pub fn train(
     // Every origin of the held-out days (not only the first) takes part: one fortnight from a
     // single origin is too few points for a quantile of the scaled errors.
     let calibration_windows =
-        windows(&encoder, &series, validation_origin..=origin_index - 1, origin_index);
+        windows(&encoder, &series, validation_origin..=origin_index - 1, origin_index, 1);
     for (i, row) in
         validation_forecaster.raw_quantiles(&calibration_windows.encoded).iter().enumerate()
     {
@@ -511,34 +792,50 @@ pub fn train(
         Forecaster::new(encoder.clone(), model.clone(), calibration.clone(), Device::flex());
 
     // Protocol: forecast once from the origin, nothing after it seen.
+    let first = series.first().map_or(split.forecast_first_day, |s| s.first_date);
+    let daily_origin = (split.forecast_origin - first).num_days() as usize;
+    let measure = settings.measures.first().map_or("order_lines", String::as_str);
     let mut per_series = BTreeMap::new();
     let mut test_paths = BTreeMap::new();
     let (mut inside, mut points) = (0usize, 0usize);
     let mut naive = Vec::new();
+    let mut yearly_naive = Vec::new();
     for name in &settings.protocol_series {
-        let (category, label) =
-            if name == "total" { ("", "total".to_owned()) } else { (name.as_str(), name.clone()) };
-        let Some(index) = forecaster.find(category, "") else {
+        let (dimension, value) = Dimension::parse(name);
+        let Some(index) = forecaster.find(dimension.series_key(measure, value)) else {
             return Err(ForecastError::NotEnoughData(format!(
-                "protocol series '{name}' is not among the series kept"
+                "protocol series '{name}' is not among the series kept ({})",
+                series.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
             )));
         };
         let values = &series[index].values;
-        let history = &values[..=origin_index];
-        let actual = &values[origin_index + 1..origin_index + 1 + test_days];
+        let history = &values[..=daily_origin];
         let forecast = &forecaster.forecast(&[ForecastRequest {
             series: index,
             history,
             last_date: split.forecast_origin,
             horizon_days: test_days.min(h),
         }])[0];
-        let p50: Vec<f64> = forecast.iter().map(|p| p.p50).collect();
-        let (p10, p90): (Vec<f64>, Vec<f64>) = forecast.iter().map(|p| (p.p10, p.p90)).unzip();
-        let actual = &actual[..p50.len()];
-        let seasonal: Vec<f64> =
-            (0..p50.len()).map(|d| history[history.len() - 7 + d % 7]).collect();
-        naive
-            .push((metrics::mase(actual, &seasonal, history, 7), metrics::wape(actual, &seasonal)));
+        // Days the shop is closed are not demand: left out of every figure.
+        let open: Vec<usize> =
+            (0..forecast.len()).filter(|&d| !encoder.is_closed(forecast[d].date)).collect();
+        let pick =
+            |all: &dyn Fn(usize) -> f64| -> Vec<f64> { open.iter().map(|&d| all(d)).collect() };
+        let actual = pick(&|d| values[daily_origin + 1 + d]);
+        let p50 = pick(&|d| forecast[d].p50);
+        let (p10, p90) = (pick(&|d| forecast[d].p10), pick(&|d| forecast[d].p90));
+        let seasonal = pick(&|d| history[history.len() - 7 + d % 7]);
+        naive.push((
+            metrics::mase(&actual, &seasonal, history, 7),
+            metrics::wape(&actual, &seasonal),
+        ));
+        if history.len() > YEAR_DAYS {
+            let last_year = pick(&|d| values[daily_origin + 1 + d - YEAR_DAYS]);
+            yearly_naive.push((
+                metrics::mase(&actual, &last_year, history, 7),
+                metrics::wape(&actual, &last_year),
+            ));
+        }
         inside += actual
             .iter()
             .zip(p10.iter().zip(&p90))
@@ -546,22 +843,31 @@ pub fn train(
             .count();
         points += actual.len();
         per_series.insert(
-            label.clone(),
+            name.clone(),
             SeriesMetrics {
-                mase: metrics::mase(actual, &p50, history, 7),
-                wape: metrics::wape(actual, &p50),
-                smape: metrics::smape_pct(actual, &p50),
-                coverage80: metrics::coverage(actual, &p10, &p90),
-                msis80: metrics::msis(actual, &p10, &p90, history, 7, 0.2),
+                mase: metrics::mase(&actual, &p50, history, 7),
+                wape: metrics::wape(&actual, &p50),
+                smape: metrics::smape_pct(&actual, &p50),
+                coverage80: metrics::coverage(&actual, &p10, &p90),
+                msis80: metrics::msis(&actual, &p10, &p90, history, 7, 0.2),
             },
         );
         test_paths.insert(
-            label,
-            forecast.iter().zip(actual).map(|(p, &a)| (p.date, a, p.p10, p.p50, p.p90)).collect(),
+            name.clone(),
+            forecast
+                .iter()
+                .enumerate()
+                .map(|(d, p)| (p.date, values[daily_origin + 1 + d], p.p10, p.p50, p.p90))
+                .collect(),
         );
     }
     let mean = |f: fn(&SeriesMetrics) -> f64| metrics::mean(per_series.values().map(f));
-
+    let weekly =
+        weekly_protocol(split, first, first + Duration::days(series[0].values.len() as i64 - 1))
+            .and_then(|w| {
+                let total = forecaster.find(SeriesKey { measure, ..Default::default() })?;
+                Some(weekly_figures(&forecaster, total, &series[total], &w))
+            });
     // The served history ends at the last complete day.
     let mut partial_last_day_dropped = false;
     if settings.partial_last_day_ratio > 0.0
@@ -584,8 +890,17 @@ pub fn train(
         coverage80: inside as f64 / points.max(1) as f64,
         msis80_mean: mean(|m| m.msis80),
         per_series,
+        measure: measure.to_owned(),
+        horizon_days: h,
+        yearly: encoder.yearly,
+        closed_weekdays: encoder.closed_weekdays.clone(),
         seasonal_naive_mase_mean: metrics::mean(naive.iter().map(|n| n.0)),
         seasonal_naive_wape_mean: metrics::mean(naive.iter().map(|n| n.1)),
+        yearly_naive_mase_mean: (!yearly_naive.is_empty())
+            .then(|| metrics::mean(yearly_naive.iter().map(|n| n.0))),
+        yearly_naive_wape_mean: (!yearly_naive.is_empty())
+            .then(|| metrics::mean(yearly_naive.iter().map(|n| n.1))),
+        weekly,
         series_trained: series.len(),
         best_epochs,
         interval_scale: calibration.interval_scale,

@@ -36,6 +36,7 @@ pub fn lower_is_better(path: &str) -> bool {
         "log_loss",
         "brier",
         "mae_inr",
+        "mae",
         "mape_pct",
         "mase_mean",
         "wape_mean",

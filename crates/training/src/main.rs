@@ -22,9 +22,11 @@ struct Args {
     /// Bundle directory to write (replaced atomically when it exists).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Training configuration (TOML, any subset of crates/training/config/default.toml).
+    /// Training configuration (TOML, any subset of crates/training/config/default.toml, or a
+    /// retailer profile of config/retailers/); given several times, the later files override
+    /// the earlier ones.
     #[arg(long)]
-    config: Option<PathBuf>,
+    config: Vec<PathBuf>,
     /// The bundle serving (a bundle directory or its metrics.json): the new figures may be
     /// worse than its by at most gates.tolerance.
     #[arg(long)]
@@ -36,6 +38,10 @@ struct Args {
     /// data directory, when there is one.
     #[arg(long)]
     baselines: Option<PathBuf>,
+    /// Also write the cleaned order lines as a star schema of Parquet tables into this
+    /// directory (replaced), for DuckDB, Spark or polars; see docs/DATA.md.
+    #[arg(long)]
+    warehouse: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -45,6 +51,10 @@ enum Command {
         /// Directory to write the sample into.
         #[arg(long, default_value = "crates/training/data")]
         out: PathBuf,
+        /// Write only the online shop's export, with about this many lines (scale runs; see
+        /// scripts/scale.sh).
+        #[arg(long)]
+        online_retail_lines: Option<usize>,
     },
 }
 
@@ -53,8 +63,16 @@ const GATES_FAILED: i32 = 3;
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let config = TrainConfig::load(args.config.as_deref())?;
-    if let Some(Command::Generate { out }) = args.command {
+    let files: Vec<&Path> = args.config.iter().map(PathBuf::as_path).collect();
+    let config = TrainConfig::load_all(&files)?;
+    if let Some(Command::Generate { out, online_retail_lines }) = args.command {
+        if let Some(lines) = online_retail_lines {
+            std::fs::create_dir_all(&out)?;
+            let customers = (lines / 63).max(1);
+            let written = generate::online_retail::write_sized(&out, config.seed, customers)?;
+            eprintln!("{}: {written} lines", out.join(generate::online_retail::FILE).display());
+            return Ok(());
+        }
         return generate_sample(&out, config.seed);
     }
     let out = args.out.context("--out DIR is required: the bundle directory to write")?;
@@ -83,6 +101,20 @@ fn main() -> anyhow::Result<()> {
         std::process::exit(GATES_FAILED);
     }
 
+    if let Some(dir) = &args.warehouse {
+        let stage = progress.stage("warehouse");
+        let counts = shopml_training::warehouse::write(&trained.exports, dir)?;
+        stage.finish(format!(
+            "{}: {} order lines in {} months, {} products, {} customers, {} regions, {} days",
+            dir.display(),
+            counts.fact_order_line,
+            counts.months,
+            counts.dim_product,
+            counts.dim_customer,
+            counts.dim_region,
+            counts.dim_date
+        ));
+    }
     let created_at = chrono::Utc::now();
     let stage = progress.stage("report");
     let timings = report::Timings { stages: &progress.timings(), elapsed: progress.elapsed() };
@@ -112,14 +144,10 @@ fn main() -> anyhow::Result<()> {
 fn generate_sample(out: &Path, seed: u64) -> anyhow::Result<()> {
     let counts = generate::sample(out, generate::SampleSize::default(), seed)
         .with_context(|| format!("writing the sample to {}", out.display()))?;
-    eprintln!(
-        "sample written to {}: {} order lines, {} products, {} customer rows, {} reviews",
-        out.display(),
-        counts[0],
-        counts[1],
-        counts[2],
-        counts[3]
-    );
+    eprintln!("sample written to {}:", out.display());
+    for (file, rows) in generate::FILES.iter().zip(counts) {
+        eprintln!("  {file}: {rows} rows");
+    }
     Ok(())
 }
 
@@ -164,16 +192,24 @@ fn gates_pass(
 /// Headline figures of each model, one line each.
 fn summary(m: &TrainingMetrics) -> Vec<String> {
     let mut lines = Vec::new();
+    let currency = m.currency.as_deref().unwrap_or("");
     if let Some(c) = &m.cancellation {
+        let name = match c.outcome {
+            shopml_core::cancellation::PredictedOutcome::Cancellation => "cancellation",
+            shopml_core::cancellation::PredictedOutcome::Return => "return risk (after the fact)",
+        };
         lines.push(format!(
-            "cancellation: ROC-AUC {:.3}, PR-AUC {:.3}, Brier {:.3}, log-loss {:.3}",
-            c.roc_auc, c.pr_auc, c.brier, c.log_loss
+            "{name}: ROC-AUC {:.3}, PR-AUC {:.3}, Brier {:.3}, log-loss {:.3}; orders: ROC-AUC {:.3}",
+            c.roc_auc, c.pr_auc, c.brier, c.log_loss, c.order_roc_auc
         ));
     }
     if let Some(p) = &m.price {
         lines.push(format!(
-            "price: R²(ln) {:.3}, MAE ₹{:.3}, MAPE {:.3}%, P10–P90 coverage {:.3}",
-            p.r2_log, p.mae_inr, p.mape_pct, p.interval_coverage
+            "price: R²(ln) {:.3}, MAE {}, MAPE {:.3}%, P10–P90 coverage {:.3}",
+            p.r2_log,
+            shopml_core::money::format(p.mae, currency),
+            p.mape_pct,
+            p.interval_coverage
         ));
     }
     let reviews = m.sentiment_reviews.as_ref().map(|r| ("sentiment (reviews)", &r.figures));
@@ -200,6 +236,12 @@ fn summary(m: &TrainingMetrics) -> Vec<String> {
             silhouette(&s.customers),
             silhouette(&s.regions)
         ));
+    }
+    for skipped in &m.skipped {
+        lines.push(format!("{}: not trained: {}", skipped.model, skipped.reason));
+    }
+    if !currency.is_empty() {
+        lines.push(format!("amounts in {currency}"));
     }
     lines
 }

@@ -1,7 +1,7 @@
 //! The training job: read the exports, train and evaluate every model the data allows, and
 //! write the bundle with its metrics.
 
-use crate::config::TrainConfig;
+use crate::config::{Split, TrainConfig};
 use crate::data::{self, Exports};
 use crate::error::DataError;
 use crate::fit::Abandon;
@@ -28,6 +28,8 @@ pub enum TrainError {
     Sentiment(#[from] sentiment::SentimentError),
     #[error(transparent)]
     Forecast(#[from] forecast::ForecastError),
+    #[error(transparent)]
+    CustomerValue(#[from] crate::customer_value::CustomerValueError),
     #[error("{0}")]
     Invalid(String),
 }
@@ -38,8 +40,17 @@ pub struct Trained {
     pub metrics: TrainingMetrics,
     pub models: TrainedModels,
     pub data_source: String,
-    /// The status of a cancelled line (for the report's insights).
-    pub config_cancelled_status: String,
+    /// The protocol of the run, with the dates derived from the export filled in.
+    pub split: Split,
+    /// Models not trained, with the reason (a missing export or field, or not asked for).
+    pub skipped: Vec<Skipped>,
+}
+
+/// A model the run did not train, and why.
+#[derive(Debug, Clone, serde::Serialize, PartialEq)]
+pub struct Skipped {
+    pub model: String,
+    pub reason: String,
 }
 
 /// The generated sample (`crates/training/data`, written on first use with the default seed): what a
@@ -64,14 +75,47 @@ pub fn train(
         }
     }
     stage.finish(format!("{} files", exports.fingerprint.len()));
-    let (models, metrics) = train_models(&exports, config, progress)?;
+    let split = resolve_split(&exports, config)?;
+    let skipped: Vec<Skipped> = TRAINERS
+        .iter()
+        .filter_map(|t| {
+            let reason = if !config.trains(t.name()) {
+                Some("not in the configuration's `models`".to_owned())
+            } else {
+                t.skip_reason(&exports, config)
+            };
+            reason.map(|reason| Skipped { model: t.name().to_owned(), reason })
+        })
+        .collect();
+    for s in &skipped {
+        progress.log(&format!("{}: skipped: {}", s.model, s.reason));
+    }
+    let (models, mut metrics) = train_models(&exports, config, &split, &skipped, progress)?;
+    metrics.skipped = skipped.clone();
+    metrics.split = Some(split.clone());
+    metrics.currency = exports.sales.as_ref().map(|s| s.currency.clone());
     Ok(Trained {
         data_source: data_dir.display().to_string(),
         exports,
         metrics,
         models,
-        config_cancelled_status: config.columns.sales.cancelled_status.clone(),
+        split,
+        skipped,
     })
+}
+
+/// The run's protocol: the configured dates, the others derived from the order dates.
+fn resolve_split(exports: &Exports, config: &TrainConfig) -> Result<Split, TrainError> {
+    let sales = exports.sales.as_ref().expect("the order-line export is required");
+    let first = sales.lines.iter().map(|l| l.date).min();
+    let last = sales.lines.iter().map(|l| l.date).max();
+    match first.zip(last) {
+        Some((first, last)) => Ok(config.split.resolve(first, last)),
+        None => Err(TrainError::Invalid(format!(
+            "{}: no order line left after cleaning",
+            sales.report.file
+        ))),
+    }
 }
 
 /// A thread pool for long jobs beside the stages (with one core per thread, like rayon's
@@ -90,10 +134,12 @@ fn pool_beside(name: &'static str) -> Result<rayon::ThreadPool, rayon::ThreadPoo
 fn train_models(
     exports: &Exports,
     config: &TrainConfig,
+    split: &Split,
+    skipped: &[Skipped],
     progress: &Progress,
 ) -> Result<(TrainedModels, TrainingMetrics), TrainError> {
     let sentiment_products = exports.products.as_ref().filter(|_| {
-        config.overlap_stages && exports.reviews.is_some() && config.trains("sentiment")
+        config.overlap_stages && !skipped.iter().any(|s| s.model == shopml_core::sentiment::NAME)
     });
     let pool = match sentiment_products {
         Some(_) if sentiment::product_texts_train_beside(&config.sentiment)? => {
@@ -111,11 +157,11 @@ fn train_models(
     // drawn here, before any other stage draws, they train beside the stages.
     let forecast_sales = exports.sales.as_ref().filter(|_| {
         config.overlap_stages
-            && config.trains("forecast")
+            && !skipped.iter().any(|s| s.model == shopml_core::forecast::NAME)
             && forecast::draws_only_at_start(&config.forecast)
     });
     let forecast_start = forecast_sales
-        .map(|sales| forecast::prepare(&sales.lines, &config.split, &config.forecast))
+        .map(|sales| forecast::prepare(sales, split, &config.forecast))
         .transpose()?
         .map(|prepared| {
             let initial = forecast::initial_nets(&prepared, &config.forecast, config.seed);
@@ -129,7 +175,7 @@ fn train_models(
                 let stage = progress.stage_beside("forecast");
                 let trained = forecast::train(
                     prepared,
-                    &config.split,
+                    split,
                     &config.forecast,
                     config.seed,
                     Some(initial),
@@ -150,7 +196,7 @@ fn train_models(
                     stage.set_length(sentiment::product_text_fits(&config.sentiment)?);
                     sentiment::fit_product_texts(
                         &products.products,
-                        &config.split,
+                        split,
                         &config.sentiment,
                         config.seed,
                         &stage,
@@ -164,7 +210,8 @@ fn train_models(
                 fitted
             })
         });
-        let trained = train_stages(exports, config, progress, Beside { product_texts, forecast });
+        let beside = Beside { product_texts, forecast };
+        let trained = train_stages(exports, config, split, skipped, progress, beside);
         if trained.is_err() {
             abandon.set();
         }
@@ -177,11 +224,14 @@ fn train_models(
 fn train_stages(
     exports: &Exports,
     config: &TrainConfig,
+    split: &Split,
+    skipped: &[Skipped],
     progress: &Progress,
     beside: Beside<'_>,
 ) -> Result<(TrainedModels, TrainingMetrics), TrainError> {
-    let mut run = Run { exports, config, progress, beside, models: TrainedModels::default() };
-    let wanted = |t: &&&dyn Trainer| config.trains(t.name()) && t.needs().met_by(exports);
+    let mut run =
+        Run { exports, config, split, progress, beside, models: TrainedModels::default() };
+    let wanted = |t: &&&dyn Trainer| !skipped.iter().any(|s| s.model == t.name());
     for trainer in TRAINERS.iter().filter(wanted) {
         trainer.train(&mut run)?;
     }
@@ -192,10 +242,12 @@ fn train_stages(
     Ok((run.models, metrics))
 }
 
-/// The report of a bundle: REPORT.md and its SVG files (name, content).
+/// The report of a bundle: REPORT.md and its SVG files (name, content), and REPORT.html, the
+/// same document with its charts inline.
 pub struct Report {
     pub markdown: String,
     pub charts: Vec<(String, String)>,
+    pub html: String,
 }
 
 /// Builds the report of a trained run.
@@ -211,7 +263,8 @@ pub fn report(
         env!("CARGO_PKG_VERSION")
     );
     let (markdown, charts) = crate::report::build(trained, &note, timings, baselines);
-    Report { markdown, charts }
+    let html = crate::report::html(&markdown, &charts);
+    Report { markdown, charts, html }
 }
 
 /// Checks before training that the bundle can be published at `out`: a target publishing
@@ -248,8 +301,13 @@ pub fn write_bundle_with_report(
     report: Option<Report>,
 ) -> Result<Manifest, TrainError> {
     let mut writer = BundleWriter::create(out)?;
+    writer.set_currency(&config.money.currency);
+    for skipped in &trained.skipped {
+        writer.skip_model(&skipped.model, &skipped.reason);
+    }
     if let Some(report) = report {
         writer.write_bytes("REPORT.md", report.markdown.as_bytes())?;
+        writer.write_bytes("REPORT.html", report.html.as_bytes())?;
         for (name, svg) in &report.charts {
             writer.write_bytes(&format!("report/{name}"), svg.as_bytes())?;
         }

@@ -21,7 +21,11 @@ use shopml_core::price::{
 pub struct PriceMetrics {
     pub r2_log: f64,
     pub r2: f64,
-    pub mae_inr: f64,
+    /// Mean absolute error in the export's currency.
+    pub mae: f64,
+    /// The same in rupees, under the protocol's name, when the currency is INR.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mae_inr: Option<f64>,
     pub mape_pct: f64,
     /// Share of test prices inside the predicted P10–P90 range.
     pub interval_coverage: f64,
@@ -63,7 +67,7 @@ fn usable(products: &[Product]) -> Vec<(&Product, ProductInput<'_>, f64)> {
                 let input = ProductInput {
                     name: &p.name,
                     category_path: &p.category_path,
-                    list_price_inr: list,
+                    list_price: list,
                     rating: p.rating,
                     rating_count: p.rating_count,
                 };
@@ -193,7 +197,7 @@ pub fn train(
     let encoder = PriceEncoder::fit(&inputs, settings.min_count);
     let to_rows = |set: &[&Row<'_>]| Rows {
         encoded: set.iter().map(|(_, input, _)| encoder.encode(input)).collect(),
-        targets: set.iter().map(|(_, input, y)| (*y - input.list_price_inr.ln()) as f32).collect(),
+        targets: set.iter().map(|(_, input, y)| (*y - input.list_price.ln()) as f32).collect(),
     };
     let fit = to_rows(&fit_rows);
     let validation = to_rows(&validation_rows);
@@ -295,18 +299,19 @@ pub fn train(
     let test_inputs: Vec<ProductInput<'_>> = test_rows.iter().map(|(_, input, _)| *input).collect();
     let predictions = predictor.predict(&test_inputs);
     let actual_log: Vec<f64> = test_rows.iter().map(|(.., y)| *y).collect();
-    let predicted_log: Vec<f64> = predictions.iter().map(|p| p.price_inr.ln()).collect();
+    let predicted_log: Vec<f64> = predictions.iter().map(|p| p.price.ln()).collect();
     let actual: Vec<f64> = actual_log.iter().map(|y| y.exp()).collect();
-    let predicted: Vec<f64> = predictions.iter().map(|p| p.price_inr).collect();
+    let predicted: Vec<f64> = predictions.iter().map(|p| p.price).collect();
     let metrics = PriceMetrics {
         r2_log: metrics::r2(&actual_log, &predicted_log),
         r2: metrics::r2(&actual, &predicted),
-        mae_inr: metrics::mae(&actual, &predicted),
+        mae: metrics::mae(&actual, &predicted),
+        mae_inr: None,
         mape_pct: metrics::mape_pct(&actual, &predicted),
         interval_coverage: metrics::coverage(
             &actual,
-            &predictions.iter().map(|p| p.p10_inr).collect::<Vec<_>>(),
-            &predictions.iter().map(|p| p.p90_inr).collect::<Vec<_>>(),
+            &predictions.iter().map(|p| p.p10).collect::<Vec<_>>(),
+            &predictions.iter().map(|p| p.p90).collect::<Vec<_>>(),
         ),
         test_products: test_rows.len(),
         train_products: train_rows.len(),

@@ -14,6 +14,8 @@ pub struct StageTime {
     /// The stage ran on a thread of its own beside the ones that followed it (its time is
     /// not part of theirs: the run took less than the sum).
     pub beside: bool,
+    /// The process's peak resident memory when the stage finished, in MiB (Linux).
+    pub peak_rss_mib: Option<f64>,
 }
 
 impl StageTime {
@@ -22,6 +24,15 @@ impl StageTime {
         let beside = if self.beside { " (beside the others)" } else { "" };
         format!("{} {}{beside}", self.name, seconds(self.duration))
     }
+}
+
+/// The process's peak resident memory so far, in MiB (`VmHWM` of /proc/self/status; `None`
+/// where there is no such file).
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
 }
 
 /// "1.2 s".
@@ -141,16 +152,19 @@ impl Stage<'_> {
                 bars.remove(bar);
             }
         }
+        let peak = peak_rss_mib();
         self.progress.log(&format!(
-            "[{}] done in {:.1}s: {}",
+            "[{}] done in {:.1}s{}: {}",
             self.name,
             elapsed.as_secs_f64(),
+            peak.map_or(String::new(), |p| format!(" (peak RSS {p:.0} MiB)")),
             summary.as_ref()
         ));
         self.progress.timings.lock().expect("progress lock").push(StageTime {
             name: self.name.clone(),
             duration: elapsed,
             beside: self.beside,
+            peak_rss_mib: peak,
         });
         elapsed
     }

@@ -5,10 +5,8 @@
 use crate::charts;
 use crate::pipeline::Trained;
 use crate::progress::{StageTime, seconds};
-use chrono::Datelike;
-use shopml_core::features::normalize_state;
+use shopml_core::insights::{Insights, Metric};
 use shopml_core::segments::SegmentKind;
-use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -134,6 +132,7 @@ fn calibration_points(labels: &[bool], probabilities: &[f64], bins: usize) -> Ve
 }
 
 /// How long the training took: its stages, and the time from the start to the report.
+#[derive(Default)]
 pub struct Timings<'a> {
     pub stages: &'a [StageTime],
     pub elapsed: Duration,
@@ -182,6 +181,17 @@ pub fn build(
         );
     }
 
+    let currency = trained.metrics.currency.clone().unwrap_or_default();
+    if !currency.is_empty() {
+        let _ = writeln!(out, "Every amount is in {currency}.\n");
+    }
+    if !trained.skipped.is_empty() {
+        let _ = writeln!(out, "Models not trained:\n");
+        for s in &trained.skipped {
+            let _ = writeln!(out, "- **{}**: {}", s.model, s.reason);
+        }
+        let _ = writeln!(out);
+    }
     let _ = writeln!(
         out,
         "## Data quality\n\n| file | rows read | kept | duplicates dropped | rows dropped | unparsable cells (treated as missing) |\n|---|---|---|---|---|---|"
@@ -207,13 +217,41 @@ pub fn build(
             bad.join("; ")
         );
     }
+    let notes: Vec<String> = trained
+        .exports
+        .reports()
+        .iter()
+        .flat_map(|r| r.summary_lines().into_iter().skip(1))
+        .collect();
+    if !notes.is_empty() {
+        let _ = writeln!(out, "\nWhat cleaning counted besides:\n");
+        for note in notes {
+            let _ = writeln!(out, "- {note}");
+        }
+    }
     let _ = writeln!(out, "\n## Model quality\n");
 
     if let Some(c) = &trained.models.cancellation {
+        use shopml_core::cancellation::PredictedOutcome;
+        let (title, outcome) = match c.metrics.outcome {
+            PredictedOutcome::Cancellation => ("Cancellation risk at checkout", "cancelled"),
+            PredictedOutcome::Return => ("Return risk (known only after the fact)", "returned"),
+        };
         let _ = writeln!(
             out,
-            "### Cancellation risk\n\nTest: the {} order lines dated from the test day on; inputs known at checkout only.\n",
-            c.metrics.test_rows
+            "### {title}\n\nThe model predicts the {}. Test: the {} order lines ({} orders) dated from the test day on; inputs known at checkout only{}. Order level (an order with a line {outcome}): ROC-AUC {:.4}, PR-AUC {:.4}, Brier {:.4}, log-loss {:.4}.\n",
+            c.calibration.outcome.describe(),
+            c.metrics.test_rows,
+            c.metrics.test_orders,
+            if c.metrics.customer_history {
+                ", the customer's history before each order among them"
+            } else {
+                ""
+            },
+            c.metrics.order_roc_auc,
+            c.metrics.order_pr_auc,
+            c.metrics.order_brier,
+            c.metrics.order_log_loss,
         );
         let constant = serde_json::json!({"brier": c.metrics.constant_brier, "log_loss": c.metrics.constant_log_loss, "roc_auc": 0.5});
         comparison(
@@ -270,7 +308,7 @@ pub fn build(
             &[
                 ("R²(ln)", "r2_log"),
                 ("R²", "r2"),
-                ("MAE", "mae_inr"),
+                ("MAE", "mae"),
                 ("MAPE", "mape_pct"),
                 ("P10–P90 coverage", "interval_coverage"),
             ],
@@ -283,7 +321,7 @@ pub fn build(
         chart(
             "price_predicted_vs_actual.svg",
             charts::scatter(
-                "Price: predicted vs actual (test, log10 ₹)",
+                &format!("Price: predicted vs actual (test, log10 {currency})"),
                 "actual log10(price)",
                 "predicted log10(price)",
                 &points,
@@ -359,11 +397,36 @@ pub fn build(
         }
     }
     if let Some(f) = &trained.models.forecast {
+        let fm = &f.metrics;
+        let measure = match fm.measure.as_str() {
+            "units" => "units ordered".to_owned(),
+            "revenue" => format!("revenue ({currency})"),
+            _ => "order lines".to_owned(),
+        };
         let _ = writeln!(
             out,
-            "### Demand forecast\n\nForecast once from the origin for the test days; order lines per day.\n"
+            "### Demand forecast\n\nForecast once from the origin for the test days; {measure} per day; {} series trained, up to {} days ahead{}{}.\n",
+            fm.series_trained,
+            fm.horizon_days,
+            if fm.yearly { ", reading the year's shape from earlier years" } else { "" },
+            if fm.closed_weekdays.is_empty() {
+                String::new()
+            } else {
+                let names = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+                let closed: Vec<&str> =
+                    fm.closed_weekdays.iter().map(|&d| names[d as usize % 7]).collect();
+                format!(
+                    "; closed on {} (not demand: left out of training and figures)",
+                    closed.join(", ")
+                )
+            }
         );
-        let naive = serde_json::json!({"mase_mean": f.metrics.seasonal_naive_mase_mean, "wape_mean": f.metrics.seasonal_naive_wape_mean});
+        let naive = serde_json::json!({"mase_mean": fm.seasonal_naive_mase_mean, "wape_mean": fm.seasonal_naive_wape_mean});
+        let yearly_naive = serde_json::json!({"mase_mean": fm.yearly_naive_mase_mean, "wape_mean": fm.yearly_naive_wape_mean});
+        let mut naives = vec![("seasonal naive, last week (computed)", naive)];
+        if fm.yearly_naive_mase_mean.is_some() {
+            naives.push(("yearly naive, 364 days before (computed)", yearly_naive));
+        }
         comparison(
             &mut out,
             m,
@@ -377,8 +440,19 @@ pub fn build(
             ],
             baselines,
             "forecast (mean of 5)",
-            &[("seasonal naive (computed)", naive)],
+            &naives,
         );
+        if let Some(w) = &fm.weekly {
+            let _ = writeln!(
+                out,
+                "Weekly total ({} weeks, sums of the days' expected values): MASE **{:.3}**, WAPE {:.3}; last week repeated {:.3}, the same week a year before {}.\n",
+                w.weeks,
+                w.mase,
+                w.wape,
+                w.naive_mase,
+                w.same_week_last_year_mase.map_or("—".to_owned(), |v| format!("{v:.3}"))
+            );
+        }
         let _ = writeln!(
             out,
             "| series | MASE | WAPE | sMAPE | 80% coverage | MSIS (80%) |\n|---|---|---|---|---|---|"
@@ -391,17 +465,25 @@ pub fn build(
             );
         }
         let _ = writeln!(out);
-        let panels: Vec<(String, Vec<charts::PanelPoint>)> = f
-            .test_paths
-            .iter()
-            .map(|(name, days)| (name.clone(), days.iter().map(|d| (d.1, d.2, d.3, d.4)).collect()))
-            .collect();
-        chart(
-            "forecast_test.svg",
-            charts::forecast_panels(&panels),
-            &mut out,
-            "forecast vs actual with intervals",
-        );
+        for (i, (name, days)) in f.test_paths.iter().enumerate().take(6) {
+            let series = [
+                ("actual".to_owned(), days.iter().map(|d| (d.0, d.1)).collect()),
+                ("forecast (P50)".to_owned(), days.iter().map(|d| (d.0, d.3)).collect()),
+            ];
+            let band = ("P10–P90".to_owned(), days.iter().map(|d| (d.0, d.2, d.4)).collect());
+            let svg = shopml_core::insights::svg::lines_with_band(
+                &format!("{name}: the last test origin's forecast against the actual"),
+                &series,
+                Some(&band),
+                &|v| format!("{v:.0}"),
+            );
+            let file = if i == 0 {
+                "forecast_test.svg".to_owned()
+            } else {
+                format!("forecast_test_{i}.svg")
+            };
+            chart(&file, Ok(svg), &mut out, &format!("forecast vs actual with intervals: {name}"));
+        }
     }
     if let Some(s) = &trained.models.segments {
         let _ = writeln!(
@@ -432,9 +514,13 @@ pub fn build(
         let _ = writeln!(out);
     }
 
+    if let Some(cv) = &trained.models.customer_value {
+        customer_value_section(cv, &currency, &mut out, &mut chart);
+    }
+
     let _ = writeln!(out, "## Business insights\n");
-    if let Some(sales) = &trained.exports.sales {
-        insights_from_sales(&sales.lines, &trained.config_cancelled_status, &mut out, &mut chart);
+    if let Some(insights) = &trained.models.insights {
+        insights_section(insights, &mut out, &mut chart);
     }
     if let Some(s) = &trained.models.segments {
         for set in &s.sets {
@@ -465,19 +551,28 @@ pub fn build(
             }
             let _ = writeln!(out);
         }
-        if let Some(customers) = &trained.exports.customers {
-            let mut by_age: BTreeMap<&str, f64> = BTreeMap::new();
-            for p in &customers.purchases {
-                *by_age.entry(p.age_group.as_str()).or_default() += p.amount.unwrap_or(0.0);
-            }
-            let bars: Vec<(String, f64)> =
-                by_age.into_iter().map(|(a, v)| (a.to_owned(), v / 1e6)).collect();
-            chart(
-                "customers_amount_by_age.svg",
-                charts::bars("Customers: amount spent by age group", "million ₹", &bars),
-                &mut out,
-                "amount by age group",
+        let bought = &s.bought_together;
+        let mut rules: Vec<&shopml_core::segments::AssociationRule> =
+            bought.rules.values().flatten().collect();
+        rules.sort_by(|a, b| b.lift.total_cmp(&a.lift).then(b.orders.cmp(&a.orders)));
+        if !rules.is_empty() {
+            let _ = writeln!(
+                out,
+                "### Bought together\n\nRules mined from {} orders with several products (at least {} orders, confidence ≥ {:.2}, lift ≥ {:.1}); the 15 strongest of {}:\n\n| with | also | support | confidence | lift | orders |\n|---|---|---|---|---|---|",
+                bought.multi_line_orders,
+                bought.min_orders,
+                bought.min_confidence,
+                bought.min_lift,
+                rules.len()
             );
+            for r in rules.iter().take(15) {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {:.4} | {:.3} | {:.2} | {} |",
+                    r.antecedent, r.consequent, r.support, r.confidence, r.lift, r.orders
+                );
+            }
+            let _ = writeln!(out);
         }
     }
     (out, svgs)
@@ -485,162 +580,540 @@ pub fn build(
 
 type Chart<'a> = dyn FnMut(&str, Result<String, String>, &mut String, &str) + 'a;
 
-fn insights_from_sales(
-    lines: &[crate::data::sales::SaleLine],
-    cancelled: &str,
+/// Customer value: the models on the calibration/holdout protocol, the served model, the
+/// segments, the most valuable customers and those at risk, retention by cohort and the
+/// tracking of repeat purchases.
+fn customer_value_section(
+    cv: &crate::customer_value::TrainedCustomerValue,
+    currency: &str,
     out: &mut String,
     chart: &mut Chart<'_>,
 ) {
-    // Revenue (lines not cancelled) by state × category, for the biggest states.
-    let mut revenue: HashMap<(String, String), f64> = HashMap::new();
-    let mut per_state: HashMap<String, (f64, usize, usize)> = HashMap::new();
-    let mut per_style: HashMap<(String, String), (f64, usize, usize)> = HashMap::new();
-    for l in lines {
-        let state = normalize_state(&l.ship_state);
-        if state.is_empty() {
-            continue;
-        }
-        let is_cancelled = l.status == cancelled;
-        let amount = if is_cancelled { 0.0 } else { l.amount.unwrap_or(0.0) };
-        *revenue.entry((state.clone(), l.category.clone())).or_default() += amount;
-        let s = per_state.entry(state.clone()).or_default();
-        s.0 += amount;
-        s.1 += 1;
-        s.2 += is_cancelled as usize;
-        let st = per_style.entry((state, l.style.clone())).or_default();
-        st.0 += amount;
-        st.1 += 1;
-        st.2 += is_cancelled as usize;
-    }
-    let mut states: Vec<(String, (f64, usize, usize))> = per_state.into_iter().collect();
-    states.sort_by(|a, b| b.1.0.total_cmp(&a.1.0).then(a.0.cmp(&b.0)));
-    let top: Vec<&String> = states.iter().take(12).map(|s| &s.0).collect();
-    let mut categories: Vec<(String, f64)> = revenue
-        .iter()
-        .fold(HashMap::new(), |mut acc: HashMap<String, f64>, ((_, c), v)| {
-            *acc.entry(c.clone()).or_default() += v;
-            acc
-        })
-        .into_iter()
-        .collect();
-    categories.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    let columns: Vec<String> = categories.iter().take(6).map(|c| c.0.clone()).collect();
-    let values: Vec<Vec<f64>> = top
-        .iter()
-        .map(|s| {
-            columns
-                .iter()
-                .map(|c| revenue.get(&((*s).clone(), c.clone())).copied().unwrap_or(0.0))
-                .collect()
-        })
-        .collect();
-    let labels: Vec<Vec<String>> = values
-        .iter()
-        .map(|row| row.iter().map(|v| format!("₹{:.1}L", v / 1e5)).collect())
-        .collect();
+    use shopml_core::customer_value::{CustomerValuePredictor, SEGMENT_RULES};
+    use shopml_core::money;
+    let m = &cv.metrics;
     let _ = writeln!(
         out,
-        "### Revenue and cancellation by region\n\nRevenue counts lines that were not cancelled (₹ lakh = ₹100,000).\n"
+        "### Customer value\n\nProtocol of Fader, Hardie & Lee (2005): {} customers who bought by {} (calibration), their repeat purchases (purchase days) in the {:.0} weeks to {} (holdout). Fitted by maximum likelihood (Burn autodiff, BFGS).\n",
+        m.customers, m.calibration_end, m.holdout_weeks, m.holdout_end
     );
+    let _ = writeln!(
+        out,
+        "| model | parameters | log-likelihood | holdout MAE | RMSE | predicted / actual | correlation |\n|---|---|---|---|---|---|---|"
+    );
+    let row =
+        |name: &str, params: String, ll: String, h: &crate::customer_value::HoldoutFigures| {
+            format!(
+                "| {name} | {params} | {ll} | {:.4} | {:.3} | {:.1} / {:.0} ({:+.1}%) | {:.3} |",
+                h.mae,
+                h.rmse,
+                h.predicted_total,
+                h.actual_total,
+                100.0 * h.total_error,
+                h.correlation
+            )
+        };
+    let params = |f: &crate::customer_value::FittedPurchases| {
+        format!("r {:.4}, α {:.4}, a {:.4}, b {:.4}", f.r, f.alpha, f.a, f.b)
+    };
+    let _ = writeln!(
+        out,
+        "{}",
+        row(
+            "BG/NBD",
+            params(&m.bg_nbd),
+            format!("{:.1}", m.bg_nbd.log_likelihood),
+            &m.bg_nbd_holdout
+        )
+    );
+    let _ = writeln!(
+        out,
+        "{}",
+        row(
+            "MBG/NBD",
+            params(&m.mbg_nbd),
+            format!("{:.1}", m.mbg_nbd.log_likelihood),
+            &m.mbg_nbd_holdout
+        )
+    );
+    if let Some(c) = &m.covariates {
+        let _ = writeln!(
+            out,
+            "{}",
+            row(
+                "BG/NBD with covariates",
+                format!("{} covariates", c.covariates.len()),
+                format!("{:.1}", c.log_likelihood),
+                &c.holdout
+            )
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{}",
+        row("naive (calibration rate × holdout weeks)", "—".into(), "—".into(), &m.naive_holdout)
+    );
+    if let Some(g) = &m.gamma_gamma {
+        let _ = writeln!(
+            out,
+            "\nSpend per purchase (Gamma-Gamma, {} repeat customers): p {:.4}, q {:.4}, γ {:.4}; a new customer's expected purchase {}.",
+            m.repeat_customers,
+            g.p,
+            g.q,
+            g.gamma,
+            money::format(g.expected_spend(0.0, 0.0), currency)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nServed: **{:?}**, the lower MAE on an inner split of the calibration period (to {}: BG/NBD {:.4}, MBG/NBD {:.4}; the holdout is never looked at), refitted on every customer's whole history; values as of {} over {} days.\n",
+        m.served,
+        m.inner_split_end,
+        m.inner_mae_bg_nbd,
+        m.inner_mae_mbg_nbd,
+        cv.model.as_of,
+        cv.model.horizon_days
+    );
+    if let Some(c) = &m.covariates {
+        let _ = writeln!(
+            out,
+            "Covariates of the first purchase ({}): likelihood-ratio test against the plain BG/NBD: χ² {:.2} on {} degrees of freedom, p = {:.3e}{}.\n",
+            c.covariates.join(", "),
+            c.lr_statistic,
+            c.degrees_of_freedom,
+            c.p_value,
+            if c.p_value < 0.05 {
+                " (they explain purchasing beyond chance)"
+            } else {
+                " (no evidence they matter)"
+            }
+        );
+    }
+    let predictor = CustomerValuePredictor::new(cv.model.clone(), cv.customers.clone());
+    let _ = writeln!(
+        out,
+        "#### Segments (rules on RFM scores, 1–5)\n\n| segment | rule | customers | mean lifetime value | mean P(active) | total spent |\n|---|---|---|---|---|---|"
+    );
+    for (name, rule) in SEGMENT_RULES {
+        if let Some(s) = m.segments.get(name) {
+            let _ = writeln!(
+                out,
+                "| {name} | {rule} | {} | {} | {:.2} | {} |",
+                s.customers,
+                money::format(s.mean_lifetime_value, currency),
+                s.mean_p_alive,
+                money::format_whole(s.total_amount, currency)
+            );
+        }
+    }
+    let customer_row = |c: &shopml_core::customer_value::KnownCustomer| {
+        format!(
+            "| {} | {} | {} | {} | {:.2} | {:.2} | {} |",
+            c.id,
+            c.value.segment,
+            c.value.purchase_days,
+            money::format_whole(c.value.total_amount, currency),
+            c.value.p_alive,
+            c.value.expected_purchases,
+            money::format(c.value.lifetime_value, currency)
+        )
+    };
+    let header = "| customer | segment | purchase days | spent | P(active) | expected purchases | lifetime value |\n|---|---|---|---|---|---|---|";
+    let _ = writeln!(out, "\n#### Most valuable customers\n\n{header}");
+    for &i in predictor.by_value.iter().take(10) {
+        let _ = writeln!(out, "{}", customer_row(&predictor.known[i]));
+    }
+    // High-value customers at risk: the biggest spenders among those whose P(active) fell
+    // below one half, or whom the rules call at risk.
+    let mut at_risk: Vec<&shopml_core::customer_value::KnownCustomer> = predictor
+        .known
+        .iter()
+        .filter(|c| c.value.p_alive < 0.5 || c.value.segment == "at_risk")
+        .collect();
+    at_risk.sort_by(|a, b| {
+        b.record.total_amount.total_cmp(&a.record.total_amount).then(a.id.cmp(&b.id))
+    });
+    let _ = writeln!(
+        out,
+        "\n#### High-value customers at risk\n\nThe biggest spenders whose probability of still being active is below one half, or whom the rules call at risk: worth a win-back offer.\n\n{header}"
+    );
+    for c in at_risk.iter().take(10) {
+        let _ = writeln!(out, "{}", customer_row(c));
+    }
+    let _ = writeln!(out);
+    let cohorts: Vec<&(String, Vec<f64>)> = cv.cohorts.iter().rev().take(12).rev().collect();
+    let months = cohorts.iter().map(|c| c.1.len()).max().unwrap_or(0).min(12);
+    let rows: Vec<String> = cohorts.iter().map(|c| c.0.clone()).collect();
+    let columns: Vec<String> = (0..months).map(|k| format!("+{k}")).collect();
+    let values: Vec<Vec<f64>> = cohorts
+        .iter()
+        .map(|c| (0..months).map(|k| 100.0 * c.1.get(k).copied().unwrap_or(0.0)).collect())
+        .collect();
+    let labels: Vec<Vec<String>> =
+        values.iter().map(|r| r.iter().map(|v| format!("{v:.0}%")).collect()).collect();
     chart(
-        "region_category_revenue.svg",
+        "customer_cohort_retention.svg",
         charts::heatmap(
-            "Revenue by state and category (₹ lakh)",
-            &top.iter().map(|s| (*s).clone()).collect::<Vec<_>>(),
+            "Customers buying k months after their first month (% of the cohort)",
+            &rows,
             &columns,
             &values,
             &labels,
         ),
         out,
-        "revenue heat map",
+        "monthly cohort retention",
     );
-    let rates: Vec<(String, f64)> = states
-        .iter()
-        .take(15)
-        .map(|(s, v)| (s.clone(), 100.0 * v.2 as f64 / v.1.max(1) as f64))
-        .collect();
+    let actual: Vec<(f64, f64)> = cv.tracking.iter().map(|t| (t.0, t.1)).collect();
+    let expected: Vec<(f64, f64)> = cv.tracking.iter().map(|t| (t.0, t.2)).collect();
     chart(
-        "region_cancellation_rate.svg",
-        charts::bars(
-            "Cancellation rate by state (largest 15 by revenue)",
-            "% of lines cancelled",
-            &rates,
-        ),
-        out,
-        "cancellation by state",
-    );
-
-    let _ = writeln!(
-        out,
-        "### Best sellers and under-performers per region\n\nBest seller: the style with the most revenue; under-performer: the style with the highest cancellation rate among styles with at least 30 lines there.\n\n| state | revenue | lines | cancellation rate | best seller (revenue) | under-performer (cancellation rate, lines) |\n|---|---|---|---|---|---|"
-    );
-    for (state, (rev, n, c)) in states.iter().take(8) {
-        let styles: Vec<(&String, &(f64, usize, usize))> =
-            per_style.iter().filter(|((s, _), _)| s == state).map(|((_, st), v)| (st, v)).collect();
-        let best = styles.iter().max_by(|a, b| a.1.0.total_cmp(&b.1.0).then(b.0.cmp(a.0)));
-        let worst = styles.iter().filter(|(_, v)| v.1 >= 30).max_by(|a, b| {
-            (a.1.2 as f64 / a.1.1 as f64)
-                .total_cmp(&(b.1.2 as f64 / b.1.1 as f64))
-                .then(b.0.cmp(a.0))
-        });
-        let _ = writeln!(
-            out,
-            "| {state} | ₹{:.0} | {n} | {:.1}% | {} | {} |",
-            rev,
-            100.0 * *c as f64 / *n as f64,
-            best.map_or("—".into(), |(s, v)| format!("{s} (₹{:.0})", v.0)),
-            worst.map_or("—".into(), |(s, v)| format!(
-                "{s} ({:.0}%, {})",
-                100.0 * v.2 as f64 / v.1 as f64,
-                v.1
-            )),
-        );
-    }
-    let _ = writeln!(out);
-
-    // Weekday and weekly patterns of demand (all statuses).
-    let mut per_day: BTreeMap<chrono::NaiveDate, usize> = BTreeMap::new();
-    for l in lines {
-        *per_day.entry(l.date).or_default() += 1;
-    }
-    let mut weekday = [(0usize, 0usize); 7];
-    for (day, n) in &per_day {
-        let w = day.weekday().num_days_from_monday() as usize;
-        weekday[w].0 += n;
-        weekday[w].1 += 1;
-    }
-    let names = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-    let bars: Vec<(String, f64)> = weekday
-        .iter()
-        .zip(names)
-        .map(|((n, d), name)| (name.to_owned(), *n as f64 / (*d).max(1) as f64))
-        .collect();
-    let _ = writeln!(out, "### Weekday and weekly patterns\n");
-    chart(
-        "demand_by_weekday.svg",
-        charts::bars("Order lines per day, by weekday (mean)", "order lines", &bars),
-        out,
-        "demand by weekday",
-    );
-    let mut weekly: BTreeMap<(i32, u32), usize> = BTreeMap::new();
-    for (day, n) in &per_day {
-        let week = day.iso_week();
-        *weekly.entry((week.year(), week.week())).or_default() += n;
-    }
-    let points: Vec<(f64, f64)> =
-        weekly.values().enumerate().map(|(i, n)| (i as f64, *n as f64)).collect();
-    chart(
-        "demand_by_week.svg",
+        "customer_tracking.svg",
         charts::lines(
-            "Order lines per ISO week (first and last weeks partial)",
+            &format!("Cumulative repeat purchases: actual and {:?} (calibration fit)", m.served),
             "week",
-            "order lines",
-            &[("all categories".into(), points)],
+            "repeat purchases",
+            &[("actual".into(), actual), (format!("{:?}", m.served), expected)],
             false,
         ),
         out,
-        "weekly demand",
+        "tracking of cumulative repeat purchases",
     );
+}
+
+/// REPORT.html: the Markdown rendered, each chart inline rather than a file beside it, so the
+/// one file opens anywhere (no network, nothing beside it needed).
+pub fn html(markdown: &str, charts: &[(String, String)]) -> String {
+    use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+    let svgs: std::collections::HashMap<&str, &str> =
+        charts.iter().map(|(name, svg)| (name.as_str(), svg.as_str())).collect();
+    let mut inline: Option<&str> = None;
+    let events =
+        Parser::new_ext(markdown, Options::ENABLE_TABLES).filter_map(|event| match event {
+            Event::Start(Tag::Image { ref dest_url, .. }) => {
+                match dest_url.strip_prefix("report/").and_then(|name| svgs.get(name)) {
+                    Some(svg) => {
+                        inline = Some(svg);
+                        None
+                    }
+                    None => Some(event),
+                }
+            }
+            // The image's alt text: the SVG's own title says it.
+            Event::Text(_) if inline.is_some() => None,
+            Event::End(TagEnd::Image) if inline.is_some() => Some(Event::Html(
+                format!("<figure>{}</figure>", inline.take().unwrap_or_default()).into(),
+            )),
+            other => Some(other),
+        });
+    let mut body = String::new();
+    pulldown_cmark::html::push_html(&mut body, events);
+    let title = markdown.lines().next().unwrap_or("shopml report").trim_start_matches("# ");
+    format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{}</title><style>{}</style></head><body><main>{body}</main></body></html>",
+        shopml_core::insights::svg::escape(title),
+        shopml_core::insights::html::STYLE
+    )
+}
+
+/// The business insights in Markdown: the same figures and charts as the dashboard's
+/// overview and region pages, from the bundle's insights.
+fn insights_section(ins: &Insights, out: &mut String, chart: &mut Chart<'_>) {
+    use shopml_core::insights::html::charts as insight_charts;
+    use shopml_core::money;
+    let currency = ins.currency.as_str();
+    let caps = &ins.capabilities;
+    let whole = |v: f64| money::format_whole(v, currency);
+    let pct = |v: f64| format!("{:.1}%", 100.0 * v);
+    let count = |v: f64| Metric::Units.format(v, currency);
+    let _ = writeln!(
+        out,
+        "{} to {}; revenue counts lines not cancelled, net of returns and credit notes, in {currency}.\n",
+        ins.first_date, ins.last_date
+    );
+    let t = &ins.total;
+    let mut figures = vec![
+        ("revenue", whole(t.revenue)),
+        ("orders", count(t.orders)),
+        ("units", count(t.units)),
+        ("order lines", count(t.lines)),
+        ("average order value", money::format(t.average_order_value(), currency)),
+    ];
+    if caps.customers {
+        figures.push(("customers", count(ins.distinct_customers as f64)));
+    }
+    if caps.cancellations {
+        figures.push(("lines cancelled", pct(t.cancellation_rate())));
+    }
+    if caps.returns {
+        figures.push(("lines returned", pct(t.return_rate())));
+    }
+    if caps.profit {
+        figures.push(("profit", whole(t.profit)));
+        figures.push(("margin", pct(t.margin())));
+    }
+    let _ = writeln!(out, "| figure | value |\n|---|---|");
+    for (name, value) in figures {
+        let _ = writeln!(out, "| {name} | {value} |");
+    }
+    let _ = writeln!(out, "\n### Recommendations\n");
+    let recommendations = ins.recommendations_for(None);
+    if recommendations.is_empty() {
+        let _ = writeln!(out, "No rule fired on this data.");
+    }
+    for (i, r) in recommendations.iter().take(15).enumerate() {
+        let _ = writeln!(out, "{}. {} _[{}]_", i + 1, r.text, r.rule);
+    }
+    let _ = writeln!(out, "\n### Revenue over time\n");
+    chart(
+        "revenue_over_time.svg",
+        Ok(insight_charts::revenue_over_time(ins, currency)),
+        out,
+        "revenue over time",
+    );
+    let level = ins.region_level.to_lowercase();
+    let regions = ins.regions();
+    if !regions.is_empty() {
+        let _ = writeln!(out, "### Revenue by {level} and category\n");
+        if let Some(svg) = insight_charts::revenue_by_region(ins, currency) {
+            chart("revenue_by_region.svg", Ok(svg), out, "revenue by region");
+        }
+        if let Some(svg) = insight_charts::region_category_heatmap(ins, currency) {
+            chart("region_category_revenue.svg", Ok(svg), out, "revenue by region and category");
+        }
+        let _ = writeln!(
+            out,
+            "| {} | revenue | share | orders | average order |{}\n|---|---|---|---|---|{}",
+            ins.region_level,
+            if caps.cancellations { " lines cancelled |" } else { "" },
+            if caps.cancellations { "---|" } else { "" }
+        );
+        for (r, t) in regions.iter().take(15) {
+            let _ = writeln!(
+                out,
+                "| {r} | {} | {} | {} | {} |{}",
+                whole(t.revenue),
+                pct(t.revenue / ins.total.revenue.max(1e-12)),
+                count(t.orders),
+                money::format(t.average_order_value(), currency),
+                if caps.cancellations {
+                    format!(" {} |", pct(t.cancellation_rate()))
+                } else {
+                    String::new()
+                }
+            );
+        }
+        let _ = writeln!(out);
+    }
+    if let Some(svg) = insight_charts::category_shares(ins, currency) {
+        chart("category_shares.svg", Ok(svg), out, "share of revenue by category");
+    }
+    if !regions.is_empty() && caps.categories {
+        let _ = writeln!(
+            out,
+            "### Regional preferences and market gaps\n\nA category's share of a {level}'s revenue against its share everywhere (index = the ratio): above 1.25 a preference, below 0.8 a gap, among the 8 largest.\n\n| {} | over-indexed category (share here / everywhere, index) | under-indexed category |\n|---|---|---|",
+            ins.region_level
+        );
+        for (region, _) in regions.iter().take(8) {
+            let Ok(profile) = ins.region_profile(region) else { continue };
+            let describe = |c: &(String, shopml_core::insights::Totals, f64, f64, f64)| {
+                format!("{} ({} / {}, {:.2})", c.0, pct(c.2), pct(c.3), c.4)
+            };
+            let sizeable: Vec<_> = profile.categories.iter().filter(|c| c.3 >= 0.02).collect();
+            let over = sizeable.iter().max_by(|a, b| a.4.total_cmp(&b.4).then(b.0.cmp(&a.0)));
+            let under = sizeable.iter().min_by(|a, b| a.4.total_cmp(&b.4).then(a.0.cmp(&b.0)));
+            let _ = writeln!(
+                out,
+                "| {region} | {} | {} |",
+                over.map_or("—".into(), |c| describe(c)),
+                under.map_or("—".into(), |c| describe(c))
+            );
+        }
+        let _ = writeln!(out);
+    }
+    if caps.products && !regions.is_empty() {
+        let mut metrics = vec![Metric::Revenue];
+        if caps.profit {
+            metrics.push(Metric::Margin);
+        }
+        if caps.cancellations {
+            metrics.push(Metric::CancellationRate);
+        }
+        let _ = writeln!(
+            out,
+            "### Best sellers and under-performers by {level}\n\nBest seller: the most revenue; lowest: the least revenue among products with at least 5 lines there{}{}.\n",
+            if caps.profit { "; margin: profit over revenue" } else { "" },
+            if caps.cancellations {
+                "; cancellation: the highest rate among products with at least 20 lines"
+            } else {
+                ""
+            },
+        );
+        let header: Vec<String> = metrics
+            .iter()
+            .map(|m| match m {
+                Metric::Revenue => "best seller | lowest revenue".to_owned(),
+                Metric::Margin => "best margin | worst margin".to_owned(),
+                _ => "most cancelled".to_owned(),
+            })
+            .collect();
+        let columns = header.join(" | ").matches('|').count() + 1;
+        let _ = writeln!(
+            out,
+            "| {} | {} |\n|---|{}",
+            ins.region_level,
+            header.join(" | "),
+            "---|".repeat(columns)
+        );
+        let all = shopml_core::insights::Period::default();
+        for (region, _) in regions.iter().take(8) {
+            let mut cells = Vec::new();
+            for &metric in &metrics {
+                let text = |r: Option<&shopml_core::insights::RankedProduct<'_>>| {
+                    r.map_or("—".to_owned(), |r| {
+                        format!("{} ({})", r.product.label(), metric.format(r.value, currency))
+                    })
+                };
+                match metric {
+                    Metric::CancellationRate => {
+                        let (worst, _) =
+                            ins.rank_products(metric, false, Some(region), None, &all, 20.0, 0, 1);
+                        cells.push(text(worst.first()));
+                    }
+                    _ => {
+                        let (best, _) =
+                            ins.rank_products(metric, false, Some(region), None, &all, 5.0, 0, 1);
+                        let (worst, _) =
+                            ins.rank_products(metric, true, Some(region), None, &all, 5.0, 0, 1);
+                        cells.push(text(best.first()));
+                        cells.push(text(worst.first()));
+                    }
+                }
+            }
+            let _ = writeln!(out, "| {region} | {} |", cells.join(" | ").replace('\n', " "));
+        }
+        let _ = writeln!(out);
+    }
+    let _ = writeln!(out, "### When customers buy\n");
+    chart(
+        "revenue_by_weekday.svg",
+        Ok(insight_charts::weekdays(ins, currency)),
+        out,
+        "revenue by weekday",
+    );
+    if let Some(svg) = insight_charts::hours(ins, currency) {
+        chart("revenue_by_hour.svg", Ok(svg), out, "revenue by hour");
+    }
+    if let Some(svg) = insight_charts::calendar_months(ins, currency) {
+        chart("revenue_by_calendar_month.svg", Ok(svg), out, "revenue by calendar month");
+    }
+    if !ins.peaks.is_empty() {
+        let _ = writeln!(
+            out,
+            "Peak days (revenue far above a mean day):\n\n| day | revenue | × a mean day | holiday |\n|---|---|---|---|"
+        );
+        for p in &ins.peaks {
+            let _ = writeln!(
+                out,
+                "| {} ({}) | {} | {:.1} | {} |",
+                p.date,
+                p.date.format("%a"),
+                whole(p.revenue),
+                p.ratio_to_mean,
+                p.holiday.as_deref().unwrap_or("")
+            );
+        }
+        let _ = writeln!(out);
+    }
+    if let Some(p) = &ins.promotion {
+        let _ = writeln!(
+            out,
+            "### Promotions\n\n| lines | count | revenue | average order | lines cancelled |\n|---|---|---|---|---|"
+        );
+        for (name, t) in
+            [("with a promotion", &p.with_promotion), ("without", &p.without_promotion)]
+        {
+            let _ = writeln!(
+                out,
+                "| {name} | {} | {} | {} | {} |",
+                count(t.lines),
+                whole(t.revenue),
+                money::format(t.average_order_value(), currency),
+                pct(t.cancellation_rate())
+            );
+        }
+        let _ = writeln!(out);
+    }
+    if let Some(d) = &ins.delivery {
+        let _ = writeln!(out, "### Delivery\n");
+        for (title, rows) in [("courier status", &d.by_status), ("ship mode", &d.by_ship_mode)] {
+            if rows.is_empty() {
+                continue;
+            }
+            let _ = writeln!(
+                out,
+                "| {title} | lines | revenue | lines cancelled | lines returned |\n|---|---|---|---|---|"
+            );
+            for (name, t) in rows.iter().take(12) {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} | {} |",
+                    if name.is_empty() { "(none)" } else { name },
+                    count(t.lines),
+                    whole(t.revenue),
+                    pct(t.cancellation_rate()),
+                    pct(t.return_rate())
+                );
+            }
+            let _ = writeln!(out);
+        }
+        if !d.days_to_ship.is_empty() {
+            let _ = writeln!(
+                out,
+                "| ship mode | days to ship: mean | median | 90th percentile | lines |\n|---|---|---|---|---|"
+            );
+            for (mode, mean, median, p90, n) in &d.days_to_ship {
+                let _ = writeln!(out, "| {mode} | {mean:.1} | {median:.1} | {p90:.1} | {n} |");
+            }
+            let _ = writeln!(out);
+        }
+    }
+    if !ins.demographics.is_empty() {
+        let _ = writeln!(
+            out,
+            "### Customers by demographic\n\nFrom the customer file: customers, orders and amount spent per group.\n"
+        );
+        for (attribute, groups) in &ins.demographics {
+            let _ = writeln!(
+                out,
+                "| {} | customers | orders | amount | amount per customer |\n|---|---|---|---|---|",
+                attribute.replace('_', " ")
+            );
+            for (group, g) in groups.iter().take(12) {
+                let _ = writeln!(
+                    out,
+                    "| {group} | {} | {} | {} | {} |",
+                    count(g.customers),
+                    count(g.orders),
+                    whole(g.amount),
+                    money::format(g.amount / g.customers.max(1.0), currency)
+                );
+            }
+            let _ = writeln!(out);
+        }
+    }
+    if !ins.attribute_rules.is_empty() {
+        let _ = writeln!(
+            out,
+            "### Rules on attributes\n\nCategory, price band and {level} that go together, strongest lift first.\n\n| if | then | support | confidence | lift | count |\n|---|---|---|---|---|---|"
+        );
+        for r in ins.attribute_rules.iter().take(15) {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.3} | {:.3} | {:.2} | {} |",
+                r.antecedent, r.consequent, r.support, r.confidence, r.lift, r.count
+            );
+        }
+        let _ = writeln!(out);
+    }
 }
 
 #[cfg(test)]

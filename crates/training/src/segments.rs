@@ -2,10 +2,10 @@
 //! k chosen by silhouette, each segment named and described from its centroid by rules a
 //! reader can check; and bought-together rules from multi-line orders.
 
-use crate::config::{SalesColumns, SegmentSettings};
+use crate::config::SegmentSettings;
 use crate::data::customers::Purchase;
 use crate::data::products::Product;
-use crate::data::sales::SaleLine;
+use crate::data::sales::{Outcome, SaleLine, Sales};
 use crate::fit::{SeededRng, rng};
 use crate::progress::Stage;
 use burn::prelude::*;
@@ -167,35 +167,39 @@ fn silhouettes(x: &Tensor<2>, labels: &[usize], k: usize) -> Vec<f64> {
         .collect()
 }
 
+/// Features that are amounts of money (in the export's currency).
+const MONEY_FEATURES: [&str; 4] =
+    ["price", "total_amount", "ordered_amount", "average_order_value"];
+
 /// The label of a feature far from the average, by its sign.
 fn feature_label(kind: SegmentKind, feature: &str, high: bool) -> &'static str {
     match (kind, feature, high) {
-        (SegmentKind::Product, "price_inr", true) => "Premium",
-        (SegmentKind::Product, "price_inr", false) => "Budget",
+        (SegmentKind::Product, "price", true) => "Premium",
+        (SegmentKind::Product, "price", false) => "Budget",
         (SegmentKind::Product, "rating", true) => "Top rated",
         (SegmentKind::Product, "rating", false) => "Low rated",
         (SegmentKind::Product, "rating_count", true) => "Bestseller",
         (SegmentKind::Product, "rating_count", false) => "Long tail",
         (SegmentKind::Product, "discount_pct", true) => "Value for money",
         (SegmentKind::Product, "discount_pct", false) => "Full price",
-        (SegmentKind::Customer, "total_amount_inr", true) => "High value",
-        (SegmentKind::Customer, "total_amount_inr", false) => "Occasional",
+        (SegmentKind::Customer, "total_amount", true) => "High value",
+        (SegmentKind::Customer, "total_amount", false) => "Occasional",
         (SegmentKind::Customer, "orders", true) => "Frequent buyers",
         (SegmentKind::Customer, "orders", false) => "Rare buyers",
         (SegmentKind::Customer, "lines", true) => "Loyal",
         (SegmentKind::Customer, "lines", false) => "One-off",
         (SegmentKind::Customer, "distinct_categories", true) => "Explorers",
         (SegmentKind::Customer, "distinct_categories", false) => "Focused",
-        (SegmentKind::Region, "revenue_inr", true) => "Core market",
-        (SegmentKind::Region, "revenue_inr", false) => "Emerging",
+        (SegmentKind::Region, "ordered_amount", true) => "Core market",
+        (SegmentKind::Region, "ordered_amount", false) => "Emerging",
         (SegmentKind::Region, "lines", true) => "High volume",
         (SegmentKind::Region, "lines", false) => "Low volume",
         (SegmentKind::Region, "cancellation_rate", true) => "High cancellation",
         (SegmentKind::Region, "cancellation_rate", false) => "Reliable",
-        (SegmentKind::Region, "average_order_value_inr", true) => "Big baskets",
-        (SegmentKind::Region, "average_order_value_inr", false) => "Small baskets",
-        (SegmentKind::Region, "amazon_fulfilled_share", true) => "Amazon-fulfilled",
-        (SegmentKind::Region, "amazon_fulfilled_share", false) => "Merchant-fulfilled",
+        (SegmentKind::Region, "average_order_value", true) => "Big baskets",
+        (SegmentKind::Region, "average_order_value", false) => "Small baskets",
+        (SegmentKind::Region, "fulfilment_amazon_share", true) => "Amazon-fulfilled",
+        (SegmentKind::Region, "fulfilment_amazon_share", false) => "Merchant-fulfilled",
         _ => "Distinct",
     }
 }
@@ -208,9 +212,10 @@ fn average_label(kind: SegmentKind) -> &'static str {
     }
 }
 
-fn format_figure(name: &str, value: f64) -> String {
-    if name.ends_with("_inr") {
-        format!("₹{value:.0}")
+fn format_figure(feature: &Feature, value: f64) -> String {
+    let name = feature.name.as_str();
+    if let Some(currency) = &feature.currency {
+        shopml_core::money::format_whole(value, currency)
     } else if name.ends_with("_rate") || name.ends_with("_share") {
         format!("{:.1}%", 100.0 * value)
     } else if name.ends_with("_pct") {
@@ -283,12 +288,7 @@ fn name_segments(
             .zip(&segment.centroid)
             .zip(overall)
             .map(|((f, &c), &o)| {
-                format!(
-                    "{} {} (overall {})",
-                    f.name,
-                    format_figure(&f.name, c),
-                    format_figure(&f.name, o)
-                )
+                format!("{} {} (overall {})", f.name, format_figure(f, c), format_figure(f, o))
             })
             .collect();
         segment.description =
@@ -329,15 +329,23 @@ fn attribute_shares(
     out
 }
 
-fn segment_kind(
+/// What one kind of segments is computed from: its features, the attributes that describe its
+/// members, and the currency of its amounts.
+struct KindSpec<'a> {
     kind: SegmentKind,
-    names: &[(&str, Transform)],
+    names: &'a [(&'a str, Transform)],
+    attributes: &'a [&'a str],
+    currency: &'a str,
+}
+
+fn segment_kind(
+    spec: KindSpec<'_>,
     rows: Rows,
-    attributes: &[&str],
     settings: &SegmentSettings,
     seed: u64,
     stage: &Stage,
 ) -> Option<(SegmentSet, KindMetrics)> {
+    let KindSpec { kind, names, attributes, currency } = spec;
     let n = rows.ids.len();
     if n < settings.k_min * 2 {
         stage.tick(format!("{kind:?}: {n} members are too few to segment; skipped"));
@@ -349,6 +357,7 @@ fn segment_kind(
         .enumerate()
         .map(|(j, &(name, transform))| Feature {
             name: name.to_owned(),
+            currency: MONEY_FEATURES.contains(&name).then(|| currency.to_owned()),
             transform,
             scaler: Standardizer::fit(rows.figures.iter().map(|f| transform.apply(f[j]))),
         })
@@ -508,51 +517,78 @@ fn customer_rows(purchases: &[Purchase]) -> Rows {
     rows
 }
 
-/// Regions: revenue, lines, cancellation rate, average order value, share fulfilled by
-/// Amazon, per normalised shipping state with enough lines.
-fn region_rows(lines: &[SaleLine], columns: &SalesColumns, min_lines: usize) -> Rows {
+/// Regions: amount ordered (cancelled lines included, returns netted), lines, cancellation
+/// rate, average order value and the share of lines with the configured attribute value
+/// (Amazon: fulfilled by Amazon), per region (see [`Sales::region_key`]) with enough lines.
+fn region_rows(sales: &Sales, share: &RegionShare, min_lines: usize) -> Rows {
     #[derive(Default)]
     struct Acc<'a> {
         revenue: f64,
         lines: usize,
         cancelled: usize,
-        amazon: usize,
+        matching: usize,
         orders: BTreeSet<&'a str>,
     }
-    let mut by_state: BTreeMap<String, Acc<'_>> = BTreeMap::new();
-    for l in lines {
-        let state = normalize_state(&l.ship_state);
-        if state.is_empty() {
+    let mut by_region: BTreeMap<String, Acc<'_>> = BTreeMap::new();
+    for l in &sales.lines {
+        let region = sales.region_key(l);
+        if region.is_empty() {
             continue;
         }
-        let acc = by_state.entry(state).or_default();
+        let acc = by_region.entry(region).or_default();
         acc.revenue += l.amount.unwrap_or(0.0);
         acc.lines += 1;
-        acc.cancelled += (l.status == columns.cancelled_status) as usize;
-        acc.amazon += l.fulfilment.eq_ignore_ascii_case("Amazon") as usize;
+        acc.cancelled += (l.outcome == Outcome::Cancelled) as usize;
+        acc.matching +=
+            sales.attribute(l, &share.attribute).eq_ignore_ascii_case(&share.value) as usize;
         acc.orders.insert(&l.order_id);
     }
     let mut rows = Rows { ids: Vec::new(), figures: Vec::new(), details: Vec::new() };
-    for (state, acc) in by_state.into_iter().filter(|(_, a)| a.lines >= min_lines) {
+    for (region, acc) in by_region.into_iter().filter(|(_, a)| a.lines >= min_lines) {
         let lines = acc.lines as f64;
-        rows.ids.push(state);
-        rows.figures.push(vec![
-            acc.revenue,
-            lines,
-            acc.cancelled as f64 / lines,
-            acc.revenue / acc.orders.len().max(1) as f64,
-            acc.amazon as f64 / lines,
-        ]);
+        rows.ids.push(region);
+        let mut figures = vec![acc.revenue, lines];
+        if share.cancellation {
+            figures.push(acc.cancelled as f64 / lines);
+        }
+        figures.push(acc.revenue / acc.orders.len().max(1) as f64);
+        if !share.attribute.is_empty() {
+            figures.push(acc.matching as f64 / lines);
+        }
+        rows.figures.push(figures);
         rows.details.push(BTreeMap::from([("orders".to_owned(), acc.orders.len().to_string())]));
     }
     rows
 }
 
+/// A name usable as a feature name: lower case, runs of other characters as one `_`.
+fn normalize_feature_name(value: &str) -> String {
+    let mut out = String::new();
+    for ch in value.trim().chars() {
+        if ch.is_alphanumeric() {
+            out.extend(ch.to_lowercase());
+        } else if !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    out.trim_matches('_').to_owned()
+}
+
+/// Which optional region figures the export allows.
+struct RegionShare {
+    /// Whether lines can be cancelled (a status with cancelled values).
+    cancellation: bool,
+    /// An attribute whose value share is a region figure ("" for none), and the value.
+    attribute: String,
+    value: String,
+}
+
 /// Rules "orders with A also hold B" from orders with several distinct SKUs.
 pub fn bought_together(lines: &[SaleLine], settings: &SegmentSettings) -> BoughtTogether {
     let mut orders: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
-    for l in lines {
-        orders.entry(&l.order_id).or_default().insert(normalize_key(&l.sku));
+    // Return lines and credit notes are not purchases.
+    for l in lines.iter().filter(|l| l.outcome != Outcome::ReturnLine) {
+        orders.entry(&l.order_id).or_default().insert(normalize_key(&l.product_id));
     }
     let baskets: Vec<Vec<String>> =
         orders.into_values().filter(|s| s.len() > 1).map(|s| s.into_iter().collect()).collect();
@@ -613,9 +649,10 @@ pub fn bought_together(lines: &[SaleLine], settings: &SegmentSettings) -> Bought
 pub struct SegmentInputs<'a> {
     pub products: Option<&'a [Product]>,
     pub purchases: Option<&'a [Purchase]>,
-    pub sales: Option<&'a [SaleLine]>,
-    pub sales_columns: &'a SalesColumns,
+    pub sales: Option<&'a Sales>,
     pub sentiment: Option<&'a SentimentPredictor>,
+    /// ISO 4217 code of the exports' amounts.
+    pub currency: &'a str,
 }
 
 pub fn train(
@@ -624,22 +661,25 @@ pub fn train(
     seed: u64,
     stage: &Stage,
 ) -> TrainedSegments {
-    let SegmentInputs { products, purchases, sales, sales_columns: columns, sentiment } = inputs;
+    let SegmentInputs { products, purchases, sales, sentiment, currency } = inputs;
     stage.set_length(4);
     let mut sets = Vec::new();
     let mut metrics = SegmentMetrics::default();
     if let Some(products) = products {
         let features = [
-            ("price_inr", Transform::Ln),
+            ("price", Transform::Ln),
             ("rating", Transform::Identity),
             ("rating_count", Transform::Ln1p),
             ("discount_pct", Transform::Identity),
         ];
         if let Some((set, m)) = segment_kind(
-            SegmentKind::Product,
-            &features,
+            KindSpec {
+                kind: SegmentKind::Product,
+                names: &features,
+                attributes: &["category"],
+                currency,
+            },
             product_rows(products, sentiment),
-            &["category"],
             settings,
             seed,
             stage,
@@ -650,17 +690,20 @@ pub fn train(
     }
     if let Some(purchases) = purchases {
         let features = [
-            ("total_amount_inr", Transform::Identity),
+            ("total_amount", Transform::Identity),
             ("orders", Transform::Identity),
             ("lines", Transform::Identity),
             ("distinct_categories", Transform::Identity),
         ];
         let attributes = ["age_group", "gender", "occupation", "state"];
         if let Some((set, m)) = segment_kind(
-            SegmentKind::Customer,
-            &features,
+            KindSpec {
+                kind: SegmentKind::Customer,
+                names: &features,
+                attributes: &attributes,
+                currency,
+            },
             customer_rows(purchases),
-            &attributes,
             settings,
             seed,
             stage,
@@ -670,19 +713,29 @@ pub fn train(
         }
     }
     let mut rules = BoughtTogether::default();
-    if let Some(lines) = sales {
-        let features = [
-            ("revenue_inr", Transform::Identity),
-            ("lines", Transform::Identity),
-            ("cancellation_rate", Transform::Identity),
-            ("average_order_value_inr", Transform::Identity),
-            ("amazon_fulfilled_share", Transform::Identity),
-        ];
+    if let Some(sales) = sales {
+        let share = RegionShare {
+            cancellation: sales.lines.iter().any(|l| l.outcome == Outcome::Cancelled),
+            attribute: settings.region_share_attribute.clone(),
+            value: settings.region_share_value.clone(),
+        };
+        let share_name = format!(
+            "{}_{}_share",
+            normalize_feature_name(&share.attribute),
+            normalize_feature_name(&share.value)
+        );
+        let mut features: Vec<(&str, Transform)> =
+            vec![("ordered_amount", Transform::Identity), ("lines", Transform::Identity)];
+        if share.cancellation {
+            features.push(("cancellation_rate", Transform::Identity));
+        }
+        features.push(("average_order_value", Transform::Identity));
+        if !share.attribute.is_empty() {
+            features.push((share_name.as_str(), Transform::Identity));
+        }
         if let Some((set, m)) = segment_kind(
-            SegmentKind::Region,
-            &features,
-            region_rows(lines, columns, settings.region_min_lines),
-            &[],
+            KindSpec { kind: SegmentKind::Region, names: &features, attributes: &[], currency },
+            region_rows(sales, &share, settings.region_min_lines),
             settings,
             seed,
             stage,
@@ -690,6 +743,7 @@ pub fn train(
             metrics.regions = Some(m);
             sets.push(set);
         }
+        let lines = &sales.lines;
         rules = bought_together(lines, settings);
         stage.tick(format!(
             "{} rules from {} multi-line orders",

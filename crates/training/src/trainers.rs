@@ -3,9 +3,10 @@
 //! iterates [`TRAINERS`]. Adding a model here is one `Trainer` and one line in the list.
 
 use crate::cancellation::{self, CancellationMetrics, TrainedCancellation};
-use crate::config::TrainConfig;
+use crate::config::{Split, TrainConfig};
 use crate::data::Exports;
 use crate::data::clean::CleaningReport;
+use crate::data::sales::SalesField;
 use crate::fit::Abandon;
 use crate::forecast::{self, ForecastMetrics, TrainedForecast};
 use crate::pipeline::TrainError;
@@ -19,8 +20,31 @@ use std::thread::ScopedJoinHandle;
 
 /// The trainers, in the order their stages run (the CPU backend has one random generator per
 /// process, so the order is part of what makes a run reproducible).
-pub const TRAINERS: &[&dyn Trainer] =
-    &[&CancellationTrainer, &PriceTrainer, &ForecastTrainer, &SentimentTrainer, &SegmentsTrainer];
+pub const TRAINERS: &[&dyn Trainer] = &[
+    &CancellationTrainer,
+    &PriceTrainer,
+    &ForecastTrainer,
+    &SentimentTrainer,
+    &SegmentsTrainer,
+    &CustomerValueTrainer,
+    &InsightsTrainer,
+];
+
+/// Why a trainer cannot train on `exports`: the export or field it lacks.
+fn lacking(exports: &Exports, export: Input, fields: &[SalesField]) -> Option<String> {
+    let present = match export {
+        Input::Sales => exports.sales.is_some(),
+        Input::Products => exports.products.is_some(),
+        Input::Reviews => exports.reviews.is_some(),
+        Input::Customers => exports.customers.is_some(),
+    };
+    if !present {
+        return Some(format!("no {} export", export.name()));
+    }
+    let sales = exports.sales.as_ref()?;
+    let missing: Vec<&str> = fields.iter().filter(|f| !sales.has(**f)).map(|f| f.name()).collect();
+    (!missing.is_empty()).then(|| format!("the order lines have no {}", missing.join(", ")))
+}
 
 /// An export a trainer reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,28 +55,13 @@ pub enum Input {
     Customers,
 }
 
-/// The exports a trainer needs: all of a list, or any one of it.
-pub enum Needs {
-    All(&'static [Input]),
-    Any(&'static [Input]),
-}
-
-impl Exports {
-    pub fn has(&self, input: Input) -> bool {
-        match input {
-            Input::Sales => self.sales.is_some(),
-            Input::Products => self.products.is_some(),
-            Input::Reviews => self.reviews.is_some(),
-            Input::Customers => self.customers.is_some(),
-        }
-    }
-}
-
-impl Needs {
-    pub fn met_by(&self, exports: &Exports) -> bool {
+impl Input {
+    fn name(self) -> &'static str {
         match self {
-            Needs::All(inputs) => inputs.iter().all(|&i| exports.has(i)),
-            Needs::Any(inputs) => inputs.iter().any(|&i| exports.has(i)),
+            Input::Sales => "order-line (sales)",
+            Input::Products => "product catalogue",
+            Input::Reviews => "reviews",
+            Input::Customers => "customers",
         }
     }
 }
@@ -65,6 +74,8 @@ pub struct TrainedModels {
     pub sentiment: Option<TrainedSentiment>,
     pub forecast: Option<TrainedForecast>,
     pub segments: Option<TrainedSegments>,
+    pub customer_value: Option<crate::customer_value::TrainedCustomerValue>,
+    pub insights: Option<shopml_core::insights::Insights>,
 }
 
 /// The figures of a run: metrics.json.
@@ -82,8 +93,18 @@ pub struct TrainingMetrics {
     pub forecast: Option<ForecastMetrics>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub segments: Option<SegmentMetrics>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_value: Option<crate::customer_value::CustomerValueMetrics>,
     /// What cleaning did to each export.
     pub data_quality: Vec<CleaningReport>,
+    /// Models not trained, and why.
+    pub skipped: Vec<crate::pipeline::Skipped>,
+    /// The protocol the figures follow (dates derived from the export included).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub split: Option<Split>,
+    /// ISO 4217 code of every money figure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
 }
 
 impl TrainingMetrics {
@@ -96,7 +117,9 @@ impl TrainingMetrics {
             sentiment_products: models.sentiment.as_ref().and_then(|s| s.product_metrics.clone()),
             forecast: models.forecast.as_ref().map(|f| f.metrics.clone()),
             segments: models.segments.as_ref().map(|s| s.metrics.clone()),
+            customer_value: models.customer_value.as_ref().map(|c| c.metrics.clone()),
             data_quality: exports.reports().into_iter().cloned().collect(),
+            ..Default::default()
         }
     }
 
@@ -128,6 +151,7 @@ pub fn join<T>(thread: ScopedJoinHandle<'_, T>) -> T {
 pub struct Run<'r, 'scope> {
     pub exports: &'r Exports,
     pub config: &'r TrainConfig,
+    pub split: &'r Split,
     pub progress: &'r Progress,
     pub beside: Beside<'scope>,
     pub models: TrainedModels,
@@ -136,8 +160,9 @@ pub struct Run<'r, 'scope> {
 pub trait Trainer: Sync {
     /// The model's name: in the bundle, and in the configuration's `models` list.
     fn name(&self) -> &'static str;
-    /// The exports it needs; without them the model is not trained (the bundle lacks it).
-    fn needs(&self) -> Needs;
+    /// Why it cannot train on `exports` (an export or field it needs is absent); the model is
+    /// then skipped, and the report and GetModelInfo say why.
+    fn skip_reason(&self, exports: &Exports, config: &TrainConfig) -> Option<String>;
     /// Trains into `run.models`, as a stage of `run.progress`.
     fn train(&self, run: &mut Run<'_, '_>) -> Result<(), TrainError>;
     /// Once every trainer ran: collects what trained beside the stages.
@@ -160,17 +185,26 @@ impl Trainer for CancellationTrainer {
         shopml_core::cancellation::NAME
     }
 
-    fn needs(&self) -> Needs {
-        Needs::All(&[Input::Sales])
+    fn skip_reason(&self, exports: &Exports, config: &TrainConfig) -> Option<String> {
+        if let Some(reason) = lacking(exports, Input::Sales, &[]) {
+            return Some(reason);
+        }
+        let sales = exports.sales.as_ref()?;
+        cancellation::outcome_to_predict(sales, &config.outcomes.predict).err()
     }
 
     fn train(&self, run: &mut Run<'_, '_>) -> Result<(), TrainError> {
         let (sales, config) = (run.exports.sales.as_ref().expect("needed"), run.config);
-        let stage = run.progress.stage("cancellation");
+        let outcome = cancellation::outcome_to_predict(sales, &config.outcomes.predict)
+            .map_err(TrainError::Invalid)?;
+        let stage = run.progress.stage(match outcome {
+            shopml_core::cancellation::PredictedOutcome::Cancellation => "cancellation",
+            shopml_core::cancellation::PredictedOutcome::Return => "return risk",
+        });
         let trained = cancellation::train(
-            &sales.lines,
-            &config.columns.sales,
-            &config.split,
+            sales,
+            outcome,
+            run.split,
             &config.cancellation,
             config.seed,
             &stage,
@@ -210,19 +244,25 @@ impl Trainer for PriceTrainer {
         shopml_core::price::NAME
     }
 
-    fn needs(&self) -> Needs {
-        Needs::All(&[Input::Products])
+    fn skip_reason(&self, exports: &Exports, _config: &TrainConfig) -> Option<String> {
+        lacking(exports, Input::Products, &[])
     }
 
     fn train(&self, run: &mut Run<'_, '_>) -> Result<(), TrainError> {
         let (products, config) = (run.exports.products.as_ref().expect("needed"), run.config);
         let stage = run.progress.stage("price");
-        let trained =
-            price::train(&products.products, &config.split, &config.price, config.seed, &stage)?;
-        let m = &trained.metrics;
+        let mut trained =
+            price::train(&products.products, run.split, &config.price, config.seed, &stage)?;
+        let currency = &config.money.currency;
+        let m = &mut trained.metrics;
+        m.mae_inr = (currency == "INR").then_some(m.mae);
         stage.finish(format!(
-            "R²(ln) {:.4}, R² {:.4}, MAE ₹{:.0}, MAPE {:.1}%, P10–P90 coverage {:.2}",
-            m.r2_log, m.r2, m.mae_inr, m.mape_pct, m.interval_coverage
+            "R²(ln) {:.4}, R² {:.4}, MAE {}, MAPE {:.1}%, P10–P90 coverage {:.2}",
+            m.r2_log,
+            m.r2,
+            shopml_core::money::format_whole(m.mae, currency),
+            m.mape_pct,
+            m.interval_coverage
         ));
         run.models.price = Some(trained);
         Ok(())
@@ -255,8 +295,8 @@ impl Trainer for ForecastTrainer {
         shopml_core::forecast::NAME
     }
 
-    fn needs(&self) -> Needs {
-        Needs::All(&[Input::Sales])
+    fn skip_reason(&self, exports: &Exports, _config: &TrainConfig) -> Option<String> {
+        lacking(exports, Input::Sales, &[])
     }
 
     /// Trains here unless it already trains beside the stages.
@@ -266,10 +306,10 @@ impl Trainer for ForecastTrainer {
         }
         let (sales, config) = (run.exports.sales.as_ref().expect("needed"), run.config);
         let stage = run.progress.stage("forecast");
-        let prepared = forecast::prepare(&sales.lines, &config.split, &config.forecast)?;
+        let prepared = forecast::prepare(sales, run.split, &config.forecast)?;
         let trained = forecast::train(
             prepared,
-            &config.split,
+            run.split,
             &config.forecast,
             config.seed,
             None,
@@ -315,8 +355,8 @@ impl Trainer for SentimentTrainer {
         shopml_core::sentiment::NAME
     }
 
-    fn needs(&self) -> Needs {
-        Needs::All(&[Input::Reviews])
+    fn skip_reason(&self, exports: &Exports, _config: &TrainConfig) -> Option<String> {
+        lacking(exports, Input::Reviews, &[])
     }
 
     fn train(&self, run: &mut Run<'_, '_>) -> Result<(), TrainError> {
@@ -333,7 +373,7 @@ impl Trainer for SentimentTrainer {
             &reviews.reviews,
             products,
             fitted_beside,
-            &config.split,
+            run.split,
             &config.sentiment,
             config.seed,
             &stage,
@@ -380,8 +420,8 @@ impl Trainer for SegmentsTrainer {
         shopml_core::segments::NAME
     }
 
-    fn needs(&self) -> Needs {
-        Needs::Any(&[Input::Products, Input::Customers, Input::Sales])
+    fn skip_reason(&self, _exports: &Exports, _config: &TrainConfig) -> Option<String> {
+        None
     }
 
     /// Segments use the sentiment model, when one was trained, to score product reviews.
@@ -398,9 +438,9 @@ impl Trainer for SegmentsTrainer {
         let inputs = segments::SegmentInputs {
             products: exports.products.as_ref().map(|p| p.products.as_slice()),
             purchases: exports.customers.as_ref().map(|c| c.purchases.as_slice()),
-            sales: exports.sales.as_ref().map(|s| s.lines.as_slice()),
-            sales_columns: &config.columns.sales,
+            sales: exports.sales.as_ref(),
             sentiment: predictor.as_ref(),
+            currency: &config.money.currency,
         };
         let trained = segments::train(inputs, &config.segments, config.seed, &stage);
         let summary: Vec<String> = [
@@ -431,6 +471,97 @@ impl Trainer for SegmentsTrainer {
                 &s.bought_together,
                 serde_json::to_value(&config.segments).expect("config serialises"),
             )?;
+        }
+        Ok(())
+    }
+}
+
+struct CustomerValueTrainer;
+
+impl Trainer for CustomerValueTrainer {
+    fn name(&self) -> &'static str {
+        shopml_core::customer_value::NAME
+    }
+
+    fn skip_reason(&self, exports: &Exports, _config: &TrainConfig) -> Option<String> {
+        lacking(exports, Input::Sales, &[SalesField::CustomerId])
+    }
+
+    fn train(&self, run: &mut Run<'_, '_>) -> Result<(), TrainError> {
+        let (sales, config) = (run.exports.sales.as_ref().expect("needed"), run.config);
+        let stage = run.progress.stage("customer value");
+        let trained = crate::customer_value::train(
+            sales,
+            run.split,
+            &config.customer_value,
+            &config.money.currency,
+            &stage,
+        )?;
+        let m = &trained.metrics;
+        stage.finish(format!(
+            "{} customers; {:?} holdout MAE {:.4}, total {:.0} vs {:.0} ({:+.1}%)",
+            m.customers,
+            m.served,
+            m.served_holdout.mae,
+            m.served_holdout.predicted_total,
+            m.served_holdout.actual_total,
+            100.0 * m.served_holdout.total_error
+        ));
+        run.models.customer_value = Some(trained);
+        Ok(())
+    }
+
+    fn save(
+        &self,
+        models: &mut TrainedModels,
+        config: &TrainConfig,
+        writer: &mut BundleWriter,
+    ) -> Result<(), TrainError> {
+        if let Some(c) = models.customer_value.take() {
+            shopml_core::customer_value::save(
+                writer,
+                &c.model,
+                &c.customers,
+                serde_json::to_value(&config.customer_value).expect("config serialises"),
+            )?;
+        }
+        Ok(())
+    }
+}
+
+struct InsightsTrainer;
+
+impl Trainer for InsightsTrainer {
+    fn name(&self) -> &'static str {
+        shopml_core::insights::NAME
+    }
+
+    fn skip_reason(&self, exports: &Exports, _config: &TrainConfig) -> Option<String> {
+        lacking(exports, Input::Sales, &[])
+    }
+
+    fn train(&self, run: &mut Run<'_, '_>) -> Result<(), TrainError> {
+        let stage = run.progress.stage("insights");
+        let insights = crate::insights::compute(run.exports, &run.config.money.currency)
+            .ok_or_else(|| TrainError::Invalid("insights: no order line".into()))?;
+        stage.finish(format!(
+            "{} cells, {} products, {} recommendations",
+            insights.cells.len(),
+            insights.products.len(),
+            insights.recommendations.len()
+        ));
+        run.models.insights = Some(insights);
+        Ok(())
+    }
+
+    fn save(
+        &self,
+        models: &mut TrainedModels,
+        _config: &TrainConfig,
+        writer: &mut BundleWriter,
+    ) -> Result<(), TrainError> {
+        if let Some(insights) = models.insights.take() {
+            shopml_core::insights::save(writer, &insights)?;
         }
         Ok(())
     }

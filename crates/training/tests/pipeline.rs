@@ -64,7 +64,7 @@ fn the_exports_are_read_as_published_and_cleaning_is_reported() {
     assert_eq!(sales.report.bad_cells["Amount"].count, 2);
     assert_eq!(sales.report.bad_cells["Amount"].first_value, "n/a");
     assert!(
-        sales.lines.iter().any(|l| l.ship_state == "Orissa"),
+        sales.lines.iter().any(|l| &*l.state == "Orissa"),
         "spelling variants are kept raw and merged by the encoders"
     );
     let products = exports.products.as_ref().unwrap();
@@ -102,7 +102,8 @@ fn the_exports_are_read_as_published_and_cleaning_is_reported() {
     .unwrap();
     std::fs::write(dir.path().join("diwali_sales.csv"), plain).unwrap();
     let table =
-        data::read::read_table(&dir.path().join("diwali_sales.csv"), TextEncoding::Cp1252).unwrap();
+        data::read::read_table(&dir.path().join("diwali_sales.csv"), TextEncoding::Cp1252, None)
+            .unwrap();
     assert_eq!(table.rows(), customers.report.rows_read);
 }
 
@@ -123,8 +124,10 @@ fn edited_sales(dir: &Path, edit: impl Fn(String) -> String) {
 fn the_cli_names_the_file_row_and_column_of_what_it_cannot_read() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("bundle");
-    // A mapped column missing from the export.
-    edited_sales(dir.path(), |t| t.replacen(",Amount,", ",Amount_INR,", 1));
+    // Mapped columns missing from the export: all of them in one error.
+    edited_sales(dir.path(), |t| {
+        t.replacen(",Amount,", ",Amount_INR,", 1).replacen(",SKU,", ",Sku code,", 1)
+    });
     let run = train_cli()
         .args(["--data-dir", dir.path().to_str().unwrap(), "--out", out.to_str().unwrap()])
         .output()
@@ -132,7 +135,8 @@ fn the_cli_names_the_file_row_and_column_of_what_it_cannot_read() {
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(!run.status.success());
     assert!(
-        stderr.contains("amazon_sale_report.csv") && stderr.contains("missing column 'Amount'"),
+        stderr.contains("amazon_sale_report.csv")
+            && stderr.contains("missing columns [\"Amount\", \"SKU\"]"),
         "{stderr}"
     );
     assert!(!out.exists(), "no bundle is published");
@@ -202,36 +206,50 @@ fn training_and_serving_encode_a_row_the_same_way() {
     let exports = data::read_exports(&sample_dir(), &config).unwrap();
     let bundle = LoadedBundle::load(&shipped_bundle()).unwrap();
 
-    // Cancellation: an export row, and the same order as the checkout service sends it.
+    // Cancellation: an export row, and the same order as the checkout service sends it
+    // (attributes in the request's map, or in the fields named like them).
     let predictor = bundle.models.cancellation.as_ref().unwrap();
-    for line in exports.sales.as_ref().unwrap().lines.iter().step_by(97) {
-        let order = proto::Order {
-            order_id: line.order_id.clone(),
+    let sales = exports.sales.as_ref().unwrap();
+    for (k, line) in sales.lines.iter().enumerate().step_by(97) {
+        let attribute = |name: &str| sales.attribute(line, name).to_owned();
+        let mut order = proto::Order {
+            order_id: line.order_id.to_string(),
             order_date: line.date.to_string(),
-            fulfilment: line.fulfilment.clone(),
-            sales_channel: line.sales_channel.clone(),
-            ship_service_level: line.ship_service_level.clone(),
-            b2b: line.b2b,
-            ship_city: line.ship_city.to_lowercase(),
-            ship_state: line.ship_state.clone(),
-            ship_postal_code: line.ship_postal_code.trim_end_matches(".0").to_owned(),
+            sales_channel: line.channel.to_string(),
+            ship_city: line.city.to_lowercase(),
+            ship_state: line.state.to_string(),
+            ship_postal_code: line.postal_code.trim_end_matches(".0").to_owned(),
             lines: vec![proto::OrderLine {
-                line_id: String::new(),
-                sku: line.sku.clone(),
-                style: line.style.clone(),
-                asin: line.asin.clone(),
-                category: line.category.clone(),
-                size: line.size.clone(),
-                unit_price_inr: line.amount,
+                sku: line.product_id.to_string(),
+                style: line.product_group.to_string(),
+                category: line.category.to_string(),
+                unit_price: line.amount,
+                ..Default::default()
             }],
+            ..Default::default()
         };
+        if k % 2 == 0 {
+            order.fulfilment = attribute("fulfilment");
+            order.ship_service_level = attribute("ship_service_level");
+            order.b2b = attribute("b2b").eq_ignore_ascii_case("true");
+            order.lines[0].asin = attribute("asin");
+            order.lines[0].size = attribute("size");
+        } else {
+            for name in ["fulfilment", "ship_service_level", "b2b"] {
+                order.attributes.insert(name.to_owned(), attribute(name));
+            }
+            for name in ["asin", "size"] {
+                order.lines[0].attributes.insert(name.to_owned(), attribute(name));
+            }
+        }
         let order = CheckoutOrder::try_from(proto::PredictCancellationRequest {
             order: Some(order),
             skip_explanations: false,
         })
         .expect("an export row makes a valid order");
-        let served = order.lines();
-        let trained = predictor.encoder().encode(&line.checkout_line());
+        let inputs = order.inputs(predictor.encoder());
+        let served = inputs.lines();
+        let trained = predictor.encoder().encode(&sales.checkout_line(line, None));
         assert_eq!(predictor.encoder().encode(&served[0]), trained, "row {}", line.row);
         let thresholds = predictor.calibration().risk_thresholds;
         let served_p = predictor.predict(&[served], 0, thresholds)[0].lines[0].probability;
@@ -245,16 +263,17 @@ fn training_and_serving_encode_a_row_the_same_way() {
             product_id: p.product_id.clone(),
             name: p.name.clone(),
             category_path: p.category_path.clone(),
-            list_price_inr: p.actual_price.unwrap(),
+            list_price: p.actual_price.unwrap(),
             rating: p.rating,
             rating_count: p.rating_count.map(|c| c as i64),
+            currency: String::new(),
         };
         let request = PricedProduct::try_from(request).expect("a catalogue row is a valid product");
         let served = request.input();
         let trained = shopml_core::price::ProductInput {
             name: &p.name,
             category_path: &p.category_path,
-            list_price_inr: p.actual_price.unwrap(),
+            list_price: p.actual_price.unwrap(),
             rating: p.rating,
             rating_count: p.rating_count,
         };
@@ -296,7 +315,8 @@ fn the_same_data_and_config_give_the_same_metrics_and_model_files() {
     let hashes = |m: &shopml_core::bundle::Manifest| {
         m.files
             .iter()
-            .filter(|(f, _)| f.as_str() != "REPORT.md")
+            // The report holds the run's time and timings.
+            .filter(|(f, _)| !f.starts_with("REPORT."))
             .map(|(f, e)| (f.clone(), e.sha256.clone()))
             .collect::<Vec<_>>()
     };
@@ -346,7 +366,7 @@ fn training_beside_the_other_stages_changes_no_figure_and_no_model_file() {
             manifest
                 .files
                 .into_iter()
-                .filter(|(file, _)| file != "REPORT.md")
+                .filter(|(file, _)| !file.starts_with("REPORT."))
                 .map(|(file, entry)| (file, entry.sha256))
                 .collect::<Vec<_>>(),
         );
@@ -370,23 +390,16 @@ fn what_trains_beside_the_stages_starts_no_net_once_a_stage_has_failed() {
     let exports = data::read_exports(&sample_dir(), &config).unwrap();
     let progress = Progress::quiet();
     let stage = progress.stage("beside");
-    let prepared =
-        forecast::prepare(&exports.sales.as_ref().unwrap().lines, &config.split, &config.forecast)
-            .unwrap();
-    let forecast = forecast::train(
-        prepared,
-        &config.split,
-        &config.forecast,
-        config.seed,
-        None,
-        &stage,
-        &failed,
-    );
+    let sales = exports.sales.as_ref().unwrap();
+    let split = config.split.resolve(sales.first_date().unwrap(), sales.last_date().unwrap());
+    let prepared = forecast::prepare(sales, &split, &config.forecast).unwrap();
+    let forecast =
+        forecast::train(prepared, &split, &config.forecast, config.seed, None, &stage, &failed);
     assert!(matches!(forecast, Err(forecast::ForecastError::Abandoned)));
     let products = &exports.products.as_ref().unwrap().products;
     let product_texts = sentiment::fit_product_texts(
         products,
-        &config.split,
+        &split,
         &config.sentiment,
         config.seed,
         &stage,
@@ -528,8 +541,12 @@ fn every_bundle_carries_a_report_with_its_charts() {
         "### Demand forecast",
         "### Segments",
         "## Business insights",
-        "### Best sellers and under-performers per region",
+        "### Recommendations",
+        "### Best sellers and under-performers by state",
+        "### Regional preferences and market gaps",
+        "### When customers buy",
         "### Customer segments",
+        "### Bought together",
     ] {
         assert!(report.contains(section), "REPORT.md has {section}");
     }
@@ -549,6 +566,13 @@ fn every_bundle_carries_a_report_with_its_charts() {
             "{chart} is hashed in the manifest"
         );
     }
+    // REPORT.html: the same document, its charts inline, hashed like every file.
+    let html = std::fs::read_to_string(out.join("REPORT.html")).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>") && !html.contains("## Data quality"));
+    assert!(html.contains("<h2>Data quality</h2>") || html.contains(">Data quality</h2>"));
+    assert!(html.matches("<svg").count() >= 10, "the charts are inline");
+    assert!(!html.contains("src=\"report/"), "nothing to fetch beside the file");
+    assert!(manifest.files.contains_key("REPORT.html"));
     // The figures in the report are the ones in metrics.json.
     let metrics: serde_json::Value = read_json(&out, "metrics.json").unwrap();
     assert!(

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Version of the bundle layout this code reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 pub const MANIFEST_FILE: &str = "manifest.json";
 pub const METRICS_FILE: &str = "metrics.json";
 
@@ -51,6 +51,13 @@ pub struct Manifest {
     /// The training configuration used.
     pub training_config: serde_json::Value,
     pub models: BTreeMap<String, ModelEntry>,
+    /// ISO 4217 code of every amount of money of the bundle: inputs and answers of its
+    /// models, its report and metrics.
+    #[serde(default)]
+    pub currency: Option<String>,
+    /// Models the training run did not train, and why (a missing export or field).
+    #[serde(default)]
+    pub skipped_models: BTreeMap<String, String>,
     /// Every file of the bundle but the manifest, with its sha256.
     pub files: BTreeMap<String, FileEntry>,
 }

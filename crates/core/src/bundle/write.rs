@@ -14,6 +14,8 @@ pub struct BundleWriter {
     staging: PathBuf,
     target: PathBuf,
     models: BTreeMap<String, ModelEntry>,
+    currency: Option<String>,
+    skipped_models: BTreeMap<String, String>,
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> BundleError + '_ {
@@ -36,7 +38,23 @@ impl BundleWriter {
         let stamp = Utc::now().timestamp_nanos_opt().unwrap_or_default();
         let staging = parent.join(format!(".{name}.staging-{}-{stamp}", std::process::id()));
         std::fs::create_dir_all(&staging).map_err(io_err(&staging))?;
-        Ok(Self { staging, target: target.to_owned(), models: BTreeMap::new() })
+        Ok(Self {
+            staging,
+            target: target.to_owned(),
+            models: BTreeMap::new(),
+            currency: None,
+            skipped_models: BTreeMap::new(),
+        })
+    }
+
+    /// The currency (ISO 4217) of every amount in the bundle, recorded in the manifest.
+    pub fn set_currency(&mut self, code: &str) {
+        self.currency = Some(code.to_owned());
+    }
+
+    /// Records a model the run did not train, and why, in the manifest.
+    pub fn skip_model(&mut self, name: &str, reason: &str) {
+        self.skipped_models.insert(name.to_owned(), reason.to_owned());
     }
 
     /// Path of a bundle file in the staging directory (its parent directory is created), for
@@ -106,6 +124,8 @@ impl BundleWriter {
             data_fingerprint,
             training_config,
             models: self.models,
+            currency: self.currency,
+            skipped_models: self.skipped_models,
             files,
         };
         let manifest_path = self.staging.join(MANIFEST_FILE);

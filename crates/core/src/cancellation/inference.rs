@@ -1,10 +1,7 @@
 //! Cancellation risk of orders: encode, one forward pass for all lines (and their occlusions),
 //! calibrate, band and explain.
 
-use super::features::{
-    CancellationEncoder, CheckoutLine, EncodedLine, Field, N_CATEGORICAL, N_NUMERIC,
-    NUMERIC_FEATURES,
-};
+use super::features::{CancellationEncoder, CheckoutLine, EncodedLine, Source};
 use super::model::{CancellationModel, ServingCancellationNet};
 use crate::features::sigmoid;
 use serde::{Deserialize, Serialize};
@@ -56,9 +53,44 @@ impl RiskThresholds {
     }
 }
 
+/// What a line's probability is the probability of.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PredictedOutcome {
+    /// The line is cancelled before it ships (known at checkout).
+    #[default]
+    Cancellation,
+    /// The customer returns the line after delivery (known only weeks after the order).
+    Return,
+}
+
+impl PredictedOutcome {
+    pub fn name(self) -> &'static str {
+        match self {
+            PredictedOutcome::Cancellation => "cancellation",
+            PredictedOutcome::Return => "return",
+        }
+    }
+
+    /// What the model predicts, in words (report, GetModelInfo).
+    pub fn describe(self) -> &'static str {
+        match self {
+            PredictedOutcome::Cancellation => {
+                "probability that a line is cancelled, from what is known at checkout"
+            }
+            PredictedOutcome::Return => {
+                "probability that a line is returned after the sale (known only after the fact), from what is known at checkout"
+            }
+        }
+    }
+}
+
 /// Calibration fitted on the validation slice of the training days.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CancellationCalibration {
+    /// What the probabilities are of.
+    #[serde(default)]
+    pub outcome: PredictedOutcome,
     /// Platt scaling of the model's log-odds z: p = σ(platt_a · z + platt_b).
     pub platt_a: f64,
     pub platt_b: f64,
@@ -103,7 +135,7 @@ impl CancellationCalibration {
 /// An input that moved a prediction, by occlusion.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reason {
-    pub feature: &'static str,
+    pub feature: String,
     pub value: String,
     /// Change of the calibrated log-odds caused by this input (> 0 raises the risk).
     pub logit_effect: f64,
@@ -114,8 +146,8 @@ pub struct LineRisk {
     pub probability: f64,
     pub band: RiskBand,
     pub reasons: Vec<Reason>,
-    pub unseen: Vec<&'static str>,
-    pub unit_price_inr: f64,
+    pub unseen: Vec<String>,
+    pub unit_price: f64,
     pub price_imputed: bool,
 }
 
@@ -125,18 +157,12 @@ pub struct OrderRisk {
     pub band: RiskBand,
     pub lines: Vec<LineRisk>,
     /// Order-level inputs the model never saw.
-    pub unseen: Vec<&'static str>,
+    pub unseen: Vec<String>,
 }
 
 /// Lines per forward pass: a pass's intermediates (a row of the folded table per field and
 /// line) then stay in cache.
 const FORWARD_CHUNK: usize = 256;
-
-/// Occlusions per line: every categorical field, then every numeric input.
-const OCCLUSIONS: usize = N_CATEGORICAL + N_NUMERIC;
-
-/// Model rows of one explained line: the line and its occlusions.
-pub const ROWS_PER_EXPLAINED_LINE: usize = 1 + OCCLUSIONS;
 
 pub struct CancellationPredictor {
     encoder: CancellationEncoder,
@@ -152,9 +178,9 @@ impl CancellationPredictor {
         calibration: CancellationCalibration,
     ) -> Self {
         let unknown_rows: Vec<u32> =
-            (0..N_CATEGORICAL).map(|field| encoder.unknown_index(field)).collect();
+            (0..encoder.n_categorical()).map(|field| encoder.unknown_index(field)).collect();
         Self {
-            model: model.for_serving(&encoder.field_offsets(), &unknown_rows),
+            model: model.for_serving(encoder.field_offsets(), &unknown_rows),
             encoder,
             calibration,
         }
@@ -168,23 +194,26 @@ impl CancellationPredictor {
         &self.calibration
     }
 
+    /// Model rows of one explained line: the line and its occlusions (every categorical
+    /// field, then every numeric input).
+    pub fn rows_per_explained_line(&self) -> usize {
+        1 + self.encoder.n_categorical() + self.encoder.n_numeric()
+    }
+
     /// One explained prediction of a made-up line, to warm the model up.
     pub fn warm_up(&self) {
         let line = CheckoutLine {
             order_date: chrono::NaiveDate::from_ymd_opt(2022, 6, 1).expect("valid date"),
-            fulfilment: "Amazon",
-            sales_channel: "Amazon.in",
-            ship_service_level: "Expedited",
-            b2b: false,
-            ship_city: "MUMBAI",
-            ship_state: "MAHARASHTRA",
-            ship_postal_code: "400001",
-            sku: "WARMUP",
-            style: "WARMUP",
-            asin: "WARMUP",
-            category: "kurta",
-            size: "M",
-            unit_price_inr: None,
+            channel: "WARMUP",
+            city: "WARMUP",
+            state: "WARMUP",
+            postal_code: "000000",
+            product_id: "WARMUP",
+            product_group: "WARMUP",
+            category: "WARMUP",
+            attributes: super::features::AttributeValues::NONE,
+            unit_price: None,
+            customer: None,
         };
         let _ = self.predict(&[vec![line]], 3, self.calibration.risk_thresholds);
     }
@@ -201,11 +230,14 @@ impl CancellationPredictor {
     /// Log-odds of each line, followed with `explained` by those of its occlusions
     /// ([`ROWS_PER_EXPLAINED_LINE`] a line; see [`ServingCancellationNet::forward_occluded`]).
     fn raw_logits(&self, lines: &[&EncodedLine], explained: bool) -> Vec<f32> {
-        let mut logits =
-            Vec::with_capacity(lines.len() * if explained { ROWS_PER_EXPLAINED_LINE } else { 1 });
+        let rows = if explained { self.rows_per_explained_line() } else { 1 };
+        let (fields, numbers) = (self.encoder.n_categorical(), self.encoder.n_numeric());
+        let mut logits = Vec::with_capacity(lines.len() * rows);
         for chunk in lines.chunks(FORWARD_CHUNK) {
-            let categorical: Vec<u32> = chunk.iter().flat_map(|l| l.categorical).collect();
-            let numeric: Vec<f32> = chunk.iter().flat_map(|l| l.numeric).collect();
+            let categorical: Vec<u32> =
+                chunk.iter().flat_map(|l| l.categorical[..fields].iter().copied()).collect();
+            let numeric: Vec<f32> =
+                chunk.iter().flat_map(|l| l.numeric[..numbers].iter().copied()).collect();
             logits.extend(if explained {
                 self.model.forward_occluded(&categorical, &numeric)
             } else {
@@ -228,7 +260,7 @@ impl CancellationPredictor {
             .iter()
             .map(|lines| lines.iter().map(|l| self.encoder.encode(l)).collect())
             .collect();
-        let rows_per_line = if explain { ROWS_PER_EXPLAINED_LINE } else { 1 };
+        let rows_per_line = if explain { self.rows_per_explained_line() } else { 1 };
         let logits = self.raw_logits(&encoded.iter().flatten().collect::<Vec<_>>(), explain);
         let mut chunk = logits.chunks(rows_per_line);
         orders
@@ -249,16 +281,7 @@ impl CancellationPredictor {
                     .combine(line_risks.iter().map(|l| l.probability));
                 let unseen = encoded_lines
                     .first()
-                    .map(|first| {
-                        Field::ALL
-                            .iter()
-                            .zip(first.unseen)
-                            .filter(|(field, unseen)| {
-                                *unseen && field.is_order_level() && **field != Field::Weekday
-                            })
-                            .map(|(field, _)| field.name())
-                            .collect()
-                    })
+                    .map(|first| self.unseen_fields(first, true))
                     .unwrap_or_default();
                 OrderRisk {
                     probability,
@@ -294,32 +317,59 @@ impl CancellationPredictor {
                 .into_iter()
                 .take(top_reasons)
                 .map(|(i, logit_effect)| {
-                    let (feature, value) = if i < N_CATEGORICAL {
-                        let field = Field::ALL[i];
-                        (field.name(), field.raw(line).display().to_owned())
-                    } else if i == N_CATEGORICAL {
-                        let suffix = if enc.price_imputed { " (imputed)" } else { "" };
-                        (NUMERIC_FEATURES[0], format!("{:.2}{suffix}", enc.unit_price_inr))
+                    let encoder = &self.encoder;
+                    let fields = encoder.n_categorical();
+                    let (feature, value) = if i < fields {
+                        let field = &encoder.fields[i];
+                        (field.name.clone(), field.raw(line).display().to_owned())
                     } else {
-                        (NUMERIC_FEATURES[1], chrono::Datelike::day(&line.order_date).to_string())
+                        let j = i - fields;
+                        let input = encoder.numeric[j];
+                        let value = encoder.numeric_value(j, line, enc.unit_price);
+                        let value = match input {
+                            super::features::Numeric::UnitPrice if enc.price_imputed => {
+                                format!("{value:.2} (imputed)")
+                            }
+                            super::features::Numeric::UnitPrice
+                            | super::features::Numeric::PriorCancelledShare => {
+                                format!("{value:.2}")
+                            }
+                            _ => format!("{value:.0}"),
+                        };
+                        (input.name().to_owned(), value)
                     };
                     Reason { feature, value, logit_effect }
                 })
                 .collect();
         }
-        let unseen = Field::ALL
-            .iter()
-            .zip(enc.unseen)
-            .filter(|(field, unseen)| *unseen && !field.is_order_level())
-            .map(|(field, _)| field.name())
-            .collect();
         LineRisk {
             probability,
             band: thresholds.band(probability),
             reasons,
-            unseen,
-            unit_price_inr: enc.unit_price_inr,
+            unseen: self.unseen_fields(enc, false),
+            unit_price: enc.unit_price,
             price_imputed: enc.price_imputed,
         }
+    }
+
+    /// Names of the order's (or the line's) inputs whose value the model never saw; the
+    /// weekday is always known, and a customer the model does not know is reported by the
+    /// caller.
+    fn unseen_fields(&self, enc: &EncodedLine, order_level: bool) -> Vec<String> {
+        if enc.unseen == 0 {
+            return Vec::new();
+        }
+        let attributes = &self.encoder.attributes;
+        self.encoder
+            .fields
+            .iter()
+            .enumerate()
+            .filter(|(i, field)| {
+                enc.is_unseen(*i)
+                    && field.is_order_level(attributes) == order_level
+                    && field.source != Source::Weekday
+            })
+            .map(|(_, field)| field.name.clone())
+            .collect()
     }
 }

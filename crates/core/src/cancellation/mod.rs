@@ -4,10 +4,13 @@ pub mod features;
 pub mod inference;
 pub mod model;
 
-pub use features::{CancellationEncoder, CheckoutLine, EncodedLine, Field};
+pub use features::{
+    Attribute, AttributeValues, CancellationEncoder, CheckoutLine, CustomerHistory, CustomerTable,
+    EncodedLine, Field, InputSchema, Numeric,
+};
 pub use inference::{
-    CancellationCalibration, CancellationPredictor, OrderAggregation, OrderRisk, RiskBand,
-    RiskThresholds,
+    CancellationCalibration, CancellationPredictor, OrderAggregation, OrderRisk, PredictedOutcome,
+    RiskBand, RiskThresholds,
 };
 pub use model::{
     CancellationModel, CancellationModelConfig, CancellationNet, ServingCancellationNet,
@@ -50,8 +53,8 @@ pub fn load(dir: &Path, device: &Device) -> Result<CancellationPredictor, Bundle
     let calibration =
         calibration.validated().map_err(|reason| FILES.incompatible_calibration(dir, reason))?;
     if config.vocab_size != encoder.vocab_size()
-        || config.n_categorical != features::N_CATEGORICAL
-        || config.n_numeric != features::N_NUMERIC
+        || config.n_categorical != encoder.n_categorical()
+        || config.n_numeric != encoder.n_numeric()
     {
         return Err(FILES.incompatible_config(
             dir,
@@ -61,8 +64,8 @@ pub fn load(dir: &Path, device: &Device) -> Result<CancellationPredictor, Bundle
                 config.n_categorical,
                 config.n_numeric,
                 encoder.vocab_size(),
-                features::N_CATEGORICAL,
-                features::N_NUMERIC
+                encoder.n_categorical(),
+                encoder.n_numeric()
             ),
         ));
     }

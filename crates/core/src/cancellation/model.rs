@@ -185,6 +185,15 @@ impl ServingCancellationNet {
 }
 
 impl CancellationModel {
+    /// (categorical fields, numeric inputs) a line of this model holds.
+    pub fn input_shape(&self) -> (usize, usize) {
+        let first = &self.members[0];
+        let [_, dim] = first.embedding.weight.val().dims();
+        let [inputs, _] = first.hidden.weight.val().dims();
+        let n_numeric = first.numeric_wide.weight.val().dims()[0];
+        ((inputs - n_numeric) / dim, n_numeric)
+    }
+
     /// The serving layout of this ensemble (see [`ServingCancellationNet`]); `field_offsets`
     /// are each categorical field's first embedding row (its values' rows run to the next
     /// field's first), `unknown_rows` each field's row of an unknown value.

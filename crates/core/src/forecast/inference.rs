@@ -1,7 +1,7 @@
 //! Forecasts: encode each request's window, one forward pass for all, back to order lines.
 
-use super::features::{EncodedWindow, ForecastEncoder, SeriesHistory};
-use super::model::{ForecastModel, ServingForecastNet};
+use super::features::{EncodedWindow, ForecastEncoder, SeriesHistory, SeriesKey};
+use super::model::{CHANNELS, ForecastModel, ServingForecastNet};
 use burn::tensor::Device;
 use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
@@ -19,6 +19,8 @@ pub struct ForecastPoint {
     pub p10: f64,
     pub p50: f64,
     pub p90: f64,
+    /// The expected value (what sums of days add up to).
+    pub mean: f64,
 }
 
 /// One forecast to make: the series, its history (at least the window) ending at `last_date`.
@@ -56,12 +58,13 @@ impl Forecaster {
     }
 
     /// Index of the series a request names.
-    pub fn find(&self, category: &str, region: &str) -> Option<usize> {
-        self.encoder.series.iter().position(|s| s.matches(category, region))
+    pub fn find(&self, key: SeriesKey<'_>) -> Option<usize> {
+        self.encoder.series.iter().position(|s| s.matches(key))
     }
 
-    /// Raw quantile offsets `[n][horizon][3]` of encoded windows.
-    pub fn raw_quantiles(&self, windows: &[EncodedWindow]) -> Vec<Vec<[f64; 3]>> {
+    /// Raw outputs `[n][horizon][4]` of encoded windows: quantile offsets of log1p demand
+    /// from the level (P10, P50, P90), and ln(expected demand) less the level.
+    pub fn raw_quantiles(&self, windows: &[EncodedWindow]) -> Vec<Vec<[f64; 4]>> {
         if windows.is_empty() {
             return Vec::new();
         }
@@ -69,8 +72,12 @@ impl Forecaster {
         let inputs: Vec<f32> = windows.iter().flat_map(|w| w.inputs.iter().copied()).collect();
         let values = self.model.forward(&series, &inputs, &self.device);
         values
-            .chunks(self.encoder.horizon_days * 3)
-            .map(|row| row.chunks(3).map(|q| [q[0] as f64, q[1] as f64, q[2] as f64]).collect())
+            .chunks(self.encoder.horizon_days * CHANNELS)
+            .map(|row| {
+                row.chunks(CHANNELS)
+                    .map(|q| [q[0] as f64, q[1] as f64, q[2] as f64, q[3] as f64])
+                    .collect()
+            })
             .collect()
     }
 
@@ -91,13 +98,19 @@ impl Forecaster {
                     .take(request.horizon_days)
                     .enumerate()
                     .map(|(day, q)| {
+                        let date = request.last_date + Duration::days(day as i64 + 1);
+                        if self.encoder.is_closed(date) {
+                            return ForecastPoint { date, p10: 0.0, p50: 0.0, p90: 0.0, mean: 0.0 };
+                        }
                         let median = window.level + q[1];
                         let back = |v: f64| v.exp_m1().max(0.0);
+                        let p50 = back(median);
                         ForecastPoint {
-                            date: request.last_date + Duration::days(day as i64 + 1),
+                            date,
                             p10: back(median - scale * (q[1] - q[0])),
-                            p50: back(median),
+                            p50,
                             p90: back(median + scale * (q[2] - q[1])),
+                            mean: (window.level + q[3]).exp(),
                         }
                     })
                     .collect()

@@ -4,7 +4,7 @@ pub mod features;
 pub mod inference;
 pub mod model;
 
-pub use features::{ForecastEncoder, SeriesHistory};
+pub use features::{ForecastEncoder, MEASURES, SeriesHistory, SeriesKey};
 pub use inference::{ForecastCalibration, ForecastPoint, ForecastRequest, Forecaster};
 pub use model::{ForecastModel, ForecastModelConfig, ForecastNet, ServingForecastNet};
 
@@ -56,10 +56,18 @@ pub fn load(dir: &Path, device: &Device) -> Result<Forecaster, BundleError> {
             ),
         ));
     }
-    if encoder.window_days == 0 || encoder.horizon_days == 0 {
-        return Err(FILES.incompatible_encoder(dir, "window_days and horizon_days must be > 0"));
+    if encoder.window_days == 0 || encoder.horizon_days == 0 || encoder.level_days == 0 {
+        return Err(
+            FILES.incompatible_encoder(dir, "window_days, horizon_days and level_days must be > 0")
+        );
     }
-    if let Some(short) = encoder.series.iter().find(|s| s.values.len() < encoder.window_days) {
+    if let Some(bad) = encoder.series.iter().find(|s| !MEASURES.contains(&s.measure.as_str())) {
+        return Err(FILES.incompatible_encoder(
+            dir,
+            format!("series '{}' has an unknown measure '{}'", bad.name, bad.measure),
+        ));
+    }
+    if let Some(short) = encoder.series.iter().find(|s| s.values.len() < encoder.min_history()) {
         return Err(FILES.incompatible_encoder(
             dir,
             format!("series '{}' holds fewer days than the model's window", short.name),
@@ -68,6 +76,7 @@ pub fn load(dir: &Path, device: &Device) -> Result<Forecaster, BundleError> {
     if !(calibration.interval_scale.is_finite() && calibration.interval_scale > 0.0) {
         return Err(FILES.incompatible_calibration(dir, "interval_scale must be finite and > 0"));
     }
+
     let model = FILES.load_record(dir, config.init(device))?;
     Ok(Forecaster::new(encoder, model, calibration, device.clone()))
 }

@@ -1,7 +1,8 @@
 //! The forecaster: one global model over all series (a history window scaled by its level,
 //! the weekday, optionally a series embedding), an ensemble of nets each with a linear path
-//! and optionally a small MLP, predicting P10, P50 and P90 of every day of the horizon at once (offsets of log1p
-//! demand from the window's level; P10 and P90 are P50 ∓ a softplus, so they never cross).
+//! and optionally a small MLP, predicting P10, P50 and P90 of every day of the horizon at once
+//! (offsets of log1p demand from the window's level; P10 and P90 are P50 ∓ a softplus, so they
+//! never cross), and the day's expected demand (the log of its ratio to the level).
 
 use crate::features::ensemble::{self, Stacker};
 use crate::features::{float_matrix, index_matrix, to_f32_vec};
@@ -25,6 +26,9 @@ pub struct ForecastModelConfig {
     #[config(default = 1)]
     pub ensemble_size: usize,
 }
+
+/// Outputs per day: P10, P50, P90 and the expected value.
+pub const CHANNELS: usize = 4;
 
 #[derive(Module, Debug)]
 pub struct ForecastNet {
@@ -53,10 +57,11 @@ impl ForecastModelConfig {
                     .with_initializer(Initializer::Normal { mean: 0.0, std: 0.05 })
                     .init(device)
             }),
-            linear: LinearConfig::new(inputs, self.horizon_days * 3).init(device),
+            linear: LinearConfig::new(inputs, self.horizon_days * CHANNELS).init(device),
             hidden: deep.then(|| LinearConfig::new(inputs, self.hidden_dim).init(device)),
-            output: deep
-                .then(|| LinearConfig::new(self.hidden_dim, self.horizon_days * 3).init(device)),
+            output: deep.then(|| {
+                LinearConfig::new(self.hidden_dim, self.horizon_days * CHANNELS).init(device)
+            }),
             dropout: DropoutConfig::new(self.dropout).init(),
             activation: Relu::new(),
         }
@@ -80,8 +85,8 @@ impl ForecastNet {
         total
     }
 
-    /// `[batch, horizon, 3]`: P10, P50, P90 of log1p(demand) − level, from series indices
-    /// `[batch, 1]` and inputs `[batch, n_inputs]`.
+    /// `[batch, horizon, 4]`: P10, P50, P90 of log1p(demand) − level, and ln(expected demand)
+    /// − level, from series indices `[batch, 1]` and inputs `[batch, n_inputs]`.
     pub fn forward(&self, series: Tensor<2, Int>, inputs: Tensor<2>) -> Tensor<3> {
         let [batch, _] = inputs.dims();
         let x = match &self.series {
@@ -98,14 +103,15 @@ impl ForecastNet {
                 + output.forward(self.dropout.forward(self.activation.forward(hidden.forward(x))));
         }
         let [_, width] = raw.dims();
-        let raw = raw.reshape([batch, width / 3, 3]);
-        let horizon = width / 3;
+        let raw = raw.reshape([batch, width / CHANNELS, CHANNELS]);
+        let horizon = width / CHANNELS;
         let median = raw.clone().slice([0..batch, 0..horizon, 1..2]);
         let below = softplus(raw.clone().slice([0..batch, 0..horizon, 0..1]), 1.0);
-        let above = softplus(raw.slice([0..batch, 0..horizon, 2..3]), 1.0);
+        let above = softplus(raw.clone().slice([0..batch, 0..horizon, 2..3]), 1.0);
+        let mean = raw.slice([0..batch, 0..horizon, 3..4]);
         // The outer quantiles learn their distance from the median without pulling on it.
         let anchor = median.clone().detach();
-        Tensor::cat(vec![anchor.clone() - below, median, anchor + above], 2)
+        Tensor::cat(vec![anchor.clone() - below, median, anchor + above, mean], 2)
     }
 }
 
@@ -146,7 +152,7 @@ pub struct LinearMembers {
 }
 
 impl ServingForecastNet {
-    /// `[batch, horizon, 3]` row-major: the ensemble mean of [`ForecastModel::forward`] for
+    /// `[batch, horizon, 4]` row-major: the ensemble mean of [`ForecastModel::forward`] for
     /// windows of `series` (one a window) and their `inputs` (`[batch · inputs]`); `device`
     /// runs the members in turn when they are not linear.
     pub fn forward(&self, series: &[u32], inputs: &[f32], device: &Device) -> Vec<f32> {
@@ -164,9 +170,9 @@ impl ServingForecastNet {
         };
         let (k, width) = (*k, bias.len());
         let n_inputs = weight.len() / width;
-        let horizon = width / (3 * k);
+        let horizon = width / (CHANNELS * k);
         assert_eq!(inputs.len(), series.len() * n_inputs, "inputs for every window");
-        let mut out = Vec::with_capacity(series.len() * horizon * 3);
+        let mut out = Vec::with_capacity(series.len() * horizon * CHANNELS);
         let mut raw = vec![0.0f32; width];
         for window in inputs.chunks_exact(n_inputs) {
             raw.copy_from_slice(bias);
@@ -175,15 +181,16 @@ impl ServingForecastNet {
                     *r += x * w;
                 }
             }
-            // Member m's day d is raw[(m·horizon + d)·3..][..3]: raw below, median, raw above.
+            // Member m's day d is raw[(m·horizon + d)·4..][..4]: raw below, median, raw above,
+            // mean.
             let mean = |d: usize, q: usize, f: fn(f32) -> f32| {
-                (0..k).map(|m| f(raw[(m * horizon + d) * 3 + q])).sum::<f32>() / k as f32
+                (0..k).map(|m| f(raw[(m * horizon + d) * CHANNELS + q])).sum::<f32>() / k as f32
             };
             for d in 0..horizon {
                 let median = mean(d, 1, |z| z);
                 let (below, above) =
                     (mean(d, 0, ensemble::softplus), mean(d, 2, ensemble::softplus));
-                out.extend([median - below, median, median + above]);
+                out.extend([median - below, median, median + above, mean(d, 3, |z| z)]);
             }
         }
         out
@@ -221,7 +228,7 @@ mod tests {
                 float_matrix((0..12).map(|i| i as f32 * 0.3 - 1.5).collect(), 2, 6, &device);
             let ensemble = to_f32_vec(model.forward(series.clone(), inputs.clone()));
             let serving = model.for_serving().forward(&[1, 4], &to_f32_vec(inputs), &device);
-            assert_eq!(ensemble.len(), 2 * 4 * 3);
+            assert_eq!(ensemble.len(), 2 * 4 * CHANNELS);
             for (a, b) in ensemble.iter().zip(&serving) {
                 assert!(
                     (a - b).abs() < 1e-5,

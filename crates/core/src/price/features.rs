@@ -13,7 +13,7 @@ pub struct ProductInput<'a> {
     pub name: &'a str,
     /// `|`-separated category levels, most general first.
     pub category_path: &'a str,
-    pub list_price_inr: f64,
+    pub list_price: f64,
     pub rating: Option<f64>,
     pub rating_count: Option<f64>,
 }
@@ -55,7 +55,7 @@ pub fn for_each_token(input: &ProductInput<'_>, mut emit: impl FnMut(&str, Token
     emit_with_department(
         &mut buffer,
         "lp",
-        list_price_ending(input.list_price_inr),
+        list_price_ending(input.list_price),
         department,
         TokenKind::ListPrice,
         &mut emit,
@@ -100,9 +100,9 @@ fn emit_with_department(
 /// How the list price ends in whole rupees ("fraction" when it is not a whole number of rupees
 /// in range). Sellers who inflate a list price to show a deep discount pick charm figures
 /// (₹4,999, ₹1,999); a list price such as ₹2,545 is more often a printed MRP sold near it.
-pub fn list_price_ending(list_price_inr: f64) -> &'static str {
-    let rupees = list_price_inr.round();
-    if (list_price_inr - rupees).abs() > 0.005 || !(1.0..1e15).contains(&rupees) {
+pub fn list_price_ending(list_price: f64) -> &'static str {
+    let rupees = list_price.round();
+    if (list_price - rupees).abs() > 0.005 || !(1.0..1e15).contains(&rupees) {
         return "fraction";
     }
     let rupees = rupees as u64;
@@ -163,7 +163,7 @@ impl PriceEncoder {
         }
         Self {
             vocabulary: Vocabulary::fit(tokens.iter().map(String::as_str), min_count, None),
-            log_list_price: Standardizer::fit(products.iter().map(|p| p.list_price_inr.ln())),
+            log_list_price: Standardizer::fit(products.iter().map(|p| p.list_price.ln())),
             rating: Standardizer::fit(products.iter().filter_map(|p| p.rating)),
             log_rating_count: Standardizer::fit(
                 products.iter().filter_map(|p| p.rating_count.map(f64::ln_1p)),
@@ -175,7 +175,7 @@ impl PriceEncoder {
         self.vocabulary.len()
     }
 
-    /// Encodes a validated product (`list_price_inr` finite and > 0).
+    /// Encodes a validated product (`list_price` finite and > 0).
     pub fn encode(&self, input: &ProductInput<'_>) -> EncodedProduct {
         // (index, is a name n-gram) of every known token.
         let mut known: Vec<(u32, bool)> = Vec::with_capacity(48);
@@ -203,7 +203,7 @@ impl PriceEncoder {
             crate::features::bag::text_weight(known.iter().filter(|(_, word)| *word).count());
         let tokens = known.iter().map(|&(index, _)| index).collect();
         let weights = known.iter().map(|&(_, word)| if word { word_weight } else { 1.0 }).collect();
-        let log_list_price = input.list_price_inr.ln();
+        let log_list_price = input.list_price.ln();
         let z = self.log_list_price.transform(log_list_price);
         let (rating, rating_missing) = match input.rating {
             Some(r) => (self.rating.transform(r), 0.0),
@@ -232,7 +232,7 @@ mod tests {
         let input = ProductInput {
             name: "boAt Bassheads 100",
             category_path: "Electronics|Headphones",
-            list_price_inr: 999.0,
+            list_price: 999.0,
             rating: Some(4.1),
             rating_count: None,
         };

@@ -14,9 +14,9 @@ pub struct PriceCalibration {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct PricePrediction {
-    pub price_inr: f64,
-    pub p10_inr: f64,
-    pub p90_inr: f64,
+    pub price: f64,
+    pub p10: f64,
+    pub p90: f64,
     /// 100 · (1 − price / list).
     pub implied_discount_pct: f64,
     /// Category levels (0-based) never seen in training.
@@ -79,10 +79,10 @@ impl PricePredictor {
                 let median = e.log_list_price + q[1];
                 let price = median.exp();
                 PricePrediction {
-                    price_inr: price,
-                    p10_inr: (median - scale * (q[1] - q[0])).exp(),
-                    p90_inr: (median + scale * (q[2] - q[1])).exp(),
-                    implied_discount_pct: 100.0 * (1.0 - price / product.list_price_inr),
+                    price,
+                    p10: (median - scale * (q[1] - q[0])).exp(),
+                    p90: (median + scale * (q[2] - q[1])).exp(),
+                    implied_discount_pct: 100.0 * (1.0 - price / product.list_price),
                     unseen_category_levels: e.unseen_category_levels,
                 }
             })
@@ -93,7 +93,7 @@ impl PricePredictor {
         let _ = self.predict(&[ProductInput {
             name: "warm up product",
             category_path: "Electronics",
-            list_price_inr: 999.0,
+            list_price: 999.0,
             rating: Some(4.0),
             rating_count: Some(100.0),
         }]);

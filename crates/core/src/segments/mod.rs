@@ -63,8 +63,11 @@ impl Transform {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Feature {
-    /// Name with its unit, e.g. "price_inr", "rating", "cancellation_rate".
+    /// Name, e.g. "price", "rating", "cancellation_rate".
     pub name: String,
+    /// ISO 4217 code when the figure is an amount of money.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
     pub transform: Transform,
     pub scaler: Standardizer,
 }
@@ -287,6 +290,7 @@ mod tests {
     fn assigns_to_the_nearest_centroid_with_the_training_scaling() {
         let feature = |name: &str, transform| Feature {
             name: name.into(),
+            currency: None,
             transform,
             scaler: Standardizer { mean: 0.0, std: 1.0 },
         };

@@ -3,6 +3,8 @@
 //! become a `Status` in one place (`crate::error`). Metrics, auth, limits and deadlines are
 //! tower layers around every service (`crate::server::layers`), not handler code.
 
+pub mod customer;
+pub mod insights;
 pub mod model;
 pub mod prediction;
 pub mod segment;
@@ -53,6 +55,11 @@ impl<M: ServedModel> Served<M> {
 
     pub fn version(&self) -> &str {
         self.bundle.version()
+    }
+
+    /// ISO 4217 code of the bundle's amounts.
+    pub fn currency(&self) -> &str {
+        self.bundle.currency()
     }
 }
 

@@ -59,6 +59,15 @@ impl ModelApi {
                 .pinned()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
+            currency: bundle.currency().to_owned(),
+            skipped_models: manifest
+                .skipped_models
+                .iter()
+                .map(|(name, reason)| proto::SkippedModel {
+                    name: name.clone(),
+                    reason: reason.clone(),
+                })
+                .collect(),
         })
     }
 
@@ -140,7 +149,48 @@ fn model_info(bundle: &LoadedBundle, name: &str, config: &serde_json::Value) -> 
             flatten_metrics(value, &prefix, &mut metrics);
         }
     }
-    proto::ModelInfo { name: name.to_owned(), config_json: config.to_string(), metrics }
+    proto::ModelInfo {
+        name: name.to_owned(),
+        config_json: config.to_string(),
+        metrics,
+        predicts: predicts(bundle, name),
+    }
+}
+
+/// What model `name` of the bundle predicts, in words.
+fn predicts(bundle: &LoadedBundle, name: &str) -> String {
+    let models = &bundle.models;
+    let currency = bundle.currency();
+    match name {
+        shopml_core::cancellation::NAME => models
+            .cancellation
+            .as_ref()
+            .map(|c| c.calibration().outcome.describe().to_owned())
+            .unwrap_or_default(),
+        shopml_core::price::NAME => {
+            format!("a product's selling price with its P10–P90 range, in {currency}")
+        }
+        shopml_core::sentiment::NAME => {
+            "probability that a review is negative, with the words that drove it".to_owned()
+        }
+        shopml_core::forecast::NAME => {
+            "daily demand of each series over the coming days, with an 80% interval".to_owned()
+        }
+        shopml_core::segments::NAME => {
+            "segments of products, customers and regions, and bought-together rules".to_owned()
+        }
+        shopml_core::customer_value::NAME => models
+            .customer_value
+            .as_ref()
+            .map(|c| {
+                format!(
+                    "each customer's probability of still being active, expected purchases and lifetime value ({:?}, Gamma-Gamma spend), RFM scores and segment, in {currency}",
+                    c.model.purchases.kind
+                )
+            })
+            .unwrap_or_default(),
+        _ => String::new(),
+    }
 }
 
 #[tonic::async_trait]

@@ -61,12 +61,14 @@ impl PredictionApi {
         orders: Vec<CheckoutOrder>,
     ) -> Result<(Vec<proto::PredictCancellationResponse>, String), ShopError> {
         let served = self.cancellation_model()?;
+        for (i, order) in orders.iter().enumerate() {
+            order.check_currency(served.currency()).map_err(|e| {
+                if orders.len() > 1 { within(&format!("orders[{i}]"), e) } else { e }
+            })?;
+        }
         let top_reasons = self.models.cancellation_top_reasons;
-        let rows_per_explained_line = if top_reasons == 0 {
-            1
-        } else {
-            shopml_core::cancellation::inference::ROWS_PER_EXPLAINED_LINE
-        };
+        let rows_per_explained_line =
+            if top_reasons == 0 { 1 } else { served.model().rows_per_explained_line() };
         let rows: usize = orders
             .iter()
             .map(|o| {
@@ -83,10 +85,14 @@ impl PredictionApi {
                 if group.is_empty() {
                     continue;
                 }
-                let lines: Vec<_> = group.iter().map(|(_, o)| o.lines()).collect();
-                let risks = served.model().predict(&lines, reasons, thresholds);
-                for ((index, order), risk) in group.into_iter().zip(risks) {
-                    out[index] = Some(order.response(risk, served.version()));
+                let model = served.model();
+                let inputs: Vec<_> = group.iter().map(|(_, o)| o.inputs(model.encoder())).collect();
+                let lines: Vec<_> = inputs.iter().map(|i| i.lines()).collect();
+                let risks = model.predict(&lines, reasons, thresholds);
+                let outcome = model.calibration().outcome;
+                for (((index, _), input), risk) in group.iter().zip(&inputs).zip(risks) {
+                    out[*index] =
+                        Some(input.response(risk, served.version(), served.currency(), outcome));
                 }
             }
             out.into_iter().map(|r| r.expect("every order answered")).collect::<Vec<_>>()
@@ -102,7 +108,12 @@ impl PredictionApi {
         compute(products.len(), move || {
             let inputs: Vec<_> = products.iter().map(PricedProduct::input).collect();
             let predictions = served.model().predict(&inputs);
-            predictions.into_iter().zip(&products).map(|(p, product)| product.response(p)).collect()
+            let currency = served.currency();
+            predictions
+                .into_iter()
+                .zip(&products)
+                .map(|(p, product)| product.response(p, currency))
+                .collect()
         })
         .await
     }
@@ -168,7 +179,7 @@ impl PredictionApi {
             forecasts
                 .into_iter()
                 .zip(&plans)
-                .map(|(points, plan)| plan.response(points, served.version()))
+                .map(|(points, plan)| plan.response(points, served.version(), served.currency()))
                 .collect()
         })
         .await?;
@@ -216,6 +227,8 @@ pub(crate) fn forecast_catalogue(bundle: &LoadedBundle) -> Vec<proto::ForecastSe
                     category: s.category.clone(),
                     region: s.region.clone(),
                     last_date: s.last_date().to_string(),
+                    measure: s.measure.clone(),
+                    country: s.country.clone(),
                 })
                 .collect()
         })
@@ -232,6 +245,7 @@ pub(crate) fn forecast_window_days(bundle: &LoadedBundle) -> u32 {
 struct PlannedForecast {
     series: usize,
     name: String,
+    measure: String,
     history: Vec<f64>,
     last_date: NaiveDate,
     horizon_days: usize,
@@ -242,6 +256,7 @@ impl PlannedForecast {
         &self,
         points: Vec<shopml_core::forecast::ForecastPoint>,
         version: &str,
+        currency: &str,
     ) -> proto::ForecastDemandResponse {
         proto::ForecastDemandResponse {
             series: self.name.clone(),
@@ -250,12 +265,15 @@ impl PlannedForecast {
                 .into_iter()
                 .map(|p| proto::ForecastPoint {
                     date: p.date.to_string(),
-                    order_lines_p50: p.p50,
-                    order_lines_p10: p.p10,
-                    order_lines_p90: p.p90,
+                    p50: p.p50,
+                    p10: p.p10,
+                    p90: p.p90,
+                    mean: p.mean,
                 })
                 .collect(),
             bundle_version: version.to_owned(),
+            currency: if self.measure == "revenue" { currency.to_owned() } else { String::new() },
+            measure: self.measure.clone(),
         }
     }
 }
@@ -273,15 +291,11 @@ fn plan_forecast(
             format!("must be 1 to {max_horizon}, got {horizon}"),
         ));
     }
-    let Some(index) = forecaster.find(&query.category, &query.region) else {
+    let Some(index) = forecaster.find(query.key()) else {
         let known: Vec<&str> = forecaster.series().iter().map(|s| s.name.as_str()).collect();
         return Err(ShopError::not_found(
             "series",
-            format!(
-                "{} (known: {})",
-                echo(&SeriesHistory::name_of(&query.category, &query.region)),
-                known.join(", ")
-            ),
+            format!("{} (known: {})", echo(&SeriesHistory::name_of(query.key())), known.join(", ")),
         ));
     };
     let stored = &forecaster.series()[index];
@@ -300,21 +314,22 @@ fn plan_forecast(
             let keep = (first - stored.first_date).num_days().clamp(0, stored.values.len() as i64)
                 as usize;
             let mut merged = stored.values[..keep].to_vec();
-            merged.extend_from_slice(&query.order_lines);
+            merged.extend_from_slice(&query.values);
             (merged, last)
         }
         _ => (stored.values.clone(), stored.last_date()),
     };
-    let window = forecaster.encoder().window_days;
-    if history.len() < window {
+    let needed = forecaster.encoder().min_history();
+    if history.len() < needed {
         return Err(ShopError::invalid(
             "history",
-            format!("{} days known; the model reads the last {window}", history.len()),
+            format!("{} days known; the model reads the last {needed}", history.len()),
         ));
     }
     Ok(PlannedForecast {
         series: index,
         name: stored.name.clone(),
+        measure: stored.measure.clone(),
         history,
         last_date,
         horizon_days: horizon,
@@ -347,10 +362,15 @@ async fn price_chunk(
     chunk: Vec<proto::PredictPriceStreamRequest>,
     limits: &LimitSettings,
 ) -> Result<Vec<proto::PredictPriceStreamResponse>, ShopError> {
+    let served = Served::current(registry, |m| m.price.as_ref())?;
     let mut answers = Vec::with_capacity(chunk.len());
     let mut valid = Vec::new();
     for item in chunk {
-        match PricedProduct::required("product", item.product, limits) {
+        let checked = PricedProduct::required("product", item.product, limits).and_then(|p| {
+            p.check_currency(served.currency()).map_err(|e| within("product", e))?;
+            Ok(p)
+        });
+        match checked {
             Ok(product) => {
                 answers.push(None);
                 valid.push((item.request_id, product));
@@ -358,7 +378,6 @@ async fn price_chunk(
             Err(error) => answers.push(Some(item_error(item.request_id, error))),
         }
     }
-    let served = Served::current(registry, |m| m.price.as_ref())?;
     let version = served.version().to_owned();
     let (ids, products): (Vec<String>, Vec<PricedProduct>) = valid.into_iter().unzip();
     let mut priced = ids.into_iter().zip(PredictionApi::price(served, products).await?);
@@ -409,6 +428,7 @@ impl proto::prediction_service_server::PredictionService for PredictionApi {
         let product =
             PricedProduct::required("product", request.into_inner().product, &self.limits)?;
         let served = self.price_model()?;
+        product.check_currency(served.currency()).map_err(|e| within("product", e))?;
         let bundle_version = served.version().to_owned();
         let mut predictions = Self::price(served, vec![product]).await?;
         answer(Ok(proto::PredictPriceResponse { prediction: predictions.pop(), bundle_version }), 1)
@@ -422,6 +442,11 @@ impl proto::prediction_service_server::PredictionService for PredictionApi {
             batch("products", request.into_inner().products, &self.limits)?;
         let items = products.len();
         let served = self.price_model()?;
+        for (i, product) in products.iter().enumerate() {
+            product
+                .check_currency(served.currency())
+                .map_err(|e| within(&format!("products[{i}]"), e))?;
+        }
         let bundle_version = served.version().to_owned();
         let predictions = Self::price(served, products).await?;
         answer(Ok(proto::PredictPriceBatchResponse { predictions, bundle_version }), items)

@@ -54,7 +54,8 @@ impl SegmentApi {
         let profile = SegmentProfile::try_from(request)?;
         let served = self.segments()?;
         let set = set(served.model(), profile.kind)?;
-        let (nearest, distance) = set.nearest(&set.standardize(&profile.figures));
+        let figures = profile.figures_for(set)?;
+        let (nearest, distance) = set.nearest(&set.standardize(&figures));
         Ok(proto::AssignSegmentResponse {
             segment: Some(segment(set, nearest)),
             distance,
@@ -114,7 +115,11 @@ fn figures(set: &SegmentSet, values: &[f64]) -> Vec<proto::Figure> {
     set.features
         .iter()
         .zip(values)
-        .map(|(f, &v)| proto::Figure { name: f.name.clone(), value: v })
+        .map(|(f, &v)| proto::Figure {
+            name: f.name.clone(),
+            value: v,
+            currency: f.currency.clone().unwrap_or_default(),
+        })
         .collect()
 }
 

@@ -1,9 +1,13 @@
 //! The gRPC server: services, health, reflection, limits, metrics endpoint, hot reload and
 //! graceful shutdown.
 
+pub mod dashboard;
 pub mod layers;
 
-use crate::api::{model::ModelApi, prediction::PredictionApi, segment::SegmentApi};
+use crate::api::{
+    customer::CustomerApi, insights::InsightsApi, model::ModelApi, prediction::PredictionApi,
+    segment::SegmentApi,
+};
 use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::proto;
@@ -17,8 +21,14 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 /// Services whose health is reported (and "" for the server as a whole).
-const HEALTH_SERVICES: [&str; 4] =
-    ["", "shopml.v1.PredictionService", "shopml.v1.SegmentService", "shopml.v1.ModelService"];
+const HEALTH_SERVICES: [&str; 6] = [
+    "",
+    "shopml.v1.InsightsService",
+    "shopml.v1.PredictionService",
+    "shopml.v1.SegmentService",
+    "shopml.v1.ModelService",
+    "shopml.v1.CustomerService",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -142,6 +152,9 @@ pub async fn start(settings: Settings) -> Result<RunningServer, ServeError> {
                 &settings.server.metrics_listen,
                 metrics.clone(),
                 registry.clone(),
+                dashboard::DashboardAccess {
+                    token: settings.auth.require_for_all.then(|| settings.auth.admin_token.clone()),
+                },
                 shutdown_rx.clone(),
             )
             .await?,
@@ -197,6 +210,17 @@ pub async fn start(settings: Settings) -> Result<RunningServer, ServeError> {
         proto::segment_service_server::SegmentServiceServer::new(SegmentApi::new(registry.clone()))
             .max_decoding_message_size(max_bytes)
             .max_encoding_message_size(max_bytes);
+    let customers = proto::customer_service_server::CustomerServiceServer::new(CustomerApi::new(
+        registry.clone(),
+        settings.limits.clone(),
+    ))
+    .max_decoding_message_size(max_bytes)
+    .max_encoding_message_size(max_bytes);
+    let insights = proto::insights_service_server::InsightsServiceServer::new(InsightsApi::new(
+        registry.clone(),
+    ))
+    .max_decoding_message_size(max_bytes)
+    .max_encoding_message_size(max_bytes);
     let model = proto::model_service_server::ModelServiceServer::new(ModelApi::new(
         registry.clone(),
         settings.models.forecast_max_horizon_days,
@@ -230,6 +254,8 @@ pub async fn start(settings: Settings) -> Result<RunningServer, ServeError> {
         .add_service(reflection_v1alpha)
         .add_service(prediction)
         .add_service(segments)
+        .add_service(customers)
+        .add_service(insights)
         .add_service(model);
 
     let mut drain = shutdown_rx.clone();
@@ -257,6 +283,7 @@ async fn start_metrics_http(
     listen: &str,
     metrics: Arc<Metrics>,
     registry: Arc<ModelRegistry>,
+    access: dashboard::DashboardAccess,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<SocketAddr, ServeError> {
     use axum::http::StatusCode;
@@ -267,7 +294,16 @@ async fn start_metrics_http(
     let addr = listener
         .local_addr()
         .map_err(|source| ServeError::Bind { addr: listen.to_owned(), source })?;
+    let access = Arc::new(access);
+    let pages = {
+        let registry = registry.clone();
+        move |uri: axum::http::Uri, headers: axum::http::HeaderMap| {
+            dashboard::serve(registry.clone(), access.clone(), uri, headers)
+        }
+    };
     let app = axum::Router::new()
+        .route(dashboard::BASE, get(pages.clone()))
+        .route(&format!("{}/{{*page}}", dashboard::BASE), get(pages))
         .route(
             "/metrics",
             get(move || {

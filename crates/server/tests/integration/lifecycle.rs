@@ -124,9 +124,10 @@ async fn corrupt_or_incompatible_bundles_are_refused_and_the_old_one_keeps_servi
     let future = repository.path().join("0004");
     republish(&shipped_bundle(), &future, at(4), None);
     let manifest = future.join("manifest.json");
-    let text = std::fs::read_to_string(&manifest)
-        .unwrap()
-        .replace("\"format_version\": 1", "\"format_version\": 99");
+    let text = std::fs::read_to_string(&manifest).unwrap().replace(
+        &format!("\"format_version\": {}", shopml_core::bundle::FORMAT_VERSION),
+        "\"format_version\": 99",
+    );
     std::fs::write(&manifest, text).unwrap();
     let (_, m) = code(
         admin

@@ -175,7 +175,7 @@ async fn items_over_the_size_limits_are_refused_naming_the_limit() {
         code(client.predict_price(proto::PredictPriceRequest { product: Some(product) }).await);
     assert!(m.starts_with("product.name") && m.contains("limits.max_text_bytes"), "{m}");
 
-    let day = |date: &str| proto::DailyDemand { date: date.into(), order_lines: 1.0 };
+    let day = |date: &str| proto::DailyDemand { date: date.into(), value: 1.0 };
     let forecast = proto::ForecastDemandRequest {
         horizon_days: 7,
         history: vec![day("2022-06-01"), day("2022-06-02"), day("2022-06-03"), day("2022-06-04")],

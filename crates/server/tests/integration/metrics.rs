@@ -27,12 +27,12 @@ async fn each_call_is_counted_once_with_the_code_its_client_saw() {
     let ok = client.predict_price(proto::PredictPriceRequest { product: Some(product("P1")) });
     assert!(ok.await.is_ok());
     let mut bad = product("P2");
-    bad.list_price_inr = -1.0;
+    bad.list_price = -1.0;
     let refused = client.predict_price(proto::PredictPriceRequest { product: Some(bad) }).await;
     let refused = refused.unwrap_err();
     assert_eq!(refused.code(), tonic::Code::InvalidArgument);
     let violations = refused.get_details_bad_request().expect("a BadRequest detail");
-    assert_eq!(violations.field_violations[0].field, "product.list_price_inr");
+    assert_eq!(violations.field_violations[0].field, "product.list_price");
 
     // A stream whose second item is over the message limit: the first is answered, then the
     // stream ends with an error status in its trailers.

@@ -126,7 +126,7 @@ async fn cancellation_risk_is_calibrated_banded_and_explained() {
 
     // A missing price is imputed, not an error.
     let mut no_price = order(1);
-    no_price.lines[0].unit_price_inr = None;
+    no_price.lines[0].unit_price = None;
     let imputed = client
         .predict_cancellation(proto::PredictCancellationRequest {
             order: Some(no_price),
@@ -136,7 +136,7 @@ async fn cancellation_risk_is_calibrated_banded_and_explained() {
         .unwrap()
         .into_inner();
     assert!(imputed.lines[0].unit_price_imputed);
-    assert!(imputed.lines[0].unit_price_inr > 0.0);
+    assert!(imputed.lines[0].unit_price > 0.0);
 
     // The batch form answers each order in order.
     let batch = client
@@ -178,17 +178,17 @@ async fn bad_orders_are_refused_naming_the_field() {
         }
     };
     let mut negative = order(2);
-    negative.lines[1].unit_price_inr = Some(-5.0);
+    negative.lines[1].unit_price = Some(-5.0);
     assert_eq!(
         call(Some(negative)).await,
         (
             Code::InvalidArgument,
-            "order.lines[1].unit_price_inr: must be a finite number >= 0, got -5".into()
+            "order.lines[1].unit_price: must be a finite number >= 0, got -5".into()
         )
     );
     let mut nan = order(1);
-    nan.lines[0].unit_price_inr = Some(f64::NAN);
-    assert!(call(Some(nan)).await.1.starts_with("order.lines[0].unit_price_inr"));
+    nan.lines[0].unit_price = Some(f64::NAN);
+    assert!(call(Some(nan)).await.1.starts_with("order.lines[0].unit_price"));
     assert_eq!(
         call(Some(order(0))).await,
         (Code::InvalidArgument, "order.lines: an order needs at least one line".into())
@@ -243,8 +243,8 @@ async fn prices_come_with_a_range_in_every_form() {
         .into_inner();
     let p = single.prediction.clone().unwrap();
     assert_eq!(p.product_id, "P1");
-    assert!(p.price_p10_inr <= p.price_inr && p.price_inr <= p.price_p90_inr, "{p:?}");
-    assert!((p.implied_discount_pct - 100.0 * (1.0 - p.price_inr / 2999.0)).abs() < 1e-9);
+    assert!(p.price_p10 <= p.price && p.price <= p.price_p90, "{p:?}");
+    assert!((p.implied_discount_pct - 100.0 * (1.0 - p.price / 2999.0)).abs() < 1e-9);
 
     let products: Vec<proto::Product> = (0..50).map(|i| product(&format!("P{i}"))).collect();
     let batch = client
@@ -254,7 +254,7 @@ async fn prices_come_with_a_range_in_every_form() {
         .into_inner();
     assert_eq!(batch.predictions.len(), 50);
     assert_eq!(
-        batch.predictions[1].price_inr, p.price_inr,
+        batch.predictions[1].price, p.price,
         "the same product gets the same price in a batch"
     );
 
@@ -265,7 +265,7 @@ async fn prices_come_with_a_range_in_every_form() {
             product: Some(product(&format!("S{i}"))),
         })
         .collect();
-    items[7].product.as_mut().unwrap().list_price_inr = 0.0;
+    items[7].product.as_mut().unwrap().list_price = 0.0;
     let mut answers =
         client.predict_price_stream(tokio_stream::iter(items)).await.unwrap().into_inner();
     let mut seen = 0;
@@ -274,13 +274,13 @@ async fn prices_come_with_a_range_in_every_form() {
         match answer.result.unwrap() {
             proto::predict_price_stream_response::Result::Prediction(p) => {
                 assert_ne!(seen, 7);
-                assert_eq!(p.price_inr, single.prediction.as_ref().unwrap().price_inr);
+                assert_eq!(p.price, single.prediction.as_ref().unwrap().price);
                 assert!(!answer.bundle_version.is_empty());
             }
             proto::predict_price_stream_response::Result::Error(e) => {
                 assert_eq!(seen, 7);
                 assert_eq!(e.code, "INVALID_ARGUMENT");
-                assert!(e.message.starts_with("product.list_price_inr"), "{}", e.message);
+                assert!(e.message.starts_with("product.list_price"), "{}", e.message);
             }
         }
         seen += 1;
@@ -303,12 +303,8 @@ async fn bad_products_are_refused_naming_the_field() {
             assert!(m.starts_with(field), "{m} should name {field}");
         }
     };
-    check(proto::Product { list_price_inr: -1.0, ..product("x") }, "product.list_price_inr").await;
-    check(
-        proto::Product { list_price_inr: f64::INFINITY, ..product("x") },
-        "product.list_price_inr",
-    )
-    .await;
+    check(proto::Product { list_price: -1.0, ..product("x") }, "product.list_price").await;
+    check(proto::Product { list_price: f64::INFINITY, ..product("x") }, "product.list_price").await;
     check(proto::Product { rating: Some(5.5), ..product("x") }, "product.rating").await;
     check(proto::Product { rating_count: Some(-3), ..product("x") }, "product.rating_count").await;
     check(
@@ -401,6 +397,7 @@ async fn forecasts_cover_the_horizon_with_ordered_intervals() {
             region: region.into(),
             horizon_days: horizon,
             history,
+            ..Default::default()
         }
     };
     let forecast = client.forecast_demand(request("", "", 14, vec![])).await.unwrap().into_inner();
@@ -410,11 +407,7 @@ async fn forecasts_cover_the_horizon_with_ordered_intervals() {
     let origin = chrono::NaiveDate::parse_from_str(&forecast.origin_date, "%Y-%m-%d").unwrap();
     for (day, point) in forecast.points.iter().enumerate() {
         assert_eq!(point.date, (origin + chrono::Duration::days(day as i64 + 1)).to_string());
-        assert!(
-            0.0 <= point.order_lines_p10
-                && point.order_lines_p10 <= point.order_lines_p50
-                && point.order_lines_p50 <= point.order_lines_p90
-        );
+        assert!(0.0 <= point.p10 && point.p10 <= point.p50 && point.p50 <= point.p90);
     }
 
     // A category (any case) and a region (any spelling) name their series.
@@ -441,8 +434,8 @@ async fn forecasts_cover_the_horizon_with_ordered_intervals() {
             "",
             3,
             vec![
-                proto::DailyDemand { date: next(1), order_lines: 50.0 },
-                proto::DailyDemand { date: next(2), order_lines: 55.0 },
+                proto::DailyDemand { date: next(1), value: 50.0 },
+                proto::DailyDemand { date: next(2), value: 55.0 },
             ],
         ))
         .await
@@ -460,24 +453,30 @@ async fn forecasts_cover_the_horizon_with_ordered_intervals() {
     assert!(m.contains("category:no such category"), "{m}");
     assert!(refused(request("", "", 0, vec![])).await.1.starts_with("horizon_days"));
     assert!(refused(request("", "", 29, vec![])).await.1.starts_with("horizon_days"));
+    let unknown_measure =
+        proto::ForecastDemandRequest { measure: "litres".into(), ..request("", "", 7, vec![]) };
+    let (c, m) = refused(unknown_measure).await;
+    assert!(c == Code::InvalidArgument && m.starts_with("measure") && m.contains("units"), "{m}");
+    let not_trained =
+        proto::ForecastDemandRequest { measure: "revenue".into(), ..request("", "", 7, vec![]) };
+    let (c, m) = refused(not_trained).await;
+    assert!(c == Code::NotFound && m.contains("revenue:total"), "{m}");
     let (c, m) =
-        refused(request("", "", 7, vec![proto::DailyDemand { date: next(1), order_lines: -1.0 }]))
-            .await;
-    assert_eq!((c, m.starts_with("history[0].order_lines")), (Code::InvalidArgument, true), "{m}");
+        refused(request("", "", 7, vec![proto::DailyDemand { date: next(1), value: -1.0 }])).await;
+    assert_eq!((c, m.starts_with("history[0].value")), (Code::InvalidArgument, true), "{m}");
     let (_, m) = refused(request(
         "",
         "",
         7,
         vec![
-            proto::DailyDemand { date: next(2), order_lines: 1.0 },
-            proto::DailyDemand { date: next(1), order_lines: 1.0 },
+            proto::DailyDemand { date: next(2), value: 1.0 },
+            proto::DailyDemand { date: next(1), value: 1.0 },
         ],
     ))
     .await;
     assert!(m.starts_with("history[1].date"), "{m}");
     let (_, m) =
-        refused(request("", "", 7, vec![proto::DailyDemand { date: next(5), order_lines: 1.0 }]))
-            .await;
+        refused(request("", "", 7, vec![proto::DailyDemand { date: next(5), value: 1.0 }])).await;
     assert!(m.starts_with("history[0].date") && m.contains("gap"), "{m}");
 
     let batch = client
@@ -502,14 +501,15 @@ async fn model_info_describes_the_bundle_serving() {
     assert_eq!(info.format_version, shopml_core::bundle::FORMAT_VERSION);
     assert_eq!(info.data_fingerprint.len(), 4);
     let names: Vec<&str> = info.models.iter().map(|m| m.name.as_str()).collect();
-    assert_eq!(names, ["cancellation", "forecast", "price", "segments", "sentiment"]);
+    assert_eq!(names, ["cancellation", "forecast", "insights", "price", "segments", "sentiment"]);
     let cancellation = &info.models[0];
     assert!(
         cancellation.metrics.contains_key("roc_auc") && cancellation.metrics.contains_key("brier")
     );
     assert!(cancellation.config_json.contains("vocab_size"));
     assert!(info.models[1].metrics.keys().any(|k| k.starts_with("per_series.")));
-    assert!(info.models[4].metrics.contains_key("sentiment_reviews.macro_f1"));
+    let sentiment = info.models.iter().find(|m| m.name == "sentiment").unwrap();
+    assert!(sentiment.metrics.contains_key("sentiment_reviews.macro_f1"));
     assert!(info.last_reload_error.is_empty());
     assert!(serde_json::from_str::<serde_json::Value>(&info.metrics_json).is_ok());
     server.shutdown().await.unwrap();

@@ -92,7 +92,7 @@ async fn segments_are_looked_up_assigned_and_listed() {
         .assign_segment(proto::AssignSegmentRequest {
             profile: Some(proto::assign_segment_request::Profile::Customer(
                 proto::CustomerProfile {
-                    total_amount_inr: big.centroid[0],
+                    total_amount: big.centroid[0],
                     orders: big.centroid[1],
                     lines: big.centroid[2],
                     distinct_categories: big.centroid[3],

@@ -48,7 +48,7 @@ async fn a_server_with_a_certificate_answers_over_tls_and_refuses_plaintext() {
         .await
         .expect("a prediction over TLS")
         .into_inner();
-    assert!(reply.prediction.is_some_and(|p| p.price_inr.is_finite() && p.price_inr > 0.0));
+    assert!(reply.prediction.is_some_and(|p| p.price.is_finite() && p.price > 0.0));
 
     // A client that does not speak TLS gets no answer from the TLS port.
     let plaintext = async {

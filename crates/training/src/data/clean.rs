@@ -13,6 +13,18 @@ pub struct BadCells {
     pub first_value: String,
 }
 
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// Lines left out by one exclusion rule.
+#[derive(Debug, Clone, Serialize, Default, PartialEq)]
+pub struct ExcludedLines {
+    pub lines: usize,
+    /// Their amounts, in the reporting currency.
+    pub revenue: f64,
+}
+
 /// What cleaning did to one file.
 #[derive(Debug, Clone, Serialize, Default, PartialEq)]
 pub struct CleaningReport {
@@ -20,6 +32,27 @@ pub struct CleaningReport {
     pub rows_read: usize,
     pub rows_kept: usize,
     pub duplicates_dropped: usize,
+    /// Columns that define a duplicate; empty: every column (but any ignored row number).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub duplicate_key: Vec<String>,
+    /// Rows identical to an earlier one kept as genuine repeats (`duplicates.keep`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub identical_rows_kept: usize,
+    /// Credit notes and negative quantities kept as returns (netted out of revenue).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub return_lines: usize,
+    /// Return lines matched to the sale they return (same customer and product, earlier), and
+    /// those that match none (a sale before the export, or no customer id).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub returns_matched: usize,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub returns_unmatched: usize,
+    /// Lines whose amount was converted from another currency, by currency.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub converted: BTreeMap<String, usize>,
+    /// Non-product lines excluded, by rule, with their revenue.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub excluded: BTreeMap<String, ExcludedLines>,
     /// Rows dropped by reason (e.g. "unparsable date").
     pub rows_dropped: BTreeMap<String, usize>,
     /// Cells that could not be parsed, by column; the cell is treated as missing.
@@ -32,9 +65,15 @@ impl CleaningReport {
     }
 
     pub fn bad_cell(&mut self, column: &str, row: usize, value: &str) {
-        self.bad_cells.entry(column.to_owned()).and_modify(|b| b.count += 1).or_insert_with(|| {
-            BadCells { count: 1, first_row: row, first_value: value.chars().take(60).collect() }
-        });
+        self.bad_cells
+            .entry(column.to_owned())
+            .and_modify(|b| b.count += 1)
+            .or_insert_with(|| BadCells { count: 1, first_row: row, first_value: echo(value) });
+    }
+
+    /// A non-product line left out by `rule`.
+    pub fn exclude(&mut self, rule: &str, revenue: f64) {
+        self.excluded.entry(rule.to_owned()).or_default().add(revenue);
     }
 
     pub fn drop_row(&mut self, reason: &str) {
@@ -65,10 +104,45 @@ impl CleaningReport {
 
     /// One line per problem, for logs and the report.
     pub fn summary_lines(&self) -> Vec<String> {
+        let key = if self.duplicate_key.is_empty() {
+            String::new()
+        } else {
+            format!(" (key: {})", self.duplicate_key.join(", "))
+        };
         let mut lines = vec![format!(
-            "{}: {} rows read, {} kept, {} duplicates dropped",
+            "{}: {} rows read, {} kept, {} duplicates dropped{key}",
             self.file, self.rows_read, self.rows_kept, self.duplicates_dropped
         )];
+        if self.identical_rows_kept > 0 {
+            lines.push(format!(
+                "{}: {} rows identical to an earlier one kept as repeat purchases (duplicates.keep)",
+                self.file, self.identical_rows_kept
+            ));
+        }
+        if self.return_lines > 0 {
+            lines.push(format!(
+                "{}: {} return lines (credit notes, negative quantities) netted out of revenue and demand",
+                self.file, self.return_lines
+            ));
+        }
+        if self.returns_matched + self.returns_unmatched > 0 {
+            lines.push(format!(
+                "{}: {} return lines matched to the earlier sale they return, {} to none",
+                self.file, self.returns_matched, self.returns_unmatched
+            ));
+        }
+        for (currency, count) in &self.converted {
+            lines.push(format!(
+                "{}: {count} lines converted from {currency} at the configured rate",
+                self.file
+            ));
+        }
+        for (rule, excluded) in &self.excluded {
+            lines.push(format!(
+                "{}: {} non-product lines excluded ({rule}), amount {:.2}",
+                self.file, excluded.lines, excluded.revenue
+            ));
+        }
         for (reason, count) in &self.rows_dropped {
             lines.push(format!("{}: {count} rows dropped: {reason}", self.file));
         }
@@ -80,6 +154,18 @@ impl CleaningReport {
         }
         lines
     }
+}
+
+/// At most this many characters of a cell are echoed in messages.
+pub const ECHO_CHARS: usize = 60;
+
+/// A cell as messages show it: its first [`ECHO_CHARS`] characters.
+pub fn echo(value: &str) -> String {
+    let mut out: String = value.chars().take(ECHO_CHARS).collect();
+    if out.len() < value.len() {
+        out.push('…');
+    }
+    out
 }
 
 /// A text cell, trimmed; empty when missing.
@@ -144,6 +230,174 @@ pub fn boolean(cell: Option<&str>) -> Cell<bool> {
         "true" | "1" | "yes" | "y" => Cell::Value(true),
         "false" | "0" | "no" | "n" => Cell::Value(false),
         _ => Cell::Bad,
+    }
+}
+
+/// A date or date-time cell: the day, and the hour when the format has a time of day.
+pub fn timestamp(cell: Option<&str>, format: &str) -> Cell<(chrono::NaiveDate, Option<u32>)> {
+    use chrono::Timelike;
+    let Some(raw) = cell.map(str::trim).filter(|s| !s.is_empty()) else { return Cell::Missing };
+    if let Ok(t) = chrono::NaiveDateTime::parse_from_str(raw, format) {
+        return Cell::Value((t.date(), Some(t.hour())));
+    }
+    match chrono::NaiveDate::parse_from_str(raw, format) {
+        Ok(d) => Cell::Value((d, None)),
+        Err(_) => Cell::Bad,
+    }
+}
+
+/// `format` with day and month swapped ("%d/%m/%y" ↔ "%m/%d/%y"), when it has both.
+pub fn swapped_day_month(format: &str) -> Option<String> {
+    (format.contains("%d") && format.contains("%m"))
+        .then(|| format.replace("%d", "\u{0}").replace("%m", "%d").replace('\u{0}', "%m"))
+}
+
+/// Formats `date_format = "auto"` tries, most specific first.
+pub const AUTO_DATE_FORMATS: &[&str] = &[
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%d",
+    "%Y/%m/%d",
+    "%Y%m%d",
+    "%d/%m/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M",
+    "%m/%d/%Y %H:%M",
+    "%d/%m/%Y",
+    "%m/%d/%Y",
+    "%d/%m/%y",
+    "%m/%d/%y",
+    "%d-%m-%Y",
+    "%m-%d-%Y",
+    "%d-%m-%y",
+    "%m-%d-%y",
+    "%d.%m.%Y",
+    "%d.%m.%y",
+    "%d %b %Y",
+    "%b %d, %Y",
+];
+
+/// Whether a parsed day is a plausible order date (a four-digit-year format reading "19"
+/// gives year 19).
+fn plausible(day: chrono::NaiveDate) -> bool {
+    (1970..=2100).contains(&chrono::Datelike::year(&day))
+}
+
+/// A date column parsed whole: an unparsable (or missing) cell beyond the tolerance is an
+/// error naming the file, row, value and format, and the day/month confusion when the
+/// swapped order would parse it.
+pub struct DateColumn {
+    values: Vec<Option<(chrono::NaiveDate, Option<u32>)>>,
+    format: String,
+}
+
+impl DateColumn {
+    pub fn parse(
+        table: &super::read::RawTable,
+        column: &str,
+        format: &str,
+        tolerance: f64,
+    ) -> Result<Self, crate::error::DataError> {
+        let cells = table.column(column)?;
+        let format = if format.trim().eq_ignore_ascii_case("auto") {
+            detect_date_format(&table.path, column, &cells)?
+        } else {
+            format.to_owned()
+        };
+        let values: Vec<_> = cells
+            .iter()
+            .map(|c| match timestamp(*c, &format) {
+                Cell::Value(v) if plausible(v.0) => Some(v),
+                _ => None,
+            })
+            .collect();
+        let bad: Vec<usize> = (0..values.len()).filter(|&i| values[i].is_none()).collect();
+        if bad.len() as f64 > tolerance * values.len() as f64 {
+            let first = bad[0];
+            let value = cells[first].unwrap_or("");
+            let swapped = swapped_day_month(&format)
+                .filter(|f| matches!(timestamp(Some(value), f), Cell::Value(_)));
+            let hint = match swapped {
+                Some(f) => format!(
+                    "; it parses as {f}: are the dates {} (set date_format)?",
+                    if format.find("%d") < format.find("%m") { "month-first" } else { "day-first" }
+                ),
+                None => String::new(),
+            };
+            return Err(crate::error::DataError::BadCell {
+                path: table.path.clone(),
+                row: first + 1,
+                column: column.to_owned(),
+                reason: format!(
+                    "{:?} is not a date of the form {format}{hint} ({} of {} cells unparsable; allowed: date_tolerance {tolerance})",
+                    echo(value),
+                    bad.len(),
+                    values.len()
+                ),
+            });
+        }
+        Ok(Self { values, format })
+    }
+
+    /// The day and hour of row `i` (0-based), `None` when unparsable (within the tolerance).
+    pub fn at(&self, i: usize) -> Option<(chrono::NaiveDate, Option<u32>)> {
+        self.values[i]
+    }
+
+    /// The format the column was read with (the one found, with "auto").
+    pub fn format(&self) -> &str {
+        &self.format
+    }
+}
+
+/// The one format of [`AUTO_DATE_FORMATS`] that reads every non-empty cell of a column as a
+/// plausible date. A day-first and a month-first format that both read every cell (no day
+/// above 12) is an error naming both, as is a column no format reads.
+fn detect_date_format(
+    path: &std::path::Path,
+    column: &str,
+    cells: &[Option<&str>],
+) -> Result<String, crate::error::DataError> {
+    let filled: Vec<&str> =
+        cells.iter().flatten().map(|c| c.trim()).filter(|c| !c.is_empty()).collect();
+    let reads = |format: &str, step: usize| {
+        filled
+            .iter()
+            .step_by(step)
+            .all(|c| matches!(timestamp(Some(c), format), Cell::Value(v) if plausible(v.0)))
+    };
+    // A spread sample rules most formats out cheaply; the survivors read every cell.
+    let step = (filled.len() / 2000).max(1);
+    let fitting: Vec<&str> = AUTO_DATE_FORMATS
+        .iter()
+        .copied()
+        .filter(|f| reads(f, step))
+        .filter(|f| reads(f, 1))
+        .collect();
+    let bad = |reason: String| crate::error::DataError::BadCell {
+        path: path.to_owned(),
+        row: 1,
+        column: column.to_owned(),
+        reason,
+    };
+    match fitting.as_slice() {
+        [] => Err(bad(format!(
+            "date_format = \"auto\": no known format reads every date (first: {:?}); set date_format",
+            echo(filled.first().copied().unwrap_or(""))
+        ))),
+        [only] => Ok((*only).to_owned()),
+        [first, rest @ ..] => {
+            let swapped = swapped_day_month(first);
+            if rest.iter().any(|f| Some(*f) == swapped.as_deref()) {
+                Err(bad(format!(
+                    "date_format = \"auto\": every date reads both as {first} and as {} (no day above 12); set date_format to the export's order",
+                    swapped.unwrap_or_default()
+                )))
+            } else {
+                Ok((*first).to_owned())
+            }
+        }
     }
 }
 

@@ -60,28 +60,36 @@ pub fn read_exports(dir: &Path, config: &TrainConfig) -> Result<Exports, DataErr
     let d = &config.data;
     let c = &config.columns;
     let mut exports = Exports::default();
-    if let Some(path) = find_export(dir, &d.sales_file) {
-        let table = read_table(&path, d.sales_encoding)?;
+    let missing_mapping = |path: &Path, table: &str| DataError::Unreadable {
+        path: path.to_owned(),
+        reason: format!("the export is configured but [columns.{table}] is not"),
+    };
+    let path = find_export(dir, &d.sales_file).ok_or_else(|| DataError::MissingFile {
+        dir: dir.to_owned(),
+        name: d.sales_file.clone(),
+    })?;
+    let table = read_table(&path, d.sales_encoding, d.delimiter)?;
+    exports.fingerprint.insert(file_name(&path), table.sha256.clone());
+    exports.sales =
+        Some(sales::parse(&table, &c.sales, &config.outcomes, &config.exclusions, &config.money)?);
+    drop(table);
+    if let Some(path) = d.products_file.as_deref().and_then(|f| find_export(dir, f)) {
+        let columns = c.products.as_ref().ok_or_else(|| missing_mapping(&path, "products"))?;
+        let table = read_table(&path, d.products_encoding, d.delimiter)?;
         exports.fingerprint.insert(file_name(&path), table.sha256.clone());
-        exports.sales = Some(sales::parse(&table, &c.sales)?);
+        exports.products = Some(products::parse(&table, columns)?);
     }
-    if let Some(path) = find_export(dir, &d.products_file) {
-        let table = read_table(&path, d.products_encoding)?;
+    if let Some(path) = d.customers_file.as_deref().and_then(|f| find_export(dir, f)) {
+        let columns = c.customers.as_ref().ok_or_else(|| missing_mapping(&path, "customers"))?;
+        let table = read_table(&path, d.customers_encoding, d.delimiter)?;
         exports.fingerprint.insert(file_name(&path), table.sha256.clone());
-        exports.products = Some(products::parse(&table, &c.products)?);
+        exports.customers = Some(customers::parse(&table, columns)?);
     }
-    if let Some(path) = find_export(dir, &d.customers_file) {
-        let table = read_table(&path, d.customers_encoding)?;
+    if let Some(path) = d.reviews_file.as_deref().and_then(|f| find_export(dir, f)) {
+        let columns = c.reviews.as_ref().ok_or_else(|| missing_mapping(&path, "reviews"))?;
+        let table = read_table(&path, d.reviews_encoding, d.delimiter)?;
         exports.fingerprint.insert(file_name(&path), table.sha256.clone());
-        exports.customers = Some(customers::parse(&table, &c.customers)?);
-    }
-    if let Some(path) = find_export(dir, &d.reviews_file) {
-        let table = read_table(&path, d.reviews_encoding)?;
-        exports.fingerprint.insert(file_name(&path), table.sha256.clone());
-        exports.reviews = Some(reviews::parse(&table, &c.reviews)?);
-    }
-    if exports.fingerprint.is_empty() {
-        return Err(DataError::MissingFile { dir: dir.to_owned(), name: d.sales_file.clone() });
+        exports.reviews = Some(reviews::parse(&table, columns)?);
     }
     Ok(exports)
 }

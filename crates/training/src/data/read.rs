@@ -32,10 +32,60 @@ pub fn find_export(dir: &Path, name: &str) -> Option<PathBuf> {
     [gz, plain].into_iter().find(|p| p.is_file())
 }
 
-pub fn read_table(path: &Path, encoding: TextEncoding) -> Result<RawTable, DataError> {
+/// The delimiter of a CSV text: the one of `,` `;` tab `|` found most often in the header line
+/// outside quotes (`,` on a tie or when none is found).
+pub fn detect_delimiter(text: &str) -> u8 {
+    let header = text.lines().next().unwrap_or("");
+    let mut counts = [0usize; 4];
+    let mut quoted = false;
+    for ch in header.chars() {
+        match ch {
+            '"' => quoted = !quoted,
+            ',' if !quoted => counts[0] += 1,
+            ';' if !quoted => counts[1] += 1,
+            '\t' if !quoted => counts[2] += 1,
+            '|' if !quoted => counts[3] += 1,
+            _ => {}
+        }
+    }
+    let best = (0..4).max_by_key(|&i| (counts[i], std::cmp::Reverse(i))).unwrap_or(0);
+    if counts[best] == 0 { b',' } else { [b',', b';', b'\t', b'|'][best] }
+}
+
+/// Whether `path` names a Parquet file (by its extension).
+fn is_parquet(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
+}
+
+/// A Parquet export, every column cast to text (typed parsing happens in the cleaning code,
+/// as for CSV).
+fn read_parquet(path: &Path, stored: Vec<u8>, sha256: String) -> Result<RawTable, DataError> {
+    let unreadable = |e: PolarsError| DataError::Unreadable {
+        path: path.to_owned(),
+        reason: format!("not a readable Parquet file: {e}"),
+    };
+    let frame = ParquetReader::new(Cursor::new(stored)).finish().map_err(unreadable)?;
+    let columns = frame
+        .columns()
+        .iter()
+        .map(|c| c.cast(&DataType::String))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(unreadable)?;
+    let frame = DataFrame::new_infer_height(columns).map_err(unreadable)?;
+    Ok(RawTable { path: path.to_owned(), sha256, frame })
+}
+
+pub fn read_table(
+    path: &Path,
+    encoding: TextEncoding,
+    delimiter: Option<char>,
+) -> Result<RawTable, DataError> {
     let stored =
         std::fs::read(path).map_err(|source| DataError::Io { path: path.to_owned(), source })?;
     let sha256 = shopml_core::bundle::hex(&Sha256::digest(&stored));
+    if is_parquet(path) {
+        return read_parquet(path, stored, sha256);
+    }
     let bytes = if stored.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::with_capacity(stored.len() * 8);
         flate2::read::MultiGzDecoder::new(&stored[..]).read_to_end(&mut out).map_err(|e| {
@@ -66,8 +116,19 @@ pub fn read_table(path: &Path, encoding: TextEncoding) -> Result<RawTable, DataE
             reason: "the file is empty".into(),
         });
     }
+    let delimiter = match delimiter {
+        Some(d) if d.is_ascii() => d as u8,
+        Some(d) => {
+            return Err(DataError::Unreadable {
+                path: path.to_owned(),
+                reason: format!("delimiter {d:?} is not an ASCII character"),
+            });
+        }
+        None => detect_delimiter(&text),
+    };
     let frame = CsvReadOptions::default()
         .with_has_header(true)
+        .map_parse_options(|o| o.with_separator(delimiter))
         .with_infer_schema_length(Some(0))
         .into_reader_with_file_handle(Cursor::new(text.into_bytes()))
         .finish()
@@ -96,5 +157,45 @@ impl RawTable {
 
     pub fn rows(&self) -> usize {
         self.frame.height()
+    }
+
+    pub fn has_column(&self, name: &str) -> bool {
+        self.frame.column(name).is_ok()
+    }
+
+    pub fn column_names(&self) -> Vec<String> {
+        self.frame.get_column_names().iter().map(|c| c.to_string()).collect()
+    }
+
+    /// For each row, whether it repeats an earlier one: equal in the `key` columns, or, with
+    /// no key, in every column but `ignore` (a row number). Compared cell by cell (a hash
+    /// only finds the candidates), so distinct rows are never merged.
+    pub fn duplicate_rows(
+        &self,
+        key: &[String],
+        ignore: &[String],
+    ) -> Result<Vec<bool>, DataError> {
+        let names: Vec<String> = if key.is_empty() {
+            self.column_names().into_iter().filter(|c| !ignore.contains(c)).collect()
+        } else {
+            key.to_vec()
+        };
+        let columns: Vec<Vec<Option<&str>>> =
+            names.iter().map(|n| self.column(n)).collect::<Result<_, _>>()?;
+        let cells = |row: usize| columns.iter().map(move |c| c[row]);
+        let mut first_of: shopml_core::features::FastMap<u64, Vec<usize>> = Default::default();
+        let mut duplicate = vec![false; self.rows()];
+        for (row, flag) in duplicate.iter_mut().enumerate() {
+            use std::hash::{BuildHasher, Hash, Hasher};
+            let mut hasher = first_of.hasher().build_hasher();
+            cells(row).for_each(|c| c.hash(&mut hasher));
+            let earlier = first_of.entry(hasher.finish()).or_default();
+            if earlier.iter().any(|&e| cells(e).eq(cells(row))) {
+                *flag = true;
+            } else {
+                earlier.push(row);
+            }
+        }
+        Ok(duplicate)
     }
 }

@@ -74,14 +74,15 @@ pub fn products(path: &Path) -> anyhow::Result<Vec<proto::Product>> {
     );
     let products: Vec<proto::Product> = rows
         .filter_map(|row| {
-            let list_price_inr = number(row.get(price)?).filter(|p| *p > 0.0)?;
+            let list_price = number(row.get(price)?).filter(|p| *p > 0.0)?;
             Some(proto::Product {
                 product_id: row.get(id)?.clone(),
                 name: row.get(name)?.clone(),
                 category_path: row.get(category)?.clone(),
-                list_price_inr,
+                list_price,
                 rating: row.get(rating).and_then(|r| r.trim().parse().ok()),
                 rating_count: row.get(count).and_then(|c| number(c)).map(|c| c as i64),
+                currency: String::new(),
             })
         })
         .collect();

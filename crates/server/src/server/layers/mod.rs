@@ -4,7 +4,7 @@
 //! configured default). Refusals are gRPC statuses: UNAUTHENTICATED, RESOURCE_EXHAUSTED,
 //! DEADLINE_EXCEEDED.
 
-mod auth;
+pub(crate) mod auth;
 mod deadline;
 mod metrics;
 

@@ -4,6 +4,10 @@
 //! drivers, bought-together pairs) and the blemishes the cleaning must handle (duplicates,
 //! spelling variants, unparsable cells, cp1252 text, CRLF, quoted multi-line fields).
 
+pub mod cdnow;
+pub mod online_retail;
+pub mod superstore;
+
 use crate::fit::{SeededRng, rng};
 use chrono::{Datelike, Duration, NaiveDate};
 use flate2::Compression;
@@ -28,12 +32,12 @@ impl Default for SampleSize {
     }
 }
 
-fn normal(rng: &mut SeededRng) -> f64 {
+pub(crate) fn normal(rng: &mut SeededRng) -> f64 {
     let (u1, u2): (f64, f64) = (rng.random::<f64>().max(1e-12), rng.random());
     (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
 }
 
-fn poisson(rng: &mut SeededRng, mean: f64) -> usize {
+pub(crate) fn poisson(rng: &mut SeededRng, mean: f64) -> usize {
     // Knuth for small means, normal approximation above.
     if mean > 30.0 {
         return (mean + mean.sqrt() * normal(rng)).round().max(0.0) as usize;
@@ -49,7 +53,7 @@ fn poisson(rng: &mut SeededRng, mean: f64) -> usize {
     }
 }
 
-fn pick<'a, T>(rng: &mut SeededRng, items: &'a [(T, f64)]) -> &'a T {
+pub(crate) fn pick<'a, T>(rng: &mut SeededRng, items: &'a [(T, f64)]) -> &'a T {
     let total: f64 = items.iter().map(|(_, w)| w).sum();
     let mut x = rng.random::<f64>() * total;
     for (item, w) in items {
@@ -61,12 +65,12 @@ fn pick<'a, T>(rng: &mut SeededRng, items: &'a [(T, f64)]) -> &'a T {
     &items[items.len() - 1].0
 }
 
-fn sigmoid(x: f64) -> f64 {
+pub(crate) fn sigmoid(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
 }
 
 /// CSV field, quoted when needed.
-fn csv(field: &str) -> String {
+pub(crate) fn csv(field: &str) -> String {
     if field.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", field.replace('"', "\"\""))
     } else {
@@ -74,7 +78,7 @@ fn csv(field: &str) -> String {
     }
 }
 
-fn gzip(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn gzip(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut encoder = GzEncoder::new(Vec::new(), Compression::best());
     encoder.write_all(bytes)?;
     std::fs::write(path, encoder.finish()?)
@@ -692,12 +696,16 @@ pub fn reviews(dir: &Path, size: SampleSize, seed: u64) -> std::io::Result<usize
     Ok(texts.len())
 }
 
-/// The sample's files, under the published names of `../shared/data`.
-pub const FILES: [&str; 4] = [
+/// The sample's files, under the published names of `../shared/data` (and, for the online
+/// shop, the name `config/retailers/online_retail.toml` reads).
+pub const FILES: [&str; 7] = [
     "amazon_sale_report.csv.gz",
     "amazon_products.csv.gz",
     "diwali_sales.csv.gz",
     "amazon_reviews.csv.gz",
+    superstore::FILE,
+    cdnow::FILE,
+    online_retail::FILE,
 ];
 
 /// The default-size sample in `dir`, generated there on first use (it is seeded, so every clone
@@ -724,13 +732,16 @@ pub fn ensure_sample(dir: &Path, seed: u64) -> std::io::Result<()> {
     if complete(dir) { Ok(()) } else { renamed }
 }
 
-/// Writes the whole sample into `dir`.
-pub fn sample(dir: &Path, size: SampleSize, seed: u64) -> std::io::Result<[usize; 4]> {
+/// Writes the whole sample into `dir`; returns each file's row count, in [`FILES`] order.
+pub fn sample(dir: &Path, size: SampleSize, seed: u64) -> std::io::Result<[usize; 7]> {
     std::fs::create_dir_all(dir)?;
     Ok([
         sales(dir, size, seed)?,
         products(dir, size, seed)?,
         customers(dir, size, seed)?,
         reviews(dir, size, seed)?,
+        superstore::write(dir, seed)?,
+        cdnow::write(dir, seed)?,
+        online_retail::write(dir, seed)?,
     ])
 }

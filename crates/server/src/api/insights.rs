@@ -1,0 +1,286 @@
+//! `shopml.v1.InsightsService`: the export's aggregates for analysts, from the bundle serving.
+
+use super::{Served, reply};
+use crate::convert::{
+    ProductRankingQuery, TrendQuery, optional_name, page_token, proto_metric, required_id,
+};
+use crate::error::ShopError;
+use crate::proto;
+use crate::registry::ModelRegistry;
+use shopml_core::insights::{Insights, Metric, Recommendation, Totals};
+use std::sync::Arc;
+use tonic::{Request, Response, Status};
+
+/// Recommendations an overview carries.
+const OVERVIEW_RECOMMENDATIONS: usize = 10;
+
+pub struct InsightsApi {
+    registry: Arc<ModelRegistry>,
+}
+
+fn totals(t: &Totals, has_profit: bool) -> proto::Totals {
+    proto::Totals {
+        revenue: t.revenue,
+        units: t.units,
+        orders: t.orders,
+        lines: t.lines,
+        average_order_value: t.average_order_value(),
+        cancellation_rate: t.cancellation_rate(),
+        return_rate: t.return_rate(),
+        profit: if has_profit { t.profit } else { 0.0 },
+        margin: if has_profit { t.margin() } else { 0.0 },
+        has_profit,
+    }
+}
+
+fn recommendation(r: &Recommendation) -> proto::Recommendation {
+    proto::Recommendation {
+        rule: r.rule.clone(),
+        region: r.region.clone(),
+        text: r.text.clone(),
+        figures: r.figures.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+        weight: r.weight,
+    }
+}
+
+fn groups(insights: &Insights, groups: Vec<(String, Totals)>) -> Vec<proto::Group> {
+    let all = insights.total.revenue;
+    groups
+        .into_iter()
+        .map(|(name, t)| proto::Group {
+            revenue_share: if all != 0.0 { t.revenue / all } else { 0.0 },
+            totals: Some(totals(&t, insights.capabilities.profit)),
+            name,
+        })
+        .collect()
+}
+
+/// Profit and margin only where the export has them.
+fn check_metric(insights: &Insights, metric: Metric) -> Result<(), ShopError> {
+    if matches!(metric, Metric::Profit | Metric::Margin) && !insights.capabilities.profit {
+        return Err(ShopError::invalid(
+            "metric",
+            format!("{} needs profit or cost, which this export has not", metric.name()),
+        ));
+    }
+    Ok(())
+}
+
+impl InsightsApi {
+    pub fn new(registry: Arc<ModelRegistry>) -> Self {
+        Self { registry }
+    }
+
+    fn insights(&self) -> Result<Served<Insights>, ShopError> {
+        Served::current(&self.registry, |m| m.insights.as_ref())
+    }
+
+    fn overview(&self) -> Result<proto::GetOverviewResponse, ShopError> {
+        let served = self.insights()?;
+        let ins = served.model();
+        let c = &ins.capabilities;
+        Ok(proto::GetOverviewResponse {
+            total: Some(totals(&ins.total, c.profit)),
+            distinct_customers: ins.distinct_customers as u64,
+            first_date: ins.first_date.to_string(),
+            last_date: ins.last_date.to_string(),
+            region_level: ins.region_level.clone(),
+            regions: groups(ins, ins.regions()),
+            categories: groups(ins, ins.categories()),
+            months: groups(ins, ins.months()),
+            recommendations: ins
+                .recommendations_for(None)
+                .into_iter()
+                .take(OVERVIEW_RECOMMENDATIONS)
+                .map(recommendation)
+                .collect(),
+            capabilities: Some(proto::Capabilities {
+                regions: c.regions,
+                categories: c.categories,
+                products: c.products,
+                profit: c.profit,
+                cancellations: c.cancellations,
+                returns: c.returns,
+                customers: c.customers,
+                hours: c.hours,
+                promotions: c.promotions,
+                delivery: c.delivery,
+                ship_dates: c.ship_dates,
+                demographics: c.demographics,
+            }),
+            currency: served.currency().to_owned(),
+            bundle_version: served.version().to_owned(),
+        })
+    }
+
+    fn region_profile(
+        &self,
+        request: proto::GetRegionProfileRequest,
+    ) -> Result<proto::GetRegionProfileResponse, ShopError> {
+        let region = required_id("region", &request.region)?;
+        let served = self.insights()?;
+        let ins = served.model();
+        let profit = ins.capabilities.profit;
+        let profile = ins.region_profile(&region)?;
+        Ok(proto::GetRegionProfileResponse {
+            totals: Some(totals(&profile.totals, profit)),
+            revenue_share: profile.revenue_share,
+            categories: profile
+                .categories
+                .iter()
+                .map(|(category, t, region_share, national_share, index)| proto::CategoryShare {
+                    category: category.clone(),
+                    totals: Some(totals(t, profit)),
+                    region_share: *region_share,
+                    national_share: *national_share,
+                    index: *index,
+                })
+                .collect(),
+            months: groups(ins, profile.months),
+            recommendations: profile.recommendations.iter().map(recommendation).collect(),
+            region: profile.region,
+            currency: served.currency().to_owned(),
+            bundle_version: served.version().to_owned(),
+        })
+    }
+
+    fn rank_products(
+        &self,
+        request: proto::RankProductsRequest,
+    ) -> Result<proto::RankProductsResponse, ShopError> {
+        let query = ProductRankingQuery::try_from(request)?;
+        let served = self.insights()?;
+        let ins = served.model();
+        check_metric(ins, query.metric)?;
+        let region = query.region.as_deref().map(|r| ins.find_region(r)).transpose()?;
+        let category = query.category.as_deref().map(|c| ins.find_category(c)).transpose()?;
+        ins.check_period(&query.period)?;
+        let (page, count) = ins.rank_products(
+            query.metric,
+            query.ascending,
+            region.as_deref(),
+            category.as_deref(),
+            &query.period,
+            query.min_lines,
+            query.offset,
+            query.page_size,
+        );
+        let next = query.offset + page.len();
+        let profit = ins.capabilities.profit;
+        Ok(proto::RankProductsResponse {
+            products: page
+                .iter()
+                .enumerate()
+                .map(|(i, p)| proto::RankedProduct {
+                    rank: (query.offset + i + 1) as u32,
+                    product_id: p.product.id.clone(),
+                    name: p.product.name.clone(),
+                    category: p.product.category.clone(),
+                    value: p.value,
+                    totals: Some(totals(&p.totals, profit)),
+                })
+                .collect(),
+            total_count: count as u64,
+            next_page_token: if next < count { page_token(next) } else { String::new() },
+            metric: proto_metric(query.metric).into(),
+            currency: served.currency().to_owned(),
+            bundle_version: served.version().to_owned(),
+        })
+    }
+
+    fn trend(&self, request: proto::GetTrendRequest) -> Result<proto::GetTrendResponse, ShopError> {
+        let query = TrendQuery::try_from(request)?;
+        let served = self.insights()?;
+        let ins = served.model();
+        check_metric(ins, query.metric)?;
+        let series = ins.series_key(&query.dimension)?;
+        let points = ins.trend(query.metric, &query.dimension, query.granularity, &query.period)?;
+        let profit = ins.capabilities.profit;
+        let mut previous: Option<f64> = None;
+        let points = points
+            .iter()
+            .map(|(start, t, value)| {
+                let change = match previous {
+                    Some(p) if p != 0.0 => (value - p) / p.abs(),
+                    _ => 0.0,
+                };
+                previous = Some(*value);
+                proto::TrendPoint {
+                    period_start: start.to_string(),
+                    value: *value,
+                    totals: Some(totals(t, profit)),
+                    change,
+                }
+            })
+            .collect();
+        Ok(proto::GetTrendResponse {
+            points,
+            metric: proto_metric(query.metric).into(),
+            granularity: match query.granularity {
+                shopml_core::insights::Granularity::Day => proto::Granularity::Day,
+                shopml_core::insights::Granularity::Week => proto::Granularity::Week,
+                shopml_core::insights::Granularity::Month => proto::Granularity::Month,
+            }
+            .into(),
+            series,
+            currency: served.currency().to_owned(),
+            bundle_version: served.version().to_owned(),
+        })
+    }
+
+    fn recommendations(
+        &self,
+        request: proto::ListRecommendationsRequest,
+    ) -> Result<proto::ListRecommendationsResponse, ShopError> {
+        let served = self.insights()?;
+        let ins = served.model();
+        let region = optional_name(&request.region).map(|r| ins.find_region(r)).transpose()?;
+        Ok(proto::ListRecommendationsResponse {
+            recommendations: ins
+                .recommendations_for(region.as_deref())
+                .into_iter()
+                .map(recommendation)
+                .collect(),
+            currency: served.currency().to_owned(),
+            bundle_version: served.version().to_owned(),
+        })
+    }
+}
+
+#[tonic::async_trait]
+impl proto::insights_service_server::InsightsService for InsightsApi {
+    async fn get_overview(
+        &self,
+        _request: Request<proto::GetOverviewRequest>,
+    ) -> Result<Response<proto::GetOverviewResponse>, Status> {
+        reply(self.overview())
+    }
+
+    async fn get_region_profile(
+        &self,
+        request: Request<proto::GetRegionProfileRequest>,
+    ) -> Result<Response<proto::GetRegionProfileResponse>, Status> {
+        reply(self.region_profile(request.into_inner()))
+    }
+
+    async fn rank_products(
+        &self,
+        request: Request<proto::RankProductsRequest>,
+    ) -> Result<Response<proto::RankProductsResponse>, Status> {
+        reply(self.rank_products(request.into_inner()))
+    }
+
+    async fn get_trend(
+        &self,
+        request: Request<proto::GetTrendRequest>,
+    ) -> Result<Response<proto::GetTrendResponse>, Status> {
+        reply(self.trend(request.into_inner()))
+    }
+
+    async fn list_recommendations(
+        &self,
+        request: Request<proto::ListRecommendationsRequest>,
+    ) -> Result<Response<proto::ListRecommendationsResponse>, Status> {
+        reply(self.recommendations(request.into_inner()))
+    }
+}

@@ -1,0 +1,758 @@
+//! Other retailers' exports as published, on the generated sample: the data contract's optional
+//! fields, outcomes, returns, credit notes, non-product lines, money, dates, BOM, Parquet,
+//! duplicates, and a non-INR bundle answering in its currency end to end.
+
+use shopml_training::cancellation;
+use shopml_training::config::TrainConfig;
+use shopml_training::data::{self, sales::Outcome};
+use shopml_training::pipeline;
+use shopml_training::progress::Progress;
+use std::path::{Path, PathBuf};
+
+fn sample_dir() -> PathBuf {
+    pipeline::default_data_dir().expect("the sample is generated")
+}
+
+fn profile(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/retailers").join(name)
+}
+
+/// A shipped profile with `extra` TOML appended (later keys win), as a file in `dir`.
+fn profile_with(dir: &Path, name: &str, extra: &str) -> TrainConfig {
+    let text = std::fs::read_to_string(profile(name)).unwrap();
+    let file = dir.join(name);
+    std::fs::write(&file, format!("{text}\n{extra}")).unwrap();
+    TrainConfig::load(Some(&file)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// The sample's `file` decompressed into `dir`, with `edit` applied to its text.
+fn edited(dir: &Path, file: &str, edit: impl Fn(String) -> String) {
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(
+            std::fs::File::open(sample_dir().join(format!("{file}.gz"))).unwrap(),
+        ),
+        &mut text,
+    )
+    .unwrap();
+    std::fs::write(dir.join(file), edit(text)).unwrap();
+}
+
+#[test]
+fn superstore_reads_as_published_bom_day_first_dates_and_canadian_dollars() {
+    let config = TrainConfig::load(Some(&profile("superstore.toml"))).unwrap();
+    let exports = data::read_exports(&sample_dir(), &config).unwrap();
+    let sales = exports.sales.as_ref().unwrap();
+    assert_eq!(sales.currency, "USD");
+    assert_eq!(sales.report.duplicates_dropped, 2, "equal but for the Row ID");
+    // 03/01/19 is 3 January 2019, not 1 March.
+    assert_eq!(sales.first_date(), chrono::NaiveDate::from_ymd_opt(2019, 1, 3));
+    let canadian = sales.report.converted.get("CAD").copied().unwrap_or(0);
+    assert!(canadian > 0, "Canadian lines are converted and counted");
+    assert_eq!(canadian, sales.lines.iter().filter(|l| &*l.country == "Canada").count());
+    // The BOM is not part of the first header.
+    assert!(sales.lines.iter().all(|l| !l.order_id.is_empty()));
+    assert!(sales.lines.iter().any(|l| l.profit.is_some_and(|p| p < 0.0)), "losses kept");
+    assert!(sales.lines.iter().all(|l| l.ship_date.is_some_and(|s| s >= l.date)));
+}
+
+#[test]
+fn day_first_dates_under_a_month_first_format_are_refused_naming_row_and_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = profile_with(dir.path(), "superstore.toml", "");
+    let mut wrong = config.clone();
+    wrong.columns.sales.date_format = "%m/%d/%y".into();
+    let error = match data::read_exports(&sample_dir(), &wrong) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("month-first reading of day-first dates must fail"),
+    };
+    assert!(
+        error.contains("superstore_sales.csv.gz")
+            && error.contains("column 'Order Date'")
+            && error.contains("%m/%d/%y")
+            && error.contains("day-first"),
+        "{error}"
+    );
+    // "auto" finds the day-first format (days above 12 settle it).
+    let mut auto = config.clone();
+    auto.columns.sales.date_format = "auto".into();
+    let sales = data::read_exports(&sample_dir(), &auto).unwrap().sales.unwrap();
+    assert_eq!(sales.first_date(), chrono::NaiveDate::from_ymd_opt(2019, 1, 3));
+    // A file whose days are all 12 or less is refused by "auto": either order reads it.
+    edited(dir.path(), "superstore_sales.csv", |t| {
+        let mut lines = t.split("\r\n");
+        let header = lines.next().unwrap().to_owned();
+        let kept: Vec<&str> =
+            lines.filter(|l| l.split(',').nth(2).unwrap()[..2] <= *"12").collect();
+        format!("{header}\r\n{}", kept.join("\r\n"))
+    });
+    let error = match data::read_exports(dir.path(), &auto) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("ambiguous dates must be refused"),
+    };
+    assert!(error.contains("%d/%m/%y") && error.contains("%m/%d/%y"), "{error}");
+}
+
+#[test]
+fn credit_notes_returns_and_non_product_lines_are_netted_and_counted() {
+    let config = TrainConfig::load(Some(&profile("online_retail.toml"))).unwrap();
+    let exports = data::read_exports(&sample_dir(), &config).unwrap();
+    let sales = exports.sales.as_ref().unwrap();
+    let report = &sales.report;
+    assert_eq!(sales.currency, "GBP");
+    assert!(report.return_lines > 100, "{report:?}");
+    assert_eq!(report.returns_matched + report.returns_unmatched, report.return_lines);
+    let returns: Vec<_> = sales.lines.iter().filter(|l| l.outcome == Outcome::ReturnLine).collect();
+    assert_eq!(returns.len(), report.return_lines);
+    assert!(returns.iter().all(|l| l.order_id.starts_with('C') && l.quantity < 0.0));
+    assert!(returns.iter().all(|l| l.amount.is_some_and(|a| a < 0.0)));
+    // Each matched return marks one earlier sale of the same customer and product.
+    let returned = sales.lines.iter().filter(|l| l.outcome == Outcome::ReturnedLater).count();
+    assert_eq!(returned, report.returns_matched);
+    // Revenue is net: sales less returns.
+    let gross: f64 =
+        sales.lines.iter().filter(|l| l.amount.is_some_and(|a| a > 0.0)).map(|l| l.revenue()).sum();
+    let refunded: f64 = returns.iter().map(|l| l.amount.unwrap()).sum();
+    let net: f64 = sales.lines.iter().map(|l| l.revenue()).sum();
+    assert!((net - (gross + refunded)).abs() < 1e-6 && refunded < 0.0);
+    // Postage, fees, discounts and manual lines are out, each rule with its lines and amount.
+    for code in ["POST", "DOT", "M", "BANK CHARGES", "AMAZONFEE", "D"] {
+        assert!(sales.lines.iter().all(|l| &*l.product_id != code), "{code} excluded");
+        let rule = report.excluded.keys().find(|r| r.contains(&format!("^{code}$"))).unwrap();
+        assert!(report.excluded[rule].lines > 0);
+    }
+    let discount = report.excluded.iter().find(|(r, _)| r.contains("^D$")).unwrap().1;
+    assert!(discount.revenue < 0.0, "a discount line lowers revenue: {discount:?}");
+    assert!(report.summary_lines().iter().any(|l| l.contains("non-product lines excluded")));
+}
+
+#[test]
+fn the_customer_s_history_before_an_order_never_looks_ahead() {
+    let config = TrainConfig::load(Some(&profile("online_retail.toml"))).unwrap();
+    let exports = data::read_exports(&sample_dir(), &config).unwrap();
+    let mut sales = exports.sales.unwrap();
+    let histories = cancellation::customer_histories(&sales);
+    let cut = chrono::NaiveDate::from_ymd_opt(2011, 9, 1).unwrap();
+    // Every line's history counts only what came before its own day.
+    for (line, history) in sales.lines.iter().zip(&histories) {
+        if let Some(h) = history {
+            assert!(h.last_order_date.is_none_or(|d| d < line.date), "row {}", line.row);
+        }
+    }
+    // Dropping everything from the cut on changes no history of a line before it.
+    let before: Vec<_> = sales
+        .lines
+        .iter()
+        .zip(&histories)
+        .filter(|(l, _)| l.date < cut)
+        .map(|(l, h)| (l.row, *h))
+        .collect();
+    sales.lines.retain(|l| l.date < cut);
+    let truncated = cancellation::customer_histories(&sales);
+    let after: Vec<_> = sales.lines.iter().zip(&truncated).map(|(l, h)| (l.row, *h)).collect();
+    assert_eq!(before, after);
+    assert!(before.iter().any(|(_, h)| h.is_some_and(|h| h.orders > 2 && h.returns > 0)));
+}
+
+#[test]
+fn a_model_whose_field_is_absent_is_skipped_with_the_reason() {
+    // Superstore has no status and no return lines: no order model, and the run says why.
+    let config = TrainConfig::load(Some(&profile("superstore.toml"))).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config;
+    config.models = vec!["cancellation".into(), "price".into()];
+    let trained = pipeline::train(&sample_dir(), &config, &Progress::quiet()).unwrap();
+    let reasons: Vec<(String, String)> =
+        trained.skipped.iter().map(|s| (s.model.clone(), s.reason.clone())).collect();
+    let reason = |model: &str| reasons.iter().find(|(m, _)| m == model).unwrap().1.clone();
+    assert!(reason("cancellation").contains("no line is cancelled or returned"), "{reasons:?}");
+    assert!(reason("price").contains("no product catalogue export"), "{reasons:?}");
+    assert!(reason("forecast").contains("not in the configuration"), "{reasons:?}");
+    let out = dir.path().join("bundle");
+    pipeline::write_bundle(trained, &config, &out).unwrap();
+    let manifest: shopml_core::bundle::Manifest =
+        shopml_core::bundle::read_json(&out, "manifest.json").unwrap();
+    assert!(manifest.skipped_models["cancellation"].contains("no line is cancelled"));
+    assert_eq!(manifest.currency.as_deref(), Some("USD"));
+
+    // Amazon's profile with its status declared absent: the same, by the field.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("no-status.toml");
+    std::fs::write(&file, "models = [\"cancellation\"]\n[columns.sales]\nstatus = \"\"\n").unwrap();
+    let config = TrainConfig::load(Some(&file)).unwrap();
+    let exports = data::read_exports(&sample_dir(), &config).unwrap();
+    let why = cancellation::outcome_to_predict(exports.sales.as_ref().unwrap(), "auto");
+    assert!(why.is_err_and(|r| r.contains("no line is cancelled or returned")));
+}
+
+#[test]
+fn parquet_exports_read_as_their_csv_does() {
+    use polars::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    let csv_config = TrainConfig::load(Some(&profile("superstore.toml"))).unwrap();
+    let from_csv = data::read_exports(&sample_dir(), &csv_config).unwrap().sales.unwrap();
+    // The same export as Parquet, with typed columns (numbers and text).
+    let table = data::read::read_table(
+        &sample_dir().join("superstore_sales.csv.gz"),
+        data::read::TextEncoding::Utf8,
+        None,
+    )
+    .unwrap();
+    let mut frame = table.frame.clone();
+    let typed = frame.column("Quantity").unwrap().cast(&DataType::Int64).unwrap();
+    frame.with_column(typed).unwrap();
+    let file = std::fs::File::create(dir.path().join("superstore_sales.parquet")).unwrap();
+    ParquetWriter::new(file).finish(&mut frame).unwrap();
+    let config = profile_with(dir.path(), "superstore.toml", "");
+    let mut config = config;
+    config.data.sales_file = "superstore_sales.parquet".into();
+    let from_parquet = data::read_exports(dir.path(), &config).unwrap().sales.unwrap();
+    assert_eq!(from_parquet.lines.len(), from_csv.lines.len());
+    assert_eq!(from_parquet.lines, from_csv.lines);
+    assert_eq!(from_parquet.report.duplicates_dropped, from_csv.report.duplicates_dropped);
+}
+
+#[test]
+fn duplicates_are_rows_equal_in_every_column_or_in_the_configured_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = "invoice,line_no,sku,day,amount\nA1,1,X,2024-01-02,5\nA1,2,X,2024-01-02,5\nA1,3,X,2024-01-02,5\nA2,1,Y,2024-01-03,7\n";
+    std::fs::write(dir.path().join("lines.csv"), csv).unwrap();
+    let write_config = |duplicates: &str| {
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, format!(
+            "models = []\n[data]\nsales_file = \"lines.csv\"\n[columns.sales]\norder_id = \"invoice\"\nproduct_id = \"sku\"\ndate = \"day\"\ndate_format = \"%Y-%m-%d\"\namount = \"amount\"\n{duplicates}\n[money]\ncurrency = \"EUR\"\n"
+        )).unwrap();
+        TrainConfig::load(Some(&file)).unwrap()
+    };
+    // Every column: the line numbers differ, so nothing is a duplicate (genuine repeat lines
+    // are kept).
+    let sales = data::read_exports(dir.path(), &write_config("")).unwrap().sales.unwrap();
+    assert_eq!((sales.lines.len(), sales.report.duplicates_dropped), (4, 0));
+    // Ignoring the line number, the repeats are duplicates.
+    let ignore = "[columns.sales.duplicates]\nignore = [\"line_no\"]";
+    let sales = data::read_exports(dir.path(), &write_config(ignore)).unwrap().sales.unwrap();
+    assert_eq!((sales.lines.len(), sales.report.duplicates_dropped), (2, 2));
+    // A key: one line per invoice, counted, and the key named in the report.
+    let key = "[columns.sales.duplicates]\nkey = [\"invoice\"]";
+    let sales = data::read_exports(dir.path(), &write_config(key)).unwrap().sales.unwrap();
+    assert_eq!((sales.lines.len(), sales.report.duplicates_dropped), (2, 2));
+    assert!(sales.report.summary_lines()[0].contains("key: invoice"));
+}
+
+#[test]
+fn the_cdnow_export_needs_no_order_id_or_product() {
+    let config = TrainConfig::load(Some(&profile("cdnow_sample.toml"))).unwrap();
+    let sales = data::read_exports(&sample_dir(), &config).unwrap().sales.unwrap();
+    assert!(sales.lines.iter().all(|l| l.product_id.is_empty()));
+    // A customer's purchases of one day are one order.
+    let l = &sales.lines[0];
+    assert_eq!(l.order_id.to_string(), format!("{}|{}", l.customer_id, l.date));
+}
+
+/// A bundle trained on the online shop's export (GBP, returns) answers in pounds through the
+/// generated client, names what its order model predicts and what it skipped, and its report
+/// writes pounds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_non_inr_bundle_answers_in_its_currency_end_to_end() {
+    use shopml_server::proto;
+    let dir = tempfile::tempdir().unwrap();
+    let config = TrainConfig::load(Some(&profile("online_retail.toml"))).unwrap();
+    let trained = pipeline::train(&sample_dir(), &config, &Progress::quiet()).unwrap();
+    let customer = trained
+        .exports
+        .sales
+        .as_ref()
+        .unwrap()
+        .lines
+        .iter()
+        .find(|l| !l.customer_id.is_empty())
+        .unwrap()
+        .customer_id
+        .clone();
+    let report = pipeline::report(&trained, chrono::Utc::now(), &Default::default(), &[]);
+    assert!(report.markdown.contains("Every amount is in GBP") && report.markdown.contains('£'));
+    assert!(!report.markdown.contains('₹') && !report.markdown.contains("lakh"));
+    assert!(report.markdown.contains("Return risk (known only after the fact)"));
+    let out = dir.path().join("bundle");
+    pipeline::write_bundle_with_report(trained, &config, &out, chrono::Utc::now(), Some(report))
+        .unwrap();
+
+    let mut settings = shopml_server::config::Settings::defaults();
+    settings.server.listen = "127.0.0.1:0".into();
+    settings.server.metrics_listen = "127.0.0.1:0".into();
+    settings.server.bundle_dir = out.clone();
+    let server = shopml_server::server::start(settings).await.unwrap();
+    assert!(server.wait_ready(std::time::Duration::from_secs(20)).await);
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let info = proto::model_service_client::ModelServiceClient::new(channel.clone())
+        .get_model_info(proto::GetModelInfoRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(info.currency, "GBP");
+    let skipped: Vec<&str> = info.skipped_models.iter().map(|s| s.name.as_str()).collect();
+    assert!(skipped.contains(&"price") && skipped.contains(&"sentiment"), "{skipped:?}");
+    let order_model = info.models.iter().find(|m| m.name == "cancellation").unwrap();
+    assert!(order_model.predicts.contains("returned"), "{}", order_model.predicts);
+
+    let mut client = proto::prediction_service_client::PredictionServiceClient::new(channel);
+    let order = |currency: &str| proto::Order {
+        order_id: "581587".into(),
+        order_date: "2011-12-09".into(),
+        customer_id: customer.to_string(),
+        currency: currency.into(),
+        lines: vec![proto::OrderLine {
+            sku: "21137".into(),
+            unit_price: Some(2.55),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let risk = client
+        .predict_cancellation(proto::PredictCancellationRequest {
+            order: Some(order("GBP")),
+            skip_explanations: false,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(risk.currency, "GBP");
+    assert_eq!(risk.outcome, proto::PredictedOutcome::Return as i32);
+    assert_eq!(risk.lines[0].unit_price, 2.55);
+    assert!(!risk.unseen_inputs.contains(&"customer_id".to_owned()), "a known customer");
+    assert!(
+        risk.lines[0].top_reasons.iter().any(|r| r.feature.starts_with("customer_")),
+        "the customer's history is an input: {:?}",
+        risk.lines[0].top_reasons
+    );
+    let refused = client
+        .predict_cancellation(proto::PredictCancellationRequest {
+            order: Some(order("USD")),
+            skip_explanations: true,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    assert!(refused.message().starts_with("order.currency") && refused.message().contains("GBP"));
+    let revenue = client
+        .forecast_demand(proto::ForecastDemandRequest {
+            measure: "revenue".into(),
+            horizon_days: 7,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((revenue.currency.as_str(), revenue.measure.as_str()), ("GBP", "revenue"));
+    assert!(revenue.points.iter().all(|p| p.p10 <= p.p50 && p.p50 <= p.p90 && p.mean >= 0.0));
+    server.shutdown().await.unwrap();
+}
+
+/// The published CDNOW sample, when it is beside the clone: the parameters of Fader, Hardie &
+/// Lee (2005) to three significant digits, and the lifetimes baselines of EVALUATION.md §6.
+#[test]
+fn customer_value_reproduces_the_paper_on_the_published_cdnow_sample() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+    if !data.join("cdnow_sample.csv.gz").is_file() {
+        eprintln!("no published CDNOW sample beside the clone: skipped");
+        return;
+    }
+    let mut config = TrainConfig::load(Some(&profile("cdnow_sample.toml"))).unwrap();
+    config.models = vec!["customer_value".into()];
+    let trained = pipeline::train(&data, &config, &Progress::quiet()).unwrap();
+    let m = &trained.models.customer_value.as_ref().unwrap().metrics;
+    let three = |value: f64, published: f64| {
+        let scale = 10f64.powi(2 - published.abs().log10().floor() as i32);
+        assert_eq!((value * scale).round(), (published * scale).round(), "{value} vs {published}");
+    };
+    three(m.bg_nbd.r, 0.243);
+    three(m.bg_nbd.alpha, 4.41);
+    three(m.bg_nbd.a, 0.793);
+    three(m.bg_nbd.b, 2.43);
+    assert!((m.bg_nbd.log_likelihood + 9582.4).abs() < 0.1);
+    let g = m.gamma_gamma.unwrap();
+    three(g.p, 6.25);
+    three(g.q, 3.74);
+    three(g.gamma, 15.4);
+    assert_eq!(m.customers, 2357);
+    assert_eq!(m.bg_nbd_holdout.actual_total, 1882.0);
+    assert!((m.bg_nbd_holdout.mae - 0.7855).abs() < 1e-3, "{}", m.bg_nbd_holdout.mae);
+    assert!((m.naive_holdout.mae - 1.0237).abs() < 1e-3);
+}
+
+/// A bundle trained on the generated CDNOW-like export (drawn from BG/NBD and Gamma-Gamma with
+/// known parameters) recovers them, and CustomerService answers through the generated client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customer_value_is_fitted_and_served_end_to_end() {
+    use shopml_server::proto;
+    use shopml_server::proto::customer_service_client::CustomerServiceClient;
+    use shopml_training::generate::cdnow::PARAMETERS as TRUE;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = TrainConfig::load(Some(&profile("cdnow_sample.toml"))).unwrap();
+    config.models = vec!["customer_value".into()];
+    let trained = pipeline::train(&sample_dir(), &config, &Progress::quiet()).unwrap();
+    let m = &trained.models.customer_value.as_ref().unwrap().metrics;
+    // 2,000 customers: the estimates land near the truth (relative error bounds well outside
+    // their sampling error).
+    let near = |fitted: f64, truth: f64, tolerance: f64| {
+        assert!((fitted / truth - 1.0).abs() < tolerance, "{fitted} vs {truth}")
+    };
+    near(m.bg_nbd.r, TRUE.r, 0.25);
+    near(m.bg_nbd.alpha, TRUE.alpha, 0.35);
+    near(m.bg_nbd.a, TRUE.a, 0.5);
+    near(m.bg_nbd.b, TRUE.b, 0.6);
+    let g = m.gamma_gamma.unwrap();
+    near(g.p * g.gamma / (g.q - 1.0), TRUE.p * TRUE.gamma / (TRUE.q - 1.0), 0.15);
+    assert!(m.bg_nbd_holdout.mae < m.naive_holdout.mae);
+    let some = trained.models.customer_value.as_ref().unwrap();
+    let known = some.customers.keys().next().unwrap().clone();
+    let as_of = some.model.as_of.to_string();
+    let out = dir.path().join("bundle");
+    pipeline::write_bundle(trained, &config, &out).unwrap();
+
+    let mut settings = shopml_server::config::Settings::defaults();
+    settings.server.listen = "127.0.0.1:0".into();
+    settings.server.metrics_listen = "127.0.0.1:0".into();
+    settings.server.bundle_dir = out;
+    let server = shopml_server::server::start(settings).await.unwrap();
+    assert!(server.wait_ready(std::time::Duration::from_secs(20)).await);
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = CustomerServiceClient::new(channel);
+    let value = client
+        .get_customer_value(proto::GetCustomerValueRequest {
+            customer_id: known.clone(),
+            horizon_days: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .value
+        .unwrap();
+    assert_eq!((value.customer_id.as_str(), value.currency.as_str()), (known.as_str(), "USD"));
+    assert_eq!(value.as_of_date, as_of, "the export's last day");
+    assert!(
+        (0.0..=1.0).contains(&value.p_alive)
+            && (value.churn_risk + value.p_alive - 1.0).abs() < 1e-12
+    );
+    assert!(value.lifetime_value >= 0.0 && value.horizon_days == 365);
+    let longer = client
+        .get_customer_value(proto::GetCustomerValueRequest {
+            customer_id: known.clone(),
+            horizon_days: 730,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .value
+        .unwrap();
+    assert!(longer.expected_purchases >= value.expected_purchases);
+    let status = client
+        .get_customer_value(proto::GetCustomerValueRequest {
+            customer_id: "no-such-customer".into(),
+            horizon_days: 0,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::NotFound);
+
+    // A history: two purchase days (a return netted on the second), as of a later day.
+    let purchase = |date: &str, amount: f64, is_return: bool| proto::Purchase {
+        date: date.into(),
+        amount,
+        is_return,
+    };
+    let scored = client
+        .score_customer_history(proto::ScoreCustomerHistoryRequest {
+            customer_id: "web-42".into(),
+            purchases: vec![
+                purchase("1998-01-05", 30.0, false),
+                purchase("1998-03-01", 50.0, false),
+                purchase("1998-03-01", 20.0, true),
+            ],
+            as_of_date: "1998-06-30".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .value
+        .unwrap();
+    assert_eq!((scored.purchase_days, scored.total_amount), (2, 60.0));
+    assert_eq!(scored.recency_days, 121);
+    for (request, field) in [
+        (
+            proto::ScoreCustomerHistoryRequest {
+                purchases: vec![purchase("1998-07-02", 10.0, false)],
+                as_of_date: "1998-06-30".into(),
+                ..Default::default()
+            },
+            "purchases[0].date",
+        ),
+        (
+            proto::ScoreCustomerHistoryRequest {
+                purchases: vec![purchase("1998-01-02", -10.0, false)],
+                ..Default::default()
+            },
+            "purchases[0].amount",
+        ),
+        (
+            proto::ScoreCustomerHistoryRequest {
+                purchases: vec![purchase("1998-01-02", f64::NAN, false)],
+                ..Default::default()
+            },
+            "purchases[0].amount",
+        ),
+    ] {
+        let status = client.score_customer_history(request).await.unwrap_err();
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        assert!(status.message().starts_with(field), "{}", status.message());
+    }
+
+    // Lists, by value and by churn risk, paged and within a segment.
+    let list =
+        |order_by: proto::CustomerOrder, segment: &str, token: &str| proto::ListCustomersRequest {
+            order_by: order_by as i32,
+            segment: segment.into(),
+            page_size: 20,
+            page_token: token.into(),
+        };
+    let first = client
+        .list_customers(list(proto::CustomerOrder::LifetimeValue, "", ""))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first.customers.len(), 20);
+    assert!(first.customers.windows(2).all(|w| w[0].lifetime_value >= w[1].lifetime_value));
+    let second = client
+        .list_customers(list(proto::CustomerOrder::LifetimeValue, "", &first.next_page_token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(second.customers[0].lifetime_value <= first.customers[19].lifetime_value);
+    let risky = client
+        .list_customers(list(proto::CustomerOrder::ChurnRisk, "lost", ""))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(risky.customers.iter().all(|c| c.segment == "lost"));
+    assert!(risky.customers.windows(2).all(|w| w[0].churn_risk >= w[1].churn_risk));
+    let status =
+        client.list_customers(list(proto::CustomerOrder::ChurnRisk, "vip", "")).await.unwrap_err();
+    assert!(
+        status.code() == tonic::Code::InvalidArgument && status.message().contains("champions")
+    );
+    server.shutdown().await.unwrap();
+}
+
+/// Every Parquet file under `dir`, read and stacked.
+fn read_parquet_tree(dir: &Path) -> polars::prelude::DataFrame {
+    use polars::prelude::{ParquetReader, SerReader};
+    let mut files: Vec<PathBuf> = Vec::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(d) = pending.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "parquet") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    let mut frames =
+        files.iter().map(|f| ParquetReader::new(std::fs::File::open(f).unwrap()).finish().unwrap());
+    let mut all = frames.next().expect("a Parquet file");
+    for frame in frames {
+        all.vstack_mut(&frame).unwrap();
+    }
+    all
+}
+
+fn u32_keys(frame: &polars::prelude::DataFrame, column: &str) -> Vec<Option<u32>> {
+    frame.column(column).unwrap().u32().unwrap().iter().collect()
+}
+
+#[test]
+fn the_star_schema_holds_every_cleaned_line_with_keys_that_join() {
+    use polars::prelude::SerReader;
+    use std::collections::HashSet;
+    let config = TrainConfig::load(Some(&profile("superstore.toml"))).unwrap();
+    let exports = data::read_exports(&sample_dir(), &config).unwrap();
+    let sales = exports.sales.as_ref().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let counts = shopml_training::warehouse::write(&exports, dir.path()).unwrap();
+
+    let facts = read_parquet_tree(&dir.path().join("fact_order_line"));
+    assert_eq!(facts.height(), sales.lines.len(), "one fact row per cleaned line");
+    assert_eq!(counts.fact_order_line, sales.lines.len());
+    let months: HashSet<String> =
+        sales.lines.iter().map(|l| shopml_core::insights::month_of(l.date)).collect();
+    assert_eq!(counts.months, months.len());
+    for month in &months {
+        assert!(dir.path().join(format!("fact_order_line/month={month}/part-0.parquet")).is_file());
+    }
+    let net: f64 = facts.column("net_revenue").unwrap().f64().unwrap().iter().flatten().sum();
+    let expected: f64 = sales.lines.iter().map(|l| l.revenue()).sum();
+    assert!((net - expected).abs() < 1e-6 * expected.abs().max(1.0), "{net} vs {expected}");
+
+    let dimension = |file: &str, key: &str| {
+        let frame = polars::prelude::ParquetReader::new(
+            std::fs::File::open(dir.path().join(file)).unwrap(),
+        )
+        .finish()
+        .unwrap();
+        let keys: Vec<Option<u32>> = u32_keys(&frame, key);
+        let set: HashSet<u32> =
+            keys.iter().map(|k| k.expect("dimension keys are not null")).collect();
+        assert_eq!(set.len(), frame.height(), "{file}: keys are unique");
+        (frame, set)
+    };
+    let (products, product_keys) = dimension("dim_product.parquet", "product_key");
+    let (customers, customer_keys) = dimension("dim_customer.parquet", "customer_key");
+    let (regions, region_keys) = dimension("dim_region.parquet", "region_key");
+    let distinct = |f: fn(&shopml_training::data::sales::SaleLine) -> &str| {
+        sales.lines.iter().map(f).filter(|v| !v.is_empty()).collect::<HashSet<&str>>().len()
+    };
+    assert_eq!(products.height(), distinct(|l| &l.product_id));
+    assert_eq!(customers.height(), distinct(|l| &l.customer_id));
+    assert!(regions.height() >= 2 && regions.height() <= sales.lines.len());
+    for (column, keys) in [
+        ("product_key", &product_keys),
+        ("customer_key", &customer_keys),
+        ("region_key", &region_keys),
+    ] {
+        for key in u32_keys(&facts, column).into_iter().flatten() {
+            assert!(keys.contains(&key), "fact {column} {key} is in its dimension");
+        }
+    }
+    let dates = polars::prelude::ParquetReader::new(
+        std::fs::File::open(dir.path().join("dim_date.parquet")).unwrap(),
+    )
+    .finish()
+    .unwrap();
+    let date_keys: HashSet<i32> =
+        dates.column("date_key").unwrap().i32().unwrap().iter().flatten().collect();
+    assert_eq!(date_keys.len(), dates.height());
+    for column in ["date_key", "ship_date_key"] {
+        for key in facts.column(column).unwrap().i32().unwrap().iter().flatten() {
+            assert!(date_keys.contains(&key), "fact {column} {key} is a day of dim_date");
+        }
+    }
+}
+
+/// The Superstore sample's insights through the generated client: dollars, profit and margin,
+/// regions as the export names them, and the dashboard's overview in the export's currency.
+#[tokio::test]
+async fn superstore_insights_answer_with_profit_in_dollars() {
+    use shopml_server::proto;
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(profile("superstore.toml")).unwrap();
+    let only_insights = text
+        .lines()
+        .map(|l| if l.starts_with("models =") { "models = [\"insights\"]" } else { l })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let file = dir.path().join("superstore.toml");
+    std::fs::write(&file, only_insights).unwrap();
+    let config = TrainConfig::load(Some(&file)).unwrap();
+    let trained = pipeline::train(&sample_dir(), &config, &Progress::quiet()).unwrap();
+    let sales = trained.exports.sales.as_ref().unwrap();
+    let profit: f64 = sales
+        .lines
+        .iter()
+        .filter(|l| l.outcome != Outcome::Cancelled)
+        .filter_map(|l| l.profit)
+        .sum();
+    let states: std::collections::HashSet<String> =
+        sales.lines.iter().map(|l| l.state.to_uppercase()).collect();
+    let out = dir.path().join("bundle");
+    let report = pipeline::report(&trained, chrono::Utc::now(), &Default::default(), &[]);
+    pipeline::write_bundle_with_report(trained, &config, &out, chrono::Utc::now(), Some(report))
+        .unwrap();
+    let html = std::fs::read_to_string(out.join("REPORT.html")).unwrap();
+    assert!(html.contains("<svg") && html.contains("$") && !html.contains('₹'));
+
+    let mut settings = shopml_server::config::Settings::defaults();
+    settings.server.listen = "127.0.0.1:0".into();
+    settings.server.metrics_listen = "127.0.0.1:0".into();
+    settings.server.bundle_dir = out.clone();
+    let server = shopml_server::server::start(settings).await.unwrap();
+    assert!(server.wait_ready(std::time::Duration::from_secs(20)).await);
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut insights = proto::insights_service_client::InsightsServiceClient::new(channel);
+    let overview = insights.get_overview(proto::GetOverviewRequest {}).await.unwrap().into_inner();
+    assert_eq!(overview.currency, "USD");
+    let total = overview.total.unwrap();
+    assert!(total.has_profit && overview.capabilities.unwrap().profit);
+    assert!(
+        (total.profit - profit).abs() < 1e-6 * profit.abs().max(1.0),
+        "{} vs {profit}",
+        total.profit
+    );
+    let top = overview.regions[0].name.clone();
+    assert!(states.contains(&top.to_uppercase()), "regions are the export's states: {top}");
+
+    let margins = insights
+        .rank_products(proto::RankProductsRequest {
+            metric: proto::Metric::Margin.into(),
+            min_lines: 2,
+            page_size: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!margins.products.is_empty());
+    assert!(margins.products.windows(2).all(|w| w[0].value >= w[1].value));
+    for p in &margins.products {
+        let t = p.totals.as_ref().unwrap();
+        assert!((p.value - t.profit / t.revenue).abs() < 1e-9 && t.lines >= 2.0);
+    }
+    let profile = insights
+        .get_region_profile(proto::GetRegionProfileRequest { region: top.to_lowercase() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((profile.region.as_str(), profile.currency.as_str()), (top.as_str(), "USD"));
+    let weeks = insights
+        .get_trend(proto::GetTrendRequest {
+            metric: proto::Metric::Profit.into(),
+            granularity: proto::Granularity::Week.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let weekly: f64 = weeks.points.iter().map(|p| p.value).sum();
+    assert!((weekly - profit).abs() < 1e-6 * profit.abs().max(1.0));
+
+    let http = server.metrics_addr.unwrap();
+    let page = http_body(http, "/dashboard").await;
+    assert!(page.contains("$") && page.contains(&top) && page.contains("margin"));
+    server.shutdown().await.unwrap();
+}
+
+/// The body of GET `path` on `addr` (plain HTTP/1.1).
+async fn http_body(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{}", &response[..response.len().min(300)]);
+    response
+}
