@@ -152,8 +152,16 @@ pub fn compute(exports: &Exports, currency: &str) -> Option<Insights> {
     };
     let days = (last - first).num_days() as usize + 1;
     let regions: Vec<String> = sales.lines.iter().map(|l| sales.region_key(l)).collect();
+    // A product group that prefixes its product ids is a style of sized or coloured SKUs
+    // (Amazon's SET114 of SET114-KR-NP-S): the product ranked. A coarser group (Superstore's
+    // sub-category) is not.
+    let styled = sales.lines.iter().filter(|l| !l.product_group.is_empty());
+    let (with_group, prefixed) = styled.fold((0usize, 0usize), |(n, p), l| {
+        (n + 1, p + l.product_id.starts_with(&*l.product_group) as usize)
+    });
+    let group_is_style = with_group > 0 && prefixed as f64 >= 0.9 * with_group as f64;
     let product_key = |l: &SaleLine| -> String {
-        if !l.product_group.is_empty() {
+        if group_is_style && !l.product_group.is_empty() {
             l.product_group.to_string()
         } else {
             l.product_id.to_string()

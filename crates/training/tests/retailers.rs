@@ -674,6 +674,8 @@ async fn superstore_insights_answer_with_profit_in_dollars() {
         .sum();
     let states: std::collections::HashSet<String> =
         sales.lines.iter().map(|l| l.state.to_uppercase()).collect();
+    let product_ids: std::collections::HashSet<String> =
+        sales.lines.iter().map(|l| l.product_id.to_string()).collect();
     let out = dir.path().join("bundle");
     let report = pipeline::report(&trained, chrono::Utc::now(), &Default::default(), &[]);
     pipeline::write_bundle_with_report(trained, &config, &out, chrono::Utc::now(), Some(report))
@@ -717,6 +719,8 @@ async fn superstore_insights_answer_with_profit_in_dollars() {
         .into_inner();
     assert!(!margins.products.is_empty());
     assert!(margins.products.windows(2).all(|w| w[0].value >= w[1].value));
+    // Products are the export's products, not its sub-categories.
+    assert!(margins.products.iter().all(|p| product_ids.contains(&p.product_id)));
     for p in &margins.products {
         let t = p.totals.as_ref().unwrap();
         assert!((p.value - t.profit / t.revenue).abs() < 1e-9 && t.lines >= 2.0);
