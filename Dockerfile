@@ -14,11 +14,12 @@ COPY crates crates
 RUN cargo build --release --locked -p shopml-server --bin shopml-server
 
 FROM debian:bookworm-slim
-RUN useradd --system --no-create-home shopml
+# A fixed uid, so Kubernetes can check runAsNonRoot (deploy/kubernetes).
+RUN useradd --system --uid 10001 --user-group --no-create-home shopml
 COPY --from=build /src/target/release/shopml-server /usr/local/bin/shopml-server
 COPY models /srv/shopml/models
 WORKDIR /srv/shopml
-USER shopml
+USER 10001:10001
 ENV SHOPML__SERVER__LISTEN=0.0.0.0:50051 \
     SHOPML__SERVER__METRICS_LISTEN=0.0.0.0:9095 \
     SHOPML__LOG__FORMAT=json
