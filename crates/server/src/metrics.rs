@@ -51,6 +51,10 @@ pub struct Metrics {
     pub batch_size: Family<RpcLabels, Histogram, fn() -> Histogram>,
     pub in_flight: Gauge,
     pub shed: Counter,
+    /// Model work running on the blocking pool, callers gone or not.
+    pub model_work_running: Gauge,
+    /// Model work stopped before its end because its caller had gone (deadline, disconnect).
+    pub model_work_abandoned: Counter,
     pub reloads: Family<ResultLabels, Counter>,
     bundle_info: Family<VersionLabels, Gauge>,
     bundle_version: Mutex<Option<String>>,
@@ -75,6 +79,8 @@ impl Metrics {
         let in_flight = Gauge::default();
         let shed = Counter::default();
         let reloads = Family::<ResultLabels, Counter>::default();
+        let model_work_running = Gauge::default();
+        let model_work_abandoned = Counter::default();
         let bundle_info = Family::<VersionLabels, Gauge>::default();
         registry.register("requests", "gRPC requests by RPC and status code", requests.clone());
         registry.register(
@@ -88,6 +94,16 @@ impl Metrics {
             "shed_requests",
             "Requests refused with RESOURCE_EXHAUSTED by the concurrency limit",
             shed.clone(),
+        );
+        registry.register(
+            "model_work_running",
+            "Model work on the blocking pool, each holding a slot until it stops",
+            model_work_running.clone(),
+        );
+        registry.register(
+            "model_work_abandoned",
+            "Model work stopped early because its caller had gone (deadline passed, client away)",
+            model_work_abandoned.clone(),
         );
         registry.register(
             "model_reloads",
@@ -106,6 +122,8 @@ impl Metrics {
             batch_size,
             in_flight,
             shed,
+            model_work_running,
+            model_work_abandoned,
             reloads,
             bundle_info,
             bundle_version: Mutex::new(None),

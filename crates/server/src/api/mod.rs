@@ -10,10 +10,12 @@ pub mod prediction;
 pub mod segment;
 
 use crate::error::ShopError;
-use crate::metrics::BatchSize;
+use crate::metrics::{BatchSize, Metrics};
 use crate::registry::ModelRegistry;
 use shopml_core::models::{LoadedBundle, ModelSet, ServedModel};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::sync::Semaphore;
 use tonic::{Response, Status};
 
 /// A handler's answer, or its error as a status; `items` is recorded as the batch size.
@@ -67,16 +69,109 @@ impl<M: ServedModel> Served<M> {
 /// worker (a forward of a few rows takes microseconds; thousands take milliseconds).
 pub(crate) const INLINE_ROWS: usize = 64;
 
-/// Runs CPU-bound model work: inline when small, on the blocking pool when large.
-pub(crate) async fn compute<T: Send + 'static>(
-    rows: usize,
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, ShopError> {
-    if rows <= INLINE_ROWS {
-        Ok(work())
-    } else {
-        tokio::task::spawn_blocking(work)
+/// Model rows per chunk of work on the blocking pool: large enough that batching keeps its
+/// speed, small enough that work whose caller has gone stops within milliseconds.
+pub(crate) const CHUNK_ROWS: usize = 2048;
+
+/// Slots for model work on the blocking pool, one per concurrent request the server admits.
+/// Work holds its slot until it stops, even after its caller has gone (a deadline passed, the
+/// client went away), so abandoned work still counts against the limit; between chunks it
+/// checks whether its caller is still waiting, and stops if not.
+#[derive(Clone)]
+pub struct WorkSlots {
+    slots: Arc<Semaphore>,
+    metrics: Arc<Metrics>,
+}
+
+/// Marks the work abandoned when the request's future is dropped before the work returned.
+struct AbandonOnDrop {
+    abandoned: Arc<AtomicBool>,
+    armed: bool,
+}
+
+impl Drop for AbandonOnDrop {
+    fn drop(&mut self) {
+        if self.armed {
+            self.abandoned.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Decrements the running-work gauge however the work ends.
+struct Running(Arc<Metrics>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.model_work_running.dec();
+    }
+}
+
+impl WorkSlots {
+    pub fn new(max_concurrent: usize, metrics: Arc<Metrics>) -> Self {
+        Self { slots: Arc::new(Semaphore::new(max_concurrent.max(1))), metrics }
+    }
+
+    /// Runs CPU-bound model work over `items`: inline when they come to few model rows
+    /// (`rows` of each), otherwise on the blocking pool in chunks of about `CHUNK_ROWS`, holding
+    /// a slot. The answers come in the order of the items.
+    pub async fn run<I, O, F>(
+        &self,
+        items: Vec<I>,
+        rows: impl Fn(&I) -> usize,
+        work: F,
+    ) -> Result<Vec<O>, ShopError>
+    where
+        I: Send + 'static,
+        O: Send + 'static,
+        F: Fn(&[I]) -> Vec<O> + Send + 'static,
+    {
+        let mut chunks = Vec::new();
+        let (mut start, mut chunk_rows, mut total) = (0, 0, 0);
+        for (i, item) in items.iter().enumerate() {
+            let r = rows(item);
+            chunk_rows += r;
+            total += r;
+            if chunk_rows >= CHUNK_ROWS {
+                chunks.push(start..i + 1);
+                (start, chunk_rows) = (i + 1, 0);
+            }
+        }
+        if start < items.len() {
+            chunks.push(start..items.len());
+        }
+        if total <= INLINE_ROWS {
+            return Ok(work(&items));
+        }
+        let slot = self
+            .slots
+            .clone()
+            .acquire_owned()
             .await
-            .map_err(|e| ShopError::Internal(format!("model task failed: {e}")))
+            .map_err(|e| ShopError::Internal(format!("work slots closed: {e}")))?;
+        let abandoned = Arc::new(AtomicBool::new(false));
+        let mut guard = AbandonOnDrop { abandoned: abandoned.clone(), armed: true };
+        let metrics = self.metrics.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            metrics.model_work_running.inc();
+            let _running = Running(metrics.clone());
+            let mut out = Vec::with_capacity(items.len());
+            for chunk in chunks {
+                if abandoned.load(Ordering::Relaxed) {
+                    metrics.model_work_abandoned.inc();
+                    return None;
+                }
+                out.extend(work(&items[chunk]));
+            }
+            Some(out)
+        })
+        .await;
+        guard.armed = false;
+        match done {
+            Ok(Some(out)) => Ok(out),
+            // Only a caller that is gone abandons work, so no one reads this.
+            Ok(None) => Err(ShopError::Internal("the caller went away".into())),
+            Err(e) => Err(ShopError::Internal(format!("model task failed: {e}"))),
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! `shopml.v1.PredictionService`: cancellation risk, price, sentiment and demand forecasts.
 
-use super::{Served, answer, compute};
+use super::{Served, WorkSlots, answer};
 use crate::config::{LimitSettings, ModelSettings};
 use crate::convert::{CheckoutOrder, ForecastQuery, PricedProduct, Review, batch, bounded};
 use crate::error::{ShopError, within};
@@ -21,11 +21,17 @@ pub struct PredictionApi {
     registry: Arc<ModelRegistry>,
     models: ModelSettings,
     limits: LimitSettings,
+    work: WorkSlots,
 }
 
 impl PredictionApi {
-    pub fn new(registry: Arc<ModelRegistry>, models: ModelSettings, limits: LimitSettings) -> Self {
-        Self { registry, models, limits }
+    pub fn new(
+        registry: Arc<ModelRegistry>,
+        models: ModelSettings,
+        limits: LimitSettings,
+        work: WorkSlots,
+    ) -> Self {
+        Self { registry, models, limits, work }
     }
 
     fn cancellation_model(&self) -> Result<Served<CancellationPredictor>, ShopError> {
@@ -69,52 +75,61 @@ impl PredictionApi {
         let top_reasons = self.models.cancellation_top_reasons;
         let rows_per_explained_line =
             if top_reasons == 0 { 1 } else { served.model().rows_per_explained_line() };
-        let rows: usize = orders
-            .iter()
-            .map(|o| {
-                o.order.lines.len() * if o.skip_explanations { 1 } else { rows_per_explained_line }
-            })
-            .sum();
         let thresholds = self.thresholds(served.model().calibration().risk_thresholds);
         let version = served.version().to_owned();
-        let responses = compute(rows, move || {
-            let (explained, plain): (Vec<_>, Vec<_>) =
-                orders.iter().enumerate().partition(|(_, o)| !o.skip_explanations);
-            let mut out = vec![None; orders.len()];
-            for (group, reasons) in [(explained, top_reasons), (plain, 0)] {
-                if group.is_empty() {
-                    continue;
+        let rows_of = |o: &CheckoutOrder| {
+            o.order.lines.len() * if o.skip_explanations { 1 } else { rows_per_explained_line }
+        };
+        let responses = self
+            .work
+            .run(orders, rows_of, move |orders: &[CheckoutOrder]| {
+                let (explained, plain): (Vec<_>, Vec<_>) =
+                    orders.iter().enumerate().partition(|(_, o)| !o.skip_explanations);
+                let mut out = vec![None; orders.len()];
+                for (group, reasons) in [(explained, top_reasons), (plain, 0)] {
+                    if group.is_empty() {
+                        continue;
+                    }
+                    let model = served.model();
+                    let inputs: Vec<_> =
+                        group.iter().map(|(_, o)| o.inputs(model.encoder())).collect();
+                    let lines: Vec<_> = inputs.iter().map(|i| i.lines()).collect();
+                    let risks = model.predict(&lines, reasons, thresholds);
+                    let outcome = model.calibration().outcome;
+                    for (((index, _), input), risk) in group.iter().zip(&inputs).zip(risks) {
+                        out[*index] = Some(input.response(
+                            risk,
+                            served.version(),
+                            served.currency(),
+                            outcome,
+                        ));
+                    }
                 }
-                let model = served.model();
-                let inputs: Vec<_> = group.iter().map(|(_, o)| o.inputs(model.encoder())).collect();
-                let lines: Vec<_> = inputs.iter().map(|i| i.lines()).collect();
-                let risks = model.predict(&lines, reasons, thresholds);
-                let outcome = model.calibration().outcome;
-                for (((index, _), input), risk) in group.iter().zip(&inputs).zip(risks) {
-                    out[*index] =
-                        Some(input.response(risk, served.version(), served.currency(), outcome));
-                }
-            }
-            out.into_iter().map(|r| r.expect("every order answered")).collect::<Vec<_>>()
-        })
-        .await?;
+                out.into_iter().map(|r| r.expect("every order answered")).collect::<Vec<_>>()
+            })
+            .await?;
         Ok((responses, version))
     }
 
     async fn price(
+        work: &WorkSlots,
         served: Served<PricePredictor>,
         products: Vec<PricedProduct>,
     ) -> Result<Vec<proto::PricePrediction>, ShopError> {
-        compute(products.len(), move || {
-            let inputs: Vec<_> = products.iter().map(PricedProduct::input).collect();
-            let predictions = served.model().predict(&inputs);
-            let currency = served.currency();
-            predictions
-                .into_iter()
-                .zip(&products)
-                .map(|(p, product)| product.response(p, currency))
-                .collect()
-        })
+        work.run(
+            products,
+            |_| 1,
+            move |products: &[PricedProduct]| {
+                let inputs: Vec<_> = products.iter().map(PricedProduct::input).collect();
+                let predictions = served.model().predict(&inputs);
+                let currency = served.currency();
+                predictions
+                    .into_iter()
+                    .zip(products)
+                    .map(|(p, product)| product.response(p, currency))
+                    .collect()
+            },
+        )
         .await
     }
 
@@ -126,24 +141,23 @@ impl PredictionApi {
         let (max_words, top_words) =
             (self.models.sentiment_max_words, self.models.sentiment_top_words);
         // Model rows: each review, and its word occlusions when explained.
-        let rows = reviews
-            .iter()
-            .map(|r| {
-                shopml_core::sentiment::inference::rows_for(&r.title, &r.text, max_words, top_words)
-            })
-            .sum();
+        let rows_of = move |r: &Review| {
+            shopml_core::sentiment::inference::rows_for(&r.title, &r.text, max_words, top_words)
+        };
         let version = served.version().to_owned();
-        let results = compute(rows, move || {
-            let pairs: Vec<(&str, &str)> =
-                reviews.iter().map(|r| (r.title.as_str(), r.text.as_str())).collect();
-            served
-                .model()
-                .analyze(&pairs, max_words, top_words)
-                .into_iter()
-                .map(sentiment_result)
-                .collect()
-        })
-        .await?;
+        let results = self
+            .work
+            .run(reviews, rows_of, move |reviews: &[Review]| {
+                let pairs: Vec<(&str, &str)> =
+                    reviews.iter().map(|r| (r.title.as_str(), r.text.as_str())).collect();
+                served
+                    .model()
+                    .analyze(&pairs, max_words, top_words)
+                    .into_iter()
+                    .map(sentiment_result)
+                    .collect()
+            })
+            .await?;
         Ok((results, version))
     }
 
@@ -165,24 +179,32 @@ impl PredictionApi {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let version = served.version().to_owned();
-        let results = compute(plans.len(), move || {
-            let requests: Vec<ForecastRequest<'_>> = plans
-                .iter()
-                .map(|p| ForecastRequest {
-                    series: p.series,
-                    history: &p.history,
-                    last_date: p.last_date,
-                    horizon_days: p.horizon_days,
-                })
-                .collect();
-            let forecasts = served.model().forecast(&requests);
-            forecasts
-                .into_iter()
-                .zip(&plans)
-                .map(|(points, plan)| plan.response(points, served.version(), served.currency()))
-                .collect()
-        })
-        .await?;
+        let results = self
+            .work
+            .run(
+                plans,
+                |_| 1,
+                move |plans: &[_]| {
+                    let requests: Vec<ForecastRequest<'_>> = plans
+                        .iter()
+                        .map(|p| ForecastRequest {
+                            series: p.series,
+                            history: &p.history,
+                            last_date: p.last_date,
+                            horizon_days: p.horizon_days,
+                        })
+                        .collect();
+                    let forecasts = served.model().forecast(&requests);
+                    forecasts
+                        .into_iter()
+                        .zip(plans)
+                        .map(|(points, plan)| {
+                            plan.response(points, served.version(), served.currency())
+                        })
+                        .collect()
+                },
+            )
+            .await?;
         Ok((results, version))
     }
 }
@@ -359,6 +381,7 @@ fn item_error(request_id: String, error: ShopError) -> proto::PredictPriceStream
 /// priced in one pass on the bundle serving now (so a reload mid-stream is picked up).
 async fn price_chunk(
     registry: &ModelRegistry,
+    work: &WorkSlots,
     chunk: Vec<proto::PredictPriceStreamRequest>,
     limits: &LimitSettings,
 ) -> Result<Vec<proto::PredictPriceStreamResponse>, ShopError> {
@@ -380,7 +403,7 @@ async fn price_chunk(
     }
     let version = served.version().to_owned();
     let (ids, products): (Vec<String>, Vec<PricedProduct>) = valid.into_iter().unzip();
-    let mut priced = ids.into_iter().zip(PredictionApi::price(served, products).await?);
+    let mut priced = ids.into_iter().zip(PredictionApi::price(work, served, products).await?);
     Ok(answers
         .into_iter()
         .map(|answer| {
@@ -430,7 +453,7 @@ impl proto::prediction_service_server::PredictionService for PredictionApi {
         let served = self.price_model()?;
         product.check_currency(served.currency()).map_err(|e| within("product", e))?;
         let bundle_version = served.version().to_owned();
-        let mut predictions = Self::price(served, vec![product]).await?;
+        let mut predictions = Self::price(&self.work, served, vec![product]).await?;
         answer(Ok(proto::PredictPriceResponse { prediction: predictions.pop(), bundle_version }), 1)
     }
 
@@ -448,7 +471,7 @@ impl proto::prediction_service_server::PredictionService for PredictionApi {
                 .map_err(|e| within(&format!("products[{i}]"), e))?;
         }
         let bundle_version = served.version().to_owned();
-        let predictions = Self::price(served, products).await?;
+        let predictions = Self::price(&self.work, served, products).await?;
         answer(Ok(proto::PredictPriceBatchResponse { predictions, bundle_version }), items)
     }
 
@@ -462,17 +485,49 @@ impl proto::prediction_service_server::PredictionService for PredictionApi {
         self.price_model()?;
         let registry = self.registry.clone();
         let limits = self.limits.clone();
+        let work = self.work.clone();
+        // A stream lives under the same deadline as a unary call: its `grpc-timeout`, else the
+        // configured default, whichever comes first.
+        let asked = request
+            .metadata()
+            .get("grpc-timeout")
+            .and_then(|v| v.to_str().ok())
+            .and_then(crate::server::layers::parse_grpc_timeout);
+        let default = (limits.default_timeout_ms > 0)
+            .then(|| std::time::Duration::from_millis(limits.default_timeout_ms));
+        let deadline = match (asked, default) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+        .map(|d| tokio::time::Instant::now() + d);
         let (sender, receiver) = tokio::sync::mpsc::channel(STREAM_CHUNK);
         let mut chunks = request.into_inner().ready_chunks(STREAM_CHUNK);
         tokio::spawn(async move {
-            while let Some(chunk) = chunks.next().await {
+            loop {
+                let next = match deadline {
+                    Some(at) => match tokio::time::timeout_at(at, chunks.next()).await {
+                        Ok(next) => next,
+                        Err(_) => {
+                            let _ = sender
+                                .send(Err(Status::deadline_exceeded(
+                                    "the stream's deadline passed",
+                                )))
+                                .await;
+                            return;
+                        }
+                    },
+                    None => chunks.next().await,
+                };
+                let Some(chunk) = next else { break };
                 // An item over the size limit ends the stream as a unary call's would.
                 let items: Result<Vec<_>, Status> = chunk
                     .into_iter()
                     .map(|item| item.map_err(crate::error::standard_status))
                     .collect();
                 let answers = match items {
-                    Ok(items) => price_chunk(&registry, items, &limits).await.map_err(Status::from),
+                    Ok(items) => {
+                        price_chunk(&registry, &work, items, &limits).await.map_err(Status::from)
+                    }
                     Err(status) => Err(status),
                 };
                 match answers {

@@ -201,11 +201,15 @@ pub async fn start(settings: Settings) -> Result<RunningServer, ServeError> {
         limits.max_concurrent_requests,
         (limits.default_timeout_ms > 0).then(|| Duration::from_millis(limits.default_timeout_ms)),
     );
-    let prediction = proto::prediction_service_server::PredictionServiceServer::new(
-        PredictionApi::new(registry.clone(), settings.models.clone(), settings.limits.clone()),
-    )
-    .max_decoding_message_size(max_bytes)
-    .max_encoding_message_size(max_bytes);
+    let prediction =
+        proto::prediction_service_server::PredictionServiceServer::new(PredictionApi::new(
+            registry.clone(),
+            settings.models.clone(),
+            settings.limits.clone(),
+            crate::api::WorkSlots::new(limits.max_concurrent_requests, metrics.clone()),
+        ))
+        .max_decoding_message_size(max_bytes)
+        .max_encoding_message_size(max_bytes);
     let segments =
         proto::segment_service_server::SegmentServiceServer::new(SegmentApi::new(registry.clone()))
             .max_decoding_message_size(max_bytes)

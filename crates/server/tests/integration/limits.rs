@@ -56,6 +56,73 @@ async fn expired_deadlines_answer_deadline_exceeded() {
     server.shutdown().await.unwrap();
 }
 
+/// A gauge or counter of the metrics text, 0 when absent.
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
+        .map_or(0.0, |v| v.trim().parse().expect("a number"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn work_whose_deadline_passed_stops_and_holds_its_slot_until_then() {
+    let mut settings = settings(&shipped_bundle());
+    settings.limits.default_timeout_ms = 40;
+    let (server, channel) = start_with(settings).await;
+    assert!(server.wait_ready(Duration::from_secs(20)).await);
+    let http = server.metrics_addr.unwrap();
+    let mut client = predictions(&channel);
+    // 10,000 orders of 3 explained lines: many chunks of model work, far beyond 40 ms.
+    let orders: Vec<proto::PredictCancellationRequest> = (0..10_000)
+        .map(|i| proto::PredictCancellationRequest {
+            order: Some(shopml_server::examples::order(&format!("171-{i}"), 3, i)),
+            skip_explanations: false,
+        })
+        .collect();
+    let request = proto::PredictCancellationBatchRequest { orders };
+    let (c, m) = code(client.predict_cancellation_batch(request).await);
+    assert_eq!(c, Code::DeadlineExceeded, "{m}");
+    // The work notices its caller has gone at its next chunk and stops, releasing its slot.
+    let mut text = String::new();
+    for _ in 0..200 {
+        text = http_get(http, "/metrics").await.1;
+        if metric(&text, "shopml_model_work_running") == 0.0
+            && metric(&text, "shopml_model_work_abandoned_total") >= 1.0
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(metric(&text, "shopml_model_work_abandoned_total"), 1.0, "{text}");
+    assert_eq!(metric(&text, "shopml_model_work_running"), 0.0);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_ends_at_its_deadline_like_a_unary_call() {
+    let mut settings = settings(&shipped_bundle());
+    settings.limits.default_timeout_ms = 300;
+    let (server, channel) = start_with(settings).await;
+    assert!(server.wait_ready(Duration::from_secs(20)).await);
+    let mut client = predictions(&channel);
+    let (sender, receiver) = tokio::sync::mpsc::channel(4);
+    let mut answers = client
+        .predict_price_stream(tokio_stream::wrappers::ReceiverStream::new(receiver))
+        .await
+        .unwrap()
+        .into_inner();
+    let item =
+        proto::PredictPriceStreamRequest { request_id: "a".into(), product: Some(product("P1")) };
+    sender.send(item).await.unwrap();
+    assert!(answers.message().await.unwrap().is_some(), "answered within the deadline");
+    // Idle past the deadline, the stream still open on the client's side.
+    let started = std::time::Instant::now();
+    let ended = answers.message().await.expect_err("the stream ends with an error");
+    assert_eq!(ended.code(), Code::DeadlineExceeded, "{ended:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    drop(sender);
+    server.shutdown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn requests_over_the_concurrency_limit_are_shed() {
     let mut settings = settings(&shipped_bundle());
