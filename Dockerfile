@@ -14,6 +14,9 @@ COPY crates crates
 RUN cargo build --release --locked -p shopml-server --bin shopml-server
 
 FROM debian:bookworm-slim
+# CA certificates: bundles in object storage are fetched over HTTPS.
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates \
+    && rm -rf /var/lib/apt/lists/*
 # A fixed uid, so Kubernetes can check runAsNonRoot (deploy/kubernetes).
 RUN useradd --system --uid 10001 --user-group --no-create-home shopml
 COPY --from=build /src/target/release/shopml-server /usr/local/bin/shopml-server

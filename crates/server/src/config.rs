@@ -20,10 +20,20 @@ pub struct Settings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ServerSettings {
     pub listen: String,
+    /// A local directory, or a repository URL in object storage (`s3://`, `gs://`, `az://`,
+    /// `file://`).
     pub bundle_dir: PathBuf,
     pub watch_interval_ms: u64,
     pub shutdown_grace_ms: u64,
     pub metrics_listen: String,
+    /// Where versions synced from an object-storage repository are kept; empty: a directory
+    /// under the system's temporary directory.
+    #[serde(default)]
+    pub bundle_cache_dir: String,
+    /// Options of the object store (`aws_endpoint`, `aws_allow_http`, `aws_region`, …), after
+    /// the `AWS_*`, `GOOGLE_*` and `AZURE_*` environment variables.
+    #[serde(default)]
+    pub store_options: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

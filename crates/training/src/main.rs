@@ -19,7 +19,9 @@ struct Args {
     /// sample in crates/training/data (written on first use).
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// Bundle directory to write (replaced atomically when it exists).
+    /// Bundle directory to write (replaced atomically when it exists), or a repository in
+    /// object storage (s3://bucket/prefix, gs://…, az://…, file:///…) to publish a new version
+    /// into (credentials from AWS_*, GOOGLE_*, AZURE_*).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Training configuration (TOML, any subset of crates/training/config/default.toml, or a
@@ -76,6 +78,19 @@ fn main() -> anyhow::Result<()> {
         return generate_sample(&out, config.seed);
     }
     let out = args.out.context("--out DIR is required: the bundle directory to write")?;
+    let location = out.to_string_lossy().into_owned();
+    // A repository in object storage: checked writable now, published after training from a
+    // local copy of the bundle.
+    let (out, repository) = if shopml_store::is_url(&location) {
+        let repository = shopml_store::Repository::open(&location, &[])?;
+        shopml_store::block_on(repository.check_writable())?;
+        let staging = std::env::temp_dir()
+            .join(format!("shopml-publish-{}", std::process::id()))
+            .join("bundle");
+        (staging, Some(repository))
+    } else {
+        (out, None)
+    };
     pipeline::check_out(&out)?;
     let data_dir = match args.data_dir {
         Some(dir) => dir,
@@ -126,7 +141,15 @@ fn main() -> anyhow::Result<()> {
         pipeline::write_bundle_with_report(trained, &config, &out, created_at, Some(report))?;
     stage.finish(out.display().to_string());
 
-    eprintln!("\nbundle {} written to {}", manifest.bundle_version, out.display());
+    if let Some(repository) = &repository {
+        let stage = progress.stage("publish");
+        let version = shopml_store::block_on(repository.publish(&out))?;
+        let _ = std::fs::remove_dir_all(out.parent().unwrap_or(&out));
+        stage.finish(format!("{}/{version}", repository.url()));
+    }
+    let written_to =
+        repository.as_ref().map_or_else(|| out.display().to_string(), |r| r.url().to_owned());
+    eprintln!("\nbundle {} written to {written_to}", manifest.bundle_version);
     for line in summary {
         eprintln!("  {line}");
     }

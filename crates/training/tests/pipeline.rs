@@ -580,3 +580,40 @@ fn every_bundle_carries_a_report_with_its_charts() {
             .contains(&format!("**{:.4}**", metrics["cancellation"]["roc_auc"].as_f64().unwrap()))
     );
 }
+
+#[test]
+fn the_cli_publishes_a_version_into_object_storage() {
+    use shopml_store::test_server::S3TestServer;
+    let Some(s3) = S3TestServer::start() else { return };
+    s3.create_bucket("retrain");
+    let environment = [
+        ("AWS_ENDPOINT", s3.endpoint()),
+        ("AWS_ALLOW_HTTP", "true".into()),
+        ("AWS_ACCESS_KEY_ID", "test".into()),
+        ("AWS_SECRET_ACCESS_KEY", "test".into()),
+        ("AWS_REGION", "us-east-1".into()),
+    ];
+    // A bucket that does not exist fails before any training, naming the URL.
+    let started = std::time::Instant::now();
+    let refused =
+        train_cli().args(["--out", "s3://no-such-bucket/x"]).envs(environment.clone()).output();
+    let refused = refused.unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("s3://no-such-bucket/x") && !stderr.contains("[cancellation]"),
+        "{stderr}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+
+    let run = train_cli().args(["--out", "s3://retrain/bundles"]).envs(environment).output();
+    let run = run.unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let repository = shopml_store::Repository::open("s3://retrain/bundles", &s3.options()).unwrap();
+    let versions = shopml_store::block_on(repository.versions()).unwrap();
+    assert_eq!(versions.len(), 1);
+    let cache = tempfile::tempdir().unwrap();
+    shopml_store::block_on(repository.sync_into(cache.path())).unwrap();
+    let bundle = LoadedBundle::load(&cache.path().join(&versions[0])).expect("hashes verified");
+    assert!(bundle.models.cancellation.is_some() && bundle.models.insights.is_some());
+}

@@ -42,6 +42,55 @@ pub enum ServeError {
     Transport(#[from] tonic::transport::Error),
     #[error("server task failed: {0}")]
     Join(String),
+    #[error("bundle repository: {0}")]
+    Store(#[from] shopml_store::StoreError),
+}
+
+/// The local directory the registry watches: `server.bundle_dir` itself, or, for a repository
+/// in object storage, the cache its complete versions are synced into — once before the first
+/// load, then every watch interval. A failed sync is logged; the versions already cached keep
+/// serving.
+async fn local_repository(
+    settings: &Settings,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<std::path::PathBuf, ServeError> {
+    let location = settings.server.bundle_dir.to_string_lossy().into_owned();
+    if !shopml_store::is_url(&location) {
+        return Ok(settings.server.bundle_dir.clone());
+    }
+    let options: Vec<(String, String)> =
+        settings.server.store_options.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let repository = shopml_store::Repository::open(&location, &options)?;
+    let cache = if settings.server.bundle_cache_dir.is_empty() {
+        // One cache per repository URL, so two servers on one machine do not share one by
+        // accident.
+        let key = crc32fast::hash(location.as_bytes());
+        std::env::temp_dir().join(format!("shopml-bundles-{key:08x}"))
+    } else {
+        std::path::PathBuf::from(&settings.server.bundle_cache_dir)
+    };
+    if let Err(error) = repository.sync_into(&cache).await {
+        tracing::error!(%error, "the bundle repository could not be synced; serving what the cache holds");
+    }
+    let interval = Duration::from_millis(settings.server.watch_interval_ms);
+    if !interval.is_zero() {
+        let cache = cache.clone();
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = ticker.tick() => {}
+                    _ = shutdown.changed() => return,
+                }
+                if let Err(error) = repository.sync_into(&cache).await {
+                    tracing::warn!(%error, "the bundle repository could not be synced");
+                }
+            }
+        });
+    }
+    tracing::info!(repository = %location, cache = %cache.display(), "bundles synced from object storage");
+    Ok(cache)
 }
 
 async fn set_health(reporter: &HealthReporter, status: ServingStatus) {
@@ -128,8 +177,9 @@ pub async fn start(settings: Settings) -> Result<RunningServer, ServeError> {
     let (reporter, health_service) = tonic_health::server::health_reporter();
     set_health(&reporter, ServingStatus::NotServing).await;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let bundle_dir = local_repository(&settings, shutdown_rx.clone()).await?;
     let registry = Arc::new(ModelRegistry::new(
-        settings.server.bundle_dir.clone(),
+        bundle_dir,
         metrics.clone(),
         Some(Box::new(HealthListener {
             reporter: reporter.clone(),

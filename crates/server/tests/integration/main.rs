@@ -6,6 +6,7 @@ mod insights;
 mod lifecycle;
 mod limits;
 mod metrics;
+mod object_storage;
 mod predictions;
 mod segments;
 mod tls;
