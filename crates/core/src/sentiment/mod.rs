@@ -50,13 +50,28 @@ pub fn load(dir: &Path, device: &Device) -> Result<SentimentPredictor, BundleErr
             ),
         ));
     }
-    if !(0.0..=1.0).contains(&calibration.threshold)
-        || !calibration.platt_a.is_finite()
-        || !calibration.platt_b.is_finite()
-    {
+    let usable = (0.0..=1.0).contains(&calibration.threshold)
+        && calibration.platt_a.is_finite()
+        && calibration.platt_a > 0.0
+        && calibration.platt_b.is_finite();
+    if !usable {
         return Err(FILES.incompatible_calibration(
             dir,
-            "threshold must be in [0, 1], Platt parameters finite",
+            "threshold must be in [0, 1], Platt parameters finite with a > 0 (negative \
+             increasing with the model's log-odds)",
+        ));
+    }
+    // Every plausible log-odds (−10…10) on one side of the threshold: one label for all.
+    let p = |z: f64| 1.0 / (1.0 + (-calibration.log_odds(z)).exp());
+    if p(10.0) < calibration.threshold || p(-10.0) >= calibration.threshold {
+        return Err(FILES.incompatible_calibration(
+            dir,
+            format!(
+                "degenerate: every review gets one label (p from {:.6} to {:.6} against threshold {})",
+                p(-10.0),
+                p(10.0),
+                calibration.threshold
+            ),
         ));
     }
     let model = FILES.load_record(dir, config.init(device))?;

@@ -308,12 +308,18 @@ async fn bundles_with_absurd_contents_are_refused_though_their_hashes_match() {
     // Every order at p = 1.0, then an empty segments file.
     let certain = json_edit(|c| c["platt_b"] = serde_json::json!(80.0));
     let no_sets = json_edit(|s| *s = serde_json::json!([]));
-    let cases: [(FileEdit<'_>, &str); 2] = [
+    // Every review negative; price and forecast intervals of no width.
+    let all_negative = json_edit(|c| c["platt_b"] = serde_json::json!(80.0));
+    let no_width = json_edit(|c| c["interval_scale"] = serde_json::json!(0.0));
+    let cases: [(FileEdit<'_>, &str); 5] = [
         (("cancellation/calibration.json", &certain), "degenerate"),
         (("segments/segments.json", &no_sets), "no segment set"),
+        (("sentiment/calibration.json", &all_negative), "degenerate"),
+        (("price/calibration.json", &no_width), "interval_scale"),
+        (("forecast/calibration.json", &no_width), "interval_scale"),
     ];
     for (i, ((file, edit), reason)) in cases.into_iter().enumerate() {
-        let dir = repository.path().join(format!("000{}", i + 2));
+        let dir = repository.path().join(format!("{:04}", i + 2));
         republish(&shipped_bundle(), &dir, at(i as i64 + 2), Some((file, edit)));
         let request = proto::ReloadModelsRequest { bundle_path: dir.display().to_string() };
         let (c, m) = code(admin.reload_models(request).await);
