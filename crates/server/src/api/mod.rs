@@ -69,8 +69,9 @@ impl<M: ServedModel> Served<M> {
 /// worker (a forward of a few rows takes microseconds; thousands take milliseconds).
 pub(crate) const INLINE_ROWS: usize = 64;
 
-/// Model rows per chunk of work on the blocking pool: large enough that batching keeps its
-/// speed, small enough that work whose caller has gone stops within milliseconds.
+/// Model rows per chunk of work on the blocking pool, per core: large enough that batching
+/// (and the price model's parallel chunks) keeps its speed, small enough that work whose
+/// caller has gone stops within milliseconds.
 pub(crate) const CHUNK_ROWS: usize = 2048;
 
 /// Slots for model work on the blocking pool, one per concurrent request the server admits.
@@ -112,8 +113,8 @@ impl WorkSlots {
     }
 
     /// Runs CPU-bound model work over `items`: inline when they come to few model rows
-    /// (`rows` of each), otherwise on the blocking pool in chunks of about `CHUNK_ROWS`, holding
-    /// a slot. The answers come in the order of the items.
+    /// (`rows` of each), otherwise on the blocking pool in chunks of about `CHUNK_ROWS` per
+    /// core, holding a slot. The answers come in the order of the items.
     pub async fn run<I, O, F>(
         &self,
         items: Vec<I>,
@@ -125,13 +126,14 @@ impl WorkSlots {
         O: Send + 'static,
         F: Fn(&[I]) -> Vec<O> + Send + 'static,
     {
+        let chunk_limit = CHUNK_ROWS * rayon::current_num_threads().max(1);
         let mut chunks = Vec::new();
         let (mut start, mut chunk_rows, mut total) = (0, 0, 0);
         for (i, item) in items.iter().enumerate() {
             let r = rows(item);
             chunk_rows += r;
             total += r;
-            if chunk_rows >= CHUNK_ROWS {
+            if chunk_rows >= chunk_limit {
                 chunks.push(start..i + 1);
                 (start, chunk_rows) = (i + 1, 0);
             }
