@@ -30,6 +30,23 @@ pub struct VersionLabels {
     pub version: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ModelLabels {
+    pub model: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct UnseenLabels {
+    pub model: &'static str,
+    /// An input name of the model's encoder (a fixed set, so the cardinality is bounded).
+    pub input: String,
+}
+
+/// Probabilities in twenty bins of 0.05.
+fn probability_histogram() -> Histogram {
+    Histogram::new((1..=20).map(|i| i as f64 * 0.05))
+}
+
 fn latency_histogram() -> Histogram {
     // 10 µs … ~5 s
     Histogram::new(exponential_buckets(1e-5, 2.5, 15))
@@ -37,6 +54,44 @@ fn latency_histogram() -> Histogram {
 
 fn batch_histogram() -> Histogram {
     Histogram::new(exponential_buckets(1.0, 2.0, 15))
+}
+
+/// One model's prediction metrics, resolved once so a prediction costs no label lookup.
+#[derive(Clone)]
+pub struct ModelMetrics {
+    model: &'static str,
+    predictions: Counter,
+    probability: Histogram,
+    unseen: Family<UnseenLabels, Counter>,
+}
+
+impl ModelMetrics {
+    /// Records one prediction: its main output (when a probability) and the inputs it had
+    /// never seen.
+    pub fn record(&self, probability: Option<f64>, unseen: &[String]) {
+        self.predictions.inc();
+        if let Some(p) = probability.filter(|p| p.is_finite()) {
+            self.probability.observe(p);
+        }
+        for input in unseen {
+            self.unseen
+                .get_or_create(&UnseenLabels { model: self.model, input: input.clone() })
+                .inc();
+        }
+    }
+}
+
+impl Metrics {
+    /// The prediction metrics of `model`.
+    pub fn model(&self, model: &'static str) -> ModelMetrics {
+        let labels = ModelLabels { model };
+        ModelMetrics {
+            model,
+            predictions: self.predictions.get_or_create(&labels).clone(),
+            probability: self.prediction_probability.get_or_create(&labels).clone(),
+            unseen: self.unseen_inputs.clone(),
+        }
+    }
 }
 
 /// Items a call carried (1 for a single prediction): a handler sets it on its response, the
@@ -51,6 +106,15 @@ pub struct Metrics {
     pub batch_size: Family<RpcLabels, Histogram, fn() -> Histogram>,
     pub in_flight: Gauge,
     pub shed: Counter,
+    /// Each model's main output: the order's cancellation probability, a review's probability
+    /// of being negative.
+    pub prediction_probability: Family<ModelLabels, Histogram, fn() -> Histogram>,
+    /// Predicted price ÷ list price.
+    pub price_ratio: Histogram,
+    /// Predictions per model (the denominator of the unseen-input rate).
+    pub predictions: Family<ModelLabels, Counter>,
+    /// Predictions with an input value never seen in training, by model and input.
+    pub unseen_inputs: Family<UnseenLabels, Counter>,
     /// Model work running on the blocking pool, callers gone or not.
     pub model_work_running: Gauge,
     /// Model work stopped before its end because its caller had gone (deadline, disconnect).
@@ -79,6 +143,14 @@ impl Metrics {
         let in_flight = Gauge::default();
         let shed = Counter::default();
         let reloads = Family::<ResultLabels, Counter>::default();
+        let prediction_probability =
+            Family::<ModelLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+                probability_histogram as fn() -> Histogram,
+            );
+        // 0.1 … 2.0 of the list price.
+        let price_ratio = Histogram::new((1..=20).map(|i| i as f64 * 0.1));
+        let predictions = Family::<ModelLabels, Counter>::default();
+        let unseen_inputs = Family::<UnseenLabels, Counter>::default();
         let model_work_running = Gauge::default();
         let model_work_abandoned = Counter::default();
         let bundle_info = Family::<VersionLabels, Gauge>::default();
@@ -94,6 +166,18 @@ impl Metrics {
             "shed_requests",
             "Requests refused with RESOURCE_EXHAUSTED by the concurrency limit",
             shed.clone(),
+        );
+        registry.register(
+            "prediction_probability",
+            "Each model's main output: an order's cancellation probability, a review's probability of being negative",
+            prediction_probability.clone(),
+        );
+        registry.register("price_ratio", "Predicted price / list price", price_ratio.clone());
+        registry.register("predictions", "Predictions by model", predictions.clone());
+        registry.register(
+            "unseen_inputs",
+            "Predictions with an input value never seen in training, by model and input",
+            unseen_inputs.clone(),
         );
         registry.register(
             "model_work_running",
@@ -122,6 +206,10 @@ impl Metrics {
             batch_size,
             in_flight,
             shed,
+            prediction_probability,
+            price_ratio,
+            predictions,
+            unseen_inputs,
             model_work_running,
             model_work_abandoned,
             reloads,

@@ -82,6 +82,10 @@ pub(crate) const CHUNK_ROWS: usize = 2048;
 pub struct WorkSlots {
     slots: Arc<Semaphore>,
     metrics: Arc<Metrics>,
+    /// Each model's prediction metrics, resolved once.
+    pub cancellation: crate::metrics::ModelMetrics,
+    pub price: crate::metrics::ModelMetrics,
+    pub sentiment: crate::metrics::ModelMetrics,
 }
 
 /// Marks the work abandoned when the request's future is dropped before the work returned.
@@ -109,7 +113,18 @@ impl Drop for Running {
 
 impl WorkSlots {
     pub fn new(max_concurrent: usize, metrics: Arc<Metrics>) -> Self {
-        Self { slots: Arc::new(Semaphore::new(max_concurrent.max(1))), metrics }
+        Self {
+            slots: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            cancellation: metrics.model("cancellation"),
+            price: metrics.model("price"),
+            sentiment: metrics.model("sentiment"),
+            metrics,
+        }
+    }
+
+    /// The server's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// Runs CPU-bound model work over `items`: inline when they come to few model rows

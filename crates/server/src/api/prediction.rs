@@ -108,6 +108,9 @@ impl PredictionApi {
                 out.into_iter().map(|r| r.expect("every order answered")).collect::<Vec<_>>()
             })
             .await?;
+        for r in &responses {
+            self.work.cancellation.record(Some(r.order_cancel_probability), &r.unseen_inputs);
+        }
         Ok((responses, version))
     }
 
@@ -116,21 +119,27 @@ impl PredictionApi {
         served: Served<PricePredictor>,
         products: Vec<PricedProduct>,
     ) -> Result<Vec<proto::PricePrediction>, ShopError> {
-        work.run(
-            products,
-            |_| 1,
-            move |products: &[PricedProduct]| {
-                let inputs: Vec<_> = products.iter().map(PricedProduct::input).collect();
-                let predictions = served.model().predict(&inputs);
-                let currency = served.currency();
-                predictions
-                    .into_iter()
-                    .zip(products)
-                    .map(|(p, product)| product.response(p, currency))
-                    .collect()
-            },
-        )
-        .await
+        let predictions = work
+            .run(
+                products,
+                |_| 1,
+                move |products: &[PricedProduct]| {
+                    let inputs: Vec<_> = products.iter().map(PricedProduct::input).collect();
+                    let predictions = served.model().predict(&inputs);
+                    let currency = served.currency();
+                    predictions
+                        .into_iter()
+                        .zip(products)
+                        .map(|(p, product)| product.response(p, currency))
+                        .collect::<Vec<_>>()
+                },
+            )
+            .await?;
+        for p in &predictions {
+            work.price.record(None, &p.unseen_inputs);
+            work.metrics().price_ratio.observe(1.0 - p.implied_discount_pct / 100.0);
+        }
+        Ok(predictions)
     }
 
     async fn sentiment(
@@ -155,9 +164,12 @@ impl PredictionApi {
                     .analyze(&pairs, max_words, top_words)
                     .into_iter()
                     .map(sentiment_result)
-                    .collect()
+                    .collect::<Vec<_>>()
             })
             .await?;
+        for r in &results {
+            self.work.sentiment.record(Some(r.negative_probability), &[]);
+        }
         Ok((results, version))
     }
 

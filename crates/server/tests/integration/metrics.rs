@@ -62,3 +62,42 @@ async fn each_call_is_counted_once_with_the_code_its_client_saw() {
     assert_eq!(requests(&metrics, "PredictPriceStream", "OK"), 0, "{metrics}");
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn scores_and_unseen_inputs_are_counted_per_model() {
+    let (server, channel) = start_ready(&shipped_bundle()).await;
+    let mut client = predictions(&channel);
+    let mut order = order(2);
+    order.ship_city = "NOWHERE-TOWN".into();
+    let risk = client
+        .predict_cancellation(proto::PredictCancellationRequest {
+            order: Some(order),
+            skip_explanations: true,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(risk.unseen_inputs.iter().any(|i| i == "ship_city"), "{:?}", risk.unseen_inputs);
+    client
+        .predict_price(proto::PredictPriceRequest { product: Some(product("P1")) })
+        .await
+        .unwrap();
+
+    let (_, metrics) = http_get(server.metrics_addr.unwrap(), "/metrics").await;
+    let value = |series: &str| {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(series).and_then(|v| v.strip_prefix(' ')))
+            .map_or(0.0, |v| v.trim().parse::<f64>().unwrap())
+    };
+    assert_eq!(value("shopml_predictions_total{model=\"cancellation\"}"), 1.0, "{metrics}");
+    assert_eq!(
+        value("shopml_unseen_inputs_total{model=\"cancellation\",input=\"ship_city\"}"),
+        1.0
+    );
+    assert_eq!(value("shopml_prediction_probability_count{model=\"cancellation\"}"), 1.0);
+    let p = risk.order_cancel_probability;
+    assert!((value("shopml_prediction_probability_sum{model=\"cancellation\"}") - p).abs() < 1e-9);
+    assert_eq!(value("shopml_price_ratio_count"), 1.0);
+    server.shutdown().await.unwrap();
+}
