@@ -47,6 +47,14 @@ pub struct LimitSettings {
     pub default_timeout_ms: u64,
 }
 
+impl LimitSettings {
+    /// The deadline of a call that sends no `grpc-timeout`; None when 0 (no deadline).
+    pub fn default_timeout(&self) -> Option<std::time::Duration> {
+        (self.default_timeout_ms > 0)
+            .then(|| std::time::Duration::from_millis(self.default_timeout_ms))
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LogSettings {
     pub format: LogFormat,

@@ -822,7 +822,7 @@ fn insights_section(ins: &Insights, out: &mut String, chart: &mut Chart<'_>) {
     let currency = ins.currency.as_str();
     let caps = &ins.capabilities;
     let whole = |v: f64| money::format_whole(v, currency);
-    let pct = |v: f64| format!("{:.1}%", 100.0 * v);
+    let pct = |v: f64| Metric::CancellationRate.format(v, currency);
     let count = |v: f64| Metric::Units.format(v, currency);
     let _ = writeln!(
         out,

@@ -38,6 +38,22 @@ fn edited(dir: &Path, file: &str, edit: impl Fn(String) -> String) {
     std::fs::write(dir.join(file), edit(text)).unwrap();
 }
 
+/// A server on loopback serving the bundle at `bundle`, ready, and a channel to it.
+async fn serve(bundle: &Path) -> (shopml_server::server::RunningServer, tonic::transport::Channel) {
+    let mut settings = shopml_server::config::Settings::defaults();
+    settings.server.listen = "127.0.0.1:0".into();
+    settings.server.metrics_listen = "127.0.0.1:0".into();
+    settings.server.bundle_dir = bundle.to_owned();
+    let server = shopml_server::server::start(settings).await.unwrap();
+    assert!(server.wait_ready(std::time::Duration::from_secs(20)).await);
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    (server, channel)
+}
+
 #[test]
 fn superstore_reads_as_published_bom_day_first_dates_and_canadian_dollars() {
     let config = TrainConfig::load(Some(&profile("superstore.toml"))).unwrap();
@@ -277,17 +293,7 @@ async fn a_non_inr_bundle_answers_in_its_currency_end_to_end() {
     pipeline::write_bundle_with_report(trained, &config, &out, chrono::Utc::now(), Some(report))
         .unwrap();
 
-    let mut settings = shopml_server::config::Settings::defaults();
-    settings.server.listen = "127.0.0.1:0".into();
-    settings.server.metrics_listen = "127.0.0.1:0".into();
-    settings.server.bundle_dir = out.clone();
-    let server = shopml_server::server::start(settings).await.unwrap();
-    assert!(server.wait_ready(std::time::Duration::from_secs(20)).await);
-    let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.addr))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let (server, channel) = serve(&out).await;
     let info = proto::model_service_client::ModelServiceClient::new(channel.clone())
         .get_model_info(proto::GetModelInfoRequest {})
         .await
@@ -414,17 +420,7 @@ async fn customer_value_is_fitted_and_served_end_to_end() {
     let out = dir.path().join("bundle");
     pipeline::write_bundle(trained, &config, &out).unwrap();
 
-    let mut settings = shopml_server::config::Settings::defaults();
-    settings.server.listen = "127.0.0.1:0".into();
-    settings.server.metrics_listen = "127.0.0.1:0".into();
-    settings.server.bundle_dir = out;
-    let server = shopml_server::server::start(settings).await.unwrap();
-    assert!(server.wait_ready(std::time::Duration::from_secs(20)).await);
-    let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.addr))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let (server, channel) = serve(&out).await;
     let mut client = CustomerServiceClient::new(channel);
     let value = client
         .get_customer_value(proto::GetCustomerValueRequest {
@@ -683,17 +679,7 @@ async fn superstore_insights_answer_with_profit_in_dollars() {
     let html = std::fs::read_to_string(out.join("REPORT.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("$") && !html.contains('₹'));
 
-    let mut settings = shopml_server::config::Settings::defaults();
-    settings.server.listen = "127.0.0.1:0".into();
-    settings.server.metrics_listen = "127.0.0.1:0".into();
-    settings.server.bundle_dir = out.clone();
-    let server = shopml_server::server::start(settings).await.unwrap();
-    assert!(server.wait_ready(std::time::Duration::from_secs(20)).await);
-    let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.addr))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let (server, channel) = serve(&out).await;
     let mut insights = proto::insights_service_client::InsightsServiceClient::new(channel);
     let overview = insights.get_overview(proto::GetOverviewRequest {}).await.unwrap().into_inner();
     assert_eq!(overview.currency, "USD");

@@ -159,11 +159,11 @@ fn kpis(items: &[(&str, String)]) -> String {
 }
 
 fn pct(v: f64) -> String {
-    format!("{:.1}%", 100.0 * v)
+    Metric::CancellationRate.format(v, "")
 }
 
 fn count(v: f64) -> String {
-    money::format_whole(v, "XXX").trim_start_matches("XXX ").to_owned()
+    Metric::Units.format(v, "")
 }
 
 /// Key figures of a set of lines.

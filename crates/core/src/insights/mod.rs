@@ -302,10 +302,14 @@ pub struct Insights {
 /// Why an insights query cannot be answered.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum QueryError {
-    #[error("{what} {value:?} is not in the data; nearest: {near:?}")]
+    #[error("{what} {value:?} is not in the data{}", nearest(.near))]
     NotFound { what: &'static str, value: String, near: Vec<String> },
     #[error("{field}: {reason}")]
     Invalid { field: &'static str, reason: String },
+}
+
+fn nearest(near: &[String]) -> String {
+    if near.is_empty() { String::new() } else { format!("; nearest: {}", near.join(", ")) }
 }
 
 /// A period of whole months, `from..=to` (YYYY-MM), either end open.

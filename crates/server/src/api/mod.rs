@@ -141,13 +141,15 @@ impl WorkSlots {
         O: Send + 'static,
         F: Fn(&[I]) -> Vec<O> + Send + 'static,
     {
+        // Small work (a single order) runs here, before any allocation.
+        if items.iter().map(&rows).sum::<usize>() <= INLINE_ROWS {
+            return Ok(work(&items));
+        }
         let chunk_limit = CHUNK_ROWS * rayon::current_num_threads().max(1);
         let mut chunks = Vec::new();
-        let (mut start, mut chunk_rows, mut total) = (0, 0, 0);
+        let (mut start, mut chunk_rows) = (0, 0);
         for (i, item) in items.iter().enumerate() {
-            let r = rows(item);
-            chunk_rows += r;
-            total += r;
+            chunk_rows += rows(item);
             if chunk_rows >= chunk_limit {
                 chunks.push(start..i + 1);
                 (start, chunk_rows) = (i + 1, 0);
@@ -155,9 +157,6 @@ impl WorkSlots {
         }
         if start < items.len() {
             chunks.push(start..items.len());
-        }
-        if total <= INLINE_ROWS {
-            return Ok(work(&items));
         }
         let slot = self
             .slots

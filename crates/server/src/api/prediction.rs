@@ -498,20 +498,10 @@ impl proto::prediction_service_server::PredictionService for PredictionApi {
         let registry = self.registry.clone();
         let limits = self.limits.clone();
         let work = self.work.clone();
-        // A stream lives under the same deadline as a unary call: its `grpc-timeout`, else the
-        // configured default, whichever comes first.
-        let asked = request
-            .metadata()
-            .get("grpc-timeout")
-            .and_then(|v| v.to_str().ok())
-            .and_then(crate::server::layers::parse_grpc_timeout);
-        let default = (limits.default_timeout_ms > 0)
-            .then(|| std::time::Duration::from_millis(limits.default_timeout_ms));
-        let deadline = match (asked, default) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-        .map(|d| tokio::time::Instant::now() + d);
+        // A stream lives under the same deadline as a unary call.
+        let headers = request.metadata().clone().into_headers();
+        let deadline = crate::server::layers::call_timeout(&headers, limits.default_timeout())
+            .map(|d| tokio::time::Instant::now() + d);
         let (sender, receiver) = tokio::sync::mpsc::channel(STREAM_CHUNK);
         let mut chunks = request.into_inner().ready_chunks(STREAM_CHUNK);
         tokio::spawn(async move {

@@ -168,20 +168,11 @@ pub async fn serve(
     .await;
     match rendered {
         Ok(Some((Ok(body), ms))) => html_response(StatusCode::OK, body, ms),
-        Ok(Some((Err(QueryError::NotFound { what, value, near }), _))) => {
-            let nearest = if near.is_empty() {
-                String::new()
-            } else {
-                format!("; nearest: {}", near.join(", "))
-            };
-            message_page(
-                StatusCode::NOT_FOUND,
-                "Not found",
-                &format!("{what} {value:?} is not in the data{nearest}"),
-            )
+        Ok(Some((Err(error @ QueryError::NotFound { .. }), _))) => {
+            message_page(StatusCode::NOT_FOUND, "Not found", &error.to_string())
         }
-        Ok(Some((Err(QueryError::Invalid { field, reason }), _))) => {
-            message_page(StatusCode::BAD_REQUEST, "Bad request", &format!("{field}: {reason}"))
+        Ok(Some((Err(error @ QueryError::Invalid { .. }), _))) => {
+            message_page(StatusCode::BAD_REQUEST, "Bad request", &error.to_string())
         }
         Ok(None) => message_page(
             StatusCode::NOT_FOUND,

@@ -249,7 +249,7 @@ pub async fn start(settings: Settings) -> Result<RunningServer, ServeError> {
         metrics.clone(),
         auth,
         limits.max_concurrent_requests,
-        (limits.default_timeout_ms > 0).then(|| Duration::from_millis(limits.default_timeout_ms)),
+        limits.default_timeout(),
     );
     let prediction =
         proto::prediction_service_server::PredictionServiceServer::new(PredictionApi::new(

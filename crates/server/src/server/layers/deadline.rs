@@ -52,6 +52,17 @@ pub fn parse_grpc_timeout(value: &str) -> Option<Duration> {
     })
 }
 
+/// How long a call may take: its `grpc-timeout`, else `default`, whichever is shorter. Also
+/// for handlers whose work outlives their response future (a stream's).
+pub fn call_timeout(headers: &http::HeaderMap, default: Option<Duration>) -> Option<Duration> {
+    let asked =
+        headers.get("grpc-timeout").and_then(|v| v.to_str().ok()).and_then(parse_grpc_timeout);
+    match (asked, default) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
 
 impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for Deadline<S>
@@ -69,15 +80,7 @@ where
     }
 
     fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
-        let asked = request
-            .headers()
-            .get("grpc-timeout")
-            .and_then(|v| v.to_str().ok())
-            .and_then(parse_grpc_timeout);
-        let deadline = match (asked, self.default) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let deadline = call_timeout(request.headers(), self.default);
         let response = self.inner.call(request);
         Box::pin(async move {
             let Some(deadline) = deadline else { return response.await };

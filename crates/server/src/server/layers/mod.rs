@@ -9,7 +9,7 @@ mod deadline;
 mod metrics;
 
 pub use auth::{AuthLayer, AuthPolicy, bearer_matches};
-pub use deadline::{DeadlineLayer, parse_grpc_timeout};
+pub use deadline::{DeadlineLayer, call_timeout, parse_grpc_timeout};
 pub use metrics::RpcMetricsLayer;
 
 use crate::metrics::Metrics;
