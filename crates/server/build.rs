@@ -16,6 +16,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     let fds = protox::compile(PROTOS, ["../../proto"])?;
     std::fs::write(out_dir.join("shopml_descriptor.bin"), fds.encode_to_vec())?;
-    tonic_prost_build::configure().build_client(true).build_server(true).compile_fds(fds)?;
+    // Orders read from JSON (`shopml-bench --replay`, written by `shopml-train orders`), with
+    // the proto's field names.
+    let mut config = tonic_prost_build::configure().build_client(true).build_server(true);
+    for message in ["shopml.v1.Order", "shopml.v1.OrderLine", "shopml.v1.CustomerHistory"] {
+        config = config
+            .type_attribute(message, "#[derive(serde::Deserialize)]")
+            .type_attribute(message, "#[serde(default)]");
+    }
+    config.compile_fds(fds)?;
     Ok(())
 }

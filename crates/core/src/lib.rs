@@ -10,6 +10,7 @@ pub mod forecast;
 pub mod insights;
 pub mod models;
 pub mod money;
+pub mod prediction_log;
 pub mod price;
 pub mod segments;
 pub mod sentiment;

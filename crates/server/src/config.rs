@@ -15,6 +15,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub tls: TlsSettings,
     pub models: ModelSettings,
+    pub monitoring: MonitoringSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -90,6 +91,38 @@ pub struct ModelSettings {
     pub sentiment_max_words: usize,
     pub sentiment_top_words: usize,
     pub forecast_max_horizon_days: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MonitoringSettings {
+    /// Directory of the prediction log; empty: no log.
+    pub prediction_log_dir: String,
+    /// Share of each model's predictions logged, 0 to 1.
+    pub log_rate_cancellation: f64,
+    pub log_rate_price: f64,
+    pub log_rate_sentiment: f64,
+    /// Records waiting for the writer; past it records are dropped and counted.
+    pub log_queue_records: usize,
+    /// A log file is finished and the next begun past this size.
+    pub log_file_max_bytes: u64,
+    /// Finished files kept (the oldest deleted); 0 keeps all.
+    pub log_max_files: usize,
+    /// OTLP/gRPC endpoint of the trace collector; empty: no traces.
+    pub otlp_endpoint: String,
+    /// Share of traces sampled where the caller sent no sampled trace context.
+    pub trace_sample_ratio: f64,
+}
+
+impl MonitoringSettings {
+    /// The log rate of `model` (0 for a model that logs nothing).
+    pub fn log_rate(&self, model: &str) -> f64 {
+        match model {
+            "cancellation" => self.log_rate_cancellation,
+            "price" => self.log_rate_price,
+            "sentiment" => self.log_rate_sentiment,
+            _ => 0.0,
+        }
+    }
 }
 
 /// Values from the command line, applied last.
@@ -213,6 +246,21 @@ impl Settings {
         }
         if self.models.sentiment_max_words == 0 {
             return invalid("models.sentiment_max_words must be > 0");
+        }
+        let m = &self.monitoring;
+        let share = |v: f64| (0.0..=1.0).contains(&v);
+        if ![m.log_rate_cancellation, m.log_rate_price, m.log_rate_sentiment, m.trace_sample_ratio]
+            .into_iter()
+            .all(share)
+        {
+            return invalid(
+                "monitoring.log_rate_* and monitoring.trace_sample_ratio must be within 0 to 1",
+            );
+        }
+        if m.log_queue_records == 0 || m.log_file_max_bytes < 4096 {
+            return invalid(
+                "monitoring.log_queue_records must be > 0 and log_file_max_bytes >= 4096",
+            );
         }
         Ok(())
     }

@@ -10,8 +10,10 @@ pub mod convert;
 pub mod error;
 pub mod examples;
 pub mod metrics;
+pub mod prediction_log;
 pub mod proto;
 pub mod registry;
 pub mod server;
+pub mod telemetry;
 
 pub use error::ShopError;

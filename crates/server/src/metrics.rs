@@ -6,6 +6,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use shopml_core::cancellation::DriftFigures;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -41,6 +42,15 @@ pub struct UnseenLabels {
     /// An input name of the model's encoder (a fixed set, so the cardinality is bounded).
     pub input: String,
 }
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct InputLabels {
+    pub model: &'static str,
+    /// An input of the serving bundle's model (a fixed set per bundle).
+    pub input: String,
+}
+
+type FloatGauge = Gauge<f64, std::sync::atomic::AtomicU64>;
 
 /// Probabilities in twenty bins of 0.05.
 fn probability_histogram() -> Histogram {
@@ -120,6 +130,16 @@ pub struct Metrics {
     /// Model work stopped before its end because its caller had gone (deadline, disconnect).
     pub model_work_abandoned: Counter,
     pub reloads: Family<ResultLabels, Counter>,
+    /// Forecast mean over the horizon ÷ mean of the last 28 days of history.
+    pub forecast_level_ratio: Histogram,
+    /// Prediction-log records by result (written, dropped, failed).
+    prediction_log: Family<ResultLabels, Counter>,
+    /// PSI of each input against the bundle's reference, over the drift window.
+    input_psi: Family<InputLabels, FloatGauge>,
+    /// PSI of the model's score against the bundle's reference, over the drift window.
+    score_psi: Family<ModelLabels, FloatGauge>,
+    /// Lines in the drift window.
+    drift_window_lines: Family<ModelLabels, Gauge>,
     bundle_info: Family<VersionLabels, Gauge>,
     bundle_version: Mutex<Option<String>>,
 }
@@ -154,6 +174,38 @@ impl Metrics {
         let model_work_running = Gauge::default();
         let model_work_abandoned = Counter::default();
         let bundle_info = Family::<VersionLabels, Gauge>::default();
+        // 0.1 … 3 times the recent level.
+        let forecast_level_ratio =
+            Histogram::new([0.1, 0.25, 0.5, 0.67, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 3.0]);
+        let prediction_log = Family::<ResultLabels, Counter>::default();
+        let input_psi = Family::<InputLabels, FloatGauge>::default();
+        let score_psi = Family::<ModelLabels, FloatGauge>::default();
+        let drift_window_lines = Family::<ModelLabels, Gauge>::default();
+        registry.register(
+            "forecast_level_ratio",
+            "Forecast mean over the horizon / mean of the last 28 days of history",
+            forecast_level_ratio.clone(),
+        );
+        registry.register(
+            "prediction_log_records",
+            "Prediction-log records by result: written, dropped (queue full), failed (write error)",
+            prediction_log.clone(),
+        );
+        registry.register(
+            "input_psi",
+            "Population stability index of each model input over the drift window against the bundle's reference",
+            input_psi.clone(),
+        );
+        registry.register(
+            "score_psi",
+            "Population stability index of the model's score over the drift window against the bundle's reference",
+            score_psi.clone(),
+        );
+        registry.register(
+            "drift_window_lines",
+            "Lines in the drift window (the last lines scored, up to its size)",
+            drift_window_lines.clone(),
+        );
         registry.register("requests", "gRPC requests by RPC and status code", requests.clone());
         registry.register(
             "request_duration_seconds",
@@ -213,6 +265,11 @@ impl Metrics {
             model_work_running,
             model_work_abandoned,
             reloads,
+            forecast_level_ratio,
+            prediction_log,
+            input_psi,
+            score_psi,
+            drift_window_lines,
             bundle_info,
             bundle_version: Mutex::new(None),
         }
@@ -226,6 +283,29 @@ impl Metrics {
         if let Some(batch) = batch {
             self.batch_size.get_or_create(&labels).observe(batch as f64);
         }
+    }
+
+    /// The prediction-log counter of `result`.
+    pub fn prediction_log_records(&self, result: &str) -> Counter {
+        self.prediction_log.get_or_create(&ResultLabels { result: result.into() }).clone()
+    }
+
+    /// Sets the drift gauges of `model` (None: the serving bundle has no reference, so none).
+    pub fn set_drift(&self, model: &'static str, figures: Option<&DriftFigures>) {
+        let labels = ModelLabels { model };
+        let Some(figures) = figures else {
+            self.input_psi.clear();
+            self.score_psi.remove(&labels);
+            self.drift_window_lines.remove(&labels);
+            return;
+        };
+        // Another bundle may have had other inputs: only the serving one's are shown.
+        self.input_psi.clear();
+        for (input, psi) in &figures.inputs {
+            self.input_psi.get_or_create(&InputLabels { model, input: input.clone() }).set(*psi);
+        }
+        self.score_psi.get_or_create(&labels).set(figures.score);
+        self.drift_window_lines.get_or_create(&labels).set(figures.lines as i64);
     }
 
     pub fn reload(&self, success: bool) {

@@ -15,8 +15,8 @@ use rand::RngExt;
 use serde::Serialize;
 use shopml_core::cancellation::{
     CancellationCalibration, CancellationEncoder, CancellationModel, CancellationModelConfig,
-    CancellationNet, CancellationPredictor, CustomerHistory, CustomerTable, EncodedLine,
-    OrderAggregation, PredictedOutcome, RiskThresholds,
+    CancellationNet, CancellationPredictor, CustomerHistory, CustomerTable, DriftReference,
+    EncodedLine, OrderAggregation, PredictedOutcome, RiskThresholds,
 };
 use shopml_core::features::{float_matrix, index_matrix, to_f32_vec};
 use std::collections::HashMap;
@@ -60,6 +60,8 @@ pub struct TrainedCancellation {
     pub model_config: CancellationModelConfig,
     pub encoder: CancellationEncoder,
     pub calibration: CancellationCalibration,
+    /// The validation split's distributions of each input and of the score.
+    pub reference: DriftReference,
     pub metrics: CancellationMetrics,
     /// Test labels and calibrated probabilities (for the report's curves).
     pub test_labels: Vec<bool>,
@@ -510,6 +512,17 @@ pub fn train(
     // Test figures through the serving predictor itself.
     let predictor = CancellationPredictor::new(encoder.clone(), model.clone(), calibration.clone());
     let test_p = predictor.line_probabilities(&test.rows);
+    // What serving's drift figures compare against: the inputs and scores of the validation
+    // days, the most recent the model was checked on.
+    let reference = DriftReference::fit(
+        &encoder,
+        &validation.rows,
+        &predictor.line_probabilities(&validation.rows),
+        format!(
+            "validation split, {validation_from} to {}",
+            split.cancellation_test_from - chrono::Duration::days(1)
+        ),
+    );
     let train_rate = train_rows.iter().filter(|(_, y)| *y).count() as f64 / train_rows.len() as f64;
     let constant = vec![train_rate; test.labels.len()];
     let (order_y, order_p) = order_level(&test.orders, &test.labels, &test_p, order_aggregation);
@@ -544,6 +557,7 @@ pub fn train(
         model_config,
         encoder,
         calibration,
+        reference,
         metrics,
         test_labels: test.labels,
         test_probabilities: test_p,

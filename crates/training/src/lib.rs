@@ -9,6 +9,7 @@ pub mod config;
 pub mod customer_value;
 pub mod data;
 pub mod error;
+pub mod evaluate;
 pub mod fit;
 pub mod forecast;
 pub mod gates;

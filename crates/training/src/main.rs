@@ -58,6 +58,41 @@ enum Command {
         #[arg(long)]
         online_retail_lines: Option<usize>,
     },
+    /// Writes the orders of some days of the export (--data-dir) as the checkout would have
+    /// sent them: `shopml.v1.Order` messages in JSON, one a line (for `shopml-bench --replay`).
+    Orders {
+        /// First day; default: the first test day of --test-days-of.
+        #[arg(long)]
+        from: Option<chrono::NaiveDate>,
+        /// Last day (inclusive); default: the export's last.
+        #[arg(long)]
+        to: Option<chrono::NaiveDate>,
+        /// A bundle whose cancellation test days to write (its metrics.json's split).
+        #[arg(long)]
+        test_days_of: Option<PathBuf>,
+        /// File to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Joins the cancellation predictions a server logged (monitoring.prediction_log_dir)
+    /// with the outcomes of a later export (--data-dir), reports ROC-AUC, Brier, calibration
+    /// and drift, and applies the quality gates of the cancellation figures (exit status 3
+    /// when one fails). See docs/MONITORING.md.
+    Evaluate {
+        /// The bundle that made the predictions (its version picks the records).
+        #[arg(long)]
+        bundle: PathBuf,
+        /// The prediction log directory.
+        #[arg(long)]
+        predictions: PathBuf,
+        /// Also write the evaluation as JSON to this file.
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// Compare with this bundle's (or metrics.json's) figures by gates.compare and
+        /// gates.tolerance; default: the evaluated bundle's own test-day figures.
+        #[arg(long)]
+        compare_to: Option<PathBuf>,
+    },
 }
 
 /// Exit status of a run whose quality gates failed (no bundle published).
@@ -77,6 +112,26 @@ fn main() -> anyhow::Result<()> {
         }
         return generate_sample(&out, config.seed);
     }
+    match args.command {
+        Some(Command::Orders { from, to, test_days_of, out }) => {
+            return write_orders(&data_dir(args.data_dir)?, &config, from, to, test_days_of, &out);
+        }
+        Some(Command::Evaluate { bundle, predictions, report, compare_to }) => {
+            let passed = evaluate(
+                &data_dir(args.data_dir)?,
+                &config,
+                &bundle,
+                &predictions,
+                report.as_deref(),
+                compare_to.as_deref(),
+            )?;
+            if !passed {
+                std::process::exit(GATES_FAILED);
+            }
+            return Ok(());
+        }
+        _ => {}
+    }
     let out = args.out.context("--out DIR is required: the bundle directory to write")?;
     let location = out.to_string_lossy().into_owned();
     // A repository in object storage: checked writable now, published after training from a
@@ -92,12 +147,7 @@ fn main() -> anyhow::Result<()> {
         (out, None)
     };
     pipeline::check_out(&out)?;
-    let data_dir = match args.data_dir {
-        Some(dir) => dir,
-        None => {
-            pipeline::default_data_dir().context("generating the sample in crates/training/data")?
-        }
-    };
+    let data_dir = data_dir(args.data_dir)?;
     let reference = args
         .compare_to
         .as_deref()
@@ -162,6 +212,147 @@ fn main() -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The exports' directory: the one given, or the generated sample.
+fn data_dir(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    match given {
+        Some(dir) => Ok(dir),
+        None => {
+            pipeline::default_data_dir().context("generating the sample in crates/training/data")
+        }
+    }
+}
+
+fn read_sales(
+    data_dir: &Path,
+    config: &TrainConfig,
+) -> anyhow::Result<shopml_training::data::sales::Sales> {
+    shopml_training::data::read_exports(data_dir, config)?
+        .sales
+        .with_context(|| format!("{} has no order-line export", data_dir.display()))
+}
+
+fn write_orders(
+    data_dir: &Path,
+    config: &TrainConfig,
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+    test_days_of: Option<PathBuf>,
+    out: &Path,
+) -> anyhow::Result<()> {
+    use std::io::Write;
+    let from = match (from, test_days_of) {
+        (Some(from), _) => from,
+        (None, Some(bundle)) => {
+            let metrics = gates::read_reference(&bundle).map_err(anyhow::Error::msg)?;
+            let day = metrics
+                .pointer("/split/cancellation_test_from")
+                .and_then(|v| v.as_str())
+                .with_context(|| {
+                    format!(
+                        "{}: metrics.json has no split.cancellation_test_from",
+                        bundle.display()
+                    )
+                })?;
+            day.parse().with_context(|| format!("split.cancellation_test_from {day:?}"))?
+        }
+        (None, None) => anyhow::bail!("give --from DAY or --test-days-of BUNDLE"),
+    };
+    let sales = read_sales(data_dir, config)?;
+    let file = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
+    let mut file = std::io::BufWriter::new(file);
+    let orders = shopml_training::evaluate::checkout_orders(&sales, from, to, |order| {
+        serde_json::to_writer(&mut file, order)?;
+        file.write_all(b"\n")
+    })
+    .with_context(|| format!("writing {}", out.display()))?;
+    file.flush()?;
+    eprintln!("{orders} orders from {from} written to {}", out.display());
+    Ok(())
+}
+
+/// Runs a live evaluation, prints it and checks the cancellation gates; false when one fails.
+fn evaluate(
+    data_dir: &Path,
+    config: &TrainConfig,
+    bundle: &Path,
+    predictions: &Path,
+    report: Option<&Path>,
+    compare_to: Option<&Path>,
+) -> anyhow::Result<bool> {
+    let sales = read_sales(data_dir, config)?;
+    let evaluation = shopml_training::evaluate::evaluate(bundle, predictions, &sales)?;
+    let json = serde_json::to_value(&evaluation)?;
+    if let Some(path) = report {
+        std::fs::write(path, serde_json::to_string_pretty(&json)? + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    let c = &evaluation.cancellation;
+    let j = &evaluation.join;
+    eprintln!(
+        "bundle {}: {} lines joined ({} logged; {} not in the export, {} without an outcome yet, {} repeated; {} records of other versions)",
+        evaluation.bundle_version,
+        j.lines_joined,
+        j.lines_logged,
+        j.lines_not_in_export,
+        j.lines_without_outcome,
+        j.lines_repeated,
+        j.other_versions
+    );
+    let days = match (c.first_order_date, c.last_order_date) {
+        (Some(a), Some(b)) => format!("{a} to {b}"),
+        _ => "-".into(),
+    };
+    eprintln!(
+        "  orders of {days}: ROC-AUC {:.4}, PR-AUC {:.4}, Brier {:.4}, log-loss {:.4}; positive rate {:.4}, mean probability {:.4}",
+        c.roc_auc, c.pr_auc, c.brier, c.log_loss, c.test_positive_rate, c.mean_probability
+    );
+    eprintln!("  calibration (probability bin: lines, mean probability, observed rate):");
+    for b in &c.calibration {
+        eprintln!(
+            "    {:.1}–{:.1}: {:>7} lines, {:.4}, {:.4}",
+            b.from, b.to, b.lines, b.mean_probability, b.observed_rate
+        );
+    }
+    if let Some(drift) = &c.drift {
+        let mut inputs = drift.inputs.clone();
+        inputs.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let top: Vec<String> = inputs.iter().take(5).map(|(n, v)| format!("{n} {v:.3}")).collect();
+        eprintln!(
+            "  drift (PSI against the bundle's reference): score {:.3}; inputs {}",
+            drift.score,
+            top.join(", ")
+        );
+    }
+    // The gates of the cancellation figures, against the bundle's own test-day figures unless
+    // another reference is given.
+    let reference =
+        gates::read_reference(compare_to.unwrap_or(bundle)).map_err(anyhow::Error::msg)?;
+    let mut gate_settings = config.gates.clone();
+    gate_settings.limits.retain(|path, _| path.starts_with("cancellation."));
+    gate_settings.compare.retain(|path| path.starts_with("cancellation."));
+    let failures = gates::check(&json, &gate_settings, Some(&reference));
+    if let (Some(trained), Some(live)) = (
+        gates::figure(&reference, "cancellation.roc_auc"),
+        gates::figure(&json, "cancellation.roc_auc"),
+    ) {
+        eprintln!("  training's test days: ROC-AUC {trained:.4} (live {live:.4})");
+    }
+    if failures.is_empty() {
+        eprintln!(
+            "quality gates passed: {} limits, {} comparisons",
+            gate_settings.limits.len(),
+            gate_settings.compare.len()
+        );
+        Ok(true)
+    } else {
+        eprintln!("quality gates FAILED: retrain");
+        for failure in &failures {
+            eprintln!("  {failure}");
+        }
+        Ok(false)
+    }
 }
 
 fn generate_sample(out: &Path, seed: u64) -> anyhow::Result<()> {

@@ -231,6 +231,7 @@ impl Trainer for CancellationTrainer {
                 &c.model_config,
                 &c.encoder,
                 &c.calibration,
+                &c.reference,
             )?;
         }
         Ok(())

@@ -91,6 +91,13 @@ impl BundleWriter {
         );
     }
 
+    /// Adds a file to a model recorded by [`Self::add_model`].
+    pub fn add_model_file(&mut self, name: &str, file: &str) {
+        if let Some(entry) = self.models.get_mut(name) {
+            entry.files.push(file.to_owned());
+        }
+    }
+
     /// Hashes every staged file, writes the manifest, and moves the bundle into place.
     pub fn finish(
         self,

@@ -169,6 +169,8 @@ pub struct CancellationPredictor {
     /// The ensemble in its serving layout (same outputs, one batched pass for all members).
     model: ServingCancellationNet,
     calibration: CancellationCalibration,
+    /// The reference distributions and the window of served lines, when the bundle has them.
+    drift: Option<super::drift::DriftMonitor>,
 }
 
 impl CancellationPredictor {
@@ -183,7 +185,18 @@ impl CancellationPredictor {
             model: model.for_serving(encoder.field_offsets(), &unknown_rows),
             encoder,
             calibration,
+            drift: None,
         }
+    }
+
+    pub fn with_drift(mut self, drift: Option<super::drift::DriftMonitor>) -> Self {
+        self.drift = drift;
+        self
+    }
+
+    /// The drift monitor, when the bundle has reference distributions.
+    pub fn drift(&self) -> Option<&super::drift::DriftMonitor> {
+        self.drift.as_ref()
     }
 
     pub fn encoder(&self) -> &CancellationEncoder {
@@ -255,6 +268,18 @@ impl CancellationPredictor {
         top_reasons: usize,
         thresholds: RiskThresholds,
     ) -> Vec<OrderRisk> {
+        self.predict_observed(orders, top_reasons, thresholds, |_, _| {})
+    }
+
+    /// [`Self::predict`], handing `observe` each order's encoded lines and risks before
+    /// returning (for the drift window and the prediction log).
+    pub fn predict_observed(
+        &self,
+        orders: &[Vec<CheckoutLine<'_>>],
+        top_reasons: usize,
+        thresholds: RiskThresholds,
+        observe: impl FnOnce(&[Vec<EncodedLine>], &[OrderRisk]),
+    ) -> Vec<OrderRisk> {
         let explain = top_reasons > 0;
         let encoded: Vec<Vec<EncodedLine>> = orders
             .iter()
@@ -263,7 +288,7 @@ impl CancellationPredictor {
         let rows_per_line = if explain { self.rows_per_explained_line() } else { 1 };
         let logits = self.raw_logits(&encoded.iter().flatten().collect::<Vec<_>>(), explain);
         let mut chunk = logits.chunks(rows_per_line);
-        orders
+        let risks: Vec<OrderRisk> = orders
             .iter()
             .zip(&encoded)
             .map(|(lines, encoded_lines)| {
@@ -290,7 +315,9 @@ impl CancellationPredictor {
                     unseen,
                 }
             })
-            .collect()
+            .collect();
+        observe(&encoded, &risks);
+        risks
     }
 
     fn line_risk(

@@ -1,9 +1,11 @@
 //! Cancellation risk at checkout (`../shared/EVALUATION.md` §1).
 
+pub mod drift;
 pub mod features;
 pub mod inference;
 pub mod model;
 
+pub use drift::{DriftFigures, DriftMonitor, DriftReference};
 pub use features::{
     Attribute, AttributeValues, CancellationEncoder, CheckoutLine, CustomerHistory, CustomerTable,
     EncodedLine, Field, InputSchema, Numeric,
@@ -31,15 +33,20 @@ pub const FILES: ModelFiles = ModelFiles {
     calibration: "cancellation/calibration.json",
 };
 
-/// Writes the classifier into a bundle (record, configuration beside it, encoder, calibration).
+/// Writes the classifier into a bundle (record, configuration beside it, encoder, calibration,
+/// and the reference distributions of its inputs and score).
 pub fn save(
     writer: &mut BundleWriter,
     model: CancellationModel,
     config: &CancellationModelConfig,
     encoder: &CancellationEncoder,
     calibration: &CancellationCalibration,
+    reference: &DriftReference,
 ) -> Result<(), BundleError> {
-    FILES.save(writer, model, config, encoder, calibration)
+    FILES.save(writer, model, config, encoder, calibration)?;
+    writer.write_json(drift::REFERENCE_FILE, reference)?;
+    writer.add_model_file(NAME, drift::REFERENCE_FILE);
+    Ok(())
 }
 
 /// Loads the classifier of the bundle in `dir`, checking its files agree with each other.
@@ -70,7 +77,15 @@ pub fn load(dir: &Path, device: &Device) -> Result<CancellationPredictor, Bundle
         ));
     }
     let model = FILES.load_record(dir, config.init(device))?;
-    Ok(CancellationPredictor::new(encoder, model, calibration))
+    // Bundles written before the reference existed serve without drift figures.
+    let drift = match crate::bundle::read_json::<DriftReference>(dir, drift::REFERENCE_FILE) {
+        Ok(reference) => Some(DriftMonitor::new(reference, &encoder).map_err(|reason| {
+            BundleError::incompatible(dir.join(drift::REFERENCE_FILE), reason)
+        })?),
+        Err(BundleError::Missing { .. }) => None,
+        Err(e) => return Err(e),
+    };
+    Ok(CancellationPredictor::new(encoder, model, calibration).with_drift(drift))
 }
 
 impl crate::models::ServedModel for CancellationPredictor {

@@ -4,24 +4,33 @@ use super::{Served, WorkSlots, answer};
 use crate::config::{LimitSettings, ModelSettings};
 use crate::convert::{CheckoutOrder, ForecastQuery, PricedProduct, Review, batch, bounded};
 use crate::error::{ShopError, within};
+use crate::prediction_log::{LoggedModel, PredictionLog};
 use crate::proto;
 use crate::registry::ModelRegistry;
+use crate::rpc_span;
 use chrono::{Duration, NaiveDate};
 use futures_util::StreamExt;
-use shopml_core::cancellation::{CancellationPredictor, RiskThresholds};
+use shopml_core::cancellation::{
+    CancellationEncoder, CancellationPredictor, EncodedLine, OrderRisk, RiskThresholds,
+};
 use shopml_core::features::echo;
 use shopml_core::forecast::{ForecastRequest, Forecaster, SeriesHistory};
 use shopml_core::models::LoadedBundle;
+use shopml_core::prediction_log::{
+    LoggedLine, LoggedOrder, LoggedPrediction, LoggedPrice, LoggedSentiment,
+};
 use shopml_core::price::PricePredictor;
 use shopml_core::sentiment::SentimentPredictor;
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
+use tracing::Instrument as _;
 
 pub struct PredictionApi {
     registry: Arc<ModelRegistry>,
     models: ModelSettings,
     limits: LimitSettings,
     work: WorkSlots,
+    log: Option<Arc<PredictionLog>>,
 }
 
 impl PredictionApi {
@@ -30,8 +39,45 @@ impl PredictionApi {
         models: ModelSettings,
         limits: LimitSettings,
         work: WorkSlots,
+        log: Option<Arc<PredictionLog>>,
     ) -> Self {
-        Self { registry, models, limits, work }
+        Self { registry, models, limits, work, log }
+    }
+
+    /// The caller's `x-request-id`, read only when predictions are logged.
+    fn request_id<T>(&self, request: &Request<T>) -> Option<String> {
+        self.log.as_ref()?;
+        let id = request.metadata().get("x-request-id")?.to_str().ok()?;
+        Some(id.to_owned())
+    }
+
+    /// The list prices of `products` when this request's prices are logged.
+    fn sampled_list_prices(&self, products: &[PricedProduct]) -> Option<Vec<f64>> {
+        let log = self.log.as_ref()?;
+        log.sampled(LoggedModel::Price)
+            .then(|| products.iter().map(|p| p.product.list_price).collect())
+    }
+
+    fn log_prices(
+        &self,
+        request_id: Option<&str>,
+        version: &str,
+        list_prices: Option<Vec<f64>>,
+        predictions: &[proto::PricePrediction],
+    ) {
+        let (Some(log), Some(list_prices)) = (&self.log, list_prices) else { return };
+        for (p, list_price) in predictions.iter().zip(list_prices) {
+            let logged = LoggedPrice {
+                product_id: p.product_id.clone(),
+                list_price,
+                currency: p.currency.clone(),
+                price: p.price,
+                price_p10: p.price_p10,
+                price_p90: p.price_p90,
+                unseen_inputs: p.unseen_inputs.clone(),
+            };
+            log.offer(request_id, version, LoggedPrediction::Price(logged));
+        }
     }
 
     fn cancellation_model(&self) -> Result<Served<CancellationPredictor>, ShopError> {
@@ -62,9 +108,11 @@ impl PredictionApi {
     }
 
     /// Scores orders: the explained ones in one pass, those that skip explanations in another.
+    /// Every line enters the drift window; a sampled request's orders are logged.
     async fn cancellation(
         &self,
         orders: Vec<CheckoutOrder>,
+        request_id: Option<&str>,
     ) -> Result<(Vec<proto::PredictCancellationResponse>, String), ShopError> {
         let served = self.cancellation_model()?;
         for (i, order) in orders.iter().enumerate() {
@@ -80,7 +128,9 @@ impl PredictionApi {
         let rows_of = |o: &CheckoutOrder| {
             o.order.lines.len() * if o.skip_explanations { 1 } else { rows_per_explained_line }
         };
-        let responses = self
+        let log = self.log.as_ref().filter(|log| log.sampled(LoggedModel::Cancellation));
+        let logged = log.is_some();
+        let answers = self
             .work
             .run(orders, rows_of, move |orders: &[CheckoutOrder]| {
                 let (explained, plain): (Vec<_>, Vec<_>) =
@@ -94,22 +144,46 @@ impl PredictionApi {
                     let inputs: Vec<_> =
                         group.iter().map(|(_, o)| o.inputs(model.encoder())).collect();
                     let lines: Vec<_> = inputs.iter().map(|i| i.lines()).collect();
-                    let risks = model.predict(&lines, reasons, thresholds);
+                    let mut logged_orders: Vec<Option<LoggedOrder>> = Vec::new();
+                    let observe = |encoded: &[Vec<EncodedLine>], risks: &[OrderRisk]| {
+                        if let Some(drift) = model.drift() {
+                            drift.observe(encoded.iter().zip(risks).flat_map(|(lines, risk)| {
+                                lines.iter().zip(risk.lines.iter().map(|l| l.probability))
+                            }));
+                        }
+                        if logged {
+                            logged_orders = group
+                                .iter()
+                                .zip(encoded.iter().zip(risks))
+                                .map(|((_, order), (lines, risk))| {
+                                    Some(logged_order(model.encoder(), order, lines, risk))
+                                })
+                                .collect();
+                        }
+                    };
+                    let risks = model.predict_observed(&lines, reasons, thresholds, observe);
+                    logged_orders.resize(group.len(), None);
                     let outcome = model.calibration().outcome;
-                    for (((index, _), input), risk) in group.iter().zip(&inputs).zip(risks) {
-                        out[*index] = Some(input.response(
-                            risk,
-                            served.version(),
-                            served.currency(),
-                            outcome,
-                        ));
+                    for ((((index, _), input), risk), logged) in
+                        group.iter().zip(&inputs).zip(risks).zip(logged_orders)
+                    {
+                        let response =
+                            input.response(risk, served.version(), served.currency(), outcome);
+                        out[*index] = Some((response, logged));
                     }
                 }
                 out.into_iter().map(|r| r.expect("every order answered")).collect::<Vec<_>>()
             })
             .await?;
-        for r in &responses {
-            self.work.cancellation.record(Some(r.order_cancel_probability), &r.unseen_inputs);
+        let mut responses = Vec::with_capacity(answers.len());
+        for (response, logged) in answers {
+            self.work
+                .cancellation
+                .record(Some(response.order_cancel_probability), &response.unseen_inputs);
+            if let (Some(log), Some(order)) = (log, logged) {
+                log.offer(request_id, &version, LoggedPrediction::Cancellation(order));
+            }
+            responses.push(response);
         }
         Ok((responses, version))
     }
@@ -145,6 +219,7 @@ impl PredictionApi {
     async fn sentiment(
         &self,
         reviews: Vec<Review>,
+        request_id: Option<&str>,
     ) -> Result<(Vec<proto::SentimentResult>, String), ShopError> {
         let served = self.sentiment_model()?;
         let (max_words, top_words) =
@@ -170,6 +245,16 @@ impl PredictionApi {
         for r in &results {
             self.work.sentiment.record(Some(r.negative_probability), &[]);
         }
+        if let Some(log) = self.log.as_ref().filter(|l| l.sampled(LoggedModel::Sentiment)) {
+            for r in &results {
+                let logged = LoggedSentiment {
+                    negative_probability: r.negative_probability,
+                    words_used: r.words_used,
+                    words_total: r.words_total,
+                };
+                log.offer(request_id, &version, LoggedPrediction::Sentiment(logged));
+            }
+        }
         Ok((results, version))
     }
 
@@ -191,6 +276,14 @@ impl PredictionApi {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let version = served.version().to_owned();
+        // The level each forecast starts from: the mean of the last 28 days of history.
+        let recent_levels: Vec<f64> = plans
+            .iter()
+            .map(|p| {
+                let recent = &p.history[p.history.len().saturating_sub(28)..];
+                recent.iter().sum::<f64>() / recent.len().max(1) as f64
+            })
+            .collect();
         let results = self
             .work
             .run(
@@ -217,7 +310,48 @@ impl PredictionApi {
                 },
             )
             .await?;
+        for (result, recent) in results.iter().zip(recent_levels) {
+            let mean = result.points.iter().map(|p| p.mean).sum::<f64>()
+                / result.points.len().max(1) as f64;
+            if recent > 0.0 && mean.is_finite() {
+                self.work.metrics().forecast_level_ratio.observe(mean / recent);
+            }
+        }
         Ok((results, version))
+    }
+}
+
+/// The log record of a scored order: what the model read, encoded, and what it answered.
+fn logged_order(
+    encoder: &CancellationEncoder,
+    order: &CheckoutOrder,
+    encoded: &[EncodedLine],
+    risk: &OrderRisk,
+) -> LoggedOrder {
+    let offsets = encoder.field_offsets();
+    let (fields, numbers) = (encoder.n_categorical(), encoder.n_numeric());
+    LoggedOrder {
+        order_id: order.order.order_id.clone(),
+        order_date: order.order_date.to_string(),
+        probability: risk.probability,
+        lines: order
+            .order
+            .lines
+            .iter()
+            .zip(encoded)
+            .zip(&risk.lines)
+            .map(|((line, enc), line_risk)| LoggedLine {
+                line_id: line.line_id.clone(),
+                sku: line.sku.clone(),
+                probability: line_risk.probability,
+                categorical: enc.categorical[..fields]
+                    .iter()
+                    .zip(offsets)
+                    .map(|(index, offset)| index - offset)
+                    .collect(),
+                numeric: enc.numeric[..numbers].to_vec(),
+            })
+            .collect(),
     }
 }
 
@@ -440,8 +574,13 @@ impl proto::prediction_service_server::PredictionService for PredictionApi {
         &self,
         request: Request<proto::PredictCancellationRequest>,
     ) -> Result<Response<proto::PredictCancellationResponse>, Status> {
-        let order: CheckoutOrder = bounded(request.into_inner(), &self.limits)?;
-        let result = self.cancellation(vec![order]).await;
+        let request_id = self.request_id(&request);
+        let order: CheckoutOrder =
+            rpc_span!("validate").in_scope(|| bounded(request.into_inner(), &self.limits))?;
+        let result = self
+            .cancellation(vec![order], request_id.as_deref())
+            .instrument(rpc_span!("model"))
+            .await;
         answer(result.map(|(mut responses, _)| responses.pop().expect("one response per order")), 1)
     }
 
@@ -449,10 +588,12 @@ impl proto::prediction_service_server::PredictionService for PredictionApi {
         &self,
         request: Request<proto::PredictCancellationBatchRequest>,
     ) -> Result<Response<proto::PredictCancellationBatchResponse>, Status> {
-        let orders: Vec<CheckoutOrder> =
-            batch("orders", request.into_inner().orders, &self.limits)?;
+        let request_id = self.request_id(&request);
+        let orders: Vec<CheckoutOrder> = rpc_span!("validate")
+            .in_scope(|| batch("orders", request.into_inner().orders, &self.limits))?;
         let items = orders.len();
-        let (results, bundle_version) = self.cancellation(orders).await?;
+        let (results, bundle_version) =
+            self.cancellation(orders, request_id.as_deref()).instrument(rpc_span!("model")).await?;
         answer(Ok(proto::PredictCancellationBatchResponse { results, bundle_version }), items)
     }
 
@@ -460,12 +601,18 @@ impl proto::prediction_service_server::PredictionService for PredictionApi {
         &self,
         request: Request<proto::PredictPriceRequest>,
     ) -> Result<Response<proto::PredictPriceResponse>, Status> {
-        let product =
-            PricedProduct::required("product", request.into_inner().product, &self.limits)?;
+        let request_id = self.request_id(&request);
+        let product = rpc_span!("validate").in_scope(|| {
+            PricedProduct::required("product", request.into_inner().product, &self.limits)
+        })?;
         let served = self.price_model()?;
         product.check_currency(served.currency()).map_err(|e| within("product", e))?;
         let bundle_version = served.version().to_owned();
-        let mut predictions = Self::price(&self.work, served, vec![product]).await?;
+        let products = vec![product];
+        let list_prices = self.sampled_list_prices(&products);
+        let mut predictions =
+            Self::price(&self.work, served, products).instrument(rpc_span!("model")).await?;
+        self.log_prices(request_id.as_deref(), &bundle_version, list_prices, &predictions);
         answer(Ok(proto::PredictPriceResponse { prediction: predictions.pop(), bundle_version }), 1)
     }
 
@@ -473,8 +620,9 @@ impl proto::prediction_service_server::PredictionService for PredictionApi {
         &self,
         request: Request<proto::PredictPriceBatchRequest>,
     ) -> Result<Response<proto::PredictPriceBatchResponse>, Status> {
-        let products: Vec<PricedProduct> =
-            batch("products", request.into_inner().products, &self.limits)?;
+        let request_id = self.request_id(&request);
+        let products: Vec<PricedProduct> = rpc_span!("validate")
+            .in_scope(|| batch("products", request.into_inner().products, &self.limits))?;
         let items = products.len();
         let served = self.price_model()?;
         for (i, product) in products.iter().enumerate() {
@@ -483,7 +631,10 @@ impl proto::prediction_service_server::PredictionService for PredictionApi {
                 .map_err(|e| within(&format!("products[{i}]"), e))?;
         }
         let bundle_version = served.version().to_owned();
-        let predictions = Self::price(&self.work, served, products).await?;
+        let list_prices = self.sampled_list_prices(&products);
+        let predictions =
+            Self::price(&self.work, served, products).instrument(rpc_span!("model")).await?;
+        self.log_prices(request_id.as_deref(), &bundle_version, list_prices, &predictions);
         answer(Ok(proto::PredictPriceBatchResponse { predictions, bundle_version }), items)
     }
 
@@ -554,8 +705,13 @@ impl proto::prediction_service_server::PredictionService for PredictionApi {
         &self,
         request: Request<proto::AnalyzeSentimentRequest>,
     ) -> Result<Response<proto::AnalyzeSentimentResponse>, Status> {
-        let review: Review = bounded(request.into_inner(), &self.limits)?;
-        let (mut results, bundle_version) = self.sentiment(vec![review]).await?;
+        let request_id = self.request_id(&request);
+        let review: Review =
+            rpc_span!("validate").in_scope(|| bounded(request.into_inner(), &self.limits))?;
+        let (mut results, bundle_version) = self
+            .sentiment(vec![review], request_id.as_deref())
+            .instrument(rpc_span!("model"))
+            .await?;
         answer(Ok(proto::AnalyzeSentimentResponse { result: results.pop(), bundle_version }), 1)
     }
 
@@ -563,9 +719,12 @@ impl proto::prediction_service_server::PredictionService for PredictionApi {
         &self,
         request: Request<proto::AnalyzeSentimentBatchRequest>,
     ) -> Result<Response<proto::AnalyzeSentimentBatchResponse>, Status> {
-        let reviews: Vec<Review> = batch("reviews", request.into_inner().reviews, &self.limits)?;
+        let request_id = self.request_id(&request);
+        let reviews: Vec<Review> = rpc_span!("validate")
+            .in_scope(|| batch("reviews", request.into_inner().reviews, &self.limits))?;
         let items = reviews.len();
-        let (results, bundle_version) = self.sentiment(reviews).await?;
+        let (results, bundle_version) =
+            self.sentiment(reviews, request_id.as_deref()).instrument(rpc_span!("model")).await?;
         answer(Ok(proto::AnalyzeSentimentBatchResponse { results, bundle_version }), items)
     }
 
@@ -573,8 +732,10 @@ impl proto::prediction_service_server::PredictionService for PredictionApi {
         &self,
         request: Request<proto::ForecastDemandRequest>,
     ) -> Result<Response<proto::ForecastDemandResponse>, Status> {
-        let query: ForecastQuery = bounded(request.into_inner(), &self.limits)?;
-        let (mut results, _) = self.forecast(vec![query], |_| None).await?;
+        let query: ForecastQuery =
+            rpc_span!("validate").in_scope(|| bounded(request.into_inner(), &self.limits))?;
+        let (mut results, _) =
+            self.forecast(vec![query], |_| None).instrument(rpc_span!("model")).await?;
         answer(Ok(results.pop().expect("one forecast per request")), 1)
     }
 
@@ -582,11 +743,13 @@ impl proto::prediction_service_server::PredictionService for PredictionApi {
         &self,
         request: Request<proto::ForecastDemandBatchRequest>,
     ) -> Result<Response<proto::ForecastDemandBatchResponse>, Status> {
-        let queries: Vec<ForecastQuery> =
-            batch("requests", request.into_inner().requests, &self.limits)?;
+        let queries: Vec<ForecastQuery> = rpc_span!("validate")
+            .in_scope(|| batch("requests", request.into_inner().requests, &self.limits))?;
         let items = queries.len();
-        let (results, bundle_version) =
-            self.forecast(queries, |i| Some(format!("requests[{i}]"))).await?;
+        let (results, bundle_version) = self
+            .forecast(queries, |i| Some(format!("requests[{i}]")))
+            .instrument(rpc_span!("model"))
+            .await?;
         answer(Ok(proto::ForecastDemandBatchResponse { results, bundle_version }), items)
     }
 }

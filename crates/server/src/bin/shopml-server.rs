@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::Parser;
-use shopml_server::config::{LogFormat, Overrides, Settings};
+use shopml_server::config::{Overrides, Settings};
 use std::path::PathBuf;
 
 /// Serves the models of a shopml bundle over gRPC (health, reflection, metrics, hot reload).
@@ -28,16 +28,6 @@ struct Args {
     /// models. Insecure; set auth.admin_token instead.
     #[arg(long)]
     insecure_open_beyond_loopback: bool,
-}
-
-fn init_logging(settings: &Settings) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&settings.log.level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    match settings.log.format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
-    }
 }
 
 async fn shutdown_signal() {
@@ -73,9 +63,10 @@ async fn main() -> anyhow::Result<()> {
     };
     let settings = Settings::load(args.config.as_deref(), &overrides, true)
         .context("loading the configuration")?;
-    init_logging(&settings);
+    let telemetry = shopml_server::telemetry::init(&settings).context("logs and traces")?;
     let server = shopml_server::server::start(settings).await.context("starting the server")?;
     server.run_until(shutdown_signal()).await.context("serving")?;
     tracing::info!("stopped");
+    telemetry.shutdown();
     Ok(())
 }

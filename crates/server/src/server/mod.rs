@@ -10,6 +10,7 @@ use crate::api::{
 };
 use crate::config::Settings;
 use crate::metrics::Metrics;
+use crate::prediction_log::PredictionLog;
 use crate::proto;
 use crate::registry::{LifecycleListener, ModelRegistry};
 use std::net::SocketAddr;
@@ -44,6 +45,8 @@ pub enum ServeError {
     Join(String),
     #[error("bundle repository: {0}")]
     Store(#[from] shopml_store::StoreError),
+    #[error("prediction log: {0}")]
+    PredictionLog(String),
 }
 
 /// The local directory the registry watches: `server.bundle_dir` itself, or, for a repository
@@ -124,6 +127,7 @@ pub struct RunningServer {
     shutdown: watch::Sender<bool>,
     serve: JoinHandle<Result<(), ServeError>>,
     grace: Duration,
+    prediction_log: Option<Arc<PredictionLog>>,
 }
 
 impl RunningServer {
@@ -160,13 +164,18 @@ impl RunningServer {
     }
 
     async fn wait_with_grace(self) -> Result<(), ServeError> {
-        match tokio::time::timeout(self.grace, self.serve).await {
-            Ok(joined) => joined.map_err(|e| ServeError::Join(e.to_string()))?,
+        let served = match tokio::time::timeout(self.grace, self.serve).await {
+            Ok(joined) => joined.map_err(|e| ServeError::Join(e.to_string())).and_then(|r| r),
             Err(_) => {
                 tracing::warn!("grace period over with requests still in flight; stopping");
                 Ok(())
             }
+        };
+        // What was logged is written and its file finished before the process exits.
+        if let Some(log) = self.prediction_log {
+            let _ = tokio::task::spawn_blocking(move || log.close()).await;
         }
+        served
     }
 }
 
@@ -239,6 +248,9 @@ pub async fn start(settings: Settings) -> Result<RunningServer, ServeError> {
     let reflection_v1alpha =
         reflection_of_our_services().build_v1alpha().map_err(reflection_error)?;
 
+    let prediction_log = PredictionLog::start(&settings.monitoring, &metrics).map_err(|e| {
+        ServeError::PredictionLog(format!("{}: {e}", settings.monitoring.prediction_log_dir))
+    })?;
     let limits = &settings.limits;
     let max_bytes = limits.max_message_bytes;
     let auth = layers::AuthPolicy {
@@ -257,6 +269,7 @@ pub async fn start(settings: Settings) -> Result<RunningServer, ServeError> {
             settings.models.clone(),
             settings.limits.clone(),
             crate::api::WorkSlots::new(limits.max_concurrent_requests, metrics.clone()),
+            prediction_log.clone(),
         ))
         .max_decoding_message_size(max_bytes)
         .max_encoding_message_size(max_bytes);
@@ -330,6 +343,7 @@ pub async fn start(settings: Settings) -> Result<RunningServer, ServeError> {
         shutdown: shutdown_tx,
         serve,
         grace: Duration::from_millis(settings.server.shutdown_grace_ms),
+        prediction_log,
     })
 }
 
@@ -355,6 +369,7 @@ async fn start_metrics_http(
             dashboard::serve(registry.clone(), access.clone(), uri, headers)
         }
     };
+    let scraped = registry.clone();
     let app = axum::Router::new()
         .route(dashboard::BASE, get(pages.clone()))
         .route(&format!("{}/{{*page}}", dashboard::BASE), get(pages))
@@ -362,7 +377,16 @@ async fn start_metrics_http(
             "/metrics",
             get(move || {
                 let metrics = metrics.clone();
+                let registry = scraped.clone();
                 async move {
+                    // Drift figures are computed when scraped, not per prediction.
+                    let bundle = registry.current().ok();
+                    let drift = bundle
+                        .as_ref()
+                        .and_then(|b| b.models.cancellation.as_ref())
+                        .and_then(|c| c.drift())
+                        .map(|d| d.figures());
+                    metrics.set_drift("cancellation", drift.as_ref());
                     (
                         [(
                             axum::http::header::CONTENT_TYPE,

@@ -45,6 +45,11 @@ struct Args {
     /// in turn; without it, variants of one example product.
     #[arg(long)]
     products: Option<PathBuf>,
+    /// Instead of a load test: send each order of this file once (`shopml.v1.Order` in JSON,
+    /// one a line, as `shopml-train orders` writes them) to PredictCancellation, with
+    /// `--concurrency` callers, and exit non-zero if any call fails.
+    #[arg(long)]
+    replay: Option<PathBuf>,
 }
 
 /// What each call sends.
@@ -214,6 +219,61 @@ async fn load(
 }
 
 /// The server's CPU time per answered request, in µs.
+/// Sends each order of `path` once; fails naming the first order that failed.
+async fn replay(
+    path: &std::path::Path,
+    channels: &[Channel],
+    concurrency: usize,
+) -> anyhow::Result<()> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let orders: Vec<proto::Order> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l).with_context(|| format!("{}, line {}", path.display(), i + 1))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let orders = Arc::new(orders);
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut callers = Vec::new();
+    for c in 0..concurrency.max(1) {
+        let (orders, next) = (orders.clone(), next.clone());
+        let mut client = proto::prediction_service_client::PredictionServiceClient::new(
+            channels[c % channels.len()].clone(),
+        );
+        callers.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(order) = orders.get(i) else { return Ok::<_, anyhow::Error>(()) };
+                let mut request = tonic::Request::new(proto::PredictCancellationRequest {
+                    order: Some(order.clone()),
+                    skip_explanations: true,
+                });
+                request.metadata_mut().insert(
+                    "x-request-id",
+                    format!("replay-{i}").parse().expect("an ASCII request id"),
+                );
+                client.predict_cancellation(request).await.with_context(|| {
+                    format!("order {} (number {} of the file)", order.order_id, i + 1)
+                })?;
+            }
+        }));
+    }
+    for caller in callers {
+        caller.await??;
+    }
+    println!(
+        "{} orders sent from {} in {:.1} s",
+        orders.len(),
+        path.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 fn server_us_per_request(o: &Outcome) -> Option<f64> {
     o.server_cpu
         .filter(|_| !o.latencies_us.is_empty())
@@ -280,6 +340,9 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("connecting to {}", args.target))?,
         );
+    }
+    if let Some(path) = &args.replay {
+        return replay(path, &channels, args.concurrency).await;
     }
     println!(
         "{} callers over {} connections, {:.0} s per RPC, target {}",

@@ -1,5 +1,5 @@
 //! What every RPC goes through, written once as tower layers, outermost first:
-//! metrics (count by real status code, latency, batch size, in flight) → auth (bearer token)
+//! trace (the OpenTelemetry span, when traces are exported) → metrics (count by real status code, latency, batch size, in flight) → auth (bearer token)
 //! → load shedding over a global concurrency limit → deadline (`grpc-timeout`, else the
 //! configured default). Refusals are gRPC statuses: UNAUTHENTICATED, RESOURCE_EXHAUSTED,
 //! DEADLINE_EXCEEDED.
@@ -7,10 +7,12 @@
 pub(crate) mod auth;
 mod deadline;
 mod metrics;
+mod trace;
 
 pub use auth::{AuthLayer, AuthPolicy, bearer_matches};
 pub use deadline::{DeadlineLayer, call_timeout, parse_grpc_timeout};
 pub use metrics::RpcMetricsLayer;
+pub use trace::TraceLayer;
 
 use crate::metrics::Metrics;
 use std::sync::Arc;
@@ -25,7 +27,7 @@ pub type Layers = Stack<
     DeadlineLayer,
     Stack<
         GlobalConcurrencyLimitLayer,
-        Stack<LoadShedLayer, Stack<AuthLayer, Stack<RpcMetricsLayer, Identity>>>,
+        Stack<LoadShedLayer, Stack<AuthLayer, Stack<RpcMetricsLayer, Stack<TraceLayer, Identity>>>>,
     >,
 >;
 
@@ -36,6 +38,7 @@ pub fn stack(
     default_timeout: Option<Duration>,
 ) -> ServiceBuilder<Layers> {
     ServiceBuilder::new()
+        .layer(TraceLayer)
         .layer(RpcMetricsLayer::new(metrics))
         .layer(AuthLayer::new(auth))
         // Shed rather than queue: a caller at the limit gets RESOURCE_EXHAUSTED at once and

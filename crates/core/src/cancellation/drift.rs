@@ -1,0 +1,462 @@
+//! Input and score drift of the checkout model: the reference distributions training stores in
+//! the bundle, and the population stability index (PSI) of what the model is asked against
+//! them — over a sliding window of served lines, or over a prediction log.
+//!
+//! Each input and the score are binned the same way in training, serving and evaluation, from
+//! the encoded line ([`EncodedLine`]): a categorical input by its most frequent values in the
+//! reference, the rest ("other") and the values the model never saw ("unseen"); a numeric
+//! input and the score by the reference's deciles.
+
+use super::features::{CancellationEncoder, EncodedLine};
+use crate::features::Vocabulary;
+use serde::{Deserialize, Serialize};
+use std::sync::Mutex;
+
+/// The file of the reference in a bundle (optional: bundles from before it have no drift
+/// figures).
+pub const REFERENCE_FILE: &str = "cancellation/reference.json";
+
+/// Values of a categorical input given their own bin.
+pub const TOP_VALUES: usize = 20;
+/// Bins of a numeric input and of the score (fewer where the reference has ties).
+pub const QUANTILE_BINS: usize = 10;
+/// Share standing in for an empty bin, so that the PSI stays finite (the usual smoothing).
+const EMPTY_SHARE: f64 = 1e-4;
+/// Inputs that follow the calendar: any window of days is distributed unlike another window
+/// over them (day of month, weekday), so they have no drift figure.
+pub const CALENDAR_INPUTS: [&str; 2] = ["order_day_of_month", "order_weekday"];
+/// Served lines the sliding window holds.
+pub const WINDOW_LINES: usize = 10_000;
+
+/// How one input (or the score) is binned, and the reference's share of each bin.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Bins {
+    /// One bin per listed value (normalised keys, most frequent first), then "other", then
+    /// "unseen": `shares` has `values.len() + 2` entries.
+    Categorical { values: Vec<String>, shares: Vec<f64> },
+    /// Bin `i` holds values ≤ `upper_edges[i]` (and above the previous edge); the last bin
+    /// the values above every edge: `shares` has `upper_edges.len() + 1` entries. Numeric
+    /// inputs are binned as the model reads them (transformed and standardised).
+    Quantiles { upper_edges: Vec<f64>, shares: Vec<f64> },
+}
+
+impl Bins {
+    pub fn shares(&self) -> &[f64] {
+        match self {
+            Bins::Categorical { shares, .. } | Bins::Quantiles { shares, .. } => shares,
+        }
+    }
+}
+
+/// An input's name (as in explanations and `unseen_inputs`) and its bins.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InputReference {
+    pub name: String,
+    #[serde(flatten)]
+    pub bins: Bins,
+}
+
+/// The distributions the model was checked on: each input's and the calibrated line
+/// probability's, over the validation split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DriftReference {
+    /// What the lines were, e.g. "validation split, 2022-04-28 to 2022-05-11".
+    pub source: String,
+    /// Lines counted.
+    pub lines: usize,
+    /// Categorical inputs in model order, then numeric inputs in model order.
+    pub inputs: Vec<InputReference>,
+    /// The calibrated line probability.
+    pub score: Bins,
+}
+
+/// PSI of `counts` against the reference `shares`: Σ (a − e)·ln(a / e) over the bins, shares
+/// below [`EMPTY_SHARE`] raised to it. 0 for no counts.
+pub fn psi(shares: &[f64], counts: &[u64]) -> f64 {
+    let total: u64 = counts.iter().sum();
+    if total == 0 {
+        return 0.0;
+    }
+    shares
+        .iter()
+        .zip(counts)
+        .map(|(&e, &c)| {
+            let e = e.max(EMPTY_SHARE);
+            let a = (c as f64 / total as f64).max(EMPTY_SHARE);
+            (a - e) * (a / e).ln()
+        })
+        .sum()
+}
+
+/// Deciles of `values` as upper edges, ties merged.
+fn quantile_edges(values: &mut [f64]) -> Vec<f64> {
+    values.sort_unstable_by(f64::total_cmp);
+    let mut edges: Vec<f64> = (1..QUANTILE_BINS)
+        .map(|k| values[(k * values.len() / QUANTILE_BINS).min(values.len() - 1)])
+        .collect();
+    edges.dedup();
+    // A top edge equal to the maximum would leave the last bin empty.
+    if edges.last() == values.last() {
+        edges.pop();
+    }
+    edges
+}
+
+fn quantile_bin(edges: &[f64], value: f64) -> usize {
+    edges.partition_point(|&edge| edge < value)
+}
+
+impl DriftReference {
+    /// Counts `lines` (encoded by `encoder`) and their calibrated `probabilities`.
+    pub fn fit(
+        encoder: &CancellationEncoder,
+        lines: &[EncodedLine],
+        probabilities: &[f64],
+        source: String,
+    ) -> Self {
+        let offsets = encoder.field_offsets();
+        let mut inputs = Vec::with_capacity(encoder.n_categorical() + encoder.n_numeric());
+        for (f, (field, vocabulary)) in encoder.fields.iter().zip(&encoder.vocabularies).enumerate()
+        {
+            let mut counts = vec![0u64; vocabulary.len()];
+            for line in lines {
+                counts[(line.categorical[f] - offsets[f]) as usize] += 1;
+            }
+            let mut known: Vec<u32> = (1..vocabulary.len() as u32).collect();
+            known.sort_by(|&a, &b| counts[b as usize].cmp(&counts[a as usize]).then(a.cmp(&b)));
+            known.retain(|&i| counts[i as usize] > 0);
+            known.truncate(TOP_VALUES);
+            let values = known
+                .iter()
+                .map(|&i| vocabulary.token(i).expect("a known index").to_owned())
+                .collect();
+            inputs.push(InputReference {
+                name: field.name.clone(),
+                bins: Bins::Categorical { values, shares: Vec::new() },
+            });
+        }
+        for (j, input) in encoder.numeric.iter().enumerate() {
+            let mut values: Vec<f64> = lines.iter().map(|l| l.numeric[j] as f64).collect();
+            let upper_edges =
+                if values.is_empty() { Vec::new() } else { quantile_edges(&mut values) };
+            inputs.push(InputReference {
+                name: input.name().to_owned(),
+                bins: Bins::Quantiles { upper_edges, shares: Vec::new() },
+            });
+        }
+        let mut scores = probabilities.to_vec();
+        let score_edges = if scores.is_empty() { Vec::new() } else { quantile_edges(&mut scores) };
+        let mut reference = Self {
+            source,
+            lines: lines.len(),
+            inputs,
+            score: Bins::Quantiles { upper_edges: score_edges, shares: Vec::new() },
+        };
+        // The shares are those of the binning serving uses, so the reference's PSI against
+        // itself is exactly 0.
+        let binner = Binner::new(&reference, encoder).expect("a reference fits its own encoder");
+        let mut counts = BinCounts::new(&binner);
+        for (line, &p) in lines.iter().zip(probabilities) {
+            counts.add(&binner, line, p);
+        }
+        let share = |c: &[u64]| -> Vec<f64> {
+            let total = c.iter().sum::<u64>().max(1) as f64;
+            c.iter().map(|&n| n as f64 / total).collect()
+        };
+        for (input, c) in reference.inputs.iter_mut().zip(&counts.inputs) {
+            match &mut input.bins {
+                Bins::Categorical { shares, .. } | Bins::Quantiles { shares, .. } => {
+                    *shares = share(c)
+                }
+            }
+        }
+        if let Bins::Quantiles { shares, .. } = &mut reference.score {
+            *shares = share(&counts.score);
+        }
+        reference
+    }
+
+    /// Checks the reference against the model's encoder (same inputs, bins and shares that
+    /// agree).
+    pub fn validated(self, encoder: &CancellationEncoder) -> Result<Self, String> {
+        Binner::new(&self, encoder)?;
+        for (name, bins) in
+            self.inputs.iter().map(|i| (i.name.as_str(), &i.bins)).chain([("score", &self.score)])
+        {
+            let expected = match bins {
+                Bins::Categorical { values, .. } => values.len() + 2,
+                Bins::Quantiles { upper_edges, .. } => upper_edges.len() + 1,
+            };
+            let shares = bins.shares();
+            if shares.len() != expected
+                || shares.iter().any(|s| !s.is_finite() || *s < 0.0)
+                || (self.lines > 0 && (shares.iter().sum::<f64>() - 1.0).abs() > 1e-6)
+            {
+                return Err(format!("the reference of `{name}` has inconsistent shares"));
+            }
+        }
+        Ok(self)
+    }
+}
+
+/// Maps an encoded line to its bin of each input and of the score.
+#[derive(Debug)]
+pub struct Binner {
+    /// Per categorical field: its first embedding row and the bin of each vocabulary index.
+    categorical: Vec<(u32, Vec<u8>)>,
+    numeric: Vec<Vec<f64>>,
+    score: Vec<f64>,
+    /// Bins of each input, then of the score.
+    sizes: Vec<usize>,
+}
+
+impl Binner {
+    pub fn new(reference: &DriftReference, encoder: &CancellationEncoder) -> Result<Self, String> {
+        let (fields, numbers) = (encoder.n_categorical(), encoder.n_numeric());
+        if reference.inputs.len() != fields + numbers {
+            return Err(format!(
+                "the reference has {} inputs; the model {} categorical and {} numeric",
+                reference.inputs.len(),
+                fields,
+                numbers
+            ));
+        }
+        let mut categorical = Vec::with_capacity(fields);
+        let mut numeric = Vec::with_capacity(numbers);
+        let mut sizes = Vec::with_capacity(fields + numbers + 1);
+        for (i, input) in reference.inputs.iter().enumerate() {
+            let expected = if i < fields {
+                encoder.fields[i].name.as_str()
+            } else {
+                encoder.numeric[i - fields].name()
+            };
+            if input.name != expected {
+                return Err(format!(
+                    "reference input {i} is `{}`, the model's `{expected}`",
+                    input.name
+                ));
+            }
+            match (&input.bins, i < fields) {
+                (Bins::Categorical { values, .. }, true) => {
+                    if values.len() > TOP_VALUES {
+                        return Err(format!("`{}` has more than {TOP_VALUES} values", input.name));
+                    }
+                    let vocabulary: &Vocabulary = &encoder.vocabularies[i];
+                    let (other, unseen) = (values.len() as u8, values.len() as u8 + 1);
+                    let mut bins = vec![other; vocabulary.len()];
+                    bins[Vocabulary::UNKNOWN as usize] = unseen;
+                    for (bin, value) in values.iter().enumerate() {
+                        let index = vocabulary.get(value).ok_or_else(|| {
+                            format!(
+                                "`{}` value {value:?} is not in the model's vocabulary",
+                                input.name
+                            )
+                        })?;
+                        bins[index as usize] = bin as u8;
+                    }
+                    categorical.push((encoder.field_offsets()[i], bins));
+                    sizes.push(values.len() + 2);
+                }
+                (Bins::Quantiles { upper_edges, .. }, false) => {
+                    check_edges(&input.name, upper_edges)?;
+                    numeric.push(upper_edges.clone());
+                    sizes.push(upper_edges.len() + 1);
+                }
+                _ => return Err(format!("`{}` has bins of the wrong kind", input.name)),
+            }
+        }
+        let Bins::Quantiles { upper_edges: score, .. } = &reference.score else {
+            return Err("the score's bins must be quantiles".into());
+        };
+        check_edges("score", score)?;
+        sizes.push(score.len() + 1);
+        Ok(Self { categorical, numeric, score: score.clone(), sizes })
+    }
+
+    /// Inputs plus the score.
+    pub fn slots(&self) -> usize {
+        self.sizes.len()
+    }
+
+    /// Writes the bin of each input, then of the score, into `out` ([`Self::slots`] long).
+    pub fn bins(&self, line: &EncodedLine, probability: f64, out: &mut [u8]) {
+        let fields = self.categorical.len();
+        for (f, (offset, bins)) in self.categorical.iter().enumerate() {
+            let local = line.categorical[f].wrapping_sub(*offset) as usize;
+            out[f] = bins.get(local).copied().unwrap_or(bins[Vocabulary::UNKNOWN as usize]);
+        }
+        for (j, edges) in self.numeric.iter().enumerate() {
+            out[fields + j] = quantile_bin(edges, line.numeric[j] as f64) as u8;
+        }
+        out[fields + self.numeric.len()] = quantile_bin(&self.score, probability) as u8;
+    }
+}
+
+fn check_edges(name: &str, edges: &[f64]) -> Result<(), String> {
+    if edges.len() >= QUANTILE_BINS
+        || edges.iter().any(|e| !e.is_finite())
+        || edges.windows(2).any(|w| w[0] >= w[1])
+    {
+        return Err(format!("`{name}` needs fewer than {QUANTILE_BINS} finite, increasing edges"));
+    }
+    Ok(())
+}
+
+/// Lines per bin of each input and of the score.
+#[derive(Debug, Clone)]
+pub struct BinCounts {
+    pub inputs: Vec<Vec<u64>>,
+    pub score: Vec<u64>,
+    pub lines: u64,
+}
+
+impl BinCounts {
+    pub fn new(binner: &Binner) -> Self {
+        let (inputs, score) = binner.sizes.split_at(binner.sizes.len() - 1);
+        Self {
+            inputs: inputs.iter().map(|&n| vec![0; n]).collect(),
+            score: vec![0; score[0]],
+            lines: 0,
+        }
+    }
+
+    pub fn add(&mut self, binner: &Binner, line: &EncodedLine, probability: f64) {
+        let mut bins = [0u8; super::features::MAX_CATEGORICAL + super::features::MAX_NUMERIC + 1];
+        binner.bins(line, probability, &mut bins);
+        self.add_bins(&bins[..binner.slots()], 1);
+    }
+
+    fn add_bins(&mut self, bins: &[u8], sign: i64) {
+        let (inputs, score) = bins.split_at(bins.len() - 1);
+        let step = |n: &mut u64| *n = n.wrapping_add_signed(sign);
+        for (counts, &bin) in self.inputs.iter_mut().zip(inputs) {
+            step(&mut counts[bin as usize]);
+        }
+        step(&mut self.score[score[0] as usize]);
+        step(&mut self.lines);
+    }
+
+    /// The PSI of each input (by name; calendar inputs left out) and of the score against
+    /// `reference`.
+    pub fn figures(&self, reference: &DriftReference) -> DriftFigures {
+        DriftFigures {
+            lines: self.lines,
+            inputs: reference
+                .inputs
+                .iter()
+                .zip(&self.inputs)
+                .filter(|(input, _)| !CALENDAR_INPUTS.contains(&input.name.as_str()))
+                .map(|(input, counts)| (input.name.clone(), psi(input.bins.shares(), counts)))
+                .collect(),
+            score: psi(reference.score.shares(), &self.score),
+        }
+    }
+}
+
+/// PSI figures: under 0.1 is usually read as stable, 0.1–0.25 as a moderate shift, above
+/// 0.25 as a large one.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DriftFigures {
+    /// Lines counted.
+    pub lines: u64,
+    /// Each input's PSI, in model order (calendar inputs left out).
+    pub inputs: Vec<(String, f64)>,
+    pub score: f64,
+}
+
+/// The reference of a served model and the bins of the last [`WINDOW_LINES`] lines it scored.
+#[derive(Debug)]
+pub struct DriftMonitor {
+    reference: DriftReference,
+    binner: Binner,
+    window: Mutex<Window>,
+}
+
+#[derive(Debug)]
+struct Window {
+    /// The bins of each line, [`Binner::slots`] a line, as a ring.
+    ring: Vec<u8>,
+    next: usize,
+    filled: usize,
+    counts: BinCounts,
+}
+
+impl DriftMonitor {
+    pub fn new(reference: DriftReference, encoder: &CancellationEncoder) -> Result<Self, String> {
+        let reference = reference.validated(encoder)?;
+        let binner = Binner::new(&reference, encoder)?;
+        let window = Window {
+            ring: vec![0; WINDOW_LINES * binner.slots()],
+            next: 0,
+            filled: 0,
+            counts: BinCounts::new(&binner),
+        };
+        Ok(Self { reference, binner, window: Mutex::new(window) })
+    }
+
+    pub fn reference(&self) -> &DriftReference {
+        &self.reference
+    }
+
+    pub fn binner(&self) -> &Binner {
+        &self.binner
+    }
+
+    /// Adds served lines to the window (the oldest leave it once it is full).
+    pub fn observe<'a>(&self, lines: impl IntoIterator<Item = (&'a EncodedLine, f64)>) {
+        let slots = self.binner.slots();
+        let mut bins = [0u8; super::features::MAX_CATEGORICAL + super::features::MAX_NUMERIC + 1];
+        let mut window = self.window.lock().unwrap_or_else(|e| e.into_inner());
+        let window = &mut *window;
+        for (line, probability) in lines {
+            self.binner.bins(line, probability, &mut bins);
+            let at = window.next * slots;
+            if window.filled == WINDOW_LINES {
+                let old: [u8; super::features::MAX_CATEGORICAL + super::features::MAX_NUMERIC + 1] =
+                    std::array::from_fn(|i| if i < slots { window.ring[at + i] } else { 0 });
+                window.counts.add_bins(&old[..slots], -1);
+            } else {
+                window.filled += 1;
+            }
+            window.ring[at..at + slots].copy_from_slice(&bins[..slots]);
+            window.counts.add_bins(&bins[..slots], 1);
+            window.next = (window.next + 1) % WINDOW_LINES;
+        }
+    }
+
+    /// PSI of the lines in the window.
+    pub fn figures(&self) -> DriftFigures {
+        let counts = self.window.lock().unwrap_or_else(|e| e.into_inner()).counts.clone();
+        counts.figures(&self.reference)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn psi_is_zero_for_the_same_shares_and_grows_with_the_shift() {
+        let shares = [0.25, 0.25, 0.5];
+        assert!(psi(&shares, &[25, 25, 50]).abs() < 1e-12);
+        let small = psi(&shares, &[30, 25, 45]);
+        let large = psi(&shares, &[70, 20, 10]);
+        assert!(small > 0.0 && small < 0.1, "{small}");
+        assert!(large > 0.25, "{large}");
+        assert_eq!(psi(&shares, &[0, 0, 0]), 0.0);
+        assert!(psi(&[0.0, 1.0], &[1, 0]).is_finite(), "an empty reference bin stays finite");
+    }
+
+    #[test]
+    fn quantile_edges_merge_ties_and_leave_no_empty_top_bin() {
+        let mut values: Vec<f64> = (0..100).map(|i| (i / 10) as f64).collect();
+        let edges = quantile_edges(&mut values);
+        assert_eq!(edges, (1..=8).map(|i| i as f64).collect::<Vec<_>>());
+        assert_eq!(quantile_bin(&edges, 0.0), 0);
+        assert_eq!(quantile_bin(&edges, 1.0), 0, "an edge belongs to the bin below it");
+        assert_eq!(quantile_bin(&edges, 9.0), 8);
+        let mut constant = vec![3.0; 50];
+        assert!(quantile_edges(&mut constant).is_empty(), "one value, one bin");
+    }
+}

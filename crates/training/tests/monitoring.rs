@@ -1,0 +1,163 @@
+//! Monitoring end to end on the generated sample: the shipped bundle serves the orders of its
+//! test days with every prediction logged; the drift figures stay flat for them and move for
+//! one region's orders; `evaluate` joins the log with the export's outcomes and reproduces the
+//! test-day figures training reported.
+
+use shopml_server::proto;
+use shopml_training::config::TrainConfig;
+use shopml_training::data;
+use shopml_training::evaluate;
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn shipped_bundle() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models")
+}
+
+fn sample_dir() -> PathBuf {
+    shopml_training::pipeline::default_data_dir().expect("the sample is generated")
+}
+
+fn figure(metrics: &serde_json::Value, path: &str) -> f64 {
+    shopml_training::gates::figure(metrics, path).unwrap_or_else(|| panic!("{path} in metrics"))
+}
+
+/// The orders of the shipped bundle's test days, as `shopml-train orders` writes them.
+fn test_day_orders(sales: &data::sales::Sales) -> Vec<proto::Order> {
+    let metrics = shopml_training::gates::read_reference(&shipped_bundle()).unwrap();
+    let from = metrics["split"]["cancellation_test_from"].as_str().unwrap().parse().unwrap();
+    let mut orders = Vec::new();
+    evaluate::checkout_orders(sales, from, None, |order| {
+        orders.push(serde_json::from_value(order.clone()).expect("a shopml.v1.Order"));
+        Ok(())
+    })
+    .unwrap();
+    orders
+}
+
+/// Serves the shipped bundle with every cancellation prediction logged into `log_dir`, sends
+/// `orders` in batches, and returns the drift gauges scraped afterwards (input → PSI, and
+/// "score") with the window's line count.
+async fn serve_and_scrape(orders: &[proto::Order], log_dir: &Path) -> (BTreeMap<String, f64>, f64) {
+    let mut settings = shopml_server::config::Settings::defaults();
+    settings.server.listen = "127.0.0.1:0".into();
+    settings.server.metrics_listen = "127.0.0.1:0".into();
+    settings.server.bundle_dir = shipped_bundle();
+    settings.monitoring.prediction_log_dir = log_dir.to_string_lossy().into_owned();
+    settings.monitoring.log_rate_cancellation = 1.0;
+    let server = shopml_server::server::start(settings).await.unwrap();
+    assert!(server.wait_ready(std::time::Duration::from_secs(20)).await);
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = proto::prediction_service_client::PredictionServiceClient::new(channel);
+    for chunk in orders.chunks(100) {
+        let orders = chunk
+            .iter()
+            .map(|o| proto::PredictCancellationRequest {
+                order: Some(o.clone()),
+                skip_explanations: true,
+            })
+            .collect();
+        client
+            .predict_cancellation_batch(proto::PredictCancellationBatchRequest { orders })
+            .await
+            .expect("the orders are scored");
+    }
+    let text = http_get(server.metrics_addr.unwrap(), "/metrics");
+    server.shutdown().await.unwrap();
+    let mut psi = BTreeMap::new();
+    let mut lines = 0.0;
+    for line in text.lines() {
+        let value = || line.rsplit(' ').next().unwrap().parse::<f64>().unwrap();
+        if let Some(rest) = line.strip_prefix("shopml_input_psi{model=\"cancellation\",input=\"") {
+            psi.insert(rest.split('"').next().unwrap().to_owned(), value());
+        } else if line.starts_with("shopml_score_psi{model=\"cancellation\"}") {
+            psi.insert("score".to_owned(), value());
+        } else if line.starts_with("shopml_drift_window_lines{model=\"cancellation\"}") {
+            lines = value();
+        }
+    }
+    (psi, lines)
+}
+
+fn http_get(addr: SocketAddr, path: &str) -> String {
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logged_predictions_reproduce_the_test_figures_and_drift_shows_another_region() {
+    let config = TrainConfig::defaults();
+    let exports = data::read_exports(&sample_dir(), &config).unwrap();
+    let sales = exports.sales.as_ref().unwrap();
+    let orders = test_day_orders(sales);
+    let lines: usize = orders.iter().map(|o| o.lines.len()).sum();
+    assert!(orders.len() > 500, "{} test-day orders", orders.len());
+
+    // The test days come from the distribution the bundle was trained on: flat.
+    let log = tempfile::tempdir().unwrap();
+    let (psi, window) = serve_and_scrape(&orders, log.path()).await;
+    assert_eq!(window, lines as f64, "every line scored enters the window");
+    assert!(psi.contains_key("ship_state") && psi.contains_key("unit_price"), "{psi:?}");
+    assert!(!psi.contains_key("order_day_of_month"), "calendar inputs have no drift figure");
+    for (input, value) in &psi {
+        assert!(*value < 0.1, "{input}: PSI {value} on the training distribution");
+    }
+
+    // The log reproduces what training reported for the test days.
+    let evaluation = evaluate::evaluate(&shipped_bundle(), log.path(), sales).unwrap();
+    let trained = shopml_training::gates::read_reference(&shipped_bundle()).unwrap();
+    let live = serde_json::to_value(&evaluation).unwrap();
+    for figure_name in ["roc_auc", "pr_auc", "brier", "log_loss", "test_rows", "test_positive_rate"]
+    {
+        let path = format!("cancellation.{figure_name}");
+        let (t, l) = (figure(&trained, &path), figure(&live, &path));
+        assert!((t - l).abs() < 1e-9, "{path}: training {t}, from the log {l}");
+    }
+    assert_eq!(evaluation.join.lines_logged, lines);
+    assert_eq!(evaluation.join.lines_repeated + evaluation.join.lines_not_in_export, 0);
+    let calibrated: usize = evaluation.cancellation.calibration.iter().map(|b| b.lines).sum();
+    assert_eq!(calibrated, evaluation.join.lines_joined);
+    let drift = evaluation.cancellation.drift.as_ref().expect("the bundle has a reference");
+    assert!(drift.inputs.iter().all(|(_, v)| *v < 0.1), "{drift:?}");
+
+    // The CLI applies the gates: a limit the model cannot reach exits with status 3.
+    let gates = log.path().join("gates.toml");
+    std::fs::write(&gates, "[gates.limits]\n\"cancellation.roc_auc\" = { min = 0.99 }\n").unwrap();
+    let report = log.path().join("evaluation.json");
+    let status = Command::new(env!("CARGO_BIN_EXE_shopml-train"))
+        .args(["--data-dir", sample_dir().to_str().unwrap(), "--config", gates.to_str().unwrap()])
+        .args(["evaluate", "--bundle", shipped_bundle().to_str().unwrap()])
+        .args(["--predictions", log.path().to_str().unwrap()])
+        .args(["--report", report.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(3), "a failed gate says retrain");
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(written["cancellation"]["roc_auc"], live["cancellation"]["roc_auc"]);
+
+    // One region's orders only: its state and cities move far from the reference.
+    let mut by_state: BTreeMap<&str, usize> = BTreeMap::new();
+    for o in &orders {
+        *by_state.entry(o.ship_state.as_str()).or_default() += 1;
+    }
+    let (state, _) = by_state.iter().max_by_key(|(_, n)| **n).unwrap();
+    let region: Vec<proto::Order> =
+        orders.iter().filter(|o| o.ship_state == *state).cloned().collect();
+    let other_log = tempfile::tempdir().unwrap();
+    let (shifted, _) = serve_and_scrape(&region, other_log.path()).await;
+    for input in ["ship_state", "ship_city", "ship_postal_area"] {
+        assert!(shifted[input] > 0.25, "{input}: PSI {} for {state}'s orders only", shifted[input]);
+        assert!(shifted[input] > 5.0 * psi[input], "{input} moves");
+    }
+}
