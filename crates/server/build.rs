@@ -18,7 +18,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::write(out_dir.join("shopml_descriptor.bin"), fds.encode_to_vec())?;
     // Orders read from JSON (`shopml-bench --replay`, written by `shopml-train orders`), with
     // the proto's field names.
-    let mut config = tonic_prost_build::configure().build_client(true).build_server(true);
+    // Messages go through prost's codec wrapped in decode / encode spans (`src/codec.rs`).
+    let mut config = tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .codec_path("crate::codec::TracedCodec");
     for message in ["shopml.v1.Order", "shopml.v1.OrderLine", "shopml.v1.CustomerHistory"] {
         config = config
             .type_attribute(message, "#[derive(serde::Deserialize)]")

@@ -42,7 +42,7 @@ pub enum LoggedPrediction {
 pub struct LoggedOrder {
     pub order_id: String,
     /// YYYY-MM-DD.
-    pub order_date: String,
+    pub order_date: chrono::NaiveDate,
     /// Probability that at least one line is cancelled (returned).
     pub probability: f64,
     pub lines: Vec<LoggedLine>,
@@ -149,7 +149,7 @@ mod tests {
             bundle_version: "v1".into(),
             prediction: LoggedPrediction::Cancellation(LoggedOrder {
                 order_id: "o-1".into(),
-                order_date: "2022-06-01".into(),
+                order_date: chrono::NaiveDate::from_ymd_opt(2022, 6, 1).unwrap(),
                 probability: 0.25,
                 lines: vec![LoggedLine {
                     line_id: "1".into(),
@@ -162,6 +162,7 @@ mod tests {
         };
         let text = serde_json::to_string(&record).unwrap();
         assert!(text.contains(r#""model":"cancellation""#), "{text}");
+        assert!(text.contains(r#""order_date":"2022-06-01""#), "{text}");
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("a.jsonl"), format!("{text}\n{text}\n")).unwrap();
         std::fs::write(dir.path().join("b.jsonl.open"), "{ partial").unwrap();

@@ -5,6 +5,7 @@
 //! `server` → `api` → `registry` → `metrics` → `error`.
 
 pub mod api;
+pub mod codec;
 pub mod config;
 pub mod convert;
 pub mod error;

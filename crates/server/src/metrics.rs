@@ -331,3 +331,54 @@ impl Metrics {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The metric names a text exposition declares (`# TYPE name …`).
+    fn declared(text: &str) -> std::collections::BTreeSet<String> {
+        text.lines()
+            .filter_map(|l| l.strip_prefix("# TYPE ")?.split(' ').next().map(str::to_owned))
+            .collect()
+    }
+
+    #[test]
+    fn every_metric_the_grafana_dashboard_queries_exists() {
+        let dashboard: serde_json::Value =
+            serde_json::from_str(include_str!("../../../deploy/grafana/shopml.json")).unwrap();
+        // A family shows once it has a series: one of each.
+        let metrics = Metrics::new();
+        metrics.observe("PredictCancellation", tonic::Code::Ok, Duration::from_millis(1), Some(1));
+        metrics.model("cancellation").record(Some(0.2), &["sku".to_owned()]);
+        metrics.reload(true);
+        metrics.set_bundle_version("v1");
+        metrics.prediction_log_records("written").inc();
+        let figures = DriftFigures { lines: 1, inputs: vec![("sku".into(), 0.0)], score: 0.0 };
+        metrics.set_drift("cancellation", Some(&figures));
+        let declared = declared(&metrics.encode());
+        let mut queried = 0;
+        for panel in dashboard["panels"].as_array().unwrap() {
+            for target in panel["targets"].as_array().into_iter().flatten() {
+                let expr = target["expr"].as_str().unwrap();
+                for (start, _) in expr.match_indices("shopml_") {
+                    let name: String = expr[start..]
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                        .collect();
+                    let base = ["_total", "_bucket", "_sum", "_count"]
+                        .iter()
+                        .find_map(|suffix| name.strip_suffix(suffix))
+                        .unwrap_or(&name);
+                    assert!(
+                        declared.contains(base),
+                        "panel {:?} queries {name}, which the server does not expose",
+                        panel["title"]
+                    );
+                    queried += 1;
+                }
+            }
+        }
+        assert!(queried >= 20, "{queried} queries");
+    }
+}

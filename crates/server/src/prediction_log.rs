@@ -14,7 +14,7 @@ use shopml_core::prediction_log::{
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -40,6 +40,8 @@ impl LoggedModel {
 
 /// Longest `x-request-id` kept.
 const MAX_REQUEST_ID: usize = 128;
+/// How often the writer drains the queue.
+const POLL: Duration = Duration::from_millis(5);
 /// The open file is flushed at least this often.
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
 const PREFIX: &str = "predictions-";
@@ -97,6 +99,7 @@ impl PredictionLog {
             written: metrics.prediction_log_records("written"),
             failed: metrics.prediction_log_records("failed"),
             ids: 0,
+            clock: Clock::default(),
         };
         let handle = std::thread::Builder::new()
             .name("prediction-log".into())
@@ -169,32 +172,75 @@ struct Writer {
     failed: Counter,
     /// Request ids made up for calls that sent none.
     ids: u64,
+    clock: Clock,
 }
 
 struct OpenFile {
     path: PathBuf,
-    out: std::io::BufWriter<std::fs::File>,
+    out: std::io::BufWriter<Counted>,
+}
+
+/// A file that counts the bytes written to it.
+struct Counted {
+    file: std::fs::File,
     bytes: u64,
 }
 
+impl Write for Counted {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// RFC 3339 times with milliseconds, the date and time of day formatted once a second.
+#[derive(Default)]
+struct Clock {
+    second: i64,
+    prefix: String,
+}
+
+impl Clock {
+    fn format(&mut self, time: DateTime<Utc>) -> String {
+        if time.timestamp() != self.second || self.prefix.is_empty() {
+            self.second = time.timestamp();
+            self.prefix = time.format("%Y-%m-%dT%H:%M:%S").to_string();
+        }
+        format!("{}.{:03}Z", self.prefix, time.timestamp_subsec_millis())
+    }
+}
+
 impl Writer {
+    /// Drains the queue every [`POLL`], so a handler's offer never has to wake this thread
+    /// (a wake-up per record would cost more than writing it).
     fn run(mut self, receiver: Receiver<Message>) {
-        loop {
-            match receiver.recv_timeout(FLUSH_EVERY) {
-                Ok(Message::Record(pending)) => {
-                    if let Err(error) = self.write(*pending) {
-                        self.failed.inc();
-                        tracing::warn!(%error, dir = %self.dir.display(), "prediction log write failed");
-                        self.open = None;
+        let mut flushed = std::time::Instant::now();
+        'serve: loop {
+            loop {
+                match receiver.try_recv() {
+                    Ok(Message::Record(pending)) => {
+                        if let Err(error) = self.write(*pending) {
+                            self.failed.inc();
+                            tracing::warn!(%error, dir = %self.dir.display(), "prediction log write failed");
+                            self.open = None;
+                        }
                     }
-                }
-                Ok(Message::Close) | Err(RecvTimeoutError::Disconnected) => break,
-                Err(RecvTimeoutError::Timeout) => {
-                    if let Some(open) = &mut self.open {
-                        let _ = open.out.flush();
-                    }
+                    Ok(Message::Close) | Err(TryRecvError::Disconnected) => break 'serve,
+                    Err(TryRecvError::Empty) => break,
                 }
             }
+            if flushed.elapsed() >= FLUSH_EVERY {
+                if let Some(open) = &mut self.open {
+                    let _ = open.out.flush();
+                }
+                flushed = std::time::Instant::now();
+            }
+            std::thread::sleep(POLL);
         }
         if let Err(error) = self.finish() {
             tracing::warn!(%error, "prediction log: the last file could not be finished");
@@ -209,20 +255,18 @@ impl Writer {
         let record = PredictionRecord {
             schema: SCHEMA_VERSION,
             request_id,
-            time: pending.time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            time: self.clock.format(pending.time),
             bundle_version: pending.bundle_version,
             prediction: pending.prediction,
         };
-        let mut line = serde_json::to_vec(&record).map_err(std::io::Error::other)?;
-        line.push(b'\n');
         if self.open.is_none() {
             self.open = Some(self.create()?);
         }
         let open = self.open.as_mut().expect("opened above");
-        open.out.write_all(&line)?;
-        open.bytes += line.len() as u64;
+        serde_json::to_writer(&mut open.out, &record).map_err(std::io::Error::other)?;
+        open.out.write_all(b"\n")?;
         self.written.inc();
-        if open.bytes >= self.max_bytes {
+        if open.out.get_ref().bytes >= self.max_bytes {
             self.finish()?;
         }
         Ok(())
@@ -231,14 +275,16 @@ impl Writer {
     fn create(&mut self) -> std::io::Result<OpenFile> {
         self.sequence += 1;
         let name = format!(
-            "{PREFIX}{}-{}-{:06}{FILE_SUFFIX}.open",
+            "{PREFIX}{}-{}-{}-{:06}{FILE_SUFFIX}.open",
             Utc::now().format("%Y%m%dT%H%M%S%.3fZ"),
+            host_name(),
             std::process::id(),
             self.sequence
         );
         let path = self.dir.join(name);
         let file = std::fs::File::create(&path)?;
-        Ok(OpenFile { path, out: std::io::BufWriter::with_capacity(1 << 16, file), bytes: 0 })
+        let file = Counted { file, bytes: 0 };
+        Ok(OpenFile { path, out: std::io::BufWriter::with_capacity(1 << 16, file) })
     }
 
     /// Flushes and renames the open file to its finished name, then applies the retention.
@@ -263,6 +309,22 @@ impl Writer {
         }
         Ok(())
     }
+}
+
+/// This machine's name (a pod's name under Kubernetes), reduced to letters, digits and
+/// dashes, so replicas sharing a log directory write different files.
+fn host_name() -> String {
+    let name = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .unwrap_or_default();
+    let name: String = name
+        .trim()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' })
+        .take(63)
+        .collect();
+    if name.is_empty() { "host".into() } else { name }
 }
 
 fn is_ours(path: &Path) -> bool {
@@ -311,6 +373,12 @@ mod tests {
         assert!(records.len() < 2_000 && !records.is_empty());
         assert!(records.windows(2).all(|w| w[0].time <= w[1].time), "files read in order");
         assert!(!records[0].request_id.contains('\u{7}'), "control characters are not echoed");
+        let time = chrono::DateTime::parse_from_rfc3339(&records[0].time).unwrap();
+        assert!(
+            (Utc::now() - time.with_timezone(&Utc)).num_seconds().abs() < 60,
+            "{}",
+            records[0].time
+        );
         let text = metrics.encode();
         assert!(text.contains(r#"shopml_prediction_log_records_total{result="written"} 2000"#));
     }

@@ -1,6 +1,6 @@
 //! Logs and traces. Logs go to stderr (text or JSON). Traces are OpenTelemetry spans of each
-//! RPC ([`RPC_TARGET`]: the call, then `validate` and `model` inside it), continuing the W3C
-//! trace context of the call's metadata, exported over OTLP/gRPC when
+//! RPC ([`RPC_TARGET`]: the call, with `decode`, `validate`, `model` and `encode` inside it),
+//! continuing the W3C trace context of the call's metadata, exported over OTLP/gRPC when
 //! `monitoring.otlp_endpoint` is set. Without an endpoint no layer wants the spans, so they
 //! are never built: tracing off costs a disabled-callsite check per span.
 
@@ -113,7 +113,7 @@ impl Extractor for HeaderExtractor<'_> {
     }
 }
 
-/// A child span of the RPC span (`validate`, `model`).
+/// A span inside the RPC span (`decode`, `validate`, `model`, `encode`).
 #[macro_export]
 macro_rules! rpc_span {
     ($name:literal) => {

@@ -1,6 +1,6 @@
 //! Traces end to end: a server exporting to an in-process OTLP receiver continues the
-//! caller's W3C trace context and sends one span per RPC with its `validate` and `model`
-//! spans inside. (Its own test binary: the tracing subscriber is process-wide.)
+//! caller's W3C trace context and sends one span per RPC with its `decode`, `validate`,
+//! `model` and `encode` spans inside. (Its own test binary: the tracing subscriber is process-wide.)
 
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
@@ -81,7 +81,7 @@ async fn rpc_spans_continue_the_callers_trace_and_reach_the_collector() {
 
     let mut spans: Vec<Span> = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while !spans.iter().any(|s| s.name == "model") {
+    while !spans.iter().any(|s| s.name == "shopml.v1.PredictionService/PredictCancellation") {
         let batch = tokio::time::timeout_at(deadline, exported.recv())
             .await
             .expect("spans reach the collector")
@@ -109,12 +109,17 @@ async fn rpc_spans_continue_the_callers_trace_and_reach_the_collector() {
         Some(&Value::StringValue("PredictCancellation".into()))
     );
     assert_eq!(attribute(rpc, "rpc.grpc.status_code"), Some(&Value::IntValue(0)));
-    for child in ["validate", "model"] {
-        let span = spans.iter().find(|s| s.name == child).expect(child);
+    // The request decoded, checked, scored, and the answer encoded, in that order, inside it.
+    let mut last_start = rpc.start_time_unix_nano;
+    for child in ["decode", "validate", "model", "encode"] {
+        let span = spans
+            .iter()
+            .find(|s| s.name == child && s.parent_span_id == rpc.span_id)
+            .unwrap_or_else(|| panic!("a {child} span inside the RPC span"));
         assert_eq!(span.trace_id, rpc.trace_id, "{child} is in the same trace");
-        assert_eq!(span.parent_span_id, rpc.span_id, "{child} is inside the RPC span");
-        assert!(span.start_time_unix_nano >= rpc.start_time_unix_nano);
-        assert!(span.end_time_unix_nano <= rpc.end_time_unix_nano);
+        assert!(span.start_time_unix_nano >= last_start, "{child} comes after the one before");
+        assert!(span.end_time_unix_nano <= rpc.end_time_unix_nano, "{child} ends inside the RPC");
+        last_start = span.start_time_unix_nano;
     }
     server.shutdown().await.unwrap();
     tokio::task::spawn_blocking(move || telemetry.shutdown()).await.unwrap();

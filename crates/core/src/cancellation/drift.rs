@@ -25,6 +25,8 @@ const EMPTY_SHARE: f64 = 1e-4;
 /// Inputs that follow the calendar: any window of days is distributed unlike another window
 /// over them (day of month, weekday), so they have no drift figure.
 pub const CALENDAR_INPUTS: [&str; 2] = ["order_day_of_month", "order_weekday"];
+/// Most bins a line has: one per input, one for the score.
+const MAX_SLOTS: usize = super::features::MAX_CATEGORICAL + super::features::MAX_NUMERIC + 1;
 /// Served lines the sliding window holds.
 pub const WINDOW_LINES: usize = 10_000;
 
@@ -322,7 +324,7 @@ impl BinCounts {
     }
 
     pub fn add(&mut self, binner: &Binner, line: &EncodedLine, probability: f64) {
-        let mut bins = [0u8; super::features::MAX_CATEGORICAL + super::features::MAX_NUMERIC + 1];
+        let mut bins = [0u8; MAX_SLOTS];
         binner.bins(line, probability, &mut bins);
         self.add_bins(&bins[..binner.slots()], 1);
     }
@@ -406,16 +408,16 @@ impl DriftMonitor {
     /// Adds served lines to the window (the oldest leave it once it is full).
     pub fn observe<'a>(&self, lines: impl IntoIterator<Item = (&'a EncodedLine, f64)>) {
         let slots = self.binner.slots();
-        let mut bins = [0u8; super::features::MAX_CATEGORICAL + super::features::MAX_NUMERIC + 1];
+        let mut bins = [0u8; MAX_SLOTS];
         let mut window = self.window.lock().unwrap_or_else(|e| e.into_inner());
         let window = &mut *window;
         for (line, probability) in lines {
             self.binner.bins(line, probability, &mut bins);
             let at = window.next * slots;
             if window.filled == WINDOW_LINES {
-                let old: [u8; super::features::MAX_CATEGORICAL + super::features::MAX_NUMERIC + 1] =
-                    std::array::from_fn(|i| if i < slots { window.ring[at + i] } else { 0 });
-                window.counts.add_bins(&old[..slots], -1);
+                let mut leaving = [0u8; MAX_SLOTS];
+                leaving[..slots].copy_from_slice(&window.ring[at..at + slots]);
+                window.counts.add_bins(&leaving[..slots], -1);
             } else {
                 window.filled += 1;
             }
@@ -435,6 +437,82 @@ impl DriftMonitor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cancellation::{AttributeValues, CheckoutLine, InputSchema};
+    use chrono::NaiveDate;
+
+    fn line(state: &str, price: f64) -> CheckoutLine<'_> {
+        CheckoutLine {
+            order_date: NaiveDate::from_ymd_opt(2022, 6, 15).unwrap(),
+            channel: "",
+            city: "",
+            state,
+            postal_code: "",
+            product_id: "",
+            product_group: "",
+            category: "",
+            attributes: AttributeValues::NONE,
+            unit_price: Some(price),
+            customer: None,
+        }
+    }
+
+    #[test]
+    fn the_window_keeps_the_last_lines_and_its_psi_follows_them() {
+        let schema = InputSchema { state: true, ..Default::default() };
+        let states = ["Kerala", "Goa", "Bihar", "Assam"];
+        let training: Vec<CheckoutLine> =
+            (0..400).map(|i| line(states[i % 4], 100.0 + (i % 50) as f64)).collect();
+        let encoder = CancellationEncoder::fit(&schema, &training, 1);
+        let encoded: Vec<EncodedLine> = training.iter().map(|l| encoder.encode(l)).collect();
+        let scores: Vec<f64> = (0..400).map(|i| (i % 20) as f64 / 40.0).collect();
+        let reference = DriftReference::fit(&encoder, &encoded, &scores, "test".into());
+        let monitor = DriftMonitor::new(reference.clone(), &encoder).unwrap();
+
+        monitor.observe(encoded.iter().zip(scores.iter().copied()));
+        let same = monitor.figures();
+        assert_eq!(same.lines, 400);
+        assert!(same.inputs.iter().all(|(_, v)| v.abs() < 1e-12) && same.score.abs() < 1e-12);
+        assert!(same.inputs.iter().all(|(name, _)| name != "order_day_of_month"));
+
+        // A full window of one state, and a state never seen: the old lines have left it.
+        let kerala = encoder.encode(&line("Kerala", 120.0));
+        let unseen = encoder.encode(&line("Sikkim", 120.0));
+        monitor
+            .observe((0..WINDOW_LINES).map(|i| (if i % 2 == 0 { &kerala } else { &unseen }, 0.9)));
+        let shifted = monitor.figures();
+        assert_eq!(shifted.lines, WINDOW_LINES as u64);
+        let state = shifted.inputs.iter().find(|(n, _)| n == "ship_state").unwrap().1;
+        assert!(state > 1.0 && shifted.score > 1.0, "{shifted:?}");
+
+        // The reference's own lines, enough of them to fill the window again: flat.
+        for _ in 0..WINDOW_LINES / 400 + 1 {
+            monitor.observe(encoded.iter().zip(scores.iter().copied()));
+        }
+        let back = monitor.figures();
+        assert!(back.inputs.iter().all(|(_, v)| *v < 0.01) && back.score < 0.01, "{back:?}");
+    }
+
+    #[test]
+    fn a_reference_that_does_not_fit_the_model_is_refused() {
+        let schema = InputSchema { state: true, ..Default::default() };
+        let training: Vec<CheckoutLine> = (0..40).map(|i| line(["A", "B"][i % 2], 10.0)).collect();
+        let encoder = CancellationEncoder::fit(&schema, &training, 1);
+        let encoded: Vec<EncodedLine> = training.iter().map(|l| encoder.encode(l)).collect();
+        let reference = DriftReference::fit(&encoder, &encoded, &[0.5; 40], "test".into());
+        let mut renamed = reference.clone();
+        renamed.inputs[0].name = "ship_city".into();
+        assert!(DriftMonitor::new(renamed, &encoder).unwrap_err().contains("ship_city"));
+        let mut foreign = reference.clone();
+        if let Bins::Categorical { values, .. } = &mut foreign.inputs[0].bins {
+            values[0] = "NOWHERE".into();
+        }
+        assert!(DriftMonitor::new(foreign, &encoder).unwrap_err().contains("NOWHERE"));
+        let mut bad_shares = reference;
+        if let Bins::Quantiles { shares, .. } = &mut bad_shares.score {
+            shares[0] = f64::NAN;
+        }
+        assert!(DriftMonitor::new(bad_shares, &encoder).unwrap_err().contains("score"));
+    }
 
     #[test]
     fn psi_is_zero_for_the_same_shares_and_grows_with_the_shift() {

@@ -144,7 +144,7 @@ impl PredictionApi {
                     let inputs: Vec<_> =
                         group.iter().map(|(_, o)| o.inputs(model.encoder())).collect();
                     let lines: Vec<_> = inputs.iter().map(|i| i.lines()).collect();
-                    let mut logged_orders: Vec<Option<LoggedOrder>> = Vec::new();
+                    let mut logged_orders: Vec<LoggedOrder> = Vec::new();
                     let observe = |encoded: &[Vec<EncodedLine>], risks: &[OrderRisk]| {
                         if let Some(drift) = model.drift() {
                             drift.observe(encoded.iter().zip(risks).flat_map(|(lines, risk)| {
@@ -156,17 +156,16 @@ impl PredictionApi {
                                 .iter()
                                 .zip(encoded.iter().zip(risks))
                                 .map(|((_, order), (lines, risk))| {
-                                    Some(logged_order(model.encoder(), order, lines, risk))
+                                    logged_order(model.encoder(), order, lines, risk)
                                 })
                                 .collect();
                         }
                     };
                     let risks = model.predict_observed(&lines, reasons, thresholds, observe);
-                    logged_orders.resize(group.len(), None);
+                    let mut logged_orders = logged_orders.into_iter();
                     let outcome = model.calibration().outcome;
-                    for ((((index, _), input), risk), logged) in
-                        group.iter().zip(&inputs).zip(risks).zip(logged_orders)
-                    {
+                    for (((index, _), input), risk) in group.iter().zip(&inputs).zip(risks) {
+                        let logged = logged_orders.next();
                         let response =
                             input.response(risk, served.version(), served.currency(), outcome);
                         out[*index] = Some((response, logged));
@@ -332,7 +331,7 @@ fn logged_order(
     let (fields, numbers) = (encoder.n_categorical(), encoder.n_numeric());
     LoggedOrder {
         order_id: order.order.order_id.clone(),
-        order_date: order.order_date.to_string(),
+        order_date: order.order_date,
         probability: risk.probability,
         lines: order
             .order

@@ -1,12 +1,16 @@
 //! The OpenTelemetry span of each RPC, continuing the caller's W3C trace context (the
-//! `traceparent` metadata). When no trace layer listens (no OTLP endpoint), the span is
-//! disabled and the call passes through untouched.
+//! `traceparent` metadata). The span covers the call until its response body has been sent,
+//! so the codec's `decode` and `encode` spans and the handler's `validate` and `model` fall
+//! inside it. When no trace layer listens (no OTLP endpoint), the span is disabled and the
+//! call passes through untouched.
 
 use crate::telemetry::{HeaderExtractor, RPC_TARGET};
-use futures_util::future::Either;
+use futures_util::TryFutureExt as _;
+use futures_util::future::{Either, MapOk};
+use http_body::{Body, Frame, SizeHint};
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use tower::{Layer, Service};
 use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
@@ -27,7 +31,61 @@ pub struct Trace<S> {
     inner: S,
 }
 
+pin_project_lite::pin_project! {
+    /// The response body, polled inside the call's span (when traced); the span ends when the
+    /// body is dropped.
+    pub struct TracedBody<B> {
+        #[pin]
+        inner: B,
+        span: Option<tracing::Span>,
+    }
+}
+
+impl<B: Default> Default for TracedBody<B> {
+    fn default() -> Self {
+        Self { inner: B::default(), span: None }
+    }
+}
+
+/// The gRPC status code of headers or trailers.
+fn grpc_status(headers: &http::HeaderMap) -> Option<i64> {
+    headers.get("grpc-status")?.to_str().ok()?.parse().ok()
+}
+
+impl<B: Body> Body for TracedBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        let Some(span) = this.span.as_ref() else { return this.inner.poll_frame(cx) };
+        let frame = ready!(span.in_scope(|| this.inner.poll_frame(cx)));
+        if let Some(code) =
+            frame.as_ref().and_then(|f| f.as_ref().ok()?.trailers_ref()).and_then(grpc_status)
+        {
+            span.record("rpc.grpc.status_code", code);
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
+type Untraced<B> = fn(http::Response<B>) -> http::Response<TracedBody<B>>;
+
+fn untraced<B>(response: http::Response<B>) -> http::Response<TracedBody<B>> {
+    response.map(|inner| TracedBody { inner, span: None })
+}
 
 impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for Trace<S>
 where
@@ -35,9 +93,9 @@ where
     S::Future: Send + 'static,
     ResBody: Send + 'static,
 {
-    type Response = S::Response;
+    type Response = http::Response<TracedBody<ResBody>>;
     type Error = S::Error;
-    type Future = Either<S::Future, BoxFuture<S::Response, S::Error>>;
+    type Future = Either<MapOk<S::Future, Untraced<ResBody>>, BoxFuture<Self::Response, S::Error>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -57,7 +115,7 @@ where
             rpc.grpc.status_code = tracing::field::Empty,
         );
         if span.is_disabled() {
-            return Either::Left(self.inner.call(request));
+            return Either::Left(self.inner.call(request).map_ok(untraced as Untraced<ResBody>));
         }
         let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
             propagator.extract(&HeaderExtractor(request.headers()))
@@ -67,14 +125,10 @@ where
         Either::Right(Box::pin(async move {
             let response = response.await?;
             // An error answers in the headers (trailers-only); a success in the trailers.
-            let code = response
-                .headers()
-                .get("grpc-status")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<i64>().ok())
-                .unwrap_or(0);
-            span.record("rpc.grpc.status_code", code);
-            Ok(response)
+            if let Some(code) = grpc_status(response.headers()) {
+                span.record("rpc.grpc.status_code", code);
+            }
+            Ok(response.map(|inner| TracedBody { inner, span: Some(span) }))
         }))
     }
 }
