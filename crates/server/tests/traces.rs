@@ -2,6 +2,10 @@
 //! caller's W3C trace context and sends one span per RPC with its `decode`, `validate`,
 //! `model` and `encode` spans inside. (Its own test binary: the tracing subscriber is process-wide.)
 
+#[allow(dead_code, unused_imports)]
+#[path = "integration/common.rs"]
+mod common;
+
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
@@ -10,9 +14,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::trace::v1::Span;
-use shopml_server::config::Settings;
 use shopml_server::proto;
-use std::path::Path;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -48,19 +50,12 @@ async fn rpc_spans_continue_the_callers_trace_and_reach_the_collector() {
             .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
     );
 
-    let mut settings = Settings::defaults();
-    settings.server.listen = "127.0.0.1:0".into();
+    let mut settings = common::settings(&common::shipped_bundle());
     settings.server.metrics_listen = String::new();
-    settings.server.bundle_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models");
     settings.monitoring.otlp_endpoint = format!("http://{collector}");
     let telemetry = shopml_server::telemetry::init(&settings).unwrap();
-    let server = shopml_server::server::start(settings).await.unwrap();
+    let (server, channel) = common::start_with(settings).await;
     assert!(server.wait_ready(Duration::from_secs(20)).await);
-    let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.addr))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
     let mut client = proto::prediction_service_client::PredictionServiceClient::new(channel);
 
     let (trace_id, parent_id) = ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7");

@@ -3,6 +3,12 @@
 //! one region's orders; `evaluate` joins the log with the export's outcomes and reproduces the
 //! test-day figures training reported.
 
+// The server tests' start-up helpers.
+#[allow(dead_code, unused_imports)]
+#[path = "../../server/tests/integration/common.rs"]
+mod common;
+
+use common::shipped_bundle;
 use shopml_server::proto;
 use shopml_training::config::TrainConfig;
 use shopml_training::data;
@@ -12,10 +18,6 @@ use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn shipped_bundle() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models")
-}
 
 fn sample_dir() -> PathBuf {
     shopml_training::pipeline::default_data_dir().expect("the sample is generated")
@@ -42,19 +44,11 @@ fn test_day_orders(sales: &data::sales::Sales) -> Vec<proto::Order> {
 /// `orders` in batches, and returns the drift gauges scraped afterwards (input → PSI, and
 /// "score") with the window's line count.
 async fn serve_and_scrape(orders: &[proto::Order], log_dir: &Path) -> (BTreeMap<String, f64>, f64) {
-    let mut settings = shopml_server::config::Settings::defaults();
-    settings.server.listen = "127.0.0.1:0".into();
-    settings.server.metrics_listen = "127.0.0.1:0".into();
-    settings.server.bundle_dir = shipped_bundle();
+    let mut settings = common::settings(&shipped_bundle());
     settings.monitoring.prediction_log_dir = log_dir.to_string_lossy().into_owned();
     settings.monitoring.log_rate_cancellation = 1.0;
-    let server = shopml_server::server::start(settings).await.unwrap();
+    let (server, channel) = common::start_with(settings).await;
     assert!(server.wait_ready(std::time::Duration::from_secs(20)).await);
-    let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.addr))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
     let mut client = proto::prediction_service_client::PredictionServiceClient::new(channel);
     for chunk in orders.chunks(100) {
         let orders = chunk

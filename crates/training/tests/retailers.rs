@@ -2,6 +2,11 @@
 //! fields, outcomes, returns, credit notes, non-product lines, money, dates, BOM, Parquet,
 //! duplicates, and a non-INR bundle answering in its currency end to end.
 
+// The server tests' start-up helpers.
+#[allow(dead_code, unused_imports)]
+#[path = "../../server/tests/integration/common.rs"]
+mod common;
+
 use shopml_training::cancellation;
 use shopml_training::config::TrainConfig;
 use shopml_training::data::{self, sales::Outcome};
@@ -36,22 +41,6 @@ fn edited(dir: &Path, file: &str, edit: impl Fn(String) -> String) {
     )
     .unwrap();
     std::fs::write(dir.join(file), edit(text)).unwrap();
-}
-
-/// A server on loopback serving the bundle at `bundle`, ready, and a channel to it.
-async fn serve(bundle: &Path) -> (shopml_server::server::RunningServer, tonic::transport::Channel) {
-    let mut settings = shopml_server::config::Settings::defaults();
-    settings.server.listen = "127.0.0.1:0".into();
-    settings.server.metrics_listen = "127.0.0.1:0".into();
-    settings.server.bundle_dir = bundle.to_owned();
-    let server = shopml_server::server::start(settings).await.unwrap();
-    assert!(server.wait_ready(std::time::Duration::from_secs(20)).await);
-    let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.addr))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    (server, channel)
 }
 
 #[test]
@@ -293,7 +282,7 @@ async fn a_non_inr_bundle_answers_in_its_currency_end_to_end() {
     pipeline::write_bundle_with_report(trained, &config, &out, chrono::Utc::now(), Some(report))
         .unwrap();
 
-    let (server, channel) = serve(&out).await;
+    let (server, channel) = common::start_ready(&out).await;
     let info = proto::model_service_client::ModelServiceClient::new(channel.clone())
         .get_model_info(proto::GetModelInfoRequest {})
         .await
@@ -420,7 +409,7 @@ async fn customer_value_is_fitted_and_served_end_to_end() {
     let out = dir.path().join("bundle");
     pipeline::write_bundle(trained, &config, &out).unwrap();
 
-    let (server, channel) = serve(&out).await;
+    let (server, channel) = common::start_ready(&out).await;
     let mut client = CustomerServiceClient::new(channel);
     let value = client
         .get_customer_value(proto::GetCustomerValueRequest {
@@ -679,7 +668,7 @@ async fn superstore_insights_answer_with_profit_in_dollars() {
     let html = std::fs::read_to_string(out.join("REPORT.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("$") && !html.contains('₹'));
 
-    let (server, channel) = serve(&out).await;
+    let (server, channel) = common::start_ready(&out).await;
     let mut insights = proto::insights_service_client::InsightsServiceClient::new(channel);
     let overview = insights.get_overview(proto::GetOverviewRequest {}).await.unwrap().into_inner();
     assert_eq!(overview.currency, "USD");
