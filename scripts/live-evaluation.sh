@@ -23,13 +23,14 @@ SHOPML__MONITORING__PREDICTION_LOG_DIR="$work/log" SHOPML__MONITORING__LOG_RATE_
   "$bin/shopml-server" --bundle "$bundle" --listen "127.0.0.1:$port" \
   --metrics-listen "127.0.0.1:$metrics" 2>"$work/server.log" &
 server=$!
+get() { python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' "$1"; }
 for _ in $(seq 1 100); do
-  curl -sf "http://127.0.0.1:$metrics/readyz" >/dev/null && break
+  get "http://127.0.0.1:$metrics/readyz" >/dev/null 2>&1 && break
   sleep 0.2
 done
 "$bin/shopml-bench" --target "http://127.0.0.1:$port" --replay "$work/orders.jsonl" --concurrency 16
 echo "drift over the last lines served (PSI):"
-curl -sf "http://127.0.0.1:$metrics/metrics" | grep -E '^shopml_(score_psi|input_psi|drift_window_lines|prediction_log_records)' | sed 's/^/  /'
+get "http://127.0.0.1:$metrics/metrics" | grep -E '^shopml_(score_psi|input_psi|drift_window_lines|prediction_log_records)' | sed 's/^/  /'
 kill -INT "$server"
 wait "$server"
 status=0

@@ -77,21 +77,34 @@ fn mix(mut z: u64) -> u64 {
 }
 
 impl PredictionLog {
-    /// Starts the writer when the settings name a directory and a model logs; None otherwise.
+    /// Starts the writer when the settings name a directory (or an object-store URL) and a
+    /// model logs; None otherwise. `store_options` configure the object store.
     pub fn start(
         settings: &MonitoringSettings,
+        store_options: &[(String, String)],
         metrics: &Metrics,
     ) -> std::io::Result<Option<Arc<Self>>> {
-        let dir = settings.prediction_log_dir.trim();
+        let location = settings.prediction_log_dir.trim();
         let rates = LoggedModel::ALL.map(|m| settings.log_rate(m.name()));
-        if dir.is_empty() || rates.iter().all(|&r| r <= 0.0) {
+        if location.is_empty() || rates.iter().all(|&r| r <= 0.0) {
             return Ok(None);
         }
-        let dir = PathBuf::from(dir);
+        // A repository in object storage: files are written in a local spool and uploaded
+        // once finished.
+        let (dir, upload) = if shopml_store::is_url(location) {
+            let repository = shopml_store::Repository::open(location, store_options)
+                .map_err(std::io::Error::other)?;
+            let spool =
+                std::env::temp_dir().join(format!("shopml-prediction-log-{}", std::process::id()));
+            (spool, Some(repository))
+        } else {
+            (PathBuf::from(location), None)
+        };
         std::fs::create_dir_all(&dir)?;
         let (sender, receiver) = std::sync::mpsc::sync_channel(settings.log_queue_records);
         let writer = Writer {
             dir,
+            upload,
             max_bytes: settings.log_file_max_bytes,
             max_files: settings.log_max_files,
             open: None,
@@ -164,6 +177,8 @@ impl Drop for PredictionLog {
 
 struct Writer {
     dir: PathBuf,
+    /// Where finished files go, when the log is in object storage.
+    upload: Option<shopml_store::Repository>,
     max_bytes: u64,
     max_files: usize,
     open: Option<OpenFile>,
@@ -177,24 +192,24 @@ struct Writer {
 
 struct OpenFile {
     path: PathBuf,
-    out: std::io::BufWriter<Counted>,
+    out: Counted<std::io::BufWriter<std::fs::File>>,
 }
 
-/// A file that counts the bytes written to it.
-struct Counted {
-    file: std::fs::File,
+/// A writer that counts the bytes written to it (buffered or not).
+struct Counted<W> {
+    inner: W,
     bytes: u64,
 }
 
-impl Write for Counted {
+impl<W: Write> Write for Counted<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.file.write(buf)?;
+        let n = self.inner.write(buf)?;
         self.bytes += n as u64;
         Ok(n)
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        self.file.flush()
+        self.inner.flush()
     }
 }
 
@@ -266,7 +281,7 @@ impl Writer {
         serde_json::to_writer(&mut open.out, &record).map_err(std::io::Error::other)?;
         open.out.write_all(b"\n")?;
         self.written.inc();
-        if open.out.get_ref().bytes >= self.max_bytes {
+        if open.out.bytes >= self.max_bytes {
             self.finish()?;
         }
         Ok(())
@@ -283,17 +298,38 @@ impl Writer {
         );
         let path = self.dir.join(name);
         let file = std::fs::File::create(&path)?;
-        let file = Counted { file, bytes: 0 };
-        Ok(OpenFile { path, out: std::io::BufWriter::with_capacity(1 << 16, file) })
+        let out = Counted { inner: std::io::BufWriter::with_capacity(1 << 16, file), bytes: 0 };
+        Ok(OpenFile { path, out })
     }
 
-    /// Flushes and renames the open file to its finished name, then applies the retention.
+    /// Flushes and renames the open file to its finished name, uploads the finished files
+    /// when the log is in object storage, then applies the retention.
     fn finish(&mut self) -> std::io::Result<()> {
         let Some(mut open) = self.open.take() else { return Ok(()) };
         open.out.flush()?;
         let finished = open.path.with_extension("");
         std::fs::rename(&open.path, &finished)?;
+        self.upload_finished();
         self.retain()
+    }
+
+    /// Uploads every finished file of the spool (one that failed before is tried again) and
+    /// deletes each uploaded; a failure is counted and logged, and the file stays.
+    fn upload_finished(&self) {
+        let Some(repository) = &self.upload else { return };
+        let Ok(files) = shopml_core::prediction_log::log_files(&self.dir) else { return };
+        for file in files.into_iter().filter(|p| is_ours(p)) {
+            let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+            match shopml_store::block_on(repository.put_file(&name, &file)) {
+                Ok(()) => {
+                    let _ = std::fs::remove_file(&file);
+                }
+                Err(error) => {
+                    self.failed.inc();
+                    tracing::warn!(%error, file = %file.display(), "prediction log upload failed; kept for the next try");
+                }
+            }
+        }
     }
 
     fn retain(&self) -> std::io::Result<()> {
@@ -358,7 +394,7 @@ mod tests {
     fn records_rotate_into_finished_files_and_the_oldest_go() {
         let dir = tempfile::tempdir().unwrap();
         let metrics = Metrics::new();
-        let log = PredictionLog::start(&settings(dir.path(), 10_000, 4096, 3), &metrics)
+        let log = PredictionLog::start(&settings(dir.path(), 10_000, 4096, 3), &[], &metrics)
             .unwrap()
             .expect("a directory and a rate start the log");
         assert!(log.sampled(LoggedModel::Sentiment) && !log.sampled(LoggedModel::Price));
@@ -387,8 +423,9 @@ mod tests {
     fn a_full_queue_drops_and_counts_instead_of_waiting() {
         let dir = tempfile::tempdir().unwrap();
         let metrics = Metrics::new();
-        let log =
-            PredictionLog::start(&settings(dir.path(), 1, 1 << 20, 0), &metrics).unwrap().unwrap();
+        let log = PredictionLog::start(&settings(dir.path(), 1, 1 << 20, 0), &[], &metrics)
+            .unwrap()
+            .unwrap();
         let started = std::time::Instant::now();
         for _ in 0..50_000 {
             log.offer(None, "v1", sentiment(0.5));
@@ -411,7 +448,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut s = settings(dir.path(), 16, 1 << 20, 0);
         s.log_rate_sentiment = 0.1;
-        let log = PredictionLog::start(&s, &Metrics::new()).unwrap().unwrap();
+        let log = PredictionLog::start(&s, &[], &Metrics::new()).unwrap().unwrap();
         let hits = (0..100_000).filter(|_| log.sampled(LoggedModel::Sentiment)).count();
         assert!((9_000..11_000).contains(&hits), "{hits}");
     }

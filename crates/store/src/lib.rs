@@ -141,6 +141,53 @@ impl Repository {
         Ok(version)
     }
 
+    /// Uploads the local file `local` as `name` under the repository's prefix (prediction-log
+    /// files: each is finished before it is uploaded, so a reader never sees part of one).
+    pub async fn put_file(&self, name: &str, local: &Path) -> Result<(), StoreError> {
+        let bytes = tokio::fs::read(local)
+            .await
+            .map_err(|source| StoreError::Io { path: local.to_owned(), source })?;
+        self.store
+            .put(&self.path(&[name]), PutPayload::from(bytes))
+            .await
+            .map_err(|e| self.error(e))
+            .map(|_| ())
+    }
+
+    /// Downloads the objects directly under the prefix whose names end with `suffix` into
+    /// `dir` (those already there with the same size are kept). Returns how many it fetched.
+    pub async fn download_files(&self, suffix: &str, dir: &Path) -> Result<usize, StoreError> {
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| StoreError::Io { path, source }
+        };
+        tokio::fs::create_dir_all(dir).await.map_err(io(dir))?;
+        let listing =
+            self.store.list_with_delimiter(Some(&self.prefix)).await.map_err(|e| self.error(e))?;
+        let mut fetched = 0;
+        for object in listing.objects {
+            let Some(name) = object.location.filename().map(str::to_owned) else { continue };
+            if !name.ends_with(suffix) || name.starts_with('.') {
+                continue;
+            }
+            let local = dir.join(&name);
+            if tokio::fs::metadata(&local).await.is_ok_and(|m| m.len() == object.size) {
+                continue;
+            }
+            let bytes = self
+                .store
+                .get(&object.location)
+                .await
+                .map_err(|e| self.error(e))?
+                .bytes()
+                .await
+                .map_err(|e| self.error(e))?;
+            tokio::fs::write(&local, &bytes).await.map_err(io(&local))?;
+            fetched += 1;
+        }
+        Ok(fetched)
+    }
+
     /// The complete versions of the repository, newest first (versions start with their
     /// creation time, so names sort by age).
     pub async fn versions(&self) -> Result<Vec<String>, StoreError> {

@@ -82,7 +82,8 @@ enum Command {
         /// The bundle that made the predictions (its version picks the records).
         #[arg(long)]
         bundle: PathBuf,
-        /// The prediction log directory.
+        /// The prediction log: a directory, or its URL in object storage (s3://…, gs://…,
+        /// az://…, file://…; credentials from AWS_*, GOOGLE_*, AZURE_*).
         #[arg(long)]
         predictions: PathBuf,
         /// Also write the evaluation as JSON to this file.
@@ -282,7 +283,23 @@ fn evaluate(
     compare_to: Option<&Path>,
 ) -> anyhow::Result<bool> {
     let sales = read_sales(data_dir, config)?;
-    let evaluation = shopml_training::evaluate::evaluate(bundle, predictions, &sales)?;
+    // A log in object storage is read from a local copy of its finished files.
+    let location = predictions.to_string_lossy().into_owned();
+    let copy = shopml_store::is_url(&location)
+        .then(|| std::env::temp_dir().join(format!("shopml-evaluate-{}", std::process::id())));
+    if let Some(copy) = &copy {
+        let repository = shopml_store::Repository::open(&location, &[])?;
+        let fetched = shopml_store::block_on(
+            repository.download_files(shopml_core::prediction_log::FILE_SUFFIX, copy),
+        )?;
+        eprintln!("{fetched} log files fetched from {location}");
+    }
+    let evaluation =
+        shopml_training::evaluate::evaluate(bundle, copy.as_deref().unwrap_or(predictions), &sales);
+    if let Some(copy) = &copy {
+        let _ = std::fs::remove_dir_all(copy);
+    }
+    let evaluation = evaluation?;
     let json = serde_json::to_value(&evaluation)?;
     if let Some(path) = report {
         std::fs::write(path, serde_json::to_string_pretty(&json)? + "\n")

@@ -248,9 +248,12 @@ pub async fn start(settings: Settings) -> Result<RunningServer, ServeError> {
     let reflection_v1alpha =
         reflection_of_our_services().build_v1alpha().map_err(reflection_error)?;
 
-    let prediction_log = PredictionLog::start(&settings.monitoring, &metrics).map_err(|e| {
-        ServeError::PredictionLog(format!("{}: {e}", settings.monitoring.prediction_log_dir))
-    })?;
+    let store_options: Vec<(String, String)> =
+        settings.server.store_options.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let prediction_log = PredictionLog::start(&settings.monitoring, &store_options, &metrics)
+        .map_err(|e| {
+            ServeError::PredictionLog(format!("{}: {e}", settings.monitoring.prediction_log_dir))
+        })?;
     let limits = &settings.limits;
     let max_bytes = limits.max_message_bytes;
     let auth = layers::AuthPolicy {
