@@ -5,6 +5,7 @@
 pub mod bundle;
 pub mod cancellation;
 pub mod customer_value;
+pub mod drift;
 pub mod features;
 pub mod forecast;
 pub mod insights;

@@ -290,22 +290,25 @@ impl Metrics {
         self.prediction_log.get_or_create(&ResultLabels { result: result.into() }).clone()
     }
 
-    /// Sets the drift gauges of `model` (None: the serving bundle has no reference, so none).
-    pub fn set_drift(&self, model: &'static str, figures: Option<&DriftFigures>) {
-        let labels = ModelLabels { model };
-        let Some(figures) = figures else {
-            self.input_psi.clear();
-            self.score_psi.remove(&labels);
-            self.drift_window_lines.remove(&labels);
-            return;
-        };
+    /// Sets the drift gauges of each model (None: the serving bundle has no reference for
+    /// it, so none).
+    pub fn set_drift(&self, models: &[(&'static str, Option<DriftFigures>)]) {
         // Another bundle may have had other inputs: only the serving one's are shown.
         self.input_psi.clear();
-        for (input, psi) in &figures.inputs {
-            self.input_psi.get_or_create(&InputLabels { model, input: input.clone() }).set(*psi);
+        for (model, figures) in models {
+            let labels = ModelLabels { model };
+            let Some(figures) = figures else {
+                self.score_psi.remove(&labels);
+                self.drift_window_lines.remove(&labels);
+                continue;
+            };
+            for (input, psi) in &figures.inputs {
+                let labels = InputLabels { model, input: input.clone() };
+                self.input_psi.get_or_create(&labels).set(*psi);
+            }
+            self.score_psi.get_or_create(&labels).set(figures.score);
+            self.drift_window_lines.get_or_create(&labels).set(figures.lines as i64);
         }
-        self.score_psi.get_or_create(&labels).set(figures.score);
-        self.drift_window_lines.get_or_create(&labels).set(figures.lines as i64);
     }
 
     pub fn reload(&self, success: bool) {
@@ -355,7 +358,7 @@ mod tests {
         metrics.set_bundle_version("v1");
         metrics.prediction_log_records("written").inc();
         let figures = DriftFigures { lines: 1, inputs: vec![("sku".into(), 0.0)], score: 0.0 };
-        metrics.set_drift("cancellation", Some(&figures));
+        metrics.set_drift(&[("cancellation", Some(figures))]);
         let declared = declared(&metrics.encode());
         let mut queried = 0;
         for panel in dashboard["panels"].as_array().unwrap() {

@@ -47,6 +47,8 @@ pub struct TrainedPrice {
     pub encoder: PriceEncoder,
     pub calibration: PriceCalibration,
     pub metrics: PriceMetrics,
+    /// The test products' predicted ÷ list price, for the server's drift figures.
+    pub reference: shopml_core::drift::ScoreReference,
     /// Test (actual, predicted) selling prices, for the report.
     pub test_prices: Vec<(f64, f64)>,
 }
@@ -302,6 +304,13 @@ pub fn train(
     let predicted_log: Vec<f64> = predictions.iter().map(|p| p.price.ln()).collect();
     let actual: Vec<f64> = actual_log.iter().map(|y| y.exp()).collect();
     let predicted: Vec<f64> = predictions.iter().map(|p| p.price).collect();
+    let ratios: Vec<f64> =
+        predictions.iter().zip(&test_inputs).map(|(p, input)| p.price / input.list_price).collect();
+    let reference = shopml_core::drift::ScoreReference::fit(
+        &ratios,
+        "predicted / list price",
+        format!("test split, {} products", test_inputs.len()),
+    );
     let metrics = PriceMetrics {
         r2_log: metrics::r2(&actual_log, &predicted_log),
         r2: metrics::r2(&actual, &predicted),
@@ -327,6 +336,7 @@ pub fn train(
         encoder,
         calibration,
         metrics,
+        reference,
         test_prices: actual.into_iter().zip(predicted).collect(),
     })
 }

@@ -80,6 +80,8 @@ pub struct TrainedSentiment {
     pub calibration: SentimentCalibration,
     pub review_metrics: ReviewMetrics,
     pub product_metrics: Option<ProductMetrics>,
+    /// The test reviews' probabilities of being negative, for the server's drift figures.
+    pub reference: shopml_core::drift::ScoreReference,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -636,6 +638,14 @@ pub fn train(
         classifier.calibration.clone(),
     );
     let figures = evaluate(&predictor, &test, settings.max_words, settings.use_title, &classifier);
+    let test_p = predictor.negative_probabilities(
+        &encode(predictor.encoder(), &test, settings.max_words, settings.use_title).encoded,
+    );
+    let reference = shopml_core::drift::ScoreReference::fit(
+        &test_p,
+        "probability that a review is negative",
+        format!("test split, {} reviews", test.len()),
+    );
     let text_only = evaluate(&predictor, &test, settings.max_words, false, &classifier);
     let review_metrics = ReviewMetrics {
         figures,
@@ -712,5 +722,6 @@ pub fn train(
         calibration: classifier.calibration,
         review_metrics,
         product_metrics,
+        reference,
     })
 }

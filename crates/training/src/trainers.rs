@@ -276,7 +276,14 @@ impl Trainer for PriceTrainer {
         writer: &mut BundleWriter,
     ) -> Result<(), TrainError> {
         if let Some(p) = models.price.take() {
-            shopml_core::price::save(writer, p.model, &p.model_config, &p.encoder, &p.calibration)?;
+            shopml_core::price::save(
+                writer,
+                p.model,
+                &p.model_config,
+                &p.encoder,
+                &p.calibration,
+                &p.reference,
+            )?;
         }
         Ok(())
     }
@@ -408,6 +415,7 @@ impl Trainer for SentimentTrainer {
                 &s.model_config,
                 &s.encoder,
                 &s.calibration,
+                &s.reference,
             )?;
         }
         Ok(())

@@ -8,6 +8,8 @@
 //! input and the score by the reference's deciles.
 
 use super::features::{CancellationEncoder, EncodedLine};
+pub use crate::drift::{Bins, DriftFigures, QUANTILE_BINS, WINDOW_LINES, psi};
+use crate::drift::{check_edges, check_shares, quantile_bin, quantile_edges, shares};
 use crate::features::Vocabulary;
 use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
@@ -18,39 +20,11 @@ pub const REFERENCE_FILE: &str = "cancellation/reference.json";
 
 /// Values of a categorical input given their own bin.
 pub const TOP_VALUES: usize = 20;
-/// Bins of a numeric input and of the score (fewer where the reference has ties).
-pub const QUANTILE_BINS: usize = 10;
-/// Share standing in for an empty bin, so that the PSI stays finite (the usual smoothing).
-const EMPTY_SHARE: f64 = 1e-4;
 /// Inputs that follow the calendar: any window of days is distributed unlike another window
 /// over them (day of month, weekday), so they have no drift figure.
 pub const CALENDAR_INPUTS: [&str; 2] = ["order_day_of_month", "order_weekday"];
 /// Most bins a line has: one per input, one for the score.
 const MAX_SLOTS: usize = super::features::MAX_CATEGORICAL + super::features::MAX_NUMERIC + 1;
-/// Served lines the sliding window holds.
-pub const WINDOW_LINES: usize = 10_000;
-
-/// How one input (or the score) is binned, and the reference's share of each bin.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Bins {
-    /// One bin per listed value (normalised keys, most frequent first), then "other", then
-    /// "unseen": `shares` has `values.len() + 2` entries.
-    Categorical { values: Vec<String>, shares: Vec<f64> },
-    /// Bin `i` holds values ≤ `upper_edges[i]` (and above the previous edge); the last bin
-    /// the values above every edge: `shares` has `upper_edges.len() + 1` entries. Numeric
-    /// inputs are binned as the model reads them (transformed and standardised).
-    Quantiles { upper_edges: Vec<f64>, shares: Vec<f64> },
-}
-
-impl Bins {
-    pub fn shares(&self) -> &[f64] {
-        match self {
-            Bins::Categorical { shares, .. } | Bins::Quantiles { shares, .. } => shares,
-        }
-    }
-}
-
 /// An input's name (as in explanations and `unseen_inputs`) and its bins.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InputReference {
@@ -71,42 +45,6 @@ pub struct DriftReference {
     pub inputs: Vec<InputReference>,
     /// The calibrated line probability.
     pub score: Bins,
-}
-
-/// PSI of `counts` against the reference `shares`: Σ (a − e)·ln(a / e) over the bins, shares
-/// below [`EMPTY_SHARE`] raised to it. 0 for no counts.
-pub fn psi(shares: &[f64], counts: &[u64]) -> f64 {
-    let total: u64 = counts.iter().sum();
-    if total == 0 {
-        return 0.0;
-    }
-    shares
-        .iter()
-        .zip(counts)
-        .map(|(&e, &c)| {
-            let e = e.max(EMPTY_SHARE);
-            let a = (c as f64 / total as f64).max(EMPTY_SHARE);
-            (a - e) * (a / e).ln()
-        })
-        .sum()
-}
-
-/// Deciles of `values` as upper edges, ties merged.
-fn quantile_edges(values: &mut [f64]) -> Vec<f64> {
-    values.sort_unstable_by(f64::total_cmp);
-    let mut edges: Vec<f64> = (1..QUANTILE_BINS)
-        .map(|k| values[(k * values.len() / QUANTILE_BINS).min(values.len() - 1)])
-        .collect();
-    edges.dedup();
-    // A top edge equal to the maximum would leave the last bin empty.
-    if edges.last() == values.last() {
-        edges.pop();
-    }
-    edges
-}
-
-fn quantile_bin(edges: &[f64], value: f64) -> usize {
-    edges.partition_point(|&edge| edge < value)
 }
 
 impl DriftReference {
@@ -162,19 +100,15 @@ impl DriftReference {
         for (line, &p) in lines.iter().zip(probabilities) {
             counts.add(&binner, line, p);
         }
-        let share = |c: &[u64]| -> Vec<f64> {
-            let total = c.iter().sum::<u64>().max(1) as f64;
-            c.iter().map(|&n| n as f64 / total).collect()
-        };
         for (input, c) in reference.inputs.iter_mut().zip(&counts.inputs) {
             match &mut input.bins {
-                Bins::Categorical { shares, .. } | Bins::Quantiles { shares, .. } => {
-                    *shares = share(c)
+                Bins::Categorical { shares: s, .. } | Bins::Quantiles { shares: s, .. } => {
+                    *s = shares(c)
                 }
             }
         }
-        if let Bins::Quantiles { shares, .. } = &mut reference.score {
-            *shares = share(&counts.score);
+        if let Bins::Quantiles { shares: s, .. } = &mut reference.score {
+            *s = shares(&counts.score);
         }
         reference
     }
@@ -190,13 +124,7 @@ impl DriftReference {
                 Bins::Categorical { values, .. } => values.len() + 2,
                 Bins::Quantiles { upper_edges, .. } => upper_edges.len() + 1,
             };
-            let shares = bins.shares();
-            if shares.len() != expected
-                || shares.iter().any(|s| !s.is_finite() || *s < 0.0)
-                || (self.lines > 0 && (shares.iter().sum::<f64>() - 1.0).abs() > 1e-6)
-            {
-                return Err(format!("the reference of `{name}` has inconsistent shares"));
-            }
+            check_shares(name, bins.shares(), expected)?;
         }
         Ok(self)
     }
@@ -295,16 +223,6 @@ impl Binner {
     }
 }
 
-fn check_edges(name: &str, edges: &[f64]) -> Result<(), String> {
-    if edges.len() >= QUANTILE_BINS
-        || edges.iter().any(|e| !e.is_finite())
-        || edges.windows(2).any(|w| w[0] >= w[1])
-    {
-        return Err(format!("`{name}` needs fewer than {QUANTILE_BINS} finite, increasing edges"));
-    }
-    Ok(())
-}
-
 /// Lines per bin of each input and of the score.
 #[derive(Debug, Clone)]
 pub struct BinCounts {
@@ -354,17 +272,6 @@ impl BinCounts {
             score: psi(reference.score.shares(), &self.score),
         }
     }
-}
-
-/// PSI figures: under 0.1 is usually read as stable, 0.1–0.25 as a moderate shift, above
-/// 0.25 as a large one.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DriftFigures {
-    /// Lines counted.
-    pub lines: u64,
-    /// Each input's PSI, in model order (calendar inputs left out).
-    pub inputs: Vec<(String, f64)>,
-    pub score: f64,
 }
 
 /// The reference of a served model and the bins of the last [`WINDOW_LINES`] lines it scored.
@@ -512,29 +419,5 @@ mod tests {
             shares[0] = f64::NAN;
         }
         assert!(DriftMonitor::new(bad_shares, &encoder).unwrap_err().contains("score"));
-    }
-
-    #[test]
-    fn psi_is_zero_for_the_same_shares_and_grows_with_the_shift() {
-        let shares = [0.25, 0.25, 0.5];
-        assert!(psi(&shares, &[25, 25, 50]).abs() < 1e-12);
-        let small = psi(&shares, &[30, 25, 45]);
-        let large = psi(&shares, &[70, 20, 10]);
-        assert!(small > 0.0 && small < 0.1, "{small}");
-        assert!(large > 0.25, "{large}");
-        assert_eq!(psi(&shares, &[0, 0, 0]), 0.0);
-        assert!(psi(&[0.0, 1.0], &[1, 0]).is_finite(), "an empty reference bin stays finite");
-    }
-
-    #[test]
-    fn quantile_edges_merge_ties_and_leave_no_empty_top_bin() {
-        let mut values: Vec<f64> = (0..100).map(|i| (i / 10) as f64).collect();
-        let edges = quantile_edges(&mut values);
-        assert_eq!(edges, (1..=8).map(|i| i as f64).collect::<Vec<_>>());
-        assert_eq!(quantile_bin(&edges, 0.0), 0);
-        assert_eq!(quantile_bin(&edges, 1.0), 0, "an edge belongs to the bin below it");
-        assert_eq!(quantile_bin(&edges, 9.0), 8);
-        let mut constant = vec![3.0; 50];
-        assert!(quantile_edges(&mut constant).is_empty(), "one value, one bin");
     }
 }

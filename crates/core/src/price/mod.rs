@@ -15,6 +15,9 @@ use std::path::Path;
 /// The model's name in a bundle's manifest.
 pub const NAME: &str = "price";
 
+/// The reference distribution of the model's score (optional: older bundles have none).
+pub const REFERENCE_FILE: &str = "price/reference.json";
+
 pub const FILES: ModelFiles = ModelFiles {
     name: NAME,
     record: "price/model.bpk",
@@ -23,14 +26,18 @@ pub const FILES: ModelFiles = ModelFiles {
     calibration: "price/calibration.json",
 };
 
+/// Writes the model into a bundle, with the reference distribution of its score (for the
+/// server's drift figures).
 pub fn save(
     writer: &mut BundleWriter,
     model: PriceModel,
     config: &PriceModelConfig,
     encoder: &PriceEncoder,
     calibration: &PriceCalibration,
+    reference: &crate::drift::ScoreReference,
 ) -> Result<(), BundleError> {
-    FILES.save(writer, model, config, encoder, calibration)
+    FILES.save(writer, model, config, encoder, calibration)?;
+    crate::drift::save_score_reference(writer, NAME, REFERENCE_FILE, reference)
 }
 
 pub fn load(dir: &Path, device: &Device) -> Result<PricePredictor, BundleError> {
@@ -52,7 +59,8 @@ pub fn load(dir: &Path, device: &Device) -> Result<PricePredictor, BundleError> 
         return Err(FILES.incompatible_calibration(dir, "interval_scale must be finite and > 0"));
     }
     let model = FILES.load_record(dir, config.init(device))?;
-    Ok(PricePredictor::new(encoder, model, calibration))
+    let drift = crate::drift::load_score_monitor(dir, REFERENCE_FILE)?;
+    Ok(PricePredictor::new(encoder, model, calibration).with_drift(drift))
 }
 
 impl crate::models::ServedModel for PricePredictor {

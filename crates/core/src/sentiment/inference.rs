@@ -55,6 +55,8 @@ pub struct SentimentPredictor {
     /// The ensemble in its serving layout (same outputs, one batched pass for all members).
     model: ServingSentimentNet,
     calibration: SentimentCalibration,
+    /// The score's reference and the window of served scores, when the bundle has them.
+    drift: Option<crate::drift::ScoreMonitor>,
 }
 
 impl SentimentPredictor {
@@ -63,7 +65,17 @@ impl SentimentPredictor {
         model: SentimentModel,
         calibration: SentimentCalibration,
     ) -> Self {
-        Self { encoder, model: model.for_serving(), calibration }
+        Self { encoder, model: model.for_serving(), calibration, drift: None }
+    }
+
+    pub fn with_drift(mut self, drift: Option<crate::drift::ScoreMonitor>) -> Self {
+        self.drift = drift;
+        self
+    }
+
+    /// The score monitor, when the bundle has a reference of the score.
+    pub fn drift(&self) -> Option<&crate::drift::ScoreMonitor> {
+        self.drift.as_ref()
     }
 
     pub fn encoder(&self) -> &SentimentEncoder {

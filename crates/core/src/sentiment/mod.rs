@@ -15,6 +15,9 @@ use std::path::Path;
 /// The model's name in a bundle's manifest.
 pub const NAME: &str = "sentiment";
 
+/// The reference distribution of the model's score (optional: older bundles have none).
+pub const REFERENCE_FILE: &str = "sentiment/reference.json";
+
 pub const FILES: ModelFiles = ModelFiles {
     name: NAME,
     record: "sentiment/model.bpk",
@@ -23,14 +26,18 @@ pub const FILES: ModelFiles = ModelFiles {
     calibration: "sentiment/calibration.json",
 };
 
+/// Writes the model into a bundle, with the reference distribution of its score (for the
+/// server's drift figures).
 pub fn save(
     writer: &mut BundleWriter,
     model: SentimentModel,
     config: &SentimentModelConfig,
     encoder: &SentimentEncoder,
     calibration: &SentimentCalibration,
+    reference: &crate::drift::ScoreReference,
 ) -> Result<(), BundleError> {
-    FILES.save(writer, model, config, encoder, calibration)
+    FILES.save(writer, model, config, encoder, calibration)?;
+    crate::drift::save_score_reference(writer, NAME, REFERENCE_FILE, reference)
 }
 
 pub fn load(dir: &Path, device: &Device) -> Result<SentimentPredictor, BundleError> {
@@ -75,7 +82,8 @@ pub fn load(dir: &Path, device: &Device) -> Result<SentimentPredictor, BundleErr
         ));
     }
     let model = FILES.load_record(dir, config.init(device))?;
-    Ok(SentimentPredictor::new(encoder, model, calibration))
+    let drift = crate::drift::load_score_monitor(dir, REFERENCE_FILE)?;
+    Ok(SentimentPredictor::new(encoder, model, calibration).with_drift(drift))
 }
 
 impl crate::models::ServedModel for SentimentPredictor {

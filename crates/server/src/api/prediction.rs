@@ -199,6 +199,11 @@ impl PredictionApi {
                 move |products: &[PricedProduct]| {
                     let inputs: Vec<_> = products.iter().map(PricedProduct::input).collect();
                     let predictions = served.model().predict(&inputs);
+                    if let Some(drift) = served.model().drift() {
+                        drift.observe(
+                            predictions.iter().zip(&inputs).map(|(p, i)| p.price / i.list_price),
+                        );
+                    }
                     let currency = served.currency();
                     predictions
                         .into_iter()
@@ -233,12 +238,11 @@ impl PredictionApi {
             .run(reviews, rows_of, move |reviews: &[Review]| {
                 let pairs: Vec<(&str, &str)> =
                     reviews.iter().map(|r| (r.title.as_str(), r.text.as_str())).collect();
-                served
-                    .model()
-                    .analyze(&pairs, max_words, top_words)
-                    .into_iter()
-                    .map(sentiment_result)
-                    .collect::<Vec<_>>()
+                let results = served.model().analyze(&pairs, max_words, top_words);
+                if let Some(drift) = served.model().drift() {
+                    drift.observe(results.iter().map(|r| r.negative_probability));
+                }
+                results.into_iter().map(sentiment_result).collect::<Vec<_>>()
             })
             .await?;
         for r in &results {

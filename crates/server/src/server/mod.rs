@@ -384,12 +384,18 @@ async fn start_metrics_http(
                 async move {
                     // Drift figures are computed when scraped, not per prediction.
                     let bundle = registry.current().ok();
-                    let drift = bundle
-                        .as_ref()
-                        .and_then(|b| b.models.cancellation.as_ref())
-                        .and_then(|c| c.drift())
-                        .map(|d| d.figures());
-                    metrics.set_drift("cancellation", drift.as_ref());
+                    let models = bundle.as_ref().map(|b| &b.models);
+                    metrics.set_drift(&[
+                        (
+                            "cancellation",
+                            models.and_then(|m| Some(m.cancellation.as_ref()?.drift()?.figures())),
+                        ),
+                        ("price", models.and_then(|m| Some(m.price.as_ref()?.drift()?.figures()))),
+                        (
+                            "sentiment",
+                            models.and_then(|m| Some(m.sentiment.as_ref()?.drift()?.figures())),
+                        ),
+                    ]);
                     (
                         [(
                             axum::http::header::CONTENT_TYPE,

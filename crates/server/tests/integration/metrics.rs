@@ -82,6 +82,13 @@ async fn scores_and_unseen_inputs_are_counted_per_model() {
         .predict_price(proto::PredictPriceRequest { product: Some(product("P1")) })
         .await
         .unwrap();
+    client
+        .analyze_sentiment(proto::AnalyzeSentimentRequest {
+            text: "Stopped working after two days, very poor".into(),
+            title: String::new(),
+        })
+        .await
+        .unwrap();
 
     let (_, metrics) = http_get(server.metrics_addr.unwrap(), "/metrics").await;
     let value = |series: &str| {
@@ -99,5 +106,14 @@ async fn scores_and_unseen_inputs_are_counted_per_model() {
     let p = risk.order_cancel_probability;
     assert!((value("shopml_prediction_probability_sum{model=\"cancellation\"}") - p).abs() < 1e-9);
     assert_eq!(value("shopml_price_ratio_count"), 1.0);
+    // Every scored line or product enters its model's drift window, against the bundle's
+    // reference of its score.
+    for (model, scored) in [("cancellation", 2.0), ("price", 1.0), ("sentiment", 1.0)] {
+        let window = format!("shopml_drift_window_lines{{model=\"{model}\"}}");
+        assert_eq!(value(&window), scored, "{model}: {metrics}");
+        let score = format!("shopml_score_psi{{model=\"{model}\"}}");
+        assert!(metrics.contains(&format!("{score} ")) && value(&score) > 0.0, "{model}");
+    }
+    assert!(metrics.contains("shopml_input_psi{model=\"cancellation\",input=\"ship_city\"}"));
     server.shutdown().await.unwrap();
 }
