@@ -27,9 +27,9 @@ fn figure(metrics: &serde_json::Value, path: &str) -> f64 {
     shopml_training::gates::figure(metrics, path).unwrap_or_else(|| panic!("{path} in metrics"))
 }
 
-/// The orders of the shipped bundle's test days, as `shopml-train orders` writes them.
-fn test_day_orders(sales: &data::sales::Sales) -> Vec<proto::Order> {
-    let metrics = shopml_training::gates::read_reference(&shipped_bundle()).unwrap();
+/// The orders of `bundle`'s test days, as `shopml-train orders` writes them.
+fn test_day_orders(bundle: &Path, sales: &data::sales::Sales) -> Vec<proto::Order> {
+    let metrics = shopml_training::gates::read_reference(bundle).unwrap();
     let from = metrics["split"]["cancellation_test_from"].as_str().unwrap().parse().unwrap();
     let mut orders = Vec::new();
     evaluate::checkout_orders(sales, from, None, |order| {
@@ -40,11 +40,15 @@ fn test_day_orders(sales: &data::sales::Sales) -> Vec<proto::Order> {
     orders
 }
 
-/// Serves the shipped bundle with every cancellation prediction logged into `log_dir`, sends
-/// `orders` in batches, and returns the drift gauges scraped afterwards (input → PSI, and
-/// "score") with the window's line count.
-async fn serve_and_scrape(orders: &[proto::Order], log_dir: &Path) -> (BTreeMap<String, f64>, f64) {
-    let mut settings = common::settings(&shipped_bundle());
+/// Serves `bundle` with every cancellation prediction logged into `log_dir`, sends `orders`
+/// in batches, and returns the drift gauges scraped afterwards (input → PSI, and "score") with
+/// the window's line count.
+async fn serve_and_scrape(
+    bundle: &Path,
+    orders: &[proto::Order],
+    log_dir: &Path,
+) -> (BTreeMap<String, f64>, f64) {
+    let mut settings = common::settings(bundle);
     settings.monitoring.prediction_log_dir = log_dir.to_string_lossy().into_owned();
     settings.monitoring.log_rate_cancellation = 1.0;
     let (server, channel) = common::start_with(settings).await;
@@ -80,6 +84,17 @@ async fn serve_and_scrape(orders: &[proto::Order], log_dir: &Path) -> (BTreeMap<
     (psi, lines)
 }
 
+/// The live figures are those training reported for the bundle's test days.
+fn assert_reproduces(bundle: &Path, live: &serde_json::Value) {
+    let trained = shopml_training::gates::read_reference(bundle).unwrap();
+    for figure_name in ["roc_auc", "pr_auc", "brier", "log_loss", "test_rows", "test_positive_rate"]
+    {
+        let path = format!("cancellation.{figure_name}");
+        let (t, l) = (figure(&trained, &path), figure(live, &path));
+        assert!((t - l).abs() < 1e-9, "{path}: training {t}, from the log {l}");
+    }
+}
+
 fn http_get(addr: SocketAddr, path: &str) -> String {
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
     write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
@@ -93,13 +108,13 @@ async fn logged_predictions_reproduce_the_test_figures_and_drift_shows_another_r
     let config = TrainConfig::defaults();
     let exports = data::read_exports(&sample_dir(), &config).unwrap();
     let sales = exports.sales.as_ref().unwrap();
-    let orders = test_day_orders(sales);
+    let orders = test_day_orders(&shipped_bundle(), sales);
     let lines: usize = orders.iter().map(|o| o.lines.len()).sum();
     assert!(orders.len() > 500, "{} test-day orders", orders.len());
 
     // The test days come from the distribution the bundle was trained on: flat.
     let log = tempfile::tempdir().unwrap();
-    let (psi, window) = serve_and_scrape(&orders, log.path()).await;
+    let (psi, window) = serve_and_scrape(&shipped_bundle(), &orders, log.path()).await;
     assert_eq!(window, lines as f64, "every line scored enters the window");
     assert!(psi.contains_key("ship_state") && psi.contains_key("unit_price"), "{psi:?}");
     assert!(!psi.contains_key("order_day_of_month"), "calendar inputs have no drift figure");
@@ -109,14 +124,8 @@ async fn logged_predictions_reproduce_the_test_figures_and_drift_shows_another_r
 
     // The log reproduces what training reported for the test days.
     let evaluation = evaluate::evaluate(&shipped_bundle(), log.path(), sales).unwrap();
-    let trained = shopml_training::gates::read_reference(&shipped_bundle()).unwrap();
     let live = serde_json::to_value(&evaluation).unwrap();
-    for figure_name in ["roc_auc", "pr_auc", "brier", "log_loss", "test_rows", "test_positive_rate"]
-    {
-        let path = format!("cancellation.{figure_name}");
-        let (t, l) = (figure(&trained, &path), figure(&live, &path));
-        assert!((t - l).abs() < 1e-9, "{path}: training {t}, from the log {l}");
-    }
+    assert_reproduces(&shipped_bundle(), &live);
     assert_eq!(evaluation.join.lines_logged, lines);
     assert_eq!(evaluation.join.lines_repeated + evaluation.join.lines_not_in_export, 0);
     let calibrated: usize = evaluation.cancellation.calibration.iter().map(|b| b.lines).sum();
@@ -149,9 +158,43 @@ async fn logged_predictions_reproduce_the_test_figures_and_drift_shows_another_r
     let region: Vec<proto::Order> =
         orders.iter().filter(|o| o.ship_state == *state).cloned().collect();
     let other_log = tempfile::tempdir().unwrap();
-    let (shifted, _) = serve_and_scrape(&region, other_log.path()).await;
+    let (shifted, _) = serve_and_scrape(&shipped_bundle(), &region, other_log.path()).await;
     for input in ["ship_state", "ship_city", "ship_postal_area"] {
         assert!(shifted[input] > 0.25, "{input}: PSI {} for {state}'s orders only", shifted[input]);
         assert!(shifted[input] > 5.0 * psi[input], "{input} moves");
     }
+}
+
+/// A return model reading the customer's history (the UK online shop's profile): the orders
+/// carry each customer's history before them, as training computed it, and the log reproduces
+/// the test-day figures.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_reading_customer_history_is_reproduced_from_its_log() {
+    let profile =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/retailers/online_retail.toml");
+    let config = TrainConfig::load(Some(&profile)).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let bundle = work.path().join("bundle");
+    let trained = shopml_training::pipeline::train(
+        &sample_dir(),
+        &config,
+        &shopml_training::progress::Progress::quiet(),
+    )
+    .unwrap();
+    shopml_training::pipeline::write_bundle(trained, &config, &bundle).unwrap();
+    let exports = data::read_exports(&sample_dir(), &config).unwrap();
+    let sales = exports.sales.as_ref().unwrap();
+    let orders = test_day_orders(&bundle, sales);
+    assert!(
+        orders.iter().filter(|o| o.customer_history.is_some()).count() > orders.len() / 2,
+        "the orders carry their customers' history"
+    );
+    let log = work.path().join("log");
+    serve_and_scrape(&bundle, &orders, &log).await;
+    let evaluation = evaluate::evaluate(&bundle, &log, sales).unwrap();
+    assert_eq!(
+        evaluation.cancellation.outcome,
+        shopml_core::cancellation::PredictedOutcome::Return
+    );
+    assert_reproduces(&bundle, &serde_json::to_value(&evaluation).unwrap());
 }
