@@ -302,12 +302,17 @@ impl Metrics {
                 self.drift_window_lines.remove(&labels);
                 continue;
             };
+            self.drift_window_lines.get_or_create(&labels).set(figures.lines as i64);
+            // An empty window has no PSI (0 would read as "stable").
+            if figures.lines == 0 {
+                self.score_psi.remove(&labels);
+                continue;
+            }
             for (input, psi) in &figures.inputs {
                 let labels = InputLabels { model, input: input.clone() };
                 self.input_psi.get_or_create(&labels).set(*psi);
             }
             self.score_psi.get_or_create(&labels).set(figures.score);
-            self.drift_window_lines.get_or_create(&labels).set(figures.lines as i64);
         }
     }
 
