@@ -33,32 +33,38 @@ pub enum TelemetryError {
 pub fn init(settings: &Settings) -> Result<Telemetry, TelemetryError> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&settings.log.level));
+    let endpoint = settings.monitoring.otlp_endpoint.trim();
+    if endpoint.is_empty() {
+        // Logs alone, filtered globally: no per-layer filter state to keep per call.
+        let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+        let installed = match settings.log.format {
+            LogFormat::Json => logs.json().try_init(),
+            LogFormat::Text => logs.try_init(),
+        };
+        installed.map_err(|_| TelemetryError::AlreadySet)?;
+        return Ok(Telemetry { provider: None });
+    }
     let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let logs = match settings.log.format {
         LogFormat::Json => logs.json().with_filter(filter).boxed(),
         LogFormat::Text => logs.with_filter(filter).boxed(),
     };
-    let endpoint = settings.monitoring.otlp_endpoint.trim();
-    let provider = if endpoint.is_empty() {
-        None
-    } else {
-        Some(tracer_provider(endpoint, settings.monitoring.trace_sample_ratio)?)
-    };
-    let traces = provider.as_ref().map(|provider| {
-        opentelemetry::global::set_text_map_propagator(
-            opentelemetry_sdk::propagation::TraceContextPropagator::new(),
-        );
-        tracing_opentelemetry::layer().with_tracer(provider.tracer("shopml-server")).with_filter(
+    let provider = tracer_provider(endpoint, settings.monitoring.trace_sample_ratio)?;
+    opentelemetry::global::set_text_map_propagator(
+        opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+    );
+    let traces = tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer("shopml-server"))
+        .with_filter(
             tracing_subscriber::filter::Targets::new()
                 .with_target(RPC_TARGET, tracing::Level::TRACE),
-        )
-    });
+        );
     tracing_subscriber::registry()
         .with(logs)
         .with(traces)
         .try_init()
         .map_err(|_| TelemetryError::AlreadySet)?;
-    Ok(Telemetry { provider })
+    Ok(Telemetry { provider: Some(provider) })
 }
 
 fn tracer_provider(endpoint: &str, ratio: f64) -> Result<SdkTracerProvider, TelemetryError> {
