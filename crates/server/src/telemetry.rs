@@ -53,9 +53,8 @@ pub fn init(settings: &Settings) -> Result<Telemetry, TelemetryError> {
     opentelemetry::global::set_text_map_propagator(
         opentelemetry_sdk::propagation::TraceContextPropagator::new(),
     );
-    let traces = tracing_opentelemetry::layer()
-        .with_tracer(provider.tracer("shopml-server"))
-        .with_filter(
+    let traces =
+        tracing_opentelemetry::layer().with_tracer(provider.tracer("shopml-server")).with_filter(
             tracing_subscriber::filter::Targets::new()
                 .with_target(RPC_TARGET, tracing::Level::TRACE),
         );
