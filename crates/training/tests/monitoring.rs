@@ -14,8 +14,6 @@ use shopml_training::config::TrainConfig;
 use shopml_training::data;
 use shopml_training::evaluate;
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -67,7 +65,7 @@ async fn serve_and_scrape(
             .await
             .expect("the orders are scored");
     }
-    let text = http_get(server.metrics_addr.unwrap(), "/metrics");
+    let (_, text) = common::http_get(server.metrics_addr.unwrap(), "/metrics").await;
     server.shutdown().await.unwrap();
     let mut psi = BTreeMap::new();
     let mut lines = 0.0;
@@ -93,14 +91,6 @@ fn assert_reproduces(bundle: &Path, live: &serde_json::Value) {
         let (t, l) = (figure(&trained, &path), figure(live, &path));
         assert!((t - l).abs() < 1e-9, "{path}: training {t}, from the log {l}");
     }
-}
-
-fn http_get(addr: SocketAddr, path: &str) -> String {
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
-    let mut text = String::new();
-    stream.read_to_string(&mut text).unwrap();
-    text
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -287,7 +287,7 @@ struct Window {
     /// The bins of each line, [`Binner::slots`] a line, as a ring.
     ring: Vec<u8>,
     next: usize,
-    filled: usize,
+    /// Its `lines` are the lines in the ring.
     counts: BinCounts,
 }
 
@@ -298,7 +298,6 @@ impl DriftMonitor {
         let window = Window {
             ring: vec![0; WINDOW_LINES * binner.slots()],
             next: 0,
-            filled: 0,
             counts: BinCounts::new(&binner),
         };
         Ok(Self { reference, binner, window: Mutex::new(window) })
@@ -321,12 +320,10 @@ impl DriftMonitor {
         for (line, probability) in lines {
             self.binner.bins(line, probability, &mut bins);
             let at = window.next * slots;
-            if window.filled == WINDOW_LINES {
+            if window.counts.lines == WINDOW_LINES as u64 {
                 let mut leaving = [0u8; MAX_SLOTS];
                 leaving[..slots].copy_from_slice(&window.ring[at..at + slots]);
                 window.counts.add_bins(&leaving[..slots], -1);
-            } else {
-                window.filled += 1;
             }
             window.ring[at..at + slots].copy_from_slice(&bins[..slots]);
             window.counts.add_bins(&bins[..slots], 1);

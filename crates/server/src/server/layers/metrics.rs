@@ -73,7 +73,7 @@ impl Drop for Pending {
     }
 }
 
-fn status_code(headers: &http::HeaderMap) -> Option<Code> {
+pub(super) fn status_code(headers: &http::HeaderMap) -> Option<Code> {
     headers.get("grpc-status").map(|v| Code::from_bytes(v.as_bytes()))
 }
 

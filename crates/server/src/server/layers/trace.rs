@@ -4,6 +4,7 @@
 //! inside it. When no trace layer listens (no OTLP endpoint), the span is disabled and the
 //! call passes through untouched.
 
+use super::metrics::status_code;
 use crate::telemetry::{HeaderExtractor, RPC_TARGET};
 use futures_util::TryFutureExt as _;
 use futures_util::future::{Either, MapOk};
@@ -47,11 +48,6 @@ impl<B: Default> Default for TracedBody<B> {
     }
 }
 
-/// The gRPC status code of headers or trailers.
-fn grpc_status(headers: &http::HeaderMap) -> Option<i64> {
-    headers.get("grpc-status")?.to_str().ok()?.parse().ok()
-}
-
 impl<B: Body> Body for TracedBody<B> {
     type Data = B::Data;
     type Error = B::Error;
@@ -64,9 +60,9 @@ impl<B: Body> Body for TracedBody<B> {
         let Some(span) = this.span.as_ref() else { return this.inner.poll_frame(cx) };
         let frame = ready!(span.in_scope(|| this.inner.poll_frame(cx)));
         if let Some(code) =
-            frame.as_ref().and_then(|f| f.as_ref().ok()?.trailers_ref()).and_then(grpc_status)
+            frame.as_ref().and_then(|f| f.as_ref().ok()?.trailers_ref()).and_then(status_code)
         {
-            span.record("rpc.grpc.status_code", code);
+            span.record("rpc.grpc.status_code", code as i64);
         }
         Poll::Ready(frame)
     }
@@ -102,6 +98,10 @@ where
     }
 
     fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
+        // Untraced calls pass before any work on the request.
+        if !tracing::span_enabled!(target: RPC_TARGET, tracing::Level::TRACE) {
+            return Either::Left(self.inner.call(request).map_ok(untraced as Untraced<ResBody>));
+        }
         let path = request.uri().path();
         let (service, method) = path.trim_start_matches('/').split_once('/').unwrap_or((path, ""));
         let span = tracing::trace_span!(
@@ -114,9 +114,6 @@ where
             rpc.method = method,
             rpc.grpc.status_code = tracing::field::Empty,
         );
-        if span.is_disabled() {
-            return Either::Left(self.inner.call(request).map_ok(untraced as Untraced<ResBody>));
-        }
         let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
             propagator.extract(&HeaderExtractor(request.headers()))
         });
@@ -125,8 +122,8 @@ where
         Either::Right(Box::pin(async move {
             let response = response.await?;
             // An error answers in the headers (trailers-only); a success in the trailers.
-            if let Some(code) = grpc_status(response.headers()) {
-                span.record("rpc.grpc.status_code", code);
+            if let Some(code) = status_code(response.headers()) {
+                span.record("rpc.grpc.status_code", code as i64);
             }
             Ok(response.map(|inner| TracedBody { inner, span: Some(span) }))
         }))
