@@ -205,10 +205,6 @@ impl ScoreMonitor {
         Ok(Self { reference, window: Mutex::new(window) })
     }
 
-    pub fn reference(&self) -> &ScoreReference {
-        &self.reference
-    }
-
     /// Adds served scores to the window (the oldest leave it once it is full); scores that
     /// are not finite are left out.
     pub fn observe(&self, scores: impl IntoIterator<Item = f64>) {
