@@ -9,7 +9,14 @@ FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY proto proto
-COPY crates crates
+COPY src src
+COPY build.rs ./
+COPY config config
+COPY deploy/grafana deploy/grafana
+COPY core core
+COPY store store
+COPY training training
+COPY benches benches
 # Only the server: polars and autodiff are not linked into it.
 RUN cargo build --release --locked -p shopml-server --bin shopml-server
 

@@ -4,17 +4,17 @@ use prost::Message;
 use std::path::PathBuf;
 
 const PROTOS: &[&str] = &[
-    "../../proto/shopml/v1/prediction.proto",
-    "../../proto/shopml/v1/segment.proto",
-    "../../proto/shopml/v1/model.proto",
-    "../../proto/shopml/v1/customer.proto",
-    "../../proto/shopml/v1/insights.proto",
+    "proto/shopml/v1/prediction.proto",
+    "proto/shopml/v1/segment.proto",
+    "proto/shopml/v1/model.proto",
+    "proto/shopml/v1/customer.proto",
+    "proto/shopml/v1/insights.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    println!("cargo:rerun-if-changed=../../proto");
+    println!("cargo:rerun-if-changed=proto");
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
-    let fds = protox::compile(PROTOS, ["../../proto"])?;
+    let fds = protox::compile(PROTOS, ["proto"])?;
     std::fs::write(out_dir.join("shopml_descriptor.bin"), fds.encode_to_vec())?;
     // Orders read from JSON (`shopml-bench --replay`, written by `shopml-train orders`), with
     // the proto's field names.

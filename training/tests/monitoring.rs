@@ -5,7 +5,7 @@
 
 // The server tests' start-up helpers.
 #[allow(dead_code, unused_imports)]
-#[path = "../../server/tests/integration/common.rs"]
+#[path = "../../tests/integration/common.rs"]
 mod common;
 
 use common::shipped_bundle;
@@ -161,7 +161,7 @@ async fn logged_predictions_reproduce_the_test_figures_and_drift_shows_another_r
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_model_reading_customer_history_is_reproduced_from_its_log() {
     let profile =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/retailers/online_retail.toml");
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/retailers/online_retail.toml");
     let config = TrainConfig::load(Some(&profile)).unwrap();
     let work = tempfile::tempdir().unwrap();
     let bundle = work.path().join("bundle");

@@ -4,7 +4,7 @@
 
 // The server tests' start-up helpers.
 #[allow(dead_code, unused_imports)]
-#[path = "../../server/tests/integration/common.rs"]
+#[path = "../../tests/integration/common.rs"]
 mod common;
 
 use shopml_training::cancellation;
@@ -19,7 +19,7 @@ fn sample_dir() -> PathBuf {
 }
 
 fn profile(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/retailers").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/retailers").join(name)
 }
 
 /// A shipped profile with `extra` TOML appended (later keys win), as a file in `dir`.
@@ -351,7 +351,7 @@ async fn a_non_inr_bundle_answers_in_its_currency_end_to_end() {
 /// Lee (2005) to three significant digits, and the lifetimes baselines of EVALUATION.md §6.
 #[test]
 fn customer_value_reproduces_the_paper_on_the_published_cdnow_sample() {
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
     if !data.join("cdnow_sample.csv.gz").is_file() {
         eprintln!("no published CDNOW sample beside the clone: skipped");
         return;

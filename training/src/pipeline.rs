@@ -53,7 +53,7 @@ pub struct Skipped {
     pub reason: String,
 }
 
-/// The generated sample (`crates/training/data`, written on first use with the default seed): what a
+/// The generated sample (`training/data`, written on first use with the default seed): what a
 /// run without `--data-dir` trains on.
 pub fn default_data_dir() -> std::io::Result<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");

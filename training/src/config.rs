@@ -7,13 +7,13 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-pub const DEFAULTS_TOML: &str = include_str!("../config/default.toml");
+pub const DEFAULTS_TOML: &str = include_str!("../../config/training.toml");
 
 /// The built-in retailer profile (the Amazon India exports, and the generated sample in their
 /// schema): its `[data]`, `[columns]`, `[outcomes]`, `[exclusions]`, `[money]` and `[split]`.
 /// A configuration file with a `[data]` table is a profile of its own and replaces all of
 /// these; its other keys override the defaults one by one.
-pub const BUILT_IN_PROFILE_TOML: &str = include_str!("../../../config/retailers/amazon.toml");
+pub const BUILT_IN_PROFILE_TOML: &str = include_str!("../../config/retailers/amazon.toml");
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrainConfig {

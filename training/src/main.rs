@@ -16,7 +16,7 @@ struct Args {
     #[command(subcommand)]
     command: Option<Command>,
     /// Directory of the exports (published file names, gzip or plain); default: the generated
-    /// sample in crates/training/data (written on first use).
+    /// sample in training/data (written on first use).
     #[arg(long)]
     data_dir: Option<PathBuf>,
     /// Bundle directory to write (replaced atomically when it exists), or a repository in
@@ -24,7 +24,7 @@ struct Args {
     /// into (credentials from AWS_*, GOOGLE_*, AZURE_*).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Training configuration (TOML, any subset of crates/training/config/default.toml, or a
+    /// Training configuration (TOML, any subset of config/training.toml, or a
     /// retailer profile of config/retailers/); given several times, the later files override
     /// the earlier ones.
     #[arg(long)]
@@ -51,7 +51,7 @@ enum Command {
     /// Writes the small generated sample (same schemas as the published exports).
     Generate {
         /// Directory to write the sample into.
-        #[arg(long, default_value = "crates/training/data")]
+        #[arg(long, default_value = "training/data")]
         out: PathBuf,
         /// Write only the online shop's export, with about this many lines (scale runs; see
         /// scripts/scale.sh).
@@ -220,7 +220,7 @@ fn data_dir(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     match given {
         Some(dir) => Ok(dir),
         None => {
-            pipeline::default_data_dir().context("generating the sample in crates/training/data")
+            pipeline::default_data_dir().context("generating the sample in training/data")
         }
     }
 }

@@ -9,7 +9,11 @@ use tonic::transport::Channel;
 
 /// The bundle shipped in the repository (trained on the generated sample).
 pub fn shipped_bundle() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models")
+    // The server is the repository's root package; the training crate's tests include this
+    // file from `training/`.
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = if here.join("proto").is_dir() { here } else { here.parent().expect("a parent") };
+    root.join("models")
 }
 
 /// Test settings: loopback on free ports, a fast bundle watch.

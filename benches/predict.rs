@@ -17,7 +17,7 @@ fn line(i: usize) -> (String, String) {
 fn bundle() -> LoadedBundle {
     let path = std::env::var_os("SHOPML_BENCH_BUNDLE")
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models"));
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("models"));
     LoadedBundle::load(&path).unwrap_or_else(|e| panic!("bundle {}: {e}", path.display()))
 }
 

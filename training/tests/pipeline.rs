@@ -20,7 +20,7 @@ fn sample_dir() -> PathBuf {
 }
 
 fn shipped_bundle() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../models")
 }
 
 fn train_cli() -> Command {
@@ -36,7 +36,7 @@ fn the_sample_is_generated_the_same_every_time() {
         let in_place = std::fs::read(sample_dir().join(file)).unwrap();
         assert!(
             generated == in_place,
-            "{file} differs from `shopml-train generate` output: delete crates/training/data to regenerate it"
+            "{file} differs from `shopml-train generate` output: delete training/data to regenerate it"
         );
     }
 }
@@ -49,7 +49,7 @@ fn the_shipped_bundle_was_trained_on_the_generated_sample() {
         assert_eq!(
             &shopml_core::bundle::sha256_hex(&bytes),
             sha,
-            "models/ was not trained on crates/training/data/{file}: retrain it"
+            "models/ was not trained on training/data/{file}: retrain it"
         );
     }
     assert_eq!(manifest.data_fingerprint.len(), 4);

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// The defaults, documented, compiled in so the binary runs anywhere.
-pub const DEFAULTS_TOML: &str = include_str!("../config/default.toml");
+pub const DEFAULTS_TOML: &str = include_str!("../config/server.toml");
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Settings {

@@ -10,7 +10,7 @@ use shopml_training::customer_value::{fit_purchases, fit_spend, likelihood::Hist
 use std::path::Path;
 
 fn fits(c: &mut Criterion) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let data = root.join("../shared/data");
     if !data.join("cdnow_master.csv.gz").is_file() {
         eprintln!("no cdnow_master.csv.gz in {}: nothing to measure", data.display());

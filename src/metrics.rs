@@ -354,7 +354,7 @@ mod tests {
     #[test]
     fn every_metric_the_grafana_dashboard_queries_exists() {
         let dashboard: serde_json::Value =
-            serde_json::from_str(include_str!("../../../deploy/grafana/shopml.json")).unwrap();
+            serde_json::from_str(include_str!("../deploy/grafana/shopml.json")).unwrap();
         // A family shows once it has a series: one of each.
         let metrics = Metrics::new();
         metrics.observe("PredictCancellation", tonic::Code::Ok, Duration::from_millis(1), Some(1));
