@@ -8,6 +8,7 @@ pub mod api;
 pub mod codec;
 pub mod config;
 pub mod convert;
+pub mod deadline;
 pub mod error;
 pub mod examples;
 pub mod metrics;

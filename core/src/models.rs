@@ -1,28 +1,38 @@
 //! The one list of models a bundle may hold. Adding a model is its folder (encoder, net,
-//! inference, `save`/`load`) plus one line in [`models!`] below; the bundle code knows no model
-//! by name.
+//! inference, figures, `save`/`load`, and its [`ServedModel`] implementation) plus one line in
+//! the list at the end of this file; the bundle code knows no model by name.
 
 use crate::bundle::{self, BundleError, Manifest};
 use crate::cancellation::CancellationPredictor;
 use crate::customer_value::CustomerValuePredictor;
+use crate::drift::DriftFigures;
 use crate::forecast::Forecaster;
 use crate::insights::Insights;
 use crate::price::PricePredictor;
 use crate::segments::SegmentIndex;
 use crate::sentiment::SentimentPredictor;
+pub use crate::served::{Better, Figure, ModelFacts, ModelMetrics, ServedModel};
 use burn::tensor::Device;
 use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// A model as served: built from the verified files of a bundle, and warmed before it serves.
-pub trait ServedModel: Sized + Send + Sync + 'static {
-    /// The model's name in the manifest (and in the model RPCs).
-    const NAME: &'static str;
-    /// The top-level keys of metrics.json that describe this model.
-    const METRIC_SECTIONS: &'static [&'static str];
-    fn load(dir: &Path, device: &Device) -> Result<Self, BundleError>;
-    /// Runs the model once off the request path, so the first request pays no one-time cost.
-    fn warm_up(&self);
+/// The figures of model `M` in the whole `metrics.json` of a bundle: its typed sections, read
+/// back as training wrote them, or an error naming the file.
+fn facts_of<M: ServedModel>(
+    model: &M,
+    dir: &Path,
+    metrics: &serde_json::Value,
+    currency: &str,
+) -> Result<ModelFacts, BundleError> {
+    let typed: M::Metrics = serde_json::from_value(metrics.clone()).map_err(|source| {
+        BundleError::Json { path: dir.join(bundle::METRICS_FILE), source }
+    })?;
+    Ok(ModelFacts {
+        predicts: model.describe(currency),
+        figures: typed.figures(),
+        metrics: serde_json::to_value(&typed).expect("figures serialise"),
+    })
 }
 
 macro_rules! models {
@@ -32,19 +42,31 @@ macro_rules! models {
         #[derive(Default)]
         pub struct ModelSet {
             $(pub $field: Option<$model>,)*
+            /// What each model present says of itself, by name.
+            pub facts: BTreeMap<&'static str, ModelFacts>,
         }
 
         impl ModelSet {
             /// The names of every model this build knows.
             pub const NAMES: &'static [&'static str] = &[$(<$model as ServedModel>::NAME,)*];
 
-            /// Builds the models the manifest lists; a name this build does not know is
-            /// logged and skipped (a newer trainer may add models an older server ignores).
-            pub fn load(dir: &Path, manifest: &Manifest, device: &Device) -> Result<Self, BundleError> {
+            /// Builds the models the manifest lists, with their figures from `metrics`; a name
+            /// this build does not know is logged and skipped (a newer trainer may add models
+            /// an older server ignores).
+            pub fn load(
+                dir: &Path,
+                manifest: &Manifest,
+                metrics: &serde_json::Value,
+                device: &Device,
+            ) -> Result<Self, BundleError> {
                 let mut models = Self::default();
+                let currency = manifest.currency.as_deref().unwrap_or("");
                 for name in manifest.models.keys() {
                     $(if name == <$model as ServedModel>::NAME {
-                        models.$field = Some(<$model as ServedModel>::load(dir, device)?);
+                        let model = <$model as ServedModel>::load(dir, device)?;
+                        let facts = facts_of(&model, dir, metrics, currency)?;
+                        models.facts.insert(<$model as ServedModel>::NAME, facts);
+                        models.$field = Some(model);
                         continue;
                     })*
                     tracing::warn!(model = name.as_str(), "bundle holds a model this server does not know; ignored");
@@ -58,12 +80,13 @@ macro_rules! models {
                 })*
             }
 
-            /// The metrics.json sections of the model `name` (empty for an unknown name).
-            pub fn metric_sections(name: &str) -> &'static [&'static str] {
-                $(if name == <$model as ServedModel>::NAME {
-                    return <$model as ServedModel>::METRIC_SECTIONS;
-                })*
-                &[]
+            /// The drift figures of every model this build knows (None: absent, or it keeps
+            /// no window).
+            pub fn drift(&self) -> Vec<(&'static str, Option<DriftFigures>)> {
+                vec![$((
+                    <$model as ServedModel>::NAME,
+                    self.$field.as_ref().and_then(ServedModel::drift),
+                ),)*]
             }
         }
     };
@@ -94,7 +117,7 @@ impl LoadedBundle {
     /// file's hash is checked before any model is built.
     pub fn load(dir: &Path) -> Result<Self, BundleError> {
         let (manifest, metrics) = bundle::read_verified(dir)?;
-        let models = ModelSet::load(dir, &manifest, &Device::flex())?;
+        let models = ModelSet::load(dir, &manifest, &metrics, &Device::flex())?;
         Ok(Self { manifest, dir: dir.to_owned(), loaded_at: Utc::now(), metrics, models })
     }
 
@@ -105,5 +128,19 @@ impl LoadedBundle {
     /// ISO 4217 code of the bundle's amounts ("" for a bundle that does not say).
     pub fn currency(&self) -> &str {
         self.manifest.currency.as_deref().unwrap_or("")
+    }
+
+    /// What the dashboard's pages of this bundle may show, under `base`; None when the
+    /// bundle has no insights.
+    pub fn page_context<'a>(&'a self, base: &'a str) -> Option<crate::insights::html::Context<'a>> {
+        Some(crate::insights::html::Context {
+            insights: self.models.insights.as_ref()?,
+            bundle_version: self.version(),
+            currency: self.currency(),
+            facts: &self.models.facts,
+            skipped_models: &self.manifest.skipped_models,
+            customers: self.models.customer_value.as_ref(),
+            base,
+        })
     }
 }

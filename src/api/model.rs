@@ -4,7 +4,7 @@ use super::reply;
 use crate::error::ShopError;
 use crate::proto;
 use crate::registry::ModelRegistry;
-use shopml_core::models::{LoadedBundle, ModelSet};
+use shopml_core::models::LoadedBundle;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -141,11 +141,13 @@ pub fn flatten_metrics(value: &serde_json::Value, prefix: &str, out: &mut HashMa
 }
 
 fn model_info(bundle: &LoadedBundle, name: &str, config: &serde_json::Value) -> proto::ModelInfo {
+    let facts = bundle.models.facts.get(name);
     let mut metrics = HashMap::new();
-    let sections = ModelSet::metric_sections(name);
-    for section in sections {
-        if let Some(value) = bundle.metrics.get(*section) {
-            let prefix = if sections.len() > 1 { (*section).to_owned() } else { String::new() };
+    if let Some(serde_json::Value::Object(sections)) = facts.map(|f| &f.metrics) {
+        // A section named as the model: its figures by their own names; others prefixed with
+        // the section's (sentiment_reviews.macro_f1).
+        for (section, value) in sections {
+            let prefix = if section == name { String::new() } else { section.clone() };
             flatten_metrics(value, &prefix, &mut metrics);
         }
     }
@@ -153,43 +155,7 @@ fn model_info(bundle: &LoadedBundle, name: &str, config: &serde_json::Value) -> 
         name: name.to_owned(),
         config_json: config.to_string(),
         metrics,
-        predicts: predicts(bundle, name),
-    }
-}
-
-/// What model `name` of the bundle predicts, in words.
-fn predicts(bundle: &LoadedBundle, name: &str) -> String {
-    let models = &bundle.models;
-    let currency = bundle.currency();
-    match name {
-        shopml_core::cancellation::NAME => models
-            .cancellation
-            .as_ref()
-            .map(|c| c.calibration().outcome.describe().to_owned())
-            .unwrap_or_default(),
-        shopml_core::price::NAME => {
-            format!("a product's selling price with its P10–P90 range, in {currency}")
-        }
-        shopml_core::sentiment::NAME => {
-            "probability that a review is negative, with the words that drove it".to_owned()
-        }
-        shopml_core::forecast::NAME => {
-            "daily demand of each series over the coming days, with an 80% interval".to_owned()
-        }
-        shopml_core::segments::NAME => {
-            "segments of products, customers and regions, and bought-together rules".to_owned()
-        }
-        shopml_core::customer_value::NAME => models
-            .customer_value
-            .as_ref()
-            .map(|c| {
-                format!(
-                    "each customer's probability of still being active, expected purchases and lifetime value ({:?}, Gamma-Gamma spend), RFM scores and segment, in {currency}",
-                    c.model.purchases.kind
-                )
-            })
-            .unwrap_or_default(),
-        _ => String::new(),
+        predicts: facts.map(|f| f.predicts.clone()).unwrap_or_default(),
     }
 }
 

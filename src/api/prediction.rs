@@ -654,7 +654,7 @@ impl proto::prediction_service_server::PredictionService for PredictionApi {
         let work = self.work.clone();
         // A stream lives under the same deadline as a unary call.
         let headers = request.metadata().clone().into_headers();
-        let deadline = crate::server::layers::call_timeout(&headers, limits.default_timeout())
+        let deadline = crate::deadline::call_timeout(&headers, limits.default_timeout())
             .map(|d| tokio::time::Instant::now() + d);
         let (sender, receiver) = tokio::sync::mpsc::channel(STREAM_CHUNK);
         let mut chunks = request.into_inner().ready_chunks(STREAM_CHUNK);

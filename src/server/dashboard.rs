@@ -5,7 +5,7 @@ use super::layers::auth::bearer_matches;
 use crate::registry::ModelRegistry;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use shopml_core::insights::html::{self, Context, Page, url_decode};
+use shopml_core::insights::html::{self, Page, url_decode};
 use shopml_core::insights::{Metric, QueryError};
 use std::sync::Arc;
 use std::time::Instant;
@@ -118,7 +118,7 @@ fn message_page(status: StatusCode, title: &str, message: &str) -> Response {
     let body = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title><style>{}</style></head><body><main><h1>{title}</h1><p>{}</p><p><a href=\"{BASE}\">Overview</a></p></main></body></html>",
         html::STYLE,
-        shopml_core::insights::svg::escape(message)
+        shopml_core::charts::escape(message)
     );
     html_response(status, body, 0.0)
 }
@@ -162,7 +162,7 @@ pub async fn serve(
     // Rendering walks the bundle's aggregates: off the async workers.
     let rendered = tokio::task::spawn_blocking(move || {
         let started = Instant::now();
-        let ctx = Context::of_bundle(&bundle, BASE)?;
+        let ctx = bundle.page_context(BASE)?;
         Some((html::page(&ctx, &page), started.elapsed().as_secs_f64() * 1e3))
     })
     .await;

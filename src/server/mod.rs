@@ -384,18 +384,8 @@ async fn start_metrics_http(
                 async move {
                     // Drift figures are computed when scraped, not per prediction.
                     let bundle = registry.current().ok();
-                    let models = bundle.as_ref().map(|b| &b.models);
-                    metrics.set_drift(&[
-                        (
-                            "cancellation",
-                            models.and_then(|m| Some(m.cancellation.as_ref()?.drift()?.figures())),
-                        ),
-                        ("price", models.and_then(|m| Some(m.price.as_ref()?.drift()?.figures()))),
-                        (
-                            "sentiment",
-                            models.and_then(|m| Some(m.sentiment.as_ref()?.drift()?.figures())),
-                        ),
-                    ]);
+                    let drift = bundle.as_ref().map(|b| b.models.drift()).unwrap_or_default();
+                    metrics.set_drift(&drift);
                     (
                         [(
                             axum::http::header::CONTENT_TYPE,

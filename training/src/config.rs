@@ -1,7 +1,6 @@
 //! Training configuration: built-in documented defaults (`config/default.toml`) and an
 //! optional TOML file overriding any subset.
 
-use crate::data::read::TextEncoding;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -15,6 +14,10 @@ pub const DEFAULTS_TOML: &str = include_str!("../../config/training.toml");
 /// these; its other keys override the defaults one by one.
 pub const BUILT_IN_PROFILE_TOML: &str = include_str!("../../config/retailers/amazon.toml");
 
+/// The training configuration: the run's seed and models, the retailer profile (`[data]`,
+/// `[columns]`, `[outcomes]`, `[exclusions]`, `[money]`, `[split]`), the quality gates, and
+/// each model's own table (`[cancellation]`, `[forecast]`, …), which the model's trainer
+/// parses and checks (`crate::trainer::settings`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrainConfig {
     pub seed: u64,
@@ -33,51 +36,19 @@ pub struct TrainConfig {
     pub money: Money,
     #[serde(default)]
     pub split: SplitConfig,
-    pub cancellation: CancellationSettings,
-    pub price: PriceSettings,
-    pub sentiment: SentimentSettings,
-    pub forecast: ForecastSettings,
-    pub segments: SegmentSettings,
-    #[serde(default)]
-    pub customer_value: CustomerValueSettings,
     pub gates: GateSettings,
+    /// Each model's table, by the model's name, as written (defaults, then the files).
+    #[serde(flatten)]
+    pub model_tables: BTreeMap<String, serde_json::Value>,
 }
 
-/// Customer value: the horizon of expected purchases and lifetime value, the discount rate,
-/// and the covariates the BG/NBD test reads.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CustomerValueSettings {
-    #[serde(default = "a_year_u32")]
-    pub horizon_days: u32,
-    /// Annual discount rate of the lifetime value (0.10 = 10% a year).
-    #[serde(default = "ten_percent")]
-    pub annual_discount_rate: f64,
-    /// Levels of each covariate (region, channel, category of the first purchase) with a
-    /// coefficient of their own, besides the most frequent one.
-    #[serde(default = "four")]
-    pub covariate_levels: usize,
-}
-
-impl Default for CustomerValueSettings {
-    fn default() -> Self {
-        Self {
-            horizon_days: a_year_u32(),
-            annual_discount_rate: ten_percent(),
-            covariate_levels: four(),
-        }
-    }
-}
-
-fn a_year_u32() -> u32 {
-    365
-}
-
-fn ten_percent() -> f64 {
-    0.10
-}
-
-fn four() -> usize {
-    4
+/// Text encoding of an export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TextEncoding {
+    Utf8,
+    /// Windows-1252 (a superset of Latin-1 as Excel writes it).
+    Cp1252,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -264,21 +235,9 @@ fn auto() -> String {
     "auto".into()
 }
 
-fn order_lines_only() -> Vec<String> {
-    vec!["order_lines".into()]
-}
 
-fn seven() -> usize {
-    7
-}
 
-fn one() -> usize {
-    1
-}
 
-fn closed_share() -> f64 {
-    0.9
-}
 
 fn a_year() -> i64 {
     365
@@ -479,179 +438,6 @@ pub struct Split {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CancellationSettings {
-    pub min_count: usize,
-    pub embedding_dim: usize,
-    pub hidden_dim: usize,
-    pub dropout: f64,
-    pub learning_rate: f64,
-    pub weight_decay: f64,
-    pub batch_size: usize,
-    pub max_epochs: usize,
-    pub patience: usize,
-    pub unknown_dropout: f64,
-    pub positive_weight: f64,
-    pub refit_on_all_training_days: bool,
-    pub ensemble_size: usize,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PriceSettings {
-    pub min_count: usize,
-    pub embedding_dim: usize,
-    pub hidden_dim: usize,
-    pub dropout: f64,
-    pub learning_rate: f64,
-    pub weight_decay: f64,
-    pub batch_size: usize,
-    pub max_epochs: usize,
-    pub patience: usize,
-    pub fixed_epochs: usize,
-    pub ensemble_size: usize,
-    pub validation_modulo: u32,
-    pub validation_slice: u32,
-    pub interval_target: f64,
-    pub token_dropout: f64,
-    pub l2_penalty: f64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SentimentSettings {
-    pub min_count: usize,
-    pub max_vocabulary: usize,
-    pub max_words: usize,
-    pub embedding_dim: usize,
-    pub hidden_dim: usize,
-    pub dropout: f64,
-    pub learning_rate: f64,
-    pub weight_decay: f64,
-    pub batch_size: usize,
-    pub max_epochs: usize,
-    pub patience: usize,
-    pub fixed_epochs: usize,
-    pub ensemble_size: usize,
-    pub validation_modulo: u32,
-    pub negative_weight: f64,
-    pub l2_penalty: f64,
-    pub token_dropout: f64,
-    pub refit_on_all_training: bool,
-    pub use_title: bool,
-    pub product_folds: u32,
-    /// Settings that the product-text model of the per-product protocol uses in place of the
-    /// ones above (a thousand long texts want other training than 30,000 short ones); keys
-    /// are this table's. See [`SentimentSettings::for_product_texts`].
-    #[serde(default)]
-    pub products: std::collections::BTreeMap<String, serde_json::Value>,
-}
-
-impl SentimentSettings {
-    /// These settings with the `products` overrides applied (an unknown key or a value of the
-    /// wrong type is an error naming it).
-    pub fn for_product_texts(&self) -> Result<SentimentSettings, ConfigError> {
-        let mut settings = serde_json::to_value(SentimentSettings {
-            products: Default::default(),
-            ..self.clone()
-        })
-        .map_err(|e| ConfigError(format!("sentiment: {e}")))?;
-        for (key, value) in &self.products {
-            let fields = settings.as_object_mut().expect("settings serialise as a map");
-            if key == "products" || !fields.contains_key(key) {
-                return Err(ConfigError(format!("sentiment.products: unknown setting '{key}'")));
-            }
-            fields.insert(key.clone(), value.clone());
-            // Checked key by key, so that a value of the wrong type is named.
-            serde_json::from_value::<SentimentSettings>(settings.clone())
-                .map_err(|e| ConfigError(format!("sentiment.products.{key}: {e}")))?;
-        }
-        serde_json::from_value(settings)
-            .map_err(|e| ConfigError(format!("sentiment.products: {e}")))
-    }
-
-    fn check(&self, table: &str) -> Result<(), ConfigError> {
-        if self.batch_size == 0
-            || self.max_epochs == 0
-            || self.ensemble_size == 0
-            || self.validation_modulo < 2
-            || self.max_words == 0
-        {
-            return Err(ConfigError(format!(
-                "{table}: batch_size, max_epochs, ensemble_size, max_words must be > 0 and validation_modulo >= 2"
-            )));
-        }
-        if self.hidden_dim > 0 && self.embedding_dim == 0 {
-            return Err(ConfigError(format!(
-                "{table}: embedding_dim must be > 0 when there is a deep part (hidden_dim > 0)"
-            )));
-        }
-        Ok(())
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ForecastSettings {
-    pub window_days: usize,
-    pub horizon_days: usize,
-    pub validation_days: usize,
-    pub series_embedding_dim: usize,
-    pub hidden_dim: usize,
-    pub dropout: f64,
-    pub learning_rate: f64,
-    pub weight_decay: f64,
-    pub batch_size: usize,
-    pub max_epochs: usize,
-    pub patience: usize,
-    pub ensemble_size: usize,
-    pub min_category_daily_lines: f64,
-    pub min_region_daily_lines: f64,
-    /// Series the protocol reports: "total", a category (or "category:X"), "region:X",
-    /// "country:X", of the first of `measures`.
-    #[serde(default)]
-    pub protocol_series: Vec<String>,
-    /// What the series count per day: "order_lines", "units", "revenue" (the first is the
-    /// protocol's).
-    #[serde(default = "order_lines_only")]
-    pub measures: Vec<String>,
-    /// The year's shape as an input: "auto" (when two years of history are known), "on", "off".
-    #[serde(default = "auto")]
-    pub yearly: String,
-    /// Days of a window's level.
-    #[serde(default = "seven")]
-    pub level_days: usize,
-    /// Days between the origins of training windows (1: every day). Windows of neighbouring
-    /// days overlap almost whole; a long history trains as well from every few days.
-    #[serde(default = "one")]
-    pub origin_stride: usize,
-    /// A weekday with no order on at least this share of its training days is a closing day
-    /// (no demand; forecast as 0); 0 turns the detection off.
-    #[serde(default = "closed_share")]
-    pub closed_weekday_share: f64,
-    pub fixed_epochs: usize,
-    pub l2_penalty: f64,
-    pub partial_last_day_ratio: f64,
-    pub interval_target: f64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SegmentSettings {
-    pub k_min: usize,
-    pub k_max: usize,
-    pub restarts: usize,
-    pub max_iterations: usize,
-    pub region_min_lines: usize,
-    /// A region figure: the share of lines whose attribute `region_share_attribute` (of
-    /// `[columns.sales.attributes]`) is `region_share_value` (Amazon: fulfilled by Amazon);
-    /// "" for none.
-    #[serde(default)]
-    pub region_share_attribute: String,
-    #[serde(default)]
-    pub region_share_value: String,
-    pub rules_min_orders: usize,
-    pub rules_min_confidence: f64,
-    pub rules_min_lift: f64,
-    pub rules_per_sku: usize,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GateSettings {
     pub limits: std::collections::BTreeMap<String, Limit>,
     pub compare: Vec<String>,
@@ -668,25 +454,83 @@ pub struct Limit {
 #[error("training configuration: {0}")]
 pub struct ConfigError(String);
 
+impl ConfigError {
+    pub fn new(reason: impl Into<String>) -> Self {
+        Self(reason.into())
+    }
+
+    /// What is wrong, without the "training configuration" prefix.
+    pub fn reason(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The keys a configuration's top level may have besides the models' tables.
+const TOP_LEVEL_KEYS: [&str; 10] = [
+    "seed",
+    "models",
+    "overlap_stages",
+    "data",
+    "columns",
+    "outcomes",
+    "exclusions",
+    "money",
+    "split",
+    "gates",
+];
+
+/// Levenshtein distance between two short keys.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let substituted = previous + usize::from(ca != cb);
+            previous = row[j + 1];
+            row[j + 1] = substituted.min(row[j] + 1).min(previous + 1);
+        }
+    }
+    row[b.len()]
+}
+
+/// The known key nearest `key` (within a third of its length, at least 2 edits), if any.
+pub fn nearest<'k>(key: &str, known: impl IntoIterator<Item = &'k str>) -> Option<&'k str> {
+    let limit = (key.chars().count() / 3).max(2);
+    known
+        .into_iter()
+        .map(|k| (edit_distance(key, k), k))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, k)| k)
+}
+
+/// A deserialisation error in words, naming the nearest known key of an unknown one ("unknown
+/// field `quantiy`, expected one of … — did you mean `quantity`?").
+pub fn explain(error: &impl std::fmt::Display) -> String {
+    let text = error.to_string();
+    let Some(rest) = text.strip_prefix("unknown field `") else { return text };
+    let Some((unknown, expected)) = rest.split_once('`') else { return text };
+    let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    match nearest(unknown, known) {
+        Some(near) => format!("unknown key `{unknown}` (did you mean `{near}`?)"),
+        None => format!("unknown key `{unknown}`; known keys:{}", expected.trim_start_matches(',')),
+    }
+}
+
 impl TrainConfig {
-    pub fn defaults() -> Self {
-        Self::load(None).expect("built-in defaults are valid")
-    }
-
-    /// Defaults overridden by `file`.
-    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        Self::load_all(file.as_slice())
-    }
-
     /// Defaults overridden by each of `files` in turn (the last wins). A file with a `[data]`
-    /// table is a retailer profile: the built-in profile is then left out.
-    pub fn load_all(files: &[&Path]) -> Result<Self, ConfigError> {
+    /// table is a retailer profile: the built-in profile is then left out. `models` are the
+    /// names of the models' tables (an unknown table is an error naming the nearest).
+    pub fn load_all(files: &[&Path], models: &[&str]) -> Result<Self, ConfigError> {
         use config::{Config, File, FileFormat};
         fn named(file: Option<&Path>) -> impl Fn(config::ConfigError) -> ConfigError + '_ {
             move |e| {
                 ConfigError(format!(
-                    "{}{e}",
-                    file.map(|f| format!("{}: ", f.display())).unwrap_or_default()
+                    "{}{}",
+                    file.map(|f| format!("{}: ", f.display())).unwrap_or_default(),
+                    explain(&e)
                 ))
             }
         }
@@ -700,6 +544,7 @@ impl TrainConfig {
                 .build()
                 .map_err(named(Some(file)))?;
             own_profile |= alone.get_table("data").is_ok();
+            check_top_level(&alone, file, models)?;
         }
         let mut builder =
             Config::builder().add_source(File::from_str(DEFAULTS_TOML, FileFormat::Toml));
@@ -713,7 +558,7 @@ impl TrainConfig {
             .build()
             .and_then(|c| c.try_deserialize())
             .map_err(named(files.last().copied()))?;
-        config.validate()?;
+        config.validate(models)?;
         Ok(config)
     }
 
@@ -722,76 +567,17 @@ impl TrainConfig {
         self.models.iter().any(|m| m == model)
     }
 
-    fn validate(&self) -> Result<(), ConfigError> {
-        let known: Vec<&str> = crate::trainers::TRAINERS.iter().map(|t| t.name()).collect();
-        if let Some(unknown) = self.models.iter().find(|m| !known.contains(&m.as_str())) {
+    /// The table of model `name` (an empty one when the configuration has none).
+    pub fn model_table(&self, name: &str) -> serde_json::Value {
+        self.model_tables.get(name).cloned().unwrap_or_else(|| serde_json::json!({}))
+    }
+
+    fn validate(&self, models: &[&str]) -> Result<(), ConfigError> {
+        if let Some(unknown) = self.models.iter().find(|m| !models.contains(&m.as_str())) {
             return Err(ConfigError(format!(
                 "models: unknown model '{unknown}' (known: {})",
-                known.join(", ")
+                models.join(", ")
             )));
-        }
-        let c = &self.cancellation;
-        if c.batch_size == 0
-            || c.max_epochs == 0
-            || c.embedding_dim == 0
-            || c.hidden_dim == 0
-            || c.ensemble_size == 0
-        {
-            return Err(ConfigError(
-                "cancellation: batch_size, max_epochs, embedding_dim, hidden_dim and ensemble_size must be > 0".into(),
-            ));
-        }
-        if !(0.0..1.0).contains(&c.dropout) || !(0.0..1.0).contains(&c.unknown_dropout) {
-            return Err(ConfigError(
-                "cancellation: dropout and unknown_dropout must be in [0, 1)".into(),
-            ));
-        }
-        let p = &self.price;
-        if p.batch_size == 0
-            || p.max_epochs == 0
-            || p.ensemble_size == 0
-            || p.validation_modulo < 2
-            || p.validation_slice >= p.validation_modulo
-        {
-            return Err(ConfigError(
-                "price: batch_size, max_epochs, ensemble_size must be > 0, validation_modulo >= 2 and validation_slice < validation_modulo".into(),
-            ));
-        }
-        if !(0.0 < p.interval_target && p.interval_target < 1.0) {
-            return Err(ConfigError("price: interval_target must be in (0, 1)".into()));
-        }
-        self.sentiment.check("sentiment")?;
-        self.sentiment.for_product_texts()?.check("sentiment.products")?;
-        let f = &self.forecast;
-        if f.measures.is_empty()
-            || f.measures.iter().any(|m| !shopml_core::forecast::MEASURES.contains(&m.as_str()))
-        {
-            return Err(ConfigError(format!(
-                "forecast.measures: {:?}; one or more of {:?}",
-                f.measures,
-                shopml_core::forecast::MEASURES
-            )));
-        }
-        if !["auto", "on", "off"].contains(&f.yearly.as_str()) || f.level_days == 0 {
-            return Err(ConfigError(
-                "forecast: yearly is \"auto\", \"on\" or \"off\"; level_days > 0".into(),
-            ));
-        }
-        if f.window_days < 7
-            || f.horizon_days == 0
-            || f.validation_days == 0
-            || f.ensemble_size == 0
-            || f.batch_size == 0
-        {
-            return Err(ConfigError(
-                "forecast: window_days >= 7; horizon_days, validation_days, ensemble_size, batch_size > 0".into(),
-            ));
-        }
-        let g = &self.segments;
-        if g.k_min < 2 || g.k_max < g.k_min || g.restarts == 0 || g.max_iterations == 0 {
-            return Err(ConfigError(
-                "segments: 2 <= k_min <= k_max; restarts and max_iterations > 0".into(),
-            ));
         }
         if let Some((name, _)) =
             self.gates.limits.iter().find(|(_, l)| l.min.is_none() && l.max.is_none())
@@ -802,12 +588,6 @@ impl TrainConfig {
             return Err(ConfigError("gates.tolerance must be in [0, 1)".into()));
         }
         self.check_data_contract()?;
-        let v = &self.customer_value;
-        if v.horizon_days == 0 || !(0.0..1.0).contains(&v.annual_discount_rate) {
-            return Err(ConfigError(
-                "customer_value: horizon_days > 0 and annual_discount_rate in [0, 1)".into(),
-            ));
-        }
         if self.split.product_test_modulo < 2 || self.split.review_test_modulo < 2 {
             return Err(ConfigError("split: test modulos must be >= 2".into()));
         }
@@ -822,6 +602,30 @@ impl TrainConfig {
         }
         Ok(())
     }
+}
+
+/// A file's top-level keys must be the configuration's or a model's table.
+fn check_top_level(
+    file: &config::Config,
+    path: &Path,
+    models: &[&str],
+) -> Result<(), ConfigError> {
+    let table = file
+        .clone()
+        .try_deserialize::<BTreeMap<String, serde_json::Value>>()
+        .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+    let known = || TOP_LEVEL_KEYS.iter().copied().chain(models.iter().copied());
+    for key in table.keys() {
+        if !known().any(|k| k == key) {
+            let hint = nearest(key, known())
+                .map_or_else(String::new, |near| format!(" (did you mean `{near}`?)"));
+            return Err(ConfigError(format!(
+                "{}: unknown key `{key}`{hint}",
+                path.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 impl TrainConfig {
@@ -895,55 +699,21 @@ impl TrainConfig {
 mod tests {
     use super::*;
 
-    fn load(toml: &str) -> Result<TrainConfig, ConfigError> {
+    pub(crate) fn load(toml: &str) -> Result<TrainConfig, ConfigError> {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("train.toml");
         std::fs::write(&file, toml).unwrap();
-        TrainConfig::load(Some(&file))
+        crate::pipeline::load_config(&[file.as_path()])
     }
 
     #[test]
-    fn the_product_text_model_takes_its_overrides_and_the_review_model_keeps_its_settings() {
-        let config = load("[sentiment]\nlearning_rate = 0.03\nmax_words = 300\n[sentiment.products]\nlearning_rate = 0.001\n").unwrap();
-        let products = config.sentiment.for_product_texts().unwrap();
-        assert_eq!(config.sentiment.learning_rate, 0.03);
-        assert_eq!(products.learning_rate, 0.001);
-        // Keys not overridden follow [sentiment]; the defaults' product overrides stay.
-        assert_eq!(products.max_words, 300);
-        assert_eq!(
-            products.hidden_dim,
-            TrainConfig::defaults().sentiment.for_product_texts().unwrap().hidden_dim
-        );
-        assert!(products.products.is_empty());
-    }
-
-    #[test]
-    fn a_product_override_that_is_unknown_wrong_or_out_of_range_is_refused_by_name() {
+    fn unknown_keys_are_refused_naming_the_nearest_known_one() {
         let error = |toml: &str| load(toml).unwrap_err().to_string();
-        assert!(
-            error("[sentiment.products]\nlearning_rat = 0.1\n")
-                .contains("sentiment.products: unknown setting 'learning_rat'")
-        );
-        assert!(
-            error("[sentiment.products]\nmax_words = \"many\"\n")
-                .contains("sentiment.products.max_words: invalid type")
-        );
-        assert!(
-            error("[sentiment.products]\nbatch_size = 0\n")
-                .contains("sentiment.products: batch_size")
-        );
-        assert!(
-            error("[sentiment.products]\nhidden_dim = 4\nembedding_dim = 0\n")
-                .contains("sentiment.products: embedding_dim must be > 0")
-        );
-        // hidden_dim 0 needs no embeddings: a logistic regression on the bag.
-        assert!(load("[sentiment]\nhidden_dim = 0\nembedding_dim = 0\n").is_ok());
-    }
-
-    #[test]
-    fn a_price_validation_slice_outside_its_modulo_is_refused() {
-        assert!(load("[price]\nvalidation_slice = 7\n").is_ok());
-        let error = load("[price]\nvalidation_slice = 8\n").unwrap_err().to_string();
-        assert!(error.contains("validation_slice < validation_modulo"), "{error}");
+        assert!(error("modles = []\n").contains("unknown key `modles` (did you mean `models`?)"));
+        assert!(error("[exclusion]\n").contains("did you mean `exclusions`?"));
+        assert!(error("[forecst]\nhidden_dim = 2\n").contains("did you mean `forecast`?"));
+        assert!(error("[zzz]\n").contains("unknown key `zzz`"));
+        assert_eq!(nearest("tolerence", ["tolerance", "limits"]), Some("tolerance"));
+        assert_eq!(nearest("abc", ["tolerance"]), None);
     }
 }

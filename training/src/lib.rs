@@ -4,7 +4,6 @@
 //! row is encoded here exactly as the server encodes a request.
 
 pub mod cancellation;
-pub mod charts;
 pub mod config;
 pub mod customer_value;
 pub mod data;
@@ -22,5 +21,6 @@ pub mod progress;
 pub mod report;
 pub mod segments;
 pub mod sentiment;
+pub mod trainer;
 pub mod trainers;
 pub mod warehouse;

@@ -4,7 +4,6 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use shopml_training::config::TrainConfig;
 use shopml_training::progress::{Progress, StageTime, seconds};
-use shopml_training::trainers::TrainingMetrics;
 use shopml_training::{gates, generate, pipeline, report};
 use std::path::{Path, PathBuf};
 
@@ -102,7 +101,7 @@ const GATES_FAILED: i32 = 3;
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let files: Vec<&Path> = args.config.iter().map(PathBuf::as_path).collect();
-    let config = TrainConfig::load_all(&files)?;
+    let config = pipeline::load_config(&files)?;
     if let Some(Command::Generate { out, online_retail_lines }) = args.command {
         if let Some(lines) = online_retail_lines {
             std::fs::create_dir_all(&out)?;
@@ -186,7 +185,7 @@ fn main() -> anyhow::Result<()> {
     let timings = report::Timings { stages: &progress.timings(), elapsed: progress.elapsed() };
     let report = pipeline::report(&trained, created_at, &timings, &baselines);
     stage.finish(format!("REPORT.md with {} charts", report.charts.len()));
-    let summary = summary(&trained.metrics);
+    let summary = summary(&trained);
     let stage = progress.stage("write");
     let manifest =
         pipeline::write_bundle_with_report(trained, &config, &out, created_at, Some(report))?;
@@ -392,12 +391,12 @@ fn read_baselines(file: &Path) -> anyhow::Result<Vec<report::Baseline>> {
 /// Checks the quality gates and says how they went; false when the bundle must not be
 /// published (a gate failed and `no_gates` is not set).
 fn gates_pass(
-    metrics: &TrainingMetrics,
+    metrics: &serde_json::Value,
     config: &TrainConfig,
     reference: Option<&serde_json::Value>,
     no_gates: bool,
 ) -> bool {
-    let failures = gates::check(&metrics.to_json(), &config.gates, reference);
+    let failures = gates::check(metrics, &config.gates, reference);
     if failures.is_empty() {
         let compared = reference.map_or(0, |r| {
             config.gates.compare.iter().filter(|p| gates::figure(r, p).is_some()).count()
@@ -420,59 +419,15 @@ fn gates_pass(
     no_gates
 }
 
-/// Headline figures of each model, one line each.
-fn summary(m: &TrainingMetrics) -> Vec<String> {
-    let mut lines = Vec::new();
-    let currency = m.currency.as_deref().unwrap_or("");
-    if let Some(c) = &m.cancellation {
-        let name = match c.outcome {
-            shopml_core::cancellation::PredictedOutcome::Cancellation => "cancellation",
-            shopml_core::cancellation::PredictedOutcome::Return => "return risk (after the fact)",
-        };
-        lines.push(format!(
-            "{name}: ROC-AUC {:.3}, PR-AUC {:.3}, Brier {:.3}, log-loss {:.3}; orders: ROC-AUC {:.3}",
-            c.roc_auc, c.pr_auc, c.brier, c.log_loss, c.order_roc_auc
-        ));
-    }
-    if let Some(p) = &m.price {
-        lines.push(format!(
-            "price: R²(ln) {:.3}, MAE {}, MAPE {:.3}%, P10–P90 coverage {:.3}",
-            p.r2_log,
-            shopml_core::money::format(p.mae, currency),
-            p.mape_pct,
-            p.interval_coverage
-        ));
-    }
-    let reviews = m.sentiment_reviews.as_ref().map(|r| ("sentiment (reviews)", &r.figures));
-    let products = m.sentiment_products.as_ref().map(|p| ("sentiment (products)", &p.figures));
-    for (name, s) in reviews.into_iter().chain(products) {
-        lines.push(format!(
-            "{name}: macro-F1 {:.3}, neg-F1 {:.3}, ROC-AUC {:.3}",
-            s.macro_f1, s.neg_f1, s.roc_auc
-        ));
-    }
-    if let Some(f) = &m.forecast {
-        lines.push(format!(
-            "forecast: mean MASE {:.3}, WAPE {:.3}, 80% coverage {:.3}, MSIS {:.3}",
-            f.mase_mean, f.wape_mean, f.coverage80, f.msis80_mean
-        ));
-    }
-    if let Some(s) = &m.segments {
-        let silhouette = |k: &Option<shopml_training::segments::KindMetrics>| {
-            k.as_ref().map_or("—".to_owned(), |k| format!("{:.3}", k.silhouette))
-        };
-        lines.push(format!(
-            "segments: silhouette products {}, customers {}, regions {}",
-            silhouette(&s.products),
-            silhouette(&s.customers),
-            silhouette(&s.regions)
-        ));
-    }
-    for skipped in &m.skipped {
+/// Headline figures of each model, one line each, then what was not trained.
+fn summary(trained: &pipeline::Trained) -> Vec<String> {
+    let mut lines: Vec<String> =
+        trained.models.iter().map(|m| format!("{}: {}", m.name(), m.summary())).collect();
+    for skipped in &trained.skipped {
         lines.push(format!("{}: not trained: {}", skipped.model, skipped.reason));
     }
-    if !currency.is_empty() {
-        lines.push(format!("amounts in {currency}"));
+    if let Some(sales) = &trained.exports.sales {
+        lines.push(format!("amounts in {}", sales.currency));
     }
     lines
 }

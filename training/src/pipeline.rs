@@ -1,44 +1,32 @@
-//! The training job: read the exports, train and evaluate every model the data allows, and
-//! write the bundle with its metrics.
+//! The training job: read the exports, let every trainer of [`TRAINERS`] prepare its job (or
+//! say why it cannot train), run the jobs — those that may, beside the others — and write the
+//! bundle with its metrics and report. Nothing here names a model.
 
-use crate::config::{Split, TrainConfig};
+use crate::config::{ConfigError, Split, TrainConfig};
+use crate::data::clean::CleaningReport;
 use crate::data::{self, Exports};
-use crate::error::DataError;
 use crate::fit::Abandon;
 use crate::progress::Progress;
-use crate::trainers::{
-    Beside, Run, TRAINERS, TrainedModels, Trainer, TrainingMetrics, forecast_summary,
-};
-use crate::{cancellation, forecast, price, sentiment};
+use crate::report::{self, Baseline, ReportWriter, Timings};
+pub use crate::trainer::{Skipped, TrainError};
+use crate::trainer::{BesideResult, Job, Prepared, Run, TrainedModel};
+use crate::trainers::{self, TRAINERS};
 use chrono::Utc;
+use serde::Serialize;
 use shopml_core::bundle::{BundleError, BundleWriter, Manifest};
+use std::any::Any;
 use std::path::{Path, PathBuf};
-
-#[derive(Debug, thiserror::Error)]
-pub enum TrainError {
-    #[error(transparent)]
-    Data(#[from] DataError),
-    #[error(transparent)]
-    Bundle(#[from] BundleError),
-    #[error(transparent)]
-    Cancellation(#[from] cancellation::CancellationError),
-    #[error(transparent)]
-    Price(#[from] price::PriceError),
-    #[error(transparent)]
-    Sentiment(#[from] sentiment::SentimentError),
-    #[error(transparent)]
-    Forecast(#[from] forecast::ForecastError),
-    #[error(transparent)]
-    CustomerValue(#[from] crate::customer_value::CustomerValueError),
-    #[error("{0}")]
-    Invalid(String),
-}
+use std::thread::ScopedJoinHandle;
 
 /// What a run produced, before anything is published.
 pub struct Trained {
     pub exports: Exports,
-    pub metrics: TrainingMetrics,
-    pub models: TrainedModels,
+    /// The trained models, in the order of [`TRAINERS`].
+    pub models: Vec<Box<dyn TrainedModel>>,
+    /// metrics.json: every model's sections and the run's own.
+    pub metrics: serde_json::Value,
+    /// Where the exports came from, as the bundle records it: the directory's name, or the
+    /// generated sample (never a path of this machine).
     pub data_source: String,
     /// The protocol of the run, with the dates derived from the export filled in.
     pub split: Split,
@@ -46,19 +34,83 @@ pub struct Trained {
     pub skipped: Vec<Skipped>,
 }
 
-/// A model the run did not train, and why.
-#[derive(Debug, Clone, serde::Serialize, PartialEq)]
-pub struct Skipped {
-    pub model: String,
-    pub reason: String,
+impl Trained {
+    /// A trained model by its type.
+    pub fn model<T: TrainedModel>(&self) -> Option<&T> {
+        self.models.iter().find_map(|m| (m.as_ref() as &dyn Any).downcast_ref::<T>())
+    }
+}
+
+/// The run's own figures in metrics.json, beside the models' sections.
+#[derive(Serialize)]
+struct RunFigures<'a> {
+    /// What cleaning did to each export.
+    data_quality: Vec<&'a CleaningReport>,
+    /// Models not trained, and why.
+    skipped: &'a [Skipped],
+    /// The protocol the figures follow (dates derived from the export included).
+    split: &'a Split,
+    /// ISO 4217 code of every money figure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    currency: Option<&'a str>,
+}
+
+/// metrics.json of a run: each model's sections and the run's figures, keys sorted.
+fn metrics_json(
+    models: &[Box<dyn TrainedModel>],
+    exports: &Exports,
+    skipped: &[Skipped],
+    split: &Split,
+) -> serde_json::Value {
+    let run = RunFigures {
+        data_quality: exports.reports(),
+        skipped,
+        split,
+        currency: exports.sales.as_ref().map(|s| s.currency.as_str()),
+    };
+    let mut all = serde_json::to_value(run).expect("figures serialise");
+    let sections = all.as_object_mut().expect("an object");
+    for model in models {
+        if let serde_json::Value::Object(own) = model.metrics() {
+            sections.extend(own);
+        }
+    }
+    all
 }
 
 /// The generated sample (`training/data`, written on first use with the default seed): what a
 /// run without `--data-dir` trains on.
 pub fn default_data_dir() -> std::io::Result<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
-    crate::generate::ensure_sample(&dir, TrainConfig::defaults().seed)?;
+    crate::generate::ensure_sample(&dir, crate::pipeline::default_config().seed)?;
     Ok(dir)
+}
+
+/// How the bundle names where its exports came from: never a path of this machine.
+pub fn data_source(data_dir: &Path) -> String {
+    if data_dir == Path::new(env!("CARGO_MANIFEST_DIR")).join("data") {
+        return "generated sample".into();
+    }
+    data_dir
+        .canonicalize()
+        .unwrap_or_else(|_| data_dir.to_owned())
+        .file_name()
+        .map_or_else(|| ".".to_owned(), |name| name.to_string_lossy().into_owned())
+}
+
+/// Loads the training configuration from `files` (see [`TrainConfig::load_all`]) and checks
+/// it whole: every model named is known and every model's table parses and is in range.
+pub fn load_config(files: &[&Path]) -> Result<TrainConfig, ConfigError> {
+    let config = TrainConfig::load_all(files, &trainers::names())?;
+    for trainer in TRAINERS {
+        trainer.check_settings(&config)?;
+    }
+    Ok(config)
+}
+
+/// The built-in configuration: the documented defaults and the built-in retailer profile.
+pub fn default_config() -> TrainConfig {
+    load_config(&[]).expect("built-in defaults are valid")
 }
 
 /// Reads the exports and trains every model they allow.
@@ -76,29 +128,13 @@ pub fn train(
     }
     stage.finish(format!("{} files", exports.fingerprint.len()));
     let split = resolve_split(&exports, config)?;
-    let skipped: Vec<Skipped> = TRAINERS
-        .iter()
-        .filter_map(|t| {
-            let reason = if !config.trains(t.name()) {
-                Some("not in the configuration's `models`".to_owned())
-            } else {
-                t.skip_reason(&exports, config)
-            };
-            reason.map(|reason| Skipped { model: t.name().to_owned(), reason })
-        })
-        .collect();
-    for s in &skipped {
-        progress.log(&format!("{}: skipped: {}", s.model, s.reason));
-    }
-    let (models, mut metrics) = train_models(&exports, config, &split, &skipped, progress)?;
-    metrics.skipped = skipped.clone();
-    metrics.split = Some(split.clone());
-    metrics.currency = exports.sales.as_ref().map(|s| s.currency.clone());
+    let (models, skipped) = train_models(&exports, config, &split, progress)?;
+    let metrics = metrics_json(&models, &exports, &skipped, &split);
     Ok(Trained {
-        data_source: data_dir.display().to_string(),
+        data_source: data_source(data_dir),
         exports,
-        metrics,
         models,
+        metrics,
         split,
         skipped,
     })
@@ -106,10 +142,10 @@ pub fn train(
 
 /// The run's protocol: the configured dates, the others derived from the order dates.
 fn resolve_split(exports: &Exports, config: &TrainConfig) -> Result<Split, TrainError> {
-    let sales = exports.sales.as_ref().expect("the order-line export is required");
-    let first = sales.lines.iter().map(|l| l.date).min();
-    let last = sales.lines.iter().map(|l| l.date).max();
-    match first.zip(last) {
+    let sales = exports.sales.as_ref().ok_or_else(|| {
+        TrainError::Invalid("the order-line export is required".into())
+    })?;
+    match sales.first_date().zip(sales.last_date()) {
         Some((first, last)) => Ok(config.split.resolve(first, last)),
         None => Err(TrainError::Invalid(format!(
             "{}: no order line left after cleaning",
@@ -118,128 +154,90 @@ fn resolve_split(exports: &Exports, config: &TrainConfig) -> Result<Split, Train
     }
 }
 
-/// A thread pool for long jobs beside the stages (with one core per thread, like rayon's
-/// global pool): Burn's CPU operations of the stages run on the global pool, where they would
-/// wait behind long jobs that the work beside had queued there.
-fn pool_beside(name: &'static str) -> Result<rayon::ThreadPool, rayon::ThreadPoolBuildError> {
-    rayon::ThreadPoolBuilder::new().thread_name(move |i| format!("{name}-{i}")).build()
+/// Each trainer's job on `exports`, or why it is skipped, in the list's order.
+fn prepare<'a>(
+    exports: &'a Exports,
+    config: &'a TrainConfig,
+    progress: &Progress,
+) -> Result<(Vec<Box<dyn Job<'a> + 'a>>, Vec<Skipped>), TrainError> {
+    let mut jobs = Vec::new();
+    let mut skipped = Vec::new();
+    for trainer in TRAINERS {
+        let model = trainer.name().to_owned();
+        if !config.trains(trainer.name()) {
+            skipped.push(Skipped { model, reason: "not in the configuration's `models`".into() });
+            continue;
+        }
+        match trainer.prepare(exports, config)? {
+            Prepared::Job(job) => jobs.push(job),
+            Prepared::Skip(reason) => skipped.push(Skipped { model, reason }),
+        }
+    }
+    for s in &skipped {
+        progress.log(&format!("{}: skipped: {}", s.model, s.reason));
+    }
+    Ok((jobs, skipped))
 }
 
-/// Trains every model the exports allow, one stage after another, except (with
-/// `overlap_stages`) what can train beside them without changing a result (the cores are
-/// otherwise half idle: most stages run on one): the per-product protocol's product-text
-/// models when they draw no random numbers (see [`sentiment::product_texts_train_beside`]),
-/// on a thread pool of their own, and the forecast when its nets draw only where their fits
-/// start (see [`forecast::draws_only_at_start`]), on a thread of its own.
+type Handle<'scope> = ScopedJoinHandle<'scope, Result<Box<dyn Any + Send>, TrainError>>;
+
+/// Trains every job, one stage after another, except (with `overlap_stages`) the work a job
+/// can do beside the stages without changing a result: started first, in the list's order
+/// (so that random numbers are drawn in a fixed order), each on a thread of its own, while
+/// the cores are otherwise half idle (most stages run on one).
 fn train_models(
     exports: &Exports,
     config: &TrainConfig,
     split: &Split,
-    skipped: &[Skipped],
     progress: &Progress,
-) -> Result<(TrainedModels, TrainingMetrics), TrainError> {
-    let sentiment_products = exports.products.as_ref().filter(|_| {
-        config.overlap_stages && !skipped.iter().any(|s| s.model == shopml_core::sentiment::NAME)
-    });
-    let pool = match sentiment_products {
-        Some(_) if sentiment::product_texts_train_beside(&config.sentiment)? => {
-            match pool_beside("product-texts") {
-                Ok(pool) => Some(pool),
-                Err(e) => {
-                    progress.log(&format!("the product-text models train in the sentiment stage: no threads for them beside the others ({e})"));
-                    None
-                }
-            }
-        }
-        _ => None,
-    };
-    // The forecast's nets draw random numbers only where their fits start (no dropout applies):
-    // drawn here, before any other stage draws, they train beside the stages.
-    let forecast_sales = exports.sales.as_ref().filter(|_| {
-        config.overlap_stages
-            && !skipped.iter().any(|s| s.model == shopml_core::forecast::NAME)
-            && forecast::draws_only_at_start(&config.forecast)
-    });
-    let forecast_start = forecast_sales
-        .map(|sales| forecast::prepare(sales, split, &config.forecast))
-        .transpose()?
-        .map(|prepared| {
-            let initial = forecast::initial_nets(&prepared, &config.forecast, config.seed);
-            (prepared, initial)
-        });
+) -> Result<(Vec<Box<dyn TrainedModel>>, Vec<Skipped>), TrainError> {
+    let (mut jobs, skipped) = prepare(exports, config, progress)?;
     let abandon = &Abandon::default();
-    std::thread::scope(|scope| {
-        // Its operations are short: they share rayon's global pool with the stages'.
-        let forecast = forecast_start.map(|(prepared, initial)| {
-            scope.spawn(move || {
-                let stage = progress.stage_beside("forecast");
-                let trained = forecast::train(
-                    prepared,
-                    split,
-                    &config.forecast,
-                    config.seed,
-                    Some(initial),
-                    &stage,
-                    abandon,
-                );
-                match &trained {
-                    Ok(trained) => stage.finish(forecast_summary(&trained.metrics)),
-                    Err(e) => stage.finish(e.to_string()),
-                };
-                trained
-            })
-        });
-        let product_texts = sentiment_products.zip(pool).map(|(products, pool)| {
-            scope.spawn(move || {
-                let stage = progress.stage_beside("product texts");
-                let fitted = pool.install(|| {
-                    stage.set_length(sentiment::product_text_fits(&config.sentiment)?);
-                    sentiment::fit_product_texts(
-                        &products.products,
-                        split,
-                        &config.sentiment,
-                        config.seed,
-                        &stage,
-                        abandon,
-                    )
-                });
-                match &fitted {
-                    Ok(_) => stage.finish("fitted for the sentiment stage"),
-                    Err(e) => stage.finish(e.to_string()),
-                };
-                fitted
-            })
-        });
-        let beside = Beside { product_texts, forecast };
-        let trained = train_stages(exports, config, split, skipped, progress, beside);
+    let mut beside = Vec::with_capacity(jobs.len());
+    for job in &mut jobs {
+        beside.push(job.beside(config, split, progress)?);
+    }
+    let models = std::thread::scope(|scope| {
+        let handles: Vec<Option<Handle<'_>>> = beside
+            .into_iter()
+            .map(|work| work.map(|work| scope.spawn(move || work(abandon, progress))))
+            .collect();
+        let trained = train_stages(jobs, handles, exports, config, split, progress);
         if trained.is_err() {
             abandon.set();
         }
         trained
-    })
+    })?;
+    Ok((models, skipped))
 }
 
-/// Runs every trainer of [`TRAINERS`] the configuration asks for and the exports allow, on
-/// the current thread, then collects what trained `beside` the stages.
-fn train_stages(
-    exports: &Exports,
-    config: &TrainConfig,
-    split: &Split,
-    skipped: &[Skipped],
+/// Runs each job's stage in the list's order, those that collect what trained beside the
+/// stages last; the models come back in the list's order.
+fn train_stages<'a>(
+    jobs: Vec<Box<dyn Job<'a> + 'a>>,
+    handles: Vec<Option<Handle<'_>>>,
+    exports: &'a Exports,
+    config: &'a TrainConfig,
+    split: &'a Split,
     progress: &Progress,
-    beside: Beside<'_>,
-) -> Result<(TrainedModels, TrainingMetrics), TrainError> {
-    let mut run =
-        Run { exports, config, split, progress, beside, models: TrainedModels::default() };
-    let wanted = |t: &&&dyn Trainer| !skipped.iter().any(|s| s.model == t.name());
-    for trainer in TRAINERS.iter().filter(wanted) {
-        trainer.train(&mut run)?;
+) -> Result<Vec<Box<dyn TrainedModel>>, TrainError> {
+    let (last, first): (Vec<_>, Vec<_>) =
+        jobs.into_iter().zip(handles).enumerate().partition(|(_, (job, _))| job.collects_last());
+    let mut trained: Vec<(usize, Box<dyn TrainedModel>)> = Vec::new();
+    for (index, (job, handle)) in first.into_iter().chain(last) {
+        let so_far: Vec<&dyn TrainedModel> = trained.iter().map(|(_, m)| m.as_ref()).collect();
+        let run = Run { exports, config, split, progress, trained: &so_far };
+        let wait = handle.map(|handle| -> BesideResult<'_> { Box::new(move || join(handle)) });
+        let model = job.train(&run, wait)?;
+        trained.push((index, model));
     }
-    for trainer in TRAINERS {
-        trainer.finish(&mut run)?;
-    }
-    let metrics = TrainingMetrics::of(&run.models, exports);
-    Ok((run.models, metrics))
+    trained.sort_by_key(|(index, _)| *index);
+    Ok(trained.into_iter().map(|(_, model)| model).collect())
+}
+
+/// The result of a thread beside the stages (its panic goes on here).
+fn join<T>(thread: ScopedJoinHandle<'_, T>) -> T {
+    thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
 /// The report of a bundle: REPORT.md and its SVG files (name, content), and REPORT.html, the
@@ -250,21 +248,35 @@ pub struct Report {
     pub html: String,
 }
 
-/// Builds the report of a trained run.
+/// Builds the report of a trained run: its head, each model's quality section, then each
+/// model's part of the business insights.
 pub fn report(
     trained: &Trained,
     created_at: chrono::DateTime<Utc>,
-    timings: &crate::report::Timings<'_>,
-    baselines: &[crate::report::Baseline],
+    timings: &Timings<'_>,
+    baselines: &[Baseline],
 ) -> Report {
     let note = format!(
-        "Trained {} by shopml {}; the bundle's version and input hashes are in manifest.json beside this file.",
+        "Trained {} by shopml {} on {}; the bundle's version and input hashes are in manifest.json beside this file.",
         created_at.format("%Y-%m-%d %H:%M UTC"),
-        env!("CARGO_PKG_VERSION")
+        env!("CARGO_PKG_VERSION"),
+        trained.data_source
     );
-    let (markdown, charts) = crate::report::build(trained, &note, timings, baselines);
-    let html = crate::report::html(&markdown, &charts);
-    Report { markdown, charts, html }
+    let currency = trained.exports.sales.as_ref().map_or("", |s| s.currency.as_str());
+    let mut writer = ReportWriter::new(currency, baselines);
+    let skipped: Vec<(String, String)> =
+        trained.skipped.iter().map(|s| (s.model.clone(), s.reason.clone())).collect();
+    report::head(&mut writer, &trained.exports, &skipped, &note, timings);
+    writer.line("\n## Model quality\n");
+    for model in &trained.models {
+        model.report_quality(&mut writer);
+    }
+    writer.line("## Business insights\n");
+    for model in &trained.models {
+        model.report_business(&mut writer);
+    }
+    let html = report::html(&writer.out, &writer.charts);
+    Report { markdown: writer.out, charts: writer.charts, html }
 }
 
 /// Checks before training that the bundle can be published at `out`: a target publishing
@@ -312,11 +324,10 @@ pub fn write_bundle_with_report(
             writer.write_bytes(&format!("report/{name}"), svg.as_bytes())?;
         }
     }
-    let mut models = trained.models;
-    for trainer in TRAINERS {
-        trainer.save(&mut models, config, &mut writer)?;
+    for model in trained.models {
+        model.save(&mut writer)?;
     }
-    writer.write_json(shopml_core::bundle::METRICS_FILE, &trained.metrics.to_json())?;
+    writer.write_json(shopml_core::bundle::METRICS_FILE, &trained.metrics)?;
     let manifest = writer.finish(
         created_at,
         trained.data_source,

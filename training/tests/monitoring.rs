@@ -10,7 +10,6 @@ mod common;
 
 use common::shipped_bundle;
 use shopml_server::proto;
-use shopml_training::config::TrainConfig;
 use shopml_training::data;
 use shopml_training::evaluate;
 use std::collections::BTreeMap;
@@ -95,7 +94,7 @@ fn assert_reproduces(bundle: &Path, live: &serde_json::Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logged_predictions_reproduce_the_test_figures_and_drift_shows_another_region() {
-    let config = TrainConfig::defaults();
+    let config = shopml_training::pipeline::default_config();
     let exports = data::read_exports(&sample_dir(), &config).unwrap();
     let sales = exports.sales.as_ref().unwrap();
     let orders = test_day_orders(&shipped_bundle(), sales);
@@ -162,7 +161,7 @@ async fn logged_predictions_reproduce_the_test_figures_and_drift_shows_another_r
 async fn a_model_reading_customer_history_is_reproduced_from_its_log() {
     let profile =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/retailers/online_retail.toml");
-    let config = TrainConfig::load(Some(&profile)).unwrap();
+    let config = shopml_training::pipeline::load_config(&[profile.as_path()]).unwrap();
     let work = tempfile::tempdir().unwrap();
     let bundle = work.path().join("bundle");
     let trained = shopml_training::pipeline::train(

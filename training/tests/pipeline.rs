@@ -5,7 +5,6 @@ use shopml_core::bundle::{Manifest, read_json};
 use shopml_core::models::LoadedBundle;
 use shopml_server::convert::{CheckoutOrder, PricedProduct};
 use shopml_server::proto;
-use shopml_training::config::TrainConfig;
 use shopml_training::data::{self, read::TextEncoding};
 use shopml_training::fit::Abandon;
 use shopml_training::generate::{self, SampleSize};
@@ -30,7 +29,7 @@ fn train_cli() -> Command {
 #[test]
 fn the_sample_is_generated_the_same_every_time() {
     let dir = tempfile::tempdir().unwrap();
-    generate::sample(dir.path(), SampleSize::default(), TrainConfig::defaults().seed).unwrap();
+    generate::sample(dir.path(), SampleSize::default(), shopml_training::pipeline::default_config().seed).unwrap();
     for file in generate::FILES {
         let generated = std::fs::read(dir.path().join(file)).unwrap();
         let in_place = std::fs::read(sample_dir().join(file)).unwrap();
@@ -57,7 +56,7 @@ fn the_shipped_bundle_was_trained_on_the_generated_sample() {
 
 #[test]
 fn the_exports_are_read_as_published_and_cleaning_is_reported() {
-    let config = TrainConfig::defaults();
+    let config = shopml_training::pipeline::default_config();
     let exports = data::read_exports(&sample_dir(), &config).unwrap();
     let sales = exports.sales.as_ref().unwrap();
     assert_eq!(sales.report.duplicates_dropped, 6, "the generator writes six exact duplicates");
@@ -202,7 +201,7 @@ fn a_column_mapping_trains_another_retailers_export() {
 
 #[test]
 fn training_and_serving_encode_a_row_the_same_way() {
-    let config = TrainConfig::defaults();
+    let config = shopml_training::pipeline::default_config();
     let exports = data::read_exports(&sample_dir(), &config).unwrap();
     let bundle = LoadedBundle::load(&shipped_bundle()).unwrap();
 
@@ -386,21 +385,23 @@ fn what_trains_beside_the_stages_starts_no_net_once_a_stage_has_failed() {
     // What a failing stage sets, so that its error is not held back by the work beside it.
     let failed = Abandon::default();
     failed.set();
-    let config = TrainConfig::defaults();
+    let config = shopml_training::pipeline::default_config();
     let exports = data::read_exports(&sample_dir(), &config).unwrap();
     let progress = Progress::quiet();
     let stage = progress.stage("beside");
     let sales = exports.sales.as_ref().unwrap();
     let split = config.split.resolve(sales.first_date().unwrap(), sales.last_date().unwrap());
-    let prepared = forecast::prepare(sales, &split, &config.forecast).unwrap();
+    let forecast_settings: forecast::ForecastSettings =
+        shopml_training::trainer::settings(&config, "forecast").unwrap();
+    let prepared = forecast::prepare(sales, &split, &forecast_settings).unwrap();
     let forecast =
-        forecast::train(prepared, &split, &config.forecast, config.seed, None, &stage, &failed);
+        forecast::train(prepared, &split, &forecast_settings, config.seed, None, &stage, &failed);
     assert!(matches!(forecast, Err(forecast::ForecastError::Abandoned)));
     let products = &exports.products.as_ref().unwrap().products;
     let product_texts = sentiment::fit_product_texts(
         products,
         &split,
-        &config.sentiment,
+        &shopml_training::trainer::settings(&config, "sentiment").unwrap(),
         config.seed,
         &stage,
         &failed,
@@ -410,9 +411,9 @@ fn what_trains_beside_the_stages_starts_no_net_once_a_stage_has_failed() {
 
 #[test]
 fn training_reports_the_protocol_figures_and_writes_a_loadable_bundle() {
-    let config = TrainConfig::defaults();
+    let config = shopml_training::pipeline::default_config();
     let first = pipeline::train(&sample_dir(), &config, &Progress::quiet()).unwrap();
-    let m = &first.metrics.to_json();
+    let m = &first.metrics;
     for (section, keys) in [
         ("cancellation", &["roc_auc", "pr_auc", "brier", "log_loss"][..]),
         ("price", &["r2_log", "r2", "mae_inr", "mape_pct", "interval_coverage"][..]),

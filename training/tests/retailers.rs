@@ -9,6 +9,7 @@ mod common;
 
 use shopml_training::cancellation;
 use shopml_training::config::TrainConfig;
+use shopml_training::customer_value::TrainedCustomerValue;
 use shopml_training::data::{self, sales::Outcome};
 use shopml_training::pipeline;
 use shopml_training::progress::Progress;
@@ -27,7 +28,7 @@ fn profile_with(dir: &Path, name: &str, extra: &str) -> TrainConfig {
     let text = std::fs::read_to_string(profile(name)).unwrap();
     let file = dir.join(name);
     std::fs::write(&file, format!("{text}\n{extra}")).unwrap();
-    TrainConfig::load(Some(&file)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    shopml_training::pipeline::load_config(&[file.as_path()]).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 /// The sample's `file` decompressed into `dir`, with `edit` applied to its text.
@@ -45,7 +46,7 @@ fn edited(dir: &Path, file: &str, edit: impl Fn(String) -> String) {
 
 #[test]
 fn superstore_reads_as_published_bom_day_first_dates_and_canadian_dollars() {
-    let config = TrainConfig::load(Some(&profile("superstore.toml"))).unwrap();
+    let config = shopml_training::pipeline::load_config(&[profile("superstore.toml").as_path()]).unwrap();
     let exports = data::read_exports(&sample_dir(), &config).unwrap();
     let sales = exports.sales.as_ref().unwrap();
     assert_eq!(sales.currency, "USD");
@@ -100,7 +101,7 @@ fn day_first_dates_under_a_month_first_format_are_refused_naming_row_and_value()
 
 #[test]
 fn credit_notes_returns_and_non_product_lines_are_netted_and_counted() {
-    let config = TrainConfig::load(Some(&profile("online_retail.toml"))).unwrap();
+    let config = shopml_training::pipeline::load_config(&[profile("online_retail.toml").as_path()]).unwrap();
     let exports = data::read_exports(&sample_dir(), &config).unwrap();
     let sales = exports.sales.as_ref().unwrap();
     let report = &sales.report;
@@ -133,7 +134,7 @@ fn credit_notes_returns_and_non_product_lines_are_netted_and_counted() {
 
 #[test]
 fn the_customer_s_history_before_an_order_never_looks_ahead() {
-    let config = TrainConfig::load(Some(&profile("online_retail.toml"))).unwrap();
+    let config = shopml_training::pipeline::load_config(&[profile("online_retail.toml").as_path()]).unwrap();
     let exports = data::read_exports(&sample_dir(), &config).unwrap();
     let mut sales = exports.sales.unwrap();
     let histories = cancellation::customer_histories(&sales);
@@ -162,7 +163,7 @@ fn the_customer_s_history_before_an_order_never_looks_ahead() {
 #[test]
 fn a_model_whose_field_is_absent_is_skipped_with_the_reason() {
     // Superstore has no status and no return lines: no order model, and the run says why.
-    let config = TrainConfig::load(Some(&profile("superstore.toml"))).unwrap();
+    let config = shopml_training::pipeline::load_config(&[profile("superstore.toml").as_path()]).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut config = config;
     config.models = vec!["cancellation".into(), "price".into()];
@@ -184,7 +185,7 @@ fn a_model_whose_field_is_absent_is_skipped_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("no-status.toml");
     std::fs::write(&file, "models = [\"cancellation\"]\n[columns.sales]\nstatus = \"\"\n").unwrap();
-    let config = TrainConfig::load(Some(&file)).unwrap();
+    let config = shopml_training::pipeline::load_config(&[file.as_path()]).unwrap();
     let exports = data::read_exports(&sample_dir(), &config).unwrap();
     let why = cancellation::outcome_to_predict(exports.sales.as_ref().unwrap(), "auto");
     assert!(why.is_err_and(|r| r.contains("no line is cancelled or returned")));
@@ -194,7 +195,7 @@ fn a_model_whose_field_is_absent_is_skipped_with_the_reason() {
 fn parquet_exports_read_as_their_csv_does() {
     use polars::prelude::*;
     let dir = tempfile::tempdir().unwrap();
-    let csv_config = TrainConfig::load(Some(&profile("superstore.toml"))).unwrap();
+    let csv_config = shopml_training::pipeline::load_config(&[profile("superstore.toml").as_path()]).unwrap();
     let from_csv = data::read_exports(&sample_dir(), &csv_config).unwrap().sales.unwrap();
     // The same export as Parquet, with typed columns (numbers and text).
     let table = data::read::read_table(
@@ -227,7 +228,7 @@ fn duplicates_are_rows_equal_in_every_column_or_in_the_configured_key() {
         std::fs::write(&file, format!(
             "models = []\n[data]\nsales_file = \"lines.csv\"\n[columns.sales]\norder_id = \"invoice\"\nproduct_id = \"sku\"\ndate = \"day\"\ndate_format = \"%Y-%m-%d\"\namount = \"amount\"\n{duplicates}\n[money]\ncurrency = \"EUR\"\n"
         )).unwrap();
-        TrainConfig::load(Some(&file)).unwrap()
+        shopml_training::pipeline::load_config(&[file.as_path()]).unwrap()
     };
     // Every column: the line numbers differ, so nothing is a duplicate (genuine repeat lines
     // are kept).
@@ -246,7 +247,7 @@ fn duplicates_are_rows_equal_in_every_column_or_in_the_configured_key() {
 
 #[test]
 fn the_cdnow_export_needs_no_order_id_or_product() {
-    let config = TrainConfig::load(Some(&profile("cdnow_sample.toml"))).unwrap();
+    let config = shopml_training::pipeline::load_config(&[profile("cdnow_sample.toml").as_path()]).unwrap();
     let sales = data::read_exports(&sample_dir(), &config).unwrap().sales.unwrap();
     assert!(sales.lines.iter().all(|l| l.product_id.is_empty()));
     // A customer's purchases of one day are one order.
@@ -261,7 +262,7 @@ fn the_cdnow_export_needs_no_order_id_or_product() {
 async fn a_non_inr_bundle_answers_in_its_currency_end_to_end() {
     use shopml_server::proto;
     let dir = tempfile::tempdir().unwrap();
-    let config = TrainConfig::load(Some(&profile("online_retail.toml"))).unwrap();
+    let config = shopml_training::pipeline::load_config(&[profile("online_retail.toml").as_path()]).unwrap();
     let trained = pipeline::train(&sample_dir(), &config, &Progress::quiet()).unwrap();
     let customer = trained
         .exports
@@ -356,10 +357,10 @@ fn customer_value_reproduces_the_paper_on_the_published_cdnow_sample() {
         eprintln!("no published CDNOW sample beside the clone: skipped");
         return;
     }
-    let mut config = TrainConfig::load(Some(&profile("cdnow_sample.toml"))).unwrap();
+    let mut config = shopml_training::pipeline::load_config(&[profile("cdnow_sample.toml").as_path()]).unwrap();
     config.models = vec!["customer_value".into()];
     let trained = pipeline::train(&data, &config, &Progress::quiet()).unwrap();
-    let m = &trained.models.customer_value.as_ref().unwrap().metrics;
+    let m = &trained.model::<TrainedCustomerValue>().unwrap().metrics;
     let three = |value: f64, published: f64| {
         let scale = 10f64.powi(2 - published.abs().log10().floor() as i32);
         assert_eq!((value * scale).round(), (published * scale).round(), "{value} vs {published}");
@@ -387,10 +388,10 @@ async fn customer_value_is_fitted_and_served_end_to_end() {
     use shopml_server::proto::customer_service_client::CustomerServiceClient;
     use shopml_training::generate::cdnow::PARAMETERS as TRUE;
     let dir = tempfile::tempdir().unwrap();
-    let mut config = TrainConfig::load(Some(&profile("cdnow_sample.toml"))).unwrap();
+    let mut config = shopml_training::pipeline::load_config(&[profile("cdnow_sample.toml").as_path()]).unwrap();
     config.models = vec!["customer_value".into()];
     let trained = pipeline::train(&sample_dir(), &config, &Progress::quiet()).unwrap();
-    let m = &trained.models.customer_value.as_ref().unwrap().metrics;
+    let m = &trained.model::<TrainedCustomerValue>().unwrap().metrics;
     // 2,000 customers: the estimates land near the truth (relative error bounds well outside
     // their sampling error).
     let near = |fitted: f64, truth: f64, tolerance: f64| {
@@ -403,7 +404,7 @@ async fn customer_value_is_fitted_and_served_end_to_end() {
     let g = m.gamma_gamma.unwrap();
     near(g.p * g.gamma / (g.q - 1.0), TRUE.p * TRUE.gamma / (TRUE.q - 1.0), 0.15);
     assert!(m.bg_nbd_holdout.mae < m.naive_holdout.mae);
-    let some = trained.models.customer_value.as_ref().unwrap();
+    let some = trained.model::<TrainedCustomerValue>().unwrap();
     let known = some.customers.keys().next().unwrap().clone();
     let as_of = some.model.as_of.to_string();
     let out = dir.path().join("bundle");
@@ -570,7 +571,7 @@ fn u32_keys(frame: &polars::prelude::DataFrame, column: &str) -> Vec<Option<u32>
 fn the_star_schema_holds_every_cleaned_line_with_keys_that_join() {
     use polars::prelude::SerReader;
     use std::collections::HashSet;
-    let config = TrainConfig::load(Some(&profile("superstore.toml"))).unwrap();
+    let config = shopml_training::pipeline::load_config(&[profile("superstore.toml").as_path()]).unwrap();
     let exports = data::read_exports(&sample_dir(), &config).unwrap();
     let sales = exports.sales.as_ref().unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -648,7 +649,7 @@ async fn superstore_insights_answer_with_profit_in_dollars() {
         .join("\n");
     let file = dir.path().join("superstore.toml");
     std::fs::write(&file, only_insights).unwrap();
-    let config = TrainConfig::load(Some(&file)).unwrap();
+    let config = shopml_training::pipeline::load_config(&[file.as_path()]).unwrap();
     let trained = pipeline::train(&sample_dir(), &config, &Progress::quiet()).unwrap();
     let sales = trained.exports.sales.as_ref().unwrap();
     let profit: f64 = sales

@@ -4,6 +4,10 @@ pub mod drift;
 pub mod features;
 pub mod inference;
 pub mod model;
+pub mod metrics;
+
+pub use metrics::CancellationMetrics;
+use crate::served::{Figure, ServedModel};
 
 pub use drift::{DriftFigures, DriftMonitor, DriftReference};
 pub use features::{
@@ -88,15 +92,35 @@ pub fn load(dir: &Path, device: &Device) -> Result<CancellationPredictor, Bundle
     Ok(CancellationPredictor::new(encoder, model, calibration).with_drift(drift))
 }
 
-impl crate::models::ServedModel for CancellationPredictor {
-    const NAME: &'static str = NAME;
-    const METRIC_SECTIONS: &'static [&'static str] = &["cancellation"];
+/// The checkout model's section of metrics.json.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct CancellationSections {
+    pub cancellation: CancellationMetrics,
+}
 
-    fn load(dir: &Path, device: &burn::tensor::Device) -> Result<Self, BundleError> {
+impl crate::served::ModelMetrics for CancellationSections {
+    fn figures(&self) -> Vec<Figure> {
+        self.cancellation.figures("cancellation")
+    }
+}
+
+impl ServedModel for CancellationPredictor {
+    const NAME: &'static str = NAME;
+    type Metrics = CancellationSections;
+
+    fn load(dir: &Path, device: &Device) -> Result<Self, BundleError> {
         load(dir, device)
     }
 
     fn warm_up(&self) {
         CancellationPredictor::warm_up(self)
+    }
+
+    fn describe(&self, _currency: &str) -> String {
+        self.calibration().outcome.describe().to_owned()
+    }
+
+    fn drift(&self) -> Option<crate::drift::DriftFigures> {
+        Some(CancellationPredictor::drift(self)?.figures())
     }
 }

@@ -3,6 +3,13 @@
 //! (Gamma-Gamma), and the lifetime value over a horizon — for every customer of the export at
 //! its end, and for any customer given a purchase history.
 
+pub mod metrics;
+
+pub use metrics::{
+    CovariateTest, CustomerValueMetrics, FittedPurchases, HoldoutFigures, SegmentFigures,
+};
+use crate::served::{Figure, ServedModel};
+
 pub mod model;
 
 pub use model::{PurchaseModel, PurchaseModelKind, Rft, SpendModel, lifetime_value};
@@ -351,9 +358,21 @@ pub fn load(dir: &Path) -> Result<CustomerValuePredictor, BundleError> {
     Ok(CustomerValuePredictor::new(model, customers))
 }
 
-impl crate::models::ServedModel for CustomerValuePredictor {
+/// The customer-value section of metrics.json.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CustomerValueSections {
+    pub customer_value: CustomerValueMetrics,
+}
+
+impl crate::served::ModelMetrics for CustomerValueSections {
+    fn figures(&self) -> Vec<Figure> {
+        self.customer_value.figures("customer_value")
+    }
+}
+
+impl ServedModel for CustomerValuePredictor {
     const NAME: &'static str = NAME;
-    const METRIC_SECTIONS: &'static [&'static str] = &["customer_value"];
+    type Metrics = CustomerValueSections;
 
     fn load(dir: &Path, _device: &burn::tensor::Device) -> Result<Self, BundleError> {
         load(dir)
@@ -361,6 +380,13 @@ impl crate::models::ServedModel for CustomerValuePredictor {
 
     fn warm_up(&self) {
         CustomerValuePredictor::warm_up(self)
+    }
+
+    fn describe(&self, currency: &str) -> String {
+        format!(
+            "each customer's probability of still being active, expected purchases and lifetime value ({:?}, Gamma-Gamma spend), RFM scores and segment, in {currency}",
+            self.model.purchases.kind
+        )
     }
 }
 

@@ -3,6 +3,10 @@
 pub mod features;
 pub mod inference;
 pub mod model;
+pub mod metrics;
+
+pub use metrics::{ForecastMetrics, SeriesMetrics, WeeklyMetrics};
+use crate::served::{Figure, ServedModel};
 
 pub use features::{ForecastEncoder, MEASURES, SeriesHistory, SeriesKey};
 pub use inference::{ForecastCalibration, ForecastPoint, ForecastRequest, Forecaster};
@@ -81,15 +85,31 @@ pub fn load(dir: &Path, device: &Device) -> Result<Forecaster, BundleError> {
     Ok(Forecaster::new(encoder, model, calibration, device.clone()))
 }
 
-impl crate::models::ServedModel for Forecaster {
-    const NAME: &'static str = NAME;
-    const METRIC_SECTIONS: &'static [&'static str] = &["forecast"];
+/// The forecaster's section of metrics.json.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ForecastSections {
+    pub forecast: ForecastMetrics,
+}
 
-    fn load(dir: &Path, device: &burn::tensor::Device) -> Result<Self, BundleError> {
+impl crate::served::ModelMetrics for ForecastSections {
+    fn figures(&self) -> Vec<Figure> {
+        self.forecast.figures("forecast")
+    }
+}
+
+impl ServedModel for Forecaster {
+    const NAME: &'static str = NAME;
+    type Metrics = ForecastSections;
+
+    fn load(dir: &Path, device: &Device) -> Result<Self, BundleError> {
         load(dir, device)
     }
 
     fn warm_up(&self) {
         Forecaster::warm_up(self)
+    }
+
+    fn describe(&self, _currency: &str) -> String {
+        "daily demand of each series over the coming days, with an 80% interval".to_owned()
     }
 }

@@ -2,10 +2,11 @@
 //! metrics and customer values: plain HTML with inline SVG and inline styles (nothing fetched
 //! from the network), readable on a laptop screen.
 
-use super::svg::{self, escape};
+use crate::charts::{self as svg, escape};
 use super::{Dimension, Granularity, Insights, Metric, Period, QueryError};
 use crate::customer_value::{CustomerValuePredictor, SEGMENT_RULES};
 use crate::money;
+use crate::served::{Better, ModelFacts};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -14,8 +15,8 @@ pub struct Context<'a> {
     pub insights: &'a Insights,
     pub bundle_version: &'a str,
     pub currency: &'a str,
-    /// metrics.json of the bundle.
-    pub metrics: &'a serde_json::Value,
+    /// What each model of the bundle says of itself: what it predicts, its figures.
+    pub facts: &'a BTreeMap<&'static str, ModelFacts>,
     pub skipped_models: &'a BTreeMap<String, String>,
     pub customers: Option<&'a CustomerValuePredictor>,
     /// Where the pages live ("/dashboard").
@@ -34,22 +35,6 @@ pub enum Page {
 
 /// The pages' style sheet, inline in every page (nothing is fetched).
 pub const STYLE: &str = "body{margin:0;font-family:system-ui,-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;color:#222;background:#f6f7f9}header{background:#1f2937;color:#fff;padding:10px 24px}header a{color:#cbd5e1;margin-right:18px;text-decoration:none}header a:hover{color:#fff}header b{margin-right:24px}main{max-width:1100px;margin:0 auto;padding:16px 24px}section{background:#fff;border:1px solid #e5e7eb;border-radius:6px;padding:12px 16px;margin:14px 0}h1{font-size:22px;margin:8px 0}h2{font-size:17px;margin:6px 0 10px}.kpis{display:flex;flex-wrap:wrap;gap:12px}.kpi{background:#fff;border:1px solid #e5e7eb;border-radius:6px;padding:10px 14px;min-width:140px}.kpi b{display:block;font-size:20px}.kpi span{color:#555;font-size:12px}table{border-collapse:collapse;width:100%;font-size:13px}th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #eee}td.n,th.n{text-align:right}.charts{display:flex;flex-wrap:wrap;gap:12px}svg.chart{max-width:100%;height:auto}form{margin:6px 0}select,button{font-size:13px;margin-right:8px}.muted{color:#666;font-size:12px}li{margin:4px 0}";
-
-impl<'a> Context<'a> {
-    /// The context of a loaded bundle's pages under `base`; None when the bundle has no
-    /// insights.
-    pub fn of_bundle(bundle: &'a crate::models::LoadedBundle, base: &'a str) -> Option<Self> {
-        Some(Context {
-            insights: bundle.models.insights.as_ref()?,
-            bundle_version: bundle.version(),
-            currency: bundle.currency(),
-            metrics: &bundle.metrics,
-            skipped_models: &bundle.manifest.skipped_models,
-            customers: bundle.models.customer_value.as_ref(),
-            base,
-        })
-    }
-}
 
 impl Context<'_> {
     fn href(&self, page: &Page) -> String {
@@ -689,62 +674,40 @@ pub fn customers(ctx: &Context<'_>) -> String {
     body
 }
 
-/// The models page: what the bundle serves and how good it is.
+/// The models page: what the bundle serves, what each model predicts and how good it is (the
+/// headline figures each model declares, with which way is better).
 pub fn models(ctx: &Context<'_>) -> String {
-    let mut body = String::from(
-        "<h1 id=\"models\">Model quality</h1><section><table><tr><th>model</th><th>figure</th><th class=\"n\">value</th></tr>",
-    );
-    let figures: [(&str, &[&str]); 7] = [
-        ("cancellation", &["outcome", "roc_auc", "pr_auc", "brier", "log_loss", "order_roc_auc"]),
-        ("price", &["r2_log", "mae", "mape_pct", "interval_coverage"]),
-        ("sentiment_reviews", &["macro_f1", "neg_f1", "roc_auc"]),
-        ("sentiment_products", &["macro_f1", "roc_auc"]),
-        (
-            "forecast",
-            &[
-                "measure",
-                "mase_mean",
-                "wape_mean",
-                "coverage80",
-                "seasonal_naive_mase_mean",
-                "yearly_naive_mase_mean",
-            ],
-        ),
-        ("customer_value", &["customers", "served"]),
-        ("segments", &["bought_together_rules"]),
-    ];
-    for (section, keys) in figures {
-        let Some(values) = ctx.metrics.get(section) else { continue };
-        for key in keys {
-            if let Some(v) = values.get(*key) {
-                let text = match v {
-                    serde_json::Value::Number(n) => n.as_f64().map_or(n.to_string(), |f| {
-                        if f.fract() == 0.0 { format!("{f:.0}") } else { format!("{f:.4}") }
-                    }),
-                    serde_json::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                let _ = write!(
-                    body,
-                    "<tr><td>{section}</td><td>{key}</td><td class=\"n\">{}</td></tr>",
-                    escape(&text)
-                );
-            }
+    let mut body = String::from("<h1 id=\"models\">Model quality</h1>");
+    for (name, facts) in ctx.facts {
+        if facts.figures.is_empty() {
+            continue;
         }
-        if section == "customer_value"
-            && let Some(h) = values.get("served_holdout")
-        {
-            for key in ["mae", "total_error"] {
-                if let Some(v) = h.get(key).and_then(|v| v.as_f64()) {
-                    let _ = write!(
-                        body,
-                        "<tr><td>{section}</td><td>holdout {key}</td><td class=\"n\">{v:.4}</td></tr>"
-                    );
-                }
-            }
+        let _ = write!(
+            body,
+            "<section><h2>{}</h2><p class=\"muted\">{}</p><table><tr><th>figure</th><th class=\"n\">value</th><th>better</th></tr>",
+            escape(name),
+            escape(&facts.predicts)
+        );
+        for figure in &facts.figures {
+            let value = if figure.value.fract() == 0.0 && figure.value.abs() < 1e15 {
+                format!("{:.0}", figure.value)
+            } else {
+                format!("{:.4}", figure.value)
+            };
+            let better = match figure.better {
+                Better::Higher => "higher",
+                Better::Lower => "lower",
+                Better::Neither => "",
+            };
+            let _ = write!(
+                body,
+                "<tr><td>{}</td><td class=\"n\">{}</td><td>{better}</td></tr>",
+                escape(&figure.path),
+                escape(&value)
+            );
         }
+        body.push_str("</table></section>");
     }
-    body.push_str("</table></section>");
     if !ctx.skipped_models.is_empty() {
         body.push_str("<section><h2>Not trained</h2><ul>");
         for (model, reason) in ctx.skipped_models {

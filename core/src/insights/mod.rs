@@ -5,8 +5,9 @@
 //! sentence from an explicit rule, with the figures it rests on. The queries the RPCs and the
 //! dashboard answer are here too, so both read the same numbers.
 
+use crate::served::ServedModel;
+
 pub mod html;
-pub mod svg;
 
 use crate::bundle::{BundleError, BundleWriter, read_json};
 use chrono::{Datelike, NaiveDate};
@@ -688,9 +689,9 @@ pub fn load(dir: &Path) -> Result<Insights, BundleError> {
     Ok(insights)
 }
 
-impl crate::models::ServedModel for Insights {
+impl ServedModel for Insights {
     const NAME: &'static str = NAME;
-    const METRIC_SECTIONS: &'static [&'static str] = &[];
+    type Metrics = crate::served::NoMetrics;
 
     fn load(dir: &Path, _device: &burn::tensor::Device) -> Result<Self, BundleError> {
         load(dir)
@@ -698,6 +699,10 @@ impl crate::models::ServedModel for Insights {
 
     fn warm_up(&self) {
         let _ = self.regions();
+    }
+
+    fn describe(&self, currency: &str) -> String {
+        format!("revenue, orders, rates and profit by region, category and period, in {currency}; rankings, trends and recommendations")
     }
 }
 

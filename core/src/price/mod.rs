@@ -3,6 +3,10 @@
 pub mod features;
 pub mod inference;
 pub mod model;
+pub mod metrics;
+
+pub use metrics::PriceMetrics;
+use crate::served::{Figure, ServedModel};
 
 pub use features::{PriceEncoder, ProductInput};
 pub use inference::{PriceCalibration, PricePrediction, PricePredictor};
@@ -63,15 +67,35 @@ pub fn load(dir: &Path, device: &Device) -> Result<PricePredictor, BundleError> 
     Ok(PricePredictor::new(encoder, model, calibration).with_drift(drift))
 }
 
-impl crate::models::ServedModel for PricePredictor {
-    const NAME: &'static str = NAME;
-    const METRIC_SECTIONS: &'static [&'static str] = &["price"];
+/// The price model's section of metrics.json.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct PriceSections {
+    pub price: PriceMetrics,
+}
 
-    fn load(dir: &Path, device: &burn::tensor::Device) -> Result<Self, BundleError> {
+impl crate::served::ModelMetrics for PriceSections {
+    fn figures(&self) -> Vec<Figure> {
+        self.price.figures("price")
+    }
+}
+
+impl ServedModel for PricePredictor {
+    const NAME: &'static str = NAME;
+    type Metrics = PriceSections;
+
+    fn load(dir: &Path, device: &Device) -> Result<Self, BundleError> {
         load(dir, device)
     }
 
     fn warm_up(&self) {
         PricePredictor::warm_up(self)
+    }
+
+    fn describe(&self, currency: &str) -> String {
+        format!("a product's selling price with its P10–P90 range, in {currency}")
+    }
+
+    fn drift(&self) -> Option<crate::drift::DriftFigures> {
+        Some(PricePredictor::drift(self)?.figures())
     }
 }

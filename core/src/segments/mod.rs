@@ -1,6 +1,11 @@
 //! Segments of products, customers and regions (k-means computed in training), looked up by
 //! id and assigned to new profiles with the training scaling; and bought-together rules.
 
+pub mod metrics;
+
+pub use metrics::{KindMetrics, SegmentMetrics};
+use crate::served::{Figure, ServedModel};
+
 use crate::bundle::{BundleError, BundleWriter, read_json};
 use crate::features::{Standardizer, normalize_key, normalize_state};
 use serde::{Deserialize, Serialize};
@@ -269,9 +274,21 @@ pub fn load(dir: &Path) -> Result<SegmentIndex, BundleError> {
     Ok(SegmentIndex::new(sets, bought_together))
 }
 
-impl crate::models::ServedModel for SegmentIndex {
+/// The segments' section of metrics.json.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SegmentSections {
+    pub segments: SegmentMetrics,
+}
+
+impl crate::served::ModelMetrics for SegmentSections {
+    fn figures(&self) -> Vec<Figure> {
+        self.segments.figures("segments")
+    }
+}
+
+impl ServedModel for SegmentIndex {
     const NAME: &'static str = NAME;
-    const METRIC_SECTIONS: &'static [&'static str] = &["segments"];
+    type Metrics = SegmentSections;
 
     fn load(dir: &Path, _device: &burn::tensor::Device) -> Result<Self, BundleError> {
         load(dir)
@@ -279,6 +296,10 @@ impl crate::models::ServedModel for SegmentIndex {
 
     fn warm_up(&self) {
         SegmentIndex::warm_up(self)
+    }
+
+    fn describe(&self, _currency: &str) -> String {
+        "segments of products, customers and regions, and bought-together rules".to_owned()
     }
 }
 

@@ -3,6 +3,10 @@
 pub mod features;
 pub mod inference;
 pub mod model;
+pub mod metrics;
+
+pub use metrics::{ProductMetrics, ReviewMetrics, SentimentMetrics};
+use crate::served::{Figure, ServedModel};
 
 pub use features::{EncodedText, SentimentEncoder};
 pub use inference::{SentimentCalibration, SentimentPredictor, SentimentResult};
@@ -86,15 +90,42 @@ pub fn load(dir: &Path, device: &Device) -> Result<SentimentPredictor, BundleErr
     Ok(SentimentPredictor::new(encoder, model, calibration).with_drift(drift))
 }
 
-impl crate::models::ServedModel for SentimentPredictor {
-    const NAME: &'static str = NAME;
-    const METRIC_SECTIONS: &'static [&'static str] = &["sentiment_reviews", "sentiment_products"];
+/// The sentiment model's sections of metrics.json: per review, and per product where the
+/// export has product texts.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct SentimentSections {
+    pub sentiment_reviews: ReviewMetrics,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sentiment_products: Option<ProductMetrics>,
+}
 
-    fn load(dir: &Path, device: &burn::tensor::Device) -> Result<Self, BundleError> {
+impl crate::served::ModelMetrics for SentimentSections {
+    fn figures(&self) -> Vec<Figure> {
+        let mut figures = self.sentiment_reviews.figures("sentiment_reviews");
+        if let Some(products) = &self.sentiment_products {
+            figures.extend(products.figures("sentiment_products"));
+        }
+        figures
+    }
+}
+
+impl ServedModel for SentimentPredictor {
+    const NAME: &'static str = NAME;
+    type Metrics = SentimentSections;
+
+    fn load(dir: &Path, device: &Device) -> Result<Self, BundleError> {
         load(dir, device)
     }
 
     fn warm_up(&self) {
         SentimentPredictor::warm_up(self)
+    }
+
+    fn describe(&self, _currency: &str) -> String {
+        "probability that a review is negative, with the words that drove it".to_owned()
+    }
+
+    fn drift(&self) -> Option<crate::drift::DriftFigures> {
+        Some(SentimentPredictor::drift(self)?.figures())
     }
 }

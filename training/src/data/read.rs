@@ -8,14 +8,7 @@ use sha2::{Digest, Sha256};
 use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 
-/// Text encoding of an export.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TextEncoding {
-    Utf8,
-    /// Windows-1252 (a superset of Latin-1 as Excel writes it).
-    Cp1252,
-}
+pub use crate::config::TextEncoding;
 
 /// An export read into an all-text DataFrame.
 pub struct RawTable {

@@ -1,6 +1,7 @@
 //! Training and evaluation of the price model on the protocol of `../shared/EVALUATION.md` §2.
 
-use crate::config::{PriceSettings, Split};
+use super::PriceSettings;
+use crate::config::Split;
 use crate::data::products::Product;
 use crate::fit::{EarlyStopping, in_validation_slice, member_seed, quantile, rng, shuffled};
 use crate::metrics;
@@ -8,38 +9,14 @@ use crate::progress::Stage;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::prelude::*;
 use rand::RngExt;
-use serde::Serialize;
 use shopml_core::features::bag::TokenBatch;
 use shopml_core::features::float_matrix;
 use shopml_core::price::features::{EncodedProduct, N_NUMERIC};
-use shopml_core::price::{
+use shopml_core::price::{PriceMetrics, 
     PriceCalibration, PriceEncoder, PriceModel, PriceModelConfig, PriceNet, PricePredictor,
     ProductInput,
 };
 
-#[derive(Debug, Clone, Serialize)]
-pub struct PriceMetrics {
-    pub r2_log: f64,
-    pub r2: f64,
-    /// Mean absolute error in the export's currency.
-    pub mae: f64,
-    /// The same in rupees, under the protocol's name, when the currency is INR.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mae_inr: Option<f64>,
-    pub mape_pct: f64,
-    /// Share of test prices inside the predicted P10–P90 range.
-    pub interval_coverage: f64,
-    pub test_products: usize,
-    pub train_products: usize,
-    pub validation_products: usize,
-    pub best_epochs: Vec<usize>,
-    pub interval_scale: f64,
-    /// R² of ln(price) and MAPE on the validation products, by the members trained without
-    /// them (unbiased with `fixed_epochs`; a little optimistic when early stopping watched
-    /// them): what choices of inputs and settings are compared on, never the test products.
-    pub validation_r2_log: f64,
-    pub validation_mape_pct: f64,
-}
 
 pub struct TrainedPrice {
     pub model: PriceModel,
@@ -51,6 +28,8 @@ pub struct TrainedPrice {
     pub reference: shopml_core::drift::ScoreReference,
     /// Test (actual, predicted) selling prices, for the report.
     pub test_prices: Vec<(f64, f64)>,
+    /// ISO 4217 code of the prices.
+    pub currency: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -338,5 +317,6 @@ pub fn train(
         metrics,
         reference,
         test_prices: actual.into_iter().zip(predicted).collect(),
+        currency: String::new(),
     })
 }

@@ -1,7 +1,9 @@
 //! Training and evaluation of the sentiment classifier on both protocols of
 //! `../shared/EVALUATION.md` §3: per review, and per product.
 
-use crate::config::{SentimentSettings, Split};
+use super::SentimentSettings;
+use shopml_core::sentiment::{ProductMetrics, ReviewMetrics, SentimentMetrics};
+use crate::config::Split;
 use crate::data::products::Product;
 use crate::data::reviews::Review;
 use crate::fit::{
@@ -14,7 +16,6 @@ use burn::optim::{AdamWConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::activation::softplus;
 use rand::RngExt;
-use serde::Serialize;
 use shopml_core::features::bag::TokenBatch;
 use shopml_core::features::{sigmoid, to_f32_vec};
 use shopml_core::sentiment::inference::encoded_log_odds;
@@ -25,53 +26,8 @@ use shopml_core::sentiment::{
 use std::borrow::Cow;
 use std::collections::HashSet;
 
-/// The protocol's figures (the negative class is the one of interest).
-#[derive(Debug, Clone, Serialize)]
-pub struct SentimentMetrics {
-    pub macro_f1: f64,
-    pub neg_f1: f64,
-    pub roc_auc: f64,
-    pub accuracy: f64,
-    pub threshold: f64,
-    pub test_rows: usize,
-    pub test_negatives: usize,
-    pub train_rows: usize,
-    pub best_epochs: Vec<usize>,
-    /// [[tn, fp], [fn, tp]] with "negative review" as the positive class.
-    pub confusion: [[usize; 2]; 2],
-}
 
-#[derive(Debug, Clone, Serialize)]
-pub struct ReviewMetrics {
-    #[serde(flatten)]
-    pub figures: SentimentMetrics,
-    /// The same model scored on the review text alone (titles left out), as the baseline read.
-    pub text_only_macro_f1: f64,
-    pub text_only_neg_f1: f64,
-    pub text_only_roc_auc: f64,
-}
 
-#[derive(Debug, Clone, Serialize)]
-pub struct ProductMetrics {
-    /// The stacked classifier (product-text model and review-model evidence; see
-    /// `stack_products`), or the product-text model alone when `product_folds` is below 2.
-    #[serde(flatten)]
-    pub figures: SentimentMetrics,
-    /// The product-text model alone (trained on the product split, its own threshold).
-    pub text_model_roc_auc: f64,
-    pub text_model_macro_f1: f64,
-    /// The served review model applied unchanged to the product texts (domain transfer).
-    pub review_model_roc_auc: f64,
-    pub review_model_macro_f1: f64,
-    /// Stacker weights: product-text log-odds, mean review-model log-odds of the review
-    /// titles, of the review contents, then the intercept. Empty without stacking.
-    pub stacker_weights: Vec<f64>,
-    /// ROC-AUC of the stack on the out-of-fold scores of the training products (the test
-    /// products play no part in it).
-    pub stacker_out_of_fold_roc_auc: Option<f64>,
-    /// ROC-AUC of the product-text model alone on the same out-of-fold scores.
-    pub text_model_out_of_fold_roc_auc: Option<f64>,
-}
 
 pub struct TrainedSentiment {
     pub model: SentimentModel,
@@ -92,6 +48,8 @@ pub enum SentimentError {
     Config(#[from] crate::config::ConfigError),
     #[error("sentiment: the product-text models were abandoned (another stage failed)")]
     Abandoned,
+    #[error("sentiment: the product-text models beside: {0}")]
+    Beside(String),
 }
 
 /// A labelled text: (id for the validation slice, title, text, is negative).

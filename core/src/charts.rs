@@ -1,7 +1,8 @@
-//! Charts as inline SVG, written by hand so the dashboard and REPORT.html need nothing from
-//! the network: horizontal bars, paired bars, lines over dates, heat maps, donuts. Every data
-//! mark has the class `mark` (what the browser test counts); legends sit above the plot, clear
-//! of the data; time axes are labelled with dates.
+//! Charts as inline SVG, the one renderer of the dashboard and of every bundle's report, written
+//! by hand so that neither needs anything from the network nor a font: horizontal bars, paired
+//! bars, lines over dates or numbers, points, heat maps, donuts. Every data mark has the class
+//! `mark` (what the browser test counts); legends sit above the plot, clear of the data; time
+//! axes are labelled with dates.
 
 use chrono::NaiveDate;
 use std::fmt::Write as _;
@@ -265,6 +266,165 @@ pub fn lines_with_band(
     out
 }
 
+/// Lines over numbers (an ROC curve, a calibration curve, cumulative purchases by week), with
+/// the axes named and, when `diagonal`, the y = x line (what a perfect calibration or a coin
+/// would draw).
+pub fn xy_lines(
+    title: &str,
+    axes: (&str, &str),
+    series: &[(String, Vec<(f64, f64)>)],
+    diagonal: bool,
+) -> String {
+    let points = series.iter().flat_map(|s| s.1.iter().copied());
+    let mut frame = Frame::new(title, axes, points, diagonal, (640, 400));
+    let names: Vec<&str> = series.iter().map(|s| s.0.as_str()).collect();
+    legend(&mut frame.out, frame.left as u32, 36, &names);
+    for (i, (name, data)) in series.iter().enumerate() {
+        let path: Vec<String> = data
+            .iter()
+            .filter(|p| p.0.is_finite() && p.1.is_finite())
+            .map(|p| format!("{:.1},{:.1}", frame.x(p.0), frame.y(p.1)))
+            .collect();
+        let _ = write!(
+            frame.out,
+            "<polyline class=\"mark\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\"><title>{}</title></polyline>",
+            COLORS[i % COLORS.len()],
+            path.join(" "),
+            escape(name)
+        );
+    }
+    frame.finish()
+}
+
+/// Points (predicted against actual), with the y = x line of a perfect prediction.
+pub fn scatter(title: &str, axes: (&str, &str), points: &[(f64, f64)]) -> String {
+    let mut frame = Frame::new(title, axes, points.iter().copied(), true, (560, 480));
+    for p in points.iter().filter(|p| p.0.is_finite() && p.1.is_finite()) {
+        let _ = write!(
+            frame.out,
+            "<circle class=\"mark\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"2\" fill=\"{}\" fill-opacity=\"0.5\"/>",
+            frame.x(p.0),
+            frame.y(p.1),
+            COLORS[0]
+        );
+    }
+    frame.finish()
+}
+
+/// A plot over numbers on both axes: the chart's frame, axes and ticks, and the mapping of
+/// values into it.
+struct Frame {
+    out: String,
+    left: f64,
+    top: f64,
+    plot: (f64, f64),
+    x_range: (f64, f64),
+    y_range: (f64, f64),
+}
+
+impl Frame {
+    fn new(
+        title: &str,
+        (x_label, y_label): (&str, &str),
+        points: impl Iterator<Item = (f64, f64)>,
+        diagonal: bool,
+        (width, height): (u32, u32),
+    ) -> Self {
+        let (left, right, top, bottom) = (64.0, 20.0, 50.0, 46.0);
+        let mut out = String::new();
+        open(&mut out, width, height, title);
+        let finite = |v: &f64| v.is_finite();
+        let (xs, ys): (Vec<f64>, Vec<f64>) = points.unzip();
+        let mut x_range = range(xs.iter().copied().filter(finite));
+        let mut y_range = range(ys.iter().copied().filter(finite));
+        if diagonal {
+            let both = (x_range.0.min(y_range.0), x_range.1.max(y_range.1));
+            (x_range, y_range) = (both, both);
+        }
+        let plot = (width as f64 - left - right, height as f64 - top - bottom);
+        let mut frame = Self { out, left, top, plot, x_range, y_range };
+        frame.axes(x_label, y_label, diagonal);
+        frame
+    }
+
+    fn x(&self, v: f64) -> f64 {
+        self.left + (v - self.x_range.0) / (self.x_range.1 - self.x_range.0) * self.plot.0
+    }
+
+    fn y(&self, v: f64) -> f64 {
+        self.top + self.plot.1 - (v - self.y_range.0) / (self.y_range.1 - self.y_range.0) * self.plot.1
+    }
+
+    fn axes(&mut self, x_label: &str, y_label: &str, diagonal: bool) {
+        let (bottom, right) = (self.top + self.plot.1, self.left + self.plot.0);
+        for k in 0..=4 {
+            let (vx, vy) = (
+                self.x_range.0 + (self.x_range.1 - self.x_range.0) * k as f64 / 4.0,
+                self.y_range.0 + (self.y_range.1 - self.y_range.0) * k as f64 / 4.0,
+            );
+            let (x, y) = (self.x(vx), self.y(vy));
+            let _ = write!(
+                self.out,
+                "<line x1=\"{:.1}\" y1=\"{y:.1}\" x2=\"{right:.1}\" y2=\"{y:.1}\" stroke=\"#eee\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" font-size=\"10\">{}</text><text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"10\">{}</text>",
+                self.left,
+                self.left - 4.0,
+                y + 3.0,
+                tick(vy),
+                bottom + 14.0,
+                tick(vx)
+            );
+        }
+        let _ = write!(
+            self.out,
+            "<line x1=\"{:.1}\" y1=\"{bottom:.1}\" x2=\"{right:.1}\" y2=\"{bottom:.1}\" stroke=\"#999\"/><line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{bottom:.1}\" stroke=\"#999\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text><text transform=\"translate(14,{:.1}) rotate(-90)\" text-anchor=\"middle\">{}</text>",
+            self.left,
+            self.left,
+            self.top,
+            self.left,
+            self.left + self.plot.0 / 2.0,
+            bottom + 34.0,
+            escape(x_label),
+            self.top + self.plot.1 / 2.0,
+            escape(y_label)
+        );
+        if diagonal {
+            let (lo, hi) = self.x_range;
+            let _ = write!(
+                self.out,
+                "<line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"#999\" stroke-dasharray=\"4 3\"/>",
+                self.x(lo),
+                self.y(lo),
+                self.x(hi),
+                self.y(hi)
+            );
+        }
+    }
+
+    fn finish(mut self) -> String {
+        self.out.push_str("</svg>");
+        self.out
+    }
+}
+
+/// The range of `values` with 5% room on each side ((0, 1) when there is none).
+fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    let pad = ((hi - lo) * 0.05).max(1e-9);
+    (lo - pad, hi + pad)
+}
+
+/// A tick label: as many decimals as the value's size needs.
+fn tick(v: f64) -> String {
+    match v.abs() {
+        a if a >= 100.0 => format!("{v:.0}"),
+        a if a >= 1.0 => format!("{v:.1}"),
+        _ => format!("{v:.2}"),
+    }
+}
+
 /// A heat map: rows × columns, each cell shaded by its value and labelled.
 pub fn heatmap(
     title: &str,
@@ -368,6 +528,8 @@ mod tests {
             donut("t", &items, &f),
             paired_bars("t", &["here", "all"], &[("x".into(), vec![0.2, 0.1])], &f),
             heatmap("t", &["r".into()], &["c".into()], &[vec![1.0]], &[vec!["1".into()]]),
+            xy_lines("t", ("x <", "y"), &[("<A & B>".into(), vec![(0.0, 0.0), (1.0, 1.0)])], true),
+            scatter("t", ("x", "y"), &[(1.0, 2.0), (2.0, 1.5)]),
             lines(
                 "t",
                 &[(

@@ -2,7 +2,8 @@
 //! k chosen by silhouette, each segment named and described from its centroid by rules a
 //! reader can check; and bought-together rules from multi-line orders.
 
-use crate::config::SegmentSettings;
+use super::SegmentSettings;
+use shopml_core::segments::{KindMetrics, SegmentMetrics};
 use crate::data::customers::Purchase;
 use crate::data::products::Product;
 use crate::data::sales::{Outcome, SaleLine, Sales};
@@ -10,7 +11,6 @@ use crate::fit::{SeededRng, rng};
 use crate::progress::Stage;
 use burn::prelude::*;
 use rand::RngExt;
-use serde::Serialize;
 use shopml_core::features::{
     Standardizer, float_matrix, normalize_key, normalize_state, to_f32_vec,
 };
@@ -21,31 +21,14 @@ use shopml_core::segments::{
 use shopml_core::sentiment::SentimentPredictor;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-#[derive(Debug, Clone, Serialize)]
-pub struct KindMetrics {
-    pub k: usize,
-    pub silhouette: f64,
-    pub silhouette_by_k: BTreeMap<usize, f64>,
-    pub members: usize,
-    pub segments: Vec<String>,
-}
 
-#[derive(Debug, Clone, Serialize, Default)]
-pub struct SegmentMetrics {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub products: Option<KindMetrics>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub customers: Option<KindMetrics>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub regions: Option<KindMetrics>,
-    pub bought_together_rules: usize,
-    pub multi_line_orders: usize,
-}
 
 pub struct TrainedSegments {
     pub sets: Vec<SegmentSet>,
     pub bought_together: BoughtTogether,
     pub metrics: SegmentMetrics,
+    /// The settings they were computed with (recorded in the bundle).
+    pub settings: SegmentSettings,
 }
 
 /// Rows to cluster: id, raw figures, descriptive details.
@@ -753,5 +736,5 @@ pub fn train(
     }
     metrics.bought_together_rules = rules.rules.values().map(Vec::len).sum();
     metrics.multi_line_orders = rules.multi_line_orders;
-    TrainedSegments { sets, bought_together: rules, metrics }
+    TrainedSegments { sets, bought_together: rules, metrics, settings: settings.clone() }
 }

@@ -1,7 +1,8 @@
 //! Training and evaluation of the cancellation classifier on the protocol of
 //! `../shared/EVALUATION.md` §1.
 
-use crate::config::{CancellationSettings, Split};
+use super::CancellationSettings;
+use crate::config::Split;
 use crate::data::sales::{Outcome, Sales, SalesField};
 use crate::fit::{
     EarlyStopping, SeededRng, member_seed, platt_calibrated, quantile, rng, shuffled,
@@ -12,8 +13,7 @@ use burn::optim::{AdamWConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::activation::softplus;
 use rand::RngExt;
-use serde::Serialize;
-use shopml_core::cancellation::{
+use shopml_core::cancellation::{CancellationMetrics, 
     CancellationCalibration, CancellationEncoder, CancellationModel, CancellationModelConfig,
     CancellationNet, CancellationPredictor, CustomerHistory, CustomerTable, DriftReference,
     EncodedLine, OrderAggregation, PredictedOutcome, RiskThresholds,
@@ -21,39 +21,6 @@ use shopml_core::cancellation::{
 use shopml_core::features::{float_matrix, index_matrix, to_f32_vec};
 use std::collections::HashMap;
 
-#[derive(Debug, Clone, Serialize)]
-pub struct CancellationMetrics {
-    /// What the model predicts: "cancellation" (at checkout) or "return" (known only after
-    /// the fact).
-    pub outcome: PredictedOutcome,
-    pub roc_auc: f64,
-    pub pr_auc: f64,
-    pub brier: f64,
-    pub log_loss: f64,
-    /// The same figures of the constant forecast (training rate), for comparison.
-    pub constant_brier: f64,
-    pub constant_log_loss: f64,
-    pub test_rows: usize,
-    pub test_positive_rate: f64,
-    pub train_rows: usize,
-    pub validation_rows: usize,
-    pub validation_roc_auc: f64,
-    pub validation_log_loss: f64,
-    /// Epoch chosen by early stopping, per ensemble member.
-    pub best_epochs: Vec<usize>,
-    pub epochs_trained: usize,
-    pub positive_weight: f64,
-    pub order_aggregation: OrderAggregation,
-    /// Order level ("at least one line cancelled", or returned) on the test days.
-    pub order_roc_auc: f64,
-    pub order_log_loss: f64,
-    pub order_brier: f64,
-    pub order_pr_auc: f64,
-    pub test_orders: usize,
-    /// Whether the customer's history before each order is an input (exports with customer
-    /// ids).
-    pub customer_history: bool,
-}
 
 pub struct TrainedCancellation {
     pub model: CancellationModel,

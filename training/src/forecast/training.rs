@@ -1,7 +1,9 @@
 //! Training and evaluation of the demand forecaster on the protocol of
 //! `../shared/EVALUATION.md` §4. The daily series are aggregated with polars.
 
-use crate::config::{ForecastSettings, Split};
+use super::ForecastSettings;
+use shopml_core::forecast::{ForecastMetrics, SeriesMetrics, WeeklyMetrics};
+use crate::config::Split;
 use crate::data::sales::{Outcome, SaleLine, Sales, SalesField};
 use crate::fit::{Abandon, EarlyStopping, member_seed, quantile, rng, shuffled};
 use crate::metrics;
@@ -11,7 +13,6 @@ use burn::optim::{AdamWConfig, GradientsParams};
 use burn::prelude::*;
 use chrono::{Datelike, Duration, NaiveDate};
 use polars::prelude::*;
-use serde::Serialize;
 use shopml_core::features::{Standardizer, float_matrix, index_matrix, normalize_state};
 use shopml_core::forecast::features::EncodedWindow;
 use shopml_core::forecast::features::YEAR_DAYS;
@@ -21,63 +22,8 @@ use shopml_core::forecast::{
 };
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, Serialize)]
-pub struct SeriesMetrics {
-    pub mase: f64,
-    pub wape: f64,
-    pub smape: f64,
-    pub coverage80: f64,
-    /// Mean scaled interval score of the P10–P90 interval (lower is better).
-    pub msis80: f64,
-}
 
-#[derive(Debug, Clone, Serialize)]
-pub struct ForecastMetrics {
-    pub mase_mean: f64,
-    pub wape_mean: f64,
-    pub smape_mean: f64,
-    /// Share of the test days of the protocol series inside the P10–P90 interval.
-    pub coverage80: f64,
-    pub msis80_mean: f64,
-    pub per_series: BTreeMap<String, SeriesMetrics>,
-    /// What the protocol series count: "order_lines", "units" or "revenue".
-    pub measure: String,
-    /// The longest horizon served.
-    pub horizon_days: usize,
-    /// Whether the model reads the year's shape from earlier years.
-    pub yearly: bool,
-    /// Weekdays found closed (0 = Monday): left out of training and of the figures.
-    pub closed_weekdays: Vec<u32>,
-    /// The 7-day seasonal naive forecast on the same days, for comparison.
-    pub seasonal_naive_mase_mean: f64,
-    pub seasonal_naive_wape_mean: f64,
-    /// The yearly naive forecast (the same weekday 364 days before), when a year is known.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub yearly_naive_mase_mean: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub yearly_naive_wape_mean: Option<f64>,
-    /// The weekly total protocol, when configured.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub weekly: Option<WeeklyMetrics>,
-    pub series_trained: usize,
-    pub best_epochs: Vec<usize>,
-    pub interval_scale: f64,
-    /// Whether the last day of the export was dropped from the served history as partial.
-    pub partial_last_day_dropped: bool,
-}
 
-/// The weekly total protocol (`../shared/EVALUATION.md` §7): MASE scaled by the in-sample
-/// naive forecast of weekly totals (m = 1), and the naive forecasts' own figures.
-#[derive(Debug, Clone, Serialize)]
-pub struct WeeklyMetrics {
-    pub weeks: usize,
-    pub mase: f64,
-    pub wape: f64,
-    /// Last week repeated.
-    pub naive_mase: f64,
-    /// The same week a year before.
-    pub same_week_last_year_mase: Option<f64>,
-}
 
 /// The weekly figures of the total series, forecast once from the protocol's origin Sunday.
 fn weekly_figures(
