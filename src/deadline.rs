@@ -31,4 +31,3 @@ pub fn call_timeout(headers: &http::HeaderMap, default: Option<Duration>) -> Opt
         (a, b) => a.or(b),
     }
 }
-

@@ -352,7 +352,8 @@ impl Frame {
     }
 
     fn y(&self, v: f64) -> f64 {
-        self.top + self.plot.1 - (v - self.y_range.0) / (self.y_range.1 - self.y_range.0) * self.plot.1
+        self.top + self.plot.1
+            - (v - self.y_range.0) / (self.y_range.1 - self.y_range.0) * self.plot.1
     }
 
     fn axes(&mut self, x_label: &str, y_label: &str, diagonal: bool) {
@@ -408,7 +409,8 @@ impl Frame {
 
 /// The range of `values` with 5% room on each side ((0, 1) when there is none).
 fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
-    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    let (lo, hi) =
+        values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
     if !lo.is_finite() {
         return (0.0, 1.0);
     }

@@ -3,8 +3,8 @@
 //! No gRPC, HTTP or async runtime here: the server and training crates sit on top of it.
 
 pub mod bundle;
-pub mod charts;
 pub mod cancellation;
+pub mod charts;
 pub mod customer_value;
 pub mod drift;
 pub mod features;
@@ -15,5 +15,5 @@ pub mod money;
 pub mod prediction_log;
 pub mod price;
 pub mod segments;
-pub mod served;
 pub mod sentiment;
+pub mod served;

@@ -25,9 +25,8 @@ fn facts_of<M: ServedModel>(
     metrics: &serde_json::Value,
     currency: &str,
 ) -> Result<ModelFacts, BundleError> {
-    let typed: M::Metrics = serde_json::from_value(metrics.clone()).map_err(|source| {
-        BundleError::Json { path: dir.join(bundle::METRICS_FILE), source }
-    })?;
+    let typed: M::Metrics = serde_json::from_value(metrics.clone())
+        .map_err(|source| BundleError::Json { path: dir.join(bundle::METRICS_FILE), source })?;
     Ok(ModelFacts {
         predicts: model.describe(currency),
         figures: typed.figures(),
@@ -78,6 +77,16 @@ macro_rules! models {
                 $(if let Some(model) = &self.$field {
                     model.warm_up();
                 })*
+            }
+
+            /// The figures of every model whose sections `metrics` (a whole metrics.json) holds,
+            /// read typed, with their direction.
+            pub fn figures_in(metrics: &serde_json::Value) -> Vec<Figure> {
+                let mut figures = Vec::new();
+                $(if let Ok(typed) = serde_json::from_value::<<$model as ServedModel>::Metrics>(metrics.clone()) {
+                    figures.extend(typed.figures());
+                })*
+                figures
             }
 
             /// The drift figures of every model this build knows (None: absent, or it keeps

@@ -15,7 +15,10 @@ fn fits(c: &mut Criterion) {
         eprintln!("no cdnow_master.csv.gz in {}: nothing to measure", data.display());
         return;
     }
-    let config = shopml_training::pipeline::load_config(&[root.join("config/retailers/cdnow.toml").as_path()]).unwrap();
+    let config = shopml_training::pipeline::load_config(&[root
+        .join("config/retailers/cdnow.toml")
+        .as_path()])
+    .unwrap();
     let sales = shopml_training::data::read_exports(&data, &config).unwrap().sales.unwrap();
     let end = chrono::NaiveDate::from_ymd_opt(1997, 9, 30).unwrap();
     let days = shopml_training::customer_value::purchase_days(&sales);

@@ -235,10 +235,6 @@ fn auto() -> String {
     "auto".into()
 }
 
-
-
-
-
 fn a_year() -> i64 {
     365
 }
@@ -605,11 +601,7 @@ impl TrainConfig {
 }
 
 /// A file's top-level keys must be the configuration's or a model's table.
-fn check_top_level(
-    file: &config::Config,
-    path: &Path,
-    models: &[&str],
-) -> Result<(), ConfigError> {
+fn check_top_level(file: &config::Config, path: &Path, models: &[&str]) -> Result<(), ConfigError> {
     let table = file
         .clone()
         .try_deserialize::<BTreeMap<String, serde_json::Value>>()
@@ -619,10 +611,7 @@ fn check_top_level(
         if !known().any(|k| k == key) {
             let hint = nearest(key, known())
                 .map_or_else(String::new, |near| format!(" (did you mean `{near}`?)"));
-            return Err(ConfigError(format!(
-                "{}: unknown key `{key}`{hint}",
-                path.display()
-            )));
+            return Err(ConfigError(format!("{}: unknown key `{key}`{hint}", path.display())));
         }
     }
     Ok(())

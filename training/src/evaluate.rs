@@ -15,6 +15,7 @@ use serde::Serialize;
 use shopml_core::cancellation::drift::BinCounts;
 use shopml_core::cancellation::features::{MAX_CATEGORICAL, MAX_NUMERIC};
 use shopml_core::cancellation::{DriftFigures, EncodedLine, PredictedOutcome};
+use shopml_core::models::Figure;
 use shopml_core::models::LoadedBundle;
 use shopml_core::prediction_log::{LoggedPrediction, read_records};
 use std::collections::HashMap;
@@ -87,6 +88,22 @@ pub struct Evaluation {
     pub bundle_version: String,
     pub join: JoinCounts,
     pub cancellation: CancellationEvaluation,
+}
+
+impl Evaluation {
+    /// The live figures under the paths of metrics.json's, with their direction (what the
+    /// quality gates read).
+    pub fn figures(&self) -> Vec<Figure> {
+        let c = &self.cancellation;
+        vec![
+            Figure::higher("cancellation.roc_auc", c.roc_auc),
+            Figure::higher("cancellation.pr_auc", c.pr_auc),
+            Figure::lower("cancellation.brier", c.brier),
+            Figure::lower("cancellation.log_loss", c.log_loss),
+            Figure::neither("cancellation.test_rows", c.test_rows as f64),
+            Figure::neither("cancellation.test_positive_rate", c.test_positive_rate),
+        ]
+    }
 }
 
 /// The join key of an order line: order id, SKU, and which line of that SKU in the order.

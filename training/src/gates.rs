@@ -1,8 +1,10 @@
 //! Quality gates: limits on the figures of metrics.json, and "no worse than the bundle
-//! serving" by a relative tolerance.
+//! serving" by a relative tolerance. Every figure is read typed, with the direction its model
+//! declares (`shopml_core::models::Figure`).
 
 use crate::config::GateSettings;
 use serde_json::Value;
+use shopml_core::models::{Better, Figure, ModelSet};
 use std::path::Path;
 
 /// A gate that failed: the figure, its value and the limit it broke.
@@ -18,36 +20,20 @@ impl std::fmt::Display for GateFailure {
         match self.value {
             Some(v) => write!(f, "{} = {v:.4}, limit: {}", self.figure, self.limit),
             None => {
-                write!(f, "{} is missing from metrics.json, limit: {}", self.figure, self.limit)
+                write!(f, "{} is not a figure of metrics.json, limit: {}", self.figure, self.limit)
             }
         }
     }
 }
 
-/// A figure of metrics.json by dotted path ("forecast.per_series.kurta.mase").
-pub fn figure(metrics: &Value, path: &str) -> Option<f64> {
-    path.split('.').try_fold(metrics, |v, key| v.get(key))?.as_f64()
+/// Every model's figures of a metrics.json, typed.
+pub fn figures(metrics: &Value) -> Vec<Figure> {
+    ModelSet::figures_in(metrics)
 }
 
-/// Whether a lower value of the figure is better (errors, losses) rather than higher.
-pub fn lower_is_better(path: &str) -> bool {
-    let last = path.rsplit('.').next().unwrap_or(path);
-    [
-        "log_loss",
-        "brier",
-        "mae_inr",
-        "mae",
-        "mape_pct",
-        "mase_mean",
-        "wape_mean",
-        "smape_mean",
-        "mase",
-        "wape",
-        "smape",
-        "msis80_mean",
-        "msis80",
-    ]
-    .contains(&last)
+/// A figure by its dotted path ("forecast.per_series.kurta.mase").
+pub fn figure<'f>(figures: &'f [Figure], path: &str) -> Option<&'f Figure> {
+    figures.iter().find(|f| f.path == path)
 }
 
 /// The metrics of what is serving: a bundle directory or a metrics.json file.
@@ -57,11 +43,16 @@ pub fn read_reference(path: &Path) -> Result<Value, String> {
     serde_json::from_slice(&bytes).map_err(|e| format!("{}: not valid JSON: {e}", file.display()))
 }
 
-/// Every gate that fails.
-pub fn check(metrics: &Value, gates: &GateSettings, reference: Option<&Value>) -> Vec<GateFailure> {
+/// Every gate that fails: `figures` against the configured limits and, given the figures of
+/// the bundle serving, against those by the tolerance in the direction each figure improves.
+pub fn check(
+    figures: &[Figure],
+    gates: &GateSettings,
+    reference: Option<&[Figure]>,
+) -> Vec<GateFailure> {
     let mut failures = Vec::new();
     for (path, limit) in &gates.limits {
-        let value = figure(metrics, path);
+        let value = figure(figures, path).map(|f| f.value);
         // Negated comparisons on purpose: a NaN figure fails every limit.
         #[allow(clippy::neg_cmp_op_on_partial_ord)]
         let below = limit.min.is_some_and(|min| value.is_none_or(|v| !(v >= min)));
@@ -77,26 +68,33 @@ pub fn check(metrics: &Value, gates: &GateSettings, reference: Option<&Value>) -
             failures.push(GateFailure { figure: path.clone(), value, limit: text });
         }
     }
-    if let Some(reference) = reference {
-        for path in &gates.compare {
-            let Some(serving) = figure(reference, path) else { continue };
-            let value = figure(metrics, path);
-            let (ok, limit) = if lower_is_better(path) {
-                let bound = serving * (1.0 + gates.tolerance);
+    let Some(reference) = reference else { return failures };
+    for path in &gates.compare {
+        let Some(serving) = figure(reference, path) else { continue };
+        let value = figure(figures, path).map(|f| f.value);
+        let tolerance = gates.tolerance * 100.0;
+        let (ok, limit) = match serving.better {
+            Better::Lower => {
+                let bound = serving.value * (1.0 + gates.tolerance);
                 (
                     value.is_some_and(|v| v <= bound),
-                    format!("<= {bound:.4} (serving {serving:.4} + {}%)", gates.tolerance * 100.0),
+                    format!("<= {bound:.4} (serving {:.4} + {tolerance}%)", serving.value),
                 )
-            } else {
-                let bound = serving * (1.0 - gates.tolerance);
+            }
+            Better::Higher => {
+                let bound = serving.value * (1.0 - gates.tolerance);
                 (
                     value.is_some_and(|v| v >= bound),
-                    format!(">= {bound:.4} (serving {serving:.4} − {}%)", gates.tolerance * 100.0),
+                    format!(">= {bound:.4} (serving {:.4} − {tolerance}%)", serving.value),
                 )
-            };
-            if !ok {
-                failures.push(GateFailure { figure: path.clone(), value, limit });
             }
+            Better::Neither => (
+                false,
+                "a figure with no better direction cannot be compared (gates.compare)".into(),
+            ),
+        };
+        if !ok {
+            failures.push(GateFailure { figure: path.clone(), value, limit });
         }
     }
     failures
@@ -106,11 +104,15 @@ pub fn check(metrics: &Value, gates: &GateSettings, reference: Option<&Value>) -
 mod tests {
     use super::*;
     use crate::config::Limit;
-    use serde_json::json;
 
     #[test]
     fn limits_and_comparison_with_the_serving_bundle() {
-        let metrics = json!({"price": {"r2_log": 0.95, "mape_pct": 25.0}, "forecast": {"per_series": {"kurta": {"mase": 0.5}}}});
+        let ours = [
+            Figure::higher("price.r2_log", 0.95),
+            Figure::lower("price.mape_pct", 25.0),
+            Figure::lower("forecast.per_series.kurta.mase", 0.5),
+            Figure::neither("price.interval_coverage", 0.8),
+        ];
         let gates = GateSettings {
             limits: [
                 ("price.r2_log".to_owned(), Limit { min: Some(0.96), max: None }),
@@ -121,25 +123,38 @@ mod tests {
             compare: vec!["price.mape_pct".into(), "price.r2_log".into()],
             tolerance: 0.02,
         };
-        let serving = json!({"price": {"r2_log": 0.95, "mape_pct": 24.0}});
-        let failures = check(&metrics, &gates, Some(&serving));
+        let serving = [Figure::higher("price.r2_log", 0.95), Figure::lower("price.mape_pct", 24.0)];
+        let failures = check(&ours, &gates, Some(&serving));
         let names: Vec<&str> = failures.iter().map(|f| f.figure.as_str()).collect();
         // r2_log under its limit; a missing figure fails; MAPE 25 > 24 · 1.02; r2_log equals serving: fine.
         assert_eq!(names, ["price.r2_log", "sentiment_reviews.macro_f1", "price.mape_pct"]);
         assert_eq!(failures[0].to_string(), "price.r2_log = 0.9500, limit: >= 0.96");
+        assert!(failures[1].to_string().contains("is not a figure of metrics.json"));
         assert!(failures[2].limit.starts_with("<= 24.4800"));
-        assert!(
-            check(
-                &metrics,
-                &GateSettings { limits: Default::default(), compare: vec![], tolerance: 0.0 },
-                None
-            )
-            .is_empty()
+        let none = GateSettings { limits: Default::default(), compare: vec![], tolerance: 0.0 };
+        assert!(check(&ours, &none, None).is_empty());
+        // A figure with no direction is refused as a comparison rather than guessed.
+        let coverage = GateSettings { compare: vec!["price.interval_coverage".into()], ..none };
+        let failures = check(&ours, &coverage, Some(&ours));
+        assert_eq!(failures.len(), 1);
+        assert!(failures[0].limit.contains("no better direction"));
+    }
+
+    #[test]
+    fn the_figures_of_a_metrics_file_are_read_typed_with_their_direction() {
+        let metrics =
+            read_reference(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../models")).unwrap();
+        let figures = figures(&metrics);
+        let of = |path: &str| figure(&figures, path).unwrap_or_else(|| panic!("{path}"));
+        assert_eq!(of("cancellation.log_loss").better, Better::Lower);
+        assert_eq!(of("cancellation.roc_auc").better, Better::Higher);
+        assert_eq!(of("forecast.msis80_mean").better, Better::Lower);
+        assert_eq!(of("price.interval_coverage").better, Better::Neither);
+        let kurta = figures.iter().find(|f| f.path.starts_with("forecast.per_series."));
+        assert_eq!(kurta.map(|f| f.better), Some(Better::Lower));
+        assert_eq!(
+            of("cancellation.roc_auc").value,
+            metrics["cancellation"]["roc_auc"].as_f64().unwrap()
         );
-        assert!(
-            lower_is_better("forecast.msis80_mean")
-                && lower_is_better("forecast.per_series.kurta.msis80")
-        );
-        assert!(!lower_is_better("forecast.coverage80"));
     }
 }

@@ -218,9 +218,7 @@ fn main() -> anyhow::Result<()> {
 fn data_dir(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     match given {
         Some(dir) => Ok(dir),
-        None => {
-            pipeline::default_data_dir().context("generating the sample in training/data")
-        }
+        None => pipeline::default_data_dir().context("generating the sample in training/data"),
     }
 }
 
@@ -348,12 +346,10 @@ fn evaluate(
     let mut gate_settings = config.gates.clone();
     gate_settings.limits.retain(|path, _| path.starts_with("cancellation."));
     gate_settings.compare.retain(|path| path.starts_with("cancellation."));
-    let failures = gates::check(&json, &gate_settings, Some(&reference));
-    if let (Some(trained), Some(live)) = (
-        gates::figure(&reference, "cancellation.roc_auc"),
-        gates::figure(&json, "cancellation.roc_auc"),
-    ) {
-        eprintln!("  training's test days: ROC-AUC {trained:.4} (live {live:.4})");
+    let reference = gates::figures(&reference);
+    let failures = gates::check(&evaluation.figures(), &gate_settings, Some(&reference));
+    if let Some(trained) = gates::figure(&reference, "cancellation.roc_auc") {
+        eprintln!("  training's test days: ROC-AUC {:.4} (live {:.4})", trained.value, c.roc_auc);
     }
     if failures.is_empty() {
         eprintln!(
@@ -396,10 +392,11 @@ fn gates_pass(
     reference: Option<&serde_json::Value>,
     no_gates: bool,
 ) -> bool {
-    let failures = gates::check(metrics, &config.gates, reference);
+    let reference = reference.map(gates::figures);
+    let failures = gates::check(&gates::figures(metrics), &config.gates, reference.as_deref());
     if failures.is_empty() {
         let compared = reference.map_or(0, |r| {
-            config.gates.compare.iter().filter(|p| gates::figure(r, p).is_some()).count()
+            config.gates.compare.iter().filter(|p| gates::figure(&r, p).is_some()).count()
         });
         eprintln!(
             "quality gates passed: {} limits, {compared} comparisons with the serving bundle",

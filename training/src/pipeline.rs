@@ -8,8 +8,8 @@ use crate::data::{self, Exports};
 use crate::fit::Abandon;
 use crate::progress::Progress;
 use crate::report::{self, Baseline, ReportWriter, Timings};
-pub use crate::trainer::{Skipped, TrainError};
 use crate::trainer::{BesideResult, Job, Prepared, Run, TrainedModel};
+pub use crate::trainer::{Skipped, TrainError};
 use crate::trainers::{self, TRAINERS};
 use chrono::Utc;
 use serde::Serialize;
@@ -130,21 +130,15 @@ pub fn train(
     let split = resolve_split(&exports, config)?;
     let (models, skipped) = train_models(&exports, config, &split, progress)?;
     let metrics = metrics_json(&models, &exports, &skipped, &split);
-    Ok(Trained {
-        data_source: data_source(data_dir),
-        exports,
-        models,
-        metrics,
-        split,
-        skipped,
-    })
+    Ok(Trained { data_source: data_source(data_dir), exports, models, metrics, split, skipped })
 }
 
 /// The run's protocol: the configured dates, the others derived from the order dates.
 fn resolve_split(exports: &Exports, config: &TrainConfig) -> Result<Split, TrainError> {
-    let sales = exports.sales.as_ref().ok_or_else(|| {
-        TrainError::Invalid("the order-line export is required".into())
-    })?;
+    let sales = exports
+        .sales
+        .as_ref()
+        .ok_or_else(|| TrainError::Invalid("the order-line export is required".into()))?;
     match sales.first_date().zip(sales.last_date()) {
         Some((first, last)) => Ok(config.split.resolve(first, last)),
         None => Err(TrainError::Invalid(format!(

@@ -96,7 +96,8 @@ impl<'b> ReportWriter<'b> {
         }
         let _ = writeln!(out, "\n|{}", "---|".repeat(2 + columns.len() + published.len()));
         for (i, (label, ours)) in rows.iter().enumerate() {
-            let _ = write!(out, "| {label} | {} |", ours.map_or("—".into(), |v| format!("**{v:.4}**")));
+            let _ =
+                write!(out, "| {label} | {} |", ours.map_or("—".into(), |v| format!("**{v:.4}**")));
             for (_, values) in columns {
                 let value = values.get(i).copied().flatten();
                 let _ = write!(out, " {} |", value.map_or("—".into(), |v| format!("{v:.4}")));
@@ -202,9 +203,12 @@ fn data_quality(report: &mut ReportWriter<'_>, exports: &Exports) {
         let bad: Vec<String> = r
             .bad_cells
             .iter()
-            .map(|(c, b)| format!("{c}: {} (first row {}, {:?})", b.count, b.first_row, b.first_value))
+            .map(|(c, b)| {
+                format!("{c}: {} (first row {}, {:?})", b.count, b.first_row, b.first_value)
+            })
             .collect();
-        let dropped: Vec<String> = r.rows_dropped.iter().map(|(why, n)| format!("{n} {why}")).collect();
+        let dropped: Vec<String> =
+            r.rows_dropped.iter().map(|(why, n)| format!("{n} {why}")).collect();
         report.line(format!(
             "| {} | {} | {} | {} | {} | {} |",
             r.file,

@@ -21,7 +21,10 @@ fn sample_dir() -> PathBuf {
 }
 
 fn figure(metrics: &serde_json::Value, path: &str) -> f64 {
-    shopml_training::gates::figure(metrics, path).unwrap_or_else(|| panic!("{path} in metrics"))
+    path.split('.')
+        .try_fold(metrics, |v, key| v.get(key))
+        .and_then(|v| v.as_f64())
+        .unwrap_or_else(|| panic!("{path} in metrics"))
 }
 
 /// The orders of `bundle`'s test days, as `shopml-train orders` writes them.

@@ -29,7 +29,12 @@ fn train_cli() -> Command {
 #[test]
 fn the_sample_is_generated_the_same_every_time() {
     let dir = tempfile::tempdir().unwrap();
-    generate::sample(dir.path(), SampleSize::default(), shopml_training::pipeline::default_config().seed).unwrap();
+    generate::sample(
+        dir.path(),
+        SampleSize::default(),
+        shopml_training::pipeline::default_config().seed,
+    )
+    .unwrap();
     for file in generate::FILES {
         let generated = std::fs::read(dir.path().join(file)).unwrap();
         let in_place = std::fs::read(sample_dir().join(file)).unwrap();

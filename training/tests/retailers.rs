@@ -28,7 +28,8 @@ fn profile_with(dir: &Path, name: &str, extra: &str) -> TrainConfig {
     let text = std::fs::read_to_string(profile(name)).unwrap();
     let file = dir.join(name);
     std::fs::write(&file, format!("{text}\n{extra}")).unwrap();
-    shopml_training::pipeline::load_config(&[file.as_path()]).unwrap_or_else(|e| panic!("{name}: {e}"))
+    shopml_training::pipeline::load_config(&[file.as_path()])
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 /// The sample's `file` decompressed into `dir`, with `edit` applied to its text.
@@ -46,7 +47,8 @@ fn edited(dir: &Path, file: &str, edit: impl Fn(String) -> String) {
 
 #[test]
 fn superstore_reads_as_published_bom_day_first_dates_and_canadian_dollars() {
-    let config = shopml_training::pipeline::load_config(&[profile("superstore.toml").as_path()]).unwrap();
+    let config =
+        shopml_training::pipeline::load_config(&[profile("superstore.toml").as_path()]).unwrap();
     let exports = data::read_exports(&sample_dir(), &config).unwrap();
     let sales = exports.sales.as_ref().unwrap();
     assert_eq!(sales.currency, "USD");
@@ -101,7 +103,8 @@ fn day_first_dates_under_a_month_first_format_are_refused_naming_row_and_value()
 
 #[test]
 fn credit_notes_returns_and_non_product_lines_are_netted_and_counted() {
-    let config = shopml_training::pipeline::load_config(&[profile("online_retail.toml").as_path()]).unwrap();
+    let config =
+        shopml_training::pipeline::load_config(&[profile("online_retail.toml").as_path()]).unwrap();
     let exports = data::read_exports(&sample_dir(), &config).unwrap();
     let sales = exports.sales.as_ref().unwrap();
     let report = &sales.report;
@@ -134,7 +137,8 @@ fn credit_notes_returns_and_non_product_lines_are_netted_and_counted() {
 
 #[test]
 fn the_customer_s_history_before_an_order_never_looks_ahead() {
-    let config = shopml_training::pipeline::load_config(&[profile("online_retail.toml").as_path()]).unwrap();
+    let config =
+        shopml_training::pipeline::load_config(&[profile("online_retail.toml").as_path()]).unwrap();
     let exports = data::read_exports(&sample_dir(), &config).unwrap();
     let mut sales = exports.sales.unwrap();
     let histories = cancellation::customer_histories(&sales);
@@ -163,7 +167,8 @@ fn the_customer_s_history_before_an_order_never_looks_ahead() {
 #[test]
 fn a_model_whose_field_is_absent_is_skipped_with_the_reason() {
     // Superstore has no status and no return lines: no order model, and the run says why.
-    let config = shopml_training::pipeline::load_config(&[profile("superstore.toml").as_path()]).unwrap();
+    let config =
+        shopml_training::pipeline::load_config(&[profile("superstore.toml").as_path()]).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut config = config;
     config.models = vec!["cancellation".into(), "price".into()];
@@ -195,7 +200,8 @@ fn a_model_whose_field_is_absent_is_skipped_with_the_reason() {
 fn parquet_exports_read_as_their_csv_does() {
     use polars::prelude::*;
     let dir = tempfile::tempdir().unwrap();
-    let csv_config = shopml_training::pipeline::load_config(&[profile("superstore.toml").as_path()]).unwrap();
+    let csv_config =
+        shopml_training::pipeline::load_config(&[profile("superstore.toml").as_path()]).unwrap();
     let from_csv = data::read_exports(&sample_dir(), &csv_config).unwrap().sales.unwrap();
     // The same export as Parquet, with typed columns (numbers and text).
     let table = data::read::read_table(
@@ -247,7 +253,8 @@ fn duplicates_are_rows_equal_in_every_column_or_in_the_configured_key() {
 
 #[test]
 fn the_cdnow_export_needs_no_order_id_or_product() {
-    let config = shopml_training::pipeline::load_config(&[profile("cdnow_sample.toml").as_path()]).unwrap();
+    let config =
+        shopml_training::pipeline::load_config(&[profile("cdnow_sample.toml").as_path()]).unwrap();
     let sales = data::read_exports(&sample_dir(), &config).unwrap().sales.unwrap();
     assert!(sales.lines.iter().all(|l| l.product_id.is_empty()));
     // A customer's purchases of one day are one order.
@@ -262,7 +269,8 @@ fn the_cdnow_export_needs_no_order_id_or_product() {
 async fn a_non_inr_bundle_answers_in_its_currency_end_to_end() {
     use shopml_server::proto;
     let dir = tempfile::tempdir().unwrap();
-    let config = shopml_training::pipeline::load_config(&[profile("online_retail.toml").as_path()]).unwrap();
+    let config =
+        shopml_training::pipeline::load_config(&[profile("online_retail.toml").as_path()]).unwrap();
     let trained = pipeline::train(&sample_dir(), &config, &Progress::quiet()).unwrap();
     let customer = trained
         .exports
@@ -357,7 +365,8 @@ fn customer_value_reproduces_the_paper_on_the_published_cdnow_sample() {
         eprintln!("no published CDNOW sample beside the clone: skipped");
         return;
     }
-    let mut config = shopml_training::pipeline::load_config(&[profile("cdnow_sample.toml").as_path()]).unwrap();
+    let mut config =
+        shopml_training::pipeline::load_config(&[profile("cdnow_sample.toml").as_path()]).unwrap();
     config.models = vec!["customer_value".into()];
     let trained = pipeline::train(&data, &config, &Progress::quiet()).unwrap();
     let m = &trained.model::<TrainedCustomerValue>().unwrap().metrics;
@@ -388,7 +397,8 @@ async fn customer_value_is_fitted_and_served_end_to_end() {
     use shopml_server::proto::customer_service_client::CustomerServiceClient;
     use shopml_training::generate::cdnow::PARAMETERS as TRUE;
     let dir = tempfile::tempdir().unwrap();
-    let mut config = shopml_training::pipeline::load_config(&[profile("cdnow_sample.toml").as_path()]).unwrap();
+    let mut config =
+        shopml_training::pipeline::load_config(&[profile("cdnow_sample.toml").as_path()]).unwrap();
     config.models = vec!["customer_value".into()];
     let trained = pipeline::train(&sample_dir(), &config, &Progress::quiet()).unwrap();
     let m = &trained.model::<TrainedCustomerValue>().unwrap().metrics;
@@ -571,7 +581,8 @@ fn u32_keys(frame: &polars::prelude::DataFrame, column: &str) -> Vec<Option<u32>
 fn the_star_schema_holds_every_cleaned_line_with_keys_that_join() {
     use polars::prelude::SerReader;
     use std::collections::HashSet;
-    let config = shopml_training::pipeline::load_config(&[profile("superstore.toml").as_path()]).unwrap();
+    let config =
+        shopml_training::pipeline::load_config(&[profile("superstore.toml").as_path()]).unwrap();
     let exports = data::read_exports(&sample_dir(), &config).unwrap();
     let sales = exports.sales.as_ref().unwrap();
     let dir = tempfile::tempdir().unwrap();

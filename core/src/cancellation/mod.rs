@@ -3,11 +3,11 @@
 pub mod drift;
 pub mod features;
 pub mod inference;
-pub mod model;
 pub mod metrics;
+pub mod model;
 
-pub use metrics::CancellationMetrics;
 use crate::served::{Figure, ServedModel};
+pub use metrics::CancellationMetrics;
 
 pub use drift::{DriftFigures, DriftMonitor, DriftReference};
 pub use features::{

@@ -1,10 +1,10 @@
 //! The customer-value models' figures in `metrics.json`.
 
 use super::{PurchaseModel, PurchaseModelKind, SpendModel};
-use chrono::NaiveDate;
-use std::collections::BTreeMap;
 use crate::served::Figure;
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// Fitted parameters of a purchase model, with its fit.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -105,7 +105,8 @@ impl HoldoutFigures {
 impl CustomerValueMetrics {
     /// The figures under `section`, with their direction.
     pub fn figures(&self, section: &str) -> Vec<Figure> {
-        let mut figures = vec![Figure::neither(format!("{section}.customers"), self.customers as f64)];
+        let mut figures =
+            vec![Figure::neither(format!("{section}.customers"), self.customers as f64)];
         for (name, holdout) in [
             ("served_holdout", &self.served_holdout),
             ("bg_nbd_holdout", &self.bg_nbd_holdout),

@@ -5,10 +5,10 @@
 
 pub mod metrics;
 
+use crate::served::{Figure, ServedModel};
 pub use metrics::{
     CovariateTest, CustomerValueMetrics, FittedPurchases, HoldoutFigures, SegmentFigures,
 };
-use crate::served::{Figure, ServedModel};
 
 pub mod model;
 

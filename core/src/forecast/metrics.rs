@@ -1,8 +1,8 @@
 //! The forecaster's figures in `metrics.json`.
 
-use std::collections::BTreeMap;
 use crate::served::Figure;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SeriesMetrics {

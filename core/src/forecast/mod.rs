@@ -2,11 +2,11 @@
 
 pub mod features;
 pub mod inference;
-pub mod model;
 pub mod metrics;
+pub mod model;
 
-pub use metrics::{ForecastMetrics, SeriesMetrics, WeeklyMetrics};
 use crate::served::{Figure, ServedModel};
+pub use metrics::{ForecastMetrics, SeriesMetrics, WeeklyMetrics};
 
 pub use features::{ForecastEncoder, MEASURES, SeriesHistory, SeriesKey};
 pub use inference::{ForecastCalibration, ForecastPoint, ForecastRequest, Forecaster};

@@ -2,8 +2,8 @@
 //! metrics and customer values: plain HTML with inline SVG and inline styles (nothing fetched
 //! from the network), readable on a laptop screen.
 
-use crate::charts::{self as svg, escape};
 use super::{Dimension, Granularity, Insights, Metric, Period, QueryError};
+use crate::charts::{self as svg, escape};
 use crate::customer_value::{CustomerValuePredictor, SEGMENT_RULES};
 use crate::money;
 use crate::served::{Better, ModelFacts};

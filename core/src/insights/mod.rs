@@ -702,7 +702,9 @@ impl ServedModel for Insights {
     }
 
     fn describe(&self, currency: &str) -> String {
-        format!("revenue, orders, rates and profit by region, category and period, in {currency}; rankings, trends and recommendations")
+        format!(
+            "revenue, orders, rates and profit by region, category and period, in {currency}; rankings, trends and recommendations"
+        )
     }
 }
 

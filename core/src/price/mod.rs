@@ -2,11 +2,11 @@
 
 pub mod features;
 pub mod inference;
-pub mod model;
 pub mod metrics;
+pub mod model;
 
-pub use metrics::PriceMetrics;
 use crate::served::{Figure, ServedModel};
+pub use metrics::PriceMetrics;
 
 pub use features::{PriceEncoder, ProductInput};
 pub use inference::{PriceCalibration, PricePrediction, PricePredictor};

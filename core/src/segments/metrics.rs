@@ -1,8 +1,8 @@
 //! The segments' figures in `metrics.json`.
 
-use std::collections::BTreeMap;
 use crate::served::Figure;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct KindMetrics {
@@ -46,9 +46,11 @@ impl SegmentMetrics {
             format!("{section}.bought_together_rules"),
             self.bought_together_rules as f64,
         )];
-        for (kind, metrics) in
-            [("products", &self.products), ("customers", &self.customers), ("regions", &self.regions)]
-        {
+        for (kind, metrics) in [
+            ("products", &self.products),
+            ("customers", &self.customers),
+            ("regions", &self.regions),
+        ] {
             if let Some(m) = metrics {
                 let at = |key: &str| format!("{section}.{kind}.{key}");
                 figures.extend(m.figures(&at));

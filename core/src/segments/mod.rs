@@ -3,8 +3,8 @@
 
 pub mod metrics;
 
-pub use metrics::{KindMetrics, SegmentMetrics};
 use crate::served::{Figure, ServedModel};
+pub use metrics::{KindMetrics, SegmentMetrics};
 
 use crate::bundle::{BundleError, BundleWriter, read_json};
 use crate::features::{Standardizer, normalize_key, normalize_state};

@@ -2,11 +2,11 @@
 
 pub mod features;
 pub mod inference;
-pub mod model;
 pub mod metrics;
+pub mod model;
 
-pub use metrics::{ProductMetrics, ReviewMetrics, SentimentMetrics};
 use crate::served::{Figure, ServedModel};
+pub use metrics::{ProductMetrics, ReviewMetrics, SentimentMetrics};
 
 pub use features::{EncodedText, SentimentEncoder};
 pub use inference::{SentimentCalibration, SentimentPredictor, SentimentResult};

@@ -2,13 +2,13 @@
 //! default, whichever comes first. (tonic's own `Server::timeout` answers CANCELLED, which
 //! clients do not retry as a deadline.)
 
+pub use crate::deadline::{call_timeout, parse_grpc_timeout};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tonic::Status;
 use tower::{Layer, Service};
-pub use crate::deadline::{call_timeout, parse_grpc_timeout};
 
 #[derive(Clone)]
 pub struct DeadlineLayer {

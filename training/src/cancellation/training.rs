@@ -13,14 +13,13 @@ use burn::optim::{AdamWConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::activation::softplus;
 use rand::RngExt;
-use shopml_core::cancellation::{CancellationMetrics, 
-    CancellationCalibration, CancellationEncoder, CancellationModel, CancellationModelConfig,
-    CancellationNet, CancellationPredictor, CustomerHistory, CustomerTable, DriftReference,
-    EncodedLine, OrderAggregation, PredictedOutcome, RiskThresholds,
+use shopml_core::cancellation::{
+    CancellationCalibration, CancellationEncoder, CancellationMetrics, CancellationModel,
+    CancellationModelConfig, CancellationNet, CancellationPredictor, CustomerHistory,
+    CustomerTable, DriftReference, EncodedLine, OrderAggregation, PredictedOutcome, RiskThresholds,
 };
 use shopml_core::features::{float_matrix, index_matrix, to_f32_vec};
 use std::collections::HashMap;
-
 
 pub struct TrainedCancellation {
     pub model: CancellationModel,

@@ -55,9 +55,7 @@ impl Settings for CustomerValueSettings {
             || self.horizon_days > 3660
             || !(0.0..1.0).contains(&self.annual_discount_rate)
         {
-            return Err(
-                "horizon_days in 1..=3660 and annual_discount_rate in [0, 1)".into(),
-            );
+            return Err("horizon_days in 1..=3660 and annual_discount_rate in [0, 1)".into());
         }
         if self.covariate_levels > 50 {
             return Err("covariate_levels <= 50".into());
@@ -109,13 +107,8 @@ impl<'a> Job<'a> for CustomerValueJob<'a> {
         _beside: Option<BesideResult<'_>>,
     ) -> Result<Box<dyn TrainedModel>, TrainError> {
         trainer::staged(run.progress, "customer value", |stage| {
-            let trained = train(
-                self.sales,
-                run.split,
-                &self.settings,
-                &run.config.money.currency,
-                stage,
-            )?;
+            let trained =
+                train(self.sales, run.split, &self.settings, &run.config.money.currency, stage)?;
             Ok(Box::new(trained))
         })
     }

@@ -26,21 +26,19 @@ pub fn section(cv: &TrainedCustomerValue, report: &mut ReportWriter<'_>) {
         out,
         "| model | parameters | log-likelihood | holdout MAE | RMSE | predicted / actual | correlation |\n|---|---|---|---|---|---|---|"
     );
-    let row =
-        |name: &str, params: String, ll: String, h: &HoldoutFigures| {
-            format!(
-                "| {name} | {params} | {ll} | {:.4} | {:.3} | {:.1} / {:.0} ({:+.1}%) | {:.3} |",
-                h.mae,
-                h.rmse,
-                h.predicted_total,
-                h.actual_total,
-                100.0 * h.total_error,
-                h.correlation
-            )
-        };
-    let params = |f: &FittedPurchases| {
-        format!("r {:.4}, α {:.4}, a {:.4}, b {:.4}", f.r, f.alpha, f.a, f.b)
+    let row = |name: &str, params: String, ll: String, h: &HoldoutFigures| {
+        format!(
+            "| {name} | {params} | {ll} | {:.4} | {:.3} | {:.1} / {:.0} ({:+.1}%) | {:.3} |",
+            h.mae,
+            h.rmse,
+            h.predicted_total,
+            h.actual_total,
+            100.0 * h.total_error,
+            h.correlation
+        )
     };
+    let params =
+        |f: &FittedPurchases| format!("r {:.4}, α {:.4}, a {:.4}, b {:.4}", f.r, f.alpha, f.a, f.b);
     let _ = writeln!(
         out,
         "{}",
@@ -200,4 +198,3 @@ pub fn section(cv: &TrainedCustomerValue, report: &mut ReportWriter<'_>) {
         "tracking of cumulative repeat purchases",
     );
 }
-

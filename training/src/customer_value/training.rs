@@ -14,9 +14,9 @@ use crate::metrics;
 use crate::progress::Stage;
 use chrono::NaiveDate;
 use shopml_core::customer_value::{
-    CovariateTest, CustomerValueMetrics, FittedPurchases, HoldoutFigures, SegmentFigures,
-    CustomerRecord, CustomerValueModel, CustomerValuePredictor, PurchaseModel, PurchaseModelKind,
-    RfmThresholds, Rft, SpendModel, record_of,
+    CovariateTest, CustomerRecord, CustomerValueMetrics, CustomerValueModel,
+    CustomerValuePredictor, FittedPurchases, HoldoutFigures, PurchaseModel, PurchaseModelKind,
+    RfmThresholds, Rft, SegmentFigures, SpendModel, record_of,
 };
 use std::collections::BTreeMap;
 
@@ -77,9 +77,6 @@ fn split_at(days: &[(NaiveDate, f64)], calibration_end: NaiveDate) -> Option<Spl
     })
 }
 
-
-
-
 fn holdout_figures(predicted: &[f64], actual: &[f64]) -> HoldoutFigures {
     let n = actual.len().max(1) as f64;
     let predicted_total: f64 = predicted.iter().sum();
@@ -97,9 +94,6 @@ fn holdout_figures(predicted: &[f64], actual: &[f64]) -> HoldoutFigures {
         correlation: cov / (vp * va).sqrt().max(1e-300),
     }
 }
-
-
-
 
 pub struct TrainedCustomerValue {
     pub model: CustomerValueModel,

@@ -206,9 +206,9 @@ impl<'a> Job<'a> for ForecastJob<'a> {
         beside: Option<BesideResult<'_>>,
     ) -> Result<Box<dyn TrainedModel>, TrainError> {
         if let Some(wait) = beside {
-            let trained = wait()?
-                .downcast::<TrainedForecast>()
-                .map_err(|_| TrainError::Invalid("forecast: the work beside returned another model".into()))?;
+            let trained = wait()?.downcast::<TrainedForecast>().map_err(|_| {
+                TrainError::Invalid("forecast: the work beside returned another model".into())
+            })?;
             return Ok(trained);
         }
         trainer::staged(run.progress, "forecast", |stage| {
@@ -314,7 +314,9 @@ fn report_section(f: &TrainedForecast, report: &mut ReportWriter<'_>) {
             w.same_week_last_year_mase.map_or("—".to_owned(), |v| format!("{v:.3}"))
         ));
     }
-    report.line("| series | MASE | WAPE | sMAPE | 80% coverage | MSIS (80%) |\n|---|---|---|---|---|---|");
+    report.line(
+        "| series | MASE | WAPE | sMAPE | 80% coverage | MSIS (80%) |\n|---|---|---|---|---|---|",
+    );
     for (series, s) in &fm.per_series {
         report.line(format!(
             "| {series} | {:.3} | {:.3} | {:.1} | {:.2} | {:.2} |",

@@ -2,7 +2,6 @@
 //! `../shared/EVALUATION.md` §4. The daily series are aggregated with polars.
 
 use super::ForecastSettings;
-use shopml_core::forecast::{ForecastMetrics, SeriesMetrics, WeeklyMetrics};
 use crate::config::Split;
 use crate::data::sales::{Outcome, SaleLine, Sales, SalesField};
 use crate::fit::{Abandon, EarlyStopping, member_seed, quantile, rng, shuffled};
@@ -20,10 +19,8 @@ use shopml_core::forecast::{
     ForecastCalibration, ForecastEncoder, ForecastModel, ForecastModelConfig, ForecastNet,
     ForecastRequest, Forecaster, SeriesHistory, SeriesKey,
 };
+use shopml_core::forecast::{ForecastMetrics, SeriesMetrics, WeeklyMetrics};
 use std::collections::BTreeMap;
-
-
-
 
 /// The weekly figures of the total series, forecast once from the protocol's origin Sunday.
 fn weekly_figures(

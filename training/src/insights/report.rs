@@ -11,15 +11,14 @@ pub fn section(ins: &Insights, report: &mut ReportWriter<'_>) {
     let mut text = String::new();
     let out = &mut text;
     let mut charts: Vec<(String, String)> = Vec::new();
-    let mut chart = |name: &str, svg: Result<String, String>, out: &mut String, alt: &str| {
-        match svg {
-            Ok(svg) => {
-                let _ = writeln!(out, "![{alt}](report/{name})\n");
-                charts.push((name.to_owned(), svg));
-            }
-            Err(e) => {
-                let _ = writeln!(out, "_({alt}: not drawn: {e})_\n");
-            }
+    let mut chart = |name: &str, svg: Result<String, String>, out: &mut String, alt: &str| match svg
+    {
+        Ok(svg) => {
+            let _ = writeln!(out, "![{alt}](report/{name})\n");
+            charts.push((name.to_owned(), svg));
+        }
+        Err(e) => {
+            let _ = writeln!(out, "_({alt}: not drawn: {e})_\n");
         }
     };
     use shopml_core::insights::html::charts as insight_charts;

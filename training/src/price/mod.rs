@@ -59,7 +59,9 @@ impl Settings for PriceSettings {
             || !(self.l2_penalty >= 0.0 && self.l2_penalty.is_finite())
             || !(self.weight_decay >= 0.0 && self.weight_decay.is_finite())
         {
-            return Err("learning_rate must be > 0; l2_penalty and weight_decay finite and >= 0".into());
+            return Err(
+                "learning_rate must be > 0; l2_penalty and weight_decay finite and >= 0".into()
+            );
         }
         Ok(())
     }

@@ -12,11 +12,10 @@ use rand::RngExt;
 use shopml_core::features::bag::TokenBatch;
 use shopml_core::features::float_matrix;
 use shopml_core::price::features::{EncodedProduct, N_NUMERIC};
-use shopml_core::price::{PriceMetrics, 
-    PriceCalibration, PriceEncoder, PriceModel, PriceModelConfig, PriceNet, PricePredictor,
-    ProductInput,
+use shopml_core::price::{
+    PriceCalibration, PriceEncoder, PriceMetrics, PriceModel, PriceModelConfig, PriceNet,
+    PricePredictor, ProductInput,
 };
-
 
 pub struct TrainedPrice {
     pub model: PriceModel,

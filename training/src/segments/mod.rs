@@ -43,7 +43,10 @@ pub struct SegmentSettings {
 
 impl Settings for SegmentSettings {
     fn check(&self) -> Result<(), String> {
-        if self.k_min < 2 || self.k_max < self.k_min || self.restarts == 0 || self.max_iterations == 0
+        if self.k_min < 2
+            || self.k_max < self.k_min
+            || self.restarts == 0
+            || self.max_iterations == 0
         {
             return Err("2 <= k_min <= k_max; restarts and max_iterations > 0".into());
         }
@@ -137,7 +140,8 @@ impl TrainedModel for TrainedSegments {
             [("products", &m.products), ("customers", &m.customers), ("regions", &m.regions)]
                 .iter()
                 .filter_map(|(name, m)| {
-                    m.as_ref().map(|m| format!("{name}: k = {}, silhouette {:.3}", m.k, m.silhouette))
+                    m.as_ref()
+                        .map(|m| format!("{name}: k = {}, silhouette {:.3}", m.k, m.silhouette))
                 })
                 .collect();
         parts.join("; ")

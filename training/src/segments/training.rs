@@ -3,7 +3,6 @@
 //! reader can check; and bought-together rules from multi-line orders.
 
 use super::SegmentSettings;
-use shopml_core::segments::{KindMetrics, SegmentMetrics};
 use crate::data::customers::Purchase;
 use crate::data::products::Product;
 use crate::data::sales::{Outcome, SaleLine, Sales};
@@ -18,10 +17,9 @@ use shopml_core::segments::{
     AssociationRule, AttributeShare, BoughtTogether, Feature, Member, Segment, SegmentKind,
     SegmentSet, Transform,
 };
+use shopml_core::segments::{KindMetrics, SegmentMetrics};
 use shopml_core::sentiment::SentimentPredictor;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-
-
 
 pub struct TrainedSegments {
     pub sets: Vec<SegmentSet>,

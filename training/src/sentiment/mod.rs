@@ -18,8 +18,7 @@ use crate::fit::Abandon;
 use crate::progress::Progress;
 use crate::report::ReportWriter;
 use crate::trainer::{
-    self, BesideResult, BesideWork, Job, Prepared, Run, Settings, TrainError, TrainedModel,
-    Trainer,
+    self, BesideResult, BesideWork, Job, Prepared, Run, Settings, TrainError, TrainedModel, Trainer,
 };
 use serde::{Deserialize, Serialize};
 use shopml_core::bundle::BundleWriter;
@@ -69,7 +68,9 @@ impl SentimentSettings {
         for (key, value) in &self.products {
             let fields = settings.as_object_mut().expect("settings serialise as a map");
             if key == "products" || !fields.contains_key(key) {
-                return Err(ConfigError::new(format!("sentiment.products: unknown setting '{key}'")));
+                return Err(ConfigError::new(format!(
+                    "sentiment.products: unknown setting '{key}'"
+                )));
             }
             fields.insert(key.clone(), value.clone());
             // Checked key by key, so that a value of the wrong type is named.
@@ -179,7 +180,14 @@ impl<'a> Job<'a> for SentimentJob<'a> {
             let stage = progress.stage_beside("product texts");
             let fitted = pool.install(|| {
                 stage.set_length(product_text_fits(&settings)?);
-                fit_product_texts(&products.products, split, &settings, config.seed, &stage, abandon)
+                fit_product_texts(
+                    &products.products,
+                    split,
+                    &settings,
+                    config.seed,
+                    &stage,
+                    abandon,
+                )
             });
             match &fitted {
                 Ok(_) => stage.finish("fitted for the sentiment stage"),
@@ -280,14 +288,17 @@ fn report_section(s: &TrainedSentiment, report: &mut ReportWriter<'_>) {
         ],
         &[(
             "text only",
-            vec![Some(r.text_only_macro_f1), Some(r.text_only_neg_f1), Some(r.text_only_roc_auc), None],
+            vec![
+                Some(r.text_only_macro_f1),
+                Some(r.text_only_neg_f1),
+                Some(r.text_only_roc_auc),
+                None,
+            ],
         )],
     );
     let confusion = r.figures.confusion;
-    let values: Vec<Vec<f64>> = confusion
-        .iter()
-        .map(|row| row.iter().map(|&v| v as f64).collect())
-        .collect();
+    let values: Vec<Vec<f64>> =
+        confusion.iter().map(|row| row.iter().map(|&v| v as f64).collect()).collect();
     let labels: Vec<Vec<String>> =
         values.iter().map(|row| row.iter().map(|v| format!("{v:.0}")).collect()).collect();
     report.chart(
@@ -314,8 +325,14 @@ fn report_section(s: &TrainedSentiment, report: &mut ReportWriter<'_>) {
                 ("accuracy", Some(p.figures.accuracy)),
             ],
             &[
-                ("text model", vec![Some(p.text_model_macro_f1), None, Some(p.text_model_roc_auc), None]),
-                ("review model", vec![Some(p.review_model_macro_f1), None, Some(p.review_model_roc_auc), None]),
+                (
+                    "text model",
+                    vec![Some(p.text_model_macro_f1), None, Some(p.text_model_roc_auc), None],
+                ),
+                (
+                    "review model",
+                    vec![Some(p.review_model_macro_f1), None, Some(p.review_model_roc_auc), None],
+                ),
             ],
         );
     }

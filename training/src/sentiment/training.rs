@@ -2,7 +2,6 @@
 //! `../shared/EVALUATION.md` §3: per review, and per product.
 
 use super::SentimentSettings;
-use shopml_core::sentiment::{ProductMetrics, ReviewMetrics, SentimentMetrics};
 use crate::config::Split;
 use crate::data::products::Product;
 use crate::data::reviews::Review;
@@ -23,11 +22,9 @@ use shopml_core::sentiment::{
     EncodedText, SentimentCalibration, SentimentEncoder, SentimentModel, SentimentModelConfig,
     SentimentNet, SentimentPredictor,
 };
+use shopml_core::sentiment::{ProductMetrics, ReviewMetrics, SentimentMetrics};
 use std::borrow::Cow;
 use std::collections::HashSet;
-
-
-
 
 pub struct TrainedSentiment {
     pub model: SentimentModel,
