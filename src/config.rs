@@ -90,7 +90,15 @@ pub struct ModelSettings {
     pub cancellation_risk_high_from: f64,
     pub sentiment_max_words: usize,
     pub sentiment_top_words: usize,
+    /// 0: the bundle's trained horizon; otherwise at most this many days.
     pub forecast_max_horizon_days: u32,
+}
+
+impl ModelSettings {
+    /// The configured cap on forecast horizons (None: the bundle's own).
+    pub fn forecast_horizon_cap(&self) -> Option<usize> {
+        (self.forecast_max_horizon_days > 0).then_some(self.forecast_max_horizon_days as usize)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -240,9 +248,6 @@ impl Settings {
                  open with --insecure-open-beyond-loopback",
                 self.server.listen
             )));
-        }
-        if self.models.forecast_max_horizon_days == 0 {
-            return invalid("models.forecast_max_horizon_days must be > 0");
         }
         if self.models.sentiment_max_words == 0 {
             return invalid("models.sentiment_max_words must be > 0");

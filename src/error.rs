@@ -1,5 +1,6 @@
 //! Domain errors of the service, and their mapping to gRPC status codes in one place.
 
+use shopml_core::features::echo;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -97,11 +98,12 @@ impl From<shopml_core::insights::QueryError> for ShopError {
         use shopml_core::insights::QueryError;
         match error {
             QueryError::NotFound { what, value, near } if near.is_empty() => {
-                ShopError::not_found(what, format!("{value:?}"))
+                ShopError::not_found(what, format!("\"{}\"", echo(&value)))
             }
-            QueryError::NotFound { what, value, near } => {
-                ShopError::not_found(what, format!("{value:?}; nearest: {}", near.join(", ")))
-            }
+            QueryError::NotFound { what, value, near } => ShopError::not_found(
+                what,
+                format!("\"{}\"; nearest: {}", echo(&value), echo(&near.join(", "))),
+            ),
             QueryError::Invalid { field, reason } => ShopError::invalid(field, reason),
         }
     }

@@ -14,6 +14,7 @@ pub mod models;
 pub mod money;
 pub mod prediction_log;
 pub mod price;
+pub mod query;
 pub mod segments;
 pub mod sentiment;
 pub mod served;

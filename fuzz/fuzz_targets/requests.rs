@@ -8,7 +8,7 @@ use libfuzzer_sys::fuzz_target;
 use prost::Message;
 use shopml_core::models::LoadedBundle;
 use shopml_server::config::{LimitSettings, Settings};
-use shopml_server::convert::{CheckoutOrder, PricedProduct, Review};
+use shopml_server::convert::prediction::{CheckoutOrder, PricedProduct, Review};
 use shopml_server::proto;
 use std::sync::OnceLock;
 

@@ -2,7 +2,8 @@
 
 use super::{Served, reply};
 use crate::config::LimitSettings;
-use crate::convert::{CustomerHistoryQuery, CustomerListQuery, horizon_days, required_id};
+use crate::convert::customer::{CustomerHistoryQuery, CustomerListQuery, horizon_days};
+use crate::convert::required_id;
 use crate::error::ShopError;
 use crate::proto;
 use crate::registry::ModelRegistry;

@@ -1,9 +1,8 @@
 //! `shopml.v1.InsightsService`: the export's aggregates for analysts, from the bundle serving.
 
 use super::{Served, reply};
-use crate::convert::{
-    ProductRankingQuery, TrendQuery, optional_name, page_token, proto_metric, required_id,
-};
+use crate::convert::insights::{ProductRankingQuery, TrendQuery, optional_name, proto_metric};
+use crate::convert::{page_token, required_id};
 use crate::error::ShopError;
 use crate::proto;
 use crate::registry::ModelRegistry;

@@ -47,11 +47,12 @@ impl ModelApi {
             metrics_json: bundle.metrics.to_string(),
             last_reload_error: failure.as_ref().map(|f| f.message.clone()).unwrap_or_default(),
             last_reload_error_at: failure.map(|f| f.at.to_rfc3339()).unwrap_or_default(),
-            forecast_max_horizon_days: if forecaster.is_empty() {
-                0
-            } else {
-                self.forecast_max_horizon_days
-            },
+            forecast_max_horizon_days: bundle.models.forecast.as_ref().map_or(0, |f| {
+                f.max_horizon_days(
+                    (self.forecast_max_horizon_days > 0)
+                        .then_some(self.forecast_max_horizon_days as usize),
+                ) as u32
+            }),
             forecast_window_days: super::prediction::forecast_window_days(&bundle),
             forecast_series: forecaster,
             pinned_bundle_path: self

@@ -2,19 +2,19 @@
 
 use super::{Served, WorkSlots, answer};
 use crate::config::{LimitSettings, ModelSettings};
-use crate::convert::{CheckoutOrder, ForecastQuery, PricedProduct, Review, batch, bounded};
+use crate::convert::prediction::{CheckoutOrder, ForecastQuery, PricedProduct, Review};
+use crate::convert::{batch, bounded};
 use crate::error::{ShopError, within};
 use crate::prediction_log::{LoggedModel, PredictionLog};
 use crate::proto;
 use crate::registry::ModelRegistry;
 use crate::rpc_span;
-use chrono::{Duration, NaiveDate};
 use futures_util::StreamExt;
 use shopml_core::cancellation::{
-    CancellationEncoder, CancellationPredictor, EncodedLine, OrderRisk, RiskThresholds,
+    CancellationEncoder, CancellationPredictor, EncodedLine, OrderRisk, OrderToScore,
+    RiskThresholds,
 };
-use shopml_core::features::echo;
-use shopml_core::forecast::{ForecastRequest, Forecaster, SeriesHistory};
+use shopml_core::forecast::{ForecastPlan, Forecaster};
 use shopml_core::models::LoadedBundle;
 use shopml_core::prediction_log::{
     LoggedLine, LoggedOrder, LoggedPrediction, LoggedPrice, LoggedSentiment,
@@ -129,49 +129,37 @@ impl PredictionApi {
             o.order.lines.len() * if o.skip_explanations { 1 } else { rows_per_explained_line }
         };
         let log = self.log.as_ref().filter(|log| log.sampled(LoggedModel::Cancellation));
-        let logged = log.is_some();
+        let logs = log.is_some();
         let answers = self
             .work
             .run(orders, rows_of, move |orders: &[CheckoutOrder]| {
-                let (explained, plain): (Vec<_>, Vec<_>) =
-                    orders.iter().enumerate().partition(|(_, o)| !o.skip_explanations);
-                let mut out = vec![None; orders.len()];
-                for (group, reasons) in [(explained, top_reasons), (plain, 0)] {
-                    if group.is_empty() {
-                        continue;
+                let model = served.model();
+                let inputs: Vec<_> = orders.iter().map(|o| o.inputs(model.encoder())).collect();
+                let to_score = orders
+                    .iter()
+                    .zip(&inputs)
+                    .map(|(o, i)| OrderToScore { lines: i.lines(), explain: !o.skip_explanations })
+                    .collect();
+                // Allocated only when this request is logged (the hot path logs nothing).
+                let mut logged: Vec<Option<LoggedOrder>> =
+                    if logs { vec![None; orders.len()] } else { Vec::new() };
+                let each = |i: usize, encoded: &[EncodedLine], risk: &OrderRisk| {
+                    if logs {
+                        logged[i] = Some(logged_order(model.encoder(), &orders[i], encoded, risk));
                     }
-                    let model = served.model();
-                    let inputs: Vec<_> =
-                        group.iter().map(|(_, o)| o.inputs(model.encoder())).collect();
-                    let lines: Vec<_> = inputs.iter().map(|i| i.lines()).collect();
-                    let mut logged_orders: Vec<LoggedOrder> = Vec::new();
-                    let observe = |encoded: &[Vec<EncodedLine>], risks: &[OrderRisk]| {
-                        if let Some(drift) = model.drift() {
-                            drift.observe(encoded.iter().zip(risks).flat_map(|(lines, risk)| {
-                                lines.iter().zip(risk.lines.iter().map(|l| l.probability))
-                            }));
-                        }
-                        if logged {
-                            logged_orders = group
-                                .iter()
-                                .zip(encoded.iter().zip(risks))
-                                .map(|((_, order), (lines, risk))| {
-                                    logged_order(model.encoder(), order, lines, risk)
-                                })
-                                .collect();
-                        }
-                    };
-                    let risks = model.predict_observed(&lines, reasons, thresholds, observe);
-                    let mut logged_orders = logged_orders.into_iter();
-                    let outcome = model.calibration().outcome;
-                    for (((index, _), input), risk) in group.iter().zip(&inputs).zip(risks) {
-                        let logged = logged_orders.next();
+                };
+                let risks = model.score(to_score, top_reasons, thresholds, each);
+                let outcome = model.calibration().outcome;
+                risks
+                    .into_iter()
+                    .zip(&inputs)
+                    .enumerate()
+                    .map(|(i, (risk, input))| {
                         let response =
                             input.response(risk, served.version(), served.currency(), outcome);
-                        out[*index] = Some((response, logged));
-                    }
-                }
-                out.into_iter().map(|r| r.expect("every order answered")).collect::<Vec<_>>()
+                        (response, logged.get_mut(i).and_then(Option::take))
+                    })
+                    .collect::<Vec<_>>()
             })
             .await?;
         let mut responses = Vec::with_capacity(answers.len());
@@ -198,12 +186,7 @@ impl PredictionApi {
                 |_| 1,
                 move |products: &[PricedProduct]| {
                     let inputs: Vec<_> = products.iter().map(PricedProduct::input).collect();
-                    let predictions = served.model().predict(&inputs);
-                    if let Some(drift) = served.model().drift() {
-                        drift.observe(
-                            predictions.iter().zip(&inputs).map(|(p, i)| p.price / i.list_price),
-                        );
-                    }
+                    let predictions = served.model().predict_observed(&inputs);
                     let currency = served.currency();
                     predictions
                         .into_iter()
@@ -238,10 +221,7 @@ impl PredictionApi {
             .run(reviews, rows_of, move |reviews: &[Review]| {
                 let pairs: Vec<(&str, &str)> =
                     reviews.iter().map(|r| (r.title.as_str(), r.text.as_str())).collect();
-                let results = served.model().analyze(&pairs, max_words, top_words);
-                if let Some(drift) = served.model().drift() {
-                    drift.observe(results.iter().map(|r| r.negative_probability));
-                }
+                let results = served.model().analyze_observed(&pairs, max_words, top_words);
                 results.into_iter().map(sentiment_result).collect::<Vec<_>>()
             })
             .await?;
@@ -267,47 +247,31 @@ impl PredictionApi {
         prefixes: impl Fn(usize) -> Option<String>,
     ) -> Result<(Vec<proto::ForecastDemandResponse>, String), ShopError> {
         let served = self.forecast_model()?;
-        let max_horizon = self.models.forecast_max_horizon_days as usize;
+        let cap = self.models.forecast_horizon_cap();
         let plans = queries
             .iter()
             .enumerate()
             .map(|(i, query)| {
-                plan_forecast(served.model(), query, max_horizon).map_err(|e| match prefixes(i) {
-                    Some(prefix) => within(&prefix, e),
-                    None => e,
+                served.model().plan(&query.ask(), cap).map_err(|e| match prefixes(i) {
+                    Some(prefix) => within(&prefix, e.into()),
+                    None => e.into(),
                 })
             })
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<ForecastPlan>, ShopError>>()?;
         let version = served.version().to_owned();
-        // The level each forecast starts from: the mean of the last 28 days of history.
-        let recent_levels: Vec<f64> = plans
-            .iter()
-            .map(|p| {
-                let recent = &p.history[p.history.len().saturating_sub(28)..];
-                recent.iter().sum::<f64>() / recent.len().max(1) as f64
-            })
-            .collect();
+        let recent_levels: Vec<f64> = plans.iter().map(ForecastPlan::recent_level).collect();
         let results = self
             .work
             .run(
                 plans,
                 |_| 1,
-                move |plans: &[_]| {
-                    let requests: Vec<ForecastRequest<'_>> = plans
-                        .iter()
-                        .map(|p| ForecastRequest {
-                            series: p.series,
-                            history: &p.history,
-                            last_date: p.last_date,
-                            horizon_days: p.horizon_days,
-                        })
-                        .collect();
-                    let forecasts = served.model().forecast(&requests);
+                move |plans: &[ForecastPlan]| {
+                    let forecasts = served.model().forecast_plans(plans);
                     forecasts
                         .into_iter()
                         .zip(plans)
                         .map(|(points, plan)| {
-                            plan.response(points, served.version(), served.currency())
+                            forecast_response(plan, points, served.version(), served.currency())
                         })
                         .collect()
                 },
@@ -411,100 +375,29 @@ pub(crate) fn forecast_window_days(bundle: &LoadedBundle) -> u32 {
     bundle.models.forecast.as_ref().map_or(0, |f| f.encoder().window_days as u32)
 }
 
-/// A forecast checked against the forecaster serving: the series, its history (stored days
-/// merged with the request's) ending at `last_date`, the horizon.
-struct PlannedForecast {
-    series: usize,
-    name: String,
-    measure: String,
-    history: Vec<f64>,
-    last_date: NaiveDate,
-    horizon_days: usize,
-}
-
-impl PlannedForecast {
-    fn response(
-        &self,
-        points: Vec<shopml_core::forecast::ForecastPoint>,
-        version: &str,
-        currency: &str,
-    ) -> proto::ForecastDemandResponse {
-        proto::ForecastDemandResponse {
-            series: self.name.clone(),
-            origin_date: self.last_date.to_string(),
-            points: points
-                .into_iter()
-                .map(|p| proto::ForecastPoint {
-                    date: p.date.to_string(),
-                    p50: p.p50,
-                    p10: p.p10,
-                    p90: p.p90,
-                    mean: p.mean,
-                })
-                .collect(),
-            bundle_version: version.to_owned(),
-            currency: if self.measure == "revenue" { currency.to_owned() } else { String::new() },
-            measure: self.measure.clone(),
-        }
+fn forecast_response(
+    plan: &ForecastPlan,
+    points: Vec<shopml_core::forecast::ForecastPoint>,
+    version: &str,
+    currency: &str,
+) -> proto::ForecastDemandResponse {
+    proto::ForecastDemandResponse {
+        series: plan.name.clone(),
+        origin_date: plan.last_date.to_string(),
+        points: points
+            .into_iter()
+            .map(|p| proto::ForecastPoint {
+                date: p.date.to_string(),
+                p50: p.p50,
+                p10: p.p10,
+                p90: p.p90,
+                mean: p.mean,
+            })
+            .collect(),
+        bundle_version: version.to_owned(),
+        currency: if plan.measure == "revenue" { currency.to_owned() } else { String::new() },
+        measure: plan.measure.clone(),
     }
-}
-
-fn plan_forecast(
-    forecaster: &Forecaster,
-    query: &ForecastQuery,
-    max_horizon: usize,
-) -> Result<PlannedForecast, ShopError> {
-    let max_horizon = max_horizon.min(forecaster.encoder().horizon_days);
-    let horizon = query.horizon_days;
-    if horizon == 0 || horizon > max_horizon {
-        return Err(ShopError::invalid(
-            "horizon_days",
-            format!("must be 1 to {max_horizon}, got {horizon}"),
-        ));
-    }
-    let Some(index) = forecaster.find(query.key()) else {
-        let known: Vec<&str> = forecaster.series().iter().map(|s| s.name.as_str()).collect();
-        return Err(ShopError::not_found(
-            "series",
-            format!("{} (known: {})", echo(&SeriesHistory::name_of(query.key())), known.join(", ")),
-        ));
-    };
-    let stored = &forecaster.series()[index];
-    let (history, last_date) = match (query.first_date, query.last_date()) {
-        (Some(first), Some(last)) => {
-            if first > stored.last_date() + Duration::days(1) {
-                return Err(ShopError::invalid(
-                    "history[0].date",
-                    format!(
-                        "{first} leaves a gap after the stored history, which ends {}",
-                        stored.last_date()
-                    ),
-                ));
-            }
-            // Stored days before the request's first day, then the request's days.
-            let keep = (first - stored.first_date).num_days().clamp(0, stored.values.len() as i64)
-                as usize;
-            let mut merged = stored.values[..keep].to_vec();
-            merged.extend_from_slice(&query.values);
-            (merged, last)
-        }
-        _ => (stored.values.clone(), stored.last_date()),
-    };
-    let needed = forecaster.encoder().min_history();
-    if history.len() < needed {
-        return Err(ShopError::invalid(
-            "history",
-            format!("{} days known; the model reads the last {needed}", history.len()),
-        ));
-    }
-    Ok(PlannedForecast {
-        series: index,
-        name: stored.name.clone(),
-        measure: stored.measure.clone(),
-        history,
-        last_date,
-        horizon_days: horizon,
-    })
 }
 
 /// Products of a stream handled per forward pass (whatever has arrived, up to this many).

@@ -2,7 +2,8 @@
 //! bought-together rules.
 
 use super::{Served, reply};
-use crate::convert::{Kind, SegmentProfile, proto_kind, required_id};
+use crate::convert::required_id;
+use crate::convert::segment::{Kind, SegmentProfile, proto_kind};
 use crate::error::ShopError;
 use crate::proto;
 use crate::registry::ModelRegistry;

@@ -43,12 +43,18 @@ pub fn read_reference(path: &Path) -> Result<Value, String> {
     serde_json::from_slice(&bytes).map_err(|e| format!("{}: not valid JSON: {e}", file.display()))
 }
 
-/// Every gate that fails: `figures` against the configured limits and, given the figures of
-/// the bundle serving, against those by the tolerance in the direction each figure improves.
+/// A number of a metrics.json (the bundle serving's, or a hand-written one) by dotted path.
+pub fn value_at(metrics: &Value, path: &str) -> Option<f64> {
+    path.split('.').try_fold(metrics, |v, key| v.get(key))?.as_f64()
+}
+
+/// Every gate that fails: `figures` against the configured limits and, given the metrics of
+/// the bundle serving, against its figures by the tolerance in the direction each of ours
+/// improves.
 pub fn check(
     figures: &[Figure],
     gates: &GateSettings,
-    reference: Option<&[Figure]>,
+    reference: Option<&Value>,
 ) -> Vec<GateFailure> {
     let mut failures = Vec::new();
     for (path, limit) in &gates.limits {
@@ -70,24 +76,26 @@ pub fn check(
     }
     let Some(reference) = reference else { return failures };
     for path in &gates.compare {
-        let Some(serving) = figure(reference, path) else { continue };
-        let value = figure(figures, path).map(|f| f.value);
+        let Some(serving) = value_at(reference, path) else { continue };
+        let ours = figure(figures, path);
+        let value = ours.map(|f| f.value);
         let tolerance = gates.tolerance * 100.0;
-        let (ok, limit) = match serving.better {
+        let (ok, limit) = match ours.map_or(Better::Neither, |f| f.better) {
             Better::Lower => {
-                let bound = serving.value * (1.0 + gates.tolerance);
+                let bound = serving * (1.0 + gates.tolerance);
                 (
                     value.is_some_and(|v| v <= bound),
-                    format!("<= {bound:.4} (serving {:.4} + {tolerance}%)", serving.value),
+                    format!("<= {bound:.4} (serving {serving:.4} + {tolerance}%)"),
                 )
             }
             Better::Higher => {
-                let bound = serving.value * (1.0 - gates.tolerance);
+                let bound = serving * (1.0 - gates.tolerance);
                 (
                     value.is_some_and(|v| v >= bound),
-                    format!(">= {bound:.4} (serving {:.4} − {tolerance}%)", serving.value),
+                    format!(">= {bound:.4} (serving {serving:.4} − {tolerance}%)"),
                 )
             }
+            Better::Neither if ours.is_none() => (false, "not a figure of this run".into()),
             Better::Neither => (
                 false,
                 "a figure with no better direction cannot be compared (gates.compare)".into(),
@@ -123,7 +131,7 @@ mod tests {
             compare: vec!["price.mape_pct".into(), "price.r2_log".into()],
             tolerance: 0.02,
         };
-        let serving = [Figure::higher("price.r2_log", 0.95), Figure::lower("price.mape_pct", 24.0)];
+        let serving = serde_json::json!({"price": {"r2_log": 0.95, "mape_pct": 24.0}});
         let failures = check(&ours, &gates, Some(&serving));
         let names: Vec<&str> = failures.iter().map(|f| f.figure.as_str()).collect();
         // r2_log under its limit; a missing figure fails; MAPE 25 > 24 · 1.02; r2_log equals serving: fine.
@@ -135,7 +143,8 @@ mod tests {
         assert!(check(&ours, &none, None).is_empty());
         // A figure with no direction is refused as a comparison rather than guessed.
         let coverage = GateSettings { compare: vec!["price.interval_coverage".into()], ..none };
-        let failures = check(&ours, &coverage, Some(&ours));
+        let serving = serde_json::json!({"price": {"interval_coverage": 0.8}});
+        let failures = check(&ours, &coverage, Some(&serving));
         assert_eq!(failures.len(), 1);
         assert!(failures[0].limit.contains("no better direction"));
     }

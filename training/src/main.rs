@@ -346,10 +346,9 @@ fn evaluate(
     let mut gate_settings = config.gates.clone();
     gate_settings.limits.retain(|path, _| path.starts_with("cancellation."));
     gate_settings.compare.retain(|path| path.starts_with("cancellation."));
-    let reference = gates::figures(&reference);
     let failures = gates::check(&evaluation.figures(), &gate_settings, Some(&reference));
-    if let Some(trained) = gates::figure(&reference, "cancellation.roc_auc") {
-        eprintln!("  training's test days: ROC-AUC {:.4} (live {:.4})", trained.value, c.roc_auc);
+    if let Some(trained) = gates::value_at(&reference, "cancellation.roc_auc") {
+        eprintln!("  training's test days: ROC-AUC {trained:.4} (live {:.4})", c.roc_auc);
     }
     if failures.is_empty() {
         eprintln!(
@@ -392,11 +391,10 @@ fn gates_pass(
     reference: Option<&serde_json::Value>,
     no_gates: bool,
 ) -> bool {
-    let reference = reference.map(gates::figures);
-    let failures = gates::check(&gates::figures(metrics), &config.gates, reference.as_deref());
+    let failures = gates::check(&gates::figures(metrics), &config.gates, reference);
     if failures.is_empty() {
         let compared = reference.map_or(0, |r| {
-            config.gates.compare.iter().filter(|p| gates::figure(&r, p).is_some()).count()
+            config.gates.compare.iter().filter(|p| gates::value_at(r, p).is_some()).count()
         });
         eprintln!(
             "quality gates passed: {} limits, {compared} comparisons with the serving bundle",

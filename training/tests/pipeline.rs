@@ -3,7 +3,7 @@
 
 use shopml_core::bundle::{Manifest, read_json};
 use shopml_core::models::LoadedBundle;
-use shopml_server::convert::{CheckoutOrder, PricedProduct};
+use shopml_server::convert::prediction::{CheckoutOrder, PricedProduct};
 use shopml_server::proto;
 use shopml_training::data::{self, read::TextEncoding};
 use shopml_training::fit::Abandon;

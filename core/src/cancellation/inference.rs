@@ -400,3 +400,48 @@ impl CancellationPredictor {
             .collect()
     }
 }
+
+/// An order to score: its lines, and whether its answer explains each line's risk.
+pub struct OrderToScore<'o> {
+    pub lines: Vec<CheckoutLine<'o>>,
+    pub explain: bool,
+}
+
+impl CancellationPredictor {
+    /// Scores orders — those explained (with `top_reasons` reasons a line) in one pass, the
+    /// others in another — in their order. Every line enters the drift window; `each` sees
+    /// each order's encoded lines and risk (for a prediction log).
+    pub fn score(
+        &self,
+        orders: Vec<OrderToScore<'_>>,
+        top_reasons: usize,
+        thresholds: RiskThresholds,
+        mut each: impl FnMut(usize, &[EncodedLine], &OrderRisk),
+    ) -> Vec<OrderRisk> {
+        let mut out: Vec<Option<OrderRisk>> = vec![None; orders.len()];
+        let (explained, plain): (Vec<_>, Vec<_>) =
+            orders.into_iter().enumerate().partition(|(_, o)| o.explain && top_reasons > 0);
+        for (orders, reasons) in [(explained, top_reasons), (plain, 0)] {
+            if orders.is_empty() {
+                continue;
+            }
+            let (group, lines): (Vec<usize>, Vec<Vec<CheckoutLine<'_>>>) =
+                orders.into_iter().map(|(i, o)| (i, o.lines)).unzip();
+            let observe = |encoded: &[Vec<EncodedLine>], risks: &[OrderRisk]| {
+                if let Some(drift) = &self.drift {
+                    drift.observe(encoded.iter().zip(risks).flat_map(|(lines, risk)| {
+                        lines.iter().zip(risk.lines.iter().map(|l| l.probability))
+                    }));
+                }
+                for ((&i, lines), risk) in group.iter().zip(encoded).zip(risks) {
+                    each(i, lines, risk);
+                }
+            };
+            let risks = self.predict_observed(&lines, reasons, thresholds, observe);
+            for (&i, risk) in group.iter().zip(risks) {
+                out[i] = Some(risk);
+            }
+        }
+        out.into_iter().map(|r| r.expect("every order scored")).collect()
+    }
+}

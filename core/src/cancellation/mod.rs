@@ -15,8 +15,8 @@ pub use features::{
     EncodedLine, Field, InputSchema, Numeric,
 };
 pub use inference::{
-    CancellationCalibration, CancellationPredictor, OrderAggregation, OrderRisk, PredictedOutcome,
-    RiskBand, RiskThresholds,
+    CancellationCalibration, CancellationPredictor, OrderAggregation, OrderRisk, OrderToScore,
+    PredictedOutcome, RiskBand, RiskThresholds,
 };
 pub use model::{
     CancellationModel, CancellationModelConfig, CancellationNet, ServingCancellationNet,

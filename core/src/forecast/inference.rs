@@ -2,6 +2,7 @@
 
 use super::features::{EncodedWindow, ForecastEncoder, SeriesHistory, SeriesKey};
 use super::model::{CHANNELS, ForecastModel, ServingForecastNet};
+use crate::query::QueryError;
 use burn::tensor::Device;
 use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
@@ -127,5 +128,118 @@ impl Forecaster {
                 horizon_days: self.encoder.horizon_days,
             }]);
         }
+    }
+}
+
+/// A forecast checked against the forecaster: the series, its history (stored days merged
+/// with the request's) ending at `last_date`, the horizon.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForecastPlan {
+    pub series: usize,
+    pub name: String,
+    pub measure: String,
+    pub history: Vec<f64>,
+    pub last_date: NaiveDate,
+    pub horizon_days: usize,
+}
+
+impl ForecastPlan {
+    /// The mean of the last 28 days of the history: the level the forecast starts from.
+    pub fn recent_level(&self) -> f64 {
+        let recent = &self.history[self.history.len().saturating_sub(28)..];
+        recent.iter().sum::<f64>() / recent.len().max(1) as f64
+    }
+
+    fn request(&self) -> ForecastRequest<'_> {
+        ForecastRequest {
+            series: self.series,
+            history: &self.history,
+            last_date: self.last_date,
+            horizon_days: self.horizon_days,
+        }
+    }
+}
+
+/// What a forecast is asked for: a series, optionally the days of history the caller knows
+/// (from `first_date`, one value a day), and how far ahead.
+pub struct ForecastAsk<'a> {
+    pub key: SeriesKey<'a>,
+    pub first_date: Option<NaiveDate>,
+    pub values: &'a [f64],
+    pub horizon_days: usize,
+}
+
+impl Forecaster {
+    /// The longest horizon served: what the model was trained for, lowered by `cap` when set.
+    pub fn max_horizon_days(&self, cap: Option<usize>) -> usize {
+        let trained = self.encoder.horizon_days;
+        cap.map_or(trained, |cap| cap.min(trained))
+    }
+
+    /// Checks `ask` against this forecaster (the series is known, the horizon in range, the
+    /// history joins the stored one and is long enough) and plans it.
+    pub fn plan(
+        &self,
+        ask: &ForecastAsk<'_>,
+        cap: Option<usize>,
+    ) -> Result<ForecastPlan, QueryError> {
+        let max_horizon = self.max_horizon_days(cap);
+        let horizon = ask.horizon_days;
+        if horizon == 0 || horizon > max_horizon {
+            return Err(QueryError::Invalid {
+                field: "horizon_days",
+                reason: format!("must be 1 to {max_horizon}, got {horizon}"),
+            });
+        }
+        let Some(index) = self.find(ask.key) else {
+            return Err(QueryError::NotFound {
+                what: "series",
+                value: SeriesHistory::name_of(ask.key),
+                near: self.series().iter().map(|s| s.name.clone()).collect(),
+            });
+        };
+        let stored = &self.series()[index];
+        let (history, last_date) = match ask.first_date {
+            Some(first) if !ask.values.is_empty() => {
+                if first > stored.last_date() + Duration::days(1) {
+                    return Err(QueryError::Invalid {
+                        field: "history[0].date",
+                        reason: format!(
+                            "{first} leaves a gap after the stored history, which ends {}",
+                            stored.last_date()
+                        ),
+                    });
+                }
+                // Stored days before the request's first day, then the request's days.
+                let keep = (first - stored.first_date)
+                    .num_days()
+                    .clamp(0, stored.values.len() as i64) as usize;
+                let mut merged = stored.values[..keep].to_vec();
+                merged.extend_from_slice(ask.values);
+                (merged, first + Duration::days(ask.values.len() as i64 - 1))
+            }
+            _ => (stored.values.clone(), stored.last_date()),
+        };
+        let needed = self.encoder.min_history();
+        if history.len() < needed {
+            return Err(QueryError::Invalid {
+                field: "history",
+                reason: format!("{} days known; the model reads the last {needed}", history.len()),
+            });
+        }
+        Ok(ForecastPlan {
+            series: index,
+            name: stored.name.clone(),
+            measure: stored.measure.clone(),
+            history,
+            last_date,
+            horizon_days: horizon,
+        })
+    }
+
+    /// Forecasts of planned requests, in one pass.
+    pub fn forecast_plans(&self, plans: &[ForecastPlan]) -> Vec<Vec<ForecastPoint>> {
+        let requests: Vec<ForecastRequest<'_>> = plans.iter().map(ForecastPlan::request).collect();
+        self.forecast(&requests)
     }
 }

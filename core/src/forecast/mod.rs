@@ -9,7 +9,9 @@ use crate::served::{Figure, ServedModel};
 pub use metrics::{ForecastMetrics, SeriesMetrics, WeeklyMetrics};
 
 pub use features::{ForecastEncoder, MEASURES, SeriesHistory, SeriesKey};
-pub use inference::{ForecastCalibration, ForecastPoint, ForecastRequest, Forecaster};
+pub use inference::{
+    ForecastAsk, ForecastCalibration, ForecastPlan, ForecastPoint, ForecastRequest, Forecaster,
+};
 pub use model::{ForecastModel, ForecastModelConfig, ForecastNet, ServingForecastNet};
 
 use crate::bundle::{BundleError, BundleWriter, ModelFiles};

@@ -5,6 +5,7 @@
 //! sentence from an explicit rule, with the figures it rests on. The queries the RPCs and the
 //! dashboard answer are here too, so both read the same numbers.
 
+pub use crate::query::QueryError;
 use crate::served::ServedModel;
 
 pub mod html;
@@ -301,18 +302,6 @@ pub struct Insights {
 }
 
 /// Why an insights query cannot be answered.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum QueryError {
-    #[error("{what} {value:?} is not in the data{}", nearest(.near))]
-    NotFound { what: &'static str, value: String, near: Vec<String> },
-    #[error("{field}: {reason}")]
-    Invalid { field: &'static str, reason: String },
-}
-
-fn nearest(near: &[String]) -> String {
-    if near.is_empty() { String::new() } else { format!("; nearest: {}", near.join(", ")) }
-}
-
 /// A period of whole months, `from..=to` (YYYY-MM), either end open.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Period {

@@ -101,6 +101,15 @@ impl PricePredictor {
             .collect()
     }
 
+    /// Predicts, and feeds each prediction's ratio to its list price into the drift window.
+    pub fn predict_observed(&self, products: &[ProductInput<'_>]) -> Vec<PricePrediction> {
+        let predictions = self.predict(products);
+        if let Some(drift) = &self.drift {
+            drift.observe(predictions.iter().zip(products).map(|(p, i)| p.price / i.list_price));
+        }
+        predictions
+    }
+
     pub fn warm_up(&self) {
         let _ = self.predict(&[ProductInput {
             name: "warm up product",

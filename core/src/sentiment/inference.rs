@@ -176,6 +176,20 @@ impl SentimentPredictor {
             .collect()
     }
 
+    /// Analyses, and feeds each review's probability of being negative into the drift window.
+    pub fn analyze_observed(
+        &self,
+        reviews: &[(&str, &str)],
+        max_words: usize,
+        top_words: usize,
+    ) -> Vec<SentimentResult> {
+        let results = self.analyze(reviews, max_words, top_words);
+        if let Some(drift) = &self.drift {
+            drift.observe(results.iter().map(|r| r.negative_probability));
+        }
+        results
+    }
+
     pub fn warm_up(&self) {
         let _ = self.analyze(&[("Warm up", "works well, not bad at all")], 100, 3);
     }

@@ -1,7 +1,6 @@
-//! Proto messages → typed domain requests, validated once: a value that passes `TryFrom` holds
-//! its parsed fields, so handlers never parse again. Errors name the field as the client wrote
-//! it (`order.lines[2].unit_price`); batches prefix the item (`orders[3].…`).
+//! `PredictionService`'s requests: orders at checkout, products to price, reviews, forecasts.
 
+use super::{Bounded, at_most, bounded, same_currency};
 use crate::config::LimitSettings;
 use crate::error::{ShopError, within};
 use crate::proto;
@@ -11,31 +10,7 @@ use shopml_core::cancellation::{
     PredictedOutcome, RiskBand,
 };
 use shopml_core::features::{echo, parse_iso_date};
-use shopml_core::insights::{Dimension, Granularity, Metric, Period};
 use shopml_core::price::{PricePrediction, ProductInput};
-use shopml_core::segments::SegmentKind;
-
-/// A request item's size, checked against the configured limits before it is converted (so an
-/// oversized item costs no more than its decoding).
-pub trait Bounded {
-    fn check_size(&self, limits: &LimitSettings) -> Result<(), ShopError>;
-}
-
-fn at_most(
-    field: &str,
-    what: &str,
-    size: usize,
-    max: usize,
-    setting: &str,
-) -> Result<(), ShopError> {
-    if size > max {
-        return Err(ShopError::invalid(
-            field,
-            format!("{size} {what}; at most {max} (limits.{setting})"),
-        ));
-    }
-    Ok(())
-}
 
 impl Bounded for proto::PredictCancellationRequest {
     fn check_size(&self, limits: &LimitSettings) -> Result<(), ShopError> {
@@ -69,51 +44,6 @@ impl Bounded for proto::ForecastDemandRequest {
         let days = self.history.len();
         at_most("history", "days", days, limits.max_history_days, "max_history_days")
     }
-}
-
-/// One request item, its size checked, then converted.
-pub fn bounded<P: Bounded, T>(item: P, limits: &LimitSettings) -> Result<T, ShopError>
-where
-    T: TryFrom<P, Error = ShopError>,
-{
-    item.check_size(limits)?;
-    T::try_from(item)
-}
-
-/// Converts every item of a batch, after checking the batch's and each item's size (`field`
-/// names the batch in errors, `field[i]` an item).
-pub fn batch<P: Bounded, T>(
-    field: &str,
-    items: Vec<P>,
-    limits: &LimitSettings,
-) -> Result<Vec<T>, ShopError>
-where
-    T: TryFrom<P, Error = ShopError>,
-{
-    let max = limits.max_batch_size;
-    if items.is_empty() {
-        return Err(ShopError::invalid(field, "at least one item is required"));
-    }
-    if items.len() > max {
-        return Err(ShopError::invalid(
-            field,
-            format!("{} items; at most {max} per call (limits.max_batch_size)", items.len()),
-        ));
-    }
-    items
-        .into_iter()
-        .enumerate()
-        .map(|(i, item)| bounded(item, limits).map_err(|e| within(&format!("{field}[{i}]"), e)))
-        .collect()
-}
-
-/// A required, non-blank identifier, trimmed.
-pub fn required_id(field: &str, value: &str) -> Result<String, ShopError> {
-    let trimmed = value.trim();
-    if trimmed.is_empty() {
-        return Err(ShopError::invalid(field, "required"));
-    }
-    Ok(trimmed.to_owned())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -356,21 +286,6 @@ impl CheckoutInputs<'_> {
     }
 }
 
-/// A request's currency: empty (the bundle's) or the bundle's ISO code.
-pub fn same_currency(field: &str, requested: &str, bundle_currency: &str) -> Result<(), ShopError> {
-    let requested = requested.trim();
-    if requested.is_empty() || requested.eq_ignore_ascii_case(bundle_currency) {
-        return Ok(());
-    }
-    Err(ShopError::invalid(
-        field,
-        format!(
-            "{}: this bundle's prices are in {bundle_currency}; send amounts in {bundle_currency}",
-            echo(requested)
-        ),
-    ))
-}
-
 fn band(band: RiskBand) -> i32 {
     (match band {
         RiskBand::Low => proto::RiskBand::Low,
@@ -561,448 +476,21 @@ impl ForecastQuery {
         }
     }
 
-    /// The last day of the request's history.
-    pub fn last_date(&self) -> Option<NaiveDate> {
-        let days = self.values.len().checked_sub(1)? as i64;
-        self.first_date.map(|first| first + Duration::days(days))
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Segments
-
-/// A segment kind named in a request (`kind`).
-pub struct Kind(pub SegmentKind);
-
-impl TryFrom<i32> for Kind {
-    type Error = ShopError;
-
-    fn try_from(value: i32) -> Result<Self, ShopError> {
-        match proto::SegmentKind::try_from(value) {
-            Ok(proto::SegmentKind::Product) => Ok(Self(SegmentKind::Product)),
-            Ok(proto::SegmentKind::Customer) => Ok(Self(SegmentKind::Customer)),
-            Ok(proto::SegmentKind::Region) => Ok(Self(SegmentKind::Region)),
-            _ => Err(ShopError::invalid(
-                "kind",
-                "one of SEGMENT_KIND_PRODUCT, SEGMENT_KIND_CUSTOMER, SEGMENT_KIND_REGION",
-            )),
+    /// What the forecaster is asked.
+    pub fn ask(&self) -> shopml_core::forecast::ForecastAsk<'_> {
+        shopml_core::forecast::ForecastAsk {
+            key: self.key(),
+            first_date: self.first_date,
+            values: &self.values,
+            horizon_days: self.horizon_days,
         }
     }
-}
-
-pub fn proto_kind(kind: SegmentKind) -> i32 {
-    (match kind {
-        SegmentKind::Product => proto::SegmentKind::Product,
-        SegmentKind::Customer => proto::SegmentKind::Customer,
-        SegmentKind::Region => proto::SegmentKind::Region,
-    }) as i32
-}
-
-/// A profile to place among the segments: its kind and raw figures in the order of the
-/// segment set's features, each finite and within its feature's domain.
-pub struct SegmentProfile {
-    pub kind: SegmentKind,
-    /// The profile's figures by feature name, each checked for its range, with the request
-    /// field that gave it.
-    pub figures: Vec<(String, f64)>,
-    /// The request's message name ("product", "customer", "region"), for errors.
-    message: &'static str,
-}
-
-/// A figure finite and within `[min, max]`.
-fn within_range(field: &str, value: f64, min: f64, max: f64) -> Result<f64, ShopError> {
-    if value.is_finite() && value >= min && value <= max {
-        Ok(value)
-    } else {
-        Err(ShopError::invalid(
-            field,
-            format!("must be a finite number in [{min}, {max}], got {value}"),
-        ))
-    }
-}
-
-/// The range of a segment figure, by its name: shares and rates are in 0–1, percentages in
-/// 0–100, ratings in 0–5, everything else (amounts, counts) >= 0.
-fn figure_range(name: &str) -> (f64, f64) {
-    if name.ends_with("_share") || name.ends_with("_rate") {
-        (0.0, 1.0)
-    } else if name.ends_with("_pct") {
-        (0.0, 100.0)
-    } else if name == "rating" {
-        (0.0, 5.0)
-    } else {
-        (0.0, f64::INFINITY)
-    }
-}
-
-impl TryFrom<proto::AssignSegmentRequest> for SegmentProfile {
-    type Error = ShopError;
-
-    fn try_from(request: proto::AssignSegmentRequest) -> Result<Self, ShopError> {
-        use proto::assign_segment_request::Profile;
-        let named = |pairs: &[(&str, f64)]| -> Vec<(String, f64)> {
-            pairs.iter().map(|(n, v)| ((*n).to_owned(), *v)).collect()
-        };
-        let (kind, message, mut figures) = match request.profile {
-            Some(Profile::Product(p)) => {
-                if !(p.price.is_finite() && p.price > 0.0) {
-                    return Err(ShopError::invalid(
-                        "product.price",
-                        format!("must be a finite number > 0, got {}", p.price),
-                    ));
-                }
-                let figures = named(&[
-                    ("price", p.price),
-                    ("rating", p.rating),
-                    ("rating_count", p.rating_count),
-                    ("discount_pct", p.discount_pct),
-                ]);
-                (SegmentKind::Product, "product", figures)
-            }
-            Some(Profile::Customer(c)) => {
-                let figures = named(&[
-                    ("total_amount", c.total_amount),
-                    ("orders", c.orders),
-                    ("lines", c.lines),
-                    ("distinct_categories", c.distinct_categories),
-                ]);
-                (SegmentKind::Customer, "customer", figures)
-            }
-            Some(Profile::Region(r)) => {
-                let mut figures = named(&[
-                    ("ordered_amount", r.ordered_amount),
-                    ("lines", r.lines),
-                    ("cancellation_rate", r.cancellation_rate),
-                    ("average_order_value", r.average_order_value),
-                    ("fulfilment_amazon_share", r.amazon_fulfilled_share),
-                ]);
-                for (name, value) in r.figures {
-                    match figures.iter_mut().find(|(n, _)| *n == name) {
-                        Some(slot) => slot.1 = value,
-                        None => figures.push((name, value)),
-                    }
-                }
-                (SegmentKind::Region, "region", figures)
-            }
-            None => {
-                return Err(ShopError::invalid(
-                    "profile",
-                    "one of product, customer, region is required",
-                ));
-            }
-        };
-        for (name, value) in &mut figures {
-            let (min, max) = figure_range(name);
-            *value = within_range(&format!("{message}.{name}"), *value, min, max)?;
-        }
-        Ok(Self { kind, figures, message })
-    }
-}
-
-impl SegmentProfile {
-    /// The figures in the order of `set`'s features; a feature the profile lacks is an error
-    /// naming it.
-    pub fn figures_for(
-        &self,
-        set: &shopml_core::segments::SegmentSet,
-    ) -> Result<Vec<f64>, ShopError> {
-        set.features
-            .iter()
-            .map(|f| {
-                self.figures.iter().find(|(n, _)| *n == f.name).map(|(_, v)| *v).ok_or_else(|| {
-                    ShopError::invalid(
-                        format!("{}.figures[\"{}\"]", self.message, echo(&f.name)),
-                        "this bundle's segments need it",
-                    )
-                })
-            })
-            .collect()
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Customers
-
-/// Longest horizon of customer values.
-pub const MAX_HORIZON_DAYS: u32 = 3650;
-
-/// A requested horizon: 0 takes the bundle's, else 1 to [`MAX_HORIZON_DAYS`].
-pub fn horizon_days(requested: u32, bundle: u32) -> Result<u32, ShopError> {
-    match requested {
-        0 => Ok(bundle),
-        h if h <= MAX_HORIZON_DAYS => Ok(h),
-        h => Err(ShopError::invalid(
-            "horizon_days",
-            format!("must be 1 to {MAX_HORIZON_DAYS} (0: the bundle's), got {h}"),
-        )),
-    }
-}
-
-/// A purchase history, validated and netted by day.
-#[derive(Debug, Clone)]
-pub struct CustomerHistoryQuery {
-    pub customer_id: String,
-    pub record: shopml_core::customer_value::CustomerRecord,
-    pub as_of: NaiveDate,
-    pub horizon_days: u32,
-}
-
-impl CustomerHistoryQuery {
-    pub fn parse(
-        request: proto::ScoreCustomerHistoryRequest,
-        limits: &LimitSettings,
-        bundle_currency: &str,
-    ) -> Result<Self, ShopError> {
-        same_currency("currency", &request.currency, bundle_currency)?;
-        at_most(
-            "purchases",
-            "purchases",
-            request.purchases.len(),
-            limits.max_history_days,
-            "max_history_days",
-        )?;
-        let as_of = match request.as_of_date.trim() {
-            "" => None,
-            date => Some(parse_iso_date(date).map_err(|r| ShopError::invalid("as_of_date", r))?),
-        };
-        let mut days: std::collections::BTreeMap<NaiveDate, (bool, f64)> = Default::default();
-        for (i, p) in request.purchases.iter().enumerate() {
-            let date = parse_iso_date(&p.date)
-                .map_err(|r| ShopError::invalid(format!("purchases[{i}].date"), r))?;
-            if let Some(as_of) = as_of
-                && date > as_of
-            {
-                return Err(ShopError::invalid(
-                    format!("purchases[{i}].date"),
-                    format!("{date} is after as_of_date {as_of}"),
-                ));
-            }
-            if !(p.amount.is_finite() && p.amount >= 0.0) {
-                return Err(ShopError::invalid(
-                    format!("purchases[{i}].amount"),
-                    format!("must be a finite number >= 0, got {}", p.amount),
-                ));
-            }
-            let day = days.entry(date).or_default();
-            day.0 |= !p.is_return;
-            day.1 += if p.is_return { -p.amount } else { p.amount };
-        }
-        let purchases: Vec<(NaiveDate, f64)> = days
-            .into_iter()
-            .filter(|(_, (purchase, _))| *purchase)
-            .map(|(date, (_, amount))| (date, amount.max(0.0)))
-            .collect();
-        let record = shopml_core::customer_value::record_of(&purchases).ok_or_else(|| {
-            ShopError::invalid("purchases", "at least one purchase that is not a return")
-        })?;
-        Ok(Self {
-            customer_id: request.customer_id,
-            as_of: as_of.unwrap_or(record.last_date),
-            record,
-            horizon_days: request.horizon_days,
-        })
-    }
-}
-
-/// A page of a customer list.
-#[derive(Debug, Clone)]
-pub struct CustomerListQuery {
-    pub by_churn_risk: bool,
-    pub segment: Option<String>,
-    pub page_size: usize,
-    pub offset: usize,
-}
-
-/// Largest page of a customer list.
-pub const MAX_PAGE_SIZE: u32 = 1000;
-
-impl TryFrom<proto::ListCustomersRequest> for CustomerListQuery {
-    type Error = ShopError;
-
-    fn try_from(request: proto::ListCustomersRequest) -> Result<Self, ShopError> {
-        let by_churn_risk = match proto::CustomerOrder::try_from(request.order_by) {
-            Ok(proto::CustomerOrder::ChurnRisk) => true,
-            Ok(_) => false,
-            Err(_) => {
-                return Err(ShopError::invalid(
-                    "order_by",
-                    format!("unknown value {}", request.order_by),
-                ));
-            }
-        };
-        let page_size = page_size(request.page_size)?;
-        let offset = page_offset(&request.page_token)?;
-        let segment = request.segment.trim();
-        Ok(Self {
-            by_churn_risk,
-            segment: (!segment.is_empty()).then(|| segment.to_owned()),
-            page_size,
-            offset,
-        })
-    }
-}
-
-/// An insights metric of the proto.
-pub fn insights_metric(value: i32, field: &str) -> Result<Metric, ShopError> {
-    Ok(match proto::Metric::try_from(value) {
-        Ok(proto::Metric::Unspecified | proto::Metric::Revenue) => Metric::Revenue,
-        Ok(proto::Metric::Units) => Metric::Units,
-        Ok(proto::Metric::Orders) => Metric::Orders,
-        Ok(proto::Metric::Lines) => Metric::Lines,
-        Ok(proto::Metric::AverageOrderValue) => Metric::AverageOrderValue,
-        Ok(proto::Metric::CancellationRate) => Metric::CancellationRate,
-        Ok(proto::Metric::ReturnRate) => Metric::ReturnRate,
-        Ok(proto::Metric::Profit) => Metric::Profit,
-        Ok(proto::Metric::Margin) => Metric::Margin,
-        Err(_) => return Err(ShopError::invalid(field, format!("unknown value {value}"))),
-    })
-}
-
-/// The proto value of an insights metric.
-pub fn proto_metric(metric: Metric) -> proto::Metric {
-    match metric {
-        Metric::Revenue => proto::Metric::Revenue,
-        Metric::Units => proto::Metric::Units,
-        Metric::Orders => proto::Metric::Orders,
-        Metric::Lines => proto::Metric::Lines,
-        Metric::AverageOrderValue => proto::Metric::AverageOrderValue,
-        Metric::CancellationRate => proto::Metric::CancellationRate,
-        Metric::ReturnRate => proto::Metric::ReturnRate,
-        Metric::Profit => proto::Metric::Profit,
-        Metric::Margin => proto::Metric::Margin,
-    }
-}
-
-/// A period of months; its ends are checked against the data by the core.
-pub fn insights_period(period: Option<proto::Period>) -> Period {
-    let end = |m: String| {
-        let m = m.trim().to_owned();
-        (!m.is_empty()).then_some(m)
-    };
-    let period = period.unwrap_or_default();
-    Period { from: end(period.from_month), to: end(period.to_month) }
-}
-
-/// An optional name filter: empty means none.
-pub fn optional_name(value: &str) -> Option<&str> {
-    let value = value.trim();
-    (!value.is_empty()).then_some(value)
-}
-
-/// A page of ranked products; the region and category are matched against the data by the
-/// core.
-#[derive(Debug, Clone)]
-pub struct ProductRankingQuery {
-    pub metric: Metric,
-    pub ascending: bool,
-    pub region: Option<String>,
-    pub category: Option<String>,
-    pub period: Period,
-    pub min_lines: f64,
-    pub page_size: usize,
-    pub offset: usize,
-}
-
-impl TryFrom<proto::RankProductsRequest> for ProductRankingQuery {
-    type Error = ShopError;
-
-    fn try_from(request: proto::RankProductsRequest) -> Result<Self, ShopError> {
-        let metric = insights_metric(request.metric, "metric")?;
-        let min_lines = match request.min_lines {
-            0 if metric.is_rate() || metric == Metric::AverageOrderValue => 20.0,
-            0 => 1.0,
-            n => n as f64,
-        };
-        Ok(Self {
-            metric,
-            ascending: request.ascending,
-            region: optional_name(&request.region).map(str::to_owned),
-            category: optional_name(&request.category).map(str::to_owned),
-            period: insights_period(request.period),
-            min_lines,
-            page_size: page_size(request.page_size)?,
-            offset: page_offset(&request.page_token)?,
-        })
-    }
-}
-
-/// A trend of a metric for the whole export, a region or a category.
-#[derive(Debug, Clone)]
-pub struct TrendQuery {
-    pub metric: Metric,
-    pub dimension: Dimension,
-    pub granularity: Granularity,
-    pub period: Period,
-}
-
-impl TryFrom<proto::GetTrendRequest> for TrendQuery {
-    type Error = ShopError;
-
-    fn try_from(request: proto::GetTrendRequest) -> Result<Self, ShopError> {
-        let dimension = match (optional_name(&request.region), optional_name(&request.category)) {
-            (Some(_), Some(_)) => {
-                return Err(ShopError::invalid(
-                    "category",
-                    "give a region or a category, not both",
-                ));
-            }
-            (Some(region), None) => Dimension::Region(region.to_owned()),
-            (None, Some(category)) => Dimension::Category(category.to_owned()),
-            (None, None) => Dimension::Total,
-        };
-        let granularity = match proto::Granularity::try_from(request.granularity) {
-            Ok(proto::Granularity::Day) => Granularity::Day,
-            Ok(proto::Granularity::Week) => Granularity::Week,
-            Ok(proto::Granularity::Month | proto::Granularity::Unspecified) => Granularity::Month,
-            Err(_) => {
-                return Err(ShopError::invalid(
-                    "granularity",
-                    format!("unknown value {}", request.granularity),
-                ));
-            }
-        };
-        Ok(Self {
-            metric: insights_metric(request.metric, "metric")?,
-            dimension,
-            granularity,
-            period: insights_period(request.period),
-        })
-    }
-}
-
-/// The page size of a paged list: 1 to `MAX_PAGE_SIZE`, 0 for 50.
-fn page_size(requested: u32) -> Result<usize, ShopError> {
-    match requested {
-        0 => Ok(50),
-        n if n <= MAX_PAGE_SIZE => Ok(n as usize),
-        n => Err(ShopError::invalid(
-            "page_size",
-            format!("must be 1 to {MAX_PAGE_SIZE} (0: 50), got {n}"),
-        )),
-    }
-}
-
-/// The offset a page token stands for; empty is the first page.
-fn page_offset(token: &str) -> Result<usize, ShopError> {
-    match token.trim() {
-        "" => Ok(0),
-        token => token.strip_prefix("offset:").and_then(|n| n.parse().ok()).ok_or_else(|| {
-            ShopError::invalid(
-                "page_token",
-                format!("{} is not a page token of this service", echo(token)),
-            )
-        }),
-    }
-}
-
-/// The token of the page starting at `offset`.
-pub fn page_token(offset: usize) -> String {
-    format!("offset:{offset}")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::convert::batch;
 
     fn field_of(error: ShopError) -> String {
         match error {
@@ -1167,13 +655,14 @@ mod tests {
         let query =
             ForecastQuery::try_from(request(vec![day("2022-06-01", 3.0), day("2022-06-02", 4.0)]))
                 .expect("valid");
-        assert_eq!(query.last_date(), NaiveDate::from_ymd_opt(2022, 6, 2));
+        assert_eq!(query.first_date, NaiveDate::from_ymd_opt(2022, 6, 1));
+        assert_eq!(query.values, [3.0, 4.0]);
         let gap =
             ForecastQuery::try_from(request(vec![day("2022-06-01", 3.0), day("2022-06-03", 4.0)]));
         assert_eq!(field_of(gap.unwrap_err()), "history[1].date");
         let negative = ForecastQuery::try_from(request(vec![day("2022-06-01", -3.0)]));
         assert_eq!(field_of(negative.unwrap_err()), "history[0].value");
         let empty = ForecastQuery::try_from(request(vec![])).expect("no history is valid");
-        assert_eq!(empty.last_date(), None);
+        assert_eq!((empty.first_date, empty.values.len()), (None, 0));
     }
 }
