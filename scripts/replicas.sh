@@ -10,6 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bin="${BIN:-${CARGO_TARGET_DIR:-target}/debug}"
+# Publishing into S3 needs the training crate's object-store feature.
+cargo build -p shopml-training --features object-store --bin shopml-train
 poll_ms="${POLL_MS:-1000}"
 load_secs="${LOAD_SECS:-20}"
 s3_port="${S3_PORT:-50590}"

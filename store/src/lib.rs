@@ -60,15 +60,17 @@ impl Repository {
     /// The repository at `url`, configured from the environment's `AWS_*`, `GOOGLE_*` and
     /// `AZURE_*` variables, then `options` (the same keys, lower case, e.g. `aws_endpoint`).
     pub fn open(url: &str, options: &[(String, String)]) -> Result<Self, StoreError> {
+        // Credentials written in the URL never reach a message.
+        let shown = shopml_core::features::redacted_url(url);
         let parsed = url::Url::parse(url)
-            .map_err(|e| StoreError::BadUrl { url: url.to_owned(), reason: e.to_string() })?;
+            .map_err(|e| StoreError::BadUrl { url: shown.clone(), reason: e.to_string() })?;
         let from_env = std::env::vars()
             .filter(|(k, _)| ["AWS_", "GOOGLE_", "AZURE_"].iter().any(|p| k.starts_with(p)));
         let options =
             from_env.map(|(k, v)| (k.to_ascii_lowercase(), v)).chain(options.iter().cloned());
         let (store, prefix) = object_store::parse_url_opts(&parsed, options)
-            .map_err(|source| StoreError::Store { url: url.to_owned(), source })?;
-        Ok(Self { store: Arc::from(store), prefix, url: url.trim_end_matches('/').to_owned() })
+            .map_err(|source| StoreError::Store { url: shown.clone(), source })?;
+        Ok(Self { store: Arc::from(store), prefix, url: shown.trim_end_matches('/').to_owned() })
     }
 
     pub fn url(&self) -> &str {

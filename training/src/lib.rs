@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod pipeline;
 pub mod price;
 pub mod progress;
+pub mod remote;
 pub mod report;
 pub mod segments;
 pub mod sentiment;

@@ -4,7 +4,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use shopml_training::config::TrainConfig;
 use shopml_training::progress::{Progress, StageTime, seconds};
-use shopml_training::{gates, generate, pipeline, report};
+use shopml_training::{gates, generate, pipeline, remote, report};
 use std::path::{Path, PathBuf};
 
 /// Trains every model the exports allow, checks the quality gates and writes a versioned
@@ -136,9 +136,8 @@ fn main() -> anyhow::Result<()> {
     let location = out.to_string_lossy().into_owned();
     // A repository in object storage: checked writable now, published after training from a
     // local copy of the bundle.
-    let (out, repository) = if shopml_store::is_url(&location) {
-        let repository = shopml_store::Repository::open(&location, &[])?;
-        shopml_store::block_on(repository.check_writable())?;
+    let (out, repository) = if remote::is_url(&location) {
+        let repository = remote::open_writable(&location)?;
         let staging = std::env::temp_dir()
             .join(format!("shopml-publish-{}", std::process::id()))
             .join("bundle");
@@ -193,7 +192,7 @@ fn main() -> anyhow::Result<()> {
 
     if let Some(repository) = &repository {
         let stage = progress.stage("publish");
-        let version = shopml_store::block_on(repository.publish(&out))?;
+        let version = remote::publish(repository, &out)?;
         let _ = std::fs::remove_dir_all(out.parent().unwrap_or(&out));
         stage.finish(format!("{}/{version}", repository.url()));
     }
@@ -282,14 +281,11 @@ fn evaluate(
     let sales = read_sales(data_dir, config)?;
     // A log in object storage is read from a local copy of its finished files.
     let location = predictions.to_string_lossy().into_owned();
-    let copy = shopml_store::is_url(&location)
+    let copy = remote::is_url(&location)
         .then(|| std::env::temp_dir().join(format!("shopml-evaluate-{}", std::process::id())));
     if let Some(copy) = &copy {
-        let repository = shopml_store::Repository::open(&location, &[])?;
-        let fetched = shopml_store::block_on(
-            repository.download_files(shopml_core::prediction_log::FILE_SUFFIX, copy),
-        )?;
-        eprintln!("{fetched} log files fetched from {location}");
+        let fetched = remote::download_log(&location, copy)?;
+        eprintln!("{fetched} log files fetched from {}", remote::redacted(&location));
     }
     let evaluation =
         shopml_training::evaluate::evaluate(bundle, copy.as_deref().unwrap_or(predictions), &sales);

@@ -588,6 +588,22 @@ fn every_bundle_carries_a_report_with_its_charts() {
 }
 
 #[test]
+fn a_url_out_is_never_a_local_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    for url in ["ftp://host/x", "S3://bucket/x", "s3:/bucket/x", "gcs://bucket/x"] {
+        let run = train_cli().current_dir(dir.path()).args(["--out", url]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(!run.status.success(), "{url}: {stderr}");
+        assert!(!stderr.contains("[cancellation]"), "{url}: refused before training: {stderr}");
+    }
+    let secret = train_cli().args(["--out", "s3://key:hunter2@bucket/x"]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&secret.stderr).contains("hunter2"));
+    let written: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(written.is_empty(), "nothing written locally: {written:?}");
+}
+
+#[cfg(feature = "object-store")]
+#[test]
 fn the_cli_publishes_a_version_into_object_storage() {
     use shopml_store::test_server::S3TestServer;
     let Some(s3) = S3TestServer::start() else { return };

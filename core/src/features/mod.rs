@@ -52,6 +52,19 @@ pub fn echo(input: &str) -> String {
     out
 }
 
+/// `url` with any credentials written in it (`user:secret@`) and its query left out, for
+/// messages.
+pub fn redacted_url(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let rest = rest.split(['?', '#']).next().unwrap_or("");
+    let authority = rest.split('/').next().unwrap_or("");
+    let rest = match authority.rsplit_once('@') {
+        Some((_, host)) => format!("{host}{}", &rest[authority.len()..]),
+        None => rest.to_owned(),
+    };
+    if scheme.is_empty() { rest } else { format!("{scheme}://{rest}") }
+}
+
 /// Parses an ISO-8601 calendar date, `YYYY-MM-DD`.
 pub fn parse_iso_date(value: &str) -> Result<chrono::NaiveDate, String> {
     let value = value.trim();
