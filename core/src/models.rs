@@ -1,25 +1,18 @@
-//! The one list of models a bundle may hold. Adding a model is its folder (encoder, net,
-//! inference, figures, `save`/`load`, and its [`ServedModel`] implementation) plus one line in
-//! the list at the end of this file; the bundle code knows no model by name.
+//! The models a bundle may hold, as served: [`ModelSet`] over the one list in `lib.rs`, and a
+//! loaded bundle. Adding a model is its folder (encoder, net, inference, figures,
+//! `save`/`load`, and its [`ServedModel`] implementation) plus its line in that list; the
+//! bundle code knows no model by name.
 
+pub use crate::ModelSet;
 use crate::bundle::{self, BundleError, Manifest};
-use crate::cancellation::CancellationPredictor;
-use crate::customer_value::CustomerValuePredictor;
-use crate::drift::DriftFigures;
-use crate::forecast::Forecaster;
-use crate::insights::Insights;
-use crate::price::PricePredictor;
-use crate::segments::SegmentIndex;
-use crate::sentiment::SentimentPredictor;
 pub use crate::served::{Better, Figure, ModelFacts, ModelMetrics, ServedModel};
 use burn::tensor::Device;
 use chrono::{DateTime, Utc};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The figures of model `M` in the whole `metrics.json` of a bundle: its typed sections, read
 /// back as training wrote them, or an error naming the file.
-fn facts_of<M: ServedModel>(
+pub(crate) fn facts_of<M: ServedModel>(
     model: &M,
     dir: &Path,
     metrics: &serde_json::Value,
@@ -34,6 +27,7 @@ fn facts_of<M: ServedModel>(
     })
 }
 
+/// Declares [`ModelSet`] over the models listed in `lib.rs` (the one list of models).
 macro_rules! models {
     ($($field:ident: $model:ty,)*) => {
         /// The models of a bundle; `None` where the bundle has no such model (its RPCs then
@@ -42,28 +36,30 @@ macro_rules! models {
         pub struct ModelSet {
             $(pub $field: Option<$model>,)*
             /// What each model present says of itself, by name.
-            pub facts: BTreeMap<&'static str, ModelFacts>,
+            pub facts: std::collections::BTreeMap<&'static str, $crate::served::ModelFacts>,
         }
 
         impl ModelSet {
             /// The names of every model this build knows.
-            pub const NAMES: &'static [&'static str] = &[$(<$model as ServedModel>::NAME,)*];
+            pub const NAMES: &'static [&'static str] =
+                &[$(<$model as $crate::served::ServedModel>::NAME,)*];
 
             /// Builds the models the manifest lists, with their figures from `metrics`; a name
             /// this build does not know is logged and skipped (a newer trainer may add models
             /// an older server ignores).
             pub fn load(
-                dir: &Path,
-                manifest: &Manifest,
+                dir: &std::path::Path,
+                manifest: &$crate::bundle::Manifest,
                 metrics: &serde_json::Value,
-                device: &Device,
-            ) -> Result<Self, BundleError> {
+                device: &burn::tensor::Device,
+            ) -> Result<Self, $crate::bundle::BundleError> {
+                use $crate::served::ServedModel;
                 let mut models = Self::default();
                 let currency = manifest.currency.as_deref().unwrap_or("");
                 for name in manifest.models.keys() {
                     $(if name == <$model as ServedModel>::NAME {
                         let model = <$model as ServedModel>::load(dir, device)?;
-                        let facts = facts_of(&model, dir, metrics, currency)?;
+                        let facts = $crate::models::facts_of(&model, dir, metrics, currency)?;
                         models.facts.insert(<$model as ServedModel>::NAME, facts);
                         models.$field = Some(model);
                         continue;
@@ -74,6 +70,7 @@ macro_rules! models {
             }
 
             pub fn warm_up(&self) {
+                use $crate::served::ServedModel;
                 $(if let Some(model) = &self.$field {
                     model.warm_up();
                 })*
@@ -81,7 +78,8 @@ macro_rules! models {
 
             /// The figures of every model whose sections `metrics` (a whole metrics.json) holds,
             /// read typed, with their direction.
-            pub fn figures_in(metrics: &serde_json::Value) -> Vec<Figure> {
+            pub fn figures_in(metrics: &serde_json::Value) -> Vec<$crate::served::Figure> {
+                use $crate::served::{ModelMetrics, ServedModel};
                 let mut figures = Vec::new();
                 $(if let Ok(typed) = serde_json::from_value::<<$model as ServedModel>::Metrics>(metrics.clone()) {
                     figures.extend(typed.figures());
@@ -91,7 +89,8 @@ macro_rules! models {
 
             /// The drift figures of every model this build knows (None: absent, or it keeps
             /// no window).
-            pub fn drift(&self) -> Vec<(&'static str, Option<DriftFigures>)> {
+            pub fn drift(&self) -> Vec<(&'static str, Option<$crate::drift::DriftFigures>)> {
+                use $crate::served::ServedModel;
                 vec![$((
                     <$model as ServedModel>::NAME,
                     self.$field.as_ref().and_then(ServedModel::drift),
@@ -99,16 +98,6 @@ macro_rules! models {
             }
         }
     };
-}
-
-models! {
-    cancellation: CancellationPredictor,
-    price: PricePredictor,
-    sentiment: SentimentPredictor,
-    forecast: Forecaster,
-    segments: SegmentIndex,
-    customer_value: CustomerValuePredictor,
-    insights: Insights,
 }
 
 /// A bundle loaded, verified and ready to serve.

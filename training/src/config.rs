@@ -21,7 +21,9 @@ pub const BUILT_IN_PROFILE_TOML: &str = include_str!("../../config/retailers/ama
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrainConfig {
     pub seed: u64,
-    pub models: Vec<String>,
+    /// The models to train; absent: every model this build knows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub models: Option<Vec<String>>,
     /// Train the per-product protocol's product-text models and the forecast beside the other
     /// stages (when they draw no random numbers while they train); false trains them in their
     /// stages.
@@ -560,7 +562,7 @@ impl TrainConfig {
 
     /// Whether `model` is to be trained.
     pub fn trains(&self, model: &str) -> bool {
-        self.models.iter().any(|m| m == model)
+        self.models.as_ref().is_none_or(|models| models.iter().any(|m| m == model))
     }
 
     /// The table of model `name` (an empty one when the configuration has none).
@@ -569,9 +571,18 @@ impl TrainConfig {
     }
 
     fn validate(&self, models: &[&str]) -> Result<(), ConfigError> {
-        if let Some(unknown) = self.models.iter().find(|m| !models.contains(&m.as_str())) {
+        let named = self.models.as_deref().unwrap_or_default();
+        if self.models.is_some() && named.is_empty() {
             return Err(ConfigError(format!(
-                "models: unknown model '{unknown}' (known: {})",
+                "models: empty; name at least one of {} (or leave the key out for all)",
+                models.join(", ")
+            )));
+        }
+        if let Some(unknown) = named.iter().find(|m| !models.contains(&m.as_str())) {
+            let hint = nearest(unknown, models.iter().copied())
+                .map_or_else(String::new, |near| format!(" (did you mean `{near}`?)"));
+            return Err(ConfigError(format!(
+                "models: unknown model '{unknown}'{hint}; known: {}",
                 models.join(", ")
             )));
         }

@@ -23,5 +23,19 @@ pub mod report;
 pub mod segments;
 pub mod sentiment;
 pub mod trainer;
-pub mod trainers;
 pub mod warehouse;
+
+/// The one list of trainers, in the order their stages run (the CPU backend has one random
+/// generator per process, so the order is part of what makes a run reproducible) and their
+/// sections appear in the report. A model's trainer lives beside its training code (its
+/// settings, what it needs, its summary, its report sections, its files); adding a model is
+/// its folder and its line here.
+pub const TRAINERS: &[&dyn trainer::Trainer] = &[
+    &cancellation::CancellationTrainer,
+    &price::PriceTrainer,
+    &forecast::ForecastTrainer,
+    &sentiment::SentimentTrainer,
+    &insights::InsightsTrainer,
+    &segments::SegmentsTrainer,
+    &customer_value::CustomerValueTrainer,
+];

@@ -2,6 +2,7 @@
 //! say why it cannot train), run the jobs — those that may, beside the others — and write the
 //! bundle with its metrics and report. Nothing here names a model.
 
+use crate::TRAINERS;
 use crate::config::{ConfigError, Split, TrainConfig};
 use crate::data::clean::CleaningReport;
 use crate::data::{self, Exports};
@@ -10,7 +11,6 @@ use crate::progress::Progress;
 use crate::report::{self, Baseline, ReportWriter, Timings};
 use crate::trainer::{BesideResult, Job, Prepared, Run, TrainedModel};
 pub use crate::trainer::{Skipped, TrainError};
-use crate::trainers::{self, TRAINERS};
 use chrono::Utc;
 use serde::Serialize;
 use shopml_core::bundle::{BundleError, BundleWriter, Manifest};
@@ -101,7 +101,8 @@ pub fn data_source(data_dir: &Path) -> String {
 /// Loads the training configuration from `files` (see [`TrainConfig::load_all`]) and checks
 /// it whole: every model named is known and every model's table parses and is in range.
 pub fn load_config(files: &[&Path]) -> Result<TrainConfig, ConfigError> {
-    let config = TrainConfig::load_all(files, &trainers::names())?;
+    let names: Vec<&str> = TRAINERS.iter().map(|t| t.name()).collect();
+    let config = TrainConfig::load_all(files, &names)?;
     for trainer in TRAINERS {
         trainer.check_settings(&config)?;
     }

@@ -171,7 +171,7 @@ fn a_model_whose_field_is_absent_is_skipped_with_the_reason() {
         shopml_training::pipeline::load_config(&[profile("superstore.toml").as_path()]).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut config = config;
-    config.models = vec!["cancellation".into(), "price".into()];
+    config.models = Some(vec!["cancellation".into(), "price".into()]);
     let trained = pipeline::train(&sample_dir(), &config, &Progress::quiet()).unwrap();
     let reasons: Vec<(String, String)> =
         trained.skipped.iter().map(|s| (s.model.clone(), s.reason.clone())).collect();
@@ -232,7 +232,7 @@ fn duplicates_are_rows_equal_in_every_column_or_in_the_configured_key() {
     let write_config = |duplicates: &str| {
         let file = dir.path().join("c.toml");
         std::fs::write(&file, format!(
-            "models = []\n[data]\nsales_file = \"lines.csv\"\n[columns.sales]\norder_id = \"invoice\"\nproduct_id = \"sku\"\ndate = \"day\"\ndate_format = \"%Y-%m-%d\"\namount = \"amount\"\n{duplicates}\n[money]\ncurrency = \"EUR\"\n"
+            "models = [\"insights\"]\n[data]\nsales_file = \"lines.csv\"\n[columns.sales]\norder_id = \"invoice\"\nproduct_id = \"sku\"\ndate = \"day\"\ndate_format = \"%Y-%m-%d\"\namount = \"amount\"\n{duplicates}\n[money]\ncurrency = \"EUR\"\n"
         )).unwrap();
         shopml_training::pipeline::load_config(&[file.as_path()]).unwrap()
     };
@@ -367,7 +367,7 @@ fn customer_value_reproduces_the_paper_on_the_published_cdnow_sample() {
     }
     let mut config =
         shopml_training::pipeline::load_config(&[profile("cdnow_sample.toml").as_path()]).unwrap();
-    config.models = vec!["customer_value".into()];
+    config.models = Some(vec!["customer_value".into()]);
     let trained = pipeline::train(&data, &config, &Progress::quiet()).unwrap();
     let m = &trained.model::<TrainedCustomerValue>().unwrap().metrics;
     let three = |value: f64, published: f64| {
@@ -399,7 +399,7 @@ async fn customer_value_is_fitted_and_served_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
     let mut config =
         shopml_training::pipeline::load_config(&[profile("cdnow_sample.toml").as_path()]).unwrap();
-    config.models = vec!["customer_value".into()];
+    config.models = Some(vec!["customer_value".into()]);
     let trained = pipeline::train(&sample_dir(), &config, &Progress::quiet()).unwrap();
     let m = &trained.model::<TrainedCustomerValue>().unwrap().metrics;
     // 2,000 customers: the estimates land near the truth (relative error bounds well outside

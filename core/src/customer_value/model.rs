@@ -7,34 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// ln Γ(z) for z > 0 (Lanczos, g = 7, 9 terms: about 15 significant digits).
-pub fn ln_gamma(z: f64) -> f64 {
-    const G: f64 = 7.0;
-    const C: [f64; 9] = [
-        0.999_999_999_999_809_9,
-        676.520_368_121_885_1,
-        -1_259.139_216_722_402_8,
-        771.323_428_777_653_1,
-        -176.615_029_162_140_6,
-        12.507_343_278_686_905,
-        -0.138_571_095_265_720_12,
-        9.984_369_578_019_572e-6,
-        1.505_632_735_149_311_6e-7,
-    ];
-    if z < 0.5 {
-        // Reflection: Γ(z)Γ(1 − z) = π / sin(πz).
-        return std::f64::consts::PI.ln()
-            - (std::f64::consts::PI * z).sin().abs().ln()
-            - ln_gamma(1.0 - z);
-    }
-    let z = z - 1.0;
-    let mut sum = C[0];
-    for (i, c) in C.iter().enumerate().skip(1) {
-        sum += c / (z + i as f64);
-    }
-    let t = z + G + 0.5;
-    0.5 * (2.0 * std::f64::consts::PI).ln() + (z + 0.5) * t.ln() - t + sum.ln()
-}
+pub use crate::stats::ln_gamma;
 
 /// The Gauss hypergeometric function ₂F₁(a, b; c; z) for 0 <= z < 1, by its series.
 pub fn hyp2f1(a: f64, b: f64, c: f64, z: f64) -> f64 {
