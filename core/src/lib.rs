@@ -13,6 +13,7 @@ pub mod features;
 pub mod forecast;
 pub mod insights;
 pub mod money;
+pub mod outcome_rates;
 pub mod prediction_log;
 pub mod price;
 pub mod query;
@@ -31,4 +32,5 @@ models! {
     segments: segments::SegmentIndex,
     customer_value: customer_value::CustomerValuePredictor,
     insights: insights::Insights,
+    outcome_rates: outcome_rates::RateTable,
 }

@@ -1,6 +1,6 @@
 //! `shopml.v1.PredictionService`: cancellation risk, price, sentiment and demand forecasts.
 
-use super::{Served, WorkSlots, answer};
+use super::{Served, WorkSlots, answer, reply};
 use crate::config::{LimitSettings, ModelSettings};
 use crate::convert::prediction::{CheckoutOrder, ForecastQuery, PricedProduct, Review};
 use crate::convert::{batch, bounded};
@@ -16,6 +16,7 @@ use shopml_core::cancellation::{
 };
 use shopml_core::forecast::{ForecastPlan, Forecaster};
 use shopml_core::models::LoadedBundle;
+use shopml_core::outcome_rates::{Rate, RateLevel};
 use shopml_core::prediction_log::{
     LoggedLine, LoggedOrder, LoggedPrediction, LoggedPrice, LoggedSentiment,
 };
@@ -647,5 +648,43 @@ impl proto::prediction_service_server::PredictionService for PredictionApi {
             .instrument(rpc_span!("model"))
             .await?;
         answer(Ok(proto::ForecastDemandBatchResponse { results, bundle_version }), items)
+    }
+
+    async fn get_outcome_rates(
+        &self,
+        request: Request<proto::GetOutcomeRatesRequest>,
+    ) -> Result<Response<proto::GetOutcomeRatesResponse>, Status> {
+        let request = request.into_inner();
+        let served = Served::current(&self.registry, |m| m.outcome_rates.as_ref())?;
+        let table = served.model();
+        let rate = |key: &str, level: RateLevel, r: &Rate| proto::OutcomeRate {
+            key: key.to_owned(),
+            level: format!("{level:?}").to_lowercase(),
+            lines: r.lines,
+            outcome_lines: r.outcomes,
+            rate: r.rate,
+            rate_low: r.low,
+            rate_high: r.high,
+        };
+        let rates = if request.category.trim().is_empty() && request.product_id.trim().is_empty() {
+            let all = table.categories_by_rate().into_iter();
+            all.map(|(c, r)| rate(c, RateLevel::Category, r)).collect()
+        } else {
+            let (found, level) = table.rate(&request.category, &request.product_id);
+            let key = match level {
+                RateLevel::Product => request.product_id.trim().to_owned(),
+                RateLevel::Category => shopml_core::features::normalize_key(&request.category),
+                RateLevel::Overall => String::new(),
+            };
+            vec![rate(&key, level, found)]
+        };
+        reply(Ok(proto::GetOutcomeRatesResponse {
+            outcome: table.outcome.name().to_owned(),
+            overall: Some(rate("", RateLevel::Overall, &table.overall)),
+            rates,
+            interval_level: table.level,
+            prior_lines: table.prior_lines,
+            bundle_version: served.version().to_owned(),
+        }))
     }
 }

@@ -501,7 +501,10 @@ async fn model_info_describes_the_bundle_serving() {
     assert_eq!(info.format_version, shopml_core::bundle::FORMAT_VERSION);
     assert_eq!(info.data_fingerprint.len(), 4);
     let names: Vec<&str> = info.models.iter().map(|m| m.name.as_str()).collect();
-    assert_eq!(names, ["cancellation", "forecast", "insights", "price", "segments", "sentiment"]);
+    assert_eq!(
+        names,
+        ["cancellation", "forecast", "insights", "outcome_rates", "price", "segments", "sentiment"]
+    );
     let cancellation = &info.models[0];
     assert!(
         cancellation.metrics.contains_key("roc_auc") && cancellation.metrics.contains_key("brier")
@@ -579,5 +582,41 @@ async fn a_model_missing_from_the_bundle_answers_failed_precondition() {
             .await,
     );
     assert_eq!(c, Code::FailedPrecondition);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn outcome_rates_are_ordered_within_their_intervals_and_fall_back_by_level() {
+    let (server, channel) = start_ready(&shipped_bundle()).await;
+    let ask = |category: &str, product_id: &str| proto::GetOutcomeRatesRequest {
+        category: category.into(),
+        product_id: product_id.into(),
+    };
+    let all = predictions(&channel).get_outcome_rates(ask("", "")).await.unwrap().into_inner();
+    assert_eq!(all.outcome, "cancellation");
+    let overall = all.overall.as_ref().unwrap();
+    assert!(all.rates.len() >= 2 && all.rates.iter().all(|r| r.level == "category"));
+    assert!(all.rates.windows(2).all(|w| w[0].rate >= w[1].rate), "highest first");
+    for r in all.rates.iter().chain([overall]) {
+        assert!(r.rate_low <= r.rate && r.rate <= r.rate_high && r.outcome_lines <= r.lines);
+    }
+    // The categories' lines are the lines that have a category: at most the overall count.
+    assert!(all.rates.iter().map(|r| r.lines).sum::<u64>() <= overall.lines);
+    // A small category's rate lies between its raw share and the overall rate (shrinkage).
+    for r in &all.rates {
+        let raw = r.outcome_lines as f64 / r.lines as f64;
+        let (lo, hi) = if raw < overall.rate { (raw, overall.rate) } else { (overall.rate, raw) };
+        assert!(lo - 1e-9 <= r.rate && r.rate <= hi + 1e-9, "{r:?}");
+    }
+    let top = &all.rates[0];
+    let one =
+        predictions(&channel).get_outcome_rates(ask(&top.key.to_lowercase(), "")).await.unwrap();
+    assert_eq!(one.into_inner().rates, [top.clone()]);
+    let unknown = predictions(&channel).get_outcome_rates(ask("", "no-such-sku")).await.unwrap();
+    assert_eq!(unknown.into_inner().rates[0].level, "overall");
+    let info =
+        models(&channel).get_model_info(proto::GetModelInfoRequest {}).await.unwrap().into_inner();
+    let rates = info.models.iter().find(|m| m.name == "outcome_rates").unwrap();
+    assert!(rates.predicts.contains("cancelled") && rates.metrics.contains_key("test_log_loss"));
     server.shutdown().await.unwrap();
 }

@@ -15,6 +15,7 @@ pub mod gates;
 pub mod generate;
 pub mod insights;
 pub mod metrics;
+pub mod outcome_rates;
 pub mod pipeline;
 pub mod price;
 pub mod progress;
@@ -38,4 +39,5 @@ pub const TRAINERS: &[&dyn trainer::Trainer] = &[
     &insights::InsightsTrainer,
     &segments::SegmentsTrainer,
     &customer_value::CustomerValueTrainer,
+    &outcome_rates::OutcomeRateTrainer,
 ];
