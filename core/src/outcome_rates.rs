@@ -177,7 +177,8 @@ impl RateTable {
         };
         let all_ok =
             ok(&self.overall) && self.categories.values().all(ok) && self.products.values().all(ok);
-        if !all_ok || !(0.0 < self.level && self.level < 1.0) || !self.prior_lines.is_finite() {
+        let settings_ok = 0.0 < self.level && self.level < 1.0 && self.prior_lines.is_finite();
+        if !(all_ok && settings_ok) {
             return Err("a rate, interval or level outside [0, 1], or out of order".into());
         }
         Ok(self)

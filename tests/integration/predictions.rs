@@ -611,7 +611,7 @@ async fn outcome_rates_are_ordered_within_their_intervals_and_fall_back_by_level
     let top = &all.rates[0];
     let one =
         predictions(&channel).get_outcome_rates(ask(&top.key.to_lowercase(), "")).await.unwrap();
-    assert_eq!(one.into_inner().rates, [top.clone()]);
+    assert_eq!(one.into_inner().rates, std::slice::from_ref(top));
     let unknown = predictions(&channel).get_outcome_rates(ask("", "no-such-sku")).await.unwrap();
     assert_eq!(unknown.into_inner().rates[0].level, "overall");
     let info =

@@ -154,7 +154,7 @@ fn prepare<'a>(
     exports: &'a Exports,
     config: &'a TrainConfig,
     progress: &Progress,
-) -> Result<(Vec<Box<dyn Job<'a> + 'a>>, Vec<Skipped>), TrainError> {
+) -> Result<Jobs<'a>, TrainError> {
     let mut jobs = Vec::new();
     let mut skipped = Vec::new();
     for trainer in TRAINERS {
@@ -174,6 +174,12 @@ fn prepare<'a>(
     Ok((jobs, skipped))
 }
 
+/// The jobs of a run, and the models it skips.
+type Jobs<'a> = (Vec<Box<dyn Job<'a> + 'a>>, Vec<Skipped>);
+
+/// The trained models of a run, and the models it skipped.
+type Models = (Vec<Box<dyn TrainedModel>>, Vec<Skipped>);
+
 type Handle<'scope> = ScopedJoinHandle<'scope, Result<Box<dyn Any + Send>, TrainError>>;
 
 /// Trains every job, one stage after another, except (with `overlap_stages`) the work a job
@@ -185,7 +191,7 @@ fn train_models(
     config: &TrainConfig,
     split: &Split,
     progress: &Progress,
-) -> Result<(Vec<Box<dyn TrainedModel>>, Vec<Skipped>), TrainError> {
+) -> Result<Models, TrainError> {
     let (mut jobs, skipped) = prepare(exports, config, progress)?;
     let abandon = &Abandon::default();
     let mut beside = Vec::with_capacity(jobs.len());

@@ -45,6 +45,16 @@ pub trait Settings: Serialize + DeserializeOwned {
     fn check(&self) -> Result<(), String>;
 }
 
+/// A finite value above 0 (a learning rate).
+pub fn positive(value: f64) -> bool {
+    value.is_finite() && value > 0.0
+}
+
+/// A finite value of 0 or more (a penalty, a weight).
+pub fn non_negative(value: f64) -> bool {
+    value.is_finite() && value >= 0.0
+}
+
 /// Parses the table `name` of `config` as `S`, or says what is wrong with it, naming it.
 pub fn settings<S: Settings>(config: &TrainConfig, name: &str) -> Result<S, ConfigError> {
     let table = config.model_table(name);

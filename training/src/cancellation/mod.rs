@@ -56,10 +56,10 @@ impl Settings for CancellationSettings {
         if !(0.0..1.0).contains(&self.dropout) || !(0.0..1.0).contains(&self.unknown_dropout) {
             return Err("dropout and unknown_dropout must be in [0, 1)".into());
         }
-        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite())
-            || !(self.positive_weight >= 0.0 && self.positive_weight.is_finite())
-            || !(self.weight_decay >= 0.0 && self.weight_decay.is_finite())
-        {
+        let rates = trainer::positive(self.learning_rate)
+            && trainer::non_negative(self.positive_weight)
+            && trainer::non_negative(self.weight_decay);
+        if !rates {
             return Err(
                 "learning_rate must be > 0; positive_weight and weight_decay finite and >= 0"
                     .into(),

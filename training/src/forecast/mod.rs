@@ -109,20 +109,21 @@ impl Settings for ForecastSettings {
                     .into(),
             );
         }
-        if !(0.0..1.0).contains(&self.dropout)
-            || !(0.0..=1.0).contains(&self.closed_weekday_share)
-            || !(0.0 < self.interval_target && self.interval_target < 1.0)
-        {
+        let shares = (0.0..1.0).contains(&self.dropout)
+            && (0.0..=1.0).contains(&self.closed_weekday_share)
+            && 0.0 < self.interval_target
+            && self.interval_target < 1.0;
+        if !shares {
             return Err(
                 "dropout in [0, 1), closed_weekday_share in [0, 1], interval_target in (0, 1)"
                     .into(),
             );
         }
-        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite())
-            || !(self.l2_penalty >= 0.0 && self.l2_penalty.is_finite())
-            || !(self.weight_decay >= 0.0 && self.weight_decay.is_finite())
-            || !(self.partial_last_day_ratio >= 0.0 && self.partial_last_day_ratio.is_finite())
-        {
+        let rates = trainer::positive(self.learning_rate)
+            && trainer::non_negative(self.l2_penalty)
+            && trainer::non_negative(self.weight_decay)
+            && trainer::non_negative(self.partial_last_day_ratio);
+        if !rates {
             return Err("learning_rate must be > 0; l2_penalty, weight_decay and partial_last_day_ratio finite and >= 0".into());
         }
         Ok(())

@@ -55,10 +55,10 @@ impl Settings for PriceSettings {
         if !(0.0..1.0).contains(&self.dropout) || !(0.0..1.0).contains(&self.token_dropout) {
             return Err("dropout and token_dropout must be in [0, 1)".into());
         }
-        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite())
-            || !(self.l2_penalty >= 0.0 && self.l2_penalty.is_finite())
-            || !(self.weight_decay >= 0.0 && self.weight_decay.is_finite())
-        {
+        let rates = trainer::positive(self.learning_rate)
+            && trainer::non_negative(self.l2_penalty)
+            && trainer::non_negative(self.weight_decay);
+        if !rates {
             return Err(
                 "learning_rate must be > 0; l2_penalty and weight_decay finite and >= 0".into()
             );

@@ -53,10 +53,10 @@ impl Settings for SegmentSettings {
         if self.k_max > 50 || self.restarts > 1000 || self.max_iterations > 100_000 {
             return Err("k_max <= 50, restarts <= 1000, max_iterations <= 100000".into());
         }
-        if !(0.0..=1.0).contains(&self.rules_min_confidence)
-            || !(self.rules_min_lift >= 0.0 && self.rules_min_lift.is_finite())
-            || self.rules_min_orders == 0
-        {
+        let rules = (0.0..=1.0).contains(&self.rules_min_confidence)
+            && trainer::non_negative(self.rules_min_lift)
+            && self.rules_min_orders > 0;
+        if !rules {
             return Err(
                 "rules_min_confidence in [0, 1], rules_min_lift finite and >= 0, rules_min_orders > 0"
                     .into(),
