@@ -225,16 +225,60 @@ pub struct Outcomes {
     /// What the order model predicts: "cancellation" (a status says a line was cancelled),
     /// "return" (a status, or a later return line of the same customer and product, says it
     /// was returned) or "auto" (cancellation when any line is cancelled, else return).
-    #[serde(default = "auto")]
-    pub predict: String,
+    #[serde(default)]
+    pub predict: Predict,
     /// A return line (credit note, negative quantity) is matched to the customer's latest
     /// earlier sale of the product within this many days, which is then a returned line.
     #[serde(default = "a_year")]
     pub return_window_days: i64,
 }
 
-fn auto() -> String {
-    "auto".into()
+/// What the order model predicts (`[outcomes] predict`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Predict {
+    /// Cancellation when any line is cancelled, else return.
+    #[default]
+    Auto,
+    Cancellation,
+    Return,
+}
+
+/// A regular expression of the configuration, compiled once when it loads (an invalid one is
+/// an error naming it); written back as its text.
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    pub text: String,
+    pub regex: regex::Regex,
+}
+
+impl Pattern {
+    /// `text` compiled, case-insensitively when `any_case`.
+    pub fn new(text: &str, any_case: bool) -> Result<Self, String> {
+        let regex = regex::RegexBuilder::new(text)
+            .case_insensitive(any_case)
+            .build()
+            .map_err(|e| format!("bad pattern {text:?}: {e}"))?;
+        Ok(Self { text: text.to_owned(), regex })
+    }
+}
+
+impl Serialize for Pattern {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.text.serialize(serializer)
+    }
+}
+
+/// Patterns matched as written.
+fn exact_patterns<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Pattern>, D::Error> {
+    let texts = Vec::<String>::deserialize(d)?;
+    texts.iter().map(|t| Pattern::new(t, false).map_err(serde::de::Error::custom)).collect()
+}
+
+/// Patterns matched in any case.
+fn any_case_patterns<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Pattern>, D::Error> {
+    let texts = Vec::<String>::deserialize(d)?;
+    texts.iter().map(|t| Pattern::new(t, true).map_err(serde::de::Error::custom)).collect()
 }
 
 fn a_year() -> i64 {
@@ -252,7 +296,7 @@ impl Default for Outcomes {
             negative_quantity_is_return: false,
             pending_status_prefixes: Vec::new(),
             quantity_recorded_after_outcome: false,
-            predict: auto(),
+            predict: Predict::Auto,
             return_window_days: a_year(),
         }
     }
@@ -263,10 +307,10 @@ impl Default for Outcomes {
 /// (the name case-insensitively); the report lists them with their revenue.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Exclusions {
-    #[serde(default)]
-    pub product_id_patterns: Vec<String>,
-    #[serde(default)]
-    pub product_name_patterns: Vec<String>,
+    #[serde(default, deserialize_with = "exact_patterns")]
+    pub product_id_patterns: Vec<Pattern>,
+    #[serde(default, deserialize_with = "any_case_patterns")]
+    pub product_name_patterns: Vec<Pattern>,
     /// Lines whose amount is exactly 0 are stock adjustments, not sales.
     #[serde(default)]
     pub zero_amount_lines: bool,
@@ -678,18 +722,6 @@ impl TrainConfig {
                 "columns.sales: {attributes} attributes; at most {} (order and line together)",
                 shopml_core::cancellation::features::MAX_CATEGORICAL - 10
             )));
-        }
-        if !["auto", "cancellation", "return"].contains(&self.outcomes.predict.as_str()) {
-            return Err(ConfigError(format!(
-                "outcomes.predict: {:?}; one of \"auto\", \"cancellation\", \"return\"",
-                self.outcomes.predict
-            )));
-        }
-        for pattern in
-            self.exclusions.product_id_patterns.iter().chain(&self.exclusions.product_name_patterns)
-        {
-            regex::Regex::new(pattern)
-                .map_err(|e| ConfigError(format!("exclusions: bad pattern {pattern:?}: {e}")))?;
         }
         Ok(())
     }

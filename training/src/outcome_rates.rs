@@ -64,7 +64,7 @@ impl Trainer for OutcomeRateTrainer {
         config: &'a TrainConfig,
     ) -> Result<Prepared<'a>, TrainError> {
         let checked = trainer::sales_with(exports, &[])
-            .and_then(|sales| Ok((sales, outcome_to_predict(sales, &config.outcomes.predict)?)));
+            .and_then(|sales| Ok((sales, outcome_to_predict(sales, config.outcomes.predict)?)));
         let (sales, outcome) = match checked {
             Ok(checked) => checked,
             Err(reason) => return Ok(Prepared::Skip(reason)),

@@ -192,7 +192,10 @@ fn a_model_whose_field_is_absent_is_skipped_with_the_reason() {
     std::fs::write(&file, "models = [\"cancellation\"]\n[columns.sales]\nstatus = \"\"\n").unwrap();
     let config = shopml_training::pipeline::load_config(&[file.as_path()]).unwrap();
     let exports = data::read_exports(&sample_dir(), &config).unwrap();
-    let why = cancellation::outcome_to_predict(exports.sales.as_ref().unwrap(), "auto");
+    let why = cancellation::outcome_to_predict(
+        exports.sales.as_ref().unwrap(),
+        shopml_training::config::Predict::Auto,
+    );
     assert!(why.is_err_and(|r| r.contains("no line is cancelled or returned")));
 }
 

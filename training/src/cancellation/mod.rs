@@ -95,7 +95,7 @@ impl Trainer for CancellationTrainer {
             Ok(sales) => sales,
             Err(reason) => return Ok(Prepared::Skip(reason)),
         };
-        let outcome = match outcome_to_predict(sales, &config.outcomes.predict) {
+        let outcome = match outcome_to_predict(sales, config.outcomes.predict) {
             Ok(outcome) => outcome,
             Err(reason) => return Ok(Prepared::Skip(reason)),
         };

@@ -2,7 +2,7 @@
 //! `../shared/EVALUATION.md` §1.
 
 use super::CancellationSettings;
-use crate::config::Split;
+use crate::config::{Predict, Split};
 use crate::data::sales::{Outcome, Sales, SalesField};
 use crate::fit::{
     EarlyStopping, SeededRng, member_seed, platt_calibrated, quantile, rng, shuffled,
@@ -42,18 +42,18 @@ pub enum CancellationError {
 
 /// The outcome the order model learns from `sales` under `[outcomes] predict`, or why there
 /// is none to learn.
-pub fn outcome_to_predict(sales: &Sales, predict: &str) -> Result<PredictedOutcome, String> {
+pub fn outcome_to_predict(sales: &Sales, predict: Predict) -> Result<PredictedOutcome, String> {
     let cancelled = sales.lines.iter().any(|l| l.outcome == Outcome::Cancelled);
     let returned = sales.lines.iter().any(|l| l.outcome.is_returned());
     match (predict, cancelled, returned) {
-        ("cancellation" | "auto", true, _) => Ok(PredictedOutcome::Cancellation),
-        ("return" | "auto", _, true) => Ok(PredictedOutcome::Return),
-        ("cancellation", false, _) => {
+        (Predict::Cancellation | Predict::Auto, true, _) => Ok(PredictedOutcome::Cancellation),
+        (Predict::Return | Predict::Auto, _, true) => Ok(PredictedOutcome::Return),
+        (Predict::Cancellation, false, _) => {
             Err("no line is cancelled under [outcomes] (cancelled statuses or prefixes)".to_owned())
         }
         _ => Err(format!(
             "no line is {} under [outcomes] (statuses, or return lines matched to a sale of the same customer and product){}",
-            if predict == "return" { "returned" } else { "cancelled or returned" },
+            if predict == Predict::Return { "returned" } else { "cancelled or returned" },
             match sales.report.return_lines {
                 0 => String::new(),
                 n => format!("; {n} return lines are netted out of revenue, not modelled"),

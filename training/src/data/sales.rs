@@ -3,7 +3,7 @@
 
 use super::clean::{self, CleaningReport, ExcludedLines};
 use super::read::RawTable;
-use crate::config::{Exclusions, Money, Outcomes, SalesColumns, mapped};
+use crate::config::{Exclusions, Money, Outcomes, Pattern, SalesColumns, mapped};
 use crate::error::DataError;
 use chrono::NaiveDate;
 use shopml_core::cancellation::{
@@ -681,35 +681,26 @@ fn outcome_of(o: &Outcomes, status: &str, order_id: &str, quantity: f64) -> Outc
     }
 }
 
-/// The non-product line rules, compiled once.
-struct Excluder {
-    ids: Vec<regex::Regex>,
-    names: Vec<regex::Regex>,
+/// The non-product line rules (compiled when the configuration loaded).
+struct Excluder<'e> {
+    ids: &'e [Pattern],
+    names: &'e [Pattern],
 }
 
-impl Excluder {
-    fn new(e: &Exclusions) -> Self {
-        let compile = |p: &String, case_insensitive: bool| {
-            regex::RegexBuilder::new(p)
-                .case_insensitive(case_insensitive)
-                .build()
-                .expect("patterns are checked when the configuration loads")
-        };
-        Self {
-            ids: e.product_id_patterns.iter().map(|p| compile(p, false)).collect(),
-            names: e.product_name_patterns.iter().map(|p| compile(p, true)).collect(),
-        }
+impl<'e> Excluder<'e> {
+    fn new(e: &'e Exclusions) -> Self {
+        Self { ids: &e.product_id_patterns, names: &e.product_name_patterns }
     }
 
     /// The rule that excludes this line, if any ("product id ~ ^POST$").
     fn matches(&self, product_id: &str, name: &str) -> Option<String> {
-        if let Some(r) = self.ids.iter().find(|r| r.is_match(product_id)) {
-            return Some(format!("product id {product_id} (pattern {})", r.as_str()));
+        if let Some(p) = self.ids.iter().find(|p| p.regex.is_match(product_id)) {
+            return Some(format!("product id {product_id} (pattern {})", p.text));
         }
         self.names
             .iter()
-            .find(|r| !name.is_empty() && r.is_match(name))
-            .map(|r| format!("product name matching {}", r.as_str()))
+            .find(|p| !name.is_empty() && p.regex.is_match(name))
+            .map(|p| format!("product name matching {}", p.text))
     }
 }
 

@@ -1,5 +1,5 @@
 //! Training and evaluation of the demand forecaster on the protocol of
-//! `../shared/EVALUATION.md` §4. The daily series are aggregated with polars.
+//! `../shared/EVALUATION.md` §4.
 
 use super::ForecastSettings;
 use crate::config::Split;
