@@ -5,7 +5,9 @@
 
 pub use crate::ModelSet;
 use crate::bundle::{self, BundleError, Manifest};
-pub use crate::served::{Better, Figure, ModelFacts, ModelMetrics, ServedModel};
+pub use crate::served::{
+    Backtest, Better, Candidate, Figure, ModelFacts, ModelMetrics, ServedModel,
+};
 use burn::tensor::Device;
 use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
@@ -23,6 +25,7 @@ pub(crate) fn facts_of<M: ServedModel>(
     Ok(ModelFacts {
         predicts: model.describe(currency),
         figures: typed.figures(),
+        backtests: typed.backtests(),
         metrics: serde_json::to_value(&typed).expect("figures serialise"),
     })
 }
@@ -85,6 +88,17 @@ macro_rules! models {
                     figures.extend(typed.figures());
                 })*
                 figures
+            }
+
+            /// The backtests of every model whose sections `metrics` holds, by model.
+            pub fn backtests_in(metrics: &serde_json::Value) -> Vec<(&'static str, $crate::served::Backtest)> {
+                use $crate::served::{ModelMetrics, ServedModel};
+                let mut all = Vec::new();
+                $(if let Ok(typed) = serde_json::from_value::<<$model as ServedModel>::Metrics>(metrics.clone()) {
+                    let name = <$model as ServedModel>::NAME;
+                    all.extend(typed.backtests().into_iter().map(|b| (name, b)));
+                })*
+                all
             }
 
             /// The drift figures of every model this build knows (None: absent, or it keeps

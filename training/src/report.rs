@@ -6,6 +6,7 @@
 
 use crate::data::Exports;
 use crate::progress::{StageTime, seconds};
+use shopml_core::models::{Backtest, Better};
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -81,6 +82,36 @@ impl<'b> ReportWriter<'b> {
     pub fn chart(&mut self, name: &str, svg: String, alt: &str) {
         let _ = writeln!(self.out, "![{alt}](report/{name})\n");
         self.charts.push((name.to_owned(), svg));
+    }
+
+    /// How what serves was chosen: each candidate's selection figure on the validation days
+    /// (where the choice is made) and on the test days, the one served in bold.
+    pub fn backtest(&mut self, backtest: &Backtest) {
+        let scope = if backtest.scope.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", backtest.scope)
+        };
+        let better = match backtest.better {
+            Better::Lower => "lower is better",
+            Better::Higher => "higher is better",
+            Better::Neither => "",
+        };
+        let mut out = format!(
+            "Backtest{scope}: {}, {better}; chosen on the validation days, never on the test days.\n\n| candidate | validation | test | |\n|---|---|---|---|\n",
+            backtest.metric
+        );
+        for c in &backtest.candidates {
+            let served = c.name == backtest.served;
+            let name = if served { format!("**{}**", c.name) } else { c.name.clone() };
+            let kind = match (served, c.baseline) {
+                (true, _) => "served",
+                (false, true) => "baseline",
+                (false, false) => "model",
+            };
+            let _ = writeln!(out, "| {name} | {:.4} | {:.4} | {kind} |", c.validation, c.test);
+        }
+        self.line(out);
     }
 
     /// A table of figures: the model's (bold), the `columns` computed here, then every

@@ -228,6 +228,44 @@ impl ModelFiles {
     }
 }
 
+/// What serves in a model's place: the baseline that scored better on the export's validation
+/// period, or `null` for the model itself.
+#[derive(Serialize, Deserialize)]
+struct Served<T> {
+    baseline: Option<T>,
+}
+
+/// Writes what serves in model `model`'s place into `file` (every model with baselines writes
+/// it, `null` when the model itself serves).
+pub fn save_served<T: Serialize>(
+    writer: &mut BundleWriter,
+    model: &str,
+    file: &str,
+    baseline: Option<&T>,
+) -> Result<(), BundleError> {
+    writer.write_json(file, &Served { baseline })?;
+    writer.add_model_file(model, file);
+    Ok(())
+}
+
+/// The baseline that serves in a model's place, checked by `validated`; None when the model
+/// itself serves, or for a bundle written before baselines existed (no `file`).
+pub fn load_served<T: DeserializeOwned>(
+    dir: &Path,
+    file: &str,
+    validated: impl FnOnce(T) -> Result<T, String>,
+) -> Result<Option<T>, BundleError> {
+    match read_json::<Served<T>>(dir, file) {
+        Ok(served) => served
+            .baseline
+            .map(validated)
+            .transpose()
+            .map_err(|reason| BundleError::incompatible(dir.join(file), reason)),
+        Err(BundleError::Missing { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Reads a JSON file of a bundle, with errors naming it.
 pub fn read_json<T: DeserializeOwned>(dir: &Path, relative: &str) -> Result<T, BundleError> {
     let path = dir.join(relative);

@@ -171,6 +171,8 @@ pub struct CancellationPredictor {
     calibration: CancellationCalibration,
     /// The reference distributions and the window of served lines, when the bundle has them.
     drift: Option<super::drift::DriftMonitor>,
+    /// The baseline served in the model's place, when it scored better on validation.
+    baseline: Option<super::baseline::CheckoutBaseline>,
 }
 
 impl CancellationPredictor {
@@ -186,7 +188,19 @@ impl CancellationPredictor {
             encoder,
             calibration,
             drift: None,
+            baseline: None,
         }
+    }
+
+    /// Serves `baseline` in the model's place (None: the model).
+    pub fn with_baseline(mut self, baseline: Option<super::baseline::CheckoutBaseline>) -> Self {
+        self.baseline = baseline;
+        self
+    }
+
+    /// The baseline served in the model's place, if one is.
+    pub fn baseline(&self) -> Option<&super::baseline::CheckoutBaseline> {
+        self.baseline.as_ref()
     }
 
     pub fn with_drift(mut self, drift: Option<super::drift::DriftMonitor>) -> Self {
@@ -234,6 +248,7 @@ impl CancellationPredictor {
     /// Calibrated line probabilities of already encoded lines (training's evaluation path and
     /// serving share it).
     pub fn line_probabilities(&self, encoded: &[EncodedLine]) -> Vec<f64> {
+        debug_assert!(self.baseline.is_none(), "the model's own probabilities");
         self.raw_logits(&encoded.iter().collect::<Vec<_>>(), false)
             .into_iter()
             .map(|z| self.calibration.probability(z as f64))
@@ -286,7 +301,10 @@ impl CancellationPredictor {
             .map(|lines| lines.iter().map(|l| self.encoder.encode(l)).collect())
             .collect();
         let rows_per_line = if explain { self.rows_per_explained_line() } else { 1 };
-        let logits = self.raw_logits(&encoded.iter().flatten().collect::<Vec<_>>(), explain);
+        let logits = match self.baseline {
+            Some(_) => Vec::new(),
+            None => self.raw_logits(&encoded.iter().flatten().collect::<Vec<_>>(), explain),
+        };
         let mut chunk = logits.chunks(rows_per_line);
         let risks: Vec<OrderRisk> = orders
             .iter()
@@ -295,9 +313,22 @@ impl CancellationPredictor {
                 let line_risks: Vec<LineRisk> = lines
                     .iter()
                     .zip(encoded_lines)
-                    .map(|(line, enc)| {
-                        let logits = chunk.next().expect("one chunk of logits per line");
-                        self.line_risk(line, enc, logits, top_reasons, thresholds)
+                    .map(|(line, enc)| match &self.baseline {
+                        Some(baseline) => {
+                            let (probability, reasons) = baseline.line(line, top_reasons);
+                            LineRisk {
+                                probability,
+                                band: thresholds.band(probability),
+                                reasons,
+                                unseen: self.unseen_fields(enc, false),
+                                unit_price: enc.unit_price,
+                                price_imputed: enc.price_imputed,
+                            }
+                        }
+                        None => {
+                            let logits = chunk.next().expect("one chunk of logits per line");
+                            self.line_risk(line, enc, logits, top_reasons, thresholds)
+                        }
                     })
                     .collect();
                 let probability = self

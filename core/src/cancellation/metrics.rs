@@ -1,7 +1,7 @@
 //! The checkout model's figures in `metrics.json`.
 
 use super::{OrderAggregation, PredictedOutcome};
-use crate::served::Figure;
+use crate::served::{Backtest, Figure};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -36,13 +36,17 @@ pub struct CancellationMetrics {
     /// Whether the customer's history before each order is an input (exports with customer
     /// ids).
     pub customer_history: bool,
+    /// The model against its baselines (constant rate, category rate) by validation
+    /// log-loss: what serves. The test figures above are those of what serves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backtest: Option<Backtest>,
 }
 
 impl CancellationMetrics {
     /// The figures under `section`, with their direction.
     pub fn figures(&self, section: &str) -> Vec<Figure> {
         let at = |key: &str| format!("{section}.{key}");
-        vec![
+        let mut figures = vec![
             Figure::higher(at("roc_auc"), self.roc_auc),
             Figure::higher(at("pr_auc"), self.pr_auc),
             Figure::lower(at("brier"), self.brier),
@@ -58,6 +62,8 @@ impl CancellationMetrics {
             Figure::neither(at("test_rows"), self.test_rows as f64),
             Figure::neither(at("test_positive_rate"), self.test_positive_rate),
             Figure::neither(at("test_orders"), self.test_orders as f64),
-        ]
+        ];
+        figures.extend(self.backtest.iter().flat_map(|b| b.figures(section)));
+        figures
     }
 }

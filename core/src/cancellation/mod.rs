@@ -1,5 +1,6 @@
 //! Cancellation risk at checkout (`../shared/EVALUATION.md` §1).
 
+pub mod baseline;
 pub mod drift;
 pub mod features;
 pub mod inference;
@@ -39,6 +40,12 @@ pub const FILES: ModelFiles = ModelFiles {
 
 /// Writes the classifier into a bundle (record, configuration beside it, encoder, calibration,
 /// and the reference distributions of its inputs and score).
+/// What serves: the model, or the baseline that scored better on the validation days.
+const SERVED_FILE: &str = "cancellation/served.json";
+
+/// Writes the classifier into a bundle (record, configuration beside it, encoder, calibration,
+/// the reference distributions of its inputs and score, and what serves: the model or a
+/// baseline).
 pub fn save(
     writer: &mut BundleWriter,
     model: CancellationModel,
@@ -46,11 +53,12 @@ pub fn save(
     encoder: &CancellationEncoder,
     calibration: &CancellationCalibration,
     reference: &DriftReference,
+    served: Option<&baseline::CheckoutBaseline>,
 ) -> Result<(), BundleError> {
     FILES.save(writer, model, config, encoder, calibration)?;
     writer.write_json(drift::REFERENCE_FILE, reference)?;
     writer.add_model_file(NAME, drift::REFERENCE_FILE);
-    Ok(())
+    crate::bundle::save_served(writer, NAME, SERVED_FILE, served)
 }
 
 /// Loads the classifier of the bundle in `dir`, checking its files agree with each other.
@@ -89,7 +97,11 @@ pub fn load(dir: &Path, device: &Device) -> Result<CancellationPredictor, Bundle
         Err(BundleError::Missing { .. }) => None,
         Err(e) => return Err(e),
     };
-    Ok(CancellationPredictor::new(encoder, model, calibration).with_drift(drift))
+    let baseline =
+        crate::bundle::load_served(dir, SERVED_FILE, baseline::CheckoutBaseline::validated)?;
+    Ok(CancellationPredictor::new(encoder, model, calibration)
+        .with_drift(drift)
+        .with_baseline(baseline))
 }
 
 /// The checkout model's section of metrics.json.
@@ -101,6 +113,10 @@ pub struct CancellationSections {
 impl crate::served::ModelMetrics for CancellationSections {
     fn figures(&self) -> Vec<Figure> {
         self.cancellation.figures("cancellation")
+    }
+
+    fn backtests(&self) -> Vec<crate::served::Backtest> {
+        self.cancellation.backtest.iter().cloned().collect()
     }
 }
 
@@ -117,7 +133,14 @@ impl ServedModel for CancellationPredictor {
     }
 
     fn describe(&self, _currency: &str) -> String {
-        self.calibration().outcome.describe().to_owned()
+        let what = self.calibration().outcome.describe();
+        match self.baseline() {
+            Some(baseline) => format!(
+                "{what} — served by the {} baseline, which scored better than the model on the export's validation days",
+                baseline.name()
+            ),
+            None => what.to_owned(),
+        }
     }
 
     fn drift(&self) -> Option<crate::drift::DriftFigures> {

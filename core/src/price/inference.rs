@@ -33,11 +33,24 @@ pub struct PricePredictor {
     calibration: PriceCalibration,
     /// The score's reference and the window of served scores, when the bundle has them.
     drift: Option<crate::drift::ScoreMonitor>,
+    /// The baseline served in the model's place, when it scored better on validation.
+    baseline: Option<super::baseline::PriceBaseline>,
 }
 
 impl PricePredictor {
     pub fn new(encoder: PriceEncoder, model: PriceModel, calibration: PriceCalibration) -> Self {
-        Self { encoder, model: model.for_serving(), calibration, drift: None }
+        Self { encoder, model: model.for_serving(), calibration, drift: None, baseline: None }
+    }
+
+    /// Serves `baseline` in the model's place (None: the model).
+    pub fn with_baseline(mut self, baseline: Option<super::baseline::PriceBaseline>) -> Self {
+        self.baseline = baseline;
+        self
+    }
+
+    /// The baseline served in the model's place, if one is.
+    pub fn baseline(&self) -> Option<&super::baseline::PriceBaseline> {
+        self.baseline.as_ref()
     }
 
     pub fn with_drift(mut self, drift: Option<crate::drift::ScoreMonitor>) -> Self {
@@ -82,8 +95,14 @@ impl PricePredictor {
     fn predict_chunk(&self, products: &[ProductInput<'_>]) -> Vec<PricePrediction> {
         let encoded: Vec<EncodedProduct> =
             products.iter().map(|p| self.encoder.encode(p)).collect();
-        let scale = self.calibration.interval_scale;
-        self.log_ratio_quantiles(&encoded)
+        // A baseline's range is calibrated already (its own validation residuals).
+        let (quantiles, scale) = match &self.baseline {
+            Some(b) => {
+                (products.iter().zip(&encoded).map(|(p, e)| b.quantiles(p, e)).collect(), 1.0)
+            }
+            None => (self.log_ratio_quantiles(&encoded), self.calibration.interval_scale),
+        };
+        quantiles
             .into_iter()
             .zip(encoded)
             .zip(products)

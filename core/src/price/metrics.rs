@@ -1,6 +1,6 @@
 //! The price model's figures in `metrics.json`.
 
-use crate::served::Figure;
+use crate::served::{Backtest, Figure};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -25,6 +25,10 @@ pub struct PriceMetrics {
     /// them): what choices of inputs and settings are compared on, never the test products.
     pub validation_r2_log: f64,
     pub validation_mape_pct: f64,
+    /// The model against its baselines (category median, ridge) by R² of ln(price) on the
+    /// validation products: what serves. The test figures above are those of what serves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backtest: Option<Backtest>,
 }
 
 impl PriceMetrics {
@@ -44,6 +48,7 @@ impl PriceMetrics {
         if let Some(mae) = self.mae_inr {
             figures.push(Figure::lower(at("mae_inr"), mae));
         }
+        figures.extend(self.backtest.iter().flat_map(|b| b.figures(section)));
         figures
     }
 }

@@ -1,5 +1,6 @@
 //! Selling price of a product with a P10–P90 range (`../shared/EVALUATION.md` §2).
 
+pub mod baseline;
 pub mod features;
 pub mod inference;
 pub mod metrics;
@@ -39,10 +40,15 @@ pub fn save(
     encoder: &PriceEncoder,
     calibration: &PriceCalibration,
     reference: &crate::drift::ScoreReference,
+    served: Option<&baseline::PriceBaseline>,
 ) -> Result<(), BundleError> {
     FILES.save(writer, model, config, encoder, calibration)?;
-    crate::drift::save_score_reference(writer, NAME, REFERENCE_FILE, reference)
+    crate::drift::save_score_reference(writer, NAME, REFERENCE_FILE, reference)?;
+    crate::bundle::save_served(writer, NAME, SERVED_FILE, served)
 }
+
+/// What serves: the model, or the baseline that scored better on the validation products.
+const SERVED_FILE: &str = "price/served.json";
 
 pub fn load(dir: &Path, device: &Device) -> Result<PricePredictor, BundleError> {
     let (config, encoder, calibration): (PriceModelConfig, PriceEncoder, PriceCalibration) =
@@ -59,12 +65,17 @@ pub fn load(dir: &Path, device: &Device) -> Result<PricePredictor, BundleError> 
             ),
         ));
     }
-    if !(calibration.interval_scale.is_finite() && calibration.interval_scale > 0.0) {
-        return Err(FILES.incompatible_calibration(dir, "interval_scale must be finite and > 0"));
+    // A scale past 1,000 stretches the range beyond any price (a P90 of infinity).
+    if !(calibration.interval_scale > 0.0 && calibration.interval_scale <= 1e3) {
+        return Err(FILES.incompatible_calibration(dir, "interval_scale must be in (0, 1000]"));
     }
     let model = FILES.load_record(dir, config.init(device))?;
     let drift = crate::drift::load_score_monitor(dir, REFERENCE_FILE)?;
-    Ok(PricePredictor::new(encoder, model, calibration).with_drift(drift))
+    let vocab_size = encoder.vocab_size();
+    let baseline = crate::bundle::load_served(dir, SERVED_FILE, |b: baseline::PriceBaseline| {
+        b.validated(vocab_size, features::N_NUMERIC)
+    })?;
+    Ok(PricePredictor::new(encoder, model, calibration).with_drift(drift).with_baseline(baseline))
 }
 
 /// The price model's section of metrics.json.
@@ -76,6 +87,10 @@ pub struct PriceSections {
 impl crate::served::ModelMetrics for PriceSections {
     fn figures(&self) -> Vec<Figure> {
         self.price.figures("price")
+    }
+
+    fn backtests(&self) -> Vec<crate::served::Backtest> {
+        self.price.backtest.iter().cloned().collect()
     }
 }
 
@@ -92,7 +107,14 @@ impl ServedModel for PricePredictor {
     }
 
     fn describe(&self, currency: &str) -> String {
-        format!("a product's selling price with its P10–P90 range, in {currency}")
+        let what = format!("a product's selling price with its P10–P90 range, in {currency}");
+        match self.baseline() {
+            Some(b) => format!(
+                "{what} — served by the {} baseline, which scored better than the model on the export's validation products",
+                b.name()
+            ),
+            None => what,
+        }
     }
 
     fn drift(&self) -> Option<crate::drift::DriftFigures> {

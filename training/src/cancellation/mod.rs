@@ -146,8 +146,12 @@ impl TrainedModel for TrainedCancellation {
 
     fn summary(&self) -> String {
         let m = &self.metrics;
+        let served = match &self.baseline {
+            Some(baseline) => format!(" (served: the {} baseline)", baseline.name()),
+            None => String::new(),
+        };
         format!(
-            "ROC-AUC {:.4}, PR-AUC {:.4}, Brier {:.4}, log-loss {:.4}",
+            "ROC-AUC {:.4}, PR-AUC {:.4}, Brier {:.4}, log-loss {:.4}{served}",
             m.roc_auc, m.pr_auc, m.brier, m.log_loss
         )
     }
@@ -173,6 +177,9 @@ impl TrainedModel for TrainedCancellation {
             m.order_brier,
             m.order_log_loss,
         ));
+        if let Some(backtest) = &m.backtest {
+            report.backtest(backtest);
+        }
         report.comparison(
             "cancellation",
             &[
@@ -218,6 +225,7 @@ impl TrainedModel for TrainedCancellation {
             &self.encoder,
             &self.calibration,
             &self.reference,
+            self.baseline.as_ref(),
         )?;
         Ok(())
     }

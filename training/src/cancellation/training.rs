@@ -13,12 +13,15 @@ use burn::optim::{AdamWConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::activation::softplus;
 use rand::RngExt;
+use shopml_core::cancellation::baseline::{self, CheckoutBaseline};
 use shopml_core::cancellation::{
     CancellationCalibration, CancellationEncoder, CancellationMetrics, CancellationModel,
     CancellationModelConfig, CancellationNet, CancellationPredictor, CustomerHistory,
     CustomerTable, DriftReference, EncodedLine, OrderAggregation, PredictedOutcome, RiskThresholds,
 };
 use shopml_core::features::{float_matrix, index_matrix, to_f32_vec};
+use shopml_core::models::{Backtest, Better, Candidate};
+use shopml_core::outcome_rates::{Observation, RateTable};
 use std::collections::HashMap;
 
 pub struct TrainedCancellation {
@@ -29,9 +32,11 @@ pub struct TrainedCancellation {
     /// The validation split's distributions of each input and of the score.
     pub reference: DriftReference,
     pub metrics: CancellationMetrics,
-    /// Test labels and calibrated probabilities (for the report's curves).
+    /// Test labels and calibrated probabilities of what serves (for the report's curves).
     pub test_labels: Vec<bool>,
     pub test_probabilities: Vec<f64>,
+    /// The baseline that serves in the model's place, when one scored better on validation.
+    pub baseline: Option<CheckoutBaseline>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -477,7 +482,16 @@ pub fn train(
 
     // Test figures through the serving predictor itself.
     let predictor = CancellationPredictor::new(encoder.clone(), model.clone(), calibration.clone());
-    let test_p = predictor.line_probabilities(&test.rows);
+    let model_test_p = predictor.line_probabilities(&test.rows);
+    let sets = Sets { fit: &fit_rows, train: &train_rows, test: &test_rows };
+    let (backtest, baseline, test_p) = backtest(
+        sales,
+        outcome,
+        &sets,
+        (&validation_logits, &validation.labels),
+        &test.labels,
+        model_test_p,
+    );
     // What serving's drift figures compare against: the inputs and scores of the validation
     // days, the most recent the model was checked on.
     let reference = DriftReference::fit(
@@ -517,6 +531,7 @@ pub fn train(
         order_pr_auc: metrics::average_precision(&order_y, &order_p),
         test_orders: order_y.len(),
         customer_history: encoder.reads_customer_history(),
+        backtest: Some(backtest),
     };
     Ok(TrainedCancellation {
         model,
@@ -527,5 +542,104 @@ pub fn train(
         metrics,
         test_labels: test.labels,
         test_probabilities: test_p,
+        baseline,
     })
+}
+
+/// The labelled lines of the protocol's sets: the fit days, all training days (fit and
+/// validation), the test days.
+struct Sets<'r> {
+    fit: &'r [(usize, bool)],
+    train: &'r [(usize, bool)],
+    test: &'r [(usize, bool)],
+}
+
+/// Log-loss of the model's validation log-odds with Platt scaling fitted on the other half of
+/// the validation days (each half in turn): the model's calibration is fitted on those days,
+/// and a figure on the lines it was fitted on would favour it over the baselines.
+fn cross_fitted_log_loss(logits: &[f64], labels: &[bool]) -> f64 {
+    let half = logits.len() / 2;
+    let (first, second) = ((0..half), (half..logits.len()));
+    let mut probabilities = vec![0.0; logits.len()];
+    for (fit_on, apply_to) in [(first.clone(), second.clone()), (second, first)] {
+        let (a, b) = crate::fit::fit_platt(&logits[fit_on.clone()], &labels[fit_on]);
+        for i in apply_to {
+            probabilities[i] = shopml_core::features::sigmoid(a * logits[i] + b);
+        }
+    }
+    metrics::log_loss(labels, &probabilities)
+}
+
+/// The model against its baselines — every line at the training rate, each line at its
+/// product's (or category's) rate — by log-loss on the validation days (baselines fitted on
+/// the fit days, the model's calibration cross-fitted), then on the test days (baselines refit
+/// on every training day). Returns the backtest, the baseline that serves if one wins, and the
+/// test probabilities of what serves.
+fn backtest(
+    sales: &Sales,
+    outcome: PredictedOutcome,
+    sets: &Sets<'_>,
+    (validation_logits, validation_labels): (&[f64], &[bool]),
+    test_labels: &[bool],
+    model_test_p: Vec<f64>,
+) -> (Backtest, Option<CheckoutBaseline>, Vec<f64>) {
+    let validation: Vec<(usize, bool)> = {
+        let fit: std::collections::HashSet<usize> = sets.fit.iter().map(|(i, _)| *i).collect();
+        sets.train.iter().filter(|(i, _)| !fit.contains(i)).copied().collect()
+    };
+    let rate_of = |rows: &mut dyn Iterator<Item = &(usize, bool)>| {
+        let (n, k) = rows.fold((0usize, 0usize), |(n, k), (_, y)| (n + 1, k + usize::from(*y)));
+        k as f64 / n.max(1) as f64
+    };
+    let table_of = |rows: &mut dyn Iterator<Item = &(usize, bool)>| {
+        let lines = rows.map(|&(i, outcome)| Observation {
+            category: &sales.lines[i].category,
+            product: &sales.lines[i].product_id,
+            outcome,
+        });
+        RateTable::fit(outcome, lines, 0.9, 20)
+    };
+    let by_table = |table: &RateTable, rows: &[(usize, bool)]| -> Vec<f64> {
+        rows.iter()
+            .map(|(i, _)| table.rate(&sales.lines[*i].category, &sales.lines[*i].product_id).0.rate)
+            .collect()
+    };
+    let fit_rate = rate_of(&mut sets.fit.iter());
+    let fit_table = table_of(&mut sets.fit.iter());
+    let constant = CheckoutBaseline::Constant { rate: rate_of(&mut sets.train.iter()) };
+    let category = CheckoutBaseline::CategoryRate { table: table_of(&mut sets.train.iter()) };
+    let test_of = |baseline: &CheckoutBaseline| -> Vec<f64> {
+        match baseline {
+            CheckoutBaseline::Constant { rate } => vec![*rate; sets.test.len()],
+            CheckoutBaseline::CategoryRate { table } => by_table(table, sets.test),
+        }
+    };
+    let (constant_test, category_test) = (test_of(&constant), test_of(&category));
+    let loss = metrics::log_loss;
+    let candidates = vec![
+        Candidate {
+            name: baseline::MODEL.into(),
+            baseline: false,
+            validation: cross_fitted_log_loss(validation_logits, validation_labels),
+            test: loss(test_labels, &model_test_p),
+        },
+        Candidate {
+            name: baseline::CONSTANT.into(),
+            baseline: true,
+            validation: loss(validation_labels, &vec![fit_rate; validation.len()]),
+            test: loss(test_labels, &constant_test),
+        },
+        Candidate {
+            name: baseline::CATEGORY_RATE.into(),
+            baseline: true,
+            validation: loss(validation_labels, &by_table(&fit_table, &validation)),
+            test: loss(test_labels, &category_test),
+        },
+    ];
+    let backtest = Backtest::choose("", "log_loss", Better::Lower, candidates);
+    match backtest.served.as_str() {
+        baseline::CONSTANT => (backtest, Some(constant), constant_test),
+        baseline::CATEGORY_RATE => (backtest, Some(category), category_test),
+        _ => (backtest, None, model_test_p),
+    }
 }

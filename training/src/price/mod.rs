@@ -1,6 +1,7 @@
 //! The price model's slice of training: its settings (`[price]`), what it needs (the product
 //! catalogue), its training (`training.rs`), its summary, its report section and its files.
 
+mod baselines;
 mod training;
 
 pub use training::{PriceError, TrainedPrice};
@@ -164,6 +165,9 @@ impl TrainedModel for TrainedPrice {
             ],
             &[],
         );
+        if let Some(backtest) = &m.backtest {
+            report.backtest(backtest);
+        }
         let points: Vec<(f64, f64)> =
             self.test_prices.iter().map(|(a, q)| (a.log10(), q.log10())).collect();
         let currency = report.currency.clone();
@@ -186,6 +190,7 @@ impl TrainedModel for TrainedPrice {
             &self.encoder,
             &self.calibration,
             &self.reference,
+            self.baseline.as_ref(),
         )?;
         Ok(())
     }

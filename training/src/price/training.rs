@@ -1,6 +1,7 @@
 //! Training and evaluation of the price model on the protocol of `../shared/EVALUATION.md` §2.
 
 use super::PriceSettings;
+use super::baselines;
 use crate::config::Split;
 use crate::data::products::Product;
 use crate::fit::{EarlyStopping, in_validation_slice, member_seed, quantile, rng, shuffled};
@@ -11,6 +12,8 @@ use burn::prelude::*;
 use rand::RngExt;
 use shopml_core::features::bag::TokenBatch;
 use shopml_core::features::float_matrix;
+use shopml_core::models::{Backtest, Better, Candidate};
+use shopml_core::price::baseline::{self, PriceBaseline};
 use shopml_core::price::features::{EncodedProduct, N_NUMERIC};
 use shopml_core::price::{
     PriceCalibration, PriceEncoder, PriceMetrics, PriceModel, PriceModelConfig, PriceNet,
@@ -29,6 +32,8 @@ pub struct TrainedPrice {
     pub test_prices: Vec<(f64, f64)>,
     /// ISO 4217 code of the prices.
     pub currency: String,
+    /// The baseline that serves in the model's place, when one scored better on validation.
+    pub baseline: Option<PriceBaseline>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -145,6 +150,9 @@ fn train_net(
     }
 }
 
+/// A product with both prices: its input and ln(selling price).
+type Row<'a> = (&'a Product, ProductInput<'a>, f64);
+
 pub fn train(
     products: &[Product],
     split: &Split,
@@ -154,7 +162,6 @@ pub fn train(
 ) -> Result<TrainedPrice, PriceError> {
     let rows = usable(products);
     let is_test = |id: &str| crate::fit::in_test(id, split.product_test_modulo);
-    type Row<'a> = (&'a Product, ProductInput<'a>, f64);
     let (train_rows, test_rows): (Vec<&Row<'_>>, Vec<&Row<'_>>) =
         rows.iter().partition(|(p, ..)| !is_test(&p.product_id));
     let (validation_rows, fit_rows): (Vec<&Row<'_>>, Vec<&Row<'_>>) =
@@ -274,11 +281,24 @@ pub fn train(
         })
         .collect();
     let model = PriceModel::from_members(members);
-    let predictor = PricePredictor::new(encoder.clone(), model.clone(), calibration.clone());
-
     let test_inputs: Vec<ProductInput<'_>> = test_rows.iter().map(|(_, input, _)| *input).collect();
-    let predictions = predictor.predict(&test_inputs);
     let actual_log: Vec<f64> = test_rows.iter().map(|(.., y)| *y).collect();
+    let serve = |baseline: Option<PriceBaseline>| {
+        PricePredictor::new(encoder.clone(), model.clone(), calibration.clone())
+            .with_baseline(baseline)
+    };
+    let (backtest, baseline) = backtest(
+        &encoder,
+        (&fit_rows, &validation_rows, &train_rows),
+        validation_r2_log,
+        |baseline| {
+            let predicted: Vec<f64> =
+                serve(baseline).predict(&test_inputs).iter().map(|p| p.price.ln()).collect();
+            metrics::r2(&actual_log, &predicted)
+        },
+    );
+    let predictor = serve(baseline.clone());
+    let predictions = predictor.predict(&test_inputs);
     let predicted_log: Vec<f64> = predictions.iter().map(|p| p.price.ln()).collect();
     let actual: Vec<f64> = actual_log.iter().map(|y| y.exp()).collect();
     let predicted: Vec<f64> = predictions.iter().map(|p| p.price).collect();
@@ -307,6 +327,7 @@ pub fn train(
         interval_scale: calibration.interval_scale,
         validation_r2_log,
         validation_mape_pct,
+        backtest: Some(backtest),
     };
     Ok(TrainedPrice {
         model,
@@ -317,5 +338,104 @@ pub fn train(
         reference,
         test_prices: actual.into_iter().zip(predicted).collect(),
         currency: String::new(),
+        baseline,
     })
+}
+
+/// The baselines' training examples of `set` (encoded as `encoded`).
+fn as_examples<'a>(
+    set: &[&'a Row<'a>],
+    encoded: &'a [EncodedProduct],
+) -> Vec<baselines::Example<'a, 'a>> {
+    set.iter()
+        .zip(encoded)
+        .map(|((_, input, y), encoded)| baselines::Example {
+            input,
+            encoded,
+            log_ratio: *y - input.list_price.ln(),
+        })
+        .collect()
+}
+
+/// The model against its baselines — its category's median discount, a ridge regression on
+/// the same inputs (its penalty chosen on the validation products) — by R² of ln(price) on
+/// the validation products (baselines fitted on the fit products), then on the test products
+/// (baselines refit on every training product, their range from their validation residuals).
+/// `test_r2_log` scores what a baseline (None: the model) predicts for the test products.
+fn backtest<'r>(
+    encoder: &PriceEncoder,
+    (fit, validation, train): (&[&'r Row<'r>], &[&'r Row<'r>], &[&'r Row<'r>]),
+    model_validation_r2_log: f64,
+    test_r2_log: impl Fn(Option<PriceBaseline>) -> f64,
+) -> (Backtest, Option<PriceBaseline>) {
+    let encode = |set: &[&Row<'_>]| -> Vec<EncodedProduct> {
+        set.iter().map(|(_, input, _)| encoder.encode(input)).collect()
+    };
+    let (fit_encoded, validation_encoded, train_encoded) =
+        (encode(fit), encode(validation), encode(train));
+    let fit_examples = as_examples(fit, &fit_encoded);
+    let validation_examples = as_examples(validation, &validation_encoded);
+    let train_examples = as_examples(train, &train_encoded);
+    let r2_on_validation = |b: &PriceBaseline| {
+        let actual: Vec<f64> = validation.iter().map(|(.., y)| *y).collect();
+        let predicted: Vec<f64> = validation_examples
+            .iter()
+            .map(|e| e.input.list_price.ln() + b.log_ratio(e.input, e.encoded))
+            .collect();
+        metrics::r2(&actual, &predicted)
+    };
+    let vocab = encoder.vocab_size();
+    let (lambda, ridge_fit) = [0.1, 1.0, 10.0, 100.0]
+        .into_iter()
+        .map(|lambda| (lambda, baselines::ridge(&fit_examples, vocab, lambda)))
+        .max_by(|a, b| r2_on_validation(&a.1).total_cmp(&r2_on_validation(&b.1)))
+        .expect("penalties to try");
+    let median_fit = baselines::category_median(&fit_examples);
+    // Served (if chosen): refit on every training product, the range from the fit's
+    // residuals on the validation products.
+    let spread_of =
+        |fitted: &PriceBaseline| match baselines::with_spread(fitted.clone(), &validation_examples)
+        {
+            PriceBaseline::CategoryMedian { spread, .. } | PriceBaseline::Ridge { spread, .. } => {
+                spread
+            }
+        };
+    let with = |refit: PriceBaseline, spread: [f64; 2]| match refit {
+        PriceBaseline::CategoryMedian { medians, overall, .. } => {
+            PriceBaseline::CategoryMedian { medians, overall, spread }
+        }
+        PriceBaseline::Ridge { token_weights, numeric_weights, intercept, .. } => {
+            PriceBaseline::Ridge { token_weights, numeric_weights, intercept, spread }
+        }
+    };
+    let median = with(baselines::category_median(&train_examples), spread_of(&median_fit));
+    let ridge = with(baselines::ridge(&train_examples, vocab, lambda), spread_of(&ridge_fit));
+    let candidate = |name: &str, baseline: bool, validation: f64, test: f64| Candidate {
+        name: name.to_owned(),
+        baseline,
+        validation,
+        test,
+    };
+    let candidates = vec![
+        candidate(baseline::MODEL, false, model_validation_r2_log, test_r2_log(None)),
+        candidate(
+            baseline::CATEGORY_MEDIAN,
+            true,
+            r2_on_validation(&median_fit),
+            test_r2_log(Some(median.clone())),
+        ),
+        candidate(
+            baseline::RIDGE,
+            true,
+            r2_on_validation(&ridge_fit),
+            test_r2_log(Some(ridge.clone())),
+        ),
+    ];
+    let backtest = Backtest::choose("", "r2_log", Better::Higher, candidates);
+    let served = match backtest.served.as_str() {
+        baseline::CATEGORY_MEDIAN => Some(median),
+        baseline::RIDGE => Some(ridge),
+        _ => None,
+    };
+    (backtest, served)
 }
