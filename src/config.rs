@@ -73,7 +73,8 @@ pub enum LogFormat {
 pub struct AuthSettings {
     pub admin_token: String,
     pub require_for_all: bool,
-    /// Serve beyond loopback with no admin token: anyone who reaches the port may reload.
+    /// Serve beyond loopback with no admin token: anyone who reaches the port may reload, and
+    /// anyone who reaches the metrics port may read the dashboard.
     pub insecure_open_beyond_loopback: bool,
 }
 
@@ -153,7 +154,7 @@ pub enum SettingsError {
 }
 
 /// True when `listen` (host:port) only accepts connections from this machine.
-fn is_loopback(listen: &str) -> bool {
+pub(crate) fn is_loopback(listen: &str) -> bool {
     match listen.parse::<std::net::SocketAddr>() {
         Ok(addr) => addr.ip().is_loopback(),
         Err(_) => listen.rsplit_once(':').is_some_and(|(host, _)| host == "localhost"),
@@ -235,6 +236,9 @@ impl Settings {
         if self.tls.cert_path.is_empty() != self.tls.key_path.is_empty() {
             return invalid("tls.cert_path and tls.key_path must be set together");
         }
+        if !self.auth.admin_token.is_empty() && self.auth.admin_token.trim().is_empty() {
+            return invalid("auth.admin_token is blank: set a real token or leave it empty");
+        }
         if self.auth.require_for_all && self.auth.admin_token.is_empty() {
             return invalid("auth.require_for_all needs auth.admin_token");
         }
@@ -247,6 +251,19 @@ impl Settings {
                  so anyone could reload models: set a token (SHOPML__AUTH__ADMIN_TOKEN), or run \
                  open with --insecure-open-beyond-loopback",
                 self.server.listen
+            )));
+        }
+        let metrics_listen = self.server.metrics_listen.trim();
+        if !metrics_listen.is_empty()
+            && self.auth.admin_token.is_empty()
+            && !self.auth.insecure_open_beyond_loopback
+            && !is_loopback(metrics_listen)
+        {
+            return Err(SettingsError::Invalid(format!(
+                "server.metrics_listen {metrics_listen} is reachable beyond this machine but \
+                 auth.admin_token is empty, so anyone could read the dashboard's customers: set \
+                 a token (SHOPML__AUTH__ADMIN_TOKEN), or run open with \
+                 --insecure-open-beyond-loopback"
             )));
         }
         if self.models.sentiment_max_words == 0 {
@@ -333,5 +350,23 @@ mod tests {
         assert!(settings.validate().is_ok());
         assert!(is_loopback("[::1]:1") && is_loopback("localhost:50051"));
         assert!(!is_loopback("10.0.0.5:50051") && !is_loopback("shopml.internal:50051"));
+    }
+
+    #[test]
+    fn the_dashboard_beyond_loopback_needs_a_real_token() {
+        let mut settings = Settings::defaults();
+        settings.server.metrics_listen = "0.0.0.0:9090".into();
+        let refused = settings.validate().unwrap_err().to_string();
+        assert!(refused.contains("0.0.0.0:9090") && refused.contains("dashboard"), "{refused}");
+        settings.auth.admin_token = "   ".into();
+        assert!(settings.validate().unwrap_err().to_string().contains("blank"));
+        settings.auth.admin_token = "s3cret".into();
+        assert!(settings.validate().is_ok());
+        // Beyond loopback the dashboard asks for the token even when RPCs do not.
+        let access = crate::server::dashboard::DashboardAccess::for_settings(&settings);
+        assert_eq!(access.token.as_deref(), Some("s3cret"));
+        settings.server.metrics_listen = "127.0.0.1:9090".into();
+        let access = crate::server::dashboard::DashboardAccess::for_settings(&settings);
+        assert_eq!(access.token, None);
     }
 }

@@ -21,13 +21,31 @@ pub fn parse_grpc_timeout(value: &str) -> Option<Duration> {
     })
 }
 
-/// How long a call may take: its `grpc-timeout`, else `default`, whichever is shorter. Also
-/// for handlers whose work outlives their response future (a stream's).
+/// How long a call may take: the client's `grpc-timeout` when it sends one (longer or shorter
+/// than the server's default: the client knows what it waits for), else `default`. Also for
+/// handlers whose work outlives their response future (a stream's).
 pub fn call_timeout(headers: &http::HeaderMap, default: Option<Duration>) -> Option<Duration> {
-    let asked =
-        headers.get("grpc-timeout").and_then(|v| v.to_str().ok()).and_then(parse_grpc_timeout);
-    match (asked, default) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
+    headers
+        .get("grpc-timeout")
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_grpc_timeout)
+        .or(default)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_client_s_deadline_wins_over_the_default() {
+        let mut headers = http::HeaderMap::new();
+        let default = Some(Duration::from_secs(5));
+        assert_eq!(call_timeout(&headers, default), default);
+        headers.insert("grpc-timeout", "30S".parse().unwrap());
+        assert_eq!(call_timeout(&headers, default), Some(Duration::from_secs(30)));
+        headers.insert("grpc-timeout", "20m".parse().unwrap());
+        assert_eq!(call_timeout(&headers, default), Some(Duration::from_millis(20)));
+        headers.insert("grpc-timeout", "soon".parse().unwrap());
+        assert_eq!(call_timeout(&headers, None), None);
     }
 }

@@ -206,10 +206,7 @@ impl ModelRegistry {
             }
             let dir = self.bundle_dir.clone();
             let found = tokio::task::spawn_blocking(move || {
-                resolve_bundle_dir(&dir)
-                    .ok()
-                    .and_then(|d| read_json::<Manifest>(&d, MANIFEST_FILE).ok())
-                    .map(|m| m.bundle_version)
+                resolve_bundle_dir(&dir).ok().map(|d| version_key(&d))
             })
             .await
             .ok()
@@ -239,6 +236,16 @@ struct Attempt {
     refused: Vec<(Option<String>, BundleError)>,
 }
 
+/// The version a bundle directory's manifest names; a manifest that does not read is keyed by
+/// its directory, so that a broken newest version is tried, named in the reload error and
+/// backed off like any other.
+fn version_key(dir: &Path) -> String {
+    match read_json::<Manifest>(dir, MANIFEST_FILE) {
+        Ok(manifest) => manifest.bundle_version,
+        Err(_) => format!("unreadable manifest in {}", dir.display()),
+    }
+}
+
 /// Tries the versions of `dir` newest first, down to the one `serving`.
 fn newest_that_loads(dir: &Path, serving: Option<&str>) -> Attempt {
     let mut refused = Vec::new();
@@ -247,9 +254,8 @@ fn newest_that_loads(dir: &Path, serving: Option<&str>) -> Attempt {
         Err(error) => return Attempt { loaded: Err(error), refused },
     };
     for candidate in versions {
-        let version =
-            read_json::<Manifest>(&candidate, MANIFEST_FILE).ok().map(|m| m.bundle_version);
-        if version.is_some() && version.as_deref() == serving {
+        let version = Some(version_key(&candidate));
+        if version.as_deref() == serving {
             return Attempt { loaded: Ok(None), refused };
         }
         match LoadedBundle::load(&candidate) {

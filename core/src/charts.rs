@@ -148,7 +148,18 @@ pub fn lines(
     series: &[(String, Vec<(NaiveDate, f64)>)],
     format: &dyn Fn(f64) -> String,
 ) -> String {
-    lines_with_band(title, series, None, format)
+    draw_lines(title, series, None, None, format)
+}
+
+/// Lines over periods, the periods `partial` says are cut by the data's first or last day
+/// drawn dashed and marked hollow (their figures are not comparable with whole periods').
+pub fn lines_marking_partial(
+    title: &str,
+    series: &[(String, Vec<(NaiveDate, f64)>)],
+    partial: &dyn Fn(NaiveDate) -> bool,
+    format: &dyn Fn(f64) -> String,
+) -> String {
+    draw_lines(title, series, None, Some(partial), format)
 }
 
 /// An interval drawn as a shaded band under the lines: its name and (day, low, high) points.
@@ -159,6 +170,16 @@ pub fn lines_with_band(
     title: &str,
     series: &[(String, Vec<(NaiveDate, f64)>)],
     band: Option<&Band>,
+    format: &dyn Fn(f64) -> String,
+) -> String {
+    draw_lines(title, series, band, None, format)
+}
+
+fn draw_lines(
+    title: &str,
+    series: &[(String, Vec<(NaiveDate, f64)>)],
+    band: Option<&Band>,
+    partial: Option<&dyn Fn(NaiveDate) -> bool>,
     format: &dyn Fn(f64) -> String,
 ) -> String {
     let (width, height) = (640u32, 300u32);
@@ -242,16 +263,47 @@ pub fn lines_with_band(
             d.format("%Y-%m-%d")
         );
     }
-    for (i, (name, data)) in series.iter().enumerate() {
-        let path: Vec<String> =
-            data.iter().map(|p| format!("{:.1},{:.1}", x(p.0), y(p.1))).collect();
+    let is_partial = |d: NaiveDate| partial.is_some_and(|p| p(d));
+    if series.iter().any(|s| s.1.iter().any(|p| is_partial(p.0))) {
         let _ = write!(
             out,
-            "<polyline class=\"mark\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\"><title>{}</title></polyline>",
-            COLORS[i % COLORS.len()],
-            path.join(" "),
+            "<text x=\"{:.1}\" y=\"18\" text-anchor=\"end\" font-size=\"10\" fill=\"#555\">dashed, hollow: partial period</text>",
+            width as f64 - right
+        );
+    }
+    for (i, (name, data)) in series.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        // Whole periods in one solid line; a segment touching a partial period dashed.
+        let whole: Vec<String> = data
+            .iter()
+            .filter(|p| !is_partial(p.0))
+            .map(|p| format!("{:.1},{:.1}", x(p.0), y(p.1)))
+            .collect();
+        let _ = write!(
+            out,
+            "<polyline class=\"mark\" fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" points=\"{}\"><title>{}</title></polyline>",
+            whole.join(" "),
             escape(name)
         );
+        for pair in data.windows(2).filter(|w| is_partial(w[0].0) || is_partial(w[1].0)) {
+            let _ = write!(
+                out,
+                "<line class=\"partial\" x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"{color}\" stroke-width=\"2\" stroke-dasharray=\"5 4\"/>",
+                x(pair[0].0),
+                y(pair[0].1),
+                x(pair[1].0),
+                y(pair[1].1)
+            );
+        }
+        for p in data.iter().filter(|p| is_partial(p.0)) {
+            let _ = write!(
+                out,
+                "<circle class=\"partial\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\" fill=\"#fff\" stroke=\"{color}\" stroke-width=\"2\"><title>{}: partial period (cut by the data's first or last day)</title></circle>",
+                x(p.0),
+                y(p.1),
+                p.0.format("%Y-%m-%d")
+            );
+        }
         if data.len() == 1 {
             let _ = write!(
                 out,

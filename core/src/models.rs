@@ -6,7 +6,7 @@
 pub use crate::ModelSet;
 use crate::bundle::{self, BundleError, Manifest};
 pub use crate::served::{
-    Backtest, Better, Candidate, Figure, ModelFacts, ModelMetrics, ServedModel,
+    Backtest, BaselineCheck, Better, Candidate, Figure, ModelFacts, ModelMetrics, ServedModel,
 };
 use burn::tensor::Device;
 use chrono::{DateTime, Utc};
@@ -90,13 +90,14 @@ macro_rules! models {
                 figures
             }
 
-            /// The backtests of every model whose sections `metrics` holds, by model.
-            pub fn backtests_in(metrics: &serde_json::Value) -> Vec<(&'static str, $crate::served::Backtest)> {
+            /// What serves against the baselines it must not lose to, of every model whose
+            /// sections `metrics` holds, by model.
+            pub fn baseline_checks_in(metrics: &serde_json::Value) -> Vec<(&'static str, $crate::served::BaselineCheck)> {
                 use $crate::served::{ModelMetrics, ServedModel};
                 let mut all = Vec::new();
                 $(if let Ok(typed) = serde_json::from_value::<<$model as ServedModel>::Metrics>(metrics.clone()) {
                     let name = <$model as ServedModel>::NAME;
-                    all.extend(typed.backtests().into_iter().map(|b| (name, b)));
+                    all.extend(typed.baseline_checks().into_iter().map(|b| (name, b)));
                 })*
                 all
             }

@@ -5,13 +5,44 @@
 //! the checkout model's per-category baseline.
 
 use crate::bundle::{BundleError, BundleWriter, read_json};
-use crate::cancellation::PredictedOutcome;
 use crate::features::normalize_key;
 use crate::served::{Figure, ModelMetrics, ServedModel};
 use crate::stats::beta_quantile;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
+
+/// What a line's probability is the probability of.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PredictedOutcome {
+    /// The line is cancelled before it ships (known at checkout).
+    #[default]
+    Cancellation,
+    /// The customer returns the line after delivery (known only weeks after the order).
+    Return,
+}
+
+impl PredictedOutcome {
+    pub fn name(self) -> &'static str {
+        match self {
+            PredictedOutcome::Cancellation => "cancellation",
+            PredictedOutcome::Return => "return",
+        }
+    }
+
+    /// What the model predicts, in words (report, GetModelInfo).
+    pub fn describe(self) -> &'static str {
+        match self {
+            PredictedOutcome::Cancellation => {
+                "probability that a line is cancelled, from what is known at checkout"
+            }
+            PredictedOutcome::Return => {
+                "probability that a line is returned after the sale (known only after the fact), from what is known at checkout"
+            }
+        }
+    }
+}
 
 /// The model's name in a bundle's manifest.
 pub const NAME: &str = "outcome_rates";

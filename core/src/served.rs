@@ -133,6 +133,30 @@ impl Backtest {
     }
 }
 
+/// What serves against the baseline it must not lose to on the test period, by one figure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BaselineCheck {
+    /// What it covers: "" for the whole model, or a part ("units").
+    pub scope: String,
+    pub metric: String,
+    pub better: Better,
+    /// (name, test figure) of what serves and of the baseline.
+    pub served: (String, f64),
+    pub baseline: (String, f64),
+}
+
+impl BaselineCheck {
+    /// Whether what serves is worse than the baseline by more than `tolerance` (relative).
+    pub fn loses(&self, tolerance: f64) -> bool {
+        let (served, baseline) = (self.served.1, self.baseline.1);
+        match self.better {
+            Better::Lower => served > baseline * (1.0 + tolerance),
+            Better::Higher => served < baseline - baseline.abs() * tolerance,
+            Better::Neither => false,
+        }
+    }
+}
+
 /// A model's figures, typed as training wrote them: the sections of `metrics.json` it owns
 /// (a struct whose fields are the section names, so that it reads back from the whole file).
 pub trait ModelMetrics: Serialize + DeserializeOwned + Send + Sync + 'static {
@@ -141,6 +165,23 @@ pub trait ModelMetrics: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// How what it serves was chosen against its baselines (none for a model without any).
     fn backtests(&self) -> Vec<Backtest> {
         Vec::new()
+    }
+    /// What serves against the baselines it must not lose to on the test period: by default,
+    /// each backtest's served candidate against its best other baseline.
+    fn baseline_checks(&self) -> Vec<BaselineCheck> {
+        self.backtests()
+            .into_iter()
+            .filter_map(|b| {
+                let (served, best) = (b.served()?, b.best_other_baseline_on_test()?);
+                Some(BaselineCheck {
+                    scope: b.scope.clone(),
+                    metric: b.metric.clone(),
+                    better: b.better,
+                    served: (served.name.clone(), served.test),
+                    baseline: (best.name.clone(), best.test),
+                })
+            })
+            .collect()
     }
 }
 

@@ -28,7 +28,8 @@ fn value(
     proto::CustomerValue {
         customer_id: customer_id.to_owned(),
         p_alive: v.p_alive,
-        churn_risk: 1.0 - v.p_alive,
+        churn_risk: v.churn_risk,
+        churn_window_days: v.churn_window_days,
         expected_purchases: v.expected_purchases,
         expected_spend_per_purchase: v.expected_spend_per_purchase,
         expected_spend: v.expected_spend,

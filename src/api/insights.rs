@@ -6,6 +6,7 @@ use crate::convert::{page_token, required_id};
 use crate::error::ShopError;
 use crate::proto;
 use crate::registry::ModelRegistry;
+use shopml_core::customer_value::RegionCustomers;
 use shopml_core::insights::{Insights, Metric, Recommendation, Totals};
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
@@ -52,6 +53,19 @@ fn groups(insights: &Insights, groups: Vec<(String, Totals)>) -> Vec<proto::Grou
             name,
         })
         .collect()
+}
+
+fn region_customers(c: &RegionCustomers) -> proto::RegionCustomers {
+    proto::RegionCustomers {
+        customers: c.customers as u32,
+        returning_customers: c.returning as u32,
+        new_customers_last_90_days: c.new_last_90_days as u32,
+        repeat_rate: c.repeat_rate(),
+        purchase_days_per_customer: c.purchase_days_per_customer(),
+        amount_per_customer: c.amount_per_customer(),
+        mean_lifetime_value: c.mean_lifetime_value(),
+        segments: c.segments.iter().map(|(k, v)| (k.to_string(), *v as u32)).collect(),
+    }
 }
 
 /// Profit and margin only where the export has them.
@@ -137,6 +151,12 @@ impl InsightsApi {
                 .collect(),
             months: groups(ins, profile.months),
             recommendations: profile.recommendations.iter().map(recommendation).collect(),
+            customers: served
+                .siblings()
+                .customer_value
+                .as_ref()
+                .and_then(|cv| cv.regions.get(&profile.region))
+                .map(region_customers),
             region: profile.region,
             currency: served.currency().to_owned(),
             bundle_version: served.version().to_owned(),
@@ -209,6 +229,7 @@ impl InsightsApi {
                     value: *value,
                     totals: Some(totals(t, profit)),
                     change,
+                    partial: ins.is_partial(query.granularity, *start),
                 }
             })
             .collect();

@@ -59,6 +59,11 @@ impl<M: ServedModel> Served<M> {
         self.bundle.version()
     }
 
+    /// The other models of the same bundle.
+    pub fn siblings(&self) -> &ModelSet {
+        &self.bundle.models
+    }
+
     /// ISO 4217 code of the bundle's amounts.
     pub fn currency(&self) -> &str {
         self.bundle.currency()

@@ -152,11 +152,44 @@ fn model_info(bundle: &LoadedBundle, name: &str, config: &serde_json::Value) -> 
             flatten_metrics(value, &prefix, &mut metrics);
         }
     }
+    let backtests = facts.map_or(&[][..], |f| f.backtests.as_slice());
+    let served = match backtests {
+        [] => String::new(),
+        [only] if only.scope.is_empty() => only.served.clone(),
+        all if all.iter().all(|b| b.serves_the_model()) => "model".into(),
+        _ => "mixed".into(),
+    };
     proto::ModelInfo {
         name: name.to_owned(),
         config_json: config.to_string(),
         metrics,
         predicts: facts.map(|f| f.predicts.clone()).unwrap_or_default(),
+        served,
+        backtests: backtests.iter().map(backtest).collect(),
+    }
+}
+
+fn backtest(b: &shopml_core::models::Backtest) -> proto::Backtest {
+    proto::Backtest {
+        scope: b.scope.clone(),
+        metric: b.metric.clone(),
+        better: match b.better {
+            shopml_core::models::Better::Lower => "lower",
+            shopml_core::models::Better::Higher => "higher",
+            shopml_core::models::Better::Neither => "",
+        }
+        .into(),
+        served: b.served.clone(),
+        candidates: b
+            .candidates
+            .iter()
+            .map(|c| proto::BacktestCandidate {
+                name: c.name.clone(),
+                baseline: c.baseline,
+                validation: c.validation,
+                test: c.test,
+            })
+            .collect(),
     }
 }
 

@@ -7,6 +7,9 @@ use crate::proto;
 use chrono::NaiveDate;
 use shopml_core::features::parse_iso_date;
 
+/// The largest amount of one purchase: far beyond any sale, and sums of a history stay finite.
+const MAX_AMOUNT: f64 = 1e12;
+
 // ---------------------------------------------------------------------------------------------
 // Customers
 
@@ -64,10 +67,10 @@ impl CustomerHistoryQuery {
                     format!("{date} is after as_of_date {as_of}"),
                 ));
             }
-            if !(p.amount.is_finite() && p.amount >= 0.0) {
+            if !(p.amount.is_finite() && (0.0..=MAX_AMOUNT).contains(&p.amount)) {
                 return Err(ShopError::invalid(
                     format!("purchases[{i}].amount"),
-                    format!("must be a finite number >= 0, got {}", p.amount),
+                    format!("must be a number from 0 to {MAX_AMOUNT:e}, got {}", p.amount),
                 ));
             }
             let day = days.entry(date).or_default();

@@ -70,11 +70,20 @@ where
         .collect()
 }
 
-/// A required, non-blank identifier, trimmed.
+/// The longest id or name a request may carry (an export's ids and names are far shorter).
+pub const MAX_ID_BYTES: usize = 1024;
+
+/// A required, non-blank identifier, trimmed, of at most [`MAX_ID_BYTES`].
 pub fn required_id(field: &str, value: &str) -> Result<String, ShopError> {
     let trimmed = value.trim();
     if trimmed.is_empty() {
         return Err(ShopError::invalid(field, "required"));
+    }
+    if trimmed.len() > MAX_ID_BYTES {
+        return Err(ShopError::invalid(
+            field,
+            format!("{}: at most {MAX_ID_BYTES} bytes", echo(trimmed)),
+        ));
     }
     Ok(trimmed.to_owned())
 }

@@ -59,7 +59,8 @@ fn within_range(field: &str, value: f64, min: f64, max: f64) -> Result<f64, Shop
 }
 
 /// The range of a segment figure, by its name: shares and rates are in 0–1, percentages in
-/// 0–100, ratings in 0–5, everything else (amounts, counts) >= 0.
+/// 0–100, ratings in 0–5, everything else (amounts, counts) in 0–1e12 (beyond any export,
+/// and its square, the distance, stays finite).
 fn figure_range(name: &str) -> (f64, f64) {
     if name.ends_with("_share") || name.ends_with("_rate") {
         (0.0, 1.0)
@@ -68,7 +69,7 @@ fn figure_range(name: &str) -> (f64, f64) {
     } else if name == "rating" {
         (0.0, 5.0)
     } else {
-        (0.0, f64::INFINITY)
+        (0.0, 1e12)
     }
 }
 
@@ -82,10 +83,10 @@ impl TryFrom<proto::AssignSegmentRequest> for SegmentProfile {
         };
         let (kind, message, mut figures) = match request.profile {
             Some(Profile::Product(p)) => {
-                if !(p.price.is_finite() && p.price > 0.0) {
+                if !(p.price > 0.0 && p.price <= 1e12) {
                     return Err(ShopError::invalid(
                         "product.price",
-                        format!("must be a finite number > 0, got {}", p.price),
+                        format!("must be a number in (0, 1e12], got {}", p.price),
                     ));
                 }
                 let figures = named(&[

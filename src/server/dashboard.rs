@@ -21,6 +21,17 @@ pub struct DashboardAccess {
 }
 
 impl DashboardAccess {
+    /// The token is required when every RPC requires it, and whenever the metrics listener
+    /// is reachable beyond this machine: beyond loopback, only health and metrics are open.
+    pub fn for_settings(settings: &crate::config::Settings) -> Self {
+        let token = &settings.auth.admin_token;
+        let beyond_loopback = !crate::config::is_loopback(settings.server.metrics_listen.trim());
+        let required = settings.auth.require_for_all || beyond_loopback;
+        Self { token: (required && !token.is_empty()).then(|| token.clone()) }
+    }
+}
+
+impl DashboardAccess {
     fn allows(&self, headers: &HeaderMap) -> bool {
         let Some(token) = self.token.as_deref() else { return true };
         let presented = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
@@ -84,7 +95,22 @@ fn parse_page(rest: &str, query: Option<&str>) -> Result<Page, PageError> {
                     })?
                 }
             };
-            Ok(Page::Products { metric, region: param("region"), category: param("category") })
+            let ascending = match param("order").as_deref() {
+                None | Some("highest") => false,
+                Some("lowest") => true,
+                Some(other) => {
+                    return Err(PageError::BadQuery(format!(
+                        "order {} is not highest or lowest",
+                        shopml_core::features::echo(other)
+                    )));
+                }
+            };
+            Ok(Page::Products {
+                metric,
+                region: param("region"),
+                category: param("category"),
+                ascending,
+            })
         }
         _ => match rest.strip_prefix("regions/") {
             Some(region) if !region.is_empty() && !region.contains('/') => {
@@ -208,7 +234,8 @@ mod tests {
             Ok(Page::Products {
                 metric: Metric::Units,
                 region: Some("West Bengal".into()),
-                category: None
+                category: None,
+                ascending: false
             })
         );
         assert!(matches!(parse_page("/products", Some("metric=joy")), Err(PageError::BadQuery(_))));

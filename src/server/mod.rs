@@ -211,9 +211,7 @@ pub async fn start(settings: Settings) -> Result<RunningServer, ServeError> {
                 &settings.server.metrics_listen,
                 metrics.clone(),
                 registry.clone(),
-                dashboard::DashboardAccess {
-                    token: settings.auth.require_for_all.then(|| settings.auth.admin_token.clone()),
-                },
+                dashboard::DashboardAccess::for_settings(&settings),
                 shutdown_rx.clone(),
             )
             .await?,

@@ -293,6 +293,30 @@ async fn a_corrupt_newest_version_falls_back_to_the_newest_that_loads() {
 }
 
 #[tokio::test]
+async fn the_watcher_names_a_newer_version_whose_manifest_is_truncated() {
+    let repository = tempfile::tempdir().unwrap();
+    let good = republish(&shipped_bundle(), &repository.path().join("0001"), at(1), None);
+    let (server, channel) = start_with(settings(repository.path())).await;
+    assert!(server.wait_ready(Duration::from_secs(20)).await);
+    let broken = repository.path().join("0002");
+    republish(&shipped_bundle(), &broken, at(2), None);
+    let manifest = std::fs::read(broken.join("manifest.json")).unwrap();
+    std::fs::write(broken.join("manifest.json"), &manifest[..manifest.len() / 2]).unwrap();
+    let mut named = String::new();
+    for _ in 0..200 {
+        let info = models(&channel).get_model_info(proto::GetModelInfoRequest {}).await.unwrap();
+        named = info.into_inner().last_reload_error;
+        if !named.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(named.contains("0002") && named.contains("manifest.json"), "{named}");
+    assert_eq!(serving_version(&channel).await, good);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn bundles_with_absurd_contents_are_refused_though_their_hashes_match() {
     let repository = tempfile::tempdir().unwrap();
     let good = republish(&shipped_bundle(), &repository.path().join("0001"), at(1), None);

@@ -189,14 +189,16 @@ async fn inputs_echoed_in_errors_are_short_and_escaped() {
             })
             .await,
     );
-    assert_eq!(c, Code::NotFound);
+    // Longer than any id: refused before any lookup, naming the limit.
+    assert_eq!(c, Code::InvalidArgument);
     assert!(m.len() < 300 && !m.contains('\n') && m.contains("line\\nforged"), "{m}");
+    assert!(m.contains("at most 1024 bytes"), "{m}");
     let (c, m) = code(
         segments(&channel)
             .bought_together(proto::BoughtTogetherRequest { sku: huge, limit: 1 })
             .await,
     );
-    assert_eq!(c, Code::NotFound);
+    assert_eq!(c, Code::InvalidArgument);
     assert!(m.len() < 300, "{} bytes", m.len());
 
     // A reload path with a line break is refused before it reaches a log line.

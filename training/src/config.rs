@@ -54,6 +54,7 @@ pub enum TextEncoding {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DataFiles {
     /// The order-line export (the only one required).
     pub sales_file: String,
@@ -81,6 +82,7 @@ fn utf8() -> TextEncoding {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Columns {
     pub sales: SalesColumns,
     #[serde(default)]
@@ -96,6 +98,7 @@ pub struct Columns {
 /// are required; an optional field left out (or mapped to "") is absent, and what needs it is
 /// skipped with the reason in the report.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SalesColumns {
     /// The order (invoice) a line belongs to. Required; declared absent with "" when the
     /// export has none (CDNOW): a customer's lines of one day are then one order, and each
@@ -188,6 +191,7 @@ pub struct SalesColumns {
 /// With `keep = true` identical rows are genuine repeats (an export without a line id, where
 /// one customer buys the same thing twice a day): kept, and counted.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Duplicates {
     #[serde(default)]
     pub key: Vec<String>,
@@ -203,6 +207,7 @@ pub struct Duplicates {
 /// quantity when `negative_quantity_is_return`) is a return line, netted out of revenue and
 /// demand; a status starting with one of `pending_status_prefixes` has no outcome yet.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Outcomes {
     #[serde(default)]
     pub cancelled_statuses: Vec<String>,
@@ -306,6 +311,7 @@ impl Default for Outcomes {
 /// excluded when the product id or the product name matches one of these regular expressions
 /// (the name case-insensitively); the report lists them with their revenue.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Exclusions {
     #[serde(default, deserialize_with = "exact_patterns")]
     pub product_id_patterns: Vec<Pattern>,
@@ -321,6 +327,7 @@ pub struct Exclusions {
 /// (units of `currency` per unit of the other); a line in a currency without a rate is an
 /// error naming it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Money {
     pub currency: String,
     #[serde(default)]
@@ -345,6 +352,7 @@ pub fn mapped(column: &Option<String>) -> Option<&str> {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ProductColumns {
     pub product_id: String,
     pub product_name: String,
@@ -359,6 +367,7 @@ pub struct ProductColumns {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CustomerColumns {
     pub user_id: String,
     pub product_id: String,
@@ -374,6 +383,7 @@ pub struct CustomerColumns {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ReviewColumns {
     pub product: String,
     pub rating: String,
@@ -384,6 +394,7 @@ pub struct ReviewColumns {
 /// The train/test protocol as configured; a date left out is derived from the export's
 /// range (see [`SplitConfig::resolve`]).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SplitConfig {
     #[serde(default)]
     pub cancellation_test_from: Option<NaiveDate>,
@@ -480,13 +491,27 @@ pub struct Split {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GateSettings {
     pub limits: std::collections::BTreeMap<String, Limit>,
     pub compare: Vec<String>,
     pub tolerance: f64,
+    /// What serves may score worse than its best other baseline on the test period by at
+    /// most this share (relative) before the run fails.
+    #[serde(default = "two_percent")]
+    pub baseline_tolerance: f64,
+    /// Models (or "model/scope", e.g. "forecast/category/units") whose losing to a baseline
+    /// on the test period is reported but does not fail the run.
+    #[serde(default)]
+    pub allow_losing_to_baseline: Vec<String>,
+}
+
+fn two_percent() -> f64 {
+    0.02
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct Limit {
     pub min: Option<f64>,
     pub max: Option<f64>,
@@ -635,8 +660,12 @@ impl TrainConfig {
         {
             return Err(ConfigError(format!("gates.limits.\"{name}\": give min, max or both")));
         }
-        if !(0.0..1.0).contains(&self.gates.tolerance) {
-            return Err(ConfigError("gates.tolerance must be in [0, 1)".into()));
+        if !(0.0..1.0).contains(&self.gates.tolerance)
+            || !(0.0..1.0).contains(&self.gates.baseline_tolerance)
+        {
+            return Err(ConfigError(
+                "gates.tolerance and gates.baseline_tolerance must be in [0, 1)".into(),
+            ));
         }
         self.check_data_contract()?;
         if self.split.product_test_modulo < 2 || self.split.review_test_modulo < 2 {
@@ -705,9 +734,10 @@ impl TrainConfig {
             )));
         }
         for (code, rate) in &self.money.exchange_rates {
-            if !(iso(code) && rate.is_finite() && *rate > 0.0) {
+            // A rate beyond 1e-6..1e6 is a typo (the widest real pair is about 1:400,000).
+            if !(iso(code) && (1e-6..=1e6).contains(rate)) {
                 return Err(ConfigError(format!(
-                    "money.exchange_rates.{code}: needs an ISO code and a rate > 0"
+                    "money.exchange_rates.{code}: needs an ISO code and a rate from 1e-6 to 1e6"
                 )));
             }
         }

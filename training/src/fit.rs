@@ -135,6 +135,15 @@ pub fn quantile(values: &[f64], q: f64) -> f64 {
 
 /// Early stopping: keeps the best model seen and says when `patience` epochs passed without
 /// a better validation loss. In fixed mode ([`EarlyStopping::with_budget`]) it keeps the last.
+/// P10 and P90 of residuals (actual − predicted), as offsets of a range around a forecast:
+/// the range a baseline serves with (its own validation residuals).
+pub fn residual_spread(residuals: &[f64]) -> [f64; 2] {
+    if residuals.is_empty() {
+        return [0.0, 0.0];
+    }
+    [quantile(residuals, 0.1).min(0.0), quantile(residuals, 0.9).max(0.0)]
+}
+
 pub struct EarlyStopping<M> {
     patience: usize,
     keep_last: bool,

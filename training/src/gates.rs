@@ -108,6 +108,34 @@ pub fn check(
     failures
 }
 
+/// Every model in `metrics` whose served figure on the test period is worse than the baseline
+/// it must not lose to by more than `gates.baseline_tolerance`, unless allowed.
+pub fn check_baselines(metrics: &Value, gates: &GateSettings) -> Vec<GateFailure> {
+    let mut failures = Vec::new();
+    for (model, check) in ModelSet::baseline_checks_in(metrics) {
+        let scope = if check.scope.is_empty() {
+            model.to_owned()
+        } else {
+            format!("{model}/{}", check.scope)
+        };
+        let allowed = gates.allow_losing_to_baseline.iter().any(|a| *a == model || *a == scope);
+        if check.loses(gates.baseline_tolerance) && !allowed {
+            failures.push(GateFailure {
+                figure: format!("{scope}: {} on the test period", check.metric),
+                value: Some(check.served.1),
+                limit: format!(
+                    "no worse than the baseline \"{}\" ({:.4}) by more than {}% — served: \"{}\" (allow with gates.allow_losing_to_baseline = [\"{scope}\"])",
+                    check.baseline.0,
+                    check.baseline.1,
+                    100.0 * gates.baseline_tolerance,
+                    check.served.0
+                ),
+            });
+        }
+    }
+    failures
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,6 +158,8 @@ mod tests {
             .into(),
             compare: vec!["price.mape_pct".into(), "price.r2_log".into()],
             tolerance: 0.02,
+            baseline_tolerance: 0.02,
+            allow_losing_to_baseline: Vec::new(),
         };
         let serving = serde_json::json!({"price": {"r2_log": 0.95, "mape_pct": 24.0}});
         let failures = check(&ours, &gates, Some(&serving));
@@ -139,7 +169,13 @@ mod tests {
         assert_eq!(failures[0].to_string(), "price.r2_log = 0.9500, limit: >= 0.96");
         assert!(failures[1].to_string().contains("is not a figure of metrics.json"));
         assert!(failures[2].limit.starts_with("<= 24.4800"));
-        let none = GateSettings { limits: Default::default(), compare: vec![], tolerance: 0.0 };
+        let none = GateSettings {
+            limits: Default::default(),
+            compare: vec![],
+            tolerance: 0.0,
+            baseline_tolerance: 0.02,
+            allow_losing_to_baseline: Vec::new(),
+        };
         assert!(check(&ours, &none, None).is_empty());
         // A figure with no direction is refused as a comparison rather than guessed.
         let coverage = GateSettings { compare: vec!["price.interval_coverage".into()], ..none };
@@ -165,5 +201,39 @@ mod tests {
             of("cancellation.roc_auc").value,
             metrics["cancellation"]["roc_auc"].as_f64().unwrap()
         );
+    }
+
+    #[test]
+    fn what_serves_may_not_lose_to_a_baseline_on_the_test_period_unless_allowed() {
+        let mut metrics =
+            read_reference(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../models")).unwrap();
+        let backtest = |model_test: f64| {
+            serde_json::json!({"metric": "log_loss", "better": "lower", "served": "model",
+            "candidates": [
+                {"name": "model", "baseline": false, "validation": 0.40, "test": model_test},
+                {"name": "constant rate", "baseline": true, "validation": 0.41, "test": 0.42},
+            ]})
+        };
+        let gates = GateSettings {
+            limits: Default::default(),
+            compare: vec![],
+            tolerance: 0.0,
+            baseline_tolerance: 0.02,
+            allow_losing_to_baseline: Vec::new(),
+        };
+        metrics["cancellation"]["backtest"] = backtest(0.425);
+        assert!(check_baselines(&metrics, &gates).is_empty(), "within 2%");
+        metrics["cancellation"]["backtest"] = backtest(0.45);
+        let failures = check_baselines(&metrics, &gates);
+        assert_eq!(failures.len(), 1);
+        let message = failures[0].to_string();
+        assert!(
+            message.contains("cancellation: log_loss on the test period = 0.4500")
+                && message.contains("\"constant rate\" (0.4200)"),
+            "{message}"
+        );
+        let allowed =
+            GateSettings { allow_losing_to_baseline: vec!["cancellation".into()], ..gates };
+        assert!(check_baselines(&metrics, &allowed).is_empty());
     }
 }

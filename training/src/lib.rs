@@ -19,6 +19,7 @@ pub mod outcome_rates;
 pub mod pipeline;
 pub mod price;
 pub mod progress;
+pub mod reconcile;
 pub mod remote;
 pub mod report;
 pub mod segments;

@@ -73,6 +73,14 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Recomputes every figure of a bundle's insights and recommendations from the exports
+    /// (--data-dir, --config) with polars expressions and compares them (exit status 4 when
+    /// one differs).
+    Reconcile {
+        /// The bundle trained on these exports.
+        #[arg(long)]
+        bundle: PathBuf,
+    },
     /// Joins the cancellation predictions a server logged (monitoring.prediction_log_dir)
     /// with the outcomes of a later export (--data-dir), reports ROC-AUC, Brier, calibration
     /// and drift, and applies the quality gates of the cancellation figures (exit status 3
@@ -98,6 +106,31 @@ enum Command {
 /// Exit status of a run whose quality gates failed (no bundle published).
 const GATES_FAILED: i32 = 3;
 
+/// Exit status of a reconciliation that found a figure differing.
+const FIGURES_DIFFER: i32 = 4;
+
+fn reconcile(data_dir: &Path, config: &TrainConfig, bundle: &Path) -> anyhow::Result<()> {
+    let exports = shopml_training::data::read_exports(data_dir, config)?;
+    let insights: shopml_core::insights::Insights =
+        shopml_core::bundle::read_json(bundle, "insights/insights.json")
+            .with_context(|| format!("{}: the bundle's insights", bundle.display()))?;
+    let check =
+        shopml_training::reconcile::reconcile(&exports, &insights).map_err(anyhow::Error::msg)?;
+    eprintln!(
+        "{} figures recomputed from {}: {} differ",
+        check.checked,
+        data_dir.display(),
+        check.mismatches.len()
+    );
+    for mismatch in check.mismatches.iter().take(50) {
+        eprintln!("  {mismatch}");
+    }
+    if !check.mismatches.is_empty() {
+        std::process::exit(FIGURES_DIFFER);
+    }
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let files: Vec<&Path> = args.config.iter().map(PathBuf::as_path).collect();
@@ -115,6 +148,9 @@ fn main() -> anyhow::Result<()> {
     match args.command {
         Some(Command::Orders { from, to, test_days_of, out }) => {
             return write_orders(&data_dir(args.data_dir)?, &config, from, to, test_days_of, &out);
+        }
+        Some(Command::Reconcile { bundle }) => {
+            return reconcile(&data_dir(args.data_dir)?, &config, &bundle);
         }
         Some(Command::Evaluate { bundle, predictions, report, compare_to }) => {
             let passed = evaluate(
@@ -147,6 +183,7 @@ fn main() -> anyhow::Result<()> {
     };
     pipeline::check_out(&out)?;
     let data_dir = data_dir(args.data_dir)?;
+    pipeline::check_out_apart(&out, &data_dir)?;
     let reference = args
         .compare_to
         .as_deref()
@@ -387,7 +424,8 @@ fn gates_pass(
     reference: Option<&serde_json::Value>,
     no_gates: bool,
 ) -> bool {
-    let failures = gates::check(&gates::figures(metrics), &config.gates, reference);
+    let mut failures = gates::check(&gates::figures(metrics), &config.gates, reference);
+    failures.extend(gates::check_baselines(metrics, &config.gates));
     if failures.is_empty() {
         let compared = reference.map_or(0, |r| {
             config.gates.compare.iter().filter(|p| gates::value_at(r, p).is_some()).count()

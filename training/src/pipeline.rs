@@ -280,6 +280,33 @@ pub fn report(
     Report { markdown: writer.out, charts: writer.charts, html }
 }
 
+/// Refuses an `out` that is the data directory or holds it: publishing replaces `out`, and the
+/// exports are never to be touched.
+pub fn check_out_apart(out: &Path, data_dir: &Path) -> Result<(), TrainError> {
+    let resolved = |p: &Path| -> PathBuf {
+        // `out` may not exist yet: resolve its parent and keep its name.
+        std::fs::canonicalize(p).unwrap_or_else(|_| match (p.parent(), p.file_name()) {
+            (Some(parent), Some(name)) => std::fs::canonicalize(if parent.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                parent
+            })
+            .map(|d| d.join(name))
+            .unwrap_or_else(|_| p.to_owned()),
+            _ => p.to_owned(),
+        })
+    };
+    let (out, data) = (resolved(out), resolved(data_dir));
+    if data.starts_with(&out) {
+        return Err(TrainError::Invalid(format!(
+            "--out {} holds --data-dir {}: the bundle would replace the exports; write it elsewhere",
+            out.display(),
+            data.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Checks before training that the bundle can be published at `out`: a target publishing
 /// would destroy is refused (see [`shopml_core::bundle::check_target`]), and the directory it
 /// goes into must be writable, so a run does not fail only after training.
@@ -336,4 +363,23 @@ pub fn write_bundle_with_report(
         serde_json::to_value(config).expect("config serialises"),
     )?;
     Ok(manifest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bundle_is_never_written_over_or_into_the_data_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        for out in [data.clone(), dir.path().to_owned(), data.join("..")] {
+            let refused = check_out_apart(&out, &data).unwrap_err().to_string();
+            assert!(refused.contains("would replace the exports"), "{refused}");
+        }
+        assert!(check_out_apart(&dir.path().join("bundle"), &data).is_ok());
+        assert!(check_out_apart(&data.join("bundle"), &data).is_ok());
+        assert!(check_out_apart(&dir.path().join("data-bundle"), &data).is_ok());
+    }
 }

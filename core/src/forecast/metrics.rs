@@ -1,6 +1,6 @@
 //! The forecaster's figures in `metrics.json`.
 
-use crate::served::Figure;
+use crate::served::{Backtest, Figure};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -47,6 +47,25 @@ pub struct ForecastMetrics {
     pub interval_scale: f64,
     /// Whether the last day of the export was dropped from the served history as partial.
     pub partial_last_day_dropped: bool,
+    /// Per series family and measure ("category/units"), the model against its baselines
+    /// by mean MASE over the family's series on the validation days: what serves. The
+    /// protocol's figures above are those of what serves.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backtests: Vec<Backtest>,
+    /// Per measure the profile forecasts, the protocol series' mean MASE of what serves and of
+    /// the seasonal naive forecasts, on the test days.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub measures: BTreeMap<String, MeasureFigures>,
+}
+
+/// The test figures of one measure's protocol series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MeasureFigures {
+    pub mase_mean: f64,
+    pub wape_mean: f64,
+    pub seasonal_naive_mase_mean: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub yearly_naive_mase_mean: Option<f64>,
 }
 
 /// The weekly total protocol (`../shared/EVALUATION.md` §7): MASE scaled by the in-sample
@@ -97,6 +116,14 @@ impl ForecastMetrics {
             figures.push(Figure::lower(at("weekly.mase"), w.mase));
             figures.push(Figure::lower(at("weekly.wape"), w.wape));
             figures.push(Figure::lower(at("weekly.naive_mase"), w.naive_mase));
+        }
+        for (measure, m) in &self.measures {
+            let at = |key: &str| at(&format!("measures.{measure}.{key}"));
+            figures.push(Figure::lower(at("mase_mean"), m.mase_mean));
+            figures.push(Figure::lower(at("seasonal_naive_mase_mean"), m.seasonal_naive_mase_mean));
+        }
+        for backtest in &self.backtests {
+            figures.extend(backtest.figures(section));
         }
         for (name, series) in &self.per_series {
             let within = |key: &str| at(&format!("per_series.{name}.{key}"));

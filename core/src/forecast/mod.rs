@@ -1,12 +1,13 @@
 //! Daily demand forecasts per category, region and in total (`../shared/EVALUATION.md` §4).
 
+pub mod baseline;
 pub mod features;
 pub mod inference;
 pub mod metrics;
 pub mod model;
 
 use crate::served::{Figure, ServedModel};
-pub use metrics::{ForecastMetrics, SeriesMetrics, WeeklyMetrics};
+pub use metrics::{ForecastMetrics, MeasureFigures, SeriesMetrics, WeeklyMetrics};
 
 pub use features::{ForecastEncoder, MEASURES, SeriesHistory, SeriesKey};
 pub use inference::{
@@ -35,9 +36,16 @@ pub fn save(
     config: &ForecastModelConfig,
     encoder: &ForecastEncoder,
     calibration: &ForecastCalibration,
+    baselines: &[Option<baseline::SeriesBaseline>],
 ) -> Result<(), BundleError> {
-    FILES.save(writer, model, config, encoder, calibration)
+    FILES.save(writer, model, config, encoder, calibration)?;
+    let served = baselines.iter().any(Option::is_some).then_some(baselines);
+    crate::bundle::save_served(writer, NAME, SERVED_FILE, served)
 }
+
+/// What serves each series: the model, or the baseline that scored better on its family's
+/// validation days.
+const SERVED_FILE: &str = "forecast/served.json";
 
 pub fn load(dir: &Path, device: &Device) -> Result<Forecaster, BundleError> {
     let (config, encoder, calibration): (
@@ -79,12 +87,35 @@ pub fn load(dir: &Path, device: &Device) -> Result<Forecaster, BundleError> {
             format!("series '{}' holds fewer days than the model's window", short.name),
         ));
     }
-    if !(calibration.interval_scale.is_finite() && calibration.interval_scale > 0.0) {
-        return Err(FILES.incompatible_calibration(dir, "interval_scale must be finite and > 0"));
+    // A scale past 1,000 stretches the interval beyond any demand.
+    if !(calibration.interval_scale > 0.0 && calibration.interval_scale <= 1e3) {
+        return Err(FILES.incompatible_calibration(dir, "interval_scale must be in (0, 1000]"));
     }
-
+    let series = encoder.series.len();
+    let baselines = crate::bundle::load_served(
+        dir,
+        SERVED_FILE,
+        |b: Vec<Option<baseline::SeriesBaseline>>| {
+            let fits = b.len() == series
+                && b.iter().flatten().all(|s| {
+                    s.spread[0] <= 0.0
+                        && s.spread[1] >= 0.0
+                        && s.spread.iter().all(|v| v.is_finite())
+                        && !matches!(s.method, baseline::Method::Ets { ets } if !ets.is_valid())
+                });
+            if fits {
+                Ok(b)
+            } else {
+                Err(format!("not one valid baseline or none for each of {series} series"))
+            }
+        },
+    )?;
     let model = FILES.load_record(dir, config.init(device))?;
-    Ok(Forecaster::new(encoder, model, calibration, device.clone()))
+    let forecaster = Forecaster::new(encoder, model, calibration, device.clone());
+    Ok(match baselines {
+        Some(baselines) => forecaster.with_baselines(baselines),
+        None => forecaster,
+    })
 }
 
 /// The forecaster's section of metrics.json.
@@ -96,6 +127,34 @@ pub struct ForecastSections {
 impl crate::served::ModelMetrics for ForecastSections {
     fn figures(&self) -> Vec<Figure> {
         self.forecast.figures("forecast")
+    }
+
+    fn backtests(&self) -> Vec<crate::served::Backtest> {
+        self.forecast.backtests.clone()
+    }
+
+    /// Per measure, what serves must not lose to the best seasonal naive forecast (last week
+    /// repeated, or a year before) over the protocol series; the choice between the model and
+    /// the smoothing per family is the backtests'.
+    fn baseline_checks(&self) -> Vec<crate::served::BaselineCheck> {
+        use crate::forecast::baseline::{WEEKLY_NAIVE, YEARLY_NAIVE};
+        self.forecast
+            .measures
+            .iter()
+            .map(|(measure, m)| {
+                let naive = match m.yearly_naive_mase_mean {
+                    Some(yearly) if yearly < m.seasonal_naive_mase_mean => (YEARLY_NAIVE, yearly),
+                    _ => (WEEKLY_NAIVE, m.seasonal_naive_mase_mean),
+                };
+                crate::served::BaselineCheck {
+                    scope: measure.clone(),
+                    metric: "mase_mean".into(),
+                    better: crate::served::Better::Lower,
+                    served: ("what serves".into(), m.mase_mean),
+                    baseline: (naive.0.into(), naive.1),
+                }
+            })
+            .collect()
     }
 }
 
@@ -112,6 +171,14 @@ impl ServedModel for Forecaster {
     }
 
     fn describe(&self, _currency: &str) -> String {
-        "daily demand of each series over the coming days, with an 80% interval".to_owned()
+        let what = "daily demand of each series over the coming days, with an 80% interval";
+        let served: usize = self.baselines().iter().flatten().count();
+        match served {
+            0 => what.to_owned(),
+            n => format!(
+                "{what} — {n} of its {} series served by a baseline that scored better than the model on the export's validation days",
+                self.series().len()
+            ),
+        }
     }
 }

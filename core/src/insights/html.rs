@@ -28,7 +28,13 @@ pub struct Context<'a> {
 pub enum Page {
     Overview,
     Region(String),
-    Products { metric: Metric, region: Option<String>, category: Option<String> },
+    Products {
+        metric: Metric,
+        region: Option<String>,
+        category: Option<String>,
+        /// Lowest first (the under-performers).
+        ascending: bool,
+    },
     Customers,
     Models,
 }
@@ -41,8 +47,11 @@ impl Context<'_> {
         match page {
             Page::Overview => self.base.to_owned(),
             Page::Region(r) => format!("{}/regions/{}", self.base, url_encode(r)),
-            Page::Products { metric, region, category } => {
+            Page::Products { metric, region, category, ascending } => {
                 let mut query = format!("metric={}", metric.name());
+                if *ascending {
+                    query.push_str("&order=lowest");
+                }
                 if let Some(r) = region {
                     let _ = write!(query, "&region={}", url_encode(r));
                 }
@@ -68,7 +77,12 @@ impl Context<'_> {
         format!(
             "<header><b>shopml</b><a href=\"{}\">Overview</a><a href=\"{}\">Products</a><a href=\"{}\">Customers</a><a href=\"{}\">Models</a><span class=\"muted\">bundle {} · {}</span></header>",
             self.href(&Page::Overview),
-            self.href(&Page::Products { metric: Metric::Revenue, region: None, category: None }),
+            self.href(&Page::Products {
+                metric: Metric::Revenue,
+                region: None,
+                category: None,
+                ascending: false
+            }),
             self.href(&Page::Customers),
             self.href(&Page::Models),
             escape(self.bundle_version),
@@ -175,7 +189,7 @@ fn totals_kpis(ctx: &Context<'_>, t: &super::Totals) -> String {
 
 fn recommendations_list(ctx: &Context<'_>, items: &[&super::Recommendation]) -> String {
     if items.is_empty() {
-        return "<p class=\"muted\">No rule fired on this data.</p>".into();
+        return "<p class=\"muted\">No rule passed its thresholds of support and significance on this data.</p>".into();
     }
     let mut out = String::from("<ol>");
     for r in items {
@@ -190,9 +204,10 @@ fn recommendations_list(ctx: &Context<'_>, items: &[&super::Recommendation]) -> 
         };
         let _ = write!(
             out,
-            "<li>{}{link} <span class=\"muted\">[{}]</span></li>",
+            "<li>{}{link} <span class=\"muted\">[{}]</span><br><span class=\"muted evidence\">{}</span></li>",
             escape(&r.text),
-            escape(&r.rule)
+            escape(&r.rule),
+            escape(&r.evidence.describe())
         );
     }
     out.push_str("</ol>");
@@ -359,6 +374,75 @@ pub fn overview(ctx: &Context<'_>) -> String {
 
 /// A region's page: its figures, its categories against their national share, its months, its
 /// best sellers and under-performers, and what to do there.
+/// A region's customers against all regions': counts, repeat rate, orders and value per
+/// customer, and the segment mix.
+fn region_customers(
+    ctx: &Context<'_>,
+    region: &str,
+    here: &crate::customer_value::RegionCustomers,
+    cv: &CustomerValuePredictor,
+) -> String {
+    let mut all = crate::customer_value::RegionCustomers::default();
+    for r in cv.regions.values() {
+        all.customers += r.customers;
+        all.returning += r.returning;
+        all.new_last_90_days += r.new_last_90_days;
+        all.purchase_days += r.purchase_days;
+        all.total_amount += r.total_amount;
+        all.lifetime_value += r.lifetime_value;
+        for (segment, n) in &r.segments {
+            *all.segments.entry(segment).or_default() += n;
+        }
+    }
+    let mut out = format!(
+        "<section><h2>Customers here</h2><p class=\"muted\">Customers whose first purchase was in {}, each counted once, with what they bought anywhere.</p><table><tr><th></th><th class=\"n\">here</th><th class=\"n\">all regions</th></tr>",
+        escape(region)
+    );
+    let rows: [(&str, String, String); 6] = [
+        ("customers", here.customers.to_string(), all.customers.to_string()),
+        (
+            "new in the last 90 days",
+            here.new_last_90_days.to_string(),
+            all.new_last_90_days.to_string(),
+        ),
+        ("repeat rate", pct(here.repeat_rate()), pct(all.repeat_rate())),
+        (
+            "orders per customer",
+            format!("{:.2}", here.purchase_days_per_customer()),
+            format!("{:.2}", all.purchase_days_per_customer()),
+        ),
+        (
+            "spent per customer",
+            ctx.money(here.amount_per_customer()),
+            ctx.money(all.amount_per_customer()),
+        ),
+        (
+            "mean lifetime value",
+            money::format(here.mean_lifetime_value(), ctx.currency),
+            money::format(all.mean_lifetime_value(), ctx.currency),
+        ),
+    ];
+    for (name, a, b) in rows {
+        let _ =
+            write!(out, "<tr><td>{name}</td><td class=\"n\">{a}</td><td class=\"n\">{b}</td></tr>");
+    }
+    for (segment, _) in SEGMENT_RULES {
+        let share = |r: &crate::customer_value::RegionCustomers| {
+            pct(r.segments.get(segment).copied().unwrap_or(0) as f64 / r.customers.max(1) as f64)
+        };
+        if all.segments.contains_key(segment) {
+            let _ = write!(
+                out,
+                "<tr><td>segment {segment}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+                share(here),
+                share(&all)
+            );
+        }
+    }
+    out.push_str("</table></section>");
+    out
+}
+
 pub fn region(ctx: &Context<'_>, name: &str) -> Result<String, QueryError> {
     let ins = ctx.insights;
     let profile = ins.region_profile(name)?;
@@ -373,6 +457,11 @@ pub fn region(ctx: &Context<'_>, name: &str) -> Result<String, QueryError> {
         pct(profile.revenue_share)
     );
     body.push_str(&totals_kpis(ctx, &profile.totals));
+    if let Some(cv) = ctx.customers
+        && let Some(here) = cv.regions.get(region)
+    {
+        body.push_str(&region_customers(ctx, region, here, cv));
+    }
     let recommendations: Vec<&super::Recommendation> = profile.recommendations.iter().collect();
     let _ = write!(
         body,
@@ -400,9 +489,10 @@ pub fn region(ctx: &Context<'_>, name: &str) -> Result<String, QueryError> {
         .map(|p| p.into_iter().map(|p| (p.0, p.2)).collect())
         .unwrap_or_default();
     if !points.is_empty() {
-        body.push_str(&svg::lines(
+        body.push_str(&svg::lines_marking_partial(
             "Revenue by week (weeks start on Monday)",
             &[("revenue".into(), points)],
+            &|start| ins.is_partial(Granularity::Week, start),
             &|v| ctx.compact(v),
         ));
     }
@@ -452,19 +542,24 @@ pub fn region(ctx: &Context<'_>, name: &str) -> Result<String, QueryError> {
         ctx.href(&Page::Products {
             metric: Metric::Revenue,
             region: Some(region.clone()),
-            category: None
+            category: None,
+            ascending: false
         })
     );
     Ok(body)
 }
 
 /// The products page: products ranked by a metric within an optional region and category.
-pub fn products(
-    ctx: &Context<'_>,
-    metric: Metric,
-    region: Option<&str>,
-    category: Option<&str>,
-) -> Result<String, QueryError> {
+/// What the products page ranks: by which metric, where, and which end first.
+pub struct ProductFilter<'f> {
+    pub metric: Metric,
+    pub region: Option<&'f str>,
+    pub category: Option<&'f str>,
+    pub ascending: bool,
+}
+
+pub fn products(ctx: &Context<'_>, filter: &ProductFilter<'_>) -> Result<String, QueryError> {
+    let ProductFilter { metric, region, category, ascending } = *filter;
     let ins = ctx.insights;
     let region = region.map(|r| ins.find_region(r)).transpose()?;
     let category = category.map(|c| ins.find_category(c)).transpose()?;
@@ -504,11 +599,15 @@ pub fn products(
                 escape(c)
             );
         }
-        body.push_str("</select><button>Rank</button></form>");
+        let _ = write!(
+            body,
+            "</select><select name=\"order\"><option value=\"highest\">highest first</option><option value=\"lowest\"{}>lowest first</option></select><button>Rank</button></form>",
+            if ascending { " selected" } else { "" }
+        );
     }
     let (ranked, total) = ins.rank_products(
         metric,
-        false,
+        ascending,
         region.as_deref(),
         category.as_deref(),
         &Period::default(),
@@ -520,12 +619,13 @@ pub fn products(
         ranked.iter().take(15).map(|r| (r.product.label(), r.value)).collect();
     let _ = write!(
         body,
-        "<section><h2>Top {} of {} by {}{}{}</h2>",
+        "<section><h2>{} {} of {} by {}{}{}</h2>",
+        if ascending { "Lowest" } else { "Top" },
         ranked.len(),
         total,
         metric.name().replace('_', " "),
-        region.as_deref().map(|r| format!(" in {r}")).unwrap_or_default(),
-        category.as_deref().map(|c| format!(", {c}")).unwrap_or_default()
+        region.as_deref().map(|r| format!(" in {}", escape(r))).unwrap_or_default(),
+        category.as_deref().map(|c| format!(", {}", escape(c))).unwrap_or_default()
     );
     if !chart.is_empty() {
         body.push_str(&svg::bars(
@@ -576,11 +676,16 @@ pub fn customers(ctx: &Context<'_>) -> String {
         Some(cv) => {
             let _ = write!(
                 body,
-                "<p class=\"muted\">{} customers valued as of {} over {} days ({:?}).</p>",
+                "<p class=\"muted\">{} customers valued as of {} over {} days ({:?}); churn risk: {}.</p>",
                 cv.known.len(),
                 cv.model.as_of,
                 cv.model.horizon_days,
-                cv.model.purchases.kind
+                cv.model.purchases.kind,
+                cv.model.churn.as_ref().map_or("1 − P(active)".to_owned(), |c| format!(
+                    "no purchase in {:.0} weeks, ranked by {}",
+                    c.window_weeks,
+                    c.ranking.name()
+                ))
             );
             let mut segments: BTreeMap<&str, (usize, f64, f64)> = BTreeMap::new();
             for c in &cv.known {
@@ -610,17 +715,18 @@ pub fn customers(ctx: &Context<'_>) -> String {
             body.push_str("</table></section>");
             let table = |title: &str, rows: Vec<&crate::customer_value::KnownCustomer>| {
                 let mut out = format!(
-                    "<section><h2>{title}</h2><table><tr><th>customer</th><th>segment</th><th class=\"n\">purchase days</th><th class=\"n\">spent</th><th class=\"n\">P(active)</th><th class=\"n\">lifetime value</th></tr>"
+                    "<section><h2>{title}</h2><table><tr><th>customer</th><th>segment</th><th class=\"n\">purchase days</th><th class=\"n\">spent</th><th class=\"n\">P(active)</th><th class=\"n\">churn risk</th><th class=\"n\">lifetime value</th></tr>"
                 );
                 for c in rows {
                     let _ = write!(
                         out,
-                        "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{:.2}</td><td class=\"n\">{}</td></tr>",
+                        "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{:.2}</td><td class=\"n\">{:.2}</td><td class=\"n\">{}</td></tr>",
                         escape(&c.id),
                         c.value.segment,
                         c.value.purchase_days,
                         ctx.money(c.record.total_amount),
                         c.value.p_alive,
+                        c.value.churn_risk,
                         money::format(c.value.lifetime_value, ctx.currency)
                     );
                 }
@@ -634,7 +740,7 @@ pub fn customers(ctx: &Context<'_>) -> String {
             let mut at_risk: Vec<&crate::customer_value::KnownCustomer> = cv
                 .known
                 .iter()
-                .filter(|c| c.value.p_alive < 0.5 || c.value.segment == "at_risk")
+                .filter(|c| c.value.churn_risk > 0.5 || c.value.segment == "at_risk")
                 .collect();
             at_risk.sort_by(|a, b| {
                 b.record.total_amount.total_cmp(&a.record.total_amount).then(a.id.cmp(&b.id))
@@ -706,7 +812,11 @@ pub fn models(ctx: &Context<'_>) -> String {
                 escape(&value)
             );
         }
-        body.push_str("</table></section>");
+        body.push_str("</table>");
+        for backtest in &facts.backtests {
+            body.push_str(&backtest_table(backtest));
+        }
+        body.push_str("</section>");
     }
     if !ctx.skipped_models.is_empty() {
         body.push_str("<section><h2>Not trained</h2><ul>");
@@ -718,13 +828,56 @@ pub fn models(ctx: &Context<'_>) -> String {
     body
 }
 
+/// A model's backtest: each candidate on the validation and test periods, what serves marked.
+fn backtest_table(backtest: &crate::served::Backtest) -> String {
+    let scope = if backtest.scope.is_empty() {
+        String::new()
+    } else {
+        format!(" — {}", escape(&backtest.scope))
+    };
+    let mut out = format!(
+        "<h3>Backtest{scope}: {} ({})</h3><table><tr><th>candidate</th><th class=\"n\">validation</th><th class=\"n\">test</th><th></th></tr>",
+        escape(&backtest.metric),
+        match backtest.better {
+            Better::Lower => "lower is better",
+            Better::Higher => "higher is better",
+            Better::Neither => "",
+        }
+    );
+    for c in &backtest.candidates {
+        let served = c.name == backtest.served;
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td class=\"n\">{:.4}</td><td class=\"n\">{:.4}</td><td>{}</td></tr>",
+            if served { format!("<b>{}</b>", escape(&c.name)) } else { escape(&c.name) },
+            c.validation,
+            c.test,
+            if served {
+                "served"
+            } else if c.baseline {
+                "baseline"
+            } else {
+                "model"
+            }
+        );
+    }
+    out.push_str("</table>");
+    out
+}
+
 /// A dashboard page as a whole HTML document.
 pub fn page(ctx: &Context<'_>, page: &Page) -> Result<String, QueryError> {
     let (title, body) = match page {
         Page::Overview => ("Overview".to_owned(), overview(ctx)),
         Page::Region(r) => (format!("{r} — region"), region(ctx, r)?),
-        Page::Products { metric, region, category } => {
-            ("Products".to_owned(), products(ctx, *metric, region.as_deref(), category.as_deref())?)
+        Page::Products { metric, region, category, ascending } => {
+            let filter = ProductFilter {
+                metric: *metric,
+                region: region.as_deref(),
+                category: category.as_deref(),
+                ascending: *ascending,
+            };
+            ("Products".to_owned(), products(ctx, &filter)?)
         }
         Page::Customers => ("Customers".to_owned(), customers(ctx)),
         Page::Models => ("Models".to_owned(), models(ctx)),
@@ -753,9 +906,10 @@ pub mod charts {
         } else {
             "Revenue by week (weeks start on Monday)"
         };
-        svg::lines(
+        svg::lines_marking_partial(
             label,
             &[("revenue".into(), points.iter().map(|p| (p.0, p.2)).collect())],
+            &|start| ins.is_partial(granularity, start),
             &|v| money::format_compact(v, currency),
         )
     }

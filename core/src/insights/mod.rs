@@ -7,7 +7,9 @@
 
 pub use crate::query::QueryError;
 use crate::served::ServedModel;
+pub use evidence::{Evidence, Sample};
 
+pub mod evidence;
 pub mod html;
 
 use crate::bundle::{BundleError, BundleWriter, read_json};
@@ -36,10 +38,14 @@ pub struct Totals {
     pub returned_lines: f64,
     /// Profit (exports with cost or profit).
     pub profit: f64,
+    /// Σ revenue² of the lines: what the intervals of shares and changes of revenue read.
+    #[serde(default)]
+    pub revenue_sq: f64,
 }
 
 impl Totals {
     pub fn add(&mut self, other: &Totals) {
+        self.revenue_sq += other.revenue_sq;
         self.revenue += other.revenue;
         self.units += other.units;
         self.orders += other.orders;
@@ -226,6 +232,12 @@ pub struct PeakDay {
 pub struct PromotionEffect {
     pub with_promotion: Totals,
     pub without_promotion: Totals,
+    /// Order values of the orders not cancelled, with a promotion and without: the comparable
+    /// populations (a cancelled order carries no value, and seldom a promotion).
+    #[serde(default)]
+    pub kept_orders_with: Sample,
+    #[serde(default)]
+    pub kept_orders_without: Sample,
 }
 
 /// Delivery: totals by delivery status and by ship mode, and days to ship.
@@ -235,6 +247,9 @@ pub struct Delivery {
     pub by_ship_mode: Vec<(String, Totals)>,
     /// (ship mode or "all", mean days to ship, median, 90th percentile, lines).
     pub days_to_ship: Vec<(String, f64, f64, f64, usize)>,
+    /// Days to ship by ship mode (and "all"): size, mean and standard deviation.
+    #[serde(default)]
+    pub days_to_ship_samples: BTreeMap<String, Sample>,
 }
 
 /// Customers of a demographic group: how many, their orders and amount.
@@ -243,6 +258,9 @@ pub struct GroupFigures {
     pub customers: f64,
     pub orders: f64,
     pub amount: f64,
+    /// The amount per customer of the group: size, mean, standard deviation.
+    #[serde(default)]
+    pub per_customer: Sample,
 }
 
 /// A rule "lines (or orders) with A also have B".
@@ -269,6 +287,14 @@ pub struct Recommendation {
     pub figures: BTreeMap<String, f64>,
     /// Larger first: how much revenue the recommendation concerns.
     pub weight: f64,
+    /// What it rests on: the figure, its population and size, its interval, the thresholds.
+    #[serde(default)]
+    pub evidence: Evidence,
+    /// What it is about besides the region, by kind: "category", "product", "months" (the
+    /// two compared, "YYYY-MM,YYYY-MM"), "weekday" (0 = Monday), "day", "ship_mode",
+    /// "attribute" and "group" — what a check needs to recompute the figure.
+    #[serde(default)]
+    pub about: BTreeMap<String, String>,
 }
 
 /// Everything the insights RPCs, the dashboard and the report read.
@@ -295,8 +321,17 @@ pub struct Insights {
     pub promotion: Option<PromotionEffect>,
     pub delivery: Option<Delivery>,
     /// Demographic attribute (age_group, gender, occupation, marital_status, state) → group →
-    /// figures, from the customer file.
+    /// figures, from the customer file: each customer in one group of each attribute, so the
+    /// groups' customers add up to the customers.
     pub demographics: BTreeMap<String, Vec<(String, GroupFigures)>>,
+    /// Per demographic attribute, the customers whose rows name several values: each is put in
+    /// the value of most of their rows (the first in alphabetical order on a tie).
+    #[serde(default)]
+    pub demographic_conflicts: BTreeMap<String, usize>,
+    /// Weekdays (0 = Monday) the shop is closed: no order on at least 90% of them. They count
+    /// in no mean of days.
+    #[serde(default)]
+    pub closed_weekdays: Vec<u32>,
     pub attribute_rules: Vec<AttributeRule>,
     pub recommendations: Vec<Recommendation>,
 }
@@ -361,10 +396,16 @@ pub fn month_of(date: NaiveDate) -> String {
 
 /// Values of `known` closest to `value` (case-insensitive prefix or edit distance), at most 5.
 pub fn near_matches(value: &str, known: impl Iterator<Item = String>) -> Vec<String> {
-    let target = value.trim().to_lowercase();
+    // Names are compared on their first characters: the work per request stays bounded
+    // whatever the lengths of the value and of the export's names.
+    const COMPARED: usize = 64;
+    if value.len() > 16 * COMPARED {
+        return Vec::new();
+    }
+    let target: String = value.trim().to_lowercase().chars().take(COMPARED).collect();
     let mut scored: Vec<(usize, String)> = known
         .map(|k| {
-            let lower = k.to_lowercase();
+            let lower: String = k.chars().take(COMPARED).collect::<String>().to_lowercase();
             let distance = if lower.starts_with(&target) || target.starts_with(&lower) {
                 0
             } else {
@@ -635,6 +676,29 @@ impl Insights {
             buckets.entry(bucket).or_default().add(totals);
         }
         Ok(buckets.into_iter().map(|(d, t)| (d, t, t.metric(metric))).collect())
+    }
+
+    /// Whether the period of `granularity` starting `start` is cut by the export's first or
+    /// last day (a partial week or month: not comparable with whole ones).
+    pub fn is_partial(&self, granularity: Granularity, start: NaiveDate) -> bool {
+        let end = match granularity {
+            Granularity::Day => start,
+            Granularity::Week => start + chrono::Duration::days(6),
+            Granularity::Month => {
+                let next = if start.month() == 12 {
+                    NaiveDate::from_ymd_opt(start.year() + 1, 1, 1)
+                } else {
+                    NaiveDate::from_ymd_opt(start.year(), start.month() + 1, 1)
+                };
+                next.expect("a valid month") - chrono::Duration::days(1)
+            }
+        };
+        start < self.first_date || end > self.last_date
+    }
+
+    /// Whether `day` is one of the weekdays the shop is closed.
+    pub fn is_closed(&self, day: NaiveDate) -> bool {
+        self.closed_weekdays.contains(&day.weekday().num_days_from_monday())
     }
 
     /// Recommendations, heaviest first, optionally about one region.

@@ -62,9 +62,9 @@ pub fn load(dir: &Path, device: &Device) -> Result<SentimentPredictor, BundleErr
         ));
     }
     let usable = (0.0..=1.0).contains(&calibration.threshold)
-        && calibration.platt_a.is_finite()
         && calibration.platt_a > 0.0
-        && calibration.platt_b.is_finite();
+        && calibration.platt_a <= 100.0
+        && calibration.platt_b.abs() <= 100.0;
     if !usable {
         return Err(FILES.incompatible_calibration(
             dir,

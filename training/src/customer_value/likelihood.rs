@@ -5,7 +5,7 @@
 
 use burn::prelude::*;
 use burn::tensor::{DType, TensorData};
-use shopml_core::customer_value::PurchaseModelKind;
+use shopml_core::customer_value::{PurchaseModel, PurchaseModelKind, Rft};
 
 /// Customers grouped by identical histories (and covariates): each row counts `weight` times.
 #[derive(Debug, Clone, Default)]
@@ -90,6 +90,47 @@ fn log_add_exp_masked(a: Tensor<1>, b: Tensor<1>, mask: Tensor<1>) -> Tensor<1> 
     m.clone() + ((a - m.clone()).exp() + (b - m).exp() * mask).log()
 }
 
+/// Negative mean log-likelihood of Pareto/NBD, and its gradient by central differences, at
+/// log-parameters `theta` = [ln r, ln α, ln s, ln β]: its likelihood holds ₂F₁ of each
+/// customer's history, evaluated exactly by the core's series (`PurchaseModel::log_likelihood`)
+/// rather than through a tensor graph of a fixed number of terms. A step whose likelihood is
+/// not finite counts as +∞ (the search backs off).
+pub fn pareto_loss(data: &Histories, theta: &[f64]) -> (f64, Vec<f64>) {
+    use rayon::prelude::*;
+    let loss = |theta: &[f64]| -> f64 {
+        let model = PurchaseModel {
+            kind: PurchaseModelKind::ParetoNbd,
+            r: bounded(theta[0]),
+            alpha: bounded(theta[1]),
+            a: bounded(theta[2]),
+            b: bounded(theta[3]),
+        };
+        let total: f64 = data.weight.iter().sum();
+        let sum: f64 = (0..data.len())
+            .into_par_iter()
+            .map(|i| {
+                let h = Rft { x: data.x[i], t_x: data.t_x[i], t: data.t[i] };
+                data.weight[i] * model.log_likelihood(h)
+            })
+            .sum();
+        let value = -sum / total.max(1.0);
+        if value.is_finite() { value } else { f64::INFINITY }
+    };
+    let value = loss(theta);
+    let gradient = (0..theta.len())
+        .map(|j| {
+            let step = 1e-5 * theta[j].abs().max(1.0);
+            let shifted = |delta: f64| {
+                let mut t = theta.to_vec();
+                t[j] += delta;
+                loss(&t)
+            };
+            (shifted(step) - shifted(-step)) / (2.0 * step)
+        })
+        .collect();
+    (value, gradient)
+}
+
 /// Negative mean log-likelihood of BG/NBD or MBG/NBD, and its gradient, at log-parameters
 /// `theta` = [ln r, ln α, ln a, ln b, β (covariates of α), γ (covariates of a and b)].
 pub fn purchase_loss(kind: PurchaseModelKind, data: &Histories, theta: &[f64]) -> (f64, Vec<f64>) {
@@ -142,6 +183,8 @@ pub fn purchase_loss(kind: PurchaseModelKind, data: &Histories, theta: &[f64]) -
             let leave = a.log() - (b + x.clone()).log() - (r + x) * (alpha + t_x).log();
             a1 + a2 + log_add_exp_masked(stay, leave, Tensor::ones([n], (&device, DType::F64)))
         }
+        // Pareto/NBD's likelihood holds ₂F₁ of each history: see `pareto_loss`.
+        PurchaseModelKind::ParetoNbd => return pareto_loss(data, theta),
     };
     let total: f64 = data.weight.iter().sum();
     let loss = (ll * w).sum().neg() / total;

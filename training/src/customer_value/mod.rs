@@ -2,6 +2,7 @@
 //! lines with customer ids), the probabilistic models and their protocol (`training.rs`,
 //! `likelihood.rs`), its summary, its report section (`report.rs`) and its files.
 
+mod churn;
 pub mod likelihood;
 mod report;
 mod training;

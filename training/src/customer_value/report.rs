@@ -59,6 +59,18 @@ pub fn section(cv: &TrainedCustomerValue, report: &mut ReportWriter<'_>) {
             &m.mbg_nbd_holdout
         )
     );
+    if let (Some(p), Some(h)) = (&m.pareto_nbd, &m.pareto_nbd_holdout) {
+        let _ = writeln!(
+            out,
+            "{}",
+            row(
+                "Pareto/NBD",
+                format!("r {:.4}, α {:.4}, s {:.4}, β {:.4}", p.r, p.alpha, p.a, p.b),
+                format!("{:.1}", p.log_likelihood),
+                h
+            )
+        );
+    }
     if let Some(c) = &m.covariates {
         let _ = writeln!(
             out,
@@ -89,11 +101,12 @@ pub fn section(cv: &TrainedCustomerValue, report: &mut ReportWriter<'_>) {
     }
     let _ = writeln!(
         out,
-        "\nServed: **{:?}**, the lower MAE on an inner split of the calibration period (to {}: BG/NBD {:.4}, MBG/NBD {:.4}; the holdout is never looked at), refitted on every customer's whole history; values as of {} over {} days.\n",
+        "\nServed: **{:?}**, the lowest MAE on an inner split of the calibration period (to {}: BG/NBD {:.4}, MBG/NBD {:.4}, Pareto/NBD {}; the holdout is never looked at), refitted on every customer's whole history; values as of {} over {} days.\n",
         m.served,
         m.inner_split_end,
         m.inner_mae_bg_nbd,
         m.inner_mae_mbg_nbd,
+        m.inner_mae_pareto_nbd.map_or("—".into(), |v| format!("{v:.4}")),
         cv.model.as_of,
         cv.model.horizon_days
     );
@@ -112,53 +125,81 @@ pub fn section(cv: &TrainedCustomerValue, report: &mut ReportWriter<'_>) {
             }
         );
     }
+    if let Some(churn) = &m.churn {
+        churn_section(churn, out);
+    }
     let predictor = CustomerValuePredictor::new(cv.model.clone(), cv.customers.clone());
     let _ = writeln!(
         out,
-        "#### Segments (rules on RFM scores, 1–5)\n\n| segment | rule | customers | mean lifetime value | mean P(active) | total spent |\n|---|---|---|---|---|---|"
+        "#### Segments (rules on RFM scores, 1–5)\n\n| segment | rule | customers | mean lifetime value | mean P(active) | mean churn risk | total spent |\n|---|---|---|---|---|---|---|"
     );
     for (name, rule) in SEGMENT_RULES {
         if let Some(s) = m.segments.get(name) {
             let _ = writeln!(
                 out,
-                "| {name} | {rule} | {} | {} | {:.2} | {} |",
+                "| {name} | {rule} | {} | {} | {:.2} | {:.2} | {} |",
                 s.customers,
                 money::format(s.mean_lifetime_value, currency),
                 s.mean_p_alive,
+                s.mean_churn_risk,
                 money::format_whole(s.total_amount, currency)
             );
         }
     }
+    // Segment names come from recency and frequency; say so where the model's P(alive) reads
+    // otherwise.
+    let contradicted: Vec<&str> = ["lost", "at_risk", "hibernating"]
+        .into_iter()
+        .filter(|name| m.segments.get(*name).is_some_and(|s| s.mean_p_alive > 0.9))
+        .collect();
+    if !contradicted.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nThe segments {} are named by their RFM rules, yet the {:?} model gives them a mean P(active) above 0.9: {}. Rank them by the churn risk column, not by P(active).",
+            contradicted.join(", "),
+            m.served,
+            m.churn
+                .as_ref()
+                .filter(|c| !c.dropout_identified)
+                .map_or("the model sees little dropout on this export".to_owned(), |c| c
+                    .dropout_note
+                    .clone())
+        );
+    }
+    if !predictor.regions.is_empty() {
+        regions_table(&predictor, currency, out);
+    }
     let customer_row = |c: &shopml_core::customer_value::KnownCustomer| {
         format!(
-            "| {} | {} | {} | {} | {:.2} | {:.2} | {} |",
+            "| {} | {} | {} | {} | {:.2} | {:.2} | {:.2} | {} |",
             c.id,
             c.value.segment,
             c.value.purchase_days,
             money::format_whole(c.value.total_amount, currency),
             c.value.p_alive,
+            c.value.churn_risk,
             c.value.expected_purchases,
             money::format(c.value.lifetime_value, currency)
         )
     };
-    let header = "| customer | segment | purchase days | spent | P(active) | expected purchases | lifetime value |\n|---|---|---|---|---|---|---|";
+    let header = "| customer | segment | purchase days | spent | P(active) | churn risk | expected purchases | lifetime value |\n|---|---|---|---|---|---|---|---|";
     let _ = writeln!(out, "\n#### Most valuable customers\n\n{header}");
     for &i in predictor.by_value.iter().take(10) {
         let _ = writeln!(out, "{}", customer_row(&predictor.known[i]));
     }
-    // High-value customers at risk: the biggest spenders among those whose P(active) fell
-    // below one half, or whom the rules call at risk.
+    // High-value customers at risk: the biggest spenders among those whose served churn risk
+    // is above one half, or whom the rules call at risk.
     let mut at_risk: Vec<&shopml_core::customer_value::KnownCustomer> = predictor
         .known
         .iter()
-        .filter(|c| c.value.p_alive < 0.5 || c.value.segment == "at_risk")
+        .filter(|c| c.value.churn_risk > 0.5 || c.value.segment == "at_risk")
         .collect();
     at_risk.sort_by(|a, b| {
         b.record.total_amount.total_cmp(&a.record.total_amount).then(a.id.cmp(&b.id))
     });
     let _ = writeln!(
         out,
-        "\n#### High-value customers at risk\n\nThe biggest spenders whose probability of still being active is below one half, or whom the rules call at risk: worth a win-back offer.\n\n{header}"
+        "\n#### High-value customers at risk\n\nThe biggest spenders whose churn risk is above one half, or whom the rules call at risk: worth a win-back offer.\n\n{header}"
     );
     for c in at_risk.iter().take(10) {
         let _ = writeln!(out, "{}", customer_row(c));
@@ -197,4 +238,78 @@ pub fn section(cv: &TrainedCustomerValue, report: &mut ReportWriter<'_>) {
         ),
         "tracking of cumulative repeat purchases",
     );
+}
+
+/// The churn rankings as classifiers on the inner split and the holdout, and the served one.
+fn churn_section(churn: &shopml_core::customer_value::ChurnValidation, out: &mut String) {
+    let _ = writeln!(
+        out,
+        "#### Churn risk\n\nChurn: no purchase in the {:.0} weeks after the cut. Each ranking is scored as a classifier on the inner split of the calibration period (which chooses) and on the holdout ({} customers, {:.1}% churned; which only reports).\n\n| ranking | inner ROC-AUC | holdout ROC-AUC | holdout PR-AUC |\n|---|---|---|---|",
+        churn.window_weeks,
+        churn.holdout_customers,
+        100.0 * churn.holdout_churn_rate
+    );
+    for c in &churn.candidates {
+        let served = if c.ranking == churn.served { " (served)" } else { "" };
+        let _ = writeln!(
+            out,
+            "| {}{served} | {:.3} | {:.3} | {:.3} |",
+            c.ranking.name(),
+            c.inner_roc_auc,
+            c.holdout_roc_auc,
+            c.holdout_pr_auc
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nServed churn risk: {}, calibrated on the inner split by isotonic regression; on the holdout its mean is {:.3} against {:.3} observed (Brier {:.4}).{}\n",
+        churn.served.name(),
+        churn.holdout_mean_risk,
+        churn.holdout_churn_rate,
+        churn.holdout_brier,
+        if churn.dropout_identified {
+            String::new()
+        } else {
+            format!(
+                " **The purchase model does not identify dropout on this export**: {}; its P(active) is reported but does not rank churn.",
+                churn.dropout_note
+            )
+        }
+    );
+}
+
+/// Customers by the region of their first purchase: the 15 with most customers.
+fn regions_table(
+    predictor: &shopml_core::customer_value::CustomerValuePredictor,
+    currency: &str,
+    out: &mut String,
+) {
+    use shopml_core::money;
+    let mut regions: Vec<_> = predictor.regions.iter().collect();
+    regions.sort_by(|a, b| b.1.customers.cmp(&a.1.customers).then(a.0.cmp(b.0)));
+    let _ = writeln!(
+        out,
+        "\n#### Customers by region\n\nEach customer in the region of their first purchase, once; {} regions, the 15 with most customers.\n\n| region | customers | new (last 90 days) | repeat rate | orders per customer | spent per customer | mean lifetime value | largest segment |\n|---|---|---|---|---|---|---|---|",
+        regions.len()
+    );
+    for (name, r) in regions.iter().take(15) {
+        let largest = r
+            .segments
+            .iter()
+            .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+            .map_or(String::new(), |(s, n)| {
+                format!("{s} ({:.0}%)", 100.0 * *n as f64 / r.customers.max(1) as f64)
+            });
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {:.1}% | {:.2} | {} | {} | {largest} |",
+            crate::report::cell(name),
+            r.customers,
+            r.new_last_90_days,
+            100.0 * r.repeat_rate(),
+            r.purchase_days_per_customer(),
+            money::format(r.amount_per_customer(), currency),
+            money::format(r.mean_lifetime_value(), currency)
+        );
+    }
 }

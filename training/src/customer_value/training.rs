@@ -7,7 +7,8 @@
 //! refitted on the whole export.
 
 use super::CustomerValueSettings;
-use super::likelihood::{self, Histories, bfgs, bounded, purchase_loss, spend_loss};
+use super::churn::{self, ChurnSample};
+use super::likelihood::{self, Histories, bfgs, bounded, pareto_loss, purchase_loss, spend_loss};
 use crate::config::Split;
 use crate::data::sales::{Outcome, Sales, SalesField};
 use crate::metrics;
@@ -113,7 +114,10 @@ pub struct TrainedCustomerValue {
 /// Fits BG/NBD or MBG/NBD on `data` from the method-of-moments-free start the literature uses.
 pub fn fit_purchases(kind: PurchaseModelKind, data: &Histories) -> FittedPurchases {
     let start = [1f64.ln(), 1f64.ln(), 1f64.ln(), 1f64.ln()];
-    let m = bfgs(|theta| purchase_loss(kind, data, theta), &start, 1e-9, 200);
+    let m = match kind {
+        PurchaseModelKind::ParetoNbd => bfgs(|theta| pareto_loss(data, theta), &start, 1e-9, 300),
+        _ => bfgs(|theta| purchase_loss(kind, data, theta), &start, 1e-9, 200),
+    };
     let total: f64 = data.weight.iter().sum();
     FittedPurchases {
         r: bounded(m.theta[0]),
@@ -184,6 +188,24 @@ fn gamma_q(s: f64, x: f64) -> f64 {
         }
         (-x + s * x.ln() - ln_gamma(s)).exp() * h
     }
+}
+
+/// The region of each customer's first line (the earliest day; the first line of the export
+/// on that day); empty without a region field.
+fn first_purchase_regions(sales: &Sales) -> BTreeMap<&str, String> {
+    let mut first: BTreeMap<&str, (NaiveDate, &crate::data::sales::SaleLine)> = BTreeMap::new();
+    if sales.region_field().is_none() {
+        return BTreeMap::new();
+    }
+    for l in sales.lines.iter().filter(|l| !l.customer_id.is_empty()) {
+        match first.get(&*l.customer_id) {
+            Some(f) if f.0 <= l.date => {}
+            _ => {
+                first.insert(&l.customer_id, (l.date, l));
+            }
+        }
+    }
+    first.into_iter().map(|(c, (_, l))| (c, sales.region_key(l))).collect()
 }
 
 /// One-hot covariates of each customer's first purchase: its region (state, else region,
@@ -272,7 +294,7 @@ pub fn train(
             splits.len()
         )));
     }
-    stage.set_length(6);
+    stage.set_length(8);
     let histories = Histories::grouped(
         splits.iter().map(|s| (s.history.x, s.history.t_x, s.history.t, vec![])),
     );
@@ -288,12 +310,20 @@ pub fn train(
         "MBG/NBD r {:.4}, α {:.4}, a {:.4}, b {:.4} (LL {:.1})",
         mbg.r, mbg.alpha, mbg.a, mbg.b, mbg.log_likelihood
     ));
+    let started = std::time::Instant::now();
+    let pnbd = fit_purchases(PurchaseModelKind::ParetoNbd, &histories);
+    let pareto_nbd_fit_seconds = started.elapsed().as_secs_f64();
+    stage.tick(format!(
+        "Pareto/NBD r {:.4}, α {:.4}, s {:.4}, β {:.4} (LL {:.1}, {:.2} s)",
+        pnbd.r, pnbd.alpha, pnbd.a, pnbd.b, pnbd.log_likelihood, pareto_nbd_fit_seconds
+    ));
     let actual: Vec<f64> = splits.iter().map(|s| s.holdout).collect();
     let predict = |model: PurchaseModel| -> Vec<f64> {
         splits.iter().map(|s| model.expected_purchases(s.history, holdout_weeks)).collect()
     };
     let bg_holdout = holdout_figures(&predict(bg.model(PurchaseModelKind::BgNbd)), &actual);
     let mbg_holdout = holdout_figures(&predict(mbg.model(PurchaseModelKind::MbgNbd)), &actual);
+    let pnbd_holdout = holdout_figures(&predict(pnbd.model(PurchaseModelKind::ParetoNbd)), &actual);
     let naive: Vec<f64> = splits
         .iter()
         .map(|s| if s.history.t > 0.0 { s.history.x / s.history.t * holdout_weeks } else { 0.0 })
@@ -332,25 +362,78 @@ pub fn train(
         .collect();
     let inner_histories =
         Histories::grouped(inner.iter().map(|s| (s.history.x, s.history.t_x, s.history.t, vec![])));
-    let inner_mae = |kind: PurchaseModelKind| {
-        let model = fit_purchases(kind, &inner_histories).model(kind);
-        let predicted: Vec<f64> =
-            inner.iter().map(|s| model.expected_purchases(s.history, inner_weeks)).collect();
-        metrics::mae(&inner.iter().map(|s| s.holdout).collect::<Vec<_>>(), &predicted)
-    };
-    let (inner_bg, inner_mbg) = if inner.len() >= 50 {
-        (inner_mae(PurchaseModelKind::BgNbd), inner_mae(PurchaseModelKind::MbgNbd))
+    let inner_actual: Vec<f64> = inner.iter().map(|s| s.holdout).collect();
+    let kinds = [PurchaseModelKind::BgNbd, PurchaseModelKind::MbgNbd, PurchaseModelKind::ParetoNbd];
+    // (kind, the model fitted on the inner split, its inner MAE).
+    let inner_fits: Vec<(PurchaseModelKind, PurchaseModel, f64)> = if inner.len() >= 50 {
+        kinds
+            .iter()
+            .map(|&kind| {
+                let model = fit_purchases(kind, &inner_histories).model(kind);
+                let predicted: Vec<f64> = inner
+                    .iter()
+                    .map(|s| model.expected_purchases(s.history, inner_weeks))
+                    .collect();
+                (kind, model, metrics::mae(&inner_actual, &predicted))
+            })
+            .collect()
     } else {
-        (f64::NAN, f64::NAN)
+        Vec::new()
     };
-    let served =
-        if inner_mbg < inner_bg { PurchaseModelKind::MbgNbd } else { PurchaseModelKind::BgNbd };
+    let inner_mae =
+        |kind: PurchaseModelKind| inner_fits.iter().find(|f| f.0 == kind).map_or(f64::NAN, |f| f.2);
+    let (inner_bg, inner_mbg, inner_pnbd) = (
+        inner_mae(PurchaseModelKind::BgNbd),
+        inner_mae(PurchaseModelKind::MbgNbd),
+        inner_mae(PurchaseModelKind::ParetoNbd),
+    );
+    // The lowest inner MAE; BG/NBD without an inner split (or on a tie).
+    let served = inner_fits
+        .iter()
+        .filter(|f| f.2.is_finite())
+        .fold(None::<&(PurchaseModelKind, PurchaseModel, f64)>, |best, f| match best {
+            Some(b) if b.2 <= f.2 => Some(b),
+            _ => Some(f),
+        })
+        .map_or(PurchaseModelKind::BgNbd, |f| f.0);
+    let fitted = |kind: PurchaseModelKind| match kind {
+        PurchaseModelKind::BgNbd => &bg,
+        PurchaseModelKind::MbgNbd => &mbg,
+        PurchaseModelKind::ParetoNbd => &pnbd,
+    };
     let served_holdout = match served {
         PurchaseModelKind::BgNbd => bg_holdout.clone(),
         PurchaseModelKind::MbgNbd => mbg_holdout.clone(),
+        PurchaseModelKind::ParetoNbd => pnbd_holdout.clone(),
     };
+    // Churn: the window is the inner split's, within the holdout.
+    let window_weeks = inner_weeks.min(holdout_weeks);
+    let churn = inner_fits.iter().find(|f| f.0 == served).and_then(|f| {
+        let calibration_days = |c: &&String| -> Vec<(NaiveDate, f64)> {
+            days[*c].iter().copied().filter(|d| d.0 <= calibration_end).collect()
+        };
+        let within: Vec<Vec<(NaiveDate, f64)>> = customers.iter().map(calibration_days).collect();
+        let inner_sample = ChurnSample::at(within.iter().map(|d| &d[..]), inner_end, window_weeks);
+        let holdout_sample =
+            ChurnSample::at(customers.iter().map(|c| &days[*c][..]), calibration_end, window_weeks);
+        churn::choose(
+            &inner_sample,
+            &f.1,
+            &holdout_sample,
+            &fitted(served).model(served),
+            window_weeks,
+        )
+    });
+    if let Some((_, v)) = &churn {
+        let served_auc = v.served_candidate().map_or(f64::NAN, |c| c.holdout_roc_auc);
+        stage.tick(format!(
+            "churn risk from {} (holdout ROC-AUC {served_auc:.3}){}",
+            v.served.name(),
+            if v.dropout_identified { String::new() } else { format!("; {}", v.dropout_note) }
+        ));
+    }
     stage.tick(format!(
-        "served {served:?} (inner-split MAE BG/NBD {inner_bg:.4}, MBG/NBD {inner_mbg:.4}); holdout MAE {:.4}, total {:.0} vs {:.0}",
+        "served {served:?} (inner-split MAE BG/NBD {inner_bg:.4}, MBG/NBD {inner_mbg:.4}, Pareto/NBD {inner_pnbd:.4}); holdout MAE {:.4}, total {:.0} vs {:.0}",
         served_holdout.mae, served_holdout.predicted_total, served_holdout.actual_total
     ));
 
@@ -417,10 +500,7 @@ pub fn train(
     let clock = std::time::Instant::now();
     // Tracking: cumulative weekly repeat purchases of the calibration cohort, actual and
     // expected by the calibration fit, from the cohort's first week to the export's end.
-    let model = match served {
-        PurchaseModelKind::BgNbd => bg.model(served),
-        PurchaseModelKind::MbgNbd => mbg.model(served),
-    };
+    let model = fitted(served).model(served);
     let total_weeks = ((end - first_day).num_days() as f64 / 7.0).ceil() as usize;
     let mut repeat_by_week = vec![0.0f64; total_weeks + 1];
     for c in &customers {
@@ -443,8 +523,15 @@ pub fn train(
     let tracking_seconds = clock.elapsed().as_secs_f64();
     let clock = std::time::Instant::now();
     // Serving: the chosen model refitted on every customer's whole history, as of the end.
-    let records: BTreeMap<String, CustomerRecord> =
-        days.iter().filter_map(|(c, d)| record_of(d).map(|r| (c.clone(), r))).collect();
+    let regions = first_purchase_regions(sales);
+    let records: BTreeMap<String, CustomerRecord> = days
+        .iter()
+        .filter_map(|(c, d)| {
+            let mut record = record_of(d)?;
+            record.region = regions.get(c.as_str()).cloned().unwrap_or_default();
+            Some((c.clone(), record))
+        })
+        .collect();
     let all = Histories::grouped(records.values().map(|r| {
         let h = r.rft(end);
         (h.x, h.t_x, h.t, vec![])
@@ -464,6 +551,7 @@ pub fn train(
         horizon_days: settings.horizon_days,
         monthly_discount: (1.0 + settings.annual_discount_rate.max(0.0)).powf(1.0 / 12.0) - 1.0,
         rfm: RfmThresholds::fit(&records.values().cloned().collect::<Vec<_>>(), end),
+        churn: churn.as_ref().map(|c| c.0.clone()),
     };
     let served_model = served_model
         .validated()
@@ -475,11 +563,13 @@ pub fn train(
         s.customers += 1;
         s.mean_lifetime_value += c.value.lifetime_value;
         s.mean_p_alive += c.value.p_alive;
+        s.mean_churn_risk += c.value.churn_risk;
         s.total_amount += c.record.total_amount;
     }
     for s in segments.values_mut() {
         s.mean_lifetime_value /= s.customers as f64;
         s.mean_p_alive /= s.customers as f64;
+        s.mean_churn_risk /= s.customers as f64;
     }
     stage.tick(format!(
         "{} customers valued as of {end} ({:.1} s; tracking {:.1} s)",
@@ -532,6 +622,11 @@ pub fn train(
         inner_split_end: inner_end,
         inner_mae_bg_nbd: inner_bg,
         inner_mae_mbg_nbd: inner_mbg,
+        pareto_nbd: Some(pnbd),
+        pareto_nbd_holdout: Some(pnbd_holdout),
+        inner_mae_pareto_nbd: inner_pnbd.is_finite().then_some(inner_pnbd),
+        pareto_nbd_fit_seconds,
+        churn: churn.map(|c| c.1),
         served_holdout,
         covariates,
         bg_nbd_fit_seconds,

@@ -201,7 +201,12 @@ impl<T> Cell<T> {
     }
 }
 
-/// A number as exports write it: "1099", "₹1,099", "24,269", "64%", "4.2". Must be finite.
+/// The largest magnitude of a number cell: beyond any quantity or amount of a sale, and sums
+/// of millions of them stay finite. A larger one is a bad cell.
+pub const MAX_NUMBER: f64 = 1e12;
+
+/// A number as exports write it: "1099", "₹1,099", "24,269", "64%", "4.2". Must be finite and
+/// at most [`MAX_NUMBER`] in magnitude.
 pub fn number(cell: Option<&str>) -> Cell<f64> {
     let Some(raw) = cell.map(str::trim).filter(|s| !s.is_empty()) else { return Cell::Missing };
     let cleaned: String = raw
@@ -211,7 +216,7 @@ pub fn number(cell: Option<&str>) -> Cell<f64> {
         .filter(|c| *c != ',' && !c.is_whitespace())
         .collect();
     match cleaned.parse::<f64>() {
-        Ok(v) if v.is_finite() => Cell::Value(v),
+        Ok(v) if v.is_finite() && v.abs() <= MAX_NUMBER => Cell::Value(v),
         _ => Cell::Bad,
     }
 }
@@ -423,6 +428,9 @@ mod tests {
         assert_eq!(number(Some("")), Cell::Missing);
         assert_eq!(number(None), Cell::Missing);
         assert_eq!(number(Some("NaN")), Cell::Bad);
+        assert_eq!(number(Some("1e308")), Cell::Bad, "a sum of two would be infinite");
+        assert_eq!(number(Some("-1e13")), Cell::Bad);
+        assert_eq!(number(Some("1e12")), Cell::Value(1e12));
         assert_eq!(non_negative(Some("-3")), Cell::Bad);
     }
 

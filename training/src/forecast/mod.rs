@@ -2,6 +2,7 @@
 //! lines), its training (`training.rs`; beside the other stages when its nets draw only where
 //! their fits start), its summary, its report section and its files.
 
+mod backtest;
 mod training;
 
 pub use training::{
@@ -257,6 +258,7 @@ impl TrainedModel for TrainedForecast {
             &self.model_config,
             &self.encoder,
             &self.calibration,
+            &self.baselines,
         )?;
         Ok(())
     }
@@ -314,6 +316,22 @@ fn report_section(f: &TrainedForecast, report: &mut ReportWriter<'_>) {
             w.naive_mase,
             w.same_week_last_year_mase.map_or("—".to_owned(), |v| format!("{v:.3}"))
         ));
+    }
+    if !fm.measures.is_empty() {
+        report.line("What serves, by measure, against the seasonal naive forecasts (protocol series, test days):\n\n| measure | MASE | WAPE | last week repeated | a year before |\n|---|---|---|---|---|");
+        for (measure, m) in &fm.measures {
+            report.line(format!(
+                "| {measure} | **{:.3}** | {:.3} | {:.3} | {} |",
+                m.mase_mean,
+                m.wape_mean,
+                m.seasonal_naive_mase_mean,
+                m.yearly_naive_mase_mean.map_or("—".into(), |v| format!("{v:.3}"))
+            ));
+        }
+        report.line("");
+    }
+    for backtest in &fm.backtests {
+        report.backtest(backtest);
     }
     report.line(
         "| series | MASE | WAPE | sMAPE | 80% coverage | MSIS (80%) |\n|---|---|---|---|---|---|",

@@ -2,6 +2,7 @@
 //! `../shared/EVALUATION.md` §4.
 
 use super::ForecastSettings;
+use super::backtest;
 use crate::config::Split;
 use crate::data::sales::{Outcome, SaleLine, Sales, SalesField};
 use crate::fit::{Abandon, EarlyStopping, member_seed, quantile, rng, shuffled};
@@ -13,13 +14,14 @@ use burn::prelude::*;
 use chrono::{Datelike, Duration, NaiveDate};
 use polars::prelude::*;
 use shopml_core::features::{Standardizer, float_matrix, index_matrix, normalize_state};
+use shopml_core::forecast::baseline::SeriesBaseline;
 use shopml_core::forecast::features::EncodedWindow;
 use shopml_core::forecast::features::YEAR_DAYS;
 use shopml_core::forecast::{
     ForecastCalibration, ForecastEncoder, ForecastModel, ForecastModelConfig, ForecastNet,
     ForecastRequest, Forecaster, SeriesHistory, SeriesKey,
 };
-use shopml_core::forecast::{ForecastMetrics, SeriesMetrics, WeeklyMetrics};
+use shopml_core::forecast::{ForecastMetrics, MeasureFigures, SeriesMetrics, WeeklyMetrics};
 use std::collections::BTreeMap;
 
 /// The weekly figures of the total series, forecast once from the protocol's origin Sunday.
@@ -71,6 +73,8 @@ pub struct TrainedForecast {
     pub metrics: ForecastMetrics,
     /// Per protocol series: (date, actual, p10, p50, p90) over the test days, for the report.
     pub test_paths: BTreeMap<String, Vec<TestPoint>>,
+    /// Per series, the baseline that serves it (refitted on every day), where one does.
+    pub baselines: Vec<Option<SeriesBaseline>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -260,7 +264,8 @@ pub fn build_series(
 }
 
 /// Weekdays the shop is closed: at least `share` of the total series' training days on that
-/// weekday had no order (0 turns the detection off).
+/// weekday had no order — always closed included — as long as some weekday is open (0 turns
+/// the detection off).
 fn closed_weekdays(total: &SeriesHistory, training_days: usize, share: f64) -> Vec<u32> {
     if share <= 0.0 {
         return Vec::new();
@@ -275,7 +280,7 @@ fn closed_weekdays(total: &SeriesHistory, training_days: usize, share: f64) -> V
     (0..7u32)
         .filter(|&w| {
             let (all, empty) = days[w as usize];
-            all >= 4 && empty as f64 >= share * all as f64 && empty < all
+            all >= 4 && empty as f64 >= share * all as f64
         })
         .filter(|_| days.iter().any(|(all, empty)| empty < all))
         .collect()
@@ -734,82 +739,34 @@ pub fn train(
     let forecaster =
         Forecaster::new(encoder.clone(), model.clone(), calibration.clone(), Device::flex());
 
-    // Protocol: forecast once from the origin, nothing after it seen.
+    // The model against its baselines per family and measure, chosen on the validation days.
     let first = series.first().map_or(split.forecast_first_day, |s| s.first_date);
     let daily_origin = (split.forecast_origin - first).num_days() as usize;
-    let measure = settings.measures.first().map_or("order_lines", String::as_str);
-    let mut per_series = BTreeMap::new();
-    let mut test_paths = BTreeMap::new();
-    let (mut inside, mut points) = (0usize, 0usize);
-    let mut naive = Vec::new();
-    let mut yearly_naive = Vec::new();
-    for name in &settings.protocol_series {
-        let (dimension, value) = Dimension::parse(name);
-        let Some(index) = forecaster.find(dimension.series_key(measure, value)) else {
-            return Err(ForecastError::NotEnoughData(format!(
-                "protocol series '{name}' is not among the series kept ({})",
-                series.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
-            )));
-        };
-        let values = &series[index].values;
-        let history = &values[..=daily_origin];
-        let forecast = &forecaster.forecast(&[ForecastRequest {
-            series: index,
-            history,
-            last_date: split.forecast_origin,
-            horizon_days: test_days.min(h),
-        }])[0];
-        // Days the shop is closed are not demand: left out of every figure.
-        let open: Vec<usize> =
-            (0..forecast.len()).filter(|&d| !encoder.is_closed(forecast[d].date)).collect();
-        let pick =
-            |all: &dyn Fn(usize) -> f64| -> Vec<f64> { open.iter().map(|&d| all(d)).collect() };
-        let actual = pick(&|d| values[daily_origin + 1 + d]);
-        let p50 = pick(&|d| forecast[d].p50);
-        let (p10, p90) = (pick(&|d| forecast[d].p10), pick(&|d| forecast[d].p90));
-        let seasonal = pick(&|d| history[history.len() - 7 + d % 7]);
-        naive.push((
-            metrics::mase(&actual, &seasonal, history, 7),
-            metrics::wape(&actual, &seasonal),
-        ));
-        if history.len() > YEAR_DAYS {
-            let last_year = pick(&|d| values[daily_origin + 1 + d - YEAR_DAYS]);
-            yearly_naive.push((
-                metrics::mase(&actual, &last_year, history, 7),
-                metrics::wape(&actual, &last_year),
-            ));
-        }
-        inside += actual
-            .iter()
-            .zip(p10.iter().zip(&p90))
-            .filter(|(a, (l, u))| *l <= *a && *a <= *u)
-            .count();
-        points += actual.len();
-        per_series.insert(
-            name.clone(),
-            SeriesMetrics {
-                mase: metrics::mase(&actual, &p50, history, 7),
-                wape: metrics::wape(&actual, &p50),
-                smape: metrics::smape_pct(&actual, &p50),
-                coverage80: metrics::coverage(&actual, &p10, &p90),
-                msis80: metrics::msis(&actual, &p10, &p90, history, 7, 0.2),
-            },
-        );
-        test_paths.insert(
-            name.clone(),
-            forecast
-                .iter()
-                .enumerate()
-                .map(|(d, p)| (p.date, values[daily_origin + 1 + d], p.p10, p.p50, p.p90))
-                .collect(),
-        );
+    let periods = backtest::Periods {
+        validation: backtest::rolling(validation_origin, origin_index, h),
+        test_origin: daily_origin,
+        test_days: test_days.min(h),
+        fit_origin: origin_index,
+    };
+    let closed = |day: usize| encoder.is_closed(first + Duration::days(day as i64));
+    let decided = backtest::decide(&series, &validation_forecaster, &forecaster, &periods, &closed);
+    // Protocol: forecast once from the origin, nothing after it seen, by what serves.
+    let test_forecaster = forecaster.with_baselines(decided.test_baselines);
+    let mut by_measure = BTreeMap::new();
+    for measure in &settings.measures {
+        let figures = protocol(&test_forecaster, &series, split, settings, measure)?;
+        by_measure.insert(measure.clone(), figures);
     }
+    let measure = settings.measures.first().map_or("order_lines", String::as_str);
+    let main = by_measure.remove(measure).expect("the first measure's figures");
+    let main_figures = main.figures();
+    let Protocol { per_series, inside, points, naive, yearly_naive, test_paths } = main;
     let mean = |f: fn(&SeriesMetrics) -> f64| metrics::mean(per_series.values().map(f));
     let weekly =
         weekly_protocol(split, first, first + Duration::days(series[0].values.len() as i64 - 1))
             .and_then(|w| {
-                let total = forecaster.find(SeriesKey { measure, ..Default::default() })?;
-                Some(weekly_figures(&forecaster, total, &series[total], &w))
+                let total = test_forecaster.find(SeriesKey { measure, ..Default::default() })?;
+                Some(weekly_figures(&test_forecaster, total, &series[total], &w))
             });
     // The served history ends at the last complete day.
     let mut partial_last_day_dropped = false;
@@ -848,6 +805,129 @@ pub fn train(
         best_epochs,
         interval_scale: calibration.interval_scale,
         partial_last_day_dropped,
+        backtests: decided.backtests,
+        measures: by_measure
+            .iter()
+            .map(|(m, p)| (m.clone(), p.figures()))
+            .chain([(measure.to_owned(), main_figures)])
+            .collect(),
     };
-    Ok(TrainedForecast { model, model_config, encoder, calibration, metrics, test_paths })
+    Ok(TrainedForecast {
+        model,
+        model_config,
+        encoder,
+        calibration,
+        metrics,
+        test_paths,
+        baselines: decided.served_baselines,
+    })
+}
+
+/// The test figures of one measure's protocol series, forecast once from the origin by what
+/// serves.
+struct Protocol {
+    per_series: BTreeMap<String, SeriesMetrics>,
+    /// Test days inside the P10–P90 interval, of `points`.
+    inside: usize,
+    points: usize,
+    /// (MASE, WAPE) of last week repeated, and of the same weekday a year before, per series.
+    naive: Vec<(f64, f64)>,
+    yearly_naive: Vec<(f64, f64)>,
+    test_paths: BTreeMap<String, Vec<TestPoint>>,
+}
+
+impl Protocol {
+    fn figures(&self) -> MeasureFigures {
+        MeasureFigures {
+            mase_mean: metrics::mean(self.per_series.values().map(|s| s.mase)),
+            wape_mean: metrics::mean(self.per_series.values().map(|s| s.wape)),
+            seasonal_naive_mase_mean: metrics::mean(self.naive.iter().map(|n| n.0)),
+            yearly_naive_mase_mean: (!self.yearly_naive.is_empty())
+                .then(|| metrics::mean(self.yearly_naive.iter().map(|n| n.0))),
+        }
+    }
+}
+
+fn protocol(
+    forecaster: &Forecaster,
+    series: &[SeriesHistory],
+    split: &Split,
+    settings: &ForecastSettings,
+    measure: &str,
+) -> Result<Protocol, ForecastError> {
+    let encoder = forecaster.encoder();
+    let h = encoder.horizon_days;
+    let test_days = split.forecast_test_days as usize;
+    let first = series.first().map_or(split.forecast_first_day, |s| s.first_date);
+    let daily_origin = (split.forecast_origin - first).num_days() as usize;
+    let mut out = Protocol {
+        per_series: BTreeMap::new(),
+        inside: 0,
+        points: 0,
+        naive: Vec::new(),
+        yearly_naive: Vec::new(),
+        test_paths: BTreeMap::new(),
+    };
+    for name in &settings.protocol_series {
+        let (dimension, value) = Dimension::parse(name);
+        let Some(index) = forecaster.find(dimension.series_key(measure, value)) else {
+            return Err(ForecastError::NotEnoughData(format!(
+                "protocol series '{name}' ({measure}) is not among the series kept ({})",
+                series.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+            )));
+        };
+        let values = &series[index].values;
+        let history = &values[..=daily_origin];
+        let forecast = &forecaster.forecast(&[ForecastRequest {
+            series: index,
+            history,
+            last_date: split.forecast_origin,
+            horizon_days: test_days.min(h),
+        }])[0];
+        // Days the shop is closed are not demand: left out of every figure.
+        let open: Vec<usize> =
+            (0..forecast.len()).filter(|&d| !encoder.is_closed(forecast[d].date)).collect();
+        let pick =
+            |all: &dyn Fn(usize) -> f64| -> Vec<f64> { open.iter().map(|&d| all(d)).collect() };
+        let actual = pick(&|d| values[daily_origin + 1 + d]);
+        let p50 = pick(&|d| forecast[d].p50);
+        let (p10, p90) = (pick(&|d| forecast[d].p10), pick(&|d| forecast[d].p90));
+        let seasonal = pick(&|d| history[history.len() - 7 + d % 7]);
+        out.naive.push((
+            metrics::mase(&actual, &seasonal, history, 7),
+            metrics::wape(&actual, &seasonal),
+        ));
+        if history.len() > YEAR_DAYS {
+            let last_year = pick(&|d| values[daily_origin + 1 + d - YEAR_DAYS]);
+            out.yearly_naive.push((
+                metrics::mase(&actual, &last_year, history, 7),
+                metrics::wape(&actual, &last_year),
+            ));
+        }
+        out.inside += actual
+            .iter()
+            .zip(p10.iter().zip(&p90))
+            .filter(|(a, (l, u))| *l <= *a && *a <= *u)
+            .count();
+        out.points += actual.len();
+        out.per_series.insert(
+            name.clone(),
+            SeriesMetrics {
+                mase: metrics::mase(&actual, &p50, history, 7),
+                wape: metrics::wape(&actual, &p50),
+                smape: metrics::smape_pct(&actual, &p50),
+                coverage80: metrics::coverage(&actual, &p10, &p90),
+                msis80: metrics::msis(&actual, &p10, &p90, history, 7, 0.2),
+            },
+        );
+        out.test_paths.insert(
+            name.clone(),
+            forecast
+                .iter()
+                .enumerate()
+                .map(|(d, p)| (p.date, values[daily_origin + 1 + d], p.p10, p.p50, p.p90))
+                .collect(),
+        );
+    }
+    Ok(out)
 }

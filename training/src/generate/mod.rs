@@ -300,7 +300,9 @@ pub fn sales(dir: &Path, size: SampleSize, seed: u64) -> std::io::Result<usize> 
                     }
                     (s, _) => s.to_owned(),
                 };
-                let promotion = if rng.random::<f64>() < 0.6 {
+                // As in the real export, promotion ids are recorded with the outcome: a
+                // cancelled line seldom has one.
+                let promotion = if !cancelled && rng.random::<f64>() < 0.6 {
                     "IN Core Free Shipping 2015/04/08 23-48-5-108"
                 } else {
                     ""
@@ -590,7 +592,15 @@ pub fn customers(dir: &Path, size: SampleSize, seed: u64) -> std::io::Result<usi
         let gender = if rng.random::<f64>() < 0.7 { "F" } else { "M" };
         let occupation = occupations[rng.random_range(0..occupations.len())];
         let lines = [rng.random_range(5..9usize), rng.random_range(2..5), 1][tier];
-        for _ in 0..lines {
+        // As in the real file, some ids name several genders or states across their rows.
+        let conflicting = lines > 1 && rng.random::<f64>() < 0.15;
+        for line in 0..lines {
+            let (gender, state, zone) = if conflicting && line == 0 {
+                let other = states[rng.random_range(0..states.len())];
+                (if gender == "F" { "M" } else { "F" }, other.0, other.1)
+            } else {
+                (gender, state, zone)
+            };
             let category = categories[rng.random_range(0..categories.len())];
             let orders = [rng.random_range(3..5u32), rng.random_range(1..4), 1][tier];
             let amount =

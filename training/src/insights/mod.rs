@@ -2,10 +2,12 @@
 //! for demographics), their computation (`training.rs`), their summary, their part of the
 //! report (`report.rs`) and their file.
 
+mod recommend;
 mod report;
 mod training;
 
-pub use training::{compute, holiday_on, recommendations};
+pub use recommend::recommendations;
+pub use training::{compute, holiday_on};
 
 use crate::config::{ConfigError, TrainConfig};
 use crate::data::Exports;

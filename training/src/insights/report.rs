@@ -61,10 +61,14 @@ pub fn section(ins: &Insights, report: &mut ReportWriter<'_>) {
     let _ = writeln!(out, "\n### Recommendations\n");
     let recommendations = ins.recommendations_for(None);
     if recommendations.is_empty() {
-        let _ = writeln!(out, "No rule fired on this data.");
+        let _ = writeln!(
+            out,
+            "No rule passed its thresholds of support and significance on this data."
+        );
     }
     for (i, r) in recommendations.iter().take(15).enumerate() {
-        let _ = writeln!(out, "{}. {} _[{}]_", i + 1, r.text, r.rule);
+        let _ = writeln!(out, "{}. {} _[{}]_  ", i + 1, r.text, r.rule);
+        let _ = writeln!(out, "   _Evidence: {}._", r.evidence.describe());
     }
     let _ = writeln!(out, "\n### Revenue over time\n");
     chart(
@@ -283,8 +287,21 @@ pub fn section(ins: &Insights, report: &mut ReportWriter<'_>) {
     if !ins.demographics.is_empty() {
         let _ = writeln!(
             out,
-            "### Customers by demographic\n\nFrom the customer file: customers, orders and amount spent per group.\n"
+            "### Customers by demographic\n\nFrom the customer file: customers, orders and amount spent per group. Each customer is in one group of each attribute (the value of most of their rows), so the groups add up to the customers.\n"
         );
+        let conflicts: Vec<String> = ins
+            .demographic_conflicts
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(a, n)| format!("{n} with several {}", a.replace('_', " ")))
+            .collect();
+        if !conflicts.is_empty() {
+            let _ = writeln!(
+                out,
+                "Customers whose rows disagree, put in the value of most of their rows: {}.\n",
+                conflicts.join(", ")
+            );
+        }
         for (attribute, groups) in &ins.demographics {
             let _ = writeln!(
                 out,

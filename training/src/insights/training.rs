@@ -10,9 +10,8 @@ use chrono::{Datelike, NaiveDate, Weekday};
 use shopml_core::features::{FastMap, FastSet};
 use shopml_core::insights::{
     AttributeRule, Capabilities, Cell, DailySeries, Delivery, GroupFigures, Insights, PeakDay,
-    Product, ProductCell, PromotionEffect, Recommendation, Totals, month_of,
+    Product, ProductCell, PromotionEffect, Sample, Totals, month_of,
 };
-use shopml_core::money;
 use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hash};
 
@@ -30,6 +29,7 @@ fn line_totals(l: &SaleLine) -> Totals {
         cancelled_lines: (l.outcome == Outcome::Cancelled) as u8 as f64,
         returned_lines: l.outcome.is_returned() as u8 as f64,
         profit: if l.outcome == Outcome::Cancelled { 0.0 } else { l.profit.unwrap_or(0.0) },
+        revenue_sq: l.revenue().powi(2),
     }
 }
 
@@ -255,11 +255,14 @@ pub fn compute(exports: &Exports, currency: &str) -> Option<Insights> {
     for ((key, day), t) in daily.totals {
         series.entry(key).or_insert_with(|| vec![Totals::default(); days])[day] = t;
     }
-    let peaks = peak_days(series.get("total").map(Vec::as_slice).unwrap_or(&[]), first);
+    let total_days = series.get("total").map(Vec::as_slice).unwrap_or(&[]);
+    let closed_weekdays = closed_weekdays(total_days, first);
+    let peaks = peak_days(total_days, first, &closed_weekdays);
     let by = |g: &Grouped<u32>, n: u32| {
         (0..n).map(|k| g.totals.get(&k).copied().unwrap_or_default()).collect::<Vec<_>>()
     };
 
+    let (demographics, demographic_conflicts) = demographics(exports);
     let mut insights = Insights {
         currency: currency.to_owned(),
         region_level,
@@ -277,25 +280,49 @@ pub fn compute(exports: &Exports, currency: &str) -> Option<Insights> {
         peaks,
         promotion: capabilities.promotions.then(|| promotion_effect(sales)),
         delivery: capabilities.delivery.then(|| delivery(sales)),
-        demographics: demographics(exports),
+        demographics,
+        demographic_conflicts,
+        closed_weekdays,
         attribute_rules: attribute_rules(sales, &regions),
         recommendations: Vec::new(),
         capabilities,
     };
-    insights.recommendations = recommendations(&insights);
+    insights.recommendations = super::recommend::recommendations(&insights);
     Some(insights)
 }
 
-/// Days whose revenue is more than three standard deviations above the mean day (at most
-/// ten, largest first).
-fn peak_days(days: &[Totals], first: NaiveDate) -> Vec<PeakDay> {
-    let n = days.len().max(1) as f64;
-    let mean = days.iter().map(|d| d.revenue).sum::<f64>() / n;
-    let sd = (days.iter().map(|d| (d.revenue - mean).powi(2)).sum::<f64>() / n).sqrt();
+/// Weekdays with no order line on at least 90% of their days in the export (and at least
+/// four of them): the shop is closed then. Not every weekday can be closed.
+fn closed_weekdays(days: &[Totals], first: NaiveDate) -> Vec<u32> {
+    let mut counts = [(0usize, 0usize); 7];
+    for (i, t) in days.iter().enumerate() {
+        let weekday = (first + chrono::Duration::days(i as i64)).weekday().num_days_from_monday();
+        let c = &mut counts[weekday as usize];
+        c.0 += 1;
+        c.1 += usize::from(t.lines + t.cancelled_lines == 0.0);
+    }
+    let closed: Vec<u32> = (0..7u32)
+        .filter(|&w| {
+            let (all, empty) = counts[w as usize];
+            all >= 4 && empty as f64 >= 0.9 * all as f64
+        })
+        .collect();
+    if closed.len() == 7 { Vec::new() } else { closed }
+}
+
+/// Days whose revenue is more than three standard deviations above the mean open day (at
+/// most ten, largest first); closed days count in neither the mean nor the spread.
+fn peak_days(days: &[Totals], first: NaiveDate, closed: &[u32]) -> Vec<PeakDay> {
+    let date = |i: usize| first + chrono::Duration::days(i as i64);
+    let is_open = |i: &usize| !closed.contains(&date(*i).weekday().num_days_from_monday());
+    let open: Vec<f64> = (0..days.len()).filter(is_open).map(|i| days[i].revenue).collect();
+    let n = open.len().max(1) as f64;
+    let mean = open.iter().sum::<f64>() / n;
+    let sd = (open.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / n).sqrt();
     let mut peaks: Vec<PeakDay> = days
         .iter()
         .enumerate()
-        .filter(|(_, d)| sd > 0.0 && d.revenue > mean + 3.0 * sd)
+        .filter(|(i, d)| is_open(i) && sd > 0.0 && d.revenue > mean + 3.0 * sd)
         .map(|(i, d)| {
             let date = first + chrono::Duration::days(i as i64);
             PeakDay {
@@ -314,12 +341,34 @@ fn peak_days(days: &[Totals], first: NaiveDate) -> Vec<PeakDay> {
 fn promotion_effect(sales: &Sales) -> PromotionEffect {
     let mut with = Grouped::<bool>::new();
     let shares = OrderShares::of(sales);
+    // The orders not cancelled (no line cancelled): their value, and whether a line carries a
+    // promotion.
+    let mut orders: FastMap<&str, (f64, bool, bool)> = FastMap::default();
     for l in &sales.lines {
         with.add(!l.promotion.is_empty(), &line_totals(l), shares.of_line(l));
+        if l.outcome == Outcome::ReturnLine {
+            continue;
+        }
+        let order = orders.entry(&l.order_id).or_default();
+        order.0 += l.revenue();
+        order.1 |= !l.promotion.is_empty();
+        order.2 |= l.outcome == Outcome::Cancelled;
     }
+    let kept = |promoted: bool| {
+        let mut values: Vec<(&str, f64)> = orders
+            .iter()
+            .filter(|(_, o)| !o.2 && o.1 == promoted)
+            .map(|(id, o)| (*id, o.0))
+            .collect();
+        // A fixed order, so that the sums are the same whatever the hash map's.
+        values.sort_by(|a, b| a.0.cmp(b.0));
+        Sample::of(values.into_iter().map(|v| v.1))
+    };
     PromotionEffect {
         with_promotion: with.totals.get(&true).copied().unwrap_or_default(),
         without_promotion: with.totals.get(&false).copied().unwrap_or_default(),
+        kept_orders_with: kept(true),
+        kept_orders_without: kept(false),
     }
 }
 
@@ -362,6 +411,10 @@ fn delivery(sales: &Sales) -> Delivery {
             }
         }
     }
+    let days_to_ship_samples = to_ship
+        .iter()
+        .map(|(mode, days)| (mode.clone(), Sample::of(days.iter().copied())))
+        .collect();
     let days_to_ship = to_ship
         .into_iter()
         .map(|(mode, mut days)| {
@@ -375,12 +428,18 @@ fn delivery(sales: &Sales) -> Delivery {
         by_status: sorted_groups(by_status),
         by_ship_mode: sorted_groups(by_mode),
         days_to_ship,
+        days_to_ship_samples,
     }
 }
 
-fn demographics(exports: &Exports) -> BTreeMap<String, Vec<(String, GroupFigures)>> {
-    let Some(customers) = &exports.customers else { return BTreeMap::new() };
-    let mut out = BTreeMap::new();
+/// Demographic groups of the customer file. A customer whose rows name several values of an
+/// attribute (one id, two genders) is put in the value of most of their rows (the first in
+/// alphabetical order on a tie) and counted among the attribute's conflicts; so each customer
+/// is in exactly one group of each attribute and the groups add up to the customers.
+type Demographics = (BTreeMap<String, Vec<(String, GroupFigures)>>, BTreeMap<String, usize>);
+
+fn demographics(exports: &Exports) -> Demographics {
+    let Some(customers) = &exports.customers else { return Default::default() };
     type Field = fn(&crate::data::customers::Purchase) -> &str;
     let attributes: [(&str, Field); 5] = [
         ("age_group", |p| &p.age_group),
@@ -389,25 +448,45 @@ fn demographics(exports: &Exports) -> BTreeMap<String, Vec<(String, GroupFigures
         ("marital_status", |p| &p.marital_status),
         ("state", |p| &p.state),
     ];
+    // Each customer's orders and amount, over all their rows.
+    let mut spent: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
+    for p in &customers.purchases {
+        let c = spent.entry(&p.user_id).or_default();
+        c.0 += p.orders.unwrap_or(0.0);
+        c.1 += p.amount.unwrap_or(0.0);
+    }
+    let (mut out, mut conflicts) = (BTreeMap::new(), BTreeMap::new());
     for (name, value) in attributes {
-        let mut groups: BTreeMap<String, (FastSet<&str>, f64, f64)> = BTreeMap::new();
+        let mut values: BTreeMap<&str, BTreeMap<String, usize>> = BTreeMap::new();
         for p in &customers.purchases {
             let key = shopml_core::features::normalize_key(value(p));
-            let g = groups.entry(if key.is_empty() { "(none)".into() } else { key }).or_default();
-            g.0.insert(&p.user_id);
-            g.1 += p.orders.unwrap_or(0.0);
-            g.2 += p.amount.unwrap_or(0.0);
+            let key = if key.is_empty() { "(none)".into() } else { key };
+            *values.entry(&p.user_id).or_default().entry(key).or_default() += 1;
+        }
+        let mut groups: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+        let mut conflicting = 0;
+        for (customer, counts) in &values {
+            conflicting += usize::from(counts.len() > 1);
+            let most = counts.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)));
+            let group = most.map_or("(none)".to_owned(), |(v, _)| v.clone());
+            groups.entry(group).or_default().push(customer);
         }
         let mut list: Vec<(String, GroupFigures)> = groups
             .into_iter()
-            .map(|(k, (users, orders, amount))| {
-                (k, GroupFigures { customers: users.len() as f64, orders, amount })
+            .map(|(group, members)| {
+                let figures = members.iter().map(|c| spent[c]);
+                let (orders, amount) =
+                    figures.clone().fold((0.0, 0.0), |a, f| (a.0 + f.0, a.1 + f.1));
+                let per_customer = Sample::of(figures.map(|f| f.1));
+                let customers = members.len() as f64;
+                (group, GroupFigures { customers, orders, amount, per_customer })
             })
             .collect();
         list.sort_by(|a, b| b.1.amount.total_cmp(&a.1.amount).then(a.0.cmp(&b.0)));
         out.insert(name.to_owned(), list);
+        conflicts.insert(name.to_owned(), conflicting);
     }
-    out
+    (out, conflicts)
 }
 
 /// Rules between line attributes — category, price band (thirds of the unit price) and region
@@ -514,269 +593,4 @@ fn attribute_rules(sales: &Sales, regions: &[String]) -> Vec<AttributeRule> {
     });
     rules.truncate(20);
     rules
-}
-
-fn figure(pairs: &[(&str, f64)]) -> BTreeMap<String, f64> {
-    pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
-}
-
-/// Recommendations from explicit rules; each cites the figures it rests on.
-pub fn recommendations(ins: &Insights) -> Vec<Recommendation> {
-    let mut out = Vec::new();
-    let c = ins.currency.as_str();
-    let pct = |v: f64| format!("{:.1}%", 100.0 * v);
-    let regions = ins.regions();
-    let national = ins.total;
-    let level = ins.region_level.to_lowercase();
-    // Regions large enough to say something about: 1% of revenue and 100 lines.
-    let sizeable: Vec<&(String, Totals)> = regions
-        .iter()
-        .filter(|(_, t)| t.revenue >= 0.01 * national.revenue && t.lines >= 100.0)
-        .collect();
-    let categories = ins.categories();
-    for (region, totals) in &sizeable {
-        for (category, national_totals) in categories.iter().take(8) {
-            let national_share = national_totals.revenue / national.revenue.max(1e-12);
-            if national_share < 0.05 {
-                continue;
-            }
-            let here = ins.totals(Some(region), Some(category), &Default::default());
-            let share = here.revenue / totals.revenue.max(1e-12);
-            let index = share / national_share;
-            let figures = figure(&[
-                ("share_in_region", share),
-                ("national_share", national_share),
-                ("index", index),
-            ]);
-            if index <= 0.6 {
-                out.push(Recommendation {
-                    rule: "market_gap".into(),
-                    region: region.clone(),
-                    text: format!(
-                        "{category} is {} of revenue in {region} against {} across every {level}: a market gap — stock and promote {category} there.",
-                        pct(share),
-                        pct(national_share)
-                    ),
-                    figures,
-                    weight: (national_share - share) * totals.revenue,
-                });
-            } else if index >= 1.5 {
-                out.push(Recommendation {
-                    rule: "regional_preference".into(),
-                    region: region.clone(),
-                    text: format!(
-                        "{region} buys {category} at {index:.1}× its share everywhere ({} of revenue against {}): keep {category} in stock and lead with it there.",
-                        pct(share),
-                        pct(national_share)
-                    ),
-                    figures,
-                    weight: (share - national_share) * totals.revenue,
-                });
-            }
-        }
-        if ins.capabilities.cancellations
-            && totals.cancellation_rate() >= 1.5 * national.cancellation_rate()
-            && totals.lines >= 200.0
-        {
-            out.push(Recommendation {
-                rule: "high_cancellation".into(),
-                region: region.clone(),
-                text: format!(
-                    "{region} cancels {} of its lines against {} overall: check delivery promises and payment options there.",
-                    pct(totals.cancellation_rate()),
-                    pct(national.cancellation_rate())
-                ),
-                figures: figure(&[("cancellation_rate", totals.cancellation_rate()), ("overall", national.cancellation_rate())]),
-                weight: totals.cancelled_lines * national.average_order_value(),
-            });
-        }
-        if ins.capabilities.returns
-            && totals.return_rate() >= 1.5 * national.return_rate()
-            && totals.lines >= 200.0
-        {
-            out.push(Recommendation {
-                rule: "high_returns".into(),
-                region: region.clone(),
-                text: format!(
-                    "{region} returns {} of its lines against {} overall: look at sizes, descriptions and delivery damage there.",
-                    pct(totals.return_rate()),
-                    pct(national.return_rate())
-                ),
-                figures: figure(&[("return_rate", totals.return_rate()), ("overall", national.return_rate())]),
-                weight: totals.returned_lines * national.average_order_value(),
-            });
-        }
-        // Growth: the last complete month against the one before.
-        let months = ins.region_profile(region).map(|p| p.months).unwrap_or_default();
-        if months.len() >= 3 {
-            let (before, last) = (&months[months.len() - 3], &months[months.len() - 2]);
-            let change = last.1.revenue / before.1.revenue.max(1e-12) - 1.0;
-            if change.abs() >= 0.25 && before.1.lines >= 50.0 {
-                let (rule, verb, advice) = if change < 0.0 {
-                    ("decline", "fell", "find out what changed (stock-outs, delivery, competition)")
-                } else {
-                    ("growth", "grew", "make sure stock keeps up")
-                };
-                out.push(Recommendation {
-                    rule: rule.into(),
-                    region: region.clone(),
-                    text: format!(
-                        "Revenue in {region} {verb} {:.0}% from {} to {} ({} → {}): {advice}.",
-                        100.0 * change.abs(),
-                        before.0,
-                        last.0,
-                        money::format_whole(before.1.revenue, c),
-                        money::format_whole(last.1.revenue, c)
-                    ),
-                    figures: figure(&[
-                        ("change", change),
-                        ("before", before.1.revenue),
-                        ("after", last.1.revenue),
-                    ]),
-                    weight: (last.1.revenue - before.1.revenue).abs(),
-                });
-            }
-        }
-        // An under-performer: the product with the most cancellations or returns here.
-        let metric = if ins.capabilities.returns && !ins.capabilities.cancellations {
-            shopml_core::insights::Metric::ReturnRate
-        } else {
-            shopml_core::insights::Metric::CancellationRate
-        };
-        if ins.capabilities.cancellations || ins.capabilities.returns {
-            let (worst, _) = ins.rank_products(
-                metric,
-                false,
-                Some(region),
-                None,
-                &Default::default(),
-                30.0,
-                0,
-                1,
-            );
-            if let Some(w) = worst.first() {
-                let overall = totals.metric(metric);
-                if w.value >= 2.0 * overall && w.value > 0.0 {
-                    out.push(Recommendation {
-                        rule: "under_performer".into(),
-                        region: region.clone(),
-                        text: format!(
-                            "{} in {region}: {} of its {} lines {} against {} for the {level}: review the product page, sizing and stock.",
-                            w.product.id,
-                            pct(w.value),
-                            w.totals.lines,
-                            if metric == shopml_core::insights::Metric::ReturnRate { "come back" } else { "are cancelled" },
-                            pct(overall)
-                        ),
-                        figures: figure(&[(metric.name(), w.value), ("region", overall), ("lines", w.totals.lines)]),
-                        weight: w.totals.revenue.abs() * w.value,
-                    });
-                }
-            }
-        }
-    }
-    // When: the busiest weekday, peak days.
-    let mean_day = ins.weekdays.iter().map(|t| t.revenue).sum::<f64>() / 7.0;
-    if let Some((day, t)) =
-        ins.weekdays.iter().enumerate().max_by(|a, b| a.1.revenue.total_cmp(&b.1.revenue))
-    {
-        let lift = t.revenue / mean_day.max(1e-12) - 1.0;
-        if lift >= 0.1 {
-            let name =
-                ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"][day];
-            out.push(Recommendation {
-                rule: "weekday".into(),
-                region: String::new(),
-                text: format!("{name} brings {:.0}% more revenue than the mean weekday: schedule campaigns and staffing for it.", 100.0 * lift),
-                figures: figure(&[("lift", lift)]),
-                weight: t.revenue - mean_day,
-            });
-        }
-    }
-    if let Some(peak) = ins.peaks.first() {
-        out.push(Recommendation {
-            rule: "peak_day".into(),
-            region: String::new(),
-            text: format!(
-                "{} ({}) sold {:.1}× a mean day{}: plan stock and capacity for it next time.",
-                peak.date,
-                peak.date.format("%A"),
-                peak.ratio_to_mean,
-                peak.holiday.as_deref().map(|h| format!(", around {h}")).unwrap_or_default()
-            ),
-            figures: figure(&[("revenue", peak.revenue), ("ratio_to_mean", peak.ratio_to_mean)]),
-            weight: peak.revenue,
-        });
-    }
-    if let Some(p) = &ins.promotion
-        && p.with_promotion.orders >= 50.0
-        && p.without_promotion.orders >= 50.0
-    {
-        let (with, without) =
-            (p.with_promotion.average_order_value(), p.without_promotion.average_order_value());
-        let change = with / without.max(1e-12) - 1.0;
-        out.push(Recommendation {
-            rule: "promotion".into(),
-            region: String::new(),
-            text: format!(
-                "Orders with a promotion average {} against {} without ({:+.0}%), and {} of their lines are cancelled against {}: {}",
-                money::format(with, c),
-                money::format(without, c),
-                100.0 * change,
-                pct(p.with_promotion.cancellation_rate()),
-                pct(p.without_promotion.cancellation_rate()),
-                if change > 0.05 { "promotions lift the basket; extend them to the weak regions." } else { "promotions do not lift the basket; review their terms." }
-            ),
-            figures: figure(&[("aov_with", with), ("aov_without", without)]),
-            weight: p.with_promotion.revenue * change.abs(),
-        });
-    }
-    if let Some(d) = &ins.delivery
-        && let Some(slowest) = d
-            .days_to_ship
-            .iter()
-            .filter(|m| m.0 != "all" && m.4 >= 50)
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-        && let Some(all) = d.days_to_ship.iter().find(|m| m.0 == "all")
-        && slowest.1 > 1.3 * all.1
-    {
-        out.push(Recommendation {
-            rule: "delivery".into(),
-            region: String::new(),
-            text: format!(
-                "{} ships in {:.1} days on average against {:.1} overall: promise it honestly at checkout or speed it up.",
-                slowest.0, slowest.1, all.1
-            ),
-            figures: figure(&[("days_to_ship", slowest.1), ("overall", all.1)]),
-            weight: slowest.4 as f64,
-        });
-    }
-    for (attribute, groups) in &ins.demographics {
-        let per_customer = |g: &GroupFigures| g.amount / g.customers.max(1.0);
-        let mean = groups.iter().map(|g| g.1.amount).sum::<f64>()
-            / groups.iter().map(|g| g.1.customers).sum::<f64>().max(1.0);
-        if let Some((name, g)) = groups
-            .iter()
-            .filter(|g| g.1.customers >= 30.0)
-            .max_by(|a, b| per_customer(&a.1).total_cmp(&per_customer(&b.1)))
-        {
-            let lift = per_customer(g) / mean.max(1e-12) - 1.0;
-            if lift >= 0.1 {
-                out.push(Recommendation {
-                    rule: "demographic".into(),
-                    region: String::new(),
-                    text: format!(
-                        "Customers with {} {name} spend {} each, {:.0}% above the mean customer: target campaigns at them.",
-                        attribute.replace('_', " "),
-                        money::format_whole(per_customer(g), c),
-                        100.0 * lift
-                    ),
-                    figures: figure(&[("amount_per_customer", per_customer(g)), ("mean", mean)]),
-                    weight: g.amount * lift,
-                });
-            }
-        }
-    }
-    out.sort_by(|a, b| b.weight.total_cmp(&a.weight).then(a.text.cmp(&b.text)));
-    out
 }

@@ -2,7 +2,7 @@
 //! of each category path, and a ridge regression on the encoder's inputs (conjugate gradients
 //! on the normal equations, so that a catalogue of any size and vocabulary fits in memory).
 
-use crate::fit::quantile;
+use crate::fit::residual_spread;
 use shopml_core::price::baseline::{PriceBaseline, category_prefixes};
 use shopml_core::price::features::{EncodedProduct, ProductInput};
 use std::collections::BTreeMap;
@@ -15,12 +15,6 @@ pub struct Example<'a, 'e> {
     pub input: &'a ProductInput<'a>,
     pub encoded: &'e EncodedProduct,
     pub log_ratio: f64,
-}
-
-/// P10 and P90 of the residuals `actual − predicted` (validation products): the range a
-/// baseline serves with.
-pub fn spread(residuals: &[f64]) -> [f64; 2] {
-    [quantile(residuals, 0.1).min(0.0), quantile(residuals, 0.9).max(0.0)]
 }
 
 fn median(values: &mut [f64]) -> f64 {
@@ -158,7 +152,7 @@ pub fn ridge(examples: &[Example<'_, '_>], vocab: usize, lambda: f64) -> PriceBa
 pub fn with_spread(baseline: PriceBaseline, validation: &[Example<'_, '_>]) -> PriceBaseline {
     let residuals: Vec<f64> =
         validation.iter().map(|e| e.log_ratio - baseline.log_ratio(e.input, e.encoded)).collect();
-    let s = spread(&residuals);
+    let s = residual_spread(&residuals);
     match baseline {
         PriceBaseline::CategoryMedian { medians, overall, .. } => {
             PriceBaseline::CategoryMedian { medians, overall, spread: s }
