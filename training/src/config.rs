@@ -775,6 +775,11 @@ mod tests {
         assert!(error("[exclusion]\n").contains("did you mean `exclusions`?"));
         assert!(error("[forecst]\nhidden_dim = 2\n").contains("did you mean `forecast`?"));
         assert!(error("[zzz]\n").contains("unknown key `zzz`"));
+        // Inside the profile's tables too: a misspelt column is not read as absent.
+        let nested = error("[columns.sales]\nquantiy = \"Qty\"\n");
+        assert!(nested.contains("quantiy"), "{nested}");
+        assert!(error("[gates]\ntolerence = 0.1\n").contains("tolerence"));
+        assert!(error("[money.exchange_rates]\nUSD = 1e308\n").contains("1e-6 to 1e6"));
         assert_eq!(nearest("tolerence", ["tolerance", "limits"]), Some("tolerance"));
         assert_eq!(nearest("abc", ["tolerance"]), None);
     }

@@ -63,7 +63,8 @@ fn dropout_at_bound(model: &PurchaseModel) -> bool {
 }
 
 /// Chooses and calibrates the churn ranking on `inner` (with the model fitted on the inner
-/// split) and validates it on `holdout` (with the model fitted on the calibration period).
+/// split) and validates it on `holdout` (with the model fitted on the calibration period). The
+/// calibration returned places scores among the inner split's: serving sets its own population.
 pub fn choose(
     inner: &ChurnSample,
     inner_model: &PurchaseModel,
@@ -113,8 +114,10 @@ pub fn choose(
             inner_auc(ChurnRanking::Recency)
         ));
     }
-    let risks: Vec<f64> =
-        holdout.histories.iter().map(|h| calibration.risk(calibration_model, *h)).collect();
+    // The holdout's customers placed among themselves, scored by the calibration model.
+    let holdout_scores = holdout.scores(served, calibration_model, window_weeks);
+    let at_cut = calibration.clone().with_reference(&holdout_scores);
+    let risks: Vec<f64> = holdout_scores.iter().map(|s| at_cut.risk_of(*s)).collect();
     let labels: Vec<bool> = holdout.churned.clone();
     let n = labels.len() as f64;
     let validation = ChurnValidation {

@@ -267,7 +267,9 @@ fn churn_section(churn: &shopml_core::customer_value::ChurnValidation, out: &mut
         churn.holdout_mean_risk,
         churn.holdout_churn_rate,
         churn.holdout_brier,
-        if churn.dropout_identified {
+        if churn.served_candidate().is_some_and(|c| c.inner_roc_auc < 0.55) {
+            " **No ranking tells churners apart on the inner split** (ROC-AUC below 0.55): the churn risk is close to the base rate for everyone and ranks nobody.".to_owned()
+        } else if churn.dropout_identified {
             String::new()
         } else {
             format!(

@@ -551,7 +551,15 @@ pub fn train(
         horizon_days: settings.horizon_days,
         monthly_discount: (1.0 + settings.annual_discount_rate.max(0.0)).powf(1.0 / 12.0) - 1.0,
         rfm: RfmThresholds::fit(&records.values().cloned().collect::<Vec<_>>(), end),
-        churn: churn.as_ref().map(|c| c.0.clone()),
+        // The churn map places a customer among every customer as of the end, scored by the
+        // refitted model.
+        churn: churn.as_ref().map(|(calibration, _)| {
+            let scores: Vec<f64> = records
+                .values()
+                .map(|r| calibration.ranking.score(&refit, r.rft(end), calibration.window_weeks))
+                .collect();
+            calibration.clone().with_reference(&scores)
+        }),
     };
     let served_model = served_model
         .validated()
