@@ -106,13 +106,15 @@ pub fn pareto_loss(data: &Histories, theta: &[f64]) -> (f64, Vec<f64>) {
             b: bounded(theta[3]),
         };
         let total: f64 = data.weight.iter().sum();
-        let sum: f64 = (0..data.len())
+        // Terms in parallel, summed in order: the same data give the same fit on any run.
+        let terms: Vec<f64> = (0..data.len())
             .into_par_iter()
             .map(|i| {
                 let h = Rft { x: data.x[i], t_x: data.t_x[i], t: data.t[i] };
                 data.weight[i] * model.log_likelihood(h)
             })
-            .sum();
+            .collect();
+        let sum: f64 = terms.iter().sum();
         let value = -sum / total.max(1.0);
         if value.is_finite() { value } else { f64::INFINITY }
     };

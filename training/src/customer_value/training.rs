@@ -15,7 +15,7 @@ use crate::metrics;
 use crate::progress::Stage;
 use chrono::NaiveDate;
 use shopml_core::customer_value::{
-    CovariateTest, CustomerRecord, CustomerValueMetrics, CustomerValueModel,
+    ChurnCalibration, CovariateTest, CustomerRecord, CustomerValueMetrics, CustomerValueModel,
     CustomerValuePredictor, FittedPurchases, HoldoutFigures, PurchaseModel, PurchaseModelKind,
     RfmThresholds, Rft, SegmentFigures, SpendModel, record_of,
 };
@@ -352,34 +352,7 @@ pub fn train(
     let first_day = days.values().map(|d| d[0].0).min().expect("customers");
     let inner_end = first_day + (calibration_end - first_day) * 2 / 3;
     let inner_weeks = (calibration_end - inner_end).num_days() as f64 / 7.0;
-    let inner: Vec<Split2> = customers
-        .iter()
-        .filter_map(|c| {
-            let within: Vec<(NaiveDate, f64)> =
-                days[*c].iter().copied().filter(|d| d.0 <= calibration_end).collect();
-            split_at(&within, inner_end)
-        })
-        .collect();
-    let inner_histories =
-        Histories::grouped(inner.iter().map(|s| (s.history.x, s.history.t_x, s.history.t, vec![])));
-    let inner_actual: Vec<f64> = inner.iter().map(|s| s.holdout).collect();
-    let kinds = [PurchaseModelKind::BgNbd, PurchaseModelKind::MbgNbd, PurchaseModelKind::ParetoNbd];
-    // (kind, the model fitted on the inner split, its inner MAE).
-    let inner_fits: Vec<(PurchaseModelKind, PurchaseModel, f64)> = if inner.len() >= 50 {
-        kinds
-            .iter()
-            .map(|&kind| {
-                let model = fit_purchases(kind, &inner_histories).model(kind);
-                let predicted: Vec<f64> = inner
-                    .iter()
-                    .map(|s| model.expected_purchases(s.history, inner_weeks))
-                    .collect();
-                (kind, model, metrics::mae(&inner_actual, &predicted))
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let inner_fits = inner_fits(&days, &customers, calibration_end, inner_end);
     let inner_mae =
         |kind: PurchaseModelKind| inner_fits.iter().find(|f| f.0 == kind).map_or(f64::NAN, |f| f.2);
     let (inner_bg, inner_mbg, inner_pnbd) = (
@@ -440,52 +413,8 @@ pub fn train(
     // BG/NBD with the first purchase's region, channel and category, against the plain model.
     let clock = std::time::Instant::now();
     let (names, z) = first_purchase_covariates(sales, &customers, settings.covariate_levels);
-    let covariates = (!names.is_empty()).then(|| {
-        let rows = customers
-            .iter()
-            .zip(&splits)
-            .map(|(c, s)| (s.history.x, s.history.t_x, s.history.t, z[*c].clone()));
-        let data = Histories::grouped(rows);
-        let k = names.len();
-        let unbounded =
-            |p: f64| likelihood::BOUND * (p.ln() / likelihood::BOUND).clamp(-0.999, 0.999).atanh();
-        let mut start =
-            vec![unbounded(bg.r), unbounded(bg.alpha), unbounded(bg.a), unbounded(bg.b)];
-        start.extend(std::iter::repeat_n(0.0, 2 * k));
-        let m =
-            bfgs(|theta| purchase_loss(PurchaseModelKind::BgNbd, &data, theta), &start, 1e-8, 150);
-        let total: f64 = data.weight.iter().sum();
-        let ll = -m.value * total;
-        let statistic = (2.0 * (ll - bg.log_likelihood)).max(0.0);
-        let dof = 2 * k;
-        let predicted: Vec<f64> = customers
-            .iter()
-            .zip(&splits)
-            .map(|(c, s)| {
-                let zc = &z[*c];
-                let rate: f64 = zc.iter().zip(&m.theta[4..4 + k]).map(|(a, b)| a * b).sum();
-                let life: f64 = zc.iter().zip(&m.theta[4 + k..]).map(|(a, b)| a * b).sum();
-                PurchaseModel {
-                    kind: PurchaseModelKind::BgNbd,
-                    r: bounded(m.theta[0]),
-                    alpha: bounded(m.theta[1]) * (-rate).exp(),
-                    a: bounded(m.theta[2]) * life.exp(),
-                    b: bounded(m.theta[3]) * life.exp(),
-                }
-                .expected_purchases(s.history, holdout_weeks)
-            })
-            .collect();
-        CovariateTest {
-            covariates: names.clone(),
-            log_likelihood: ll,
-            lr_statistic: statistic,
-            degrees_of_freedom: dof,
-            p_value: gamma_q(dof as f64 / 2.0, statistic / 2.0),
-            rate_coefficients: m.theta[4..4 + k].to_vec(),
-            dropout_coefficients: m.theta[4 + k..].to_vec(),
-            holdout: holdout_figures(&predicted, &actual),
-        }
-    });
+    let covariates = (!names.is_empty())
+        .then(|| covariate_test(&names, &z, &customers, &splits, &bg, holdout_weeks, &actual));
     if let Some(c) = &covariates {
         stage.tick(format!(
             "BG/NBD with {} covariates ({:.1} s): LR {:.1} on {} df, p = {:.3e}",
@@ -500,29 +429,122 @@ pub fn train(
     let clock = std::time::Instant::now();
     // Tracking: cumulative weekly repeat purchases of the calibration cohort, actual and
     // expected by the calibration fit, from the cohort's first week to the export's end.
-    let model = fitted(served).model(served);
-    let total_weeks = ((end - first_day).num_days() as f64 / 7.0).ceil() as usize;
-    let mut repeat_by_week = vec![0.0f64; total_weeks + 1];
-    for c in &customers {
-        for d in &days[*c][1..] {
-            repeat_by_week[((d.0 - first_day).num_days() / 7) as usize] += 1.0;
-        }
-    }
-    let starts: Vec<f64> =
-        customers.iter().map(|c| (days[*c][0].0 - first_day).num_days() as f64 / 7.0).collect();
-    let mut tracking = Vec::new();
-    let mut actual_cumulative = 0.0;
-    for (week, repeats) in repeat_by_week.iter().enumerate() {
-        actual_cumulative += repeats;
-        let at = (week + 1) as f64;
-        let expected: f64 =
-            starts.iter().map(|s| model.expected_purchases_new((at - s).max(0.0))).sum();
-        tracking.push((at, actual_cumulative, expected));
-    }
+    let tracking = tracking(&days, &customers, &fitted(served).model(served), first_day, end);
 
     let tracking_seconds = clock.elapsed().as_secs_f64();
     let clock = std::time::Instant::now();
-    // Serving: the chosen model refitted on every customer's whole history, as of the end.
+    let (served_model, records) =
+        serving_model(sales, &days, served, churn.as_ref().map(|c| &c.0), settings, currency, end)?;
+    let predictor = CustomerValuePredictor::new(served_model.clone(), records.clone());
+    let mut segments: BTreeMap<String, SegmentFigures> = BTreeMap::new();
+    for c in &predictor.known {
+        let s = segments.entry(c.value.segment.to_owned()).or_default();
+        s.customers += 1;
+        s.mean_lifetime_value += c.value.lifetime_value;
+        s.mean_p_alive += c.value.p_alive;
+        s.mean_churn_risk += c.value.churn_risk;
+        s.total_amount += c.record.total_amount;
+    }
+    for s in segments.values_mut() {
+        s.mean_lifetime_value /= s.customers as f64;
+        s.mean_p_alive /= s.customers as f64;
+        s.mean_churn_risk /= s.customers as f64;
+    }
+    stage.tick(format!(
+        "{} customers valued as of {end} ({:.1} s; tracking {:.1} s)",
+        records.len(),
+        clock.elapsed().as_secs_f64(),
+        tracking_seconds
+    ));
+
+    let cohorts = monthly_cohorts(&days);
+
+    let metrics = CustomerValueMetrics {
+        customers: splits.len(),
+        calibration_end,
+        holdout_end: end,
+        holdout_weeks,
+        repeat_customers: gx.len(),
+        bg_nbd: bg,
+        mbg_nbd: mbg,
+        gamma_gamma: spend,
+        bg_nbd_holdout: bg_holdout,
+        mbg_nbd_holdout: mbg_holdout,
+        naive_holdout,
+        served,
+        inner_split_end: inner_end,
+        inner_mae_bg_nbd: inner_bg,
+        inner_mae_mbg_nbd: inner_mbg,
+        pareto_nbd: Some(pnbd),
+        pareto_nbd_holdout: Some(pnbd_holdout),
+        inner_mae_pareto_nbd: inner_pnbd.is_finite().then_some(inner_pnbd),
+        pareto_nbd_fit_seconds,
+        churn: churn.map(|c| c.1),
+        served_holdout,
+        covariates,
+        bg_nbd_fit_seconds,
+        served_parameters: served_model.purchases,
+        segments,
+    };
+    Ok(TrainedCustomerValue {
+        model: served_model,
+        customers: records,
+        metrics,
+        tracking,
+        cohorts,
+        settings: settings.clone(),
+        currency: currency.to_owned(),
+    })
+}
+
+/// Each candidate model fitted on the inner split of the calibration period (its histories to
+/// `inner_end`, the purchases from then to `calibration_end` held out): (kind, the model, its
+/// MAE there); none with fewer than 50 customers.
+fn inner_fits(
+    days: &BTreeMap<String, Vec<(NaiveDate, f64)>>,
+    customers: &[&String],
+    calibration_end: NaiveDate,
+    inner_end: NaiveDate,
+) -> Vec<(PurchaseModelKind, PurchaseModel, f64)> {
+    let weeks = (calibration_end - inner_end).num_days() as f64 / 7.0;
+    let inner: Vec<Split2> = customers
+        .iter()
+        .filter_map(|c| {
+            let within: Vec<(NaiveDate, f64)> =
+                days[*c].iter().copied().filter(|d| d.0 <= calibration_end).collect();
+            split_at(&within, inner_end)
+        })
+        .collect();
+    let inner_histories =
+        Histories::grouped(inner.iter().map(|s| (s.history.x, s.history.t_x, s.history.t, vec![])));
+    let inner_actual: Vec<f64> = inner.iter().map(|s| s.holdout).collect();
+    let kinds = [PurchaseModelKind::BgNbd, PurchaseModelKind::MbgNbd, PurchaseModelKind::ParetoNbd];
+    if inner.len() >= 50 {
+        kinds
+            .iter()
+            .map(|&kind| {
+                let model = fit_purchases(kind, &inner_histories).model(kind);
+                let predicted: Vec<f64> =
+                    inner.iter().map(|s| model.expected_purchases(s.history, weeks)).collect();
+                (kind, model, metrics::mae(&inner_actual, &predicted))
+            })
+            .collect()
+    } else {
+        Vec::new()
+    }
+}
+
+/// Serving: the chosen model refitted on every customer's whole history as of `end`, with the
+/// spend model, RFM thresholds and churn map of that population; and the customers' records.
+fn serving_model(
+    sales: &Sales,
+    days: &BTreeMap<String, Vec<(NaiveDate, f64)>>,
+    served: PurchaseModelKind,
+    churn: Option<&ChurnCalibration>,
+    settings: &CustomerValueSettings,
+    currency: &str,
+    end: NaiveDate,
+) -> Result<(CustomerValueModel, BTreeMap<String, CustomerRecord>), CustomerValueError> {
     let regions = first_purchase_regions(sales);
     let records: BTreeMap<String, CustomerRecord> = days
         .iter()
@@ -553,7 +575,7 @@ pub fn train(
         rfm: RfmThresholds::fit(&records.values().cloned().collect::<Vec<_>>(), end),
         // The churn map places a customer among every customer as of the end, scored by the
         // refitted model.
-        churn: churn.as_ref().map(|(calibration, _)| {
+        churn: churn.map(|calibration| {
             let scores: Vec<f64> = records
                 .values()
                 .map(|r| calibration.ranking.score(&refit, r.rft(end), calibration.window_weeks))
@@ -564,29 +586,96 @@ pub fn train(
     let served_model = served_model
         .validated()
         .map_err(|e| CustomerValueError::NotEnoughData(format!("the refitted model: {e}")))?;
-    let predictor = CustomerValuePredictor::new(served_model.clone(), records.clone());
-    let mut segments: BTreeMap<String, SegmentFigures> = BTreeMap::new();
-    for c in &predictor.known {
-        let s = segments.entry(c.value.segment.to_owned()).or_default();
-        s.customers += 1;
-        s.mean_lifetime_value += c.value.lifetime_value;
-        s.mean_p_alive += c.value.p_alive;
-        s.mean_churn_risk += c.value.churn_risk;
-        s.total_amount += c.record.total_amount;
-    }
-    for s in segments.values_mut() {
-        s.mean_lifetime_value /= s.customers as f64;
-        s.mean_p_alive /= s.customers as f64;
-        s.mean_churn_risk /= s.customers as f64;
-    }
-    stage.tick(format!(
-        "{} customers valued as of {end} ({:.1} s; tracking {:.1} s)",
-        records.len(),
-        clock.elapsed().as_secs_f64(),
-        tracking_seconds
-    ));
+    Ok((served_model, records))
+}
 
-    // Monthly cohorts: the share of each first-purchase month's customers buying k months on.
+/// BG/NBD with one-hot covariates of the first purchase (`names`, per customer `z`) against the
+/// plain model `bg`: the likelihood-ratio test and the holdout figures.
+fn covariate_test(
+    names: &[String],
+    z: &BTreeMap<String, Vec<f64>>,
+    customers: &[&String],
+    splits: &[Split2],
+    bg: &FittedPurchases,
+    holdout_weeks: f64,
+    actual: &[f64],
+) -> CovariateTest {
+    let rows = customers
+        .iter()
+        .zip(splits)
+        .map(|(c, s)| (s.history.x, s.history.t_x, s.history.t, z[*c].clone()));
+    let data = Histories::grouped(rows);
+    let k = names.len();
+    let unbounded =
+        |p: f64| likelihood::BOUND * (p.ln() / likelihood::BOUND).clamp(-0.999, 0.999).atanh();
+    let mut start = vec![unbounded(bg.r), unbounded(bg.alpha), unbounded(bg.a), unbounded(bg.b)];
+    start.extend(std::iter::repeat_n(0.0, 2 * k));
+    let m = bfgs(|theta| purchase_loss(PurchaseModelKind::BgNbd, &data, theta), &start, 1e-8, 150);
+    let total: f64 = data.weight.iter().sum();
+    let ll = -m.value * total;
+    let statistic = (2.0 * (ll - bg.log_likelihood)).max(0.0);
+    let dof = 2 * k;
+    let predicted: Vec<f64> = customers
+        .iter()
+        .zip(splits)
+        .map(|(c, s)| {
+            let zc = &z[*c];
+            let rate: f64 = zc.iter().zip(&m.theta[4..4 + k]).map(|(a, b)| a * b).sum();
+            let life: f64 = zc.iter().zip(&m.theta[4 + k..]).map(|(a, b)| a * b).sum();
+            PurchaseModel {
+                kind: PurchaseModelKind::BgNbd,
+                r: bounded(m.theta[0]),
+                alpha: bounded(m.theta[1]) * (-rate).exp(),
+                a: bounded(m.theta[2]) * life.exp(),
+                b: bounded(m.theta[3]) * life.exp(),
+            }
+            .expected_purchases(s.history, holdout_weeks)
+        })
+        .collect();
+    CovariateTest {
+        covariates: names.to_vec(),
+        log_likelihood: ll,
+        lr_statistic: statistic,
+        degrees_of_freedom: dof,
+        p_value: gamma_q(dof as f64 / 2.0, statistic / 2.0),
+        rate_coefficients: m.theta[4..4 + k].to_vec(),
+        dropout_coefficients: m.theta[4 + k..].to_vec(),
+        holdout: holdout_figures(&predicted, actual),
+    }
+}
+
+/// Cumulative weekly repeat purchases of the calibration cohort `customers`, actual and as
+/// `model` (the calibration fit) expects, from the cohort's first week to `end`.
+fn tracking(
+    days: &BTreeMap<String, Vec<(NaiveDate, f64)>>,
+    customers: &[&String],
+    model: &PurchaseModel,
+    first_day: NaiveDate,
+    end: NaiveDate,
+) -> Vec<(f64, f64, f64)> {
+    let total_weeks = ((end - first_day).num_days() as f64 / 7.0).ceil() as usize;
+    let mut repeat_by_week = vec![0.0f64; total_weeks + 1];
+    for c in customers {
+        for d in &days[*c][1..] {
+            repeat_by_week[((d.0 - first_day).num_days() / 7) as usize] += 1.0;
+        }
+    }
+    let starts: Vec<f64> =
+        customers.iter().map(|c| (days[*c][0].0 - first_day).num_days() as f64 / 7.0).collect();
+    let mut tracking = Vec::new();
+    let mut actual_cumulative = 0.0;
+    for (week, repeats) in repeat_by_week.iter().enumerate() {
+        actual_cumulative += repeats;
+        let at = (week + 1) as f64;
+        let expected: f64 =
+            starts.iter().map(|s| model.expected_purchases_new((at - s).max(0.0))).sum();
+        tracking.push((at, actual_cumulative, expected));
+    }
+    tracking
+}
+
+/// Monthly cohorts: the share of each first-purchase month's customers buying k months on.
+fn monthly_cohorts(days: &BTreeMap<String, Vec<(NaiveDate, f64)>>) -> Vec<(String, Vec<f64>)> {
     let month =
         |d: NaiveDate| chrono::Datelike::year(&d) * 12 + chrono::Datelike::month0(&d) as i32;
     let mut cohorts: BTreeMap<i32, (usize, Vec<usize>)> = BTreeMap::new();
@@ -604,7 +693,7 @@ pub fn train(
             entry.1[k] += 1;
         }
     }
-    let cohorts = cohorts
+    cohorts
         .into_iter()
         .map(|(m, (size, active))| {
             (
@@ -612,44 +701,7 @@ pub fn train(
                 active.iter().map(|a| *a as f64 / size as f64).collect(),
             )
         })
-        .collect();
-
-    let metrics = CustomerValueMetrics {
-        customers: splits.len(),
-        calibration_end,
-        holdout_end: end,
-        holdout_weeks,
-        repeat_customers: gx.len(),
-        bg_nbd: bg,
-        mbg_nbd: mbg,
-        gamma_gamma: spend,
-        bg_nbd_holdout: bg_holdout,
-        mbg_nbd_holdout: mbg_holdout,
-        naive_holdout,
-        served,
-        inner_split_end: inner_end,
-        inner_mae_bg_nbd: inner_bg,
-        inner_mae_mbg_nbd: inner_mbg,
-        pareto_nbd: Some(pnbd),
-        pareto_nbd_holdout: Some(pnbd_holdout),
-        inner_mae_pareto_nbd: inner_pnbd.is_finite().then_some(inner_pnbd),
-        pareto_nbd_fit_seconds,
-        churn: churn.map(|c| c.1),
-        served_holdout,
-        covariates,
-        bg_nbd_fit_seconds,
-        served_parameters: refit,
-        segments,
-    };
-    Ok(TrainedCustomerValue {
-        model: served_model,
-        customers: records,
-        metrics,
-        tracking,
-        cohorts,
-        settings: settings.clone(),
-        currency: currency.to_owned(),
-    })
+        .collect()
 }
 
 #[cfg(test)]
