@@ -373,6 +373,7 @@ async fn start_metrics_http(
     let scraped = registry.clone();
     let app = axum::Router::new()
         .route(dashboard::BASE, get(pages.clone()))
+        .route(&format!("{}/", dashboard::BASE), get(pages.clone()))
         .route(&format!("{}/{{*page}}", dashboard::BASE), get(pages))
         .route(
             "/metrics",

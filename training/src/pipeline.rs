@@ -276,8 +276,11 @@ pub fn report(
     for model in &trained.models {
         model.report_business(&mut writer);
     }
-    let html = report::html(&writer.out, &writer.charts);
-    Report { markdown: writer.out, charts: writer.charts, html }
+    // The report writes no HTML of its own; an export's values may hold some: in both files
+    // it reads as text.
+    let markdown = writer.out.replace('<', "&lt;");
+    let html = report::html(&markdown, &writer.charts);
+    Report { markdown, charts: writer.charts, html }
 }
 
 /// Refuses an `out` that is the data directory or holds it: publishing replaces `out`, and the

@@ -813,3 +813,82 @@ async fn http_body(addr: std::net::SocketAddr, path: &str) -> String {
     assert!(response.starts_with("HTTP/1.1 200"), "{}", &response[..response.len().min(300)]);
     response
 }
+
+/// Names that carry markup (a category, a state, a SKU of the export) read as text in
+/// REPORT.md, REPORT.html and every dashboard page: no element, attribute or URL from the data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn markup_in_an_export_s_names_is_text_in_the_report_and_the_dashboard() {
+    const CATEGORY: &str = "kurta<script>alert(1)</script>";
+    const STATE: &str = "GUJARAT\"><img src=x onerror=alert(2)>";
+    let dir = tempfile::tempdir().unwrap();
+    edited(dir.path(), "amazon_sale_report.csv", |t| {
+        t.lines()
+            .map(|l| {
+                l.replace(",kurta,", &format!(",\"{CATEGORY}\","))
+                    .replace(",GUJARAT,", &format!(",\"{}\",", STATE.replace('"', "\"\"")))
+                    .replace("JNE528-L", "JNE528-L'<u>x")
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+    let mut config = pipeline::default_config();
+    config.models = Some(vec!["insights".into(), "segments".into()]);
+    let trained = pipeline::train(dir.path(), &config, &Progress::quiet()).unwrap();
+    let out = dir.path().join("bundle");
+    let report = pipeline::report(&trained, chrono::Utc::now(), &Default::default(), &[]);
+    pipeline::write_bundle_with_report(trained, &config, &out, chrono::Utc::now(), Some(report))
+        .unwrap();
+    let markdown = std::fs::read_to_string(out.join("REPORT.md")).unwrap();
+    let html = std::fs::read_to_string(out.join("REPORT.html")).unwrap();
+    let injected = |text: &str| {
+        let text = text.to_lowercase();
+        ["<script>alert", "<img src=x", "<u>x"].iter().find(|m| text.contains(*m)).copied()
+    };
+    assert!(markdown.contains("kurta&lt;script"), "the category is in the report, as text");
+    assert_eq!(injected(&markdown), None);
+    assert_eq!(injected(&html), None);
+    assert!(html.contains("Content-Security-Policy"));
+
+    // The region as the bundle spells it (states are normalised).
+    let insights: serde_json::Value =
+        shopml_core::bundle::read_json(&out, "insights/insights.json").unwrap();
+    let region = insights["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["region"].as_str())
+        .find(|r| r.to_lowercase().contains("onerror"))
+        .expect("the hostile state is a region")
+        .to_owned();
+    let (server, _channel) = common::start_ready(&out).await;
+    let http = server.metrics_addr.unwrap();
+    let state = urlencoded(&region);
+    for page in [
+        "/dashboard".to_owned(),
+        "/dashboard/".to_owned(),
+        format!("/dashboard/regions/{state}"),
+        format!(
+            "/dashboard/products?metric=revenue&region={state}&category={}",
+            urlencoded(CATEGORY)
+        ),
+        "/dashboard/customers".to_owned(),
+        "/dashboard/models".to_owned(),
+    ] {
+        let body = http_body(http, &page).await;
+        assert_eq!(injected(&body), None, "{page}");
+        assert!(body.contains("<main>"), "{page} is a page: {}", &body[..body.len().min(300)]);
+    }
+    let page = http_body(http, &format!("/dashboard/regions/{state}")).await.to_lowercase();
+    assert!(page.contains("onerror=alert(2)"), "the state is on its page, as text");
+    server.shutdown().await.unwrap();
+}
+
+/// `text` percent-encoded for a URL's path or query.
+fn urlencoded(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
