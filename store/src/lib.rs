@@ -35,11 +35,15 @@ pub enum StoreError {
     Invalid { url: String, reason: String },
 }
 
-/// Whether `location` names object storage rather than a local path.
+/// Whether `location` is a URL rather than a local path: a scheme of two characters or more
+/// and a slash (`s3://…`, but also `S3://…`, `s3:/…` or `ftp://…`, which [`Repository::open`]
+/// then refuses by name rather than a directory named `ftp:` being written or read).
 pub fn is_url(location: &str) -> bool {
-    ["s3://", "s3a://", "gs://", "az://", "azure://", "abfs://", "abfss://", "file://"]
-        .iter()
-        .any(|scheme| location.starts_with(scheme))
+    let Some((scheme, rest)) = location.split_once(':') else { return false };
+    scheme.len() >= 2
+        && scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+        && rest.starts_with('/')
 }
 
 /// A bundle repository in object storage.
@@ -68,8 +72,13 @@ impl Repository {
             .filter(|(k, _)| ["AWS_", "GOOGLE_", "AZURE_"].iter().any(|p| k.starts_with(p)));
         let options =
             from_env.map(|(k, v)| (k.to_ascii_lowercase(), v)).chain(options.iter().cloned());
-        let (store, prefix) = object_store::parse_url_opts(&parsed, options)
-            .map_err(|source| StoreError::Store { url: shown.clone(), source })?;
+        // object_store's own message quotes the URL as given: shown redacted instead.
+        let (store, prefix) = object_store::parse_url_opts(&parsed, options).map_err(|source| {
+            StoreError::Invalid {
+                url: shown.clone(),
+                reason: source.to_string().replace(url, &shown).replace(parsed.as_str(), &shown),
+            }
+        })?;
         Ok(Self { store: Arc::from(store), prefix, url: shown.trim_end_matches('/').to_owned() })
     }
 
@@ -298,4 +307,23 @@ pub fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
         .build()
         .expect("a tokio runtime starts")
         .block_on(future)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_scheme_is_a_url_and_an_unsupported_one_is_refused_by_name() {
+        for url in ["s3://b/p", "S3://b/p", "s3:/b", "ftp://h/p", "gcs://b/p", "file:///tmp/x"] {
+            assert!(is_url(url), "{url}");
+        }
+        for path in ["models", "/srv/bundles", "./a:b", "C:/bundles", "c:\\bundles"] {
+            assert!(!is_url(path), "{path}");
+        }
+        for url in ["ftp://user:secret@h/p", "gcs://b/p"] {
+            let refused = Repository::open(url, &[]).unwrap_err().to_string();
+            assert!(!refused.contains("secret"), "{refused}");
+        }
+    }
 }
