@@ -168,6 +168,18 @@ impl CustomerValueMetrics {
             let at = |key: &str| format!("{section}.{name}.{key}");
             figures.extend(holdout.figures(&at));
         }
+        // The fitted parameters, as metrics.json names them (gates pin them to the paper's).
+        let fits = [("bg_nbd", Some(&self.bg_nbd)), ("mbg_nbd", Some(&self.mbg_nbd))];
+        for (name, fit) in fits.into_iter().chain([("pareto_nbd", self.pareto_nbd.as_ref())]) {
+            let Some(fit) = fit else { continue };
+            for (key, value) in [("r", fit.r), ("alpha", fit.alpha), ("a", fit.a), ("b", fit.b)] {
+                figures.push(Figure::neither(format!("{section}.{name}.{key}"), value));
+            }
+            figures.push(Figure::higher(
+                format!("{section}.{name}.log_likelihood"),
+                fit.log_likelihood,
+            ));
+        }
         if let Some(holdout) = &self.pareto_nbd_holdout {
             figures.extend(holdout.figures(&|key| format!("{section}.pareto_nbd_holdout.{key}")));
         }
