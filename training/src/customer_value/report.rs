@@ -12,9 +12,19 @@ use std::fmt::Write as _;
 /// segments, the most valuable customers and those at risk, retention by cohort and the
 /// tracking of repeat purchases.
 pub fn section(cv: &TrainedCustomerValue, report: &mut ReportWriter<'_>) {
-    let currency = &report.currency.clone();
-    let out = &mut report.out;
-    use shopml_core::customer_value::{CustomerValuePredictor, SEGMENT_RULES};
+    let currency = report.currency.clone();
+    models_table(cv, &currency, &mut report.out);
+    if let Some(churn) = &cv.metrics.churn {
+        churn_section(churn, &mut report.out);
+    }
+    customer_tables(cv, &currency, &mut report.out);
+    let _ = writeln!(report.out);
+    charts(cv, report);
+}
+
+/// The models on the calibration/holdout protocol, the spend model, the served model and the
+/// covariate test.
+fn models_table(cv: &TrainedCustomerValue, currency: &str, out: &mut String) {
     use shopml_core::money;
     let m = &cv.metrics;
     let _ = writeln!(
@@ -125,9 +135,13 @@ pub fn section(cv: &TrainedCustomerValue, report: &mut ReportWriter<'_>) {
             }
         );
     }
-    if let Some(churn) = &m.churn {
-        churn_section(churn, out);
-    }
+}
+
+/// Segments, customers by region, the most valuable customers and those at risk.
+fn customer_tables(cv: &TrainedCustomerValue, currency: &str, out: &mut String) {
+    use shopml_core::customer_value::{CustomerValuePredictor, SEGMENT_RULES};
+    use shopml_core::money;
+    let m = &cv.metrics;
     let predictor = CustomerValuePredictor::new(cv.model.clone(), cv.customers.clone());
     let _ = writeln!(
         out,
@@ -204,7 +218,11 @@ pub fn section(cv: &TrainedCustomerValue, report: &mut ReportWriter<'_>) {
     for c in at_risk.iter().take(10) {
         let _ = writeln!(out, "{}", customer_row(c));
     }
-    let _ = writeln!(out);
+}
+
+/// Retention by monthly cohort and the tracking of cumulative repeat purchases.
+fn charts(cv: &TrainedCustomerValue, report: &mut ReportWriter<'_>) {
+    let m = &cv.metrics;
     let cohorts: Vec<&(String, Vec<f64>)> = cv.cohorts.iter().rev().take(12).rev().collect();
     let months = cohorts.iter().map(|c| c.1.len()).max().unwrap_or(0).min(12);
     let rows: Vec<String> = cohorts.iter().map(|c| c.0.clone()).collect();
