@@ -152,6 +152,56 @@ async fn requests_over_the_concurrency_limit_are_shed() {
     server.shutdown().await.unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_open_stream_holds_its_slot_until_it_ends() {
+    let mut settings = settings(&shipped_bundle());
+    settings.limits.max_concurrent_requests = 2;
+    let (server, channel) = start_with(settings).await;
+    assert!(server.wait_ready(Duration::from_secs(20)).await);
+    // Two streams, answered once each and left open.
+    let mut open = Vec::new();
+    for s in 0..2 {
+        let (sender, receiver) = tokio::sync::mpsc::channel(4);
+        let request = proto::PredictPriceStreamRequest {
+            request_id: format!("s{s}"),
+            product: Some(product("x")),
+        };
+        sender.send(request).await.unwrap();
+        let mut answers = predictions(&channel)
+            .predict_price_stream(tokio_stream::wrappers::ReceiverStream::new(receiver))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(answers.message().await.unwrap().is_some());
+        open.push((sender, answers));
+    }
+    let unary = || async {
+        let answer = predictions(&channel)
+            .predict_price(proto::PredictPriceRequest { product: Some(product("x")) })
+            .await;
+        answer.map_or_else(|status| status.code(), |_| Code::Ok)
+    };
+    assert_eq!(unary().await, Code::ResourceExhausted, "the open streams hold both slots");
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+    let request = tonic_health::pb::HealthCheckRequest { service: String::new() };
+    assert!(health.check(request).await.is_ok(), "health is never shed");
+    // Ending a stream gives its slot back.
+    let (sender, mut answers) = open.pop().unwrap();
+    drop(sender);
+    while answers.message().await.unwrap().is_some() {}
+    let mut freed = false;
+    for _ in 0..100 {
+        if unary().await == Code::Ok {
+            freed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(freed, "a slot is free once a stream has ended");
+    drop(open);
+    server.shutdown().await.unwrap();
+}
+
 #[tokio::test]
 async fn a_token_for_all_calls_is_required_except_for_health() {
     let mut settings = settings(&shipped_bundle());

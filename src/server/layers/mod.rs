@@ -1,15 +1,17 @@
 //! What every RPC goes through, written once as tower layers, outermost first:
 //! trace (the OpenTelemetry span, when traces are exported) → metrics (count by real status code, latency, batch size, in flight) → auth (bearer token)
-//! → load shedding over a global concurrency limit → deadline (`grpc-timeout`, else the
+//! → load shedding over a global concurrency limit (held until a stream ends) → deadline (`grpc-timeout`, else the
 //! configured default). Refusals are gRPC statuses: UNAUTHENTICATED, RESOURCE_EXHAUSTED,
 //! DEADLINE_EXCEEDED.
 
 pub(crate) mod auth;
+mod concurrency;
 mod deadline;
 mod metrics;
 mod trace;
 
 pub use auth::{AuthLayer, AuthPolicy, bearer_matches};
+pub use concurrency::ConcurrencyLayer;
 pub use deadline::{DeadlineLayer, call_timeout, parse_grpc_timeout};
 pub use metrics::RpcMetricsLayer;
 pub use trace::TraceLayer;
@@ -19,16 +21,11 @@ use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceBuilder;
 use tower::layer::util::{Identity, Stack};
-use tower::limit::GlobalConcurrencyLimitLayer;
-use tower::load_shed::LoadShedLayer;
 
 /// The layers as one stack, for `tonic::transport::Server::layer`.
 pub type Layers = Stack<
     DeadlineLayer,
-    Stack<
-        GlobalConcurrencyLimitLayer,
-        Stack<LoadShedLayer, Stack<AuthLayer, Stack<RpcMetricsLayer, Stack<TraceLayer, Identity>>>>,
-    >,
+    Stack<ConcurrencyLayer, Stack<AuthLayer, Stack<RpcMetricsLayer, Stack<TraceLayer, Identity>>>>,
 >;
 
 pub fn stack(
@@ -43,7 +40,6 @@ pub fn stack(
         .layer(AuthLayer::new(auth))
         // Shed rather than queue: a caller at the limit gets RESOURCE_EXHAUSTED at once and
         // retries with back-off, instead of waiting behind work it cannot see.
-        .layer(LoadShedLayer::new())
-        .layer(GlobalConcurrencyLimitLayer::new(max_concurrent))
+        .layer(ConcurrencyLayer::new(max_concurrent))
         .layer(DeadlineLayer::new(default_timeout))
 }

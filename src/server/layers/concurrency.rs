@@ -1,0 +1,116 @@
+//! The global concurrency limit, shedding at once: a call takes one of
+//! `limits.max_concurrent_requests` slots or is refused with tower's `Overloaded` (the metrics
+//! layer answers RESOURCE_EXHAUSTED). The slot is held by the response body until it ends, so
+//! a stream counts for as long as it is open — tower's own limit lets it go with the headers.
+//! Health checks are never limited.
+
+use http_body::{Body, Frame, SizeHint};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tower::{BoxError, Layer, Service};
+
+#[derive(Clone)]
+pub struct ConcurrencyLayer {
+    slots: Arc<Semaphore>,
+}
+
+impl ConcurrencyLayer {
+    pub fn new(max_concurrent: usize) -> Self {
+        Self { slots: Arc::new(Semaphore::new(max_concurrent.max(1))) }
+    }
+}
+
+impl<S> Layer<S> for ConcurrencyLayer {
+    type Service = Concurrency<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Concurrency { inner, slots: self.slots.clone() }
+    }
+}
+
+#[derive(Clone)]
+pub struct Concurrency<S> {
+    inner: S,
+    slots: Arc<Semaphore>,
+}
+
+type BoxedResponse<B> =
+    Pin<Box<dyn Future<Output = Result<http::Response<HeldBody<B>>, BoxError>> + Send>>;
+
+impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for Concurrency<S>
+where
+    S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
+    S::Error: Into<BoxError>,
+    S::Future: Send + 'static,
+    ResBody: Send + 'static,
+{
+    type Response = http::Response<HeldBody<ResBody>>;
+    type Error = BoxError;
+    type Future = BoxedResponse<ResBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
+        let permit = if request.uri().path().starts_with("/grpc.health.") {
+            None
+        } else {
+            match self.slots.clone().try_acquire_owned() {
+                Ok(permit) => Some(permit),
+                Err(_) => {
+                    let overloaded: BoxError = Box::new(tower::load_shed::error::Overloaded::new());
+                    return Box::pin(std::future::ready(Err(overloaded)));
+                }
+            }
+        };
+        let response = self.inner.call(request);
+        Box::pin(async move {
+            let response = response.await.map_err(Into::into)?;
+            Ok(response.map(|inner| HeldBody { inner, permit }))
+        })
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A response body holding its call's slot until the body ends or is dropped.
+    pub struct HeldBody<B> {
+        #[pin]
+        inner: B,
+        permit: Option<OwnedSemaphorePermit>,
+    }
+}
+
+impl<B: Default> Default for HeldBody<B> {
+    fn default() -> Self {
+        Self { inner: B::default(), permit: None }
+    }
+}
+
+impl<B: Body> Body for HeldBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        let frame = this.inner.poll_frame(cx);
+        if let Poll::Ready(None) = &frame {
+            this.permit.take();
+        }
+        frame
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
