@@ -81,6 +81,13 @@ fn day_first_dates_under_a_month_first_format_are_refused_naming_row_and_value()
             && error.contains("day-first"),
         "{error}"
     );
+    // A four-digit year read from two digits: a year out of range, said so.
+    let mut wide = config.clone();
+    wide.columns.sales.date_format = "%d/%m/%Y".into();
+    let error =
+        data::read_exports(&sample_dir(), &wide).err().expect("year 19 is refused").to_string();
+    assert!(error.contains("reads as year 19") && error.contains("year's width"), "{error}");
+    assert!(error.contains("row ") && error.contains("column 'Order Date'"), "{error}");
     // "auto" finds the day-first format (days above 12 settle it).
     let mut auto = config.clone();
     auto.columns.sales.date_format = "auto".into();

@@ -323,23 +323,37 @@ impl DateColumn {
             let value = cells[first].unwrap_or("");
             let swapped = swapped_day_month(&format)
                 .filter(|f| matches!(timestamp(Some(value), f), Cell::Value(_)));
-            let hint = match swapped {
-                Some(f) => format!(
+            // A date of the right form whose year no order has: say that, not "not a date".
+            let parsed_year = match timestamp(Some(value), &format) {
+                Cell::Value(v) => Some(chrono::Datelike::year(&v.0)),
+                _ => None,
+            };
+            let hint = match (parsed_year, swapped) {
+                (Some(_), _) => String::new(),
+                (None, Some(f)) => format!(
                     "; it parses as {f}: are the dates {} (set date_format)?",
                     if format.find("%d") < format.find("%m") { "month-first" } else { "day-first" }
                 ),
-                None => String::new(),
+                (None, None) => String::new(),
             };
             return Err(crate::error::DataError::BadCell {
                 path: table.path.clone(),
                 row: first + 1,
                 column: column.to_owned(),
-                reason: format!(
-                    "{:?} is not a date of the form {format}{hint} ({} of {} cells unparsable; allowed: date_tolerance {tolerance})",
-                    echo(value),
-                    bad.len(),
-                    values.len()
-                ),
+                reason: match parsed_year {
+                    Some(year) => format!(
+                        "{:?} reads as year {year}, outside 1970–2100 for an order date (is the year's width in {format} right?) ({} of {} cells unusable; allowed: date_tolerance {tolerance})",
+                        echo(value),
+                        bad.len(),
+                        values.len()
+                    ),
+                    None => format!(
+                        "{:?} is not a date of the form {format}{hint} ({} of {} cells unparsable; allowed: date_tolerance {tolerance})",
+                        echo(value),
+                        bad.len(),
+                        values.len()
+                    ),
+                },
             });
         }
         Ok(Self { values, format })
