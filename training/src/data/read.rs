@@ -68,6 +68,44 @@ fn read_parquet(path: &Path, stored: Vec<u8>, sha256: String) -> Result<RawTable
     Ok(RawTable { path: path.to_owned(), sha256, frame })
 }
 
+/// Where the first byte that is not UTF-8 lies, as a reader finds it: its row (1 = the first
+/// after the header), column and cell.
+fn not_utf8(bytes: &[u8], at: usize, delimiter: Option<char>) -> String {
+    let line_start = bytes[..at].iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let row = bytes[..at].iter().filter(|b| **b == b'\n').count();
+    let header_end = bytes.iter().position(|b| *b == b'\n').unwrap_or(bytes.len());
+    let header = String::from_utf8_lossy(&bytes[..header_end]).into_owned();
+    let delimiter = match delimiter {
+        Some(d) if d.is_ascii() => d as u8,
+        _ => detect_delimiter(&header),
+    };
+    // The cell's index: delimiters before it on its line, outside quotes.
+    let (mut index, mut quoted, mut cell_start) = (0, false, line_start);
+    for (i, b) in bytes[line_start..at].iter().enumerate() {
+        if *b == b'"' {
+            quoted = !quoted;
+        } else if *b == delimiter && !quoted {
+            index += 1;
+            cell_start = line_start + i + 1;
+        }
+    }
+    let cell_end = bytes[at..]
+        .iter()
+        .position(|b| *b == delimiter || *b == b'\n')
+        .map_or(bytes.len(), |i| at + i);
+    let cell = encoding_rs::WINDOWS_1252.decode(&bytes[cell_start..cell_end]).0.into_owned();
+    let column = header
+        .trim_start_matches('\u{feff}')
+        .split(delimiter as char)
+        .nth(index)
+        .map_or_else(|| format!("#{}", index + 1), |c| c.trim().trim_matches('"').to_owned());
+    format!(
+        "row {row}, column '{column}': byte 0x{:02X} in {:?} is not UTF-8 (as cp1252 it reads as shown; set the file's encoding to \"cp1252\" under [data])",
+        bytes[at],
+        shopml_core::features::echo(&cell)
+    )
+}
+
 pub fn read_table(
     path: &Path,
     encoding: TextEncoding,
@@ -93,10 +131,7 @@ pub fn read_table(
             let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").map(<[u8]>::to_vec).unwrap_or(bytes);
             String::from_utf8(bytes).map_err(|e| DataError::Unreadable {
                 path: path.to_owned(),
-                reason: format!(
-                    "not UTF-8 at byte {} (is it cp1252? set its encoding in the config)",
-                    e.utf8_error().valid_up_to()
-                ),
+                reason: not_utf8(e.as_bytes(), e.utf8_error().valid_up_to(), delimiter),
             })?
         }
         TextEncoding::Cp1252 => encoding_rs::WINDOWS_1252.decode(&bytes).0.into_owned(),
@@ -190,5 +225,21 @@ impl RawTable {
             }
         }
         Ok(duplicate)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latin_1_in_a_utf_8_export_is_named_by_row_column_and_cell() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sales.csv");
+        std::fs::write(&path, b"id,city,amount\n1,Paris,3\n2,\"Sa\xefda, Oran\",4\n").unwrap();
+        let error = read_table(&path, TextEncoding::Utf8, None).err().unwrap().to_string();
+        assert!(error.contains("sales.csv") && error.contains("row 2"), "{error}");
+        assert!(error.contains("column 'city'") && error.contains("0xEF"), "{error}");
+        assert!(error.contains("Saïda") && error.contains("cp1252"), "{error}");
     }
 }
