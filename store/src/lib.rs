@@ -35,16 +35,7 @@ pub enum StoreError {
     Invalid { url: String, reason: String },
 }
 
-/// Whether `location` is a URL rather than a local path: a scheme of two characters or more
-/// and a slash (`s3://…`, but also `S3://…`, `s3:/…` or `ftp://…`, which [`Repository::open`]
-/// then refuses by name rather than a directory named `ftp:` being written or read).
-pub fn is_url(location: &str) -> bool {
-    let Some((scheme, rest)) = location.split_once(':') else { return false };
-    scheme.len() >= 2
-        && scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
-        && rest.starts_with('/')
-}
+pub use shopml_core::features::is_url;
 
 /// A bundle repository in object storage.
 #[derive(Clone)]

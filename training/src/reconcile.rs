@@ -251,14 +251,7 @@ fn demographics(
     ins: &Insights,
     check: &mut Reconciliation,
 ) -> Result<(), String> {
-    type Field = fn(&crate::data::customers::Purchase) -> &str;
-    let attributes: [(&str, Field); 5] = [
-        ("age_group", |p| &p.age_group),
-        ("gender", |p| &p.gender),
-        ("occupation", |p| &p.occupation),
-        ("marital_status", |p| &p.marital_status),
-        ("state", |p| &p.state),
-    ];
+    let attributes = crate::data::customers::DEMOGRAPHICS;
     let rows = &purchases.purchases;
     for (name, value) in attributes {
         let frame = DataFrame::new_infer_height(vec![

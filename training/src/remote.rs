@@ -2,15 +2,7 @@
 //! than a path. With the `object-store` feature the URL is opened through `shopml-store`;
 //! without it, a URL is refused with how to build it in, never taken for a local directory.
 
-/// Whether `location` is written as a URL (`scheme://…` or `scheme:/…`) rather than a path:
-/// such a location is never used as a local directory, whatever its scheme.
-pub fn is_url(location: &str) -> bool {
-    let Some((scheme, rest)) = location.split_once(':') else { return false };
-    let is_scheme = scheme.len() >= 2
-        && scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c));
-    is_scheme && rest.starts_with('/')
-}
+pub use shopml_core::features::is_url;
 
 #[cfg(feature = "object-store")]
 mod store {

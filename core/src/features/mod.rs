@@ -52,6 +52,17 @@ pub fn echo(input: &str) -> String {
     out
 }
 
+/// Whether `location` is written as a URL (`scheme://…` or `scheme:/…`, any scheme of two
+/// characters or more) rather than a local path: such a location is never used as a local
+/// directory; object storage then names an unsupported scheme (`S3://`, `ftp://`).
+pub fn is_url(location: &str) -> bool {
+    let Some((scheme, rest)) = location.split_once(':') else { return false };
+    scheme.len() >= 2
+        && scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+        && rest.starts_with('/')
+}
+
 /// `url` with any credentials written in it (`user:secret@`) and its query left out, for
 /// messages.
 pub fn redacted_url(url: &str) -> String {

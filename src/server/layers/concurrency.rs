@@ -37,19 +37,14 @@ pub struct Concurrency<S> {
     slots: Arc<Semaphore>,
 }
 
-type BoxedResponse<B> =
-    Pin<Box<dyn Future<Output = Result<http::Response<HeldBody<B>>, BoxError>> + Send>>;
-
 impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for Concurrency<S>
 where
     S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
     S::Error: Into<BoxError>,
-    S::Future: Send + 'static,
-    ResBody: Send + 'static,
 {
     type Response = http::Response<HeldBody<ResBody>>;
     type Error = BoxError;
-    type Future = BoxedResponse<ResBody>;
+    type Future = ResponseFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx).map_err(Into::into)
@@ -61,17 +56,38 @@ where
         } else {
             match self.slots.clone().try_acquire_owned() {
                 Ok(permit) => Some(permit),
-                Err(_) => {
-                    let overloaded: BoxError = Box::new(tower::load_shed::error::Overloaded::new());
-                    return Box::pin(std::future::ready(Err(overloaded)));
-                }
+                Err(_) => return ResponseFuture { inner: None, permit: None },
             }
         };
-        let response = self.inner.call(request);
-        Box::pin(async move {
-            let response = response.await.map_err(Into::into)?;
-            Ok(response.map(|inner| HeldBody { inner, permit }))
-        })
+        ResponseFuture { inner: Some(self.inner.call(request)), permit }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The inner call's answer with the slot moved into its body; no inner call: shed. No
+    /// allocation on the way (this is every prediction's path).
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: Option<F>,
+        permit: Option<OwnedSemaphorePermit>,
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<http::Response<B>, E>>,
+    E: Into<BoxError>,
+{
+    type Output = Result<http::Response<HeldBody<B>>, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let Some(inner) = this.inner.as_pin_mut() else {
+            return Poll::Ready(Err(Box::new(tower::load_shed::error::Overloaded::new())));
+        };
+        let response = std::task::ready!(inner.poll(cx)).map_err(Into::into)?;
+        let permit = this.permit.take();
+        Poll::Ready(Ok(response.map(|inner| HeldBody { inner, permit })))
     }
 }
 

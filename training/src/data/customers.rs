@@ -6,6 +6,18 @@ use crate::config::CustomerColumns;
 use crate::error::DataError;
 use std::collections::HashSet;
 
+/// A demographic attribute of a purchase row: its value.
+pub type Attribute = fn(&Purchase) -> &str;
+
+/// The customer file's demographic attributes, by name.
+pub const DEMOGRAPHICS: [(&str, Attribute); 5] = [
+    ("age_group", |p| &p.age_group),
+    ("gender", |p| &p.gender),
+    ("occupation", |p| &p.occupation),
+    ("marital_status", |p| &p.marital_status),
+    ("state", |p| &p.state),
+];
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Purchase {
     pub row: usize,

@@ -440,14 +440,7 @@ type Demographics = (BTreeMap<String, Vec<(String, GroupFigures)>>, BTreeMap<Str
 
 fn demographics(exports: &Exports) -> Demographics {
     let Some(customers) = &exports.customers else { return Default::default() };
-    type Field = fn(&crate::data::customers::Purchase) -> &str;
-    let attributes: [(&str, Field); 5] = [
-        ("age_group", |p| &p.age_group),
-        ("gender", |p| &p.gender),
-        ("occupation", |p| &p.occupation),
-        ("marital_status", |p| &p.marital_status),
-        ("state", |p| &p.state),
-    ];
+    let attributes = crate::data::customers::DEMOGRAPHICS;
     // Each customer's orders and amount, over all their rows.
     let mut spent: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
     for p in &customers.purchases {
