@@ -5,7 +5,7 @@ use crate::error::ShopError;
 use crate::proto;
 use crate::registry::ModelRegistry;
 use shopml_core::models::LoadedBundle;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
@@ -124,7 +124,7 @@ impl ModelApi {
 }
 
 /// Flattens nested JSON numbers into dotted keys ("per_series.kurta.mase").
-pub fn flatten_metrics(value: &serde_json::Value, prefix: &str, out: &mut HashMap<String, f64>) {
+pub fn flatten_metrics(value: &serde_json::Value, prefix: &str, out: &mut BTreeMap<String, f64>) {
     match value {
         serde_json::Value::Number(n) => {
             if let Some(v) = n.as_f64() {
@@ -143,7 +143,7 @@ pub fn flatten_metrics(value: &serde_json::Value, prefix: &str, out: &mut HashMa
 
 fn model_info(bundle: &LoadedBundle, name: &str, config: &serde_json::Value) -> proto::ModelInfo {
     let facts = bundle.models.facts.get(name);
-    let mut metrics = HashMap::new();
+    let mut metrics = BTreeMap::new();
     if let Some(serde_json::Value::Object(sections)) = facts.map(|f| &f.metrics) {
         // A section named as the model: its figures by their own names; others prefixed with
         // the section's (sentiment_reviews.macro_f1).

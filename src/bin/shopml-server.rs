@@ -1,4 +1,4 @@
-//! shopml-server: serves the models of a bundle over gRPC.
+//! shopml-server: serves the models of a bundle over gRPC and HTTP/JSON.
 
 use anyhow::Context;
 use clap::Parser;
@@ -28,6 +28,9 @@ struct Args {
     /// models. Insecure; set auth.admin_token instead.
     #[arg(long)]
     insecure_open_beyond_loopback: bool,
+    /// Print the OpenAPI 3.1 document of the HTTP/JSON API and exit.
+    #[arg(long)]
+    openapi: bool,
 }
 
 async fn shutdown_signal() {
@@ -54,6 +57,10 @@ async fn shutdown_signal() {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args.openapi {
+        print!("{}", shopml_server::proto::OPENAPI_JSON);
+        return Ok(());
+    }
     let overrides = Overrides {
         listen: args.listen,
         bundle_dir: args.bundle,

@@ -177,7 +177,7 @@ impl CheckoutOrder {
                     .attributes
                     .iter()
                     .map(|a| {
-                        let named = |map: &'o std::collections::HashMap<String, String>| {
+                        let named = |map: &'o std::collections::BTreeMap<String, String>| {
                             map.get(&a.name).map(String::as_str)
                         };
                         named(&line.attributes).or_else(|| named(&order.attributes)).unwrap_or(

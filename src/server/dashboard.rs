@@ -32,7 +32,7 @@ impl DashboardAccess {
 }
 
 impl DashboardAccess {
-    fn allows(&self, headers: &HeaderMap) -> bool {
+    pub fn allows(&self, headers: &HeaderMap) -> bool {
         let Some(token) = self.token.as_deref() else { return true };
         let presented = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
         bearer_matches(presented, token) || basic_password_matches(presented, token)

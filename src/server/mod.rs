@@ -2,6 +2,7 @@
 //! graceful shutdown.
 
 pub mod dashboard;
+pub mod http_json;
 pub mod layers;
 
 use crate::api::{
@@ -203,21 +204,6 @@ pub async fn start(settings: Settings) -> Result<RunningServer, ServeError> {
         .local_addr()
         .map_err(|source| ServeError::Bind { addr: settings.server.listen.clone(), source })?;
 
-    let metrics_addr = if settings.server.metrics_listen.trim().is_empty() {
-        None
-    } else {
-        Some(
-            start_metrics_http(
-                &settings.server.metrics_listen,
-                metrics.clone(),
-                registry.clone(),
-                dashboard::DashboardAccess::for_settings(&settings),
-                shutdown_rx.clone(),
-            )
-            .await?,
-        )
-    };
-
     // First load, then watch the bundle directory for new versions.
     {
         let registry = registry.clone();
@@ -315,16 +301,43 @@ pub async fn start(settings: Settings) -> Result<RunningServer, ServeError> {
             ServeError::Tls(format!("certificate {cert_path} with key {key_path}: {reason}"))
         })?;
     }
-    let router = builder
-        .layer(layers.into_inner())
-        .add_service(health_service)
-        .add_service(reflection)
-        .add_service(reflection_v1alpha)
-        .add_service(prediction)
+    // The API's services, served on the gRPC port and, transcoded, as HTTP/JSON — both through
+    // one set of layers (one concurrency limit between them).
+    let api = tonic::service::Routes::new(prediction)
         .add_service(segments)
         .add_service(customers)
         .add_service(insights)
         .add_service(model);
+    use tower::ServiceExt as _;
+    let http_api: http_json::GrpcService = tower::util::BoxCloneSyncService::new(
+        layers
+            .clone()
+            .service(api.clone())
+            .map_request(|request: http::Request<tonic::body::Body>| request)
+            .map_response(|answer| answer.map(tonic::body::Body::new)),
+    );
+    let router = builder
+        .layer(layers.into_inner())
+        .add_routes(api)
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(reflection_v1alpha);
+    let metrics_addr = if settings.server.metrics_listen.trim().is_empty() {
+        None
+    } else {
+        Some(
+            start_metrics_http(
+                &settings.server.metrics_listen,
+                metrics.clone(),
+                registry.clone(),
+                dashboard::DashboardAccess::for_settings(&settings),
+                http_api,
+                limits.max_message_bytes,
+                shutdown_rx.clone(),
+            )
+            .await?,
+        )
+    };
 
     let mut drain = shutdown_rx.clone();
     let signal = async move {
@@ -353,10 +366,13 @@ async fn start_metrics_http(
     metrics: Arc<Metrics>,
     registry: Arc<ModelRegistry>,
     access: dashboard::DashboardAccess,
+    http_api: http_json::GrpcService,
+    max_message_bytes: usize,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<SocketAddr, ServeError> {
     use axum::http::StatusCode;
-    use axum::routing::get;
+    use axum::response::IntoResponse as _;
+    use axum::routing::{get, post};
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|source| ServeError::Bind { addr: listen.to_owned(), source })?;
@@ -364,6 +380,27 @@ async fn start_metrics_http(
         .local_addr()
         .map_err(|source| ServeError::Bind { addr: listen.to_owned(), source })?;
     let access = Arc::new(access);
+    let api_access = access.clone();
+    let json_call =
+        move |axum::extract::Path((service, method)): axum::extract::Path<(String, String)>,
+              uri: axum::http::Uri,
+              headers: axum::http::HeaderMap,
+              body: axum::body::Bytes| {
+            let (http_api, access) = (http_api.clone(), api_access.clone());
+            async move {
+                // Beyond loopback the HTTP port asks for the token like the dashboard; the gRPC
+                // layers then apply the gRPC port's own rules.
+                if !access.allows(&headers) {
+                    return http_json::JsonError(tonic::Status::unauthenticated(
+                        "this HTTP port requires the admin token (Authorization: Bearer …)",
+                    ))
+                    .into_response();
+                }
+                http_json::call(http_api, &service, &method, &uri, &headers, body)
+                    .await
+                    .unwrap_or_else(|error| error.into_response())
+            }
+        };
     let pages = {
         let registry = registry.clone();
         move |uri: axum::http::Uri, headers: axum::http::HeaderMap| {
@@ -393,6 +430,15 @@ async fn start_metrics_http(
                         metrics.encode(),
                     )
                 }
+            }),
+        )
+        .route(&format!("{}/{{service}}/{{method}}", http_json::PREFIX), post(json_call))
+        // JSON is larger than the protobuf it stands for.
+        .layer(axum::extract::DefaultBodyLimit::max(max_message_bytes.saturating_mul(4)))
+        .route(
+            &format!("{}/openapi.json", http_json::PREFIX),
+            get(|| async {
+                ([(axum::http::header::CONTENT_TYPE, "application/json")], proto::OPENAPI_JSON)
             }),
         )
         .route("/healthz", get(|| async { "ok" }))

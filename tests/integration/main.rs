@@ -2,6 +2,7 @@
 //! generated gRPC client. One test binary (modules below) so the stack links once.
 
 mod common;
+mod http_json;
 mod insights;
 mod lifecycle;
 mod limits;
