@@ -17,6 +17,9 @@ pub enum ShopError {
     /// The loaded bundle has no such model.
     #[error("model '{0}' is not in the loaded bundle")]
     ModelUnavailable(&'static str),
+    /// The export the bundle was trained on did not record what is asked about.
+    #[error("the bundle's export records no {0}")]
+    NotInExport(&'static str),
     /// A bundle was refused (the serving bundle stays).
     #[error("bundle refused, the serving bundle stays: {0}")]
     BundleRefused(String),
@@ -45,7 +48,9 @@ impl ShopError {
         match self {
             Self::InvalidArgument { .. } => Code::InvalidArgument,
             Self::NotFound { .. } => Code::NotFound,
-            Self::ModelUnavailable(_) | Self::BundleRefused(_) => Code::FailedPrecondition,
+            Self::ModelUnavailable(_) | Self::NotInExport(_) | Self::BundleRefused(_) => {
+                Code::FailedPrecondition
+            }
             Self::NotReady => Code::Unavailable,
             Self::LimitExceeded(_) => Code::InvalidArgument,
             Self::Internal(_) => Code::Internal,

@@ -1,13 +1,15 @@
 //! `shopml.v1.InsightsService`: the export's aggregates for analysts, from the bundle serving.
 
 use super::{Served, reply};
-use crate::convert::insights::{ProductRankingQuery, TrendQuery, optional_name, proto_metric};
+use crate::convert::insights::{
+    ProductRankingQuery, RulePage, TrendQuery, optional_name, proto_evidence, proto_metric,
+};
 use crate::convert::{page_token, required_id};
 use crate::error::ShopError;
 use crate::proto;
 use crate::registry::ModelRegistry;
 use shopml_core::customer_value::RegionCustomers;
-use shopml_core::insights::{Insights, Metric, Recommendation, Totals};
+use shopml_core::insights::{Insights, Metric, Recommendation, Totals, tables};
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
@@ -40,7 +42,27 @@ fn recommendation(r: &Recommendation) -> proto::Recommendation {
         text: r.text.clone(),
         figures: r.figures.iter().map(|(k, v)| (k.clone(), *v)).collect(),
         weight: r.weight,
+        evidence: Some(proto_evidence(&r.evidence)),
     }
+}
+
+fn named_totals(rows: &[(String, Totals)], has_profit: bool) -> Vec<proto::NamedTotals> {
+    rows.iter()
+        .map(|(name, t)| proto::NamedTotals {
+            name: name.clone(),
+            totals: Some(totals(t, has_profit)),
+        })
+        .collect()
+}
+
+/// Totals by hour or month of the year (`first` is the first period's number), those with
+/// lines.
+fn periods(rows: &[Totals], first: u32, has_profit: bool) -> Vec<proto::PeriodFigures> {
+    rows.iter()
+        .zip(first..)
+        .filter(|(t, _)| t.lines > 0.0)
+        .map(|(t, period)| proto::PeriodFigures { period, totals: Some(totals(t, has_profit)) })
+        .collect()
 }
 
 fn groups(insights: &Insights, groups: Vec<(String, Totals)>) -> Vec<proto::Group> {
@@ -267,8 +289,181 @@ impl InsightsApi {
     }
 }
 
+impl InsightsApi {
+    fn time_patterns(&self) -> Result<proto::GetTimePatternsResponse, ShopError> {
+        let served = self.insights()?;
+        let ins = served.model();
+        let profit = ins.capabilities.profit;
+        Ok(proto::GetTimePatternsResponse {
+            weekdays: tables::weekdays(ins)
+                .iter()
+                .map(|row| proto::WeekdayFigures {
+                    weekday: row.weekday,
+                    name: tables::WEEKDAYS[row.weekday as usize].to_owned(),
+                    totals: Some(totals(&row.totals, profit)),
+                    closed: row.closed,
+                    evidence: row.evidence.as_ref().map(proto_evidence),
+                })
+                .collect(),
+            hours: periods(&ins.hours, 0, profit),
+            months_of_year: periods(&ins.calendar_months, 1, profit),
+            peak_days: ins
+                .peaks
+                .iter()
+                .map(|p| proto::PeakDay {
+                    date: p.date.to_string(),
+                    revenue: p.revenue,
+                    ratio_to_mean: p.ratio_to_mean,
+                    holiday: p.holiday.clone().unwrap_or_default(),
+                })
+                .collect(),
+            currency: served.currency().to_owned(),
+            bundle_version: served.version().to_owned(),
+        })
+    }
+
+    fn promotions(&self) -> Result<proto::GetPromotionsResponse, ShopError> {
+        let served = self.insights()?;
+        let ins = served.model();
+        let promotion = ins.promotion.as_ref().ok_or(ShopError::NotInExport("promotions"))?;
+        let profit = ins.capabilities.profit;
+        Ok(proto::GetPromotionsResponse {
+            with_promotion: Some(totals(&promotion.with_promotion, profit)),
+            without_promotion: Some(totals(&promotion.without_promotion, profit)),
+            kept_order_value: tables::promotion_evidence(ins).as_ref().map(proto_evidence),
+            currency: served.currency().to_owned(),
+            bundle_version: served.version().to_owned(),
+        })
+    }
+
+    fn delivery(&self) -> Result<proto::GetDeliveryResponse, ShopError> {
+        let served = self.insights()?;
+        let ins = served.model();
+        let delivery = ins.delivery.as_ref().ok_or(ShopError::NotInExport("delivery"))?;
+        let profit = ins.capabilities.profit;
+        Ok(proto::GetDeliveryResponse {
+            by_status: named_totals(&delivery.by_status, profit),
+            by_ship_mode: named_totals(&delivery.by_ship_mode, profit),
+            days_to_ship: delivery
+                .days_to_ship
+                .iter()
+                .map(|(mode, mean, median, p90, lines)| proto::ShipModeDays {
+                    ship_mode: mode.clone(),
+                    mean_days: *mean,
+                    median_days: *median,
+                    p90_days: *p90,
+                    lines: *lines as u64,
+                    evidence: tables::ship_mode_evidence(ins, mode).as_ref().map(proto_evidence),
+                })
+                .collect(),
+            currency: served.currency().to_owned(),
+            bundle_version: served.version().to_owned(),
+        })
+    }
+
+    fn demographics(&self) -> Result<proto::GetDemographicsResponse, ShopError> {
+        let served = self.insights()?;
+        let ins = served.model();
+        let attributes = ins
+            .demographics
+            .iter()
+            .map(|(attribute, groups)| {
+                let everyone = tables::pooled(groups);
+                proto::DemographicAttribute {
+                    attribute: attribute.clone(),
+                    groups: groups
+                        .iter()
+                        .map(|(name, g)| proto::DemographicGroup {
+                            name: name.clone(),
+                            customers: g.customers as u64,
+                            orders: g.orders,
+                            amount: g.amount,
+                            amount_per_customer: Some(proto_evidence(&tables::group_evidence(
+                                attribute, name, g, &everyone,
+                            ))),
+                        })
+                        .collect(),
+                    conflicting_customers: ins
+                        .demographic_conflicts
+                        .get(attribute)
+                        .copied()
+                        .unwrap_or_default() as u64,
+                }
+            })
+            .collect();
+        Ok(proto::GetDemographicsResponse {
+            attributes,
+            currency: served.currency().to_owned(),
+            bundle_version: served.version().to_owned(),
+        })
+    }
+
+    fn attribute_rules(
+        &self,
+        request: proto::ListAttributeRulesRequest,
+    ) -> Result<proto::ListAttributeRulesResponse, ShopError> {
+        let page = RulePage::try_from(request)?;
+        let served = self.insights()?;
+        let rules = &served.model().attribute_rules;
+        let end = page.offset.saturating_add(page.page_size).min(rules.len());
+        let shown = rules.get(page.offset.min(end)..end).unwrap_or(&[]);
+        Ok(proto::ListAttributeRulesResponse {
+            rules: shown
+                .iter()
+                .map(|r| proto::AttributeRule {
+                    antecedent: r.antecedent.clone(),
+                    consequent: r.consequent.clone(),
+                    support: r.support,
+                    confidence: r.confidence,
+                    lift: r.lift,
+                    lines: r.count as u64,
+                    evidence: Some(proto_evidence(&tables::rule_evidence(r))),
+                })
+                .collect(),
+            total_count: rules.len() as u64,
+            next_page_token: if end < rules.len() { page_token(end) } else { String::new() },
+            bundle_version: served.version().to_owned(),
+        })
+    }
+}
+
 #[tonic::async_trait]
 impl proto::insights_service_server::InsightsService for InsightsApi {
+    async fn get_time_patterns(
+        &self,
+        _request: Request<proto::GetTimePatternsRequest>,
+    ) -> Result<Response<proto::GetTimePatternsResponse>, Status> {
+        reply(self.time_patterns())
+    }
+
+    async fn get_promotions(
+        &self,
+        _request: Request<proto::GetPromotionsRequest>,
+    ) -> Result<Response<proto::GetPromotionsResponse>, Status> {
+        reply(self.promotions())
+    }
+
+    async fn get_delivery(
+        &self,
+        _request: Request<proto::GetDeliveryRequest>,
+    ) -> Result<Response<proto::GetDeliveryResponse>, Status> {
+        reply(self.delivery())
+    }
+
+    async fn get_demographics(
+        &self,
+        _request: Request<proto::GetDemographicsRequest>,
+    ) -> Result<Response<proto::GetDemographicsResponse>, Status> {
+        reply(self.demographics())
+    }
+
+    async fn list_attribute_rules(
+        &self,
+        request: Request<proto::ListAttributeRulesRequest>,
+    ) -> Result<Response<proto::ListAttributeRulesResponse>, Status> {
+        reply(self.attribute_rules(request.into_inner()))
+    }
+
     async fn get_overview(
         &self,
         _request: Request<proto::GetOverviewRequest>,

@@ -3,6 +3,7 @@
 use super::{page_offset, page_size};
 use crate::error::ShopError;
 use crate::proto;
+use shopml_core::insights::evidence::{Evidence, LEVEL};
 use shopml_core::insights::{Dimension, Granularity, Metric, Period};
 
 /// An insights metric of the proto.
@@ -129,6 +130,42 @@ impl TryFrom<proto::GetTrendRequest> for TrendQuery {
             dimension,
             granularity,
             period: insights_period(request.period),
+        })
+    }
+}
+
+/// The evidence of a figure, as the proto carries it.
+pub fn proto_evidence(e: &Evidence) -> proto::Evidence {
+    proto::Evidence {
+        figure: e.figure.clone(),
+        value: e.value,
+        compared_to: e.compared_to.clone(),
+        compared_value: e.compared_value,
+        population: e.population.clone(),
+        size: e.size,
+        low: e.low,
+        high: e.high,
+        method: e.method.clone(),
+        level: LEVEL,
+        min_size: e.min_size,
+        passes: e.passes,
+    }
+}
+
+/// A page of attribute rules.
+#[derive(Debug, Clone, Copy)]
+pub struct RulePage {
+    pub offset: usize,
+    pub page_size: usize,
+}
+
+impl TryFrom<proto::ListAttributeRulesRequest> for RulePage {
+    type Error = ShopError;
+
+    fn try_from(request: proto::ListAttributeRulesRequest) -> Result<Self, ShopError> {
+        Ok(Self {
+            page_size: page_size(request.page_size)?,
+            offset: page_offset(&request.page_token)?,
         })
     }
 }

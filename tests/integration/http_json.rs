@@ -172,6 +172,31 @@ async fn every_rpc_answers_over_http_json_as_over_grpc() {
     let advice = proto::ListRecommendationsRequest::default();
     same!("InsightsService", "ListRecommendations", ListRecommendationsResponse, advice).unwrap();
 
+    same!(
+        "InsightsService",
+        "GetTimePatterns",
+        GetTimePatternsResponse,
+        proto::GetTimePatternsRequest {}
+    )
+    .unwrap();
+    same!(
+        "InsightsService",
+        "GetPromotions",
+        GetPromotionsResponse,
+        proto::GetPromotionsRequest {}
+    )
+    .unwrap();
+    same!("InsightsService", "GetDelivery", GetDeliveryResponse, proto::GetDeliveryRequest {})
+        .unwrap();
+    same!(
+        "InsightsService",
+        "GetDemographics",
+        GetDemographicsResponse,
+        proto::GetDemographicsRequest {}
+    )
+    .unwrap();
+    let rules = proto::ListAttributeRulesRequest { page_size: 2, ..Default::default() };
+    same!("InsightsService", "ListAttributeRules", ListAttributeRulesResponse, rules).unwrap();
     same!("ModelService", "GetModelInfo", GetModelInfoResponse, proto::GetModelInfoRequest {})
         .unwrap();
     let (status, _, body) = http_post(http, "/v1/ModelService/ReloadModels", &[], "{}").await;

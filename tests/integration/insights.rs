@@ -363,3 +363,145 @@ async fn every_dashboard_page_renders_in_headless_chromium() {
         assert_eq!(empty_charts(&dom), Vec::<String>::new(), "{page}");
     }
 }
+
+#[tokio::test]
+async fn the_analytic_tables_add_up_and_their_evidence_recomputes_from_the_daily_trend() {
+    let (_server, channel) = start_ready(&shipped_bundle()).await;
+    let mut insights = client(&channel);
+    let overview = insights.get_overview(proto::GetOverviewRequest {}).await.unwrap().into_inner();
+    let total = overview.total.unwrap();
+
+    let patterns =
+        insights.get_time_patterns(proto::GetTimePatternsRequest {}).await.unwrap().into_inner();
+    assert_eq!(patterns.weekdays.len(), 7);
+    let revenue = |t: &Option<proto::Totals>| t.as_ref().unwrap().revenue;
+    let by_weekday: f64 = patterns.weekdays.iter().map(|w| revenue(&w.totals)).sum();
+    assert!(close(by_weekday, total.revenue), "{by_weekday} vs {}", total.revenue);
+    let by_month: f64 = patterns.months_of_year.iter().map(|m| revenue(&m.totals)).sum();
+    assert!(close(by_month, total.revenue));
+    assert!(patterns.months_of_year.iter().all(|m| (1..=12).contains(&m.period)));
+    assert!(patterns.hours.is_empty(), "the Amazon-like export has no order times");
+    // Each weekday's evidence, recomputed from the daily trend: its mean day against the mean
+    // open day, over the open days only.
+    let days = insights
+        .get_trend(proto::GetTrendRequest {
+            granularity: proto::Granularity::Day as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .points;
+    let closed: Vec<u32> =
+        patterns.weekdays.iter().filter(|w| w.closed).map(|w| w.weekday).collect();
+    let open: Vec<(u32, f64)> = days
+        .iter()
+        .map(|p| {
+            let day: chrono::NaiveDate = p.period_start.parse().unwrap();
+            (
+                chrono::Datelike::weekday(&day).num_days_from_monday(),
+                p.totals.as_ref().unwrap().revenue,
+            )
+        })
+        .filter(|(w, _)| !closed.contains(w))
+        .collect();
+    let mean = |v: Vec<f64>| v.iter().sum::<f64>() / v.len() as f64;
+    let all_days = mean(open.iter().map(|d| d.1).collect());
+    for w in patterns.weekdays.iter().filter(|w| !w.closed) {
+        let e = w.evidence.as_ref().expect("an open weekday has evidence");
+        let its_days: Vec<f64> = open.iter().filter(|d| d.0 == w.weekday).map(|d| d.1).collect();
+        assert_eq!(e.size, its_days.len() as f64, "{}", w.name);
+        assert!(close(e.value, mean(its_days)), "{}: {}", w.name, e.value);
+        assert!(close(e.compared_value, all_days));
+        assert!(e.low < e.value && e.value < e.high && e.level == 0.9);
+    }
+
+    let promotions =
+        insights.get_promotions(proto::GetPromotionsRequest {}).await.unwrap().into_inner();
+    let lines = |t: &Option<proto::Totals>| t.as_ref().unwrap().lines;
+    assert!(close(
+        lines(&promotions.with_promotion) + lines(&promotions.without_promotion),
+        total.lines
+    ));
+    let kept = promotions.kept_order_value.unwrap();
+    assert!(kept.low <= kept.value && kept.value <= kept.high && kept.size > 0.0);
+
+    let delivery = insights.get_delivery(proto::GetDeliveryRequest {}).await.unwrap().into_inner();
+    let by_status: f64 = delivery.by_status.iter().map(|s| lines(&s.totals)).sum();
+    assert!(close(by_status, total.lines), "{by_status} vs {}", total.lines);
+
+    let demographics =
+        insights.get_demographics(proto::GetDemographicsRequest {}).await.unwrap().into_inner();
+    assert!(!demographics.attributes.is_empty());
+    let customers =
+        |a: &proto::DemographicAttribute| a.groups.iter().map(|g| g.customers).sum::<u64>();
+    let first = customers(&demographics.attributes[0]);
+    for attribute in &demographics.attributes {
+        assert_eq!(
+            customers(attribute),
+            first,
+            "{}: each customer in one group",
+            attribute.attribute
+        );
+        for g in &attribute.groups {
+            let e = g.amount_per_customer.as_ref().unwrap();
+            assert_eq!(e.size.min(g.customers as f64), e.size);
+            assert!(
+                close(e.value * g.customers as f64, g.amount),
+                "{}: {}",
+                attribute.attribute,
+                g.name
+            );
+        }
+    }
+
+    // Attribute rules, a page at a time: the pages are the whole list.
+    let mut token = String::new();
+    let mut rules = Vec::new();
+    loop {
+        let page = insights
+            .list_attribute_rules(proto::ListAttributeRulesRequest {
+                page_size: 3,
+                page_token: token,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(page.rules.len() <= 3);
+        rules.extend(page.rules);
+        if page.next_page_token.is_empty() {
+            assert_eq!(rules.len() as u64, page.total_count);
+            break;
+        }
+        token = page.next_page_token;
+    }
+    for r in &rules {
+        let e = r.evidence.as_ref().unwrap();
+        assert!(close(e.value, r.confidence) && close(e.compared_value, r.confidence / r.lift));
+    }
+    let refused = insights
+        .list_attribute_rules(proto::ListAttributeRulesRequest {
+            page_size: 5000,
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(code(refused).0, Code::InvalidArgument);
+}
+
+#[tokio::test]
+async fn every_recommendation_carries_its_evidence() {
+    let (_server, channel) = start_ready(&shipped_bundle()).await;
+    let listed = client(&channel)
+        .list_recommendations(proto::ListRecommendationsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!listed.recommendations.is_empty());
+    for r in &listed.recommendations {
+        let e = r.evidence.as_ref().expect("evidence");
+        assert!(e.passes && e.size >= e.min_size, "{}", r.text);
+        assert_eq!(r.figures["low"], e.low);
+        assert_eq!(r.figures["size"], e.size);
+        assert!(!e.population.is_empty() && !e.method.is_empty());
+    }
+}

@@ -11,6 +11,7 @@ pub use evidence::{Evidence, Sample};
 
 pub mod evidence;
 pub mod html;
+pub mod tables;
 
 use crate::bundle::{BundleError, BundleWriter, read_json};
 use chrono::{Datelike, NaiveDate};

@@ -4,9 +4,12 @@
 //! clear of what it is compared with (`Evidence::passes`). Partial months never enter a
 //! growth or decline rule; closed days never enter a mean of days.
 
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
+use shopml_core::insights::tables::{
+    self, GROUP_CUSTOMERS, GROUP_SIZE, WEEKDAYS, open_days, pooled,
+};
 use shopml_core::insights::{
-    Evidence, Granularity, GroupFigures, Insights, Metric, Recommendation, Sample, Totals,
+    Evidence, Granularity, Insights, Metric, Recommendation, Sample, Totals,
 };
 use shopml_core::money;
 
@@ -18,10 +21,6 @@ const RATE_LINES: f64 = 200.0;
 const MONTH_LINES: f64 = 50.0;
 /// Least lines of a product called an under-performer.
 const PRODUCT_LINES: f64 = 30.0;
-/// Least orders on each side of the promotion comparison; least lines of a ship mode.
-const GROUP_SIZE: f64 = 50.0;
-/// Least customers of a demographic group.
-const GROUP_CUSTOMERS: f64 = 30.0;
 
 fn pct(v: f64) -> String {
     format!("{:.1}%", 100.0 * v)
@@ -293,43 +292,19 @@ fn under_performer(ins: &Insights, region: &str, totals: &Totals) -> Option<Reco
     )
 }
 
-/// Revenue of every open day of the export (closed weekdays left out), by weekday.
-fn open_days(ins: &Insights) -> Vec<(u32, f64)> {
-    let days = ins.daily.series.get("total").map(Vec::as_slice).unwrap_or(&[]);
-    days.iter()
-        .enumerate()
-        .map(|(i, t)| (ins.daily.first_date + chrono::Duration::days(i as i64), t.revenue))
-        .filter(|(day, _)| !ins.is_closed(*day))
-        .map(|(day, revenue)| (day.weekday().num_days_from_monday(), revenue))
-        .collect()
-}
-
-const WEEKDAYS: [&str; 7] =
-    ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
-
 /// The busiest weekday: its mean day against the mean open day.
 fn weekday(ins: &Insights) -> Option<Recommendation> {
-    let days = open_days(ins);
-    let all = Sample::of(days.iter().map(|d| d.1));
-    let by_day: Vec<Sample> =
-        (0..7).map(|w| Sample::of(days.iter().filter(|d| d.0 == w).map(|d| d.1))).collect();
-    let (day, busiest) = by_day
-        .iter()
-        .enumerate()
-        .filter(|(w, s)| s.n > 0.0 && !ins.closed_weekdays.contains(&(*w as u32)))
-        .max_by(|a, b| a.1.mean.total_cmp(&b.1.mean))?;
-    let lift = busiest.mean / all.mean.max(1e-12) - 1.0;
+    let all = Sample::of(open_days(ins).into_iter().map(|d| d.1));
+    let (day, evidence) = tables::weekdays(ins)
+        .into_iter()
+        .filter_map(|row| Some((row.weekday as usize, row.evidence?)))
+        .max_by(|a, b| a.1.value.total_cmp(&b.1.value))?;
+    let lift = evidence.value / all.mean.max(1e-12) - 1.0;
     if lift < 0.1 {
         return None;
     }
     let name = WEEKDAYS[day];
-    let evidence = Evidence::means(
-        format!("mean revenue of a {name}"),
-        busiest,
-        ("the mean open day's".into(), &all),
-        format!("{} {name}s among {} open days", busiest.n, all.n),
-        8.0,
-    );
+    let weight = evidence.value - all.mean;
     let closed = if ins.closed_weekdays.is_empty() {
         String::new()
     } else {
@@ -345,7 +320,7 @@ fn weekday(ins: &Insights) -> Option<Recommendation> {
             100.0 * lift
         ),
         evidence,
-        busiest.mean - all.mean,
+        weight,
     )
 }
 
@@ -386,16 +361,7 @@ fn peak_day(ins: &Insights) -> Option<Recommendation> {
 fn promotion(ins: &Insights) -> Option<Recommendation> {
     let p = ins.promotion.as_ref()?;
     let (with, without) = (&p.kept_orders_with, &p.kept_orders_without);
-    let evidence = Evidence::means(
-        "mean value of an order not cancelled that carries a promotion".into(),
-        with,
-        ("that of one without".into(), without),
-        format!(
-            "{:.0} orders with a promotion and {:.0} without, none cancelled",
-            with.n, without.n
-        ),
-        GROUP_SIZE,
-    );
+    let evidence = tables::promotion_evidence(ins)?;
     let change = with.mean / without.mean.max(1e-12) - 1.0;
     let c = ins.currency.as_str();
     made(
@@ -425,13 +391,7 @@ fn delivery(ins: &Insights) -> Option<Recommendation> {
     if slowest.mean <= 1.3 * all.mean {
         return None;
     }
-    let evidence = Evidence::means(
-        format!("mean days to ship by {mode}"),
-        slowest,
-        ("every line's".into(), all),
-        format!("{:.0} lines shipped by {mode}", slowest.n),
-        GROUP_SIZE,
-    );
+    let evidence = tables::ship_mode_evidence(ins, mode)?;
     made(
         "delivery",
         ("", &[("ship_mode", mode.clone())]),
@@ -461,13 +421,7 @@ fn demographics(ins: &Insights) -> Vec<Recommendation> {
             continue;
         }
         let label = attribute.replace('_', " ");
-        let evidence = Evidence::means(
-            format!("amount per customer with {label} {name}"),
-            &g.per_customer,
-            ("the mean customer's".into(), &everyone),
-            format!("{:.0} customers with {label} {name} (each in one group)", g.per_customer.n),
-            GROUP_CUSTOMERS,
-        );
+        let evidence = tables::group_evidence(attribute, name, g, &everyone);
         let c = ins.currency.as_str();
         out.extend(made(
             "demographic",
@@ -484,19 +438,4 @@ fn demographics(ins: &Insights) -> Vec<Recommendation> {
         ));
     }
     out
-}
-
-/// The amount per customer of every customer, pooled from the groups of one attribute.
-fn pooled(groups: &[(String, GroupFigures)]) -> Sample {
-    let n: f64 = groups.iter().map(|g| g.1.per_customer.n).sum();
-    let mean =
-        groups.iter().map(|g| g.1.per_customer.n * g.1.per_customer.mean).sum::<f64>() / n.max(1.0);
-    let within: f64 = groups
-        .iter()
-        .map(|g| {
-            let s = &g.1.per_customer;
-            (s.n - 1.0).max(0.0) * s.sd.powi(2) + s.n * (s.mean - mean).powi(2)
-        })
-        .sum();
-    Sample { n, mean, sd: (within / (n - 1.0).max(1.0)).sqrt() }
 }
