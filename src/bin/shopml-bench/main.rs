@@ -50,6 +50,28 @@ struct Args {
     /// `--concurrency` callers, and exit non-zero if any call fails.
     #[arg(long)]
     replay: Option<PathBuf>,
+    /// Instead of a load test: write the request bodies of the empty RPC, the checkout's
+    /// order (`--items` lines, `--explain`) and a price request into this directory, as gRPC
+    /// frames (`*.grpc`) and in the JSON mapping (`*.json`), for HTTP load tools (h2load).
+    #[arg(long)]
+    write_bodies: Option<PathBuf>,
+}
+
+/// Writes `name.grpc` (one uncompressed gRPC frame) and `name.json` of `message` into `dir`.
+fn write_body<M: prost::Message + serde::Serialize>(
+    dir: &std::path::Path,
+    name: &str,
+    message: &M,
+) -> anyhow::Result<()> {
+    let bytes = message.encode_to_vec();
+    let mut frame = vec![0u8];
+    frame.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+    frame.extend_from_slice(&bytes);
+    let path = dir.join(format!("{name}.grpc"));
+    std::fs::write(&path, frame).with_context(|| format!("writing {}", path.display()))?;
+    let path = dir.join(format!("{name}.json"));
+    std::fs::write(&path, serde_json::to_vec(message)?)
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// What each call sends.
@@ -332,6 +354,26 @@ async fn main() -> anyhow::Result<()> {
     };
     let requests =
         Requests { items: args.items, explain: args.explain, products: Arc::new(products) };
+    if let Some(dir) = &args.write_bodies {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let health = tonic_health::pb::HealthCheckRequest { service: String::new() };
+        let bytes = prost::Message::encode_to_vec(&health);
+        std::fs::write(
+            dir.join("health.grpc"),
+            [&[0, 0, 0, 0, bytes.len() as u8][..], &bytes].concat(),
+        )?;
+        let checkout = proto::PredictCancellationRequest {
+            order: Some(order(args.items, 0)),
+            skip_explanations: !args.explain,
+        };
+        write_body(dir, "cancellation", &checkout)?;
+        write_body(
+            dir,
+            "price",
+            &proto::PredictPriceRequest { product: Some(requests.product(0)) },
+        )?;
+        return Ok(());
+    }
     let mut channels = Vec::new();
     for _ in 0..args.connections.max(1) {
         channels.push(
