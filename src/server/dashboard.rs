@@ -5,8 +5,8 @@ use super::layers::auth::bearer_matches;
 use crate::registry::ModelRegistry;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use shopml_core::insights::html::{self, Page, url_decode};
-use shopml_core::insights::{Metric, QueryError};
+use shopml_core::insights::html::{self, Page, ProductQuery, url_decode};
+use shopml_core::insights::{Metric, Period, QueryError};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -58,6 +58,24 @@ enum PageError {
     BadQuery(String),
 }
 
+/// How a page is sent: the page, or its table as CSV (`format=csv`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Format {
+    Html,
+    Csv,
+}
+
+/// The page a path under `BASE` (without it) and its query string ask for, and its format.
+fn parse_request(rest: &str, query: Option<&str>) -> Result<(Page, Format), PageError> {
+    let page = parse_page(rest, query)?;
+    let csv = query.unwrap_or("").split('&').any(|p| p == "format=csv");
+    match (csv, &page) {
+        (false, _) => Ok((page, Format::Html)),
+        (true, Page::Products(_)) => Ok((page, Format::Csv)),
+        (true, _) => Err(PageError::BadQuery("CSV is offered for the products page".into())),
+    }
+}
+
 /// The page a path under `BASE` (without it) and its query string ask for.
 fn parse_page(rest: &str, query: Option<&str>) -> Result<Page, PageError> {
     let rest = rest.trim_matches('/');
@@ -105,12 +123,24 @@ fn parse_page(rest: &str, query: Option<&str>) -> Result<Page, PageError> {
                     )));
                 }
             };
-            Ok(Page::Products {
+            let compare = match param("compare").as_deref() {
+                None => false,
+                Some("previous") => true,
+                Some(other) => {
+                    return Err(PageError::BadQuery(format!(
+                        "compare {} is not previous",
+                        shopml_core::features::echo(other)
+                    )));
+                }
+            };
+            Ok(Page::Products(ProductQuery {
                 metric,
                 region: param("region"),
                 category: param("category"),
                 ascending,
-            })
+                period: Period { from: param("from"), to: param("to") },
+                compare,
+            }))
         }
         _ => match rest.strip_prefix("regions/") {
             Some(region) if !region.is_empty() && !region.contains('/') => {
@@ -137,6 +167,19 @@ fn html_response(status: StatusCode, body: String, render_ms: f64) -> Response {
     if let Ok(timing) = HeaderValue::from_str(&format!("render;dur={render_ms:.2}")) {
         headers.insert("server-timing", timing);
     }
+    response
+}
+
+/// A table as a CSV download (the same figures as its page, unformatted).
+fn csv_response(body: String) -> Response {
+    let mut response = (StatusCode::OK, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"shopml-products.csv\""),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
@@ -169,8 +212,8 @@ pub async fn serve(
         return response;
     }
     let rest = uri.path().strip_prefix(BASE).unwrap_or("");
-    let page = match parse_page(rest, uri.query()) {
-        Ok(page) => page,
+    let (page, format) = match parse_request(rest, uri.query()) {
+        Ok(request) => request,
         Err(PageError::NoSuchPage) => {
             return message_page(StatusCode::NOT_FOUND, "No such page", uri.path());
         }
@@ -189,10 +232,15 @@ pub async fn serve(
     let rendered = tokio::task::spawn_blocking(move || {
         let started = Instant::now();
         let ctx = bundle.page_context(BASE)?;
-        Some((html::page(&ctx, &page), started.elapsed().as_secs_f64() * 1e3))
+        let body = match (format, &page) {
+            (Format::Csv, Page::Products(query)) => html::products_csv(&ctx, query),
+            _ => html::page(&ctx, &page),
+        };
+        Some((body, started.elapsed().as_secs_f64() * 1e3))
     })
     .await;
     match rendered {
+        Ok(Some((Ok(body), _))) if format == Format::Csv => csv_response(body),
         Ok(Some((Ok(body), ms))) => html_response(StatusCode::OK, body, ms),
         Ok(Some((Err(error @ QueryError::NotFound { .. }), _))) => {
             message_page(StatusCode::NOT_FOUND, "Not found", &error.to_string())
@@ -231,13 +279,24 @@ mod tests {
         );
         assert_eq!(
             parse_page("/products", Some("metric=units&region=West+Bengal&category=")),
-            Ok(Page::Products {
+            Ok(Page::Products(ProductQuery {
                 metric: Metric::Units,
                 region: Some("West Bengal".into()),
-                category: None,
-                ascending: false
-            })
+                ..ProductQuery::default()
+            }))
         );
+        let (page, format) =
+            parse_request("/products", Some("from=2022-04&to=2022-05&compare=previous&format=csv"))
+                .unwrap();
+        assert_eq!(format, Format::Csv);
+        let Page::Products(query) = page else { panic!("the products page") };
+        assert_eq!(query.period.from.as_deref(), Some("2022-04"));
+        assert!(query.compare);
+        assert!(parse_request("/models", Some("format=csv")).is_err());
+        assert!(matches!(
+            parse_page("/products", Some("compare=yes")),
+            Err(PageError::BadQuery(_))
+        ));
         assert!(matches!(parse_page("/products", Some("metric=joy")), Err(PageError::BadQuery(_))));
         assert_eq!(parse_page("/regions/", None), Err(PageError::NoSuchPage));
         assert_eq!(parse_page("/etc/passwd", None), Err(PageError::NoSuchPage));

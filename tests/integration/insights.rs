@@ -240,6 +240,10 @@ fn dashboard_pages(region: &str) -> Vec<String> {
         "/dashboard".into(),
         format!("/dashboard/regions/{}", region.replace(' ', "%20")),
         "/dashboard/products?metric=cancellation_rate".into(),
+        format!(
+            "/dashboard/products?metric=units&region={}&from=2022-05&to=2022-05&compare=previous",
+            region.replace(' ', "%20")
+        ),
         "/dashboard/customers".into(),
         "/dashboard/models".into(),
     ]
@@ -326,7 +330,23 @@ async fn every_dashboard_page_renders_in_headless_chromium() {
         client(&channel).get_overview(proto::GetOverviewRequest {}).await.unwrap().into_inner();
     let http = server.metrics_addr.unwrap();
     let profile = tempfile::tempdir().unwrap();
-    for page in dashboard_pages(&overview.regions[0].name) {
+    // The filtered view (a link: region, one month, against the month before) ranks as the RPC.
+    let region = overview.regions[0].name.clone();
+    let filtered = client(&channel)
+        .rank_products(proto::RankProductsRequest {
+            metric: proto::Metric::Units as i32,
+            region: region.clone(),
+            period: Some(proto::Period {
+                from_month: "2022-05".into(),
+                to_month: "2022-05".into(),
+            }),
+            page_size: 5,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    for page in dashboard_pages(&region) {
         let url = format!("http://{http}{page}");
         // coreutils' timeout bounds a browser that hangs.
         let args: Vec<String> = [
@@ -361,7 +381,100 @@ async fn every_dashboard_page_renders_in_headless_chromium() {
         assert!(console_errors.is_empty(), "{page}: {console_errors:?}");
         assert!(dom.contains("class=\"chart\"") || page.ends_with("models"), "{page} has charts");
         assert_eq!(empty_charts(&dom), Vec::<String>::new(), "{page}");
+        if page.contains("compare=previous") {
+            let table = dom.split("id=\"ranking\"").nth(1).expect("the ranking table");
+            let rows: Vec<&str> = table.split("<tr>").skip(2).take(5).collect();
+            assert_eq!(rows.len(), filtered.products.len(), "{page}");
+            for (row, expected) in rows.iter().zip(&filtered.products) {
+                assert!(
+                    row.contains(&expected.product_id),
+                    "{page}: {row} is not {}",
+                    expected.product_id
+                );
+            }
+            assert!(dom.contains("Compared with 2022-04"), "{page}");
+            assert!(dom.contains("<th class=\"n\">before</th>"), "{page}");
+        }
     }
+}
+
+/// The cells of one CSV line (RFC 4180 quoting).
+fn csv_cells(line: &str) -> Vec<String> {
+    let (mut cells, mut cell, mut quoted, mut chars) =
+        (Vec::new(), String::new(), false, line.chars().peekable());
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                cell.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => cells.push(std::mem::take(&mut cell)),
+            (c, _) => cell.push(c),
+        }
+    }
+    cells.push(cell);
+    cells
+}
+
+/// The products page's CSV: the RPC's ranking for the same filters, its figures unformatted,
+/// and each product's figure over the months before.
+#[tokio::test]
+async fn the_products_csv_holds_the_ranking_s_figures_and_the_months_before() {
+    let (server, channel) = start_ready(&shipped_bundle()).await;
+    let http = server.metrics_addr.unwrap();
+    let mut insights = client(&channel);
+    let overview = insights.get_overview(proto::GetOverviewRequest {}).await.unwrap().into_inner();
+    let region = overview.regions[0].name.clone();
+    let rank = |from: &str, to: &str| proto::RankProductsRequest {
+        metric: proto::Metric::Revenue as i32,
+        region: region.clone(),
+        period: Some(proto::Period { from_month: from.into(), to_month: to.into() }),
+        page_size: 1000,
+        ..Default::default()
+    };
+    let now = insights.rank_products(rank("2022-05", "2022-06")).await.unwrap().into_inner();
+    let before = insights.rank_products(rank("2022-03", "2022-04")).await.unwrap().into_inner();
+    let path = format!(
+        "/dashboard/products?metric=revenue&region={}&from=2022-05&to=2022-06&compare=previous&format=csv",
+        region.replace(' ', "%20")
+    );
+    let (status, csv) = http_get(http, &path).await;
+    assert_eq!(status, 200, "{csv}");
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(
+        header[..7],
+        [
+            "rank",
+            "product_id",
+            "name",
+            "category",
+            "revenue_ranked",
+            "revenue_before",
+            "revenue_change"
+        ]
+    );
+    let rows: Vec<Vec<String>> = lines.map(csv_cells).collect();
+    assert_eq!(rows.len(), now.products.len().min(50));
+    for (row, expected) in rows.iter().zip(&now.products) {
+        assert_eq!(row[1], expected.product_id);
+        assert_eq!(row[4].parse::<f64>().unwrap(), expected.value, "{}", row[1]);
+        let then = before.products.iter().find(|p| p.product_id == row[1]);
+        match then {
+            Some(p) => {
+                assert_eq!(row[5].parse::<f64>().unwrap(), p.value, "{}", row[1]);
+                let change = (expected.value - p.value) / p.value.abs();
+                assert!(close(row[6].parse::<f64>().unwrap(), change));
+            }
+            None => assert_eq!(row[5], "", "{} sold nothing before", row[1]),
+        }
+    }
+    // The export's last month is cut by its last day: the page says so.
+    let (_, page) = http_get(http, &path.replace("&format=csv", "")).await;
+    assert!(page.contains("id=\"partial\"") && page.contains("2022-06"), "partial month marked");
+    let (status, _) = http_get(http, "/dashboard/models?format=csv").await;
+    assert_eq!(status, 400);
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //! metrics and customer values: plain HTML with inline SVG and inline styles (nothing fetched
 //! from the network), readable on a laptop screen.
 
-use super::{Dimension, Granularity, Insights, Metric, Period, QueryError};
+use super::{Dimension, Granularity, Insights, Metric, Period, QueryError, Totals};
 use crate::charts::{self as svg, escape};
 use crate::customer_value::{CustomerValuePredictor, SEGMENT_RULES};
 use crate::money;
@@ -28,13 +28,7 @@ pub struct Context<'a> {
 pub enum Page {
     Overview,
     Region(String),
-    Products {
-        metric: Metric,
-        region: Option<String>,
-        category: Option<String>,
-        /// Lowest first (the under-performers).
-        ascending: bool,
-    },
+    Products(ProductQuery),
     Customers,
     Models,
 }
@@ -47,19 +41,7 @@ impl Context<'_> {
         match page {
             Page::Overview => self.base.to_owned(),
             Page::Region(r) => format!("{}/regions/{}", self.base, url_encode(r)),
-            Page::Products { metric, region, category, ascending } => {
-                let mut query = format!("metric={}", metric.name());
-                if *ascending {
-                    query.push_str("&order=lowest");
-                }
-                if let Some(r) = region {
-                    let _ = write!(query, "&region={}", url_encode(r));
-                }
-                if let Some(c) = category {
-                    let _ = write!(query, "&category={}", url_encode(c));
-                }
-                format!("{}/products?{query}", self.base)
-            }
+            Page::Products(q) => format!("{}/products?{}", self.base, q.query_string()),
             Page::Customers => format!("{}/customers", self.base),
             Page::Models => format!("{}/models", self.base),
         }
@@ -77,12 +59,7 @@ impl Context<'_> {
         format!(
             "<header><b>shopml</b><a href=\"{}\">Overview</a><a href=\"{}\">Products</a><a href=\"{}\">Customers</a><a href=\"{}\">Models</a><span class=\"muted\">bundle {} · {}</span></header>",
             self.href(&Page::Overview),
-            self.href(&Page::Products {
-                metric: Metric::Revenue,
-                region: None,
-                category: None,
-                ascending: false
-            }),
+            self.href(&Page::Products(ProductQuery::default())),
             self.href(&Page::Customers),
             self.href(&Page::Models),
             escape(self.bundle_version),
@@ -539,94 +516,195 @@ pub fn region(ctx: &Context<'_>, name: &str) -> Result<String, QueryError> {
     let _ = write!(
         body,
         "<p><a href=\"{}\">All products here, ranked</a></p></section>",
-        ctx.href(&Page::Products {
-            metric: Metric::Revenue,
+        ctx.href(&Page::Products(ProductQuery {
             region: Some(region.clone()),
-            category: None,
-            ascending: false
-        })
+            ..ProductQuery::default()
+        }))
     );
     Ok(body)
 }
 
-/// The products page: products ranked by a metric within an optional region and category.
-/// What the products page ranks: by which metric, where, and which end first.
-pub struct ProductFilter<'f> {
+/// What the products page ranks: by which metric, where, over which months, which end first,
+/// and whether beside the months just before. Every field is a URL query parameter, so a view
+/// is a link.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProductQuery {
     pub metric: Metric,
-    pub region: Option<&'f str>,
-    pub category: Option<&'f str>,
+    pub region: Option<String>,
+    pub category: Option<String>,
+    /// Lowest first (the under-performers).
     pub ascending: bool,
+    /// First and last month (YYYY-MM), either end open.
+    pub period: Period,
+    /// Beside the same number of months just before the period.
+    pub compare: bool,
 }
 
-pub fn products(ctx: &Context<'_>, filter: &ProductFilter<'_>) -> Result<String, QueryError> {
-    let ProductFilter { metric, region, category, ascending } = *filter;
+impl Default for ProductQuery {
+    fn default() -> Self {
+        Self {
+            metric: Metric::Revenue,
+            region: None,
+            category: None,
+            ascending: false,
+            period: Period::default(),
+            compare: false,
+        }
+    }
+}
+
+impl ProductQuery {
+    /// The query's URL parameters (without `?`).
+    pub fn query_string(&self) -> String {
+        let mut query = format!("metric={}", self.metric.name());
+        if self.ascending {
+            query.push_str("&order=lowest");
+        }
+        for (key, value) in [
+            ("region", &self.region),
+            ("category", &self.category),
+            ("from", &self.period.from),
+            ("to", &self.period.to),
+        ] {
+            if let Some(v) = value {
+                let _ = write!(query, "&{key}={}", url_encode(v));
+            }
+        }
+        if self.compare {
+            query.push_str("&compare=previous");
+        }
+        query
+    }
+}
+
+/// Products to show on a page and in its CSV.
+const PRODUCT_ROWS: usize = 50;
+
+/// The products page's table: the ranking over the period, and the same products' figure over
+/// the months just before when compared.
+struct ProductTable<'a> {
+    ranked: Vec<super::RankedProduct<'a>>,
+    total: usize,
+    /// The months compared with, each product's figure then (by product id), and which of
+    /// those months are partial.
+    previous: Option<(Period, BTreeMap<&'a str, f64>, Vec<String>)>,
+    /// Months of the period cut by the export's first or last day.
+    partial_months: Vec<String>,
+}
+
+fn product_table<'a>(ins: &'a Insights, q: &ProductQuery) -> Result<ProductTable<'a>, QueryError> {
+    let region = q.region.as_deref().map(|r| ins.find_region(r)).transpose()?;
+    let category = q.category.as_deref().map(|c| ins.find_category(c)).transpose()?;
+    ins.check_period(&q.period)?;
+    let rank = |period: &Period, limit: usize| {
+        ins.rank_products(
+            q.metric,
+            q.ascending,
+            region.as_deref(),
+            category.as_deref(),
+            period,
+            1.0,
+            0,
+            limit,
+        )
+    };
+    let (ranked, total) = rank(&q.period, PRODUCT_ROWS);
+    let months: Vec<String> = ins.months().into_iter().map(|(m, _)| m).collect();
+    let inside = |m: &String| {
+        q.period.from.as_ref().is_none_or(|f| m >= f) && q.period.to.as_ref().is_none_or(|t| m <= t)
+    };
+    let chosen: Vec<&String> = months.iter().filter(|m| inside(m)).collect();
+    let partial = |months: &[&String]| -> Vec<String> {
+        months
+            .iter()
+            .filter(|m| month_start(m).is_some_and(|d| ins.is_partial(Granularity::Month, d)))
+            .map(|m| (*m).clone())
+            .collect()
+    };
+    let partial_months = partial(&chosen);
+    // The months just before, as many as chosen, when the export has them all.
+    let previous = match (q.compare, chosen.first()) {
+        (true, Some(first)) => {
+            let at = months.iter().position(|m| m == *first).unwrap_or(0);
+            (at >= chosen.len()).then(|| {
+                let before = &months[at - chosen.len()..at];
+                let period = Period { from: before.first().cloned(), to: before.last().cloned() };
+                let (then, _) = rank(&period, usize::MAX);
+                let figures = then.iter().map(|p| (p.product.id.as_str(), p.value)).collect();
+                (period, figures, partial(&before.iter().collect::<Vec<_>>()))
+            })
+        }
+        _ => None,
+    };
+    Ok(ProductTable { ranked, total, previous, partial_months })
+}
+
+/// A month's first day, from "YYYY-MM".
+fn month_start(month: &str) -> Option<chrono::NaiveDate> {
+    chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").ok()
+}
+
+/// A month range in words: "2022-04 to 2022-05", "every month".
+fn months_label(period: &Period) -> String {
+    match (&period.from, &period.to) {
+        (None, None) => "every month".into(),
+        (Some(f), Some(t)) if f == t => f.clone(),
+        (f, t) => format!(
+            "{} to {}",
+            f.as_deref().unwrap_or("the first month"),
+            t.as_deref().unwrap_or("the last month")
+        ),
+    }
+}
+
+/// The products page: products ranked by a metric within an optional region, category and
+/// period, beside the months before when asked, with the table as CSV.
+pub fn products(ctx: &Context<'_>, q: &ProductQuery) -> Result<String, QueryError> {
     let ins = ctx.insights;
-    let region = region.map(|r| ins.find_region(r)).transpose()?;
-    let category = category.map(|c| ins.find_category(c)).transpose()?;
+    let table = product_table(ins, q)?;
+    let metric = q.metric;
     let mut body = String::from("<h1 id=\"products\">Products</h1>");
     if !ctx.base.is_empty() {
-        let _ = write!(
-            body,
-            "<form method=\"get\" action=\"{}/products\"><select name=\"metric\">",
-            ctx.base
-        );
-        for m in Metric::ALL {
-            let _ = write!(
-                body,
-                "<option value=\"{}\"{}>{}</option>",
-                m.name(),
-                if m == metric { " selected" } else { "" },
-                m.name().replace('_', " ")
-            );
-        }
-        body.push_str("</select><select name=\"region\"><option value=\"\">all regions</option>");
-        for (r, _) in ins.regions().iter().take(60) {
-            let _ = write!(
-                body,
-                "<option{}>{}</option>",
-                if region.as_deref() == Some(r) { " selected" } else { "" },
-                escape(r)
-            );
-        }
-        body.push_str(
-            "</select><select name=\"category\"><option value=\"\">all categories</option>",
-        );
-        for (c, _) in ins.categories().iter().take(60) {
-            let _ = write!(
-                body,
-                "<option{}>{}</option>",
-                if category.as_deref() == Some(c) { " selected" } else { "" },
-                escape(c)
-            );
-        }
-        let _ = write!(
-            body,
-            "</select><select name=\"order\"><option value=\"highest\">highest first</option><option value=\"lowest\"{}>lowest first</option></select><button>Rank</button></form>",
-            if ascending { " selected" } else { "" }
-        );
+        products_form(ctx, q, &mut body);
     }
-    let (ranked, total) = ins.rank_products(
-        metric,
-        ascending,
-        region.as_deref(),
-        category.as_deref(),
-        &Period::default(),
-        1.0,
-        0,
-        50,
-    );
     let chart: Vec<(String, f64)> =
-        ranked.iter().take(15).map(|r| (r.product.label(), r.value)).collect();
+        table.ranked.iter().take(15).map(|r| (r.product.label(), r.value)).collect();
     let _ = write!(
         body,
-        "<section><h2>{} {} of {} by {}{}{}</h2>",
-        if ascending { "Lowest" } else { "Top" },
-        ranked.len(),
-        total,
+        "<section><h2>{} {} of {} by {}{}{}, {}</h2>",
+        if q.ascending { "Lowest" } else { "Top" },
+        table.ranked.len(),
+        table.total,
         metric.name().replace('_', " "),
-        region.as_deref().map(|r| format!(" in {}", escape(r))).unwrap_or_default(),
-        category.as_deref().map(|c| format!(", {}", escape(c))).unwrap_or_default()
+        q.region.as_deref().map(|r| format!(" in {}", escape(r))).unwrap_or_default(),
+        q.category.as_deref().map(|c| format!(", {}", escape(c))).unwrap_or_default(),
+        escape(&months_label(&q.period)),
     );
+    if !table.partial_months.is_empty() {
+        let _ = write!(
+            body,
+            "<p class=\"muted\" id=\"partial\">Partial months (cut by the export's first or last day): {}.</p>",
+            escape(&table.partial_months.join(", "))
+        );
+    }
+    match (&table.previous, q.compare) {
+        (Some((period, _, partial)), _) => {
+            let _ = write!(
+                body,
+                "<p class=\"muted\">Compared with {}{}.</p>",
+                escape(&months_label(period)),
+                if partial.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (partial: {})", escape(&partial.join(", ")))
+                }
+            );
+        }
+        (None, true) => body.push_str(
+            "<p class=\"muted\">No comparison: the export has no months of equal length before this period.</p>",
+        ),
+        (None, false) => {}
+    }
     if !chart.is_empty() {
         body.push_str(&svg::bars(
             &format!("Products by {}", metric.name().replace('_', " ")),
@@ -634,7 +712,17 @@ pub fn products(ctx: &Context<'_>, filter: &ProductFilter<'_>) -> Result<String,
             &|v| metric.format(v, ctx.currency),
         ));
     }
-    body.push_str("<table><tr><th>#</th><th>product</th><th>category</th><th class=\"n\">revenue</th><th class=\"n\">units</th><th class=\"n\">orders</th>");
+    let _ = write!(
+        body,
+        "<table id=\"ranking\"><tr><th>#</th><th>product</th><th>category</th><th class=\"n\">{}</th>",
+        metric.name().replace('_', " ")
+    );
+    if table.previous.is_some() {
+        body.push_str("<th class=\"n\">before</th><th class=\"n\">change</th>");
+    }
+    body.push_str(
+        "<th class=\"n\">revenue</th><th class=\"n\">units</th><th class=\"n\">orders</th>",
+    );
     if ins.capabilities.profit {
         body.push_str("<th class=\"n\">margin</th>");
     }
@@ -642,13 +730,30 @@ pub fn products(ctx: &Context<'_>, filter: &ProductFilter<'_>) -> Result<String,
         body.push_str("<th class=\"n\">cancelled</th>");
     }
     body.push_str("</tr>");
-    for (i, r) in ranked.iter().enumerate() {
+    for (i, r) in table.ranked.iter().enumerate() {
         let _ = write!(
             body,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>{}{}</tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td>",
             i + 1,
             escape(&r.product.label()),
             escape(&r.product.category),
+            metric.format(r.value, ctx.currency),
+        );
+        if let Some((_, then, _)) = &table.previous {
+            let before = then.get(r.product.id.as_str()).copied();
+            let _ = write!(
+                body,
+                "<td class=\"n\">{}</td><td class=\"n\">{}</td>",
+                before.map(|v| metric.format(v, ctx.currency)).unwrap_or_else(|| "—".into()),
+                before
+                    .filter(|b| *b != 0.0)
+                    .map(|b| format!("{:+.0}%", 100.0 * (r.value - b) / b.abs()))
+                    .unwrap_or_else(|| "new".into()),
+            );
+        }
+        let _ = write!(
+            body,
+            "<td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>{}{}</tr>",
             ctx.money(r.totals.revenue),
             count(r.totals.units),
             count(r.totals.orders),
@@ -664,8 +769,133 @@ pub fn products(ctx: &Context<'_>, filter: &ProductFilter<'_>) -> Result<String,
             },
         );
     }
-    body.push_str("</table></section>");
+    body.push_str("</table>");
+    if !ctx.base.is_empty() {
+        let _ = write!(
+            body,
+            "<p><a id=\"csv\" href=\"{}/products?{}&amp;format=csv\" download>Download this table (CSV)</a></p>",
+            ctx.base,
+            escape(&q.query_string())
+        );
+    }
+    body.push_str("</section>");
     Ok(body)
+}
+
+/// The products page's filters: a GET form, so the view it gives is a link.
+fn products_form(ctx: &Context<'_>, q: &ProductQuery, body: &mut String) {
+    let ins = ctx.insights;
+    let _ = write!(
+        body,
+        "<form method=\"get\" action=\"{}/products\"><select name=\"metric\">",
+        ctx.base
+    );
+    for m in Metric::ALL {
+        let _ = write!(
+            body,
+            "<option value=\"{}\"{}>{}</option>",
+            m.name(),
+            if m == q.metric { " selected" } else { "" },
+            m.name().replace('_', " ")
+        );
+    }
+    let options =
+        |body: &mut String, name: &str, all: &str, values: Vec<String>, chosen: Option<&str>| {
+            let _ =
+                write!(body, "</select><select name=\"{name}\"><option value=\"\">{all}</option>");
+            for v in values {
+                let _ = write!(
+                    body,
+                    "<option{}>{}</option>",
+                    if chosen == Some(v.as_str()) { " selected" } else { "" },
+                    escape(&v)
+                );
+            }
+        };
+    let names = |groups: Vec<(String, Totals)>| groups.into_iter().take(60).map(|g| g.0).collect();
+    options(body, "region", "all regions", names(ins.regions()), q.region.as_deref());
+    options(body, "category", "all categories", names(ins.categories()), q.category.as_deref());
+    let months: Vec<String> = ins.months().into_iter().map(|m| m.0).collect();
+    options(body, "from", "from the first month", months.clone(), q.period.from.as_deref());
+    options(body, "to", "to the last month", months, q.period.to.as_deref());
+    let _ = write!(
+        body,
+        "</select><select name=\"order\"><option value=\"highest\">highest first</option><option value=\"lowest\"{}>lowest first</option></select><label><input type=\"checkbox\" name=\"compare\" value=\"previous\"{}> against the months before</label> <button>Show</button></form>",
+        if q.ascending { " selected" } else { "" },
+        if q.compare { " checked" } else { "" }
+    );
+}
+
+/// The products page's table as CSV: the same ranking, the figures unformatted (amounts in
+/// the export's currency, rates 0–1).
+pub fn products_csv(ctx: &Context<'_>, q: &ProductQuery) -> Result<String, QueryError> {
+    let ins = ctx.insights;
+    let table = product_table(ins, q)?;
+    // The ranked figure is named for its metric, apart from the totals beside it.
+    let metric = q.metric.name();
+    let mut header: Vec<String> =
+        ["rank", "product_id", "name", "category"].map(String::from).into();
+    header.push(format!("{metric}_ranked"));
+    if table.previous.is_some() {
+        header.extend([format!("{metric}_before"), format!("{metric}_change")]);
+    }
+    header.extend(
+        ["revenue", "units", "orders", "lines", "cancellation_rate", "return_rate"]
+            .map(String::from),
+    );
+    if ins.capabilities.profit {
+        header.extend(["profit", "margin"].map(String::from));
+    }
+    let mut out = csv_row(header);
+    for (i, r) in table.ranked.iter().enumerate() {
+        let t = &r.totals;
+        let mut row = vec![
+            (i + 1).to_string(),
+            r.product.id.clone(),
+            r.product.name.clone(),
+            r.product.category.clone(),
+            r.value.to_string(),
+        ];
+        if let Some((_, then, _)) = &table.previous {
+            let before = then.get(r.product.id.as_str()).copied();
+            row.push(before.map(|b| b.to_string()).unwrap_or_default());
+            row.push(
+                before
+                    .filter(|b| *b != 0.0)
+                    .map(|b| ((r.value - b) / b.abs()).to_string())
+                    .unwrap_or_default(),
+            );
+        }
+        row.extend(
+            [t.revenue, t.units, t.orders, t.lines, t.cancellation_rate(), t.return_rate()]
+                .map(|v| v.to_string()),
+        );
+        if ins.capabilities.profit {
+            row.extend([t.profit.to_string(), t.margin().to_string()]);
+        }
+        out.push_str(&csv_row(row));
+    }
+    Ok(out)
+}
+
+/// One CSV line (RFC 4180). A text that a spreadsheet would run as a formula (starting with
+/// `=`, `+`, `-`, `@`, tab or carriage return) is prefixed with `'`; numbers are written as
+/// numbers.
+fn csv_row(cells: impl IntoIterator<Item = String>) -> String {
+    let cells: Vec<String> = cells
+        .into_iter()
+        .map(|cell| {
+            let formula =
+                cell.starts_with(['=', '+', '-', '@', '\t', '\r']) && cell.parse::<f64>().is_err();
+            let cell = if formula { format!("'{cell}") } else { cell };
+            if cell.contains([',', '"', '\n', '\r']) {
+                format!("\"{}\"", cell.replace('"', "\"\""))
+            } else {
+                cell
+            }
+        })
+        .collect();
+    cells.join(",") + "\r\n"
 }
 
 /// The customers page: customer value (segments, the most valuable, those at risk) and the
@@ -870,15 +1100,7 @@ pub fn page(ctx: &Context<'_>, page: &Page) -> Result<String, QueryError> {
     let (title, body) = match page {
         Page::Overview => ("Overview".to_owned(), overview(ctx)),
         Page::Region(r) => (format!("{r} — region"), region(ctx, r)?),
-        Page::Products { metric, region, category, ascending } => {
-            let filter = ProductFilter {
-                metric: *metric,
-                region: region.as_deref(),
-                category: category.as_deref(),
-                ascending: *ascending,
-            };
-            ("Products".to_owned(), products(ctx, &filter)?)
-        }
+        Page::Products(query) => ("Products".to_owned(), products(ctx, query)?),
         Page::Customers => ("Customers".to_owned(), customers(ctx)),
         Page::Models => ("Models".to_owned(), models(ctx)),
     };
@@ -1014,5 +1236,19 @@ pub mod charts {
                 money::format_compact(v, currency)
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_are_quoted_and_formulas_defused() {
+        let cells = ["a,b", "say \"hi\"", "=HYPERLINK(\"x\")", "-3.5", "@x", "plain"];
+        assert_eq!(
+            csv_row(cells.map(String::from)),
+            "\"a,b\",\"say \"\"hi\"\"\",\"'=HYPERLINK(\"\"x\"\")\",-3.5,'@x,plain\r\n"
+        );
     }
 }
