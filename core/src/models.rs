@@ -153,6 +153,7 @@ impl LoadedBundle {
             facts: &self.models.facts,
             skipped_models: &self.manifest.skipped_models,
             customers: self.models.customer_value.as_ref(),
+            segments: self.models.segments.as_ref(),
             base,
         })
     }

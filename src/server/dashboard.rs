@@ -98,6 +98,7 @@ fn parse_page(rest: &str, query: Option<&str>) -> Result<Page, PageError> {
     match rest {
         "" => Ok(Page::Overview),
         "customers" => Ok(Page::Customers),
+        "bought-together" => Ok(Page::BoughtTogether(param("sku"))),
         "models" => Ok(Page::Models),
         "products" => {
             let metric = match param("metric") {

@@ -245,6 +245,7 @@ fn dashboard_pages(region: &str) -> Vec<String> {
             region.replace(' ', "%20")
         ),
         "/dashboard/customers".into(),
+        "/dashboard/bought-together".into(),
         "/dashboard/models".into(),
     ]
 }
@@ -617,4 +618,38 @@ async fn every_recommendation_carries_its_evidence() {
         assert_eq!(r.figures["size"], e.size);
         assert!(!e.population.is_empty() && !e.method.is_empty());
     }
+}
+
+/// The bought-together page: the strongest rules, and a SKU's rules as `BoughtTogether` gives
+/// them, each with its orders and confidence.
+#[tokio::test]
+async fn the_bought_together_page_shows_a_sku_s_rules_as_the_rpc_gives_them() {
+    let (server, channel) = start_ready(&shipped_bundle()).await;
+    let http = server.metrics_addr.unwrap();
+    let (status, page) = http_get(http, "/dashboard/bought-together").await;
+    assert_eq!(status, 200, "{page}");
+    let link = page.split("bought-together?sku=").nth(1).expect("a rule links its SKU");
+    let sku = shopml_core::insights::html::url_decode(link.split('"').next().unwrap());
+    let rules = segments(&channel)
+        .bought_together(proto::BoughtTogetherRequest { sku: sku.clone(), limit: 50 })
+        .await
+        .unwrap()
+        .into_inner()
+        .rules;
+    assert!(!rules.is_empty(), "{sku} has rules");
+    let (status, page) = http_get(
+        http,
+        &format!("/dashboard/bought-together?sku={}", link.split('"').next().unwrap()),
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    let table = page.split("id=\"rules\"").nth(1).expect("the rules table");
+    let rows: Vec<&str> = table.split("<tr>").skip(2).collect();
+    assert_eq!(rows.len(), rules.len());
+    for (row, rule) in rows.iter().zip(&rules) {
+        assert!(row.contains(&format!(">{}</a>", rule.consequent_sku)), "{row}");
+        assert!(row.contains(&format!("<td class=\"n\">{}</td>", rule.orders)), "{row}");
+    }
+    let (status, _) = http_get(http, "/dashboard/bought-together?sku=NO-SUCH-SKU").await;
+    assert_eq!(status, 404);
 }

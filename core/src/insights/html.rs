@@ -5,7 +5,9 @@
 use super::{Dimension, Granularity, Insights, Metric, Period, QueryError, Totals};
 use crate::charts::{self as svg, escape};
 use crate::customer_value::{CustomerValuePredictor, SEGMENT_RULES};
+use crate::insights::evidence::{Evidence, LEVEL};
 use crate::money;
+use crate::segments::{AssociationRule, SegmentIndex};
 use crate::served::{Better, ModelFacts};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -19,6 +21,8 @@ pub struct Context<'a> {
     pub facts: &'a BTreeMap<&'static str, ModelFacts>,
     pub skipped_models: &'a BTreeMap<String, String>,
     pub customers: Option<&'a CustomerValuePredictor>,
+    /// The segments and the bought-together rules, when the bundle has them.
+    pub segments: Option<&'a SegmentIndex>,
     /// Where the pages live ("/dashboard").
     pub base: &'a str,
 }
@@ -29,6 +33,8 @@ pub enum Page {
     Overview,
     Region(String),
     Products(ProductQuery),
+    /// The bought-together rules: the strongest, or those of one SKU.
+    BoughtTogether(Option<String>),
     Customers,
     Models,
 }
@@ -42,6 +48,10 @@ impl Context<'_> {
             Page::Overview => self.base.to_owned(),
             Page::Region(r) => format!("{}/regions/{}", self.base, url_encode(r)),
             Page::Products(q) => format!("{}/products?{}", self.base, q.query_string()),
+            Page::BoughtTogether(None) => format!("{}/bought-together", self.base),
+            Page::BoughtTogether(Some(sku)) => {
+                format!("{}/bought-together?sku={}", self.base, url_encode(sku))
+            }
             Page::Customers => format!("{}/customers", self.base),
             Page::Models => format!("{}/models", self.base),
         }
@@ -57,9 +67,10 @@ impl Context<'_> {
 
     fn nav(&self) -> String {
         format!(
-            "<header><b>shopml</b><a href=\"{}\">Overview</a><a href=\"{}\">Products</a><a href=\"{}\">Customers</a><a href=\"{}\">Models</a><span class=\"muted\">bundle {} · {}</span></header>",
+            "<header><b>shopml</b><a href=\"{}\">Overview</a><a href=\"{}\">Products</a><a href=\"{}\">Bought together</a><a href=\"{}\">Customers</a><a href=\"{}\">Models</a><span class=\"muted\">bundle {} · {}</span></header>",
             self.href(&Page::Overview),
             self.href(&Page::Products(ProductQuery::default())),
+            self.href(&Page::BoughtTogether(None)),
             self.href(&Page::Customers),
             self.href(&Page::Models),
             escape(self.bundle_version),
@@ -898,6 +909,107 @@ fn csv_row(cells: impl IntoIterator<Item = String>) -> String {
     cells.join(",") + "\r\n"
 }
 
+/// Rules the bought-together page shows.
+const RULE_ROWS: usize = 50;
+
+/// The bought-together page: the strongest rules (by lift, then orders), or those of one SKU,
+/// each confidence with its interval.
+pub fn bought_together(ctx: &Context<'_>, sku: Option<&str>) -> Result<String, QueryError> {
+    let mut body = String::from("<h1 id=\"bought-together\">Bought together</h1>");
+    let Some(index) = ctx.segments else {
+        body.push_str("<p>The bundle serving has no bought-together rules (train it with the \"segments\" model).</p>");
+        return Ok(body);
+    };
+    let bt = &index.bought_together;
+    let _ = write!(
+        body,
+        "<p class=\"muted\">Mined from {} orders with several SKUs; a rule needs at least {} orders, confidence {} and lift {}. Confidence: the share of the orders with the first SKU that also hold the second, with its {:.0}% interval (Jeffreys).</p>",
+        count(bt.multi_line_orders as f64),
+        bt.min_orders,
+        pct(bt.min_confidence),
+        bt.min_lift,
+        100.0 * LEVEL
+    );
+    if !ctx.base.is_empty() {
+        let _ = write!(
+            body,
+            "<form method=\"get\" action=\"{}/bought-together\"><input name=\"sku\" placeholder=\"SKU\" value=\"{}\"> <button>Show its rules</button></form>",
+            ctx.base,
+            escape(sku.unwrap_or(""))
+        );
+    }
+    let rules: Vec<&AssociationRule> = match sku {
+        Some(sku) => index
+            .rules(sku)
+            .ok_or_else(|| QueryError::NotFound {
+                what: "SKU",
+                value: crate::features::echo(sku),
+                near: Vec::new(),
+            })?
+            .iter()
+            .take(RULE_ROWS)
+            .collect(),
+        None => {
+            let mut all: Vec<&AssociationRule> = bt.rules.values().flatten().collect();
+            all.sort_by(|a, b| {
+                b.lift
+                    .total_cmp(&a.lift)
+                    .then(b.orders.cmp(&a.orders))
+                    .then(a.antecedent.cmp(&b.antecedent))
+            });
+            all.truncate(RULE_ROWS);
+            all
+        }
+    };
+    let _ = write!(
+        body,
+        "<section><h2>{}</h2>",
+        match sku {
+            Some(sku) => format!("Bought with {}", escape(sku)),
+            None => format!("The {} strongest rules", rules.len()),
+        }
+    );
+    if rules.is_empty() {
+        body.push_str("<p>No rule clears the thresholds here.</p></section>");
+        return Ok(body);
+    }
+    let chart: Vec<(String, f64)> = rules
+        .iter()
+        .take(15)
+        .map(|r| (format!("{} → {}", r.antecedent, r.consequent), r.lift))
+        .collect();
+    body.push_str(&svg::bars("Lift", &chart, &|v| format!("{v:.1}")));
+    body.push_str("<table id=\"rules\"><tr><th>orders with</th><th>also hold</th><th class=\"n\">orders</th><th class=\"n\">support</th><th class=\"n\">confidence</th><th class=\"n\">90% interval</th><th class=\"n\">lift</th></tr>");
+    for r in rules {
+        let with_antecedent =
+            if r.confidence > 0.0 { (r.orders as f64 / r.confidence).round() } else { 0.0 };
+        let base = if r.lift > 0.0 { r.confidence / r.lift } else { 0.0 };
+        let e = Evidence::rate(
+            String::new(),
+            (r.orders as f64, with_antecedent),
+            (String::new(), base),
+            String::new(),
+            bt.min_orders as f64,
+        );
+        let _ = write!(
+            body,
+            "<tr><td><a href=\"{}\">{}</a></td><td><a href=\"{}\">{}</a></td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}–{}</td><td class=\"n\">{:.2}</td></tr>",
+            ctx.href(&Page::BoughtTogether(Some(r.antecedent.clone()))),
+            escape(&r.antecedent),
+            ctx.href(&Page::BoughtTogether(Some(r.consequent.clone()))),
+            escape(&r.consequent),
+            r.orders,
+            pct(r.support),
+            pct(r.confidence),
+            pct(e.low),
+            pct(e.high),
+            r.lift
+        );
+    }
+    body.push_str("</table></section>");
+    Ok(body)
+}
+
 /// The customers page: customer value (segments, the most valuable, those at risk) and the
 /// demographics of the customer file.
 pub fn customers(ctx: &Context<'_>) -> String {
@@ -1101,6 +1213,9 @@ pub fn page(ctx: &Context<'_>, page: &Page) -> Result<String, QueryError> {
         Page::Overview => ("Overview".to_owned(), overview(ctx)),
         Page::Region(r) => (format!("{r} — region"), region(ctx, r)?),
         Page::Products(query) => ("Products".to_owned(), products(ctx, query)?),
+        Page::BoughtTogether(sku) => {
+            ("Bought together".to_owned(), bought_together(ctx, sku.as_deref())?)
+        }
         Page::Customers => ("Customers".to_owned(), customers(ctx)),
         Page::Models => ("Models".to_owned(), models(ctx)),
     };
