@@ -3,6 +3,7 @@
 //! through the very layers and services of the gRPC port — auth, concurrency limit, deadline,
 //! metrics and traces are theirs, not copies. Streams read and write newline-delimited JSON.
 
+use super::dashboard::DashboardAccess;
 use crate::error::{code_name, standard_status};
 use crate::proto;
 use axum::body::Bytes;
@@ -10,6 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use shopml_core::features::echo;
+use std::sync::Arc;
 use tonic::Code;
 use tonic_types::StatusExt;
 use tower::util::BoxCloneSyncService;
@@ -226,6 +228,54 @@ fn timeout_ms(uri: &Uri) -> Result<Option<u64>, JsonError> {
         }
     }
     Ok(None)
+}
+
+/// The API on the HTTP port: `POST /v1/{service}/{method}` and `GET /v1/openapi.json`. Beyond
+/// loopback the port asks for the token as the dashboard does (`access`); the gRPC layers then
+/// apply the gRPC port's own rules. A body may be 4 × `max_message_bytes` (JSON is larger than
+/// the protobuf it stands for).
+pub fn routes(
+    api: GrpcService,
+    access: Arc<DashboardAccess>,
+    max_message_bytes: usize,
+) -> axum::Router {
+    use axum::extract::{DefaultBodyLimit, Path};
+    use axum::routing::{get, post};
+    let answer =
+        move |Path((service, method)): Path<(String, String)>,
+              uri: Uri,
+              headers: HeaderMap,
+              body: Result<Bytes, axum::extract::rejection::BytesRejection>| {
+            let (api, access) = (api.clone(), access.clone());
+            async move {
+                if !access.allows(&headers) {
+                    let status = tonic::Status::unauthenticated(
+                        "this HTTP port requires the admin token (Authorization: Bearer …)",
+                    );
+                    return JsonError(status).into_response();
+                }
+                let body = match body {
+                    Ok(body) => body,
+                    Err(refused) => {
+                        let status = tonic::Status::resource_exhausted(format!(
+                            "request body: {refused} (the limit is {} bytes)",
+                            max_message_bytes.saturating_mul(4)
+                        ));
+                        return JsonError(status).into_response();
+                    }
+                };
+                call(api, &service, &method, &uri, &headers, body)
+                    .await
+                    .unwrap_or_else(IntoResponse::into_response)
+            }
+        };
+    axum::Router::new()
+        .route(&format!("{PREFIX}/{{service}}/{{method}}"), post(answer))
+        .layer(DefaultBodyLimit::max(max_message_bytes.saturating_mul(4)))
+        .route(
+            &format!("{PREFIX}/openapi.json"),
+            get(|| async { ([(header::CONTENT_TYPE, "application/json")], proto::OPENAPI_JSON) }),
+        )
 }
 
 /// Answers `POST /v1/{service}/{method}` through `service`.

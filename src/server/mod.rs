@@ -313,6 +313,7 @@ pub async fn start(settings: Settings) -> Result<RunningServer, ServeError> {
         layers
             .clone()
             .service(api.clone())
+            // Names the request body type the boxed service takes.
             .map_request(|request: http::Request<tonic::body::Body>| request)
             .map_response(|answer| answer.map(tonic::body::Body::new)),
     );
@@ -371,8 +372,7 @@ async fn start_metrics_http(
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<SocketAddr, ServeError> {
     use axum::http::StatusCode;
-    use axum::response::IntoResponse as _;
-    use axum::routing::{get, post};
+    use axum::routing::get;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|source| ServeError::Bind { addr: listen.to_owned(), source })?;
@@ -380,27 +380,7 @@ async fn start_metrics_http(
         .local_addr()
         .map_err(|source| ServeError::Bind { addr: listen.to_owned(), source })?;
     let access = Arc::new(access);
-    let api_access = access.clone();
-    let json_call =
-        move |axum::extract::Path((service, method)): axum::extract::Path<(String, String)>,
-              uri: axum::http::Uri,
-              headers: axum::http::HeaderMap,
-              body: axum::body::Bytes| {
-            let (http_api, access) = (http_api.clone(), api_access.clone());
-            async move {
-                // Beyond loopback the HTTP port asks for the token like the dashboard; the gRPC
-                // layers then apply the gRPC port's own rules.
-                if !access.allows(&headers) {
-                    return http_json::JsonError(tonic::Status::unauthenticated(
-                        "this HTTP port requires the admin token (Authorization: Bearer …)",
-                    ))
-                    .into_response();
-                }
-                http_json::call(http_api, &service, &method, &uri, &headers, body)
-                    .await
-                    .unwrap_or_else(|error| error.into_response())
-            }
-        };
+    let api = http_json::routes(http_api, access.clone(), max_message_bytes);
     let pages = {
         let registry = registry.clone();
         move |uri: axum::http::Uri, headers: axum::http::HeaderMap| {
@@ -432,15 +412,7 @@ async fn start_metrics_http(
                 }
             }),
         )
-        .route(&format!("{}/{{service}}/{{method}}", http_json::PREFIX), post(json_call))
-        // JSON is larger than the protobuf it stands for.
-        .layer(axum::extract::DefaultBodyLimit::max(max_message_bytes.saturating_mul(4)))
-        .route(
-            &format!("{}/openapi.json", http_json::PREFIX),
-            get(|| async {
-                ([(axum::http::header::CONTENT_TYPE, "application/json")], proto::OPENAPI_JSON)
-            }),
-        )
+        .merge(api)
         .route("/healthz", get(|| async { "ok" }))
         .route(
             "/readyz",

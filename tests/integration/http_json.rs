@@ -324,3 +324,18 @@ async fn the_token_is_asked_for_as_on_the_grpc_port() {
     assert_eq!(status, 200, "{body}");
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_refused_as_json() {
+    let mut settings = settings(&shipped_bundle());
+    settings.limits.max_message_bytes = 1024;
+    let (server, _channel) = start_with(settings).await;
+    assert!(server.wait_ready(std::time::Duration::from_secs(20)).await);
+    let body = format!("{{\"product\": {{\"name\": \"{}\"}}}}", "x".repeat(5000));
+    let (status, content_type, answer) =
+        http_post(server.metrics_addr.unwrap(), "/v1/PredictionService/PredictPrice", &[], &body)
+            .await;
+    assert_eq!((status, content_type.as_str()), (429, "application/json"), "{answer}");
+    assert!(answer.contains("RESOURCE_EXHAUSTED") && answer.contains("4096 bytes"), "{answer}");
+    server.shutdown().await.unwrap();
+}
