@@ -188,16 +188,10 @@ impl PriceEncoder {
                 }
             }
         });
-        // Each token once, in order of first appearance (a sort finds the repeats; the order
-        // is kept because training summed the bag in it, and the sums must agree bit for bit).
-        let mut by_index: Vec<usize> = (0..known.len()).collect();
-        by_index.sort_unstable_by_key(|&i| (known[i].0, i));
-        let mut repeat = vec![false; known.len()];
-        for pair in by_index.windows(2) {
-            repeat[pair[1]] = known[pair[0]].0 == known[pair[1]].0;
-        }
-        let mut repeats = repeat.iter();
-        known.retain(|_| !repeats.next().copied().unwrap_or(false));
+        // Each token once, in order of first appearance (training summed the bag in that order,
+        // and the sums must agree bit for bit). A 1,024-bit filter of the indices kept tells
+        // most new tokens at once; only a token whose bit is set is looked for among them.
+        let known = first_appearances(&known);
         // Name n-grams share 1/√n; category levels, list-price endings and the brand weigh 1.
         let word_weight =
             crate::features::bag::text_weight(known.iter().filter(|(_, word)| *word).count());
@@ -223,9 +217,35 @@ impl PriceEncoder {
     }
 }
 
+/// The tokens of `known` without repeats, each where it first appears.
+fn first_appearances(known: &[(u32, bool)]) -> Vec<(u32, bool)> {
+    let mut seen = [0u64; 16];
+    let mut kept: Vec<(u32, bool)> = Vec::with_capacity(known.len());
+    for &(index, word) in known {
+        let bit = index as usize % 1024;
+        let (slot, mask) = (bit / 64, 1u64 << (bit % 64));
+        if seen[slot] & mask == 0 || !kept.iter().any(|&(k, _)| k == index) {
+            seen[slot] |= mask;
+            kept.push((index, word));
+        }
+    }
+    kept
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repeated_tokens_are_kept_where_they_first_appear() {
+        // 1 and 1025 share a filter bit; 7 repeats; the word flag of the first appearance stays.
+        let known =
+            [(7, true), (1, false), (1025, true), (7, false), (1, true), (3, true), (1025, false)];
+        assert_eq!(first_appearances(&known), [(7, true), (1, false), (1025, true), (3, true)]);
+        let many: Vec<(u32, bool)> = (0..3000u32).map(|i| (i % 1500, i % 2 == 0)).collect();
+        let expected: Vec<(u32, bool)> = (0..1500u32).map(|i| (i, i % 2 == 0)).collect();
+        assert_eq!(first_appearances(&many), expected);
+    }
 
     #[test]
     fn tokens_cover_category_levels_brand_and_name_ngrams() {
