@@ -9,6 +9,7 @@
 #   ROUNDS=5 REQUESTS=200000 scripts/bench-pairs.sh HEAD~3
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 command -v h2load >/dev/null || { echo "needs h2load (apt-get install nghttp2-client)" >&2; exit 1; }
 against="${1:?name the commit to compare with}"
 rounds="${ROUNDS:-3}"
@@ -60,13 +61,7 @@ serve() {
   "${pin_server[@]}" "$server" --bundle "$bundle" --listen "127.0.0.1:$port" \
     --metrics-listen "127.0.0.1:$http_port" >"$work/server.log" 2>&1 &
   pid=$!
-  for _ in $(seq 1 200); do
-    curl -sf "http://127.0.0.1:$http_port/readyz" >/dev/null 2>&1 && return 0
-    kill -0 "$pid" 2>/dev/null || { cat "$work/server.log" >&2; exit 1; }
-    sleep 0.05
-  done
-  echo "the server did not become ready" >&2
-  exit 1
+  wait_ready "$http_port" "$pid" "$work/server.log" || exit 1
 }
 
 echo "this tree ($(git rev-parse --short HEAD)$(git diff --quiet || echo ', modified')) against $against; $(nproc) cores${pin_server:+, server on core 0 and h2load on core 1}; h2load -n $requests, 4 connections × 16 streams"

@@ -6,6 +6,7 @@
 #   scripts/clients.sh [path/to/shopml-server]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 server="${1:-${CARGO_TARGET_DIR:-target}/debug/shopml-server}"
 port="${PORT:-50661}"
 http_port="${HTTP_PORT:-9661}"
@@ -15,13 +16,7 @@ trap 'kill "${pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
 "$server" --bundle models --listen "127.0.0.1:$port" --metrics-listen "127.0.0.1:$http_port" \
   >"$work/server.log" 2>&1 &
 pid=$!
-for _ in $(seq 1 200); do
-  if python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$http_port/readyz')" 2>/dev/null; then
-    break
-  fi
-  kill -0 "$pid" 2>/dev/null || { cat "$work/server.log" >&2; exit 1; }
-  sleep 0.05
-done
+wait_ready "$http_port" "$pid" "$work/server.log"
 
 python3 docs/clients/http_checkout.py "http://127.0.0.1:$http_port" | tee "$work/http.txt"
 python3 docs/clients/grpc_checkout.py "127.0.0.1:$port" | tee "$work/grpc.txt"

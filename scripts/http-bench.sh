@@ -7,6 +7,7 @@
 #   SERVER=path/to/shopml-server scripts/http-bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 command -v h2load >/dev/null || { echo "needs h2load (apt-get install nghttp2-client)" >&2; exit 1; }
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/shopml/target}"
@@ -25,11 +26,7 @@ trap 'kill "${pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
 "$server" --bundle "${BUNDLE:-models}" --listen "127.0.0.1:$port" \
   --metrics-listen "127.0.0.1:$http_port" >"$work/server.log" 2>&1 &
 pid=$!
-for _ in $(seq 1 200); do
-  curl -sf "http://127.0.0.1:$http_port/readyz" >/dev/null 2>&1 && break
-  kill -0 "$pid" 2>/dev/null || { cat "$work/server.log" >&2; exit 1; }
-  sleep 0.05
-done
+wait_ready "$http_port" "$pid" "$work/server.log"
 
 grpc=(-H 'content-type: application/grpc' -H 'te: trailers')
 # name | h2load arguments

@@ -136,11 +136,7 @@ impl CustomerApi {
         let next = query.offset + page.len();
         Ok(proto::ListCustomersResponse {
             customers: page,
-            next_page_token: if next < matching.len() {
-                crate::convert::page_token(next)
-            } else {
-                String::new()
-            },
+            next_page_token: crate::convert::next_page_token(next, matching.len()),
             total: matching.len() as u32,
             bundle_version: served.version().to_owned(),
         })

@@ -4,7 +4,7 @@ use super::{Served, reply};
 use crate::convert::insights::{
     ProductRankingQuery, RulePage, TrendQuery, optional_name, proto_evidence, proto_metric,
 };
-use crate::convert::{page_token, required_id};
+use crate::convert::{next_page_token, required_id};
 use crate::error::ShopError;
 use crate::proto;
 use crate::registry::ModelRegistry;
@@ -222,7 +222,7 @@ impl InsightsApi {
                 })
                 .collect(),
             total_count: count as u64,
-            next_page_token: if next < count { page_token(next) } else { String::new() },
+            next_page_token: next_page_token(next, count),
             metric: proto_metric(query.metric).into(),
             currency: served.currency().to_owned(),
             bundle_version: served.version().to_owned(),
@@ -421,7 +421,7 @@ impl InsightsApi {
                 })
                 .collect(),
             total_count: rules.len() as u64,
-            next_page_token: if end < rules.len() { page_token(end) } else { String::new() },
+            next_page_token: next_page_token(end, rules.len()),
             bundle_version: served.version().to_owned(),
         })
     }

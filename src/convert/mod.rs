@@ -135,3 +135,8 @@ fn page_offset(token: &str) -> Result<usize, ShopError> {
 pub fn page_token(offset: usize) -> String {
     format!("offset:{offset}")
 }
+
+/// The token of the page after one that ends at `next` of `total` items; empty after the last.
+pub fn next_page_token(next: usize, total: usize) -> String {
+    if next < total { page_token(next) } else { String::new() }
+}
