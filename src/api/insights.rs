@@ -2,9 +2,9 @@
 
 use super::{Served, reply};
 use crate::convert::insights::{
-    ProductRankingQuery, RulePage, TrendQuery, optional_name, proto_evidence, proto_metric,
+    ProductRankingQuery, TrendQuery, optional_name, proto_evidence, proto_metric,
 };
-use crate::convert::{next_page_token, required_id};
+use crate::convert::{next_page_token, page, required_id};
 use crate::error::ShopError;
 use crate::proto;
 use crate::registry::ModelRegistry;
@@ -402,11 +402,11 @@ impl InsightsApi {
         &self,
         request: proto::ListAttributeRulesRequest,
     ) -> Result<proto::ListAttributeRulesResponse, ShopError> {
-        let page = RulePage::try_from(request)?;
+        let (offset, size) = page(request.page_size, &request.page_token)?;
         let served = self.insights()?;
         let rules = &served.model().attribute_rules;
-        let end = page.offset.saturating_add(page.page_size).min(rules.len());
-        let shown = rules.get(page.offset.min(end)..end).unwrap_or(&[]);
+        let end = offset.saturating_add(size).min(rules.len());
+        let shown = &rules[offset.min(end)..end];
         Ok(proto::ListAttributeRulesResponse {
             rules: shown
                 .iter()

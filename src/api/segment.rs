@@ -2,12 +2,14 @@
 //! bought-together rules.
 
 use super::{Served, reply};
-use crate::convert::required_id;
+use crate::convert::insights::proto_evidence;
 use crate::convert::segment::{Kind, SegmentProfile, proto_kind};
+use crate::convert::{next_page_token, page, required_id};
 use crate::error::ShopError;
 use crate::proto;
 use crate::registry::ModelRegistry;
 use shopml_core::features::echo;
+use shopml_core::insights::tables::basket_rule_evidence;
 use shopml_core::segments::{self, SegmentIndex, SegmentKind, SegmentSet};
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
@@ -88,21 +90,45 @@ impl SegmentApi {
         let rules =
             served.model().rules(&sku).ok_or_else(|| ShopError::not_found("SKU", echo(&sku)))?;
         let limit = if request.limit == 0 { DEFAULT_RULES } else { request.limit as usize };
+        let min_orders = served.model().bought_together.min_orders as f64;
         Ok(proto::BoughtTogetherResponse {
-            rules: rules
-                .iter()
-                .take(limit)
-                .map(|r| proto::AssociationRule {
-                    antecedent_sku: r.antecedent.clone(),
-                    consequent_sku: r.consequent.clone(),
-                    support: r.support,
-                    confidence: r.confidence,
-                    lift: r.lift,
-                    orders: r.orders as u64,
-                })
-                .collect(),
+            rules: rules.iter().take(limit).map(|r| association_rule(r, min_orders)).collect(),
             bundle_version: served.version().to_owned(),
         })
+    }
+
+    fn basket_rules(
+        &self,
+        request: proto::ListBasketRulesRequest,
+    ) -> Result<proto::ListBasketRulesResponse, ShopError> {
+        let (offset, size) = page(request.page_size, &request.page_token)?;
+        let served = self.segments()?;
+        let mined = &served.model().bought_together;
+        let all = mined.strongest();
+        let end = offset.saturating_add(size).min(all.len());
+        let min_orders = mined.min_orders as f64;
+        Ok(proto::ListBasketRulesResponse {
+            rules: all[offset.min(end)..end]
+                .iter()
+                .map(|r| association_rule(r, min_orders))
+                .collect(),
+            total_count: all.len() as u64,
+            multi_line_orders: mined.multi_line_orders as u64,
+            next_page_token: next_page_token(end, all.len()),
+            bundle_version: served.version().to_owned(),
+        })
+    }
+}
+
+fn association_rule(r: &segments::AssociationRule, min_orders: f64) -> proto::AssociationRule {
+    proto::AssociationRule {
+        antecedent_sku: r.antecedent.clone(),
+        consequent_sku: r.consequent.clone(),
+        support: r.support,
+        confidence: r.confidence,
+        lift: r.lift,
+        orders: r.orders as u64,
+        evidence: Some(proto_evidence(&basket_rule_evidence(r, min_orders))),
     }
 }
 
@@ -173,5 +199,12 @@ impl proto::segment_service_server::SegmentService for SegmentApi {
         request: Request<proto::BoughtTogetherRequest>,
     ) -> Result<Response<proto::BoughtTogetherResponse>, Status> {
         reply(self.bought_together(request.into_inner()))
+    }
+
+    async fn list_basket_rules(
+        &self,
+        request: Request<proto::ListBasketRulesRequest>,
+    ) -> Result<Response<proto::ListBasketRulesResponse>, Status> {
+        reply(self.basket_rules(request.into_inner()))
     }
 }

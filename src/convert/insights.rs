@@ -151,21 +151,3 @@ pub fn proto_evidence(e: &Evidence) -> proto::Evidence {
         passes: e.passes,
     }
 }
-
-/// A page of attribute rules.
-#[derive(Debug, Clone, Copy)]
-pub struct RulePage {
-    pub offset: usize,
-    pub page_size: usize,
-}
-
-impl TryFrom<proto::ListAttributeRulesRequest> for RulePage {
-    type Error = ShopError;
-
-    fn try_from(request: proto::ListAttributeRulesRequest) -> Result<Self, ShopError> {
-        Ok(Self {
-            page_size: page_size(request.page_size)?,
-            offset: page_offset(&request.page_token)?,
-        })
-    }
-}

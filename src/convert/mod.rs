@@ -136,6 +136,11 @@ pub fn page_token(offset: usize) -> String {
     format!("offset:{offset}")
 }
 
+/// A page's offset and size from a request's `page_token` and `page_size`.
+pub fn page(size: u32, token: &str) -> Result<(usize, usize), ShopError> {
+    Ok((page_offset(token)?, page_size(size)?))
+}
+
 /// The token of the page after one that ends at `next` of `total` items; empty after the last.
 pub fn next_page_token(next: usize, total: usize) -> String {
     if next < total { page_token(next) } else { String::new() }

@@ -146,6 +146,8 @@ async fn every_rpc_answers_over_http_json_as_over_grpc() {
         profile: Some(proto::assign_segment_request::Profile::Product(profile)),
     };
     same!("SegmentService", "AssignSegment", AssignSegmentResponse, assign).unwrap();
+    let basket = proto::ListBasketRulesRequest { page_size: 3, ..Default::default() };
+    same!("SegmentService", "ListBasketRules", ListBasketRulesResponse, basket).unwrap();
     let together = proto::BoughtTogetherRequest { sku: "no-such-sku".into(), limit: 3 };
     same!("SegmentService", "BoughtTogether", BoughtTogetherResponse, together).unwrap_err();
 

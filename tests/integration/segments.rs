@@ -187,3 +187,45 @@ async fn bought_together_rules_are_ranked_by_lift() {
     );
     server.shutdown().await.unwrap();
 }
+
+/// Every basket rule, a page at a time: the pages make the whole list, strongest first, each
+/// rule as `BoughtTogether` gives it for its SKU, with its confidence's evidence.
+#[tokio::test]
+async fn basket_rules_page_through_every_rule_strongest_first() {
+    let (_server, channel) = start_ready(&shipped_bundle()).await;
+    let mut client = segments(&channel);
+    let (mut token, mut rules) = (String::new(), Vec::new());
+    loop {
+        let page = client
+            .list_basket_rules(proto::ListBasketRulesRequest { page_size: 7, page_token: token })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(page.rules.len() <= 7 && page.multi_line_orders > 0);
+        rules.extend(page.rules);
+        if page.next_page_token.is_empty() {
+            assert_eq!(rules.len() as u64, page.total_count);
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert!(!rules.is_empty());
+    assert!(rules.windows(2).all(|w| w[0].lift >= w[1].lift));
+    let first = &rules[0];
+    let of_its_sku = client
+        .bought_together(proto::BoughtTogetherRequest {
+            sku: first.antecedent_sku.clone(),
+            limit: 1000,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .rules;
+    assert!(of_its_sku.contains(first), "{first:?}");
+    for r in &rules {
+        let e = r.evidence.as_ref().unwrap();
+        assert_eq!(e.value, r.orders as f64 / e.size);
+        assert!((e.value - r.confidence).abs() < 1e-2, "{r:?}");
+        assert!((e.compared_value - r.confidence / r.lift).abs() < 1e-12);
+    }
+}

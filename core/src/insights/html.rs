@@ -5,7 +5,7 @@
 use super::{Dimension, Granularity, Insights, Metric, Period, QueryError, Totals};
 use crate::charts::{self as svg, escape};
 use crate::customer_value::{CustomerValuePredictor, SEGMENT_RULES};
-use crate::insights::evidence::{Evidence, LEVEL};
+use crate::insights::evidence::LEVEL;
 use crate::money;
 use crate::segments::{AssociationRule, SegmentIndex};
 use crate::served::{Better, ModelFacts};
@@ -949,17 +949,7 @@ pub fn bought_together(ctx: &Context<'_>, sku: Option<&str>) -> Result<String, Q
             .iter()
             .take(RULE_ROWS)
             .collect(),
-        None => {
-            let mut all: Vec<&AssociationRule> = bt.rules.values().flatten().collect();
-            all.sort_by(|a, b| {
-                b.lift
-                    .total_cmp(&a.lift)
-                    .then(b.orders.cmp(&a.orders))
-                    .then(a.antecedent.cmp(&b.antecedent))
-            });
-            all.truncate(RULE_ROWS);
-            all
-        }
+        None => bt.strongest().into_iter().take(RULE_ROWS).collect(),
     };
     let _ = write!(
         body,
@@ -981,16 +971,7 @@ pub fn bought_together(ctx: &Context<'_>, sku: Option<&str>) -> Result<String, Q
     body.push_str(&svg::bars("Lift", &chart, &|v| format!("{v:.1}")));
     body.push_str("<table id=\"rules\"><tr><th>orders with</th><th>also hold</th><th class=\"n\">orders</th><th class=\"n\">support</th><th class=\"n\">confidence</th><th class=\"n\">90% interval</th><th class=\"n\">lift</th></tr>");
     for r in rules {
-        let with_antecedent =
-            if r.confidence > 0.0 { (r.orders as f64 / r.confidence).round() } else { 0.0 };
-        let base = if r.lift > 0.0 { r.confidence / r.lift } else { 0.0 };
-        let e = Evidence::rate(
-            String::new(),
-            (r.orders as f64, with_antecedent),
-            (String::new(), base),
-            String::new(),
-            bt.min_orders as f64,
-        );
+        let e = super::tables::basket_rule_evidence(r, bt.min_orders as f64);
         let _ = write!(
             body,
             "<tr><td><a href=\"{}\">{}</a></td><td><a href=\"{}\">{}</a></td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}–{}</td><td class=\"n\">{:.2}</td></tr>",

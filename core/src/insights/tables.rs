@@ -4,6 +4,7 @@
 
 use super::evidence::{Evidence, Sample};
 use super::{AttributeRule, GroupFigures, Insights, Totals};
+use crate::segments::AssociationRule;
 use chrono::Datelike;
 
 /// Weekday names, Monday first (weekday numbers are days from Monday).
@@ -150,6 +151,22 @@ pub fn rule_evidence(rule: &AttributeRule) -> Evidence {
         (format!("the share of all {scope} with {}", rule.consequent), base),
         format!("{with_antecedent:.0} {scope} with {antecedent}"),
         RULE_LINES,
+    )
+}
+
+/// A bought-together rule's confidence — the share of the antecedent's orders that hold the
+/// consequent — against the consequent's own share of orders (confidence ÷ lift); `min_orders`
+/// is the mining's least orders of a rule.
+pub fn basket_rule_evidence(rule: &AssociationRule, min_orders: f64) -> Evidence {
+    let with_antecedent =
+        if rule.confidence > 0.0 { (rule.orders as f64 / rule.confidence).round() } else { 0.0 };
+    let base = if rule.lift > 0.0 { rule.confidence / rule.lift } else { 0.0 };
+    Evidence::rate(
+        format!("share of the orders with {} that hold {}", rule.antecedent, rule.consequent),
+        (rule.orders as f64, with_antecedent),
+        (format!("the share of orders with {}", rule.consequent), base),
+        format!("{with_antecedent:.0} orders with {}", rule.antecedent),
+        min_orders,
     )
 }
 

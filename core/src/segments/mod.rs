@@ -207,6 +207,21 @@ pub struct BoughtTogether {
     pub rules: BTreeMap<String, Vec<AssociationRule>>,
 }
 
+impl BoughtTogether {
+    /// Every rule, the strongest first: by lift, then orders, then antecedent.
+    pub fn strongest(&self) -> Vec<&AssociationRule> {
+        let mut all: Vec<&AssociationRule> = self.rules.values().flatten().collect();
+        all.sort_by(|a, b| {
+            b.lift
+                .total_cmp(&a.lift)
+                .then(b.orders.cmp(&a.orders))
+                .then(a.antecedent.cmp(&b.antecedent))
+                .then(a.consequent.cmp(&b.consequent))
+        });
+        all
+    }
+}
+
 /// Everything segment lookups need.
 pub struct SegmentIndex {
     pub sets: HashMap<SegmentKind, SegmentSet>,
