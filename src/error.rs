@@ -29,6 +29,10 @@ pub enum ShopError {
     /// The request asks for more than the configured limits allow.
     #[error("{0}")]
     LimitExceeded(String),
+    /// The answer would be larger than the configured message size: found while computing it,
+    /// so the rest is not computed.
+    #[error("{0}")]
+    AnswerTooLarge(String),
     /// A bug or an unexpected model failure; the message is for logs and the caller.
     #[error("internal error: {0}")]
     Internal(String),
@@ -53,6 +57,7 @@ impl ShopError {
             }
             Self::NotReady => Code::Unavailable,
             Self::LimitExceeded(_) => Code::InvalidArgument,
+            Self::AnswerTooLarge(_) => Code::ResourceExhausted,
             Self::Internal(_) => Code::Internal,
         }
     }

@@ -11,6 +11,7 @@ pub mod segment;
 
 use crate::error::ShopError;
 use crate::metrics::{BatchSize, Metrics};
+use crate::proto;
 use crate::registry::ModelRegistry;
 use shopml_core::models::{LoadedBundle, ModelSet, ServedModel};
 use std::sync::Arc;
@@ -79,6 +80,35 @@ pub(crate) const INLINE_ROWS: usize = 64;
 /// caller has gone stops within milliseconds.
 pub(crate) const CHUNK_ROWS: usize = 2048;
 
+/// An answer of model work, whose size on the wire is known.
+pub trait Answer {
+    /// Its bytes in the response message.
+    fn answer_bytes(&self) -> usize;
+}
+
+macro_rules! answers {
+    ($($message:ty),*) => {
+        $(impl Answer for $message {
+            fn answer_bytes(&self) -> usize {
+                prost::Message::encoded_len(self)
+            }
+        })*
+    };
+}
+answers!(
+    proto::PredictCancellationResponse,
+    proto::PricePrediction,
+    proto::SentimentResult,
+    proto::ForecastDemandResponse
+);
+
+/// An answer with what the prediction log keeps of it (not sent).
+impl<M: Answer, Logged> Answer for (M, Option<Logged>) {
+    fn answer_bytes(&self) -> usize {
+        self.0.answer_bytes()
+    }
+}
+
 /// Slots for model work on the blocking pool, one per concurrent request the server admits.
 /// Work holds its slot until it stops, even after its caller has gone (a deadline passed, the
 /// client went away), so abandoned work still counts against the limit; between chunks it
@@ -87,6 +117,9 @@ pub(crate) const CHUNK_ROWS: usize = 2048;
 pub struct WorkSlots {
     slots: Arc<Semaphore>,
     metrics: Arc<Metrics>,
+    /// The largest answer a client may receive (`limits.max_message_bytes`): work whose
+    /// answers outgrow it stops there.
+    max_answer_bytes: usize,
     /// Each model's prediction metrics, resolved once.
     pub cancellation: crate::metrics::ModelMetrics,
     pub price: crate::metrics::ModelMetrics,
@@ -117,9 +150,10 @@ impl Drop for Running {
 }
 
 impl WorkSlots {
-    pub fn new(max_concurrent: usize, metrics: Arc<Metrics>) -> Self {
+    pub fn new(max_concurrent: usize, max_answer_bytes: usize, metrics: Arc<Metrics>) -> Self {
         Self {
             slots: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            max_answer_bytes,
             cancellation: metrics.model("cancellation"),
             price: metrics.model("price"),
             sentiment: metrics.model("sentiment"),
@@ -134,7 +168,9 @@ impl WorkSlots {
 
     /// Runs CPU-bound model work over `items`: inline when they come to few model rows
     /// (`rows` of each), otherwise on the blocking pool in chunks of about `CHUNK_ROWS` per
-    /// core, holding a slot. The answers come in the order of the items.
+    /// core, holding a slot. The answers come in the order of the items. Once the answers
+    /// computed outgrow the largest message a client may receive, the work stops and the call
+    /// answers RESOURCE_EXHAUSTED rather than computing an answer it cannot send.
     pub async fn run<I, O, F>(
         &self,
         items: Vec<I>,
@@ -143,7 +179,7 @@ impl WorkSlots {
     ) -> Result<Vec<O>, ShopError>
     where
         I: Send + 'static,
-        O: Send + 'static,
+        O: Answer + Send + 'static,
         F: Fn(&[I]) -> Vec<O> + Send + 'static,
     {
         // Small work (a single order) runs here, before any allocation.
@@ -172,27 +208,35 @@ impl WorkSlots {
         let abandoned = Arc::new(AtomicBool::new(false));
         let mut guard = AbandonOnDrop { abandoned: abandoned.clone(), armed: true };
         let metrics = self.metrics.clone();
+        let max_bytes = self.max_answer_bytes;
+        let total = items.len();
         let done = tokio::task::spawn_blocking(move || {
             let _slot = slot;
             metrics.model_work_running.inc();
             let _running = Running(metrics.clone());
             let mut out = Vec::with_capacity(items.len());
+            // Each answer's bytes in the repeated field, with its tag and length.
+            let mut bytes = 0usize;
             for chunk in chunks {
                 if abandoned.load(Ordering::Relaxed) {
                     metrics.model_work_abandoned.inc();
-                    return None;
+                    return Err(ShopError::Internal("the caller went away".into()));
                 }
-                out.extend(work(&items[chunk]));
+                let answers = work(&items[chunk]);
+                bytes += answers.iter().map(|a| a.answer_bytes() + 6).sum::<usize>();
+                if bytes > max_bytes {
+                    return Err(ShopError::AnswerTooLarge(format!(
+                        "the answers to the first {} of {total} items already take {bytes} bytes, over limits.max_message_bytes ({max_bytes}): send fewer items a call",
+                        out.len() + answers.len()
+                    )));
+                }
+                out.extend(answers);
             }
-            Some(out)
+            Ok(out)
         })
         .await;
         guard.armed = false;
-        match done {
-            Ok(Some(out)) => Ok(out),
-            // Only a caller that is gone abandons work, so no one reads this.
-            Ok(None) => Err(ShopError::Internal("the caller went away".into())),
-            Err(e) => Err(ShopError::Internal(format!("model task failed: {e}"))),
-        }
+        // Only a caller that is gone abandons work, so no one reads that error.
+        done.map_err(|e| ShopError::Internal(format!("model task failed: {e}")))?
     }
 }

@@ -255,7 +255,7 @@ pub async fn start(settings: Settings) -> Result<RunningServer, ServeError> {
             registry.clone(),
             settings.models.clone(),
             settings.limits.clone(),
-            crate::api::WorkSlots::new(limits.max_concurrent_requests, metrics.clone()),
+            crate::api::WorkSlots::new(limits.max_concurrent_requests, max_bytes, metrics.clone()),
             prediction_log.clone(),
         ))
         .max_decoding_message_size(max_bytes)

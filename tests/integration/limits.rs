@@ -305,3 +305,32 @@ async fn items_over_the_size_limits_are_refused_naming_the_limit() {
     assert!(m.starts_with("history") && m.contains("limits.max_history_days"), "{m}");
     server.shutdown().await.unwrap();
 }
+
+/// A legal batch whose answer would outgrow `max_message_bytes` stops once its answers do, with
+/// RESOURCE_EXHAUSTED naming the limit, instead of computing what it cannot send.
+#[tokio::test]
+async fn an_answer_over_the_message_limit_is_refused_while_computed() {
+    let mut settings = settings(&shipped_bundle());
+    settings.limits.max_message_bytes = 256 * 1024;
+    let (server, channel) = start_with(settings).await;
+    assert!(server.wait_ready(std::time::Duration::from_secs(20)).await);
+    let forecast = proto::ForecastDemandRequest { horizon_days: 28, ..Default::default() };
+    let batch = proto::ForecastDemandBatchRequest { requests: vec![forecast; 5000] };
+    let (status, message) = code(predictions(&channel).forecast_demand_batch(batch).await);
+    assert_eq!(status, tonic::Code::ResourceExhausted, "{message}");
+    assert!(message.contains("limits.max_message_bytes (262144)"), "{message}");
+    // A batch whose answer fits is answered.
+    let forecast = proto::ForecastDemandRequest { horizon_days: 7, ..Default::default() };
+    let batch = proto::ForecastDemandBatchRequest { requests: vec![forecast; 100] };
+    assert_eq!(
+        predictions(&channel)
+            .forecast_demand_batch(batch)
+            .await
+            .unwrap()
+            .into_inner()
+            .results
+            .len(),
+        100
+    );
+    server.shutdown().await.unwrap();
+}
