@@ -236,6 +236,19 @@ pub struct RegionCustomers {
 }
 
 impl RegionCustomers {
+    /// Adds another region's customers (each customer is in one region).
+    pub fn add(&mut self, other: &RegionCustomers) {
+        self.customers += other.customers;
+        self.returning += other.returning;
+        self.new_last_90_days += other.new_last_90_days;
+        self.purchase_days += other.purchase_days;
+        self.total_amount += other.total_amount;
+        self.lifetime_value += other.lifetime_value;
+        for (segment, n) in &other.segments {
+            *self.segments.entry(segment).or_default() += n;
+        }
+    }
+
     fn per_customer(&self, total: f64) -> f64 {
         if self.customers == 0 { 0.0 } else { total / self.customers as f64 }
     }

@@ -372,15 +372,7 @@ fn region_customers(
 ) -> String {
     let mut all = crate::customer_value::RegionCustomers::default();
     for r in cv.regions.values() {
-        all.customers += r.customers;
-        all.returning += r.returning;
-        all.new_last_90_days += r.new_last_90_days;
-        all.purchase_days += r.purchase_days;
-        all.total_amount += r.total_amount;
-        all.lifetime_value += r.lifetime_value;
-        for (segment, n) in &r.segments {
-            *all.segments.entry(segment).or_default() += n;
-        }
+        all.add(r);
     }
     let mut out = format!(
         "<section><h2>Customers here</h2><p class=\"muted\">Customers whose first purchase was in {}, each counted once, with what they bought anywhere.</p><table><tr><th></th><th class=\"n\">here</th><th class=\"n\">all regions</th></tr>",

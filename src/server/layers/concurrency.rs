@@ -4,7 +4,8 @@
 //! a stream counts for as long as it is open — tower's own limit lets it go with the headers.
 //! Health checks are never limited.
 
-use http_body::{Body, Frame, SizeHint};
+use super::body::{FrameHook, HookedBody, PolledFrame};
+use http_body::Body;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -87,46 +88,23 @@ where
         };
         let response = std::task::ready!(inner.poll(cx)).map_err(Into::into)?;
         let permit = this.permit.take();
-        Poll::Ready(Ok(response.map(|inner| HeldBody { inner, permit })))
+        Poll::Ready(Ok(response.map(|inner| HeldBody::new(inner, permit))))
     }
 }
 
-pin_project_lite::pin_project! {
-    /// A response body holding its call's slot until the body ends or is dropped.
-    pub struct HeldBody<B> {
-        #[pin]
-        inner: B,
-        permit: Option<OwnedSemaphorePermit>,
-    }
-}
+/// A response body holding its call's slot until the body ends or is dropped.
+pub type HeldBody<B> = HookedBody<B, OwnedSemaphorePermit>;
 
-impl<B: Default> Default for HeldBody<B> {
-    fn default() -> Self {
-        Self { inner: B::default(), permit: None }
-    }
-}
-
-impl<B: Body> Body for HeldBody<B> {
-    type Data = B::Data;
-    type Error = B::Error;
-
+impl<B: Body> FrameHook<B> for OwnedSemaphorePermit {
     fn poll_frame(
-        self: Pin<&mut Self>,
+        permit: &mut Option<Self>,
+        inner: Pin<&mut B>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        let this = self.project();
-        let frame = this.inner.poll_frame(cx);
+    ) -> PolledFrame<B> {
+        let frame = inner.poll_frame(cx);
         if let Poll::Ready(None) = &frame {
-            this.permit.take();
+            permit.take();
         }
         frame
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
     }
 }

@@ -3,8 +3,9 @@
 //! code), a call whose client went away as CANCELLED. Handlers only report their batch size,
 //! as a [`BatchSize`] response extension.
 
+use super::body::{FrameHook, HookedBody, PolledFrame};
 use crate::metrics::{BatchSize, Metrics};
-use http_body::{Body, Frame, SizeHint};
+use http_body::Body;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -43,7 +44,7 @@ pub struct RpcMetrics<S> {
 }
 
 /// A call being measured; recorded once, as CANCELLED if dropped before its status is known.
-struct Pending {
+pub struct Pending {
     metrics: Arc<Metrics>,
     rpc: String,
     started: Instant,
@@ -77,32 +78,17 @@ pub(super) fn status_code(headers: &http::HeaderMap) -> Option<Code> {
     headers.get("grpc-status").map(|v| Code::from_bytes(v.as_bytes()))
 }
 
-pin_project_lite::pin_project! {
-    /// The response body, watched for the trailers that carry the call's status.
-    pub struct ObservedBody<B> {
-        #[pin]
-        inner: B,
-        pending: Option<Pending>,
-    }
-}
+/// The response body, watched for the trailers that carry the call's status.
+pub type ObservedBody<B> = HookedBody<B, Pending>;
 
-impl<B: Default> Default for ObservedBody<B> {
-    fn default() -> Self {
-        Self { inner: B::default(), pending: None }
-    }
-}
-
-impl<B: Body> Body for ObservedBody<B> {
-    type Data = B::Data;
-    type Error = B::Error;
-
+impl<B: Body> FrameHook<B> for Pending {
     fn poll_frame(
-        self: Pin<&mut Self>,
+        pending: &mut Option<Self>,
+        inner: Pin<&mut B>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        let this = self.project();
-        let frame = ready!(this.inner.poll_frame(cx));
-        if let Some(pending) = this.pending.as_mut() {
+    ) -> PolledFrame<B> {
+        let frame = ready!(inner.poll_frame(cx));
+        if let Some(pending) = pending.as_mut() {
             match &frame {
                 Some(Ok(frame)) => {
                     if let Some(code) = frame.trailers_ref().and_then(status_code) {
@@ -114,14 +100,6 @@ impl<B: Body> Body for ObservedBody<B> {
             }
         }
         Poll::Ready(frame)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
     }
 }
 
@@ -172,7 +150,7 @@ where
                     call.finish(code);
                 }
             }
-            Ok(response.map(|inner| ObservedBody { inner, pending }))
+            Ok(response.map(|inner| ObservedBody::new(inner, pending)))
         })
     }
 }

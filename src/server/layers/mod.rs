@@ -5,6 +5,7 @@
 //! DEADLINE_EXCEEDED.
 
 pub(crate) mod auth;
+pub mod body;
 mod concurrency;
 mod deadline;
 mod metrics;

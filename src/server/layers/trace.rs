@@ -4,11 +4,12 @@
 //! inside it. When no trace layer listens (no OTLP endpoint), the span is disabled and the
 //! call passes through untouched.
 
+use super::body::{FrameHook, HookedBody, PolledFrame};
 use super::metrics::status_code;
 use crate::telemetry::{HeaderExtractor, RPC_TARGET};
 use futures_util::TryFutureExt as _;
 use futures_util::future::{Either, MapOk};
-use http_body::{Body, Frame, SizeHint};
+use http_body::Body;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -32,33 +33,18 @@ pub struct Trace<S> {
     inner: S,
 }
 
-pin_project_lite::pin_project! {
-    /// The response body, polled inside the call's span (when traced); the span ends when the
-    /// body is dropped.
-    pub struct TracedBody<B> {
-        #[pin]
-        inner: B,
-        span: Option<tracing::Span>,
-    }
-}
+/// The response body, polled inside the call's span (when traced); the span ends when the
+/// body is dropped.
+pub type TracedBody<B> = HookedBody<B, tracing::Span>;
 
-impl<B: Default> Default for TracedBody<B> {
-    fn default() -> Self {
-        Self { inner: B::default(), span: None }
-    }
-}
-
-impl<B: Body> Body for TracedBody<B> {
-    type Data = B::Data;
-    type Error = B::Error;
-
+impl<B: Body> FrameHook<B> for tracing::Span {
     fn poll_frame(
-        self: Pin<&mut Self>,
+        span: &mut Option<Self>,
+        inner: Pin<&mut B>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        let this = self.project();
-        let Some(span) = this.span.as_ref() else { return this.inner.poll_frame(cx) };
-        let frame = ready!(span.in_scope(|| this.inner.poll_frame(cx)));
+    ) -> PolledFrame<B> {
+        let Some(span) = span.as_ref() else { return inner.poll_frame(cx) };
+        let frame = ready!(span.in_scope(|| inner.poll_frame(cx)));
         if let Some(code) =
             frame.as_ref().and_then(|f| f.as_ref().ok()?.trailers_ref()).and_then(status_code)
         {
@@ -66,21 +52,13 @@ impl<B: Body> Body for TracedBody<B> {
         }
         Poll::Ready(frame)
     }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
 }
 
 type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
 type Untraced<B> = fn(http::Response<B>) -> http::Response<TracedBody<B>>;
 
 fn untraced<B>(response: http::Response<B>) -> http::Response<TracedBody<B>> {
-    response.map(|inner| TracedBody { inner, span: None })
+    response.map(|inner| TracedBody::new(inner, None))
 }
 
 impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for Trace<S>
@@ -125,7 +103,7 @@ where
             if let Some(code) = status_code(response.headers()) {
                 span.record("rpc.grpc.status_code", code as i64);
             }
-            Ok(response.map(|inner| TracedBody { inner, span: Some(span) }))
+            Ok(response.map(|inner| TracedBody::new(inner, Some(span))))
         }))
     }
 }

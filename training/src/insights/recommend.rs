@@ -294,17 +294,18 @@ fn under_performer(ins: &Insights, region: &str, totals: &Totals) -> Option<Reco
 
 /// The busiest weekday: its mean day against the mean open day.
 fn weekday(ins: &Insights) -> Option<Recommendation> {
-    let all = Sample::of(open_days(ins).into_iter().map(|d| d.1));
+    // Each weekday's evidence compares its mean day with the mean open day.
     let (day, evidence) = tables::weekdays(ins)
         .into_iter()
         .filter_map(|row| Some((row.weekday as usize, row.evidence?)))
         .max_by(|a, b| a.1.value.total_cmp(&b.1.value))?;
-    let lift = evidence.value / all.mean.max(1e-12) - 1.0;
+    let mean_day = evidence.compared_value;
+    let lift = evidence.value / mean_day.max(1e-12) - 1.0;
     if lift < 0.1 {
         return None;
     }
     let name = WEEKDAYS[day];
-    let weight = evidence.value - all.mean;
+    let weight = evidence.value - mean_day;
     let closed = if ins.closed_weekdays.is_empty() {
         String::new()
     } else {
